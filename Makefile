@@ -1,0 +1,104 @@
+# Two commands matter: `make run` and `make test`. Everything else here is what they depend on.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV       := .venv
+RASA_VENV  := .venv-rasa
+PY         := $(VENV)/bin/python
+RASA_PY    := $(RASA_VENV)/bin/python
+RASA       := $(RASA_VENV)/bin/rasa
+MODEL      := models/current.tar.gz
+SPACY_MODEL := var/spacy/en_lookup
+export PYTHONPATH := $(CURDIR)
+
+# Rasa 3.6 needs Python 3.10; the application runs on 3.11+. pyenv's shims may hide a
+# version that is installed, so look in pyenv's folder as well as on PATH.
+find_python = $(firstword $(foreach p,$(1) $(wildcard $(HOME)/.pyenv/versions/$(2)*/bin/$(1)) $(wildcard /usr/local/bin/$(1) /usr/bin/$(1)),$(shell $(p) -c 'import sys; sys.exit(0 if sys.version_info[:2] == ($(subst .,$(comma),$(2))) else 1)' >/dev/null 2>&1 && echo $(p))))
+comma := ,
+PYTHON310 ?= $(call find_python,python3.10,3.10)
+PYTHON3   ?= $(or $(call find_python,python3.11,3.11),$(call find_python,python3.12,3.12),python3)
+
+RASA_INPUTS := domain.yml config.yml $(wildcard data/*.yml) $(wildcard bot/nlu/*.py) \
+               $(wildcard bot/safety/*.py) $(wildcard bot/safety/*.yml)
+
+.PHONY: help install run shell train test lint format validate test-app test-rasa-side test-stories \
+        test-nlu test-integration bench clean
+
+help:
+	@echo "make run    install what is missing, train if needed, start the assistant"
+	@echo "make test   the whole test suite"
+	@echo "other targets: shell install train validate lint format bench clean"
+
+# ---------------------------------------------------------------- environments
+$(VENV)/.installed: requirements/app.in requirements/app.lock
+	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/app.in -c requirements/app.lock
+	touch $@
+
+$(RASA_VENV)/.installed: requirements/rasa.in requirements/rasa.lock
+	@test -n "$(PYTHON310)" || { echo "Rasa 3.6 needs Python 3.10 (python3.10 or pyenv's 3.10.x); none found." >&2; exit 1; }
+	test -x $(RASA_PY) || $(PYTHON310) -m venv $(RASA_VENV)
+	$(RASA_PY) -m pip install --quiet --upgrade pip
+	$(RASA_PY) -m pip install --quiet -r requirements/rasa.in -c requirements/rasa.lock
+	touch $@
+
+$(SPACY_MODEL)/config.cfg: $(RASA_VENV)/.installed bot/safety/spacy_pipeline.py
+	$(RASA_PY) -m bot.nlu.spacy_model $(SPACY_MODEL)
+
+install: $(VENV)/.installed $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg
+
+# ---------------------------------------------------------------- model
+# Trains only when the domain, config, training data or the Rasa-side code changed.
+$(MODEL): $(RASA_INPUTS) $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg
+	mkdir -p models
+	$(RASA) train --fixed-model-name current --out models
+	touch $@
+
+train: $(MODEL)
+
+# ---------------------------------------------------------------- run
+run: install $(MODEL)
+	$(PY) -m bot run
+
+# A terminal chat; needs the action server, so run it next to `make run`.
+shell: install $(MODEL)
+	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml --port 5006
+
+# ---------------------------------------------------------------- checks
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+validate: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg
+	$(RASA) data validate --fail-on-warning
+
+test-app: $(VENV)/.installed
+	$(PY) -m pytest tests/app -q
+
+test-rasa-side: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg
+	$(RASA_PY) -m pytest -c tests/rasa/pytest.ini tests/rasa -q -p no:cacheprovider
+
+# End-to-end conversation tests (tests/test_*.yml) through the trained model.
+test-stories: $(MODEL)
+	$(RASA) test core --model $(MODEL) --stories tests/ --fail-on-prediction-errors --out results/stories
+
+# NLU evaluation on the held-out split in tests/nlu/ (never trained on).
+test-nlu: $(MODEL)
+	$(RASA_PY) tests/nlu/evaluate.py --model $(MODEL) --out results/nlu
+
+# The real Rasa server and action server over HTTP, on their own ports and database.
+test-integration: install $(MODEL)
+	$(PY) -m pytest tests/integration -q
+
+test: lint validate test-app test-rasa-side test-stories test-nlu test-integration
+
+bench: install $(MODEL)
+	$(PY) bench/latency.py --out bench/results/latency.json
+
+clean:
+	rm -rf models results .pytest_cache

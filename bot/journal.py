@@ -1,0 +1,362 @@
+"""The journal service: what the actions (and later the web app) call to read and write entries.
+
+Every function runs in its own short transaction and needs nothing set up beforehand: the
+schema is migrated on first use, and the demo clinic and the patient are created on the
+first write. Patients are known only by the conversation's sender id.
+
+Free text is stored exactly as the person typed it. Nothing here trims, normalises or
+truncates answers; limits on length belong to the conversation layer, which can tell the
+person about them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot import settings
+from bot.storage import db
+from bot.storage.models import (
+    KINDS,
+    RATING_MAX,
+    RATING_MIN,
+    STATUSES,
+    Clinic,
+    JournalEntry,
+    Patient,
+    RiskFlag,
+    utcnow,
+)
+
+__all__ = [
+    "KINDS",
+    "STATUSES",
+    "EntryView",
+    "export_patient",
+    "get_entry",
+    "recent_entries",
+    "record_risk_flag",
+    "save_entry",
+    "update_entry_fields",
+]
+
+DEMO_CLINIC_NAME = "Demo clinic"
+MAX_SENDER_ID_LENGTH = 255
+
+# How often a write is retried after losing a race (two first messages creating the same
+# patient, or two entries taking the same number on a database without BEGIN IMMEDIATE).
+_WRITE_ATTEMPTS = 5
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """A journal entry as the rest of the application sees it, detached from any session."""
+
+    number: int
+    kind: str
+    status: str
+    created_at: datetime
+    session_date: date | None
+    mood: int | None
+    craving: int | None
+    fields: dict[str, Any]
+
+
+def _view(entry: JournalEntry) -> EntryView:
+    return EntryView(
+        number=entry.number,
+        kind=entry.kind,
+        status=entry.status,
+        created_at=entry.created_at,
+        session_date=entry.session_date,
+        mood=entry.mood,
+        craving=entry.craving,
+        fields=dict(entry.fields),
+    )
+
+
+def _check_sender_id(sender_id: str) -> None:
+    if not isinstance(sender_id, str) or not sender_id:
+        raise ValueError("sender_id must be a non-empty string")
+    if len(sender_id) > MAX_SENDER_ID_LENGTH:
+        raise ValueError(f"sender_id longer than {MAX_SENDER_ID_LENGTH} characters")
+
+
+def _check_rating(name: str, value: int | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int or None, not {type(value).__name__}")
+    if not RATING_MIN <= value <= RATING_MAX:
+        raise ValueError(
+            f"{name} must be between {RATING_MIN} and {RATING_MAX}, got {value}"
+        )
+
+
+def _check_fields(fields: dict[str, Any]) -> None:
+    if not isinstance(fields, dict):
+        raise TypeError(f"fields must be a dict, not {type(fields).__name__}")
+    for key in fields:
+        if not isinstance(key, str):
+            raise TypeError(f"field names must be strings, got {key!r}")
+
+
+def _find_patient(
+    session: Session, sender_id: str, *, lock: bool = False
+) -> Patient | None:
+    query = select(Patient).where(Patient.sender_id == sender_id)
+    if lock:
+        # Serialises writers for one patient on PostgreSQL; SQLite already holds the
+        # database write lock (BEGIN IMMEDIATE) and ignores FOR UPDATE.
+        query = query.with_for_update()
+    return session.scalars(query).one_or_none()
+
+
+def _demo_clinic(session: Session) -> Clinic:
+    slug = settings.demo_clinic_slug()
+    clinic = session.scalars(select(Clinic).where(Clinic.slug == slug)).one_or_none()
+    if clinic is None:
+        clinic = Clinic(slug=slug, name=DEMO_CLINIC_NAME)
+        session.add(clinic)
+        session.flush()
+    return clinic
+
+
+def _patient_for_write(session: Session, sender_id: str) -> Patient:
+    """The patient, created in the demo clinic if this is their first write; marks them seen."""
+    patient = _find_patient(session, sender_id, lock=True)
+    now = utcnow()
+    if patient is None:
+        patient = Patient(
+            sender_id=sender_id,
+            clinic=_demo_clinic(session),
+            created_at=now,
+            last_seen_at=now,
+        )
+        session.add(patient)
+        session.flush()
+    else:
+        patient.last_seen_at = now
+    return patient
+
+
+def _entry(session: Session, patient_id: int, number: int) -> JournalEntry | None:
+    query = select(JournalEntry).where(
+        JournalEntry.patient_id == patient_id, JournalEntry.number == number
+    )
+    return session.scalars(query).one_or_none()
+
+
+def _write(operation: Callable[[Session], T]) -> T:
+    """Run ``operation`` in a write transaction, retrying when it loses a uniqueness race."""
+    db.ensure_schema()
+    for _ in range(_WRITE_ATTEMPTS - 1):
+        try:
+            with db.session_scope() as session:
+                return operation(session)
+        except IntegrityError:
+            continue
+    with db.session_scope() as session:
+        return operation(session)
+
+
+def save_entry(
+    sender_id: str,
+    kind: str,
+    *,
+    fields: dict[str, Any],
+    mood: int | None = None,
+    craving: int | None = None,
+    session_date: date | None = None,
+    status: str = "complete",
+) -> EntryView:
+    """Store a new entry and return it with its per-patient number (1, 2, 3 …)."""
+    _check_sender_id(sender_id)
+    if kind not in KINDS:
+        raise ValueError(
+            f"unknown journal entry kind {kind!r}; expected one of {KINDS}"
+        )
+    if status not in STATUSES:
+        raise ValueError(
+            f"unknown journal entry status {status!r}; expected one of {STATUSES}"
+        )
+    _check_rating("mood", mood)
+    _check_rating("craving", craving)
+    _check_fields(fields)
+    if session_date is not None and (
+        isinstance(session_date, datetime) or not isinstance(session_date, date)
+    ):
+        raise TypeError("session_date must be a date (not a datetime) or None")
+
+    def insert(session: Session) -> EntryView:
+        patient = _patient_for_write(session, sender_id)
+        # The next number is read in the same transaction as the insert; the unique
+        # (patient_id, number) constraint turns any lost race into an IntegrityError,
+        # which _write retries.
+        latest = session.scalar(
+            select(func.max(JournalEntry.number)).where(
+                JournalEntry.patient_id == patient.id
+            )
+        )
+        entry = JournalEntry(
+            patient_id=patient.id,
+            number=(latest or 0) + 1,
+            kind=kind,
+            status=status,
+            session_date=session_date,
+            mood=mood,
+            craving=craving,
+            fields=dict(fields),
+            created_at=utcnow(),
+        )
+        session.add(entry)
+        session.flush()
+        return _view(entry)
+
+    return _write(insert)
+
+
+def recent_entries(sender_id: str, limit: int = 10) -> list[EntryView]:
+    """The patient's latest entries, newest first; ``[]`` for a patient never seen."""
+    if limit <= 0:
+        return []
+    db.ensure_schema()
+    with db.session_scope(write=False) as session:
+        query = (
+            select(JournalEntry)
+            .join(Patient)
+            .where(Patient.sender_id == sender_id)
+            .order_by(JournalEntry.number.desc())
+            .limit(limit)
+        )
+        return [_view(entry) for entry in session.scalars(query)]
+
+
+def get_entry(sender_id: str, number: int) -> EntryView | None:
+    """The patient's entry with that number, or ``None``; never another patient's entry."""
+    db.ensure_schema()
+    with db.session_scope(write=False) as session:
+        query = (
+            select(JournalEntry)
+            .join(Patient)
+            .where(Patient.sender_id == sender_id, JournalEntry.number == number)
+        )
+        entry = session.scalars(query).one_or_none()
+        return _view(entry) if entry is not None else None
+
+
+def update_entry_fields(
+    sender_id: str, number: int, fields: dict[str, Any]
+) -> EntryView | None:
+    """Merge ``fields`` into an existing entry's fields (new keys win); ``None`` if no such entry.
+
+    Used for answers that arrive after the entry was saved, such as an urge-surfing
+    exercise done right after logging a craving.
+    """
+    _check_fields(fields)
+
+    def merge(session: Session) -> EntryView | None:
+        patient = _find_patient(session, sender_id, lock=True)
+        if patient is None:
+            return None
+        entry = _entry(session, patient.id, number)
+        if entry is None:
+            return None
+        # A new dict, not an in-place update: the JSON column only notices reassignment.
+        entry.fields = {**entry.fields, **fields}
+        patient.last_seen_at = utcnow()
+        session.flush()
+        return _view(entry)
+
+    return _write(merge)
+
+
+def record_risk_flag(
+    sender_id: str, *, message: str, category: str | None, source: str
+) -> int:
+    """Keep a message that showed signs of crisis for the care team; returns the flag's id."""
+    _check_sender_id(sender_id)
+    if not isinstance(message, str):
+        raise TypeError("message must be a string")
+    if not source:
+        raise ValueError("source must name what raised the flag")
+
+    def insert(session: Session) -> int:
+        patient = _patient_for_write(session, sender_id)
+        flag = RiskFlag(
+            patient_id=patient.id,
+            category=category,
+            source=source,
+            message=message,
+            created_at=utcnow(),
+        )
+        session.add(flag)
+        session.flush()
+        return flag.id
+
+    return _write(insert)
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def export_patient(sender_id: str) -> dict[str, Any] | None:
+    """Everything stored about one patient, as JSON-ready data; ``None`` if unknown.
+
+    Entries come oldest first with their fields verbatim; dates and times are ISO 8601
+    (UTC for timestamps). This is what a patient receives when they ask for their data.
+    """
+    db.ensure_schema()
+    with db.session_scope(write=False) as session:
+        patient = _find_patient(session, sender_id)
+        if patient is None:
+            return None
+        entries = session.scalars(
+            select(JournalEntry)
+            .where(JournalEntry.patient_id == patient.id)
+            .order_by(JournalEntry.number)
+        )
+        flags = session.scalars(
+            select(RiskFlag)
+            .where(RiskFlag.patient_id == patient.id)
+            .order_by(RiskFlag.created_at, RiskFlag.id)
+        )
+        return {
+            "patient": patient.sender_id,
+            "clinic": patient.clinic.slug,
+            "exported_at": utcnow().isoformat(),
+            "entries": [
+                {
+                    "number": entry.number,
+                    "kind": entry.kind,
+                    "status": entry.status,
+                    "created_at": _iso(entry.created_at),
+                    "session_date": _iso(entry.session_date),
+                    "mood": entry.mood,
+                    "craving": entry.craving,
+                    "fields": dict(entry.fields),
+                }
+                for entry in entries
+            ],
+            "risk_flags": [
+                {
+                    "id": flag.id,
+                    "created_at": _iso(flag.created_at),
+                    "category": flag.category,
+                    "source": flag.source,
+                    "message": flag.message,
+                    "acknowledged_at": _iso(flag.acknowledged_at),
+                    "acknowledged_by": flag.acknowledged_by,
+                }
+                for flag in flags
+            ],
+        }

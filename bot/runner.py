@@ -1,0 +1,211 @@
+"""Start the Rasa server and the action server together, and stop them together.
+
+``make run`` calls this in the foreground. Each server runs in its own process group so
+that Ctrl-C or SIGTERM reaches this supervisor once, and the supervisor then stops every
+process it started (Sanic forks workers, so a whole group is signalled). If either server
+exits on its own, the other is stopped too: a half-running assistant would be worse than
+none, because the person would not know that their journal is not being saved.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot import settings
+
+STOP_GRACE_SECONDS = 10.0
+START_TIMEOUT_SECONDS = 240.0
+
+
+@dataclass
+class Service:
+    """One server process: how to start it and how to know it is ready."""
+
+    name: str
+    command: list[str]
+    ready_url: str
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=settings.PROJECT_ROOT,
+            env={**os.environ, **self.env},
+            start_new_session=True,
+        )
+
+    def is_ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.ready_url, timeout=2) as response:
+                return response.status < 500
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def exited(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def signal(self, signum: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signum)
+            except ProcessLookupError:
+                pass
+
+
+def services(
+    rasa_port: int = 5005,
+    action_port: int = 5055,
+    model: Path | None = None,
+    endpoints: Path | None = None,
+) -> list[Service]:
+    """The two servers of the assistant, with the project's defaults."""
+    root = settings.PROJECT_ROOT
+    model = model or root / "models" / "current.tar.gz"
+    endpoints = endpoints or root / "endpoints.yml"
+    return [
+        Service(
+            name="action server",
+            command=[sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+            ready_url=f"http://127.0.0.1:{action_port}/health",
+            env={"SANIC_HOST": "127.0.0.1", "PYTHONPATH": str(root)},
+        ),
+        Service(
+            name="Rasa server",
+            command=[
+                str(root / ".venv-rasa" / "bin" / "rasa"),
+                "run",
+                "--model",
+                str(model),
+                "--port",
+                str(rasa_port),
+                "--endpoints",
+                str(endpoints),
+                "--credentials",
+                str(root / "credentials.yml"),
+            ],
+            ready_url=f"http://127.0.0.1:{rasa_port}/",
+            env={"PYTHONPATH": str(root)},
+        ),
+    ]
+
+
+def stop_all(running: list[Service]) -> None:
+    """SIGTERM every group, wait a little, then SIGKILL what is left."""
+    for service in running:
+        service.signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for service in running:
+        if service.process is None:
+            continue
+        try:
+            service.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            service.signal(signal.SIGKILL)
+            service.process.wait()
+
+
+def free_port() -> int:
+    """A TCP port on loopback that is free right now (for tests and benchmarks)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_endpoints(path: Path, action_port: int) -> Path:
+    """An endpoints.yml like the project's, with the action server on another port."""
+    path.write_text(
+        f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
+        "tracker_store:\n  type: bot.nlu.tracker_store.DatabaseUrlTrackerStore\n"
+    )
+    return path
+
+
+def wait_until_ready(service: Service, timeout: float = START_TIMEOUT_SECONDS) -> None:
+    """Block until the service answers on its ready URL; fail fast if it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code = service.exited()
+        if code is not None:
+            raise RuntimeError(f"{service.name} exited with status {code}")
+        if service.is_ready():
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"{service.name} not ready after {timeout:.0f}s")
+
+
+@contextmanager
+def started(
+    *,
+    rasa_port: int,
+    action_port: int,
+    model: Path,
+    endpoints: Path,
+    env: dict[str, str],
+) -> Iterator[dict[str, Service]]:
+    """Both servers started and ready for the duration of the block (tests, benchmarks).
+
+    Yields the services by name ("actions", "rasa") so a caller can stop and restart one.
+    """
+    action_server, rasa_server = services(rasa_port, action_port, model=model, endpoints=endpoints)
+    for service in (action_server, rasa_server):
+        service.env.update(env)
+    try:
+        for service in (action_server, rasa_server):
+            service.start()
+        for service in (action_server, rasa_server):
+            wait_until_ready(service)
+        yield {"actions": action_server, "rasa": rasa_server}
+    finally:
+        stop_all([action_server, rasa_server])
+
+
+def run(rasa_port: int = 5005, action_port: int = 5055) -> int:
+    """Run both servers in the foreground until a signal arrives or one of them exits."""
+    from bot.storage import db
+
+    db.upgrade()
+    running = services(rasa_port=rasa_port, action_port=action_port)
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    for service in running:
+        service.start()
+    announced = False
+    exit_code = 0
+    try:
+        while not stopping:
+            for service in running:
+                code = service.exited()
+                if code is not None:
+                    print(f"{service.name} exited with status {code}; stopping.", file=sys.stderr)
+                    exit_code = code or 1
+                    stopping = True
+            if not announced and not stopping and all(s.is_ready() for s in running):
+                announced = True
+                print(
+                    f"\nReady. Chat over REST: POST http://localhost:{rasa_port}/webhooks/rest/webhook "
+                    '{"sender": "you", "message": "hi"}\nPress Ctrl-C to stop.\n',
+                    flush=True,
+                )
+            time.sleep(0.5)
+    finally:
+        stop_all(running)
+    return exit_code

@@ -1,0 +1,198 @@
+"""SQLAlchemy models for everything the application stores.
+
+The database also holds Rasa's tracker-store table ``events``. Rasa creates and owns that
+table from another process (SQLAlchemy 1.4), so it is deliberately absent from this
+metadata and filtered out of every Alembic operation (see :data:`FOREIGN_TABLES`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+KINDS: tuple[str, ...] = ("integration", "trigger", "checkin")
+STATUSES: tuple[str, ...] = ("complete", "partial", "interrupted")
+RATING_MIN = 0
+RATING_MAX = 10
+
+#: Tables that live in the same database but belong to someone else. Alembic must never
+#: create, alter or drop them, and autogenerate must not propose to.
+FOREIGN_TABLES: frozenset[str] = frozenset({"events"})
+
+# Named constraints make future migrations possible on SQLite, where Alembic has to
+# rebuild tables ("batch mode") and can only drop or alter a constraint it can name.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time as a timezone-aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always stored in UTC and always comes back timezone-aware.
+
+    SQLite has no timezone type and silently drops ``tzinfo``; PostgreSQL's ``timestamptz``
+    returns values in the session's time zone. Normalising on both sides gives callers one
+    rule everywhere: aware UTC in, aware UTC out. Naive datetimes are refused because the
+    zone they meant cannot be known.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(
+        self, value: datetime | None, dialect: Dialect
+    ) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(
+                f"naive datetime {value!r}: pass a timezone-aware datetime"
+            )
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(
+        self, value: datetime | None, dialect: Dialect
+    ) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _in_list(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({quoted})"
+
+
+def _rating_check(column: str) -> str:
+    return (
+        f"{column} IS NULL OR ({column} >= {RATING_MIN} AND {column} <= {RATING_MAX})"
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Clinic(Base):
+    """A clinic that embeds the companion; every patient belongs to exactly one."""
+
+    __tablename__ = "clinics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    patients: Mapped[list[Patient]] = relationship(back_populates="clinic")
+
+
+class Patient(Base):
+    """A person chatting with the companion, known only by the conversation's sender id.
+
+    No names or contact details are stored here on purpose: the sender id is the only link
+    between the journal and the conversation.
+    """
+
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    sender_id: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    clinic: Mapped[Clinic] = relationship(back_populates="patients")
+    entries: Mapped[list[JournalEntry]] = relationship(
+        back_populates="patient", passive_deletes=True
+    )
+    risk_flags: Mapped[list[RiskFlag]] = relationship(
+        back_populates="patient", passive_deletes=True
+    )
+
+
+class JournalEntry(Base):
+    """One journal entry: an integration reflection, a trigger log or a check-in.
+
+    ``number`` is the per-patient sequence the person sees and types ("show entry 3"); the
+    primary key is never shown to anyone. Free text lives in ``fields`` exactly as typed.
+    """
+
+    __tablename__ = "journal_entries"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "number"),
+        CheckConstraint("number >= 1", name="number_positive"),
+        CheckConstraint(_in_list("kind", KINDS), name="kind"),
+        CheckConstraint(_in_list("status", STATUSES), name="status"),
+        CheckConstraint(_rating_check("mood"), name="mood_range"),
+        CheckConstraint(_rating_check("craving"), name="craving_range"),
+        Index("ix_journal_entries_patient_id_created_at", "patient_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE")
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    session_date: Mapped[date | None] = mapped_column(Date)
+    mood: Mapped[int | None] = mapped_column(Integer)
+    craving: Mapped[int | None] = mapped_column(Integer)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    patient: Mapped[Patient] = relationship(back_populates="entries")
+
+
+class RiskFlag(Base):
+    """A message that showed signs of crisis, kept for the care team to review.
+
+    ``acknowledged_at``/``acknowledged_by`` are filled in by the therapist dashboard once a
+    clinician has seen the flag.
+    """
+
+    __tablename__ = "risk_flags"
+    __table_args__ = (
+        Index("ix_risk_flags_patient_id_created_at", "patient_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE")
+    )
+    category: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(255))
