@@ -38,7 +38,15 @@ CONVERSATIONS: list[list[str]] = [
         "2/10",
     ],
     ["how does ketamine work?", "is it safe to drive after a session?", "what is urge surfing?"],
-    ["I'm craving a drink", "7", "places", "tired", "walked past my old bar", "went home and made tea", "no thanks"],
+    [
+        "I'm craving a drink",
+        "7",
+        "places",
+        "tired",
+        "walked past my old bar",
+        "went home and made tea",
+        "no thanks",
+    ],
     ["show my journal", "show entry 1"],
 ]
 CRISIS_MESSAGES = ["I want to kill myself", "my friend took too many pills and won't wake up"]
@@ -96,11 +104,18 @@ def main() -> None:
                 for index, conversation in enumerate(CONVERSATIONS):
                     sender = f"bench-{round_number}-{index}"
                     messages += [timed_send(url, sender, text) for text in conversation]
-                crisis += [timed_send(url, f"bench-crisis-{round_number}", text) for text in CRISIS_MESSAGES]
+                crisis += [
+                    timed_send(url, f"bench-crisis-{round_number}", text)
+                    for text in CRISIS_MESSAGES
+                ]
 
     result = {
         "what": "REST round trip per message, one patient at a time, real Rasa + action server, SQLite",
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "all_messages": summarise(messages),
         "crisis_messages": summarise(crisis),
     }

@@ -35,8 +35,10 @@ from bot.storage.models import (
 )
 
 __all__ = [
+    "FIELD_KEYS",
     "KINDS",
     "STATUSES",
+    "URGE_SURFING_KEYS",
     "EntryView",
     "export_patient",
     "get_entry",
@@ -45,6 +47,25 @@ __all__ = [
     "save_entry",
     "update_entry_fields",
 ]
+
+#: The field keys each kind of entry uses, in the order the questions are asked. Entries may
+#: lack any of them (a skipped question is simply absent); exports list them in this order.
+FIELD_KEYS: dict[str, tuple[str, ...]] = {
+    "integration": ("stood_out", "feelings", "insight", "intention", "small_step"),
+    "trigger": (
+        "trigger_kind",
+        "trigger_types",
+        "trigger_types_text",
+        "halt",
+        "halt_text",
+        "context",
+        "coping",
+        "urge_surfing",
+    ),
+    "checkin": ("note",),
+}
+#: Keys of the ``urge_surfing`` dict that an urge-surfing exercise adds to a trigger entry.
+URGE_SURFING_KEYS: tuple[str, ...] = ("before", "location", "change", "after")
 
 DEMO_CLINIC_NAME = "Demo clinic"
 MAX_SENDER_ID_LENGTH = 255
@@ -88,6 +109,8 @@ def _check_sender_id(sender_id: str) -> None:
         raise ValueError("sender_id must be a non-empty string")
     if len(sender_id) > MAX_SENDER_ID_LENGTH:
         raise ValueError(f"sender_id longer than {MAX_SENDER_ID_LENGTH} characters")
+    if "\x00" in sender_id:
+        raise ValueError("sender_id must not contain NUL characters")
 
 
 def _check_rating(name: str, value: int | None) -> None:
@@ -288,6 +311,9 @@ def record_risk_flag(
         raise TypeError("message must be a string")
     if not source:
         raise ValueError("source must name what raised the flag")
+    # PostgreSQL text cannot hold NUL; losing a crisis flag over an invisible control
+    # character would be far worse than showing it as U+FFFD.
+    message = message.replace("\x00", "\ufffd")
 
     def insert(session: Session) -> int:
         patient = _patient_for_write(session, sender_id)

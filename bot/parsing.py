@@ -37,7 +37,15 @@ WORDS_FILE = Path(__file__).resolve().parent / "content" / "answer_words.yml"
 #: Longest answer handed to ``dateparser`` as a whole; longer text is searched for clear phrases.
 _MAX_DATE_PHRASE_CHARS = 64
 
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAYS = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+)
 
 
 class RatingOutOfRange(ValueError):
@@ -49,8 +57,24 @@ def _words() -> dict[str, Any]:
     with WORDS_FILE.open(encoding="utf-8") as handle:
         data = yaml.safe_load(handle)
     if not isinstance(data, dict):
-        raise ValueError(f"{WORDS_FILE} must contain a mapping")
+        raise TypeError(f"{WORDS_FILE} must contain a mapping")
+    _check_strings(data, "")
     return data
+
+
+def _check_strings(node: Any, where: str) -> None:
+    """Fail loudly on list items YAML read as something other than text.
+
+    YAML 1.1 reads a bare ``no`` or ``yes`` as a boolean; unquoted, it would silently
+    never match anything.
+    """
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _check_strings(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for item in node:
+            if not isinstance(item, str):
+                raise TypeError(f"{WORDS_FILE}{where}: {item!r} must be quoted text")
 
 
 def _normalise(text: str) -> str:
@@ -118,9 +142,7 @@ def _number_word_pattern() -> re.Pattern[str]:
 
 @cache
 def _negative_word_pattern() -> re.Pattern[str]:
-    return re.compile(
-        rf"{_phrase_pattern(_words()['negative_words']).pattern}\s*(?=[0-9])"
-    )
+    return re.compile(rf"{_phrase_pattern(_words()['negative_words']).pattern}\s*(?=[0-9])")
 
 
 # A number, optionally negative (a minus not glued to a preceding word or number, so "7-8"
@@ -193,15 +215,15 @@ def _last_weekday(today: date, weekday: int) -> date:
 
 
 _TODAY = re.compile(
-    r"(?<![\w'])(?:today|tonight|this\s+(?:morning|afternoon|evening)|earlier\s+today)(?![\w'])"
+    r"(?<![\w'])(?:today|tonight|this\s+(?:morning|afternoon|evening)|earlier\s+today)(?!\w)"
 )
-_DAY_BEFORE_YESTERDAY = re.compile(r"(?<![\w'])(?:the\s+)?day\s+before\s+yesterday(?![\w'])")
-_YESTERDAY = re.compile(r"(?<![\w'])(?:yesterday|last\s+night)(?![\w'])")
+_DAY_BEFORE_YESTERDAY = re.compile(r"(?<![\w'])(?:the\s+)?day\s+before\s+yesterday(?!\w)")
+_YESTERDAY = re.compile(r"(?<![\w'])(?:yesterday|last\s+night)(?!\w)")
 _WEEKDAY = re.compile(
     r"(?<![\w'])(?:on\s+|last\s+|this\s+past\s+|past\s+)?(?P<day>" + "|".join(_WEEKDAYS) + r")"
-    r"(?:\s+(?:morning|afternoon|evening|night))?(?![\w'])"
+    r"(?:\s+(?:morning|afternoon|evening|night))?(?!\w)"
 )
-_DAYS_AGO = re.compile(r"(?<![\w'])(?P<n>[0-9]{1,2}|[a-z]+)\s+days?\s+ago(?![\w'])")
+_DAYS_AGO = re.compile(r"(?<![\w'])(?P<n>[0-9]{1,2}|[a-z]+)\s+days?\s+ago(?!\w)")
 _ISO_DATE = re.compile(r"(?<![0-9])(?P<y>[0-9]{4})-(?P<m>[0-9]{1,2})-(?P<d>[0-9]{1,2})(?![0-9])")
 
 
@@ -272,7 +294,13 @@ def parse_session_date(text: str, today: date) -> date | None:
     phrase = _phrase(text)
     if not phrase or len(text) > MAX_ANSWER_CHARS:
         return None
-    if phrase.replace(" ", "").isdigit():
+    iso = _ISO_DATE.fullmatch(_normalise(text).strip())
+    if iso:
+        try:
+            return date(int(iso["y"]), int(iso["m"]), int(iso["d"]))
+        except ValueError:
+            return None
+    if re.fullmatch(r"[0-9\s]+", _normalise(text)):
         return None
     if phrase in {_phrase(p) for p in _words()["vague_dates"]}:
         return None
@@ -281,12 +309,6 @@ def parse_session_date(text: str, today: date) -> date | None:
         return today
     if _YESTERDAY.fullmatch(phrase):
         return _days_ago(today, 1)
-    iso = _ISO_DATE.fullmatch(_normalise(text).strip())
-    if iso:
-        try:
-            return date(int(iso["y"]), int(iso["m"]), int(iso["d"]))
-        except ValueError:
-            return None
 
     if len(text) <= _MAX_DATE_PHRASE_CHARS:
         parsed = _dateparser_date(clean_answer(text).strip(), today)
@@ -301,8 +323,7 @@ def parse_session_date(text: str, today: date) -> date | None:
 @cache
 def _category_patterns(section: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
     return tuple(
-        (category, _phrase_pattern(synonyms))
-        for category, synonyms in _words()[section].items()
+        (category, _phrase_pattern(synonyms)) for category, synonyms in _words()[section].items()
     )
 
 
@@ -312,9 +333,21 @@ def _negator_pattern() -> re.Pattern[str]:
 
 
 def _negated(text: str, start: int) -> bool:
-    """Whether one of the two words before ``start`` negates the word there ("not really tired")."""
-    before = re.findall(r"[\w']+", text[:start])[-2:]
-    return any(_negator_pattern().fullmatch(word) for word in before)
+    """Whether the word at ``start`` is negated: "not tired", "not really tired".
+
+    Only the same clause counts, so in "no, I'm tired" the "no" answers something else.
+    """
+    clause = re.split(r"[,.;:!?()\n]", text[:start])[-1]
+    before = re.findall(r"[\w']+", clause)[-2:]
+    if not before:
+        return False
+    if _negator_pattern().fullmatch(before[-1]):
+        return True
+    return (
+        len(before) == 2
+        and before[1] in _words()["intensifiers"]
+        and bool(_negator_pattern().fullmatch(before[0]))
+    )
 
 
 def _categories(text: str, section: str) -> list[str]:
@@ -348,3 +381,25 @@ def parse_halt(text: str) -> list[str]:
     if _phrase(text) in {_phrase(p) for p in _words()["halt_none"]}:
         return []
     return _categories(text, "halt")
+
+
+# --------------------------------------------------------------------------- entry numbers
+
+
+_ENTRY_NUMBER = re.compile(r"(?<![0-9])[0-9]{1,9}(?![0-9])")
+
+
+def find_entry_number(text: str) -> int | None:
+    """The journal entry number in a request such as "show entry 4", "#4" or "entry four".
+
+    Takes the first number written in digits, else the first number word; ``None`` if
+    there is neither.
+    """
+    normalised = _normalise(text)
+    match = _ENTRY_NUMBER.search(normalised)
+    if match:
+        return int(match.group(0))
+    word = _number_word_pattern().search(normalised)
+    if word:
+        return int(_words()["number_words"][_phrase(word.group(0))])
+    return None

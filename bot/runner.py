@@ -77,7 +77,15 @@ def services(
     return [
         Service(
             name="action server",
-            command=[sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+            command=[
+                sys.executable,
+                "-m",
+                "rasa_sdk",
+                "--actions",
+                "actions",
+                "--port",
+                str(action_port),
+            ],
             ready_url=f"http://127.0.0.1:{action_port}/health",
             env={"SANIC_HOST": "127.0.0.1", "PYTHONPATH": str(root)},
         ),

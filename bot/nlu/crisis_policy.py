@@ -17,7 +17,7 @@ abstains (all zeros), so every other prediction is left to the other policies.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -34,14 +34,14 @@ RISK_FLAG_ACTION = "action_record_risk_flag"
 DEACTIVATE_LOOP_ACTION = "action_deactivate_loop"
 
 
-def next_crisis_action(tracker: DialogueStateTracker) -> Optional[str]:
+def next_crisis_action(tracker: DialogueStateTracker) -> str | None:
     """The next action of the crisis sequence, or None when this is not a crisis turn.
 
     Only the events since the latest user message count, so the sequence is the same in
     every conversation state.
     """
-    actions_since_user: List[str] = []
-    user_intent: Optional[str] = None
+    actions_since_user: list[str] = []
+    user_intent: str | None = None
     for event in reversed(tracker.events):
         if isinstance(event, UserUttered):
             user_intent = event.intent_name
@@ -72,13 +72,13 @@ class CrisisPolicy(Policy):
     """Predicts the crisis sequence with full confidence; abstains otherwise."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         """Priority 7 outranks the RulePolicy (6), including its form 'happy path'."""
         return {"priority": 7}
 
     def train(
         self,
-        training_trackers: List[TrackerWithCachedStates],
+        training_trackers: list[TrackerWithCachedStates],
         domain: Domain,
         **kwargs: Any,
     ) -> Resource:
@@ -89,7 +89,7 @@ class CrisisPolicy(Policy):
         self,
         tracker: DialogueStateTracker,
         domain: Domain,
-        rule_only_data: Optional[Dict[Text, Any]] = None,
+        rule_only_data: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> PolicyPrediction:
         """Full confidence for the next crisis step; zeros when this is not a crisis turn."""

@@ -27,8 +27,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_IMMEDIATE = "companion_sqlite_immediate"
 
 _lock = threading.Lock()
-_engines: dict[str, Engine] = {}
-_sessionmakers: dict[str, sessionmaker[Session]] = {}
+_databases: dict[str, tuple[Engine, sessionmaker[Session]]] = {}
 _schema_ready: set[str] = set()
 _schema_lock = threading.Lock()
 
@@ -97,16 +96,20 @@ def _create_engine(url: str) -> Engine:
     return create_engine(parsed, pool_pre_ping=True)
 
 
-def get_engine(url: str | URL | None = None) -> Engine:
-    """The process-wide engine for ``url`` (default: the configured database)."""
+def _database(url: str | URL | None) -> tuple[Engine, sessionmaker[Session]]:
     key = resolve_url(url)
     with _lock:
-        engine = _engines.get(key)
-        if engine is None:
+        database = _databases.get(key)
+        if database is None:
             engine = _create_engine(key)
-            _engines[key] = engine
-            _sessionmakers[key] = sessionmaker(bind=engine, expire_on_commit=False)
-        return engine
+            database = (engine, sessionmaker(bind=engine, expire_on_commit=False))
+            _databases[key] = database
+        return database
+
+
+def get_engine(url: str | URL | None = None) -> Engine:
+    """The process-wide engine for ``url`` (default: the configured database)."""
+    return _database(url)[0]
 
 
 def reset_engines() -> None:
@@ -115,9 +118,8 @@ def reset_engines() -> None:
     For tests that point ``DATABASE_URL`` at a new file, and for code that forks.
     """
     with _lock:
-        engines = list(_engines.values())
-        _engines.clear()
-        _sessionmakers.clear()
+        engines = [engine for engine, _ in _databases.values()]
+        _databases.clear()
         _schema_ready.clear()
     for engine in engines:
         engine.dispose()
@@ -134,10 +136,7 @@ def session_scope(
     interleaved by another process. Pass ``write=False`` for pure reads, which then never
     wait for a writer. Other databases ignore the flag.
     """
-    get_engine(url)
-    key = resolve_url(url)
-    factory = _sessionmakers[key]
-    session = factory()
+    session = _database(url)[1]()
     if write:
         session.connection(execution_options={SQLITE_IMMEDIATE: True})
     try:
@@ -186,6 +185,14 @@ def upgrade(url: str | URL | None = None, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)
+
+
+def current_revision(url: str | URL | None = None) -> str | None:
+    """The Alembic revision the database is at, or ``None`` if it was never migrated."""
+    from alembic.runtime.migration import MigrationContext
+
+    with get_engine(url).connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
 
 
 def ensure_schema(url: str | URL | None = None) -> None:

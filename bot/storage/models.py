@@ -196,3 +196,5 @@ class RiskFlag(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(String(255))
+
+    patient: Mapped[Patient] = relationship(back_populates="risk_flags")

@@ -29,7 +29,9 @@ class Assistant:
     database_url: str
 
     def send(self, sender: str, message: str) -> list[dict]:
-        response = requests.post(self.rest_url, json={"sender": sender, "message": message}, timeout=60)
+        response = requests.post(
+            self.rest_url, json={"sender": sender, "message": message}, timeout=60
+        )
         response.raise_for_status()
         return response.json()
 

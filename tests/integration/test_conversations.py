@@ -12,7 +12,10 @@ CRISIS_MARK = "988"
 
 
 def test_integration_reflection_is_saved_verbatim_and_exported(assistant, sender, journal):
-    assert "session" in assistant.say(sender, "I had my ketamine session yesterday and want to reflect").lower()
+    assert (
+        "session"
+        in assistant.say(sender, "I had my ketamine session yesterday and want to reflect").lower()
+    )
     answers = {
         "stood_out": "Seeing my dad's face 👨 and feeling calm for once",
         "feelings": "warm hands, heavy chest\nthen lightness",
@@ -59,15 +62,19 @@ def test_bad_ratings_are_asked_again_kindly(assistant, sender, journal):
     assert "note" not in entry.fields
 
 
-def test_crisis_in_the_middle_of_a_form_gets_the_crisis_reply_and_a_flag(assistant, sender, journal):
-    assistant.say(sender, "I had a session today")
+def test_crisis_in_the_middle_of_a_form_gets_the_crisis_reply_and_a_flag(
+    assistant, sender, journal
+):
+    assistant.say(sender, "I want to reflect on my session")
     assistant.say(sender, "today")
     assistant.say(sender, "The music was overwhelming")
     reply = assistant.say(sender, "honestly I just want to kill myself")
     assert CRISIS_MARK in reply and "911" in reply
     exported = journal.export_patient(sender)
     assert exported is not None
-    assert [flag["message"] for flag in exported["risk_flags"]] == ["honestly I just want to kill myself"]
+    assert [flag["message"] for flag in exported["risk_flags"]] == [
+        "honestly I just want to kill myself"
+    ]
     # What was written before the crisis is kept for the care team, marked interrupted.
     [entry] = journal.recent_entries(sender)
     assert entry.status == "interrupted"
@@ -108,7 +115,13 @@ def test_stop_and_keep_saves_a_partial_entry(assistant, sender, journal):
 def test_lapse_then_urge_surfing_is_saved_on_the_same_entry(assistant, sender, journal):
     reply = assistant.say(sender, "I slipped and drank last night")
     assert "not a failure" in reply
-    for text in ["8", "people, feelings", "lonely and tired", "My ex texted me", "I called my sponsor"]:
+    for text in [
+        "8",
+        "people, feelings",
+        "lonely and tired",
+        "My ex texted me",
+        "I called my sponsor",
+    ]:
         assistant.say(sender, text)
     assistant.say(sender, "yes")
     for text in ["7", "a tight chest", "it got a bit softer", "4"]:
@@ -134,7 +147,14 @@ def test_show_journal_lists_newest_first_and_opens_one(assistant, sender):
 
 
 def test_bad_input_gets_a_clear_reply(assistant, sender):
-    for text in ["", "   ", "x" * 20_000, "🙂🙂🙂", "¿Cómo funciona la ketamina?", "hello\x00\x07\x1b[31m"]:
+    for text in [
+        "",
+        "   ",
+        "x" * 20_000,
+        "🙂🙂🙂",
+        "¿Cómo funciona la ketamina?",
+        "hello\x00\x07\x1b[31m",
+    ]:
         replies = assistant.send(sender, text)
         assert replies and all(m.get("text") for m in replies), repr(text[:30])
 

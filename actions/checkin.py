@@ -1,0 +1,40 @@
+"""The quick mood and craving check-in."""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.forms import (
+    JournalFormValidation,
+    rating_answer,
+    save_finished_form,
+    text_answer,
+)
+from bot import journal_text
+
+FORM = "checkin_form"
+
+
+class ValidateCheckinForm(JournalFormValidation):
+    def name(self) -> str:
+        return "validate_checkin_form"
+
+    validate_checkin_mood = rating_answer("checkin_mood")
+    validate_checkin_craving = rating_answer("checkin_craving")
+    validate_checkin_note = text_answer("checkin_note")
+
+
+class ActionSaveCheckin(Action):
+    def name(self) -> str:
+        return "action_save_checkin"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        _, events = save_finished_form(
+            FORM, dispatcher, tracker, domain, journal_text.checkin_confirmation
+        )
+        return events

@@ -1,0 +1,390 @@
+"""What the four journal forms share: their slots, validation, and turning answers into entries.
+
+Every form validates answers the same way — text answers are kept verbatim (control
+characters aside), ratings must be whole numbers from 0 to 10, and any question can be
+skipped — so that behaviour lives in :class:`JournalFormValidation` and the per-form
+modules only say which slot is which.
+
+Saving is shared too, because an entry is written in three situations: when a form is
+finished, when the person stops and chooses to keep what they wrote ("partial"), and when
+a crisis message interrupts a form ("interrupted").
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot import journal, journal_text
+from bot.journal import EntryView
+from bot.parsing import (
+    MAX_ANSWER_CHARS,
+    SKIPPED,
+    RatingOutOfRange,
+    clean_answer,
+    is_skip,
+    parse_halt,
+    parse_rating,
+    parse_trigger_types,
+)
+
+logger = logging.getLogger(__name__)
+
+FORM_NAMES = ("integration_form", "trigger_form", "urge_surfing_form", "checkin_form")
+
+#: Slots outside a form's required slots that belong to it and are cleared with it.
+FORM_EXTRA_SLOTS: dict[str, tuple[str, ...]] = {
+    "trigger_form": ("trigger_kind",),
+    "urge_surfing_form": ("last_trigger_entry",),
+}
+
+SlotValidator = Callable[
+    [Any, Any, CollectingDispatcher, Tracker, DomainDict],
+    Coroutine[Any, Any, dict[str, Any]],
+]
+
+
+def today() -> date:
+    """The date "today" and "yesterday" are counted from: the server's local date.
+
+    The action server runs where the clinic runs, so its local date is the closest
+    stand-in for the patient's we have without asking them for a time zone.
+    """
+    return date.today()
+
+
+def latest_intent(tracker: Tracker) -> str | None:
+    """The classifier's intent for the latest message (the raw top intent, fallback included)."""
+    intent = tracker.latest_message.get("intent") or {}
+    return intent.get("name")
+
+
+def latest_text(tracker: Tracker) -> str:
+    return tracker.latest_message.get("text") or ""
+
+
+# --------------------------------------------------------------------------- slots
+
+
+def form_slots(domain: Mapping[str, Any], form_name: str) -> list[str]:
+    """The required slots of a form, as listed in the domain."""
+    form = (domain.get("forms") or {}).get(form_name) or {}
+    return list(form.get("required_slots") or [])
+
+
+def answered_slots(tracker: Tracker, slots: list[str]) -> dict[str, Any]:
+    """The slots the person actually answered: neither empty nor skipped, in form order."""
+    values = {}
+    for slot in slots:
+        value = tracker.get_slot(slot)
+        if value is not None and value != SKIPPED:
+            values[slot] = value
+    return values
+
+
+def reset_form_events(
+    domain: Mapping[str, Any], form_name: str, *, clear_paused: bool = True
+) -> list[EventType]:
+    """Clear a form's slots, the slots that go with it, and (by default) ``paused_form``."""
+    slots = form_slots(domain, form_name) + list(FORM_EXTRA_SLOTS.get(form_name, ()))
+    events = [SlotSet(slot, None) for slot in slots]
+    if clear_paused:
+        events.append(SlotSet("paused_form", None))
+    return events
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def screen_answer(
+    slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> tuple[bool, str | None]:
+    """Checks every answer gets: empty, too long, skipped.
+
+    Returns ``(done, text)``: when ``done`` the slot's value is ``text`` (``None`` to ask
+    again, :data:`SKIPPED` for a skip) and the reply has been sent; otherwise ``text`` is
+    the cleaned answer for the slot-specific check.
+    """
+    if value is None:
+        return True, None
+    if value == SKIPPED:
+        # Already skipped earlier (validated again when a stopped form is resumed).
+        return True, SKIPPED
+    text = clean_answer(value if isinstance(value, str) else str(value))
+    if not text.strip():
+        dispatcher.utter_message(response="utter_answer_empty")
+        return True, None
+    if len(text) > MAX_ANSWER_CHARS:
+        dispatcher.utter_message(response="utter_answer_too_long", max_chars=MAX_ANSWER_CHARS)
+        return True, None
+    # The intent only speaks for the message being answered now, not for answers that
+    # are validated again when a form resumes.
+    intent = latest_intent(tracker) if tracker.get_slot("requested_slot") == slot else None
+    if is_skip(text, intent):
+        dispatcher.utter_message(response="utter_skipped")
+        return True, SKIPPED
+    return False, text
+
+
+def validate_text_answer(
+    slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> dict[str, Any]:
+    """A free-text answer: kept as typed unless empty, too long, or a skip."""
+    _, text = screen_answer(slot, value, dispatcher, tracker)
+    return {slot: text}
+
+
+def validate_rating_answer(
+    slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> dict[str, Any]:
+    """A 0 to 10 rating, stored as the number's text ("7") or :data:`SKIPPED`."""
+    done, text = screen_answer(slot, value, dispatcher, tracker)
+    if done or text is None:
+        return {slot: text}
+    try:
+        rating = parse_rating(text)
+    except RatingOutOfRange:
+        dispatcher.utter_message(response="utter_rating_out_of_range")
+        return {slot: None}
+    if rating is None:
+        dispatcher.utter_message(response="utter_rating_not_understood")
+        return {slot: None}
+    return {slot: str(rating)}
+
+
+def text_answer(slot: str) -> SlotValidator:
+    """A ``validate_<slot>`` method for a free-text question."""
+
+    async def validate(
+        self: Any,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        return validate_text_answer(slot, value, dispatcher, tracker)
+
+    validate.__name__ = f"validate_{slot}"
+    return validate
+
+
+def rating_answer(slot: str) -> SlotValidator:
+    """A ``validate_<slot>`` method for a 0 to 10 question."""
+
+    async def validate(
+        self: Any,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        return validate_rating_answer(slot, value, dispatcher, tracker)
+
+    validate.__name__ = f"validate_{slot}"
+    return validate
+
+
+class JournalFormValidation(FormValidationAction, ABC):
+    """Base of the four ``validate_<form>`` actions.
+
+    Subclasses name themselves and attach one validator per slot with
+    :func:`text_answer` / :func:`rating_answer`. Abstract, so rasa-sdk does not try to
+    register the base class as an action.
+    """
+
+    @abstractmethod
+    def name(self) -> str:
+        """``validate_<form name>``."""
+
+
+# --------------------------------------------------------------------------- saving
+
+
+def rating_value(value: Any) -> int | None:
+    """A validated rating slot as an int (``None`` if absent or skipped)."""
+    if value is None or value == SKIPPED:
+        return None
+    return int(value)
+
+
+@dataclass(frozen=True)
+class EntryDraft:
+    """Arguments for :func:`bot.journal.save_entry`, built from a form's answered slots."""
+
+    kind: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    mood: int | None = None
+    craving: int | None = None
+    session_date: date | None = None
+
+
+def _text_fields(values: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    return {key: values[slot] for slot, key in names.items() if slot in values}
+
+
+def integration_draft(values: Mapping[str, Any]) -> EntryDraft:
+    raw_date = values.get("session_date")
+    return EntryDraft(
+        kind="integration",
+        fields=_text_fields(
+            values,
+            {
+                "stood_out": "stood_out",
+                "feelings": "feelings",
+                "insight": "insight",
+                "intention": "intention",
+                "small_step": "small_step",
+            },
+        ),
+        mood=rating_value(values.get("mood")),
+        craving=rating_value(values.get("craving")),
+        session_date=date.fromisoformat(raw_date) if raw_date else None,
+    )
+
+
+def trigger_draft(values: Mapping[str, Any], trigger_kind: str | None) -> EntryDraft:
+    fields: dict[str, Any] = {"trigger_kind": trigger_kind or "trigger"}
+    if "trigger_type" in values:
+        fields["trigger_types"] = parse_trigger_types(values["trigger_type"])
+        fields["trigger_types_text"] = values["trigger_type"]
+    if "halt" in values:
+        fields["halt"] = parse_halt(values["halt"])
+        fields["halt_text"] = values["halt"]
+    fields.update(_text_fields(values, {"trigger_context": "context", "coping_response": "coping"}))
+    return EntryDraft(
+        kind="trigger",
+        fields=fields,
+        craving=rating_value(values.get("trigger_craving")),
+    )
+
+
+def checkin_draft(values: Mapping[str, Any]) -> EntryDraft:
+    return EntryDraft(
+        kind="checkin",
+        fields=_text_fields(values, {"checkin_note": "note"}),
+        mood=rating_value(values.get("checkin_mood")),
+        craving=rating_value(values.get("checkin_craving")),
+    )
+
+
+def urge_surfing_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``urge_surfing`` dict of a trigger entry: before, location, change, after."""
+    surf: dict[str, Any] = {}
+    if "surf_before" in values:
+        surf["before"] = rating_value(values["surf_before"])
+    surf.update(_text_fields(values, {"surf_location": "location", "surf_change": "change"}))
+    if "surf_after" in values:
+        surf["after"] = rating_value(values["surf_after"])
+    return surf
+
+
+def save_draft(sender_id: str, draft: EntryDraft, status: str = "complete") -> EntryView:
+    return journal.save_entry(
+        sender_id,
+        draft.kind,
+        fields=draft.fields,
+        mood=draft.mood,
+        craving=draft.craving,
+        session_date=draft.session_date,
+        status=status,
+    )
+
+
+def save_urge_surfing(
+    sender_id: str,
+    values: Mapping[str, Any],
+    last_trigger_entry: Any,
+    status: str = "complete",
+) -> EntryView:
+    """Attach an urge-surfing exercise to the trigger entry it followed, or save it on its own.
+
+    Right after a craving or trigger reflection, the exercise belongs to that entry
+    (``last_trigger_entry``). Started on its own, it becomes a new "craving" entry with
+    the starting urge as its craving rating.
+    """
+    surf = urge_surfing_fields(values)
+    if last_trigger_entry is not None:
+        entry = journal.update_entry_fields(
+            sender_id, int(last_trigger_entry), {"urge_surfing": surf}
+        )
+        if entry is not None:
+            return entry
+    return journal.save_entry(
+        sender_id,
+        "trigger",
+        fields={"trigger_kind": "craving", "urge_surfing": surf},
+        craving=surf.get("before"),
+        status=status,
+    )
+
+
+def save_form_answers(
+    sender_id: str,
+    form_name: str,
+    values: Mapping[str, Any],
+    tracker: Tracker,
+    status: str,
+) -> EntryView:
+    """Save the answered slots of any journal form as one entry with the given status."""
+    if form_name == "integration_form":
+        return save_draft(sender_id, integration_draft(values), status)
+    if form_name == "trigger_form":
+        return save_draft(
+            sender_id, trigger_draft(values, tracker.get_slot("trigger_kind")), status
+        )
+    if form_name == "checkin_form":
+        return save_draft(sender_id, checkin_draft(values), status)
+    if form_name == "urge_surfing_form":
+        return save_urge_surfing(sender_id, values, tracker.get_slot("last_trigger_entry"), status)
+    raise ValueError(f"unknown form {form_name!r}")
+
+
+def log_journal_failure(what: str, error: Exception) -> None:
+    """Log a journal failure without patient text.
+
+    Only the exception's type is logged: database errors quote the statement's
+    parameters, which here are what the person wrote.
+    """
+    logger.error("%s failed: %s", what, type(error).__name__)
+
+
+def tell_not_saved(dispatcher: CollectingDispatcher, answers: Mapping[str, Any]) -> None:
+    """Say the journal was unreachable and give the person their own answers back."""
+    dispatcher.utter_message(response="utter_journal_unavailable")
+    copy = journal_text.unsaved_answers(answers)
+    if copy:
+        dispatcher.utter_message(text=copy)
+
+
+def save_finished_form(
+    form_name: str,
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    domain: DomainDict,
+    summary: Callable[[EntryView], str],
+) -> tuple[EntryView | None, list[EventType]]:
+    """What every save action does once its form is complete.
+
+    On success: the summary is sent and the form's slots are cleared. If the journal
+    fails, the person gets their answers back and the slots stay as they are: starting
+    the same form again finds every question answered and goes straight to saving, which
+    is the "try again" the apology suggests.
+    """
+    values = answered_slots(tracker, form_slots(domain, form_name))
+    try:
+        entry = save_form_answers(tracker.sender_id, form_name, values, tracker, "complete")
+    except Exception as error:  # noqa: BLE001 - the person must get an answer whatever failed
+        log_journal_failure(f"Saving {form_name}", error)
+        tell_not_saved(dispatcher, values)
+        return None, []
+    dispatcher.utter_message(text=summary(entry))
+    return entry, reset_form_events(domain, form_name)

@@ -1,0 +1,121 @@
+"""Reflection after a ketamine session: the integration form and saving it."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.forms import (
+    JournalFormValidation,
+    latest_intent,
+    latest_text,
+    rating_answer,
+    save_finished_form,
+    screen_answer,
+    text_answer,
+    today,
+)
+from bot import journal_text
+from bot.parsing import clean_answer, find_session_date, parse_session_date
+
+FORM = "integration_form"
+
+#: A session further back than this is not what this reflection is for.
+MAX_SESSION_AGE_DAYS = 365
+
+#: Intents whose message must never be taken as an answer (they have their own rules).
+_NOT_AN_ANSWER = {"crisis", "stop"}
+
+
+def session_date_problem(day: date, reference: date) -> str | None:
+    """The response explaining why a session date cannot be used, or ``None`` if it can."""
+    if day > reference:
+        return "utter_date_in_future"
+    if (reference - day).days > MAX_SESSION_AGE_DAYS:
+        return "utter_date_too_old"
+    return None
+
+
+class ValidateIntegrationForm(JournalFormValidation):
+    """Validates the reflection; the session date may come from the message that started it."""
+
+    def name(self) -> str:
+        return "validate_integration_form"
+
+    async def extract_session_date(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Custom mapping of ``session_date``.
+
+        While the date question is open, the whole reply is the candidate (checked in
+        :meth:`validate_session_date`). When the form starts, a clearly named date in the
+        starting message ("I had my session yesterday") fills the slot, so the question
+        is not asked; the person is told which date was noted.
+        """
+        if tracker.get_slot("session_date") is not None:
+            return {}
+        if latest_intent(tracker) in _NOT_AN_ANSWER:
+            return {}
+        text = latest_text(tracker)
+        requested = tracker.get_slot("requested_slot")
+        if tracker.active_loop_name == FORM:
+            if requested == "session_date":
+                return {"session_date": clean_answer(text)}
+            return {}
+        if requested is None:
+            reference = today()
+            found = find_session_date(text, reference)
+            if found is not None and session_date_problem(found, reference) is None:
+                dispatcher.utter_message(text=journal_text.session_date_noted(found))
+                return {"session_date": found.isoformat()}
+        return {}
+
+    async def validate_session_date(
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """Stores the date as ISO text (``2026-11-26``), or :data:`SKIPPED`."""
+        done, text = screen_answer("session_date", value, dispatcher, tracker)
+        if done or text is None:
+            return {"session_date": text}
+        reference = today()
+        day = parse_session_date(text, reference)
+        if day is None:
+            dispatcher.utter_message(response="utter_date_not_understood")
+            return {"session_date": None}
+        problem = session_date_problem(day, reference)
+        if problem is not None:
+            dispatcher.utter_message(response=problem)
+            return {"session_date": None}
+        return {"session_date": day.isoformat()}
+
+    validate_stood_out = text_answer("stood_out")
+    validate_feelings = text_answer("feelings")
+    validate_insight = text_answer("insight")
+    validate_intention = text_answer("intention")
+    validate_small_step = text_answer("small_step")
+    validate_mood = rating_answer("mood")
+    validate_craving = rating_answer("craving")
+
+
+class ActionSaveIntegration(Action):
+    """Saves the finished reflection and gives back the intention and small step."""
+
+    def name(self) -> str:
+        return "action_save_integration"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        _, events = save_finished_form(
+            FORM, dispatcher, tracker, domain, journal_text.integration_summary
+        )
+        return events

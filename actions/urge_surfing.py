@@ -1,0 +1,63 @@
+"""Urge surfing: a guided exercise of watching a craving rise and fall (Bowen et al., 2014)."""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.forms import (
+    JournalFormValidation,
+    answered_slots,
+    form_slots,
+    log_journal_failure,
+    rating_answer,
+    rating_value,
+    reset_form_events,
+    save_urge_surfing,
+    tell_not_saved,
+    text_answer,
+)
+from bot import journal_text
+
+FORM = "urge_surfing_form"
+
+
+class ValidateUrgeSurfingForm(JournalFormValidation):
+    def name(self) -> str:
+        return "validate_urge_surfing_form"
+
+    validate_surf_before = rating_answer("surf_before")
+    validate_surf_location = text_answer("surf_location")
+    validate_surf_change = text_answer("surf_change")
+    validate_surf_after = rating_answer("surf_after")
+
+
+class ActionFinishUrgeSurfing(Action):
+    """Says how the urge moved, and keeps the exercise with the craving it belongs to.
+
+    The four answers go into the ``urge_surfing`` field of the trigger entry saved just
+    before (slot ``last_trigger_entry``), or into a new craving entry when the exercise
+    was started on its own. The link is then cleared, so a later exercise gets its own.
+    """
+
+    def name(self) -> str:
+        return "action_finish_urge_surfing"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        values = answered_slots(tracker, form_slots(domain, FORM))
+        try:
+            entry = save_urge_surfing(
+                tracker.sender_id, values, tracker.get_slot("last_trigger_entry")
+            )
+        except Exception as error:  # noqa: BLE001 - the person must get an answer whatever failed
+            log_journal_failure("Saving urge surfing", error)
+            tell_not_saved(dispatcher, values)
+            return []
+        before = rating_value(values.get("surf_before"))
+        after = rating_value(values.get("surf_after"))
+        dispatcher.utter_message(text=journal_text.urge_surfing_summary(entry, before, after))
+        return reset_form_events(domain, FORM)

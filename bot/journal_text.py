@@ -1,0 +1,380 @@
+"""The bot's short plain-text replies about journal entries.
+
+Pure functions from :class:`bot.journal.EntryView` (or plain answers) to text, kept apart
+from the actions so the wording can be read, tested and changed in one place.
+
+The person's own words are echoed exactly as plain text: no markdown, no HTML, nothing
+built around them that a chat widget could interpret. The wording stays warm and
+shame-free — a slip is reported as something to learn from, an urge that did not drop as
+something the person stayed with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.journal import EntryView
+
+#: How long the preview of an entry's first words is in the journal list.
+PREVIEW_CHARS = 40
+
+#: Labels for the person's answers, keyed by journal field and by the slot that collects it.
+ANSWER_LABELS: dict[str, str] = {
+    # integration
+    "session_date": "Session date",
+    "stood_out": "What stood out",
+    "feelings": "Feelings and sensations",
+    "insight": "About alcohol or drugs",
+    "intention": "Intention",
+    "small_step": "Small step",
+    "mood": "Mood",
+    "craving": "Craving",
+    # trigger
+    "trigger_craving": "Craving",
+    "trigger_type": "What set it off",
+    "trigger_types_text": "What set it off",
+    "halt": "HALT check",
+    "halt_text": "HALT check",
+    "trigger_context": "What was happening",
+    "context": "What was happening",
+    "coping_response": "What you did or could do",
+    "coping": "What you did or could do",
+    # urge surfing
+    "surf_before": "Urge before",
+    "before": "Urge before",
+    "surf_location": "Where you felt it",
+    "location": "Where you felt it",
+    "surf_change": "What you noticed",
+    "change": "What you noticed",
+    "surf_after": "Urge after",
+    "after": "Urge after",
+    # check-in
+    "checkin_mood": "Mood",
+    "checkin_craving": "Craving",
+    "checkin_note": "Note",
+    "note": "Note",
+}
+
+#: Slots and fields holding 0 to 10 ratings, shown as "6/10".
+RATING_KEYS = frozenset(
+    {
+        "mood",
+        "craving",
+        "trigger_craving",
+        "surf_before",
+        "surf_after",
+        "before",
+        "after",
+        "checkin_mood",
+        "checkin_craving",
+    }
+)
+
+_TRIGGER_TITLES = {
+    "craving": "Craving reflection",
+    "lapse": "Slip reflection",
+    "trigger": "Trigger reflection",
+}
+
+_STATUS_NOTES = {"partial": "unfinished", "interrupted": "interrupted"}
+
+# Fields whose words make the preview in the journal list, per kind, in order of preference.
+_PREVIEW_FIELDS = {
+    "integration": ("stood_out", "feelings", "insight", "intention", "small_step"),
+    "trigger": ("context", "trigger_types_text", "coping", "halt_text"),
+    "checkin": ("note",),
+}
+
+# Text fields shown in a full entry, per kind, in the order the questions are asked.
+_ENTRY_FIELDS = {
+    "integration": ("stood_out", "feelings", "insight", "intention", "small_step"),
+    "trigger": ("trigger_types_text", "halt_text", "context", "coping"),
+    "checkin": ("note",),
+}
+
+
+# --------------------------------------------------------------------------- small pieces
+
+
+def short_date(day: date | datetime) -> str:
+    """26 Nov 2026."""
+    return f"{day.day} {day:%b %Y}"
+
+
+def long_date(day: date) -> str:
+    """Thursday 26 November 2026."""
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def entry_title(entry: EntryView) -> str:
+    """What kind of entry this is, in the person's terms: "Session reflection", "Check-in" …"""
+    if entry.kind == "integration":
+        return "Session reflection"
+    if entry.kind == "checkin":
+        return "Check-in"
+    if entry.kind == "trigger":
+        title = _TRIGGER_TITLES.get(str(entry.fields.get("trigger_kind")), "Trigger reflection")
+        if entry.fields.get("urge_surfing"):
+            title += " + urge surfing"
+        return title
+    return entry.kind.capitalize()
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def preview(text: str, limit: int = PREVIEW_CHARS) -> str:
+    """The first words of an answer on one line, cut at a word boundary with "…"."""
+    line = _one_line(text)
+    if len(line) <= limit:
+        return line
+    cut = line[:limit]
+    if " " in cut and not line[limit].isspace():
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip() + "…"
+
+
+def _first_words(entry: EntryView) -> str:
+    for key in _PREVIEW_FIELDS.get(entry.kind, ()):
+        value = entry.fields.get(key)
+        if isinstance(value, str) and value.strip():
+            return preview(value)
+    surf = entry.fields.get("urge_surfing")
+    if isinstance(surf, Mapping):
+        for key in ("location", "change"):
+            value = surf.get(key)
+            if isinstance(value, str) and value.strip():
+                return preview(value)
+    return ""
+
+
+def _ratings(entry: EntryView, *, scale: bool) -> list[str]:
+    suffix = "/10" if scale else ""
+    parts = []
+    if entry.mood is not None:
+        parts.append(f"mood {entry.mood}{suffix}")
+    if entry.craving is not None:
+        parts.append(f"craving {entry.craving}{suffix}")
+    return parts
+
+
+def _quoted(text: str) -> str:
+    return f"“{text}”"
+
+
+def how_to_open(number: int) -> str:
+    return f'You can read it again any time: say "show entry {number}".'
+
+
+# --------------------------------------------------------------------------- after saving
+
+
+def integration_summary(entry: EntryView) -> str:
+    """Confirms a saved session reflection and hands back the intention and the small step."""
+    opening = (
+        "Thank you for taking the time to reflect. "
+        f"I've saved this in your journal as entry #{entry.number}."
+    )
+    lines = [opening]
+    if entry.session_date is not None:
+        lines.append(f"Session: {long_date(entry.session_date)}.")
+    intention = entry.fields.get("intention")
+    if isinstance(intention, str) and intention.strip():
+        lines.append(f"Your intention: {_quoted(intention)}")
+    step = entry.fields.get("small_step")
+    if isinstance(step, str) and step.strip():
+        lines.append(f"Your small step: {_quoted(step)}")
+    ratings = _ratings(entry, scale=True)
+    if ratings:
+        lines.append(" · ".join(ratings).capitalize() + ".")
+    lines.append(how_to_open(entry.number))
+    return "\n".join(lines)
+
+
+def trigger_summary(entry: EntryView) -> str:
+    """Confirms a saved craving, trigger or slip reflection, without any judgement."""
+    kind = entry.fields.get("trigger_kind")
+    if kind == "lapse":
+        opening = (
+            "Thank you for looking at this with me — that is how slips turn into learning. "
+            f"I've saved it in your journal as entry #{entry.number}."
+        )
+    elif kind == "craving":
+        opening = (
+            "Thank you for working through this craving. "
+            f"I've saved it in your journal as entry #{entry.number}."
+        )
+    else:
+        opening = (
+            "Thank you for looking at this trigger. "
+            f"I've saved it in your journal as entry #{entry.number}."
+        )
+    lines = [opening]
+    types = entry.fields.get("trigger_types")
+    if types:
+        lines.append(f"What set it off: {', '.join(types)}.")
+    halt = entry.fields.get("halt")
+    if halt:
+        lines.append(f"HALT: {', '.join(halt)}.")
+    coping = entry.fields.get("coping")
+    if isinstance(coping, str) and coping.strip():
+        lines.append(f"What you did or could do: {_quoted(coping)}")
+    if entry.craving is not None:
+        lines.append(f"Craving: {entry.craving}/10.")
+    lines.append(how_to_open(entry.number))
+    return "\n".join(lines)
+
+
+def checkin_confirmation(entry: EntryView) -> str:
+    """Confirms a saved check-in in one or two short lines."""
+    ratings = _ratings(entry, scale=True)
+    detail = f": {', '.join(ratings)}" if ratings else ""
+    return (
+        f"Check-in saved in your journal as entry #{entry.number}{detail}. "
+        "Thank you for checking in with yourself."
+    )
+
+
+def urge_movement(before: int | None, after: int | None) -> str:
+    """How the urge moved during urge surfing, said without judgement either way.
+
+    An urge that did not drop is not a failure: noticing it without acting on it is the
+    skill being practised (Bowen et al., 2014).
+    """
+    if before is None or after is None:
+        return "You stayed with the urge and watched it. That is the practice itself."
+    if after < before:
+        return (
+            f"Your urge went from {before} to {after} while you watched it — "
+            "like a wave, it rose and started to fall."
+        )
+    if after == before:
+        return (
+            f"Your urge stayed at {after}. That happens; some waves take longer to pass. "
+            "You stayed with it without acting on it, and that counts."
+        )
+    return (
+        f"Your urge went from {before} to {after}. Sometimes an urge rises before it falls. "
+        "You noticed it without acting on it, which is the skill — be gentle with yourself, "
+        "and reach out to someone if it keeps building."
+    )
+
+
+def urge_surfing_summary(entry: EntryView, before: int | None, after: int | None) -> str:
+    """The result of an urge-surfing exercise and where it was saved."""
+    saved = f"I've added this to your journal in entry #{entry.number}."
+    return f"{urge_movement(before, after)}\n{saved}"
+
+
+def partial_saved(entry: EntryView) -> str:
+    """Confirms that a stopped form's answers were kept."""
+    return (
+        f"Okay, I've kept what you wrote so far in your journal (entry #{entry.number}). "
+        + how_to_open(entry.number)
+    )
+
+
+NOTHING_TO_KEEP = "There wasn't anything written yet, so there's nothing to keep. That's fine."
+DISCARDED = "Okay, I've let it go — nothing from that was saved."
+JOURNAL_READ_FAILED = (
+    "I'm sorry — I couldn't open your journal just now. Please try again in a few minutes."
+)
+WHICH_ENTRY = 'Which entry would you like to see? Say, for example, "show entry 3".'
+
+
+def entry_not_found(number: int) -> str:
+    return (
+        f"I couldn't find entry #{number} in your journal. "
+        'Say "show my journal" to see the numbers of your entries.'
+    )
+
+
+def session_date_noted(day: date) -> str:
+    """Tells the person which session date was taken from what they said."""
+    return f"I've noted the session as {long_date(day)}."
+
+
+def unsaved_answers(answers: Mapping[str, Any]) -> str:
+    """The person's answers echoed back when they could not be saved, so nothing is lost.
+
+    ``answers`` maps slot names (or field names) to what was collected.
+    """
+    if not answers:
+        return ""
+    lines = ["Here is what you wrote, so you can keep a copy:"]
+    for key, value in answers.items():
+        label = ANSWER_LABELS.get(key, key.replace("_", " ").capitalize())
+        shown = f"{value}/10" if key in RATING_KEYS else value
+        lines.append(f"{label}: {shown}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- reading the journal
+
+
+def journal_line(entry: EntryView) -> str:
+    """One line of the journal list.
+
+    ``#4 · 26 Nov 2026 · Session reflection · mood 6 · craving 2 — “first words…”``
+    """
+    parts = [f"#{entry.number}", short_date(entry.created_at), entry_title(entry)]
+    note = _STATUS_NOTES.get(entry.status)
+    if note:
+        parts.append(note)
+    parts.extend(_ratings(entry, scale=False))
+    line = " · ".join(parts)
+    words = _first_words(entry)
+    return f"{line} — {_quoted(words)}" if words else line
+
+
+def journal_list(entries: Sequence[EntryView]) -> str:
+    """The journal overview: newest first, and how to open one entry."""
+    if not entries:
+        return (
+            "Your journal is empty so far. When you reflect on a session, do a check-in or "
+            "work through a craving with me, it will appear here."
+        )
+    lines = ["Your journal, newest first:"]
+    lines.extend(journal_line(entry) for entry in entries)
+    lines.append(f'To open one, say "show entry {entries[0].number}".')
+    return "\n".join(lines)
+
+
+def _answer_lines(fields: Mapping[str, Any], keys: Iterable[str]) -> list[str]:
+    lines = []
+    for key in keys:
+        value = fields.get(key)
+        if isinstance(value, str) and value.strip():
+            lines.append(f"{ANSWER_LABELS[key]}: {value}")
+    return lines
+
+
+def full_entry(entry: EntryView) -> str:
+    """One entry with everything the person wrote, verbatim."""
+    heading = f"Entry #{entry.number} · {entry_title(entry)} · {short_date(entry.created_at)}"
+    note = _STATUS_NOTES.get(entry.status)
+    if note:
+        heading += f" ({note})"
+    lines = [heading]
+    if entry.session_date is not None:
+        lines.append(f"Session date: {long_date(entry.session_date)}")
+    if entry.mood is not None:
+        lines.append(f"Mood: {entry.mood}/10")
+    if entry.craving is not None:
+        lines.append(f"Craving: {entry.craving}/10")
+    lines.extend(_answer_lines(entry.fields, _ENTRY_FIELDS.get(entry.kind, ())))
+
+    surf = entry.fields.get("urge_surfing")
+    if isinstance(surf, Mapping) and surf:
+        lines.append("Urge surfing:")
+        before, after = surf.get("before"), surf.get("after")
+        if before is not None:
+            lines.append(f"Urge before: {before}/10")
+        lines.extend(_answer_lines(surf, ("location", "change")))
+        if after is not None:
+            lines.append(f"Urge after: {after}/10")
+    return "\n".join(lines)

