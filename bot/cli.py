@@ -57,9 +57,7 @@ def database_errors() -> Iterator[None]:
         yield
     except (ArgumentError, DBAPIError, ImportError, OSError) as error:
         reason = getattr(error, "orig", None) or error
-        raise CommandError(
-            f"Could not use the database at {db.display_url()}: {reason}"
-        ) from error
+        raise CommandError(f"Could not use the database at {db.display_url()}: {reason}") from error
 
 
 # ----------------------------------------------------------------------------- export
@@ -131,9 +129,7 @@ def write_export_csv(export: dict[str, Any], stream: IO[str]) -> None:
     flattened = [flatten_fields(entry["fields"]) for entry in entries]
     field_columns = _field_columns(flattened)
     writer = csv.writer(stream)
-    writer.writerow(
-        [neutralise_formula(c) for c in (*CSV_BASE_COLUMNS, *field_columns)]
-    )
+    writer.writerow([neutralise_formula(c) for c in (*CSV_BASE_COLUMNS, *field_columns)])
     for entry, fields in zip(entries, flattened, strict=True):
         base = [_scalar_text(entry[column]) for column in CSV_BASE_COLUMNS]
         extra = [fields.get(column, "") for column in field_columns]

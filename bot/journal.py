@@ -119,9 +119,7 @@ def _check_rating(name: str, value: int | None) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int or None, not {type(value).__name__}")
     if not RATING_MIN <= value <= RATING_MAX:
-        raise ValueError(
-            f"{name} must be between {RATING_MIN} and {RATING_MAX}, got {value}"
-        )
+        raise ValueError(f"{name} must be between {RATING_MIN} and {RATING_MAX}, got {value}")
 
 
 def _check_fields(fields: dict[str, Any]) -> None:
@@ -132,9 +130,7 @@ def _check_fields(fields: dict[str, Any]) -> None:
             raise TypeError(f"field names must be strings, got {key!r}")
 
 
-def _find_patient(
-    session: Session, sender_id: str, *, lock: bool = False
-) -> Patient | None:
+def _find_patient(session: Session, sender_id: str, *, lock: bool = False) -> Patient | None:
     query = select(Patient).where(Patient.sender_id == sender_id)
     if lock:
         # Serialises writers for one patient on PostgreSQL; SQLite already holds the
@@ -204,13 +200,9 @@ def save_entry(
     """Store a new entry and return it with its per-patient number (1, 2, 3 …)."""
     _check_sender_id(sender_id)
     if kind not in KINDS:
-        raise ValueError(
-            f"unknown journal entry kind {kind!r}; expected one of {KINDS}"
-        )
+        raise ValueError(f"unknown journal entry kind {kind!r}; expected one of {KINDS}")
     if status not in STATUSES:
-        raise ValueError(
-            f"unknown journal entry status {status!r}; expected one of {STATUSES}"
-        )
+        raise ValueError(f"unknown journal entry status {status!r}; expected one of {STATUSES}")
     _check_rating("mood", mood)
     _check_rating("craving", craving)
     _check_fields(fields)
@@ -225,9 +217,7 @@ def save_entry(
         # (patient_id, number) constraint turns any lost race into an IntegrityError,
         # which _write retries.
         latest = session.scalar(
-            select(func.max(JournalEntry.number)).where(
-                JournalEntry.patient_id == patient.id
-            )
+            select(func.max(JournalEntry.number)).where(JournalEntry.patient_id == patient.id)
         )
         entry = JournalEntry(
             patient_id=patient.id,
@@ -276,9 +266,7 @@ def get_entry(sender_id: str, number: int) -> EntryView | None:
         return _view(entry) if entry is not None else None
 
 
-def update_entry_fields(
-    sender_id: str, number: int, fields: dict[str, Any]
-) -> EntryView | None:
+def update_entry_fields(sender_id: str, number: int, fields: dict[str, Any]) -> EntryView | None:
     """Merge ``fields`` into an existing entry's fields (new keys win); ``None`` if no such entry.
 
     Used for answers that arrive after the entry was saved, such as an urge-surfing
@@ -302,9 +290,7 @@ def update_entry_fields(
     return _write(merge)
 
 
-def record_risk_flag(
-    sender_id: str, *, message: str, category: str | None, source: str
-) -> int:
+def record_risk_flag(sender_id: str, *, message: str, category: str | None, source: str) -> int:
     """Keep a message that showed signs of crisis for the care team; returns the flag's id."""
     _check_sender_id(sender_id)
     if not isinstance(message, str):

@@ -7,10 +7,8 @@ about what does and does not count lives in the lexicon file, with its reasoning
 this module only applies it.
 
 The module depends on spaCy, PyYAML and the standard library only, so it imports in any
-environment that has spaCy (no Rasa, no database). It also owns :func:`build_pipeline`, the
-tokenizer + lookup lemmatizer pipeline that Rasa's ``SpacyNLP`` loads from disk
-(``bot.nlu.spacy_model`` saves it), so the detector and the Rasa featurizers see the same
-tokens and lemmas.
+environment that has spaCy (no Rasa, no database). Its tokens and lemmas come from
+``bot.safety.spacy_pipeline.build_pipeline``, the pipeline Rasa's ``SpacyNLP`` loads too.
 
 Speed: spaCy's ``Matcher`` evaluates ``IN`` lists in Python for every token, which costs a few
 milliseconds per pattern on a long message. Each token pattern therefore gets an *anchor*: the
@@ -23,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -31,8 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy
-import spacy
 import yaml
 from spacy.attrs import LEMMA, LOWER, ORTH
 from spacy.lang.en.stop_words import STOP_WORDS
@@ -41,25 +36,26 @@ from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Token
 from spacy.vocab import Vocab
 
-logger = logging.getLogger(__name__)
+from bot.safety.spacy_pipeline import build_pipeline
 
 LEXICON_PATH = Path(__file__).with_name("crisis_lexicon.yml")
 CATEGORIES = ("overdose", "medical_emergency", "suicide", "self_harm", "harm_others")
-
-PIPELINE_NAME = "en_lookup"
-PIPELINE_VERSION = "1.0.0"
 
 # spaCy refuses documents over ``nlp.max_length`` characters; longer messages are checked in
 # overlapping windows so that nothing is ever skipped and the cost stays linear.
 _WINDOW_CHARS = 50_000
 _WINDOW_OVERLAP = 400
 
-_APOSTROPHES = dict.fromkeys(map(ord, "\u2018\u2019\u201b\u02bc\u02bb\u2032\u00b4\u0060\uff07"), "'")
+_APOSTROPHES = dict.fromkeys(
+    map(ord, "\u2018\u2019\u201b\u02bc\u02bb\u2032\u00b4\u0060\uff07"), "'"
+)
 _QUOTES = dict.fromkeys(map(ord, "\u201c\u201d\u201e\u201f\u2033\uff02"), '"')
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _LETTER_RUN = re.compile(r"([^\W\d_])\1{2,}")
 _LETTER_RUN_SPLIT = re.compile(r"(([^\W\d_])\2{2,})")
+_LETTER_DOUBLE = re.compile(r"([^\W\d_])\1")
+_LETTER_DOUBLE_SPLIT = re.compile(r"(([^\W\d_])\2)")
 _SYMBOL_RUN = re.compile(r"([^\w\s])\1{2,}")
 _NEWLINE_SPACE = re.compile(r"\s*\n\s*")
 _SPACES = re.compile(r"[^\S\n]+")
@@ -70,25 +66,8 @@ _LONG_CHUNK = re.compile(r"\S{32,}")
 _CHUNK_SYMBOL = re.compile(r"([^\w]|_)")
 _MAX_REPAIR_RUNS = 6
 _LEMMA_CACHE_SIZE = 200_000
+_LINE_STARTS = "crisis_line_starts"
 _SENTENCE_END = frozenset({".", "!", "?", ";", "...", "..", "!!", "??", "?!", "!?"})
-
-
-def build_pipeline() -> Language:
-    """A blank English pipeline with a lookup lemmatizer, initialised offline.
-
-    The lemma tables come from the installed ``spacy-lookups-data`` package, so building it
-    needs no download and gives the same result everywhere.
-    """
-    nlp = spacy.blank("en")
-    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
-    nlp.initialize()
-    nlp.meta["name"] = PIPELINE_NAME
-    nlp.meta["version"] = PIPELINE_VERSION
-    nlp.meta["description"] = (
-        "Tokenizer and lookup lemmatizer (spacy-lookups-data) for the integration companion; "
-        "no statistical components."
-    )
-    return nlp
 
 
 @dataclass(frozen=True)
@@ -132,9 +111,9 @@ class _RuleSet:
     def __init__(self, vocab: Vocab) -> None:
         self._vocab = vocab
         self._groups: dict[frozenset[str], Matcher] = {}
+        self._anchor_index: dict[int, list[Matcher]] = {}
         self._unanchored = Matcher(vocab, validate=True)
         self._phrases = PhraseMatcher(vocab, attr="NORM")
-        self._hashes: dict[frozenset[str], numpy.ndarray] = {}
         self.max_length = 1
 
     def add(self, key: str, patterns: list[list[dict[str, Any]]], phrases: list[Doc]) -> None:
@@ -143,13 +122,12 @@ class _RuleSet:
             anchor = _anchor(pattern)
             if anchor is None:
                 matcher = self._unanchored
-            else:
-                if anchor not in self._groups:
-                    self._groups[anchor] = Matcher(self._vocab, validate=True)
-                    self._hashes[anchor] = numpy.array(
-                        sorted(self._vocab.strings.add(word) for word in anchor), dtype=numpy.uint64
-                    )
+            elif anchor in self._groups:
                 matcher = self._groups[anchor]
+            else:
+                matcher = self._groups[anchor] = Matcher(self._vocab, validate=True)
+                for word in anchor:
+                    self._anchor_index.setdefault(self._vocab.strings.add(word), []).append(matcher)
             try:
                 matcher.add(key, [pattern])
             except ValueError as error:
@@ -160,19 +138,22 @@ class _RuleSet:
     def find(self, doc: Doc, regions: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int, int]]:
         """Matches ``(key, start, end)`` that start inside the given token regions of ``doc``."""
         regions = _merge(regions)
-        if not regions or not len(doc):
+        if not regions:
             return
-        inside = numpy.zeros(len(doc), dtype=bool)
+        words = doc.to_array([LOWER, LEMMA]).tolist()
+        hits: dict[int, tuple[Matcher, list[int]]] = {}
+        nothing: list[Matcher] = []
         for start, end in regions:
-            inside[start:end] = True
-        words = doc.to_array([LOWER, LEMMA])
+            for i in range(start, end):
+                lower, lemma = words[i]
+                matchers = self._anchor_index.get(lower, nothing)
+                if lemma != lower:
+                    matchers = matchers + self._anchor_index.get(lemma, nothing)
+                for matcher in matchers:
+                    hits.setdefault(id(matcher), (matcher, []))[1].append(i)
         reach = self.max_length - 1
-        for anchor, matcher in self._groups.items():
-            hashes = self._hashes[anchor]
-            hits = numpy.flatnonzero(
-                inside & (numpy.isin(words[:, 0], hashes) | numpy.isin(words[:, 1], hashes))
-            )
-            windows = _merge((max(0, int(i) - reach), min(len(doc), int(i) + reach + 1)) for i in hits)
+        for matcher, positions in hits.values():
+            windows = _merge((max(0, i - reach), min(len(doc), i + reach + 1)) for i in positions)
             for start, end in windows:
                 for key, match_start, match_end in matcher(doc[start:end]):
                     yield key, start + match_start, start + match_end
@@ -180,6 +161,9 @@ class _RuleSet:
             for start, end in regions:
                 for key, match_start, match_end in self._unanchored(doc[start:end]):
                     yield key, start + match_start, start + match_end
+        inside = [False] * len(doc)
+        for start, end in regions:
+            inside[start:end] = [True] * (end - start)
         for key, match_start, match_end in self._phrases(doc):
             if inside[match_start]:
                 yield key, match_start, match_end
@@ -210,7 +194,9 @@ class CrisisMatcher:
             _lower_word(key, "slang"): _lower_word(value, f"slang.{key}")
             for key, value in _mapping(lexicon, "slang").items()
         }
-        self._emoji = {str(key): f" {value} " for key, value in _mapping(lexicon, "emoji_aliases").items()}
+        self._emoji = {
+            str(key): f" {value} " for key, value in _mapping(lexicon, "emoji_aliases").items()
+        }
         self._followers = frozenset(_words(lexicon, "clause_followers"))
         self._breaks = frozenset(_words(lexicon, "clause_breaks"))
         self._first_person = frozenset(_words(lexicon, "first_person"))
@@ -218,10 +204,11 @@ class CrisisMatcher:
         self._known_words = self._vocabulary(lexicon)
         # Only words that may need repair or expansion reach the (Python) callback.
         slang = "|".join(re.escape(word) for word in sorted(self._slang, key=len, reverse=True))
+        # Whole words only: never a piece of a contraction ("i'll") or of a longer token.
         self._word_fix = re.compile(
-            r"(?<![^\W\d_'])(?:[^\W\d_']*([^\W\d_])\1\1[^\W\d_']*|[^\W\d_']{2,}in"
+            r"(?<![\w'])(?:[^\W\d_]*([^\W\d_])\1[^\W\d_]*|[^\W\d_]{2,}in"
             + (f"|{slang}" if slang else "")
-            + r")(?![^\W\d_'])"
+            + r")(?![\w'])"
         )
 
         self._entries: dict[str, _Entry] = {}
@@ -233,7 +220,11 @@ class CrisisMatcher:
         for rank, (category, spec) in enumerate(categories.items()):
             self._priority[category] = rank
             for raw in spec.get("entries") or []:
-                entry = _Entry(id=str(raw["id"]), category=category, clause_end=bool(raw.get("clause_end", False)))
+                entry = _Entry(
+                    id=str(raw["id"]),
+                    category=category,
+                    clause_end=bool(raw.get("clause_end", False)),
+                )
                 if entry.id in self._entries:
                     raise LexiconError(f"duplicate entry id {entry.id!r}")
                 self._entries[entry.id] = entry
@@ -246,7 +237,8 @@ class CrisisMatcher:
         past = _mapping(lexicon, "past_reference")
         self._past_any = frozenset(past.get("suppress_any_subject") or [])
         self._past_other = frozenset(past.get("suppress_other_subject") or [])
-        unknown = (self._past_any | self._past_other) - set(CATEGORIES)
+        self._past_checked = self._past_any | self._past_other
+        unknown = self._past_checked - set(CATEGORIES)
         if unknown:
             raise LexiconError(f"past_reference names unknown categories {sorted(unknown)}")
         self._past = _RuleSet(self._nlp.vocab)
@@ -310,19 +302,23 @@ class CrisisMatcher:
         Python call per token. Doing the same mapping once per distinct word (cached) and
         writing the lemmas back in one array keeps long messages cheap.
         """
-        doc = self._nlp.make_doc(text)
+        # Line breaks are clause boundaries but must not split a pattern ("I want to\ndie"):
+        # the tokenizer sees a plain space, and the breaks are kept beside the Doc.
+        doc = self._nlp.make_doc(text.replace("\n", " "))
+        doc.user_data[_LINE_STARTS] = _line_starts(doc, text) if "\n" in text else frozenset()
         if not len(doc):
             return doc
         cache = self._lemma_cache
         if len(cache) > _LEMMA_CACHE_SIZE:
             cache.clear()
-        lemmas = []
-        for orth in doc.to_array(ORTH).tolist():
+        strings = self._nlp.vocab.strings
+        lemmas = doc.to_array(LEMMA)
+        for i, orth in enumerate(doc.to_array(ORTH).tolist()):
             lemma = cache.get(orth)
             if lemma is None:
-                lemma = cache[orth] = self._nlp.vocab.strings.add(self._lemma_table.get(orth, self._nlp.vocab.strings[orth]))
-            lemmas.append(lemma)
-        doc.from_array([LEMMA], numpy.array(lemmas, dtype=numpy.uint64).reshape(-1, 1))
+                lemma = cache[orth] = strings.add(self._lemma_table.get(orth, strings[orth]))
+            lemmas[i] = lemma
+        doc.from_array([LEMMA], lemmas.reshape(-1, 1))
         return doc
 
     def _surviving_candidates(self, doc: Doc) -> list[_Candidate]:
@@ -331,7 +327,9 @@ class CrisisMatcher:
             _Candidate(self._entries[strings[key]], start, end)
             for key, start, end in self._rules.find(doc, [(0, len(doc))])
         ]
-        candidates = [c for c in candidates if not c.entry.clause_end or self._ends_clause(doc, c.end)]
+        candidates = [
+            c for c in candidates if not c.entry.clause_end or self._ends_clause(doc, c.end)
+        ]
         if not candidates:
             return []
 
@@ -342,34 +340,45 @@ class CrisisMatcher:
             figurative[start:end] = [True] * (end - start)
         candidates = [c for c in candidates if not any(figurative[c.start : c.end])]
 
-        checked = [c for c in candidates if c.entry.category in self._past_any | self._past_other]
+        checked = [c for c in candidates if c.entry.category in self._past_checked]
         if not checked:
             return candidates
         clause_ids, clause_bounds = self._clauses(doc)
         regions = [clause_bounds[clause_ids[c.start]] for c in checked]
         past = {clause_ids[start] for _, start, _ in self._past.find(doc, regions)}
 
-        def in_present(candidate: _Candidate) -> bool:
+        def is_history(candidate: _Candidate) -> bool:
+            """In a clause about the distant past, and of a kind the past may excuse."""
             category = candidate.entry.category
-            if clause_ids[candidate.start] not in past or category not in self._past_any | self._past_other:
-                return True
-            return category not in self._past_any and self._about_writer(doc, candidate)
+            if category not in self._past_checked or clause_ids[candidate.start] not in past:
+                return False
+            return category in self._past_any or not self._about_writer(doc, candidate)
 
-        return [c for c in candidates if in_present(c)]
+        return [c for c in candidates if not is_history(c)]
 
     def _ends_clause(self, doc: Doc, end: int) -> bool:
-        if end >= len(doc):
+        if end >= len(doc) or end in doc.user_data[_LINE_STARTS]:
             return True
         token = doc[end]
-        return token.is_punct or token.is_space or not _has_alnum(token) or token.lower_ in self._followers
+        return (
+            token.is_punct
+            or token.is_space
+            or not _has_alnum(token)
+            or token.lower_ in self._followers
+        )
 
     def _clauses(self, doc: Doc) -> tuple[list[int], list[tuple[int, int]]]:
         """The clause number of every token, and each clause's token range."""
         clause_ids: list[int] = []
         bounds: list[tuple[int, int]] = []
         start = 0
+        line_starts = doc.user_data[_LINE_STARTS]
         for token in doc:
-            if token.i > start and (token.is_space or token.text in _SENTENCE_END or token.lower_ in self._breaks):
+            if token.i > start and (
+                token.i in line_starts
+                or token.text in _SENTENCE_END
+                or token.lower_ in self._breaks
+            ):
                 bounds.append((start, token.i))
                 start = token.i
             clause_ids.append(len(bounds))
@@ -389,9 +398,20 @@ class CrisisMatcher:
 
     def _repair_word(self, found: re.Match[str]) -> str:
         word = found.group(0)
+        if word in self._slang:
+            return self._slang[word]
+        if self._is_known(word):
+            return word
         if _LETTER_RUN.search(word):
             word = self._repair_runs(word)
-        elif len(word) >= 4 and word.endswith("in") and not self._is_known(word) and self._is_known(word + "g"):
+        elif _LETTER_DOUBLE.search(word):
+            word = self._repair_doubles(word)
+        if (
+            len(word) >= 4
+            and word.endswith("in")
+            and not self._is_known(word)
+            and self._is_known(word + "g")
+        ):
             word += "g"
         return self._slang.get(word, word)
 
@@ -403,20 +423,22 @@ class CrisisMatcher:
         with very many runs are only shortened to doubles, which keeps this linear.
         """
         parts = _LETTER_RUN_SPLIT.split(word)
-        # split() with two groups yields: text, run, run letter, text, run, run letter, ..., text
-        texts, letters = parts[0::3], parts[2::3]
+        return self._first_known(parts) or _respell(parts, itertools.repeat(2))
 
-        def spell(lengths: Iterable[int]) -> str:
-            return "".join(text + letter * n for text, letter, n in zip(texts, letters, lengths)) + texts[-1]
+    def _repair_doubles(self, word: str) -> str:
+        """Undo a doubled letter in an unknown word when that gives a known one ("suiciddal")."""
+        return self._first_known(_LETTER_DOUBLE_SPLIT.split(word)) or word
 
-        doubles = spell(itertools.repeat(2))
-        if len(letters) > _MAX_REPAIR_RUNS:
-            return doubles
-        for lengths in itertools.product((2, 1), repeat=len(letters)):
-            candidate = spell(lengths)
+    def _first_known(self, parts: list[str]) -> str | None:
+        """The first known spelling with each run in ``parts`` written double or single."""
+        runs = len(parts) // 3
+        if runs > _MAX_REPAIR_RUNS:
+            return None
+        for lengths in itertools.product((2, 1), repeat=runs):
+            candidate = _respell(parts, lengths)
             if self._is_known(candidate):
                 return candidate
-        return doubles
+        return None
 
     def _is_known(self, word: str) -> bool:
         return word in self._known_words or word in self._lemma_table
@@ -437,8 +459,14 @@ class CrisisMatcher:
         if not patterns and not phrase_list:
             raise LexiconError(f"{key}: needs phrases or patterns")
         for pattern in patterns:
-            if not isinstance(pattern, list) or not pattern or not all(isinstance(token, dict) for token in pattern):
-                raise LexiconError(f"{key}: a pattern must be a non-empty list of token dicts, got {pattern!r}")
+            if (
+                not isinstance(pattern, list)
+                or not pattern
+                or not all(isinstance(token, dict) for token in pattern)
+            ):
+                raise LexiconError(
+                    f"{key}: a pattern must be a non-empty list of token dicts, got {pattern!r}"
+                )
         docs = []
         for phrase in phrase_list:
             if not isinstance(phrase, str) or not phrase.strip():
@@ -463,11 +491,16 @@ class CrisisMatcher:
                     expanded.append(self._expand(item, key, attribute))
             return expanded
         if isinstance(node, dict):
-            return {name: self._expand(value, key, name if name.isupper() else attribute) for name, value in node.items()}
+            return {
+                name: self._expand(value, key, name if name.isupper() else attribute)
+                for name, value in node.items()
+            }
         if isinstance(node, bool) and attribute.startswith(("IS_", "LIKE_")):
             return node
         if not isinstance(node, str):
-            raise LexiconError(f"{key}: {node!r} in a pattern is not a string (quote on/off/no/yes and numbers in YAML)")
+            raise LexiconError(
+                f"{key}: {node!r} in a pattern is not a string (quote on/off/no/yes and numbers in YAML)"
+            )
         return node
 
     def _set(self, reference: str, key: str) -> list[str]:
@@ -499,7 +532,9 @@ def _repetitions(op: str | None, key: str) -> tuple[int, int]:
         if "," not in op:
             high = low
         return low, high
-    raise LexiconError(f"{key}: operator {op!r} is unbounded; use ?, {{n}} or {{m,n}} so matching stays linear")
+    raise LexiconError(
+        f"{key}: operator {op!r} is unbounded; use ?, {{n}} or {{m,n}} so matching stays linear"
+    )
 
 
 def _max_length(pattern: list[dict[str, Any]], key: str) -> int:
@@ -507,7 +542,7 @@ def _max_length(pattern: list[dict[str, Any]], key: str) -> int:
 
 
 def _anchor(pattern: list[dict[str, Any]]) -> frozenset[str] | None:
-    """Words one required token of the pattern must be (the rarest such token), if any.
+    """Words one required token of the pattern must be (the least common such token), if any.
 
     Every match of the pattern contains a token whose lower-case form or lemma is in this
     set, so running the pattern only around such tokens finds every match.
@@ -533,6 +568,16 @@ def _anchor(pattern: list[dict[str, Any]]) -> frozenset[str] | None:
         if best is None or score < best[0]:
             best = (score, words)
     return best[1] if best else None
+
+
+def _respell(parts: list[str], lengths: Iterable[int]) -> str:
+    """Rebuild a word split by a two-group run regex, writing run i's letter lengths[i] times.
+
+    ``re.split`` with two groups yields: text, run, run letter, text, ..., run letter, text.
+    """
+    texts, letters = parts[0::3], parts[2::3]
+    spelled = zip(texts, letters, lengths, strict=False)
+    return "".join(text + letter * n for text, letter, n in spelled) + texts[-1]
 
 
 def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -566,7 +611,9 @@ def _words(data: dict[str, Any], name: str) -> list[str]:
 
 def _lower_word(word: Any, where: str) -> str:
     if not isinstance(word, str):
-        raise LexiconError(f"{where}: {word!r} is not a string (quote on/off/no/yes and numbers in YAML)")
+        raise LexiconError(
+            f"{where}: {word!r} is not a string (quote on/off/no/yes and numbers in YAML)"
+        )
     return word.lower()
 
 
@@ -608,6 +655,17 @@ def _double(found: re.Match[str]) -> str:
 
 def _has_alnum(token: Token) -> bool:
     return any(char.isalnum() for char in token.text)
+
+
+def _line_starts(doc: Doc, text: str) -> frozenset[int]:
+    """Indices of the tokens that begin a new line of ``text``."""
+    starts = set()
+    previous_end = 0
+    for token in doc:
+        if "\n" in text[previous_end : token.idx]:
+            starts.add(token.i)
+        previous_end = token.idx + len(token.text)
+    return frozenset(starts)
 
 
 def _windows(text: str) -> Iterator[tuple[int, str]]:

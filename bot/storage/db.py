@@ -126,9 +126,7 @@ def reset_engines() -> None:
 
 
 @contextmanager
-def session_scope(
-    url: str | URL | None = None, *, write: bool = True
-) -> Iterator[Session]:
+def session_scope(url: str | URL | None = None, *, write: bool = True) -> Iterator[Session]:
     """A session whose transaction commits on success and rolls back on any exception.
 
     ``write=True`` (the default) takes SQLite's write lock when the transaction starts, so

@@ -64,23 +64,17 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(
-        self, value: datetime | None, dialect: Dialect
-    ) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(
-                f"naive datetime {value!r}: pass a timezone-aware datetime"
-            )
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware datetime")
         value = value.astimezone(UTC)
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)
         return value
 
-    def process_result_value(
-        self, value: datetime | None, dialect: Dialect
-    ) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -94,9 +88,7 @@ def _in_list(column: str, values: tuple[str, ...]) -> str:
 
 
 def _rating_check(column: str) -> str:
-    return (
-        f"{column} IS NULL OR ({column} >= {RATING_MIN} AND {column} <= {RATING_MAX})"
-    )
+    return f"{column} IS NULL OR ({column} >= {RATING_MIN} AND {column} <= {RATING_MAX})"
 
 
 class Base(DeclarativeBase):
@@ -159,9 +151,7 @@ class JournalEntry(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    patient_id: Mapped[int] = mapped_column(
-        ForeignKey("patients.id", ondelete="CASCADE")
-    )
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20))
@@ -182,14 +172,10 @@ class RiskFlag(Base):
     """
 
     __tablename__ = "risk_flags"
-    __table_args__ = (
-        Index("ix_risk_flags_patient_id_created_at", "patient_id", "created_at"),
-    )
+    __table_args__ = (Index("ix_risk_flags_patient_id_created_at", "patient_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    patient_id: Mapped[int] = mapped_column(
-        ForeignKey("patients.id", ondelete="CASCADE")
-    )
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
     category: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(Text)

@@ -21,9 +21,7 @@ FORMULA = '=HYPERLINK("http://evil.example","click")'
 NOTE = "Slept well 😴\nthen a walk — 散步\n  indented"
 
 
-def run_cli(
-    *args: str, database_url: str, **env: str
-) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, database_url: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         cwd=PROJECT_ROOT,
@@ -68,9 +66,7 @@ def journal_with_entries(database_url: str) -> str:
         },
     )
     journal.save_entry("demo-7", "checkin", fields={"note": NOTE}, mood=6, craving=2)
-    journal.record_risk_flag(
-        "demo-7", message="+so tired", category=None, source="detector"
-    )
+    journal.record_risk_flag("demo-7", message="+so tired", category=None, source="detector")
     journal.save_entry("someone-else", "checkin", fields={"note": "not in the export"})
     db.reset_engines()
     return database_url
@@ -147,10 +143,7 @@ def test_export_csv(journal_with_entries: str) -> None:
     assert checkin["note"] == NOTE
     assert checkin["mood"] == "6"
     assert checkin["trigger_kind"] == ""
-    assert (
-        checkin["created_at"]
-        == journal.recent_entries("demo-7")[0].created_at.isoformat()
-    )
+    assert checkin["created_at"] == journal.recent_entries("demo-7")[0].created_at.isoformat()
 
 
 def test_export_unknown_patient(journal_with_entries: str) -> None:
@@ -179,16 +172,12 @@ def test_db_upgrade(database_url: str, database_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "0001" in result.stdout
     with sqlite3.connect(database_path) as connection:
-        tables = {
-            row[0] for row in connection.execute("SELECT name FROM sqlite_master")
-        }
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
     assert {"clinics", "patients", "journal_entries", "risk_flags"} <= tables
 
 
 def test_usage_errors_exit_2(database_url: str) -> None:
-    result = run_cli(
-        "export", "--patient", "x", "--format", "xml", database_url=database_url
-    )
+    result = run_cli("export", "--patient", "x", "--format", "xml", database_url=database_url)
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
 

@@ -308,9 +308,7 @@ def test_concurrent_writers_get_distinct_consecutive_numbers() -> None:
         try:
             start.wait()
             for index in range(per_thread):
-                journal.save_entry(
-                    "alice", "checkin", fields={"note": f"{thread}-{index}"}
-                )
+                journal.save_entry("alice", "checkin", fields={"note": f"{thread}-{index}"})
         except BaseException as error:  # noqa: BLE001 - reported by the assertion below
             errors.append(error)
 

@@ -115,9 +115,7 @@ def test_rasa_events_table_survives_upgrade_untouched(
 
     assert _sqlite_schema(database_path, "events") == schema_before
     with sqlite3.connect(database_path) as connection:
-        rows = connection.execute(
-            "SELECT sender_id, type_name, data FROM events"
-        ).fetchall()
+        rows = connection.execute("SELECT sender_id, type_name, data FROM events").fetchall()
     assert rows == [("demo-1", "user", '{"event": "user", "text": "hi"}')]
     # Autogenerate ignores it: unfiltered, Alembic would propose dropping Rasa's table.
     assert _diff(database_url) == []
@@ -129,9 +127,7 @@ def test_rasa_events_table_survives_upgrade_untouched(
     ]
 
 
-def test_downgrade_leaves_rasa_events_alone(
-    database_url: str, database_path: Path
-) -> None:
+def test_downgrade_leaves_rasa_events_alone(database_url: str, database_path: Path) -> None:
     database_path.parent.mkdir(parents=True)
     _rasa_events_table(database_url)
     db.upgrade()
@@ -175,9 +171,7 @@ def test_concurrent_first_upgrades_from_several_processes(
             process.stderr.close()
     assert [code for code, _ in results] == [0, 0, 0, 0], errors
     with sqlite3.connect(database_path) as connection:
-        versions = connection.execute(
-            "SELECT version_num FROM alembic_version"
-        ).fetchall()
+        versions = connection.execute("SELECT version_num FROM alembic_version").fetchall()
     assert versions == [("0001",)]
 
 
@@ -329,9 +323,7 @@ def patient_row(migrated: str) -> None:
     ],
     ids=lambda override: "-".join(f"{k}={v}" for k, v in override.items()),
 )
-def test_database_rejects_invalid_rows(
-    patient_row: None, override: dict[str, object]
-) -> None:
+def test_database_rejects_invalid_rows(patient_row: None, override: dict[str, object]) -> None:
     with pytest.raises(IntegrityError):
         _insert_entry(_ENTRY, **(_GOOD | override))
 

@@ -32,9 +32,7 @@ _PG_MIGRATION_LOCK_KEY = 0x636F6D70
 
 
 def _database_url() -> str:
-    url = config.attributes.get("database_url") or config.get_main_option(
-        "sqlalchemy.url"
-    )
+    url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
     return url or settings.database_url()
 
 

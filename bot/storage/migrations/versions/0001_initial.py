@@ -53,9 +53,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_patients")),
         sa.UniqueConstraint("sender_id", name=op.f("uq_patients_sender_id")),
     )
-    op.create_index(
-        op.f("ix_patients_clinic_id"), "patients", ["clinic_id"], unique=False
-    )
+    op.create_index(op.f("ix_patients_clinic_id"), "patients", ["clinic_id"], unique=False)
     op.create_table(
         "journal_entries",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -68,15 +66,11 @@ def upgrade() -> None:
         sa.Column("craving", sa.Integer(), nullable=True),
         sa.Column("fields", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint(
-            "number >= 1", name=op.f("ck_journal_entries_number_positive")
-        ),
+        sa.CheckConstraint("number >= 1", name=op.f("ck_journal_entries_number_positive")),
         sa.CheckConstraint(_KINDS, name=op.f("ck_journal_entries_kind")),
         sa.CheckConstraint(_STATUSES, name=op.f("ck_journal_entries_status")),
         sa.CheckConstraint(_rating("mood"), name=op.f("ck_journal_entries_mood_range")),
-        sa.CheckConstraint(
-            _rating("craving"), name=op.f("ck_journal_entries_craving_range")
-        ),
+        sa.CheckConstraint(_rating("craving"), name=op.f("ck_journal_entries_craving_range")),
         sa.ForeignKeyConstraint(
             ["patient_id"],
             ["patients.id"],
@@ -123,9 +117,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_risk_flags_patient_id_created_at", table_name="risk_flags")
     op.drop_table("risk_flags")
-    op.drop_index(
-        "ix_journal_entries_patient_id_created_at", table_name="journal_entries"
-    )
+    op.drop_index("ix_journal_entries_patient_id_created_at", table_name="journal_entries")
     op.drop_table("journal_entries")
     op.drop_index(op.f("ix_patients_clinic_id"), table_name="patients")
     op.drop_table("patients")

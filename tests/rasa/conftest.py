@@ -1,0 +1,34 @@
+"""Fixtures for the Rasa-side tests (run with /tmp/vr's Python; see pytest.ini).
+
+The project root is put on ``sys.path`` here as well as through ``pythonpath`` in pytest.ini,
+so the tests also run when pytest is pointed at this folder some other way.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+# TensorFlow (imported by Rasa and by thinc) and SQLAlchemy 1.4 are chatty at import time.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+
+from bot.safety.detector import CrisisMatcher, default_matcher  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def crisis_matcher() -> CrisisMatcher:
+    """The matcher built from the packaged lexicon, shared like it is in the Rasa server."""
+    return default_matcher()

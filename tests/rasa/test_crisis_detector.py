@@ -1,0 +1,571 @@
+"""The crisis detector: phrasings that must and must not trigger, robustness, speed, and the
+Rasa component and spaCy model built on it."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.nlu.utils.spacy_utils import SpacyNLP
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.crisis_detector import CrisisDetector
+from bot.safety.detector import CATEGORIES, LEXICON_PATH, CrisisMatch, CrisisMatcher, LexiconError
+from bot.safety.spacy_pipeline import build_pipeline
+
+FILLER = (
+    "Today was mostly okay. Group ran long and the coffee was bad, but my sponsor called and we "
+    "talked about the weekend, the garden, and how my sister is doing with the new baby. "
+)
+
+# (message, expected category). Spelling, case and punctuation are as people type them.
+CRISIS: list[tuple[str, str]] = [
+    # suicide
+    ("I want to die", "suicide"),
+    ("i want to die", "suicide"),
+    ("i wanna die", "suicide"),
+    ("I just want to die.", "suicide"),
+    ("i want to dieeee", "suicide"),
+    ("I want to die lol", "suicide"),
+    ("I don't want to be here anymore", "suicide"),
+    ("i dont wanna be here anymore tbh", "suicide"),
+    ("everyone would be better off without me", "suicide"),
+    ("kms", "suicide"),
+    ("ugh kms", "suicide"),
+    ("im going to unalive myself", "suicide"),
+    ("I'm going to kill myself tonight", "suicide"),
+    ("im gonna kill my self", "suicide"),
+    ("KILL MYSELF", "suicide"),
+    ("Killlll myselfff", "suicide"),
+    ("I’m not suicidal", "suicide"),
+    ("been having suicidal thoughts again", "suicide"),
+    ("feeling really sucidal today", "suicide"),
+    ("thinking about suicide a lot", "suicide"),
+    ("i dont want to live anymore", "suicide"),
+    ("I don't want to live.", "suicide"),
+    ("I wish I was dead", "suicide"),
+    ("i wish i could just disappear forever", "suicide"),
+    ("there's no reason to live", "suicide"),
+    ("I have nothing to live for", "suicide"),
+    ("I'm planning to end my life", "suicide"),
+    ("I want to end it all", "suicide"),
+    ("ive been thinking about ending it.", "suicide"),
+    ("I can't go on like this", "suicide"),
+    ("i cant do this anymore", "suicide"),
+    ("whats the point of living", "suicide"),
+    ("I hope I don't wake up tomorrow", "suicide"),
+    ("I don't want to wake up", "suicide"),
+    ("I've been saving up my pills", "suicide"),
+    ("I'm going to jump off a bridge", "suicide"),
+    ("sometimes i think about walking into traffic", "suicide"),
+    ("nobody would miss me if i died", "suicide"),
+    ("they'd all be better off if I was gone", "suicide"),
+    ("I’d rather be dead", "suicide"),
+    ("I'd rather die than go on like this", "suicide"),
+    ("I tried to kill myself two years ago and it's coming back", "suicide"),
+    ("sewerslide is on my mind", "suicide"),
+    ("I should just die", "suicide"),
+    ("I want someone to kill me", "suicide"),
+    ("my friend is trying to kill himself", "suicide"),
+    ("I'm so tired of being alive", "suicide"),
+    ("goodbye forever", "suicide"),
+    ("i feel like dying", "suicide"),
+    ("I wish I'd never been born", "suicide"),
+    ("life isn't worth living", "suicide"),
+    ("kill\u200bmyself", "suicide"),
+    ("i wanna dye", "suicide"),
+    ("i feel suiciddal", "suicide"),
+    ("no one cares if I live or die", "suicide"),
+    ("i dont see the point anymore", "suicide"),
+    ("I've got the pills lined up", "suicide"),
+    # self-harm
+    ("I cut myself again last night", "self_harm"),
+    ("i've been cutting", "self_harm"),
+    ("I started cutting again", "self_harm"),
+    ("I want to hurt myself", "self_harm"),
+    ("been self harming", "self_harm"),
+    ("self-harm urges are bad tonight", "self_harm"),
+    ("I burned myself on purpose", "self_harm"),
+    ("I keep hitting myself when I'm angry", "self_harm"),
+    ("the urge to cut is so strong", "self_harm"),
+    ("I scratch my arms until they bleed", "self_harm"),
+    ("my daughter is cutting herself", "self_harm"),
+    ("cuttin myself again", "self_harm"),
+    ("I'm not going to hurt myself", "self_harm"),
+    # overdose
+    ("I took too many pills", "overdose"),
+    ("i think i took too much", "overdose"),
+    ("I think I'm overdosing", "overdose"),
+    ("my friend ODed and he's not waking up", "overdose"),
+    ("took a whole bottle of tylenol", "overdose"),
+    ("I swallowed all my meds", "overdose"),
+    ("did way too much ket and feel weird", "overdose"),
+    ("i need narcan now", "overdose"),
+    ("I'm scared I'll overdose tonight", "overdose"),
+    ("my boyfriend overdosed", "overdose"),
+    ("took too many xanax bars", "overdose"),
+    ("💊💊 took all my 💊", "overdose"),
+    ("I want to die of an overdose", "overdose"),
+    ("i think im od'ing", "overdose"),
+    ("I just took 20 pills", "overdose"),
+    ("took like 15 xans", "overdose"),
+    # medical emergency
+    ("I can't wake him up, he's blue", "medical_emergency"),
+    ("he's not breathing", "medical_emergency"),
+    ("she won't wake up", "medical_emergency"),
+    ("my friend is unresponsive", "medical_emergency"),
+    ("he's not responding", "medical_emergency"),
+    ("I can't breathe", "medical_emergency"),
+    ("cant breath", "medical_emergency"),
+    ("having chest pains", "medical_emergency"),
+    ("i think im having a heart attack", "medical_emergency"),
+    ("she's having a seizure", "medical_emergency"),
+    ("his lips are turning blue", "medical_emergency"),
+    ("I think I'm dying", "medical_emergency"),
+    ("call 911", "medical_emergency"),
+    ("he's bleeding a lot", "medical_emergency"),
+    ("my throat is closing up", "medical_emergency"),
+    ("his breathing is shallow", "medical_emergency"),
+    ("I feel like I'm going to die", "medical_emergency"),
+    ("his lips r blue", "medical_emergency"),
+    ("I can't keep him awake", "medical_emergency"),
+    # harm to others
+    ("I'm going to hurt him", "harm_others"),
+    ("I want to kill my dad", "harm_others"),
+    ("im gonna kill him", "harm_others"),
+    ("I could kill her right now", "harm_others"),
+    ("I feel like stabbing someone", "harm_others"),
+    ("having thoughts of hurting people", "harm_others"),
+    ("I'm going to beat the shit out of him", "harm_others"),
+    ("I'll kill you", "harm_others"),
+    ("homicidal thoughts", "harm_others"),
+    ("he threatened to kill me", "harm_others"),
+    ("he's hurting me", "harm_others"),
+    ("I don't want to hurt anyone", "harm_others"),
+    ("I'm scared I'll hurt my kids", "harm_others"),
+    ("i want him dead", "harm_others"),
+    ("I hope he dies", "harm_others"),
+    ("my husband is beating me", "harm_others"),
+    # buried in long messages
+    (FILLER * 12 + "Honestly I don't want to be here anymore. " + FILLER * 12, "suicide"),
+    (FILLER * 30 + "i took too many pills an hour ago " + FILLER * 3, "overdose"),
+    ("\n\n".join([FILLER] * 8 + ["he is not breathing"] + [FILLER] * 8), "medical_emergency"),
+]
+
+NOT_CRISIS: list[str] = [
+    "I'm dying to know how the others are doing",
+    "that session killed it",
+    "this craving is killing me",
+    "I could kill for a coffee",
+    "dead tired after work",
+    "these brownies are to die for",
+    "killed it at work today",
+    "my friend overdosed last year and it still haunts me",
+    "I want to cut down on drinking",
+    "I cut myself shaving this morning",
+    "I hurt myself at the gym yesterday",
+    "I'm dead serious about staying clean",
+    "I nearly died laughing at group today",
+    "we talked about overdose prevention training in group",
+    "my back is killing me",
+    "I took my meds this morning like the doctor said",
+    "I'm feeling blue today",
+    "I need to take my life back from addiction",
+    "I've hurt my family so much with my drinking",
+    "I'm going to beat this craving",
+    "my phone is dead",
+    "killing time before my appointment",
+    "I'll hit him up later",
+    "I'll shoot her a text tomorrow",
+    "lol I can't breathe 😂 that meme",
+    "we watched Suicide Squad last night",
+    "I'm dying of boredom in this waiting room",
+    "my dad died of cancer when I was a kid",
+    "the ketamine felt like ego death, in a good way",
+    "I felt like I was dying during the session but it passed and I felt reborn",
+    "I want to kill it at my new job",
+    "I'd rather die than go back to using",
+    "I killed myself laughing at that show",
+    "I almost had a heart attack when I saw the bill",
+    "I don't want to live with my parents anymore",
+    "my brother killed himself two years ago",
+    "I'm going to end things with my girlfriend",
+    "I want to disappear for a weekend",
+    "my son won't wake up for school",
+    "he's not responding to my texts",
+    "I had a seizure last year",
+    "my mom is going to kill me when she finds out",
+    "I beat my brother at chess",
+    "the nurse said drinking could kill you",
+    "I'd kill for a good night's sleep",
+    "I don't want to be here, this waiting room is freezing",
+    "overdosed on netflix this weekend",
+    "cross my heart and hope to die",
+    "I want to cut ties with my dealer",
+    "I'm killing myself at the gym lately",
+    "I want to dye my hair blue",
+    "I took two pills for my headache",
+    "I took my 6 pills this morning",
+    "I'm grateful I survived my overdose",
+    "We learned how to use narcan in group",
+    "My uncle shot himself when I was young",
+    "I took a bunch of photos at the lake",
+    "I had too much coffee",
+    "I drank too much last night and feel awful",
+    "took too much time on this",
+    "I felt like I died and came back",
+    "my bladder hurts a bit, is that normal after ketamine?",
+    "I want to stop drinking for good",
+    "I'm tired of being tired",
+    "I'm going to the ER to visit my friend",
+    "my boss is going to kill me, I missed the deadline",
+    "I don't want to hurt my mom by relapsing",
+    "",
+    "   ",
+    "ok",
+    "7",
+    "yes",
+    "skip",
+]
+
+
+@pytest.mark.parametrize(("text", "category"), CRISIS, ids=[text[:60] for text, _ in CRISIS])
+def test_crisis_phrasings_trigger(crisis_matcher: CrisisMatcher, text: str, category: str) -> None:
+    match = crisis_matcher.detect(text)
+    assert match is not None, f"missed: {text!r} (normalised: {crisis_matcher.normalize(text)!r})"
+    assert match.category == category, crisis_matcher.detect_all(text)
+
+
+@pytest.mark.parametrize("text", NOT_CRISIS, ids=[text[:60] or "<empty>" for text in NOT_CRISIS])
+def test_non_crisis_phrasings_do_not_trigger(crisis_matcher: CrisisMatcher, text: str) -> None:
+    assert crisis_matcher.detect_all(text) == []
+
+
+def test_phrasing_counts_cover_every_category() -> None:
+    """The suite itself: enough distinct phrasings, every category represented."""
+    assert len({text for text, _ in CRISIS}) == len(CRISIS) >= 60
+    assert len(set(NOT_CRISIS)) == len(NOT_CRISIS) >= 30
+    per_category = {category: sum(1 for _, c in CRISIS if c == category) for category in CATEGORIES}
+    assert min(per_category.values()) >= 8, per_category
+
+
+def test_match_reports_category_text_and_pattern(crisis_matcher: CrisisMatcher) -> None:
+    assert crisis_matcher.detect("Honestly, I took TOO MANY pills.") == CrisisMatch(
+        category="overdose", text="took too many pills", pattern_id="overdose.too_much_substance"
+    )
+
+
+def test_most_acute_category_wins(crisis_matcher: CrisisMatcher) -> None:
+    text = "I want to die so I took all my pills"
+    assert {m.category for m in crisis_matcher.detect_all(text)} == {"suicide", "overdose"}
+    assert crisis_matcher.detect(text).category == "overdose"
+
+
+def test_figurative_use_does_not_hide_a_real_statement_next_to_it(
+    crisis_matcher: CrisisMatcher,
+) -> None:
+    text = "I'm dying to know what you think. Honestly some nights I want to die."
+    assert crisis_matcher.detect(text).category == "suicide"
+
+
+def test_past_marker_only_applies_to_its_own_clause(crisis_matcher: CrisisMatcher) -> None:
+    assert crisis_matcher.detect("my friend overdosed last year") is None
+    assert crisis_matcher.detect(
+        "my friend overdosed last year but now he's not breathing"
+    ).category == ("medical_emergency")
+
+
+# -- robustness ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I WANT TO DIE",
+        "i want to die",
+        "I wAnT tO dIe",
+        "I want\tto\n\ndie",
+        "I    want     to      die",
+        "I want to diiiiiiie",
+        "I\u00a0want\u2003to\u2009die",
+        "I want\u200b to\u200d die",
+        "I want to die\x00\x07",
+        "\x1b[31mI want to die\x1b[0m",
+        "😭😭😭 i want to die 😭",
+        "I want to die!!!!!!!!!!!!",
+        "Ｉ ｗａｎｔ ｔｏ ｄｉｅ",
+        "I want to die\u2028please",
+    ],
+)
+def test_normalisation_keeps_crisis_detectable(crisis_matcher: CrisisMatcher, text: str) -> None:
+    assert crisis_matcher.detect(text).category == "suicide"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I don’t want to be here anymore",
+        "I don‘t want to be here anymore",
+        "I donʼt want to be here anymore",
+    ],
+)
+def test_curly_apostrophes(crisis_matcher: CrisisMatcher, text: str) -> None:
+    assert crisis_matcher.detect(text).category == "suicide"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        " ",
+        "\n\n",
+        "\x00",
+        "\u200b",
+        "😀" * 50,
+        "!" * 5000,
+        "a" * 20_000,
+        "x'" * 10_000,
+        "/greet",
+    ],
+)
+def test_degenerate_input_is_handled(crisis_matcher: CrisisMatcher, text: str) -> None:
+    assert crisis_matcher.detect(text) is None
+
+
+def test_non_string_input_is_treated_as_empty(crisis_matcher: CrisisMatcher) -> None:
+    assert crisis_matcher.detect(None) is None  # type: ignore[arg-type]
+
+
+def test_very_long_message_is_checked_to_the_end(crisis_matcher: CrisisMatcher) -> None:
+    text = FILLER * 2000 + " and I want to kill myself"
+    assert len(text) > 300_000
+    assert crisis_matcher.detect(text).category == "suicide"
+
+
+def test_detector_lemmas_match_the_pipeline(crisis_matcher: CrisisMatcher) -> None:
+    """The detector lemmatises with its own cached loop; it must agree with spaCy's component."""
+    text = crisis_matcher.normalize(
+        FILLER + "I was cutting and he overdosed, we're taking pills, she hanged herself"
+    )
+    expected = [token.lemma_ for token in build_pipeline()(text)]
+    assert [token.lemma_ for token in crisis_matcher._make_doc(text)] == expected
+
+
+# -- speed ---------------------------------------------------------------------------------
+
+
+def _best_time(matcher: CrisisMatcher, text: str, runs: int = 5) -> float:
+    matcher.detect(text)
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        matcher.detect(text)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def test_20000_character_message_is_fast(crisis_matcher: CrisisMatcher) -> None:
+    text = (FILLER * 200)[:9_990] + " I want to die " + (FILLER * 200)[:9_995]
+    assert len(text) == 20_000
+    assert crisis_matcher.detect(text).category == "suicide"
+    assert _best_time(crisis_matcher, text) < 0.2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "😀🙂😭" * 6_667,
+        "!?.,;" * 4_000,
+        "i'm dying lol " * 1_430,
+        "kms " * 5_000,
+        "http://" + "a/b?c=d&" * 2_500,
+    ],
+    ids=["emoji", "punctuation", "figurative-repeated", "crisis-repeated", "url"],
+)
+def test_adversarial_20000_characters_are_fast(crisis_matcher: CrisisMatcher, text: str) -> None:
+    """Inputs that once took spaCy's tokenizer or the Matcher tens of seconds (quadratic).
+
+    They now take well under 0.1 s; the bound leaves room for a busy CI machine while still
+    catching any return of the quadratic behaviour.
+    """
+    assert _best_time(crisis_matcher, text[:20_000], runs=3) < 0.5
+
+
+# -- the lexicon file ----------------------------------------------------------------------
+
+
+def test_lexicon_mistakes_are_rejected(tmp_path: Path, crisis_matcher: CrisisMatcher) -> None:
+    lexicon = yaml.safe_load(LEXICON_PATH.read_text(encoding="utf-8"))
+    lexicon["categories"]["suicide"]["entries"].append(
+        {"id": "suicide.broken", "patterns": [[{"LOWER": {"IN": ["go", True]}}]]}
+    )
+    broken = tmp_path / "lexicon.yml"
+    broken.write_text(
+        yaml.safe_dump(lexicon, sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
+    with pytest.raises(LexiconError, match="suicide.broken"):
+        CrisisMatcher(broken, nlp=build_pipeline())
+
+
+def test_every_lexicon_entry_is_exercised(crisis_matcher: CrisisMatcher) -> None:
+    """Each crisis entry fires on at least one phrasing above, so none is dead weight."""
+    fired = {match.pattern_id for text, _ in CRISIS for match in crisis_matcher.detect_all(text)}
+    entries = set(crisis_matcher._entries)
+    assert entries - fired == set()
+
+
+# -- the Rasa component --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def detector(tmp_path_factory: pytest.TempPathFactory) -> CrisisDetector:
+    storage = LocalModelStorage(tmp_path_factory.mktemp("model_storage"))
+    return CrisisDetector.load(
+        CrisisDetector.get_default_config(),
+        storage,
+        Resource("crisis_detector"),
+        ExecutionContext(GraphSchema({}), "test"),
+    )
+
+
+def _classified(text: str, ranking: list[tuple[str, float]]) -> Message:
+    """A message as DIET and the FallbackClassifier leave it."""
+    message = Message(data={"text": text})
+    message.set("intent", {"name": ranking[0][0], "confidence": ranking[0][1]}, add_to_output=True)
+    message.set(
+        "intent_ranking", [{"name": n, "confidence": c} for n, c in ranking], add_to_output=True
+    )
+    return message
+
+
+def test_component_overrides_intent_and_ranking(detector: CrisisDetector) -> None:
+    message = _classified("i want to die", [("inform", 0.62), ("crisis", 0.21), ("greet", 0.1)])
+    detector.process([message])
+    assert message.get("intent") == {"name": "crisis", "confidence": 1.0}
+    assert message.get("intent_ranking") == [
+        {"name": "crisis", "confidence": 1.0},
+        {"name": "inform", "confidence": 0.62},
+        {"name": "greet", "confidence": 0.1},
+    ]
+    assert message.get("crisis_detection") == {
+        "category": "suicide",
+        "pattern": "suicide.want_to_die",
+        "source": "detector",
+    }
+    output = message.as_dict(only_output_properties=True)
+    assert output["crisis_detection"]["source"] == "detector"
+    assert output["intent"]["name"] == "crisis"
+
+
+def test_component_overrides_low_confidence_fallback(detector: CrisisDetector) -> None:
+    message = _classified(
+        "cant wake him up hes blue",
+        [("nlu_fallback", 0.45), ("mood_rating", 0.31), ("greet", 0.29)],
+    )
+    detector.process([message])
+    assert message.get("intent")["name"] == "crisis"
+    assert [entry["name"] for entry in message.get("intent_ranking")] == [
+        "crisis",
+        "nlu_fallback",
+        "mood_rating",
+        "greet",
+    ]
+    assert message.get("crisis_detection")["category"] == "medical_emergency"
+
+
+def test_component_keeps_classifier_crisis_and_says_so(detector: CrisisDetector) -> None:
+    message = _classified("please I need help right now", [("crisis", 0.83), ("greet", 0.1)])
+    detector.process([message])
+    assert message.get("intent") == {"name": "crisis", "confidence": 0.83}
+    assert message.get("crisis_detection") == {
+        "category": None,
+        "pattern": None,
+        "source": "classifier",
+    }
+
+
+def test_component_records_detector_category_when_both_agree(detector: CrisisDetector) -> None:
+    message = _classified("I took too many pills", [("crisis", 0.9)])
+    detector.process([message])
+    assert message.get("intent") == {"name": "crisis", "confidence": 0.9}
+    assert message.get("crisis_detection") == {
+        "category": "overdose",
+        "pattern": "overdose.too_much_substance",
+        "source": "classifier",
+    }
+
+
+@pytest.mark.parametrize("text", ["this craving is killing me", "I'm dying to know", "7", ""])
+def test_component_leaves_non_crisis_alone(detector: CrisisDetector, text: str) -> None:
+    message = _classified(text, [("inform", 0.7), ("greet", 0.2)])
+    before = copy.deepcopy(message.as_dict())
+    detector.process([message])
+    assert message.as_dict() == before
+    assert "crisis_detection" not in message.as_dict(only_output_properties=True)
+
+
+def test_component_handles_a_message_without_text_or_intent(detector: CrisisDetector) -> None:
+    message = Message(data={})
+    detector.process([message])
+    assert message.get("intent") is None
+
+
+def test_component_is_registered_and_last_in_config(project_root: Path) -> None:
+    registered = DefaultV1Recipe._from_registry("bot.nlu.crisis_detector.CrisisDetector")
+    assert registered.clazz is CrisisDetector
+    assert DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER in registered.types
+    assert not registered.is_trainable
+
+    pipeline = [
+        step["name"]
+        for step in yaml.safe_load((project_root / "config.yml").read_text())["pipeline"]
+    ]
+    assert pipeline[-1] == "bot.nlu.crisis_detector.CrisisDetector"
+    assert pipeline.index("FallbackClassifier") < pipeline.index(
+        "bot.nlu.crisis_detector.CrisisDetector"
+    )
+    intents = yaml.safe_load((project_root / "domain.yml").read_text())["intents"]
+    assert "crisis" in [
+        intent if isinstance(intent, str) else next(iter(intent)) for intent in intents
+    ]
+
+
+# -- the spaCy model for SpacyNLP ----------------------------------------------------------
+
+
+def test_cli_builds_a_model_rasa_can_load(tmp_path: Path, project_root: Path) -> None:
+    target = tmp_path / "var" / "spacy" / "en_lookup"
+    for _ in range(2):  # idempotent: the second run replaces the first
+        result = subprocess.run(
+            [sys.executable, "-m", "bot.nlu.spacy_model", str(target)],
+            cwd=project_root,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+    assert sorted(path.name for path in target.parent.iterdir()) == ["en_lookup"]
+
+    loaded = SpacyNLP.load_model(str(target))
+    SpacyNLP.ensure_proper_language_model(loaded.model)
+    doc = loaded.model("she was killing time and took the pills")
+    assert [token.lemma_ for token in doc] == [
+        "she",
+        "be",
+        "kill",
+        "time",
+        "and",
+        "take",
+        "the",
+        "pill",
+    ]
+    assert loaded.model.meta["name"] == "en_lookup"
