@@ -40,6 +40,7 @@ from bot.safety.detector import CrisisMatch, CrisisMatcher, default_matcher
 logger = logging.getLogger(__name__)
 
 CRISIS_INTENT = "crisis"
+FALLBACK_INTENT = "nlu_fallback"
 DETECTION_KEY = "crisis_detection"
 
 
@@ -93,21 +94,47 @@ class CrisisDetector(GraphComponent, IntentClassifier):
         if intent.get(INTENT_NAME_KEY) == CRISIS_INTENT:
             message.set(DETECTION_KEY, _detection(match, source="classifier"), add_to_output=True)
             return
-        if match is None:
-            return
-        logger.debug("Crisis detected: category=%s pattern=%s", match.category, match.pattern_id)
-        crisis = {INTENT_NAME_KEY: CRISIS_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
-        ranking = [
-            entry
-            for entry in message.get(INTENT_RANKING_KEY) or []
-            if entry.get(INTENT_NAME_KEY) != CRISIS_INTENT
-        ]
-        message.set(INTENT, crisis, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [dict(crisis), *ranking], add_to_output=True)
-        message.set(DETECTION_KEY, _detection(match, source="detector"), add_to_output=True)
+        ranking = message.get(INTENT_RANKING_KEY) or []
+        if match is not None:
+            logger.debug(
+                "Crisis detected: category=%s pattern=%s", match.category, match.pattern_id
+            )
+            _set_crisis(message, ranking, confidence=1.0, detection=_detection(match, "detector"))
+        elif (
+            intent.get(INTENT_NAME_KEY) == FALLBACK_INTENT and _best_guess(ranking) == CRISIS_INTENT
+        ):
+            # The classifier's best guess was crisis but it was unsure, so the
+            # FallbackClassifier replaced it. An unsure crisis is still a crisis.
+            confidence = next(
+                e.get(PREDICTED_CONFIDENCE_KEY, 0.0)
+                for e in ranking
+                if e.get(INTENT_NAME_KEY) == CRISIS_INTENT
+            )
+            _set_crisis(message, ranking, confidence, _detection(None, "classifier_unsure"))
 
 
-def _detection(match: CrisisMatch | None, *, source: str) -> dict[str, Any]:
+def _best_guess(ranking: list[dict[str, Any]]) -> str | None:
+    """The classifier's top intent, ignoring the fallback entry."""
+    for entry in ranking:
+        if entry.get(INTENT_NAME_KEY) != FALLBACK_INTENT:
+            return entry.get(INTENT_NAME_KEY)
+    return None
+
+
+def _set_crisis(
+    message: Message,
+    ranking: list[dict[str, Any]],
+    confidence: float,
+    detection: dict[str, Any],
+) -> None:
+    crisis = {INTENT_NAME_KEY: CRISIS_INTENT, PREDICTED_CONFIDENCE_KEY: confidence}
+    others = [e for e in ranking if e.get(INTENT_NAME_KEY) != CRISIS_INTENT]
+    message.set(INTENT, crisis, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [dict(crisis), *others], add_to_output=True)
+    message.set(DETECTION_KEY, detection, add_to_output=True)
+
+
+def _detection(match: CrisisMatch | None, source: str) -> dict[str, Any]:
     return {
         "category": match.category if match else None,
         "pattern": match.pattern_id if match else None,

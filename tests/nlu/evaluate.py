@@ -18,14 +18,15 @@ this assistant two numbers matter more than the rest and get their own gate.
   because a detector that cries wolf at "this craving is killing me" teaches people to
   ignore the crisis reply and breaks off the flows they are in the middle of.
 
-The weighted-F1 gate (default 0.85) is lower than what the model reaches on its own
-training data on purpose: the held-out messages are worded differently from the
-training data and about a tenth are deliberately misleading (figurative "killing me",
-"end the check-in"). A misrouted ordinary message is recoverable (the reply offers the
-menu, and "stop" and the buttons always work), so the gate is set to catch a real
-regression, such as an intent collapsing or a data change that confuses two flows,
-rather than to demand perfection. The per-intent floor (default 0.6) catches a single
-intent breaking down, which moves weighted F1 by only a few points.
+The weighted-F1 gate (default 0.80) and the per-intent floor (default 0.5) are set below
+what the model reaches, on purpose. The held-out messages are worded differently from the
+training data and about a tenth are deliberately misleading (figurative "killing me", "end
+the check-in"); retraining after small data changes alone moves weighted F1 on this split by
+about two points either way, so a gate at the level the model happens to reach would fail
+at random. A misrouted ordinary message is recoverable (the reply offers the menu, and "stop"
+and the buttons always work), so these gates are there to catch real regressions: an intent
+collapsing (the floor; one broken intent moves weighted F1 by only a few points) or a data
+change that confuses whole flows (weighted F1 several points below its usual 0.83-0.87).
 
 The retrieval intent is scored as ``psychoeducation``: Rasa labels
 ``psychoeducation/<topic>`` test examples with the base intent for intent
@@ -48,8 +49,8 @@ from typing import Any
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CRISIS = "crisis"
 FALLBACK_INTENT = "nlu_fallback"
-DEFAULT_MIN_WEIGHTED_F1 = 0.85
-DEFAULT_MIN_INTENT_F1 = 0.6
+DEFAULT_MIN_WEIGHTED_F1 = 0.80
+DEFAULT_MIN_INTENT_F1 = 0.5
 # Rasa's own default when the FallbackClassifier sets no threshold.
 RASA_DEFAULT_FALLBACK_THRESHOLD = 0.3
 

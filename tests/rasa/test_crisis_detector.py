@@ -482,6 +482,32 @@ def test_component_overrides_low_confidence_fallback(detector: CrisisDetector) -
     assert message.get("crisis_detection")["category"] == "medical_emergency"
 
 
+def test_component_promotes_an_unsure_classifier_crisis(detector: CrisisDetector) -> None:
+    """The FallbackClassifier must not swallow a crisis that DIET guessed but was unsure of."""
+    message = _classified(
+        "everything feels pointless lately",
+        [("nlu_fallback", 0.45), ("crisis", 0.38), ("share_reflection", 0.3)],
+    )
+    detector.process([message])
+    assert message.get("intent") == {"name": "crisis", "confidence": 0.38}
+    assert [entry["name"] for entry in message.get("intent_ranking")] == [
+        "crisis",
+        "nlu_fallback",
+        "share_reflection",
+    ]
+    assert message.get("crisis_detection")["source"] == "classifier_unsure"
+
+
+def test_component_leaves_an_unsure_non_crisis_guess_as_fallback(detector: CrisisDetector) -> None:
+    message = _classified(
+        "purple elephants",
+        [("nlu_fallback", 0.45), ("greet", 0.3), ("crisis", 0.2)],
+    )
+    detector.process([message])
+    assert message.get("intent")["name"] == "nlu_fallback"
+    assert "crisis_detection" not in message.as_dict(only_output_properties=True)
+
+
 def test_component_keeps_classifier_crisis_and_says_so(detector: CrisisDetector) -> None:
     message = _classified("please I need help right now", [("crisis", 0.83), ("greet", 0.1)])
     detector.process([message])
