@@ -8,7 +8,7 @@ import sys
 
 from bot import settings
 
-CRISIS_MARK = "988"
+CRISIS_MARK = "glad you told me"  # the opening of utter_crisis, which no other reply has
 
 
 def test_integration_reflection_is_saved_verbatim_and_exported(assistant, sender, journal):
@@ -69,7 +69,7 @@ def test_crisis_in_the_middle_of_a_form_gets_the_crisis_reply_and_a_flag(
     assistant.say(sender, "today")
     assistant.say(sender, "The music was overwhelming")
     reply = assistant.say(sender, "honestly I just want to kill myself")
-    assert CRISIS_MARK in reply and "911" in reply
+    assert CRISIS_MARK in reply and "988" in reply and "911" in reply
     exported = journal.export_patient(sender)
     assert exported is not None
     assert [flag["message"] for flag in exported["risk_flags"]] == [

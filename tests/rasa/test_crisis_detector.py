@@ -278,6 +278,10 @@ NOT_CRISIS: list[str] = [
     "I don't want to hurt my mom by relapsing",
     # near-misses of the method, preparation, passive and medical patterns
     "I cut my hair short for summer",
+    # Where an urge sits in the body (the urge-surfing question), not chest pain.
+    "a tight chest",
+    "my chest feels tight and heavy",
+    "chest tightness when I think about drinking",
     "my phone died halfway through the session",
     "the car engine was running rough so I took it to the garage",
     "I took two paracetamol for a headache",
