@@ -2,7 +2,7 @@
 
 Run with the Rasa environment after training, from anywhere:
 
-    /tmp/vr/bin/python tests/nlu/evaluate.py --model models/ --out results/nlu
+    .venv-rasa/bin/python tests/nlu/evaluate.py --model models/current.tar.gz --out results/nlu
 
 Why a wrapper around ``rasa test nlu``: Rasa's report scores every intent alike, but for
 this assistant two numbers matter more than the rest and get their own gate.

@@ -1,4 +1,4 @@
-"""Fixtures for the Rasa-side tests (run with /tmp/vr's Python; see pytest.ini).
+"""Fixtures for the Rasa-side tests (run with .venv-rasa's Python; see pytest.ini).
 
 The project root is put on ``sys.path`` here as well as through ``pythonpath`` in pytest.ini,
 so the tests also run when pytest is pointed at this folder some other way.
