@@ -194,12 +194,18 @@ def run(rasa_port: int = 5005, action_port: int = 5055) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
+    # `make run` is our parent: if make is killed (SIGTERM to make does not reach its
+    # children), we are re-parented, and that is a stop request too.
+    parent = os.getppid()
     for service in running:
         service.start()
     announced = False
     exit_code = 0
     try:
         while not stopping:
+            if os.getppid() != parent:
+                print("The process that started the assistant is gone; stopping.", file=sys.stderr)
+                stopping = True
             for service in running:
                 code = service.exited()
                 if code is not None:
