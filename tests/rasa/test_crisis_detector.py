@@ -29,6 +29,8 @@ FILLER = (
 
 # (message, expected category). Spelling, case and punctuation are as people type them.
 CRISIS: list[tuple[str, str]] = [
+    ("just did a line and now my chest is really tight", "medical_emergency"),
+    ("shot up ten minutes ago and my lips feel weird", "medical_emergency"),
     # suicide
     ("I want to die", "suicide"),
     ("i want to die", "suicide"),
