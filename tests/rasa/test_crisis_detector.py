@@ -29,6 +29,8 @@ FILLER = (
 
 # (message, expected category). Spelling, case and punctuation are as people type them.
 CRISIS: list[tuple[str, str]] = [
+    ("my dad took his tablets with half a bottle of gin and now he won't wake up", "overdose"),
+    ("day three without a drink, shaking all over and seeing bugs on the ceiling", "medical_emergency"),
     ("just did a line and now my chest is really tight", "medical_emergency"),
     ("shot up ten minutes ago and my lips feel weird", "medical_emergency"),
     # suicide
@@ -280,6 +282,8 @@ NOT_CRISIS: list[str] = [
     "I don't want to hurt my mom by relapsing",
     # near-misses of the method, preparation, passive and medical patterns
     "I cut my hair short for summer",
+    "she's not answering my texts today",
+    "my hands were shaking before the session",
     # Where an urge sits in the body (the urge-surfing question), not chest pain.
     "a tight chest",
     "my chest feels tight and heavy",
