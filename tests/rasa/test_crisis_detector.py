@@ -30,7 +30,10 @@ FILLER = (
 # (message, expected category). Spelling, case and punctuation are as people type them.
 CRISIS: list[tuple[str, str]] = [
     ("my dad took his tablets with half a bottle of gin and now he won't wake up", "overdose"),
-    ("day three without a drink, shaking all over and seeing bugs on the ceiling", "medical_emergency"),
+    (
+        "day three without a drink, shaking all over and seeing bugs on the ceiling",
+        "medical_emergency",
+    ),
     ("just did a line and now my chest is really tight", "medical_emergency"),
     ("shot up ten minutes ago and my lips feel weird", "medical_emergency"),
     # suicide
