@@ -21,7 +21,7 @@ PYTHON3   ?= $(or $(call find_python,python3.11,3.11),$(call find_python,python3
 RASA_INPUTS := domain.yml config.yml $(wildcard data/*.yml) $(wildcard bot/nlu/*.py) \
                $(wildcard bot/safety/*.py) $(wildcard bot/safety/*.yml)
 
-.PHONY: help install run shell train test lint format validate test-app test-rasa-side test-stories \
+.PHONY: help install postgres-server run shell train test lint format validate test-app test-rasa-side test-stories \
         test-nlu test-integration bench clean
 
 help:
@@ -80,7 +80,13 @@ validate: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg
 test-app: $(VENV)/.installed
 	$(PY) -m pytest tests/app -q
 
-test-rasa-side: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg
+# The tracker-store tests start a throwaway PostgreSQL server (Debian's package).
+postgres-server:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+	    $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq postgresql; }
+
+test-rasa-side: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg postgres-server
 	$(RASA_PY) -m pytest -c tests/rasa/pytest.ini tests/rasa -q -p no:cacheprovider
 
 # End-to-end conversation tests (tests/test_*.yml) through the trained model.

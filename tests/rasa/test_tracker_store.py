@@ -162,6 +162,15 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def postgres_bin_dir() -> Path | None:
+    """Where initdb and pg_ctl are: on PATH, or in Debian's versioned folder."""
+    found = shutil.which("initdb")
+    if found and shutil.which("pg_ctl"):
+        return Path(found).resolve().parent
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
+    return candidates[0].parent if candidates else None
+
+
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL server (or the one named by COMPANION_TEST_POSTGRES_URL)."""
@@ -169,8 +178,11 @@ def postgres_url() -> Iterator[str]:
     if given:
         yield given
         return
-    if not (shutil.which("initdb") and shutil.which("pg_ctl")):
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        pytest.fail(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found: `make install` installs them"
+        )
     # PostgreSQL refuses to run as root; its files then belong to the postgres user, in a
     # folder of their own under /tmp (pytest's folders are private to root).
     as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
@@ -183,15 +195,17 @@ def postgres_url() -> Iterator[str]:
         subprocess.run([*as_postgres, *command], check=True, capture_output=True, timeout=120)
 
     try:
-        run("initdb", "-D", str(data), "-U", "companion", "--auth=trust", "--no-sync")
         run(
-            "pg_ctl", "-D", str(data), "-l", str(root / "server.log"), "-w", "-t", "60", "start",
+            str(bin_dir / "initdb"), "-D", str(data), "-U", "companion", "--auth=trust", "--no-sync"
+        )
+        run(
+            str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w", "-t", "60", "start",
             "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
         )  # fmt: skip
         try:
             yield f"postgresql://companion@127.0.0.1:{port}/postgres"
         finally:
-            run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop")
+            run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
