@@ -161,8 +161,8 @@ def validate_rating_answer(
     return {slot: str(rating)}
 
 
-def text_answer(slot: str) -> SlotValidator:
-    """A ``validate_<slot>`` method for a free-text question."""
+def _slot_validator(slot: str, check: Callable[..., dict[str, Any]]) -> SlotValidator:
+    """A ``validate_<slot>`` method that hands the value to ``check``."""
 
     async def validate(
         self: Any,
@@ -171,26 +171,20 @@ def text_answer(slot: str) -> SlotValidator:
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
-        return validate_text_answer(slot, value, dispatcher, tracker)
+        return check(slot, value, dispatcher, tracker)
 
     validate.__name__ = f"validate_{slot}"
     return validate
+
+
+def text_answer(slot: str) -> SlotValidator:
+    """A ``validate_<slot>`` method for a free-text question."""
+    return _slot_validator(slot, validate_text_answer)
 
 
 def rating_answer(slot: str) -> SlotValidator:
     """A ``validate_<slot>`` method for a 0 to 10 question."""
-
-    async def validate(
-        self: Any,
-        value: Any,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> dict[str, Any]:
-        return validate_rating_answer(slot, value, dispatcher, tracker)
-
-    validate.__name__ = f"validate_{slot}"
-    return validate
+    return _slot_validator(slot, validate_rating_answer)
 
 
 class JournalFormValidation(FormValidationAction, ABC):
