@@ -1,7 +1,7 @@
 """``python -m bot …``: command-line tools for operators and for patients' data requests.
 
 Each command is one ``register_*`` function that adds its sub-parser and sets ``handler``
-(a function taking the parsed arguments and returning the exit code). :data:`COMMANDS`
+(a function taking the parsed arguments and returning the exit code). :func:`_all_commands`
 lists them; a new command is a new registrar, and when this file grows the registrars can
 move to sibling modules unchanged. Handlers import the application lazily so that
 ``--help`` and commands that need no database stay fast.
@@ -212,32 +212,37 @@ def register_db(subparsers: SubParsers) -> None:
 def _run(args: argparse.Namespace) -> int:
     from bot.runner import run
 
-    return run(rasa_port=args.rasa_port, action_port=args.action_port)
+    return run(rasa_port=args.rasa_port, action_port=args.action_port, web_port=args.web_port)
 
 
 def register_run(subparsers: SubParsers) -> None:
     parser = subparsers.add_parser(
         "run",
-        help="start the Rasa server and the action server",
-        description="Start the Rasa server and the action server; Ctrl-C stops both.",
+        help="start the Rasa server, the action server and the web app",
+        description="Start the Rasa server, the action server and the web app; Ctrl-C stops them.",
     )
     parser.add_argument("--rasa-port", type=int, default=5005)
     parser.add_argument("--action-port", type=int, default=5055)
+    parser.add_argument("--web-port", type=int, default=8000)
     parser.set_defaults(handler=_run)
 
 
 # ----------------------------------------------------------------------------- main
 
-COMMANDS: tuple[Registrar, ...] = (register_run, register_export, register_db)
+
+def _all_commands() -> tuple[Registrar, ...]:
+    from bot.cli_clinics import register_clinic, register_patient
+
+    return (register_run, register_export, register_db, register_clinic, register_patient)
 
 
-def build_parser(commands: Sequence[Registrar] = COMMANDS) -> argparse.ArgumentParser:
+def build_parser(commands: Sequence[Registrar] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
         description="Integration companion: command-line tools.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for register in commands:
+    for register in commands if commands is not None else _all_commands():
         register(subparsers)
     return parser
 

@@ -20,14 +20,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot import settings
+from bot.clinics import demo_clinic
 from bot.storage import db
 from bot.storage.models import (
     KINDS,
     RATING_MAX,
     RATING_MIN,
     STATUSES,
-    Clinic,
     JournalEntry,
     Patient,
     RiskFlag,
@@ -67,7 +66,6 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
 #: Keys of the ``urge_surfing`` dict that an urge-surfing exercise adds to a trigger entry.
 URGE_SURFING_KEYS: tuple[str, ...] = ("before", "location", "change", "after")
 
-DEMO_CLINIC_NAME = "Demo clinic"
 MAX_SENDER_ID_LENGTH = 255
 
 # How often a write is retried after losing a race (two first messages creating the same
@@ -139,16 +137,6 @@ def _find_patient(session: Session, sender_id: str, *, lock: bool = False) -> Pa
     return session.scalars(query).one_or_none()
 
 
-def _demo_clinic(session: Session) -> Clinic:
-    slug = settings.demo_clinic_slug()
-    clinic = session.scalars(select(Clinic).where(Clinic.slug == slug)).one_or_none()
-    if clinic is None:
-        clinic = Clinic(slug=slug, name=DEMO_CLINIC_NAME)
-        session.add(clinic)
-        session.flush()
-    return clinic
-
-
 def _patient_for_write(session: Session, sender_id: str) -> Patient:
     """The patient, created in the demo clinic if this is their first write; marks them seen."""
     patient = _find_patient(session, sender_id, lock=True)
@@ -156,7 +144,7 @@ def _patient_for_write(session: Session, sender_id: str) -> Patient:
     if patient is None:
         patient = Patient(
             sender_id=sender_id,
-            clinic=_demo_clinic(session),
+            clinic=demo_clinic(session),
             created_at=now,
             last_seen_at=now,
         )

@@ -1,4 +1,4 @@
-"""Start the Rasa server and the action server together, and stop them together.
+"""Start the Rasa server, the action server and the web app together; stop them together.
 
 ``make run`` calls this in the foreground. Each server runs in its own process group so
 that Ctrl-C or SIGTERM reaches this supervisor once, and the supervisor then stops every
@@ -69,12 +69,17 @@ def services(
     action_port: int = 5055,
     model: Path | None = None,
     endpoints: Path | None = None,
+    web_port: int | None = 8000,
 ) -> list[Service]:
-    """The two servers of the assistant, with the project's defaults."""
+    """The servers of the assistant, with the project's defaults.
+
+    Action server, Rasa server and - unless ``web_port`` is None - the web app (widget,
+    demo page, clinics' settings).
+    """
     root = settings.PROJECT_ROOT
     model = model or root / "models" / "current.tar.gz"
     endpoints = endpoints or root / "endpoints.yml"
-    return [
+    found = [
         Service(
             name="action server",
             command=[
@@ -107,6 +112,27 @@ def services(
             env={"PYTHONPATH": str(root)},
         ),
     ]
+    if web_port is not None:
+        found.append(
+            Service(
+                name="web app",
+                command=[
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "bot.web.app:create_app",
+                    "--factory",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(web_port),
+                    "--no-server-header",
+                ],
+                ready_url=f"http://127.0.0.1:{web_port}/healthz",
+                env={"PYTHONPATH": str(root)},
+            )
+        )
+    return found
 
 
 def stop_all(running: list[Service]) -> None:
@@ -161,30 +187,35 @@ def started(
     model: Path,
     endpoints: Path,
     env: dict[str, str],
+    web_port: int | None = None,
 ) -> Iterator[dict[str, Service]]:
-    """Both servers started and ready for the duration of the block (tests, benchmarks).
+    """The servers started and ready for the duration of the block (tests, benchmarks).
 
-    Yields the services by name ("actions", "rasa") so a caller can stop and restart one.
+    Yields the services by name ("actions", "rasa" and, with ``web_port``, "web") so a
+    caller can stop and restart one.
     """
-    action_server, rasa_server = services(rasa_port, action_port, model=model, endpoints=endpoints)
-    for service in (action_server, rasa_server):
+    running = services(rasa_port, action_port, model=model, endpoints=endpoints, web_port=web_port)
+    for service in running:
         service.env.update(env)
     try:
-        for service in (action_server, rasa_server):
+        for service in running:
             service.start()
-        for service in (action_server, rasa_server):
+        for service in running:
             wait_until_ready(service)
-        yield {"actions": action_server, "rasa": rasa_server}
+        yield dict(zip(("actions", "rasa", "web"), running, strict=False))
     finally:
-        stop_all([action_server, rasa_server])
+        stop_all(running)
 
 
-def run(rasa_port: int = 5005, action_port: int = 5055) -> int:
-    """Run both servers in the foreground until a signal arrives or one of them exits."""
+def run(rasa_port: int = 5005, action_port: int = 5055, web_port: int = 8000) -> int:
+    """Run the servers in the foreground until a signal arrives or one of them exits."""
+    from bot.clinics import ensure_demo_clinic
     from bot.storage import db
 
     db.upgrade()
-    running = services(rasa_port=rasa_port, action_port=action_port)
+    settings.token_secret()  # created here once, before the servers race to create it
+    ensure_demo_clinic()
+    running = services(rasa_port=rasa_port, action_port=action_port, web_port=web_port)
     stopping = False
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -215,7 +246,8 @@ def run(rasa_port: int = 5005, action_port: int = 5055) -> int:
             if not announced and not stopping and all(s.is_ready() for s in running):
                 announced = True
                 print(
-                    f"\nReady. Chat over REST: POST http://localhost:{rasa_port}/webhooks/rest/webhook "
+                    f"\nReady. Open {settings.public_web_url()}/ and click the chat button.\n"
+                    f"Or over REST (demo mode): POST http://localhost:{rasa_port}/webhooks/rest/webhook "
                     '{"sender": "you", "message": "hi"}\nPress Ctrl-C to stop.\n',
                     flush=True,
                 )

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -28,6 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 KINDS: tuple[str, ...] = ("integration", "trigger", "checkin")
+LINK_KINDS: tuple[str, ...] = ("invite", "anonymous")
+DEFAULT_ACCENT_COLOR = "#2f6f73"
 STATUSES: tuple[str, ...] = ("complete", "partial", "interrupted")
 RATING_MIN = 0
 RATING_MAX = 10
@@ -96,7 +99,14 @@ class Base(DeclarativeBase):
 
 
 class Clinic(Base):
-    """A clinic that embeds the companion; every patient belongs to exactly one."""
+    """A clinic that embeds the companion; every patient belongs to exactly one.
+
+    ``origins`` are the web origins ("https://clinic.example") whose pages may embed the
+    widget and open a chat; ``crisis_lines`` (``[{"name", "number"}]``) are shown by the
+    widget's "Get help now" button even when the assistant is unreachable. Only a clinic
+    with ``allow_anonymous`` lets people chat without a personal link (the demo clinic).
+    ``patient_url`` is the page that personal links open; without it, the first origin.
+    """
 
     __tablename__ = "clinics"
 
@@ -104,6 +114,12 @@ class Clinic(Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    crisis_lines: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    accent_color: Mapped[str] = mapped_column(String(7), default=DEFAULT_ACCENT_COLOR)
+    greeting: Mapped[str | None] = mapped_column(Text)
+    allow_anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    patient_url: Mapped[str | None] = mapped_column(String(2048))
 
     patients: Mapped[list[Patient]] = relationship(back_populates="clinic")
 
@@ -130,6 +146,7 @@ class Patient(Base):
     risk_flags: Mapped[list[RiskFlag]] = relationship(
         back_populates="patient", passive_deletes=True
     )
+    links: Mapped[list[PatientLink]] = relationship(back_populates="patient", passive_deletes=True)
 
 
 class JournalEntry(Base):
@@ -184,3 +201,25 @@ class RiskFlag(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(255))
 
     patient: Mapped[Patient] = relationship(back_populates="risk_flags")
+
+
+class PatientLink(Base):
+    """One signed token given to a patient: a personal link, or an anonymous demo session.
+
+    The token itself is never stored, only its id (the JWT ``jti``): a copied database cannot
+    be used to chat as anyone, while a link can still be revoked before it expires.
+    """
+
+    __tablename__ = "patient_links"
+    __table_args__ = (CheckConstraint(_in_list("kind", LINK_KINDS), name="kind"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    patient: Mapped[Patient] = relationship(back_populates="links")

@@ -31,7 +31,8 @@ from bot.settings import PROJECT_ROOT
 from bot.storage import db
 from bot.storage.models import Base, Clinic
 
-MODEL_TABLES = {"clinics", "patients", "journal_entries", "risk_flags"}
+MODEL_TABLES = {"clinics", "patients", "journal_entries", "risk_flags", "patient_links"}
+HEAD_REVISION = "0002"
 
 
 def _diff(url: str, *, filtered: bool = True) -> list[object]:
@@ -91,7 +92,7 @@ def test_upgrade_from_empty_creates_exactly_the_model_tables(
     tables = set(inspect(db.get_engine()).get_table_names())
     assert tables == MODEL_TABLES | {"alembic_version"}
     assert set(Base.metadata.tables) == MODEL_TABLES
-    assert db.current_revision() == "0001"
+    assert db.current_revision() == HEAD_REVISION
 
 
 def test_migrations_and_models_agree(database_url: str) -> None:
@@ -172,7 +173,7 @@ def test_concurrent_first_upgrades_from_several_processes(
     assert [code for code, _ in results] == [0, 0, 0, 0], errors
     with sqlite3.connect(database_path) as connection:
         versions = connection.execute("SELECT version_num FROM alembic_version").fetchall()
-    assert versions == [("0001",)]
+    assert versions == [(HEAD_REVISION,)]
 
 
 def test_ensure_schema_migrates_once_per_process_and_url(
@@ -190,7 +191,7 @@ def test_ensure_schema_migrates_once_per_process_and_url(
     db.ensure_schema()
     db.ensure_schema(database_url)
     assert calls == [database_url]
-    assert db.current_revision() == "0001"
+    assert db.current_revision() == HEAD_REVISION
 
     db.reset_engines()
     db.ensure_schema()

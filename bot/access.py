@@ -1,0 +1,253 @@
+"""Who may chat, from where: patient tokens, their revocation, and clinics' web origins.
+
+Every chat connection carries a token that this module signed (a JWT, HS256, with the key
+from :func:`bot.settings.token_secret`). The conversation's sender id is the token's
+``sub`` and nothing else, so nobody can write into another patient's conversation by
+sending a different id. A token is only as good as its row in ``patient_links``: a revoked
+link, or one whose row is gone, is refused even before it expires.
+
+This module runs in both environments - inside the Rasa server (SQLAlchemy 1.4) for the
+chat channels and in the web app and CLI (SQLAlchemy 2) - so it uses only PyJWT and
+SQLAlchemy Core ``text()`` queries, which mean the same in both versions.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import jwt
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+from bot import settings
+
+ALGORITHM = "HS256"
+ORIGIN_CACHE_SECONDS = 5.0
+
+#: What the patient reads when access is refused, by reason code. Plain, kind, and never
+#: a hint about other patients or how the check works.
+MESSAGES: dict[str, str] = {
+    "missing_token": "This chat needs the personal link from your clinic. "
+    "Please open the link they gave you.",
+    "malformed_token": "This chat link is not valid. Please use the link your clinic gave you, "
+    "or ask them for a new one.",
+    "invalid_signature": "This chat link is not valid. Please use the link your clinic gave you, "
+    "or ask them for a new one.",
+    "expired": "Your chat link has expired. Please ask your clinic for a new one.",
+    "revoked": "This chat link has been switched off by your clinic. "
+    "Please ask them for a new one.",
+    "origin_not_allowed": "This chat cannot be opened from this web site. "
+    "Please use your clinic's own web site.",
+    "unknown_clinic": "This clinic is not set up for the chat.",
+    "anonymous_not_allowed": "This clinic's chat needs the personal link they gave you.",
+    "wrong_clinic": "This conversation belongs to another clinic.",
+}
+
+
+class AccessDenied(Exception):
+    """Access refused: ``reason`` for programs and logs, ``message`` for the patient."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        self.message = MESSAGES[reason]
+        super().__init__(f"{reason}: {self.message}")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A verified patient: the conversation they may use and the clinic they belong to."""
+
+    sender_id: str
+    clinic: str
+    jti: str
+    kind: str
+    expires_at: datetime
+
+
+def normalize_origin(value: str) -> str:
+    """``scheme://host[:port]`` as browsers send it in the ``Origin`` header.
+
+    Lower-case scheme and host, no path, no default port. Raises ``ValueError`` for
+    anything that is not an http(s) origin, so a typo in a clinic's settings is caught
+    when it is entered rather than silently never matching.
+    """
+    parts = urlsplit(value.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"{value!r} is not a web origin like https://clinic.example")
+    if parts.path not in {"", "/"} or parts.query or parts.fragment or parts.username:
+        raise ValueError(f"{value!r} is not a bare origin: leave out any path, query or user")
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+# ----------------------------------------------------------------------------- database
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def _engine() -> Engine:
+    url = settings.database_url()
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = create_engine(url, pool_pre_ping=True)
+            _engines[url] = engine
+        return engine
+
+
+def reset() -> None:
+    """Forget engines and caches (tests that switch ``DATABASE_URL``)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+    _origin_cache.clear()
+
+
+def _query(sql: str, **params: Any) -> list[dict[str, Any]]:
+    with _engine().connect() as connection:
+        return [dict(row) for row in connection.execute(text(sql), params).mappings()]
+
+
+def _as_list(value: Any) -> list[Any]:
+    # JSON columns come back decoded from SQLAlchemy's JSON type, but a plain text()
+    # query returns the stored text on SQLite.
+    if isinstance(value, str):
+        import json
+
+        value = json.loads(value)
+    return list(value or [])
+
+
+def _clinic_origins(slug: str) -> list[str] | None:
+    rows = _query("SELECT origins FROM clinics WHERE slug = :slug", slug=slug)
+    if not rows:
+        return None
+    return _as_list(rows[0]["origins"])
+
+
+_origin_cache: dict[str, tuple[float, frozenset[str]]] = {}
+
+
+def _all_origins() -> frozenset[str]:
+    url = settings.database_url()
+    cached = _origin_cache.get(url)
+    now = time.monotonic()
+    if cached and now - cached[0] < ORIGIN_CACHE_SECONDS:
+        return cached[1]
+    origins: set[str] = set()
+    for row in _query("SELECT origins FROM clinics"):
+        origins.update(_as_list(row["origins"]))
+    value = frozenset(origins)
+    _origin_cache[url] = (now, value)
+    return value
+
+
+def origin_allowed_anywhere(origin: str | None) -> bool:
+    """Whether at least one clinic allows this origin (the socket.io handshake check)."""
+    if not origin:
+        return False
+    try:
+        return normalize_origin(origin) in _all_origins()
+    except ValueError:
+        return False
+
+
+def clinic_allows_origin(slug: str, origin: str | None) -> bool:
+    """Whether pages of ``origin`` may open chats for the clinic ``slug``."""
+    if not origin:
+        return False
+    try:
+        normalized = normalize_origin(origin)
+    except ValueError:
+        return False
+    return normalized in (_clinic_origins(slug) or [])
+
+
+def sender_clinic(sender_id: str) -> str | None:
+    """The clinic slug of a known patient; ``None`` for a sender id never seen."""
+    rows = _query(
+        "SELECT clinics.slug AS slug FROM patients JOIN clinics ON clinics.id = patients.clinic_id "
+        "WHERE patients.sender_id = :sender_id",
+        sender_id=sender_id,
+    )
+    return rows[0]["slug"] if rows else None
+
+
+# ----------------------------------------------------------------------------- tokens
+
+
+def issue_token(*, sender_id: str, clinic: str, jti: str, kind: str, expires_at: datetime) -> str:
+    """Sign a token for a link whose ``patient_links`` row the caller has written."""
+    claims = {
+        "sub": sender_id,
+        "clinic": clinic,
+        "jti": jti,
+        "kind": kind,
+        "iat": int(time.time()),
+        "exp": int(expires_at.timestamp()),
+    }
+    return jwt.encode(claims, settings.token_secret(), algorithm=ALGORITHM)
+
+
+def _decode(token: str) -> dict[str, Any]:
+    try:
+        return jwt.decode(
+            token,
+            settings.token_secret(),
+            algorithms=[ALGORITHM],
+            options={"require": ["sub", "clinic", "jti", "kind", "exp"]},
+        )
+    except jwt.ExpiredSignatureError as error:
+        raise AccessDenied("expired") from error
+    except jwt.InvalidSignatureError as error:
+        raise AccessDenied("invalid_signature") from error
+    except jwt.InvalidTokenError as error:
+        raise AccessDenied("malformed_token") from error
+
+
+def verify_token(token: str | None, *, origin: str | None, check_origin: bool = True) -> Identity:
+    """The patient a token speaks for, or :class:`AccessDenied` saying why not.
+
+    Checks, in order: a token is there, its signature and expiry, that its link still exists
+    and is not revoked (and has not expired in the database either), that its patient still
+    belongs to the token's clinic, and - for browsers (``check_origin``) - that the page's
+    origin is one of that clinic's.
+    """
+    if not token or not isinstance(token, str):
+        raise AccessDenied("missing_token")
+    claims = _decode(token)
+    if not all(isinstance(claims[key], str) for key in ("sub", "clinic", "jti", "kind")):
+        raise AccessDenied("malformed_token")
+    rows = _query(
+        "SELECT patient_links.revoked_at AS revoked_at, patients.sender_id AS sender_id, "
+        "clinics.slug AS clinic FROM patient_links "
+        "JOIN patients ON patients.id = patient_links.patient_id "
+        "JOIN clinics ON clinics.id = patients.clinic_id "
+        "WHERE patient_links.id = :jti",
+        jti=claims["jti"],
+    )
+    if not rows or rows[0]["revoked_at"] is not None:
+        raise AccessDenied("revoked")
+    row = rows[0]
+    if row["sender_id"] != claims["sub"] or row["clinic"] != claims["clinic"]:
+        raise AccessDenied("revoked")
+    if check_origin and not clinic_allows_origin(claims["clinic"], origin):
+        raise AccessDenied("origin_not_allowed")
+    return Identity(
+        sender_id=claims["sub"],
+        clinic=claims["clinic"],
+        jti=claims["jti"],
+        kind=claims["kind"],
+        expires_at=datetime.fromtimestamp(claims["exp"], tz=timezone.utc),
+    )

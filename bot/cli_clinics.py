@@ -1,0 +1,208 @@
+"""``python -m bot clinic …`` and ``python -m bot patient …``: clinics and patients' links.
+
+Registrars in the style of :mod:`bot.cli`, which lists them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from datetime import timedelta
+from typing import Any
+
+from bot.cli import CommandError, SubParsers, database_errors
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30d``, ``12h``, ``90m`` or ``2w`` as a timedelta (argparse type)."""
+    match = _DURATION.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration: write a number and m, h, d or w, e.g. 30d"
+        )
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _crisis_lines(values: list[str] | None) -> list[dict[str, str]] | None:
+    from bot.clinics import ClinicError, parse_crisis_line
+
+    if not values:
+        return None
+    try:
+        return [parse_crisis_line(value) for value in values]
+    except ClinicError as error:
+        raise CommandError(str(error)) from error
+
+
+def _print_clinic(clinic: Any) -> None:
+    print(json.dumps(clinic.as_dict(), ensure_ascii=False, indent=2))
+
+
+def _clinic_save(args: argparse.Namespace) -> int:
+    """``clinic create`` and ``clinic update``: the same settings, all optional on update."""
+    from bot import clinics
+
+    settings: dict[str, Any] = {
+        "crisis_lines": _crisis_lines(args.crisis_line),
+        "accent_color": args.accent_color,
+        "greeting": args.greeting,
+        "allow_anonymous": args.allow_anonymous,
+        "patient_url": args.patient_url,
+    }
+    with database_errors():
+        try:
+            if args.clinic_command == "create":
+                clinic = clinics.create(args.slug, args.name, origins=args.origin, **settings)
+            else:
+                clinic = clinics.update(
+                    args.slug,
+                    name=args.name,
+                    origins=args.origin,
+                    add_origins=args.add_origin,
+                    **settings,
+                )
+        except clinics.ClinicError as error:
+            raise CommandError(str(error)) from error
+    _print_clinic(clinic)
+    return 0
+
+
+def _clinic_list(args: argparse.Namespace) -> int:
+    from bot import clinics
+
+    with database_errors():
+        found = clinics.list_clinics()
+    if args.json:
+        print(json.dumps([c.as_dict() for c in found], ensure_ascii=False, indent=2))
+        return 0
+    for clinic in found:
+        anonymous = "anonymous chats allowed" if clinic.allow_anonymous else "personal links only"
+        print(
+            f"{clinic.slug}\t{clinic.name}\t{' '.join(clinic.origins) or '(no origins)'}\t{anonymous}"
+        )
+    return 0
+
+
+def _settings_arguments(parser: argparse.ArgumentParser, *, create: bool) -> None:
+    parser.add_argument("--slug", required=True, help="short name used in the widget's tag")
+    parser.add_argument("--name", required=create, help="the clinic's name as patients see it")
+    parser.add_argument(
+        "--origin",
+        action="append",
+        required=create,
+        metavar="URL",
+        help="a web origin whose pages embed the widget, e.g. https://clinic.example "
+        + ("(repeat for several)" if create else "(replaces the list; repeatable)"),
+    )
+    if not create:
+        parser.add_argument(
+            "--add-origin", action="append", metavar="URL", help="add an origin to the list"
+        )
+    parser.add_argument(
+        "--crisis-line",
+        action="append",
+        metavar="NAME=NUMBER",
+        help="a crisis number for 'Get help now' (repeatable; default: 988 and 911)",
+    )
+    parser.add_argument("--accent-color", metavar="#RRGGBB")
+    parser.add_argument("--greeting", help="the widget's first message")
+    parser.add_argument("--patient-url", metavar="URL", help="the page personal links open")
+    anonymous = parser.add_mutually_exclusive_group()
+    anonymous.add_argument(
+        "--allow-anonymous",
+        dest="allow_anonymous",
+        action="store_true",
+        default=False if create else None,
+        help="let visitors chat without a personal link (demo clinics only)",
+    )
+    anonymous.add_argument("--no-anonymous", dest="allow_anonymous", action="store_false")
+
+
+def register_clinic(subparsers: SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "clinic", help="create, update and list clinics", description="Manage clinics."
+    )
+    actions = parser.add_subparsers(dest="clinic_command", metavar="COMMAND", required=True)
+    create = actions.add_parser("create", help="add a clinic", description="Add a clinic.")
+    _settings_arguments(create, create=True)
+    create.set_defaults(handler=_clinic_save)
+    update = actions.add_parser(
+        "update", help="change a clinic's settings", description="Change a clinic's settings."
+    )
+    _settings_arguments(update, create=False)
+    update.set_defaults(handler=_clinic_save)
+    listing = actions.add_parser("list", help="list clinics", description="List clinics.")
+    listing.add_argument("--json", action="store_true", help="all settings, as JSON")
+    listing.set_defaults(handler=_clinic_list)
+
+
+# ----------------------------------------------------------------------------- patient
+
+
+def _patient_invite(args: argparse.Namespace) -> int:
+    from bot import patients
+    from bot.access import AccessDenied
+
+    with database_errors():
+        try:
+            invite = patients.invite(args.clinic, args.expires)
+        except AccessDenied as error:
+            raise CommandError(f"No clinic with the slug {args.clinic!r}.") from error
+        except ValueError as error:
+            raise CommandError(str(error)) from error
+    print(invite.url)
+    print(
+        f"patient {invite.sender_id}, link {invite.link_id}, valid until "
+        f"{invite.expires_at.isoformat()}. Give the link to the patient only; "
+        "it is not shown again.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _patient_revoke(args: argparse.Namespace) -> int:
+    from bot import patients
+
+    with database_errors():
+        count = patients.revoke(sender_id=args.patient, link_id=args.link)
+    if count == 0:
+        raise CommandError("No active link matched: nothing was revoked.")
+    print(f"Revoked {count} link{'s' if count != 1 else ''}.")
+    return 0
+
+
+def register_patient(subparsers: SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "patient",
+        help="personal chat links for patients",
+        description="Create and revoke patients' personal chat links.",
+    )
+    actions = parser.add_subparsers(dest="patient_command", metavar="COMMAND", required=True)
+    invite = actions.add_parser(
+        "invite",
+        help="a new patient and their personal link",
+        description="Create a patient of the clinic and print their personal link.",
+    )
+    invite.add_argument("--clinic", required=True, metavar="SLUG")
+    invite.add_argument(
+        "--expires",
+        type=parse_duration,
+        default=timedelta(days=30),
+        metavar="DURATION",
+        help="how long the link works: e.g. 30d (default), 12h, 2w",
+    )
+    invite.set_defaults(handler=_patient_invite)
+    revoke = actions.add_parser(
+        "revoke",
+        help="switch off a patient's links",
+        description="Switch off every link of a patient, or one link.",
+    )
+    target = revoke.add_mutually_exclusive_group(required=True)
+    target.add_argument("--patient", metavar="SENDER_ID", help="every link of this patient")
+    target.add_argument("--link", metavar="LINK_ID", help="one link")
+    revoke.set_defaults(handler=_patient_revoke)

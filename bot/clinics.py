@@ -1,0 +1,289 @@
+"""Clinics: their web origins, crisis numbers, branding, and the widget configuration.
+
+A clinic is created once by its administrator (``python -m bot clinic create``) and then
+read by the web app on every widget load. The demo clinic is created on first use with the
+web app's own address as its origin, so ``make run`` works without any setup.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import settings
+from bot.access import normalize_origin
+from bot.storage import db
+from bot.storage.models import Clinic
+
+DEFAULTS_FILE = settings.PROJECT_ROOT / "bot" / "content" / "clinic_defaults.yml"
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+COLOR_PATTERN = re.compile(r"^#[0-9a-fA-F]{6}$")
+NUMBER_PATTERN = re.compile(r"^\+?[0-9][0-9 ().-]{0,30}$")
+MAX_NAME = 200
+MAX_GREETING = 1000
+
+
+class ClinicError(ValueError):
+    """A clinic setting that cannot be used, said so that staff can correct it."""
+
+
+@cache
+def defaults() -> dict[str, Any]:
+    """Default crisis lines, accent colour and greeting (``bot/content/clinic_defaults.yml``)."""
+    return yaml.safe_load(DEFAULTS_FILE.read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class ClinicView:
+    """A clinic's settings, detached from any database session."""
+
+    slug: str
+    name: str
+    origins: list[str]
+    crisis_lines: list[dict[str, str]]
+    accent_color: str
+    greeting: str
+    allow_anonymous: bool
+    patient_url: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "slug": self.slug,
+            "name": self.name,
+            "origins": list(self.origins),
+            "crisis_lines": [dict(line) for line in self.crisis_lines],
+            "accent_color": self.accent_color,
+            "greeting": self.greeting,
+            "allow_anonymous": self.allow_anonymous,
+            "patient_url": self.patient_url,
+        }
+
+
+def _view(clinic: Clinic) -> ClinicView:
+    return ClinicView(
+        slug=clinic.slug,
+        name=clinic.name,
+        origins=list(clinic.origins or []),
+        crisis_lines=[dict(line) for line in (clinic.crisis_lines or defaults()["crisis_lines"])],
+        accent_color=clinic.accent_color or defaults()["accent_color"],
+        greeting=clinic.greeting or defaults()["greeting"],
+        allow_anonymous=bool(clinic.allow_anonymous),
+        patient_url=clinic.patient_url,
+    )
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def check_slug(slug: str) -> str:
+    if not SLUG_PATTERN.match(slug or ""):
+        raise ClinicError(
+            f"{slug!r} is not a usable clinic slug: use 1-64 lower-case letters, digits and "
+            "hyphens, starting and ending with a letter or digit."
+        )
+    return slug
+
+
+def check_origins(origins: list[str]) -> list[str]:
+    normalized: list[str] = []
+    for origin in origins:
+        try:
+            value = normalize_origin(origin)
+        except ValueError as error:
+            raise ClinicError(str(error)) from error
+        if value not in normalized:
+            normalized.append(value)
+    return normalized
+
+
+def parse_crisis_line(text: str) -> dict[str, str]:
+    """``"Name=number"`` as typed on the command line, e.g. ``"Samaritans=116 123"``."""
+    name, sep, number = text.rpartition("=")
+    name, number = name.strip(), number.strip()
+    if not sep or not name or not NUMBER_PATTERN.match(number):
+        raise ClinicError(
+            f"{text!r} is not a crisis line: write NAME=NUMBER, e.g. "
+            "'Suicide & Crisis Lifeline=988'."
+        )
+    if len(name) > MAX_NAME:
+        raise ClinicError(f"Crisis line name is longer than {MAX_NAME} characters.")
+    return {"name": name, "number": number}
+
+
+def check_color(color: str) -> str:
+    if not COLOR_PATTERN.match(color):
+        raise ClinicError(f"{color!r} is not a colour like #2f6f73.")
+    return color.lower()
+
+
+def check_text(label: str, value: str, limit: int) -> str:
+    value = value.strip()
+    if not value or len(value) > limit:
+        raise ClinicError(f"The {label} must be 1-{limit} characters long.")
+    return value
+
+
+def check_patient_url(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.fragment:
+        raise ClinicError(f"{url!r} is not a web page address (https://…, without a #fragment).")
+    return url.strip()
+
+
+# ----------------------------------------------------------------------------- service
+
+
+def _find(session: Session, slug: str) -> Clinic | None:
+    return session.scalars(select(Clinic).where(Clinic.slug == slug)).one_or_none()
+
+
+def create(
+    slug: str,
+    name: str,
+    *,
+    origins: list[str],
+    crisis_lines: list[dict[str, str]] | None = None,
+    accent_color: str | None = None,
+    greeting: str | None = None,
+    allow_anonymous: bool = False,
+    patient_url: str | None = None,
+) -> ClinicView:
+    """Create a clinic; :class:`ClinicError` if the slug is taken or a setting is unusable."""
+    clinic = Clinic(
+        slug=check_slug(slug),
+        name=check_text("name", name, MAX_NAME),
+        origins=check_origins(origins),
+        crisis_lines=list(crisis_lines or defaults()["crisis_lines"]),
+        accent_color=check_color(accent_color or defaults()["accent_color"]),
+        greeting=check_text("greeting", greeting, MAX_GREETING) if greeting else None,
+        allow_anonymous=allow_anonymous,
+        patient_url=check_patient_url(patient_url) if patient_url else None,
+    )
+    db.ensure_schema()
+    with db.session_scope() as session:
+        if _find(session, clinic.slug) is not None:
+            raise ClinicError(f"A clinic with the slug {slug!r} already exists.")
+        session.add(clinic)
+        session.flush()
+        return _view(clinic)
+
+
+def update(
+    slug: str,
+    *,
+    name: str | None = None,
+    origins: list[str] | None = None,
+    add_origins: list[str] | None = None,
+    crisis_lines: list[dict[str, str]] | None = None,
+    accent_color: str | None = None,
+    greeting: str | None = None,
+    allow_anonymous: bool | None = None,
+    patient_url: str | None = None,
+) -> ClinicView:
+    """Change the given settings of a clinic; the others stay as they are."""
+    db.ensure_schema()
+    with db.session_scope() as session:
+        clinic = _find(session, slug)
+        if clinic is None:
+            raise ClinicError(f"No clinic with the slug {slug!r}.")
+        if name is not None:
+            clinic.name = check_text("name", name, MAX_NAME)
+        if origins is not None:
+            clinic.origins = check_origins(origins)
+        if add_origins:
+            clinic.origins = check_origins([*(clinic.origins or []), *add_origins])
+        if crisis_lines is not None:
+            clinic.crisis_lines = list(crisis_lines)
+        if accent_color is not None:
+            clinic.accent_color = check_color(accent_color)
+        if greeting is not None:
+            clinic.greeting = check_text("greeting", greeting, MAX_GREETING)
+        if allow_anonymous is not None:
+            clinic.allow_anonymous = allow_anonymous
+        if patient_url is not None:
+            clinic.patient_url = check_patient_url(patient_url) if patient_url else None
+        session.flush()
+        return _view(clinic)
+
+
+def get_clinic(slug: str) -> ClinicView | None:
+    db.ensure_schema()
+    with db.session_scope() as session:
+        clinic = _find(session, slug)
+        return None if clinic is None else _view(clinic)
+
+
+def list_clinics() -> list[ClinicView]:
+    db.ensure_schema()
+    with db.session_scope() as session:
+        return [_view(c) for c in session.scalars(select(Clinic).order_by(Clinic.slug))]
+
+
+def demo_origins() -> list[str]:
+    """The web app's public origin, and its localhost/127.0.0.1 twin for local use."""
+    origin = normalize_origin(settings.public_web_url())
+    twins = {"//localhost": "//127.0.0.1", "//127.0.0.1": "//localhost"}
+    for name, twin in twins.items():
+        if name + ":" in origin or origin.endswith(name):
+            return [origin, origin.replace(name, twin, 1)]
+    return [origin]
+
+
+def demo_clinic(session: Session) -> Clinic:
+    """The demo clinic in this session, created (anonymous chats allowed) if missing.
+
+    A demo clinic without origins (made before clinics had any) gets the default ones.
+    """
+    slug = settings.demo_clinic_slug()
+    clinic = _find(session, slug)
+    if clinic is None:
+        clinic = Clinic(
+            slug=slug,
+            name=defaults()["demo_clinic_name"],
+            origins=demo_origins(),
+            crisis_lines=list(defaults()["crisis_lines"]),
+            accent_color=defaults()["accent_color"],
+            allow_anonymous=True,
+        )
+        session.add(clinic)
+        session.flush()
+    elif not clinic.origins:
+        clinic.origins = demo_origins()
+        clinic.allow_anonymous = True
+    return clinic
+
+
+def ensure_demo_clinic() -> ClinicView:
+    db.ensure_schema()
+    with db.session_scope() as session:
+        return _view(demo_clinic(session))
+
+
+def widget_config(slug: str) -> dict[str, Any] | None:
+    """What the widget needs before it can show anything: branding and crisis lines first."""
+    if slug == settings.demo_clinic_slug():
+        clinic = ensure_demo_clinic()
+    else:
+        clinic = get_clinic(slug)
+    if clinic is None:
+        return None
+    web = settings.public_web_url()
+    return {
+        "clinic": clinic.slug,
+        "name": clinic.name,
+        "accent_color": clinic.accent_color,
+        "greeting": clinic.greeting,
+        "allow_anonymous": clinic.allow_anonymous,
+        "crisis_lines": clinic.crisis_lines,
+        "socket_url": settings.public_rasa_url(),
+        "socket_path": "/socket.io",
+        "anonymous_session_url": f"{web}/api/clinics/{clinic.slug}/anonymous-session",
+    }

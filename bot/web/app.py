@@ -1,0 +1,193 @@
+"""The web app (port 8000): ``/widget.js``, the demo clinic page, clinics' widget settings.
+
+It never imports Rasa: the widget talks to the Rasa server directly over socket.io, with a
+token this app (or ``python -m bot patient invite``) issued. What this app serves must keep
+working when the Rasa server is down - above all the clinic's crisis numbers, which the
+widget receives with its configuration.
+
+Cross-origin rules are per clinic: a clinic's page may read that clinic's configuration and
+start an anonymous demo chat only from one of that clinic's origins.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import text
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot import clinics, patients, settings
+from bot.access import MESSAGES, AccessDenied, normalize_origin
+from bot.storage import db
+
+WEB_DIR = Path(__file__).resolve().parent
+WIDGET_FILE = WEB_DIR / "static" / "widget.js"
+TEMPLATES = Jinja2Templates(directory=WEB_DIR / "templates")
+
+#: Headers for every response: no sniffing, no referrer leaking a patient's link, no framing
+#: of our pages by other sites.
+SECURITY_HEADERS: dict[str, str] = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+class SecurityHeaders:
+    """Adds :data:`SECURITY_HEADERS` to every HTTP response (pure ASGI, so streaming works)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                for name, value in SECURITY_HEADERS.items():
+                    if name.lower().encode() not in present:
+                        headers.append((name.lower().encode(), value.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _error(status: int, reason: str, message: str | None = None) -> JSONResponse:
+    return JSONResponse({"error": reason, "message": message or MESSAGES[reason]}, status)
+
+
+def _cors(response: Response, request: Request, clinic: clinics.ClinicView | None) -> Response:
+    """Let the clinic's own pages read this response, and nobody else's."""
+    response.headers["Vary"] = "Origin"
+    origin = request.headers.get("origin")
+    if clinic is None or not origin:
+        return response
+    try:
+        normalized = normalize_origin(origin)
+    except ValueError:
+        return response
+    if normalized in clinic.origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+    return response
+
+
+def _clinic_or_none(slug: str) -> clinics.ClinicView | None:
+    if slug == settings.demo_clinic_slug():
+        return clinics.ensure_demo_clinic()
+    try:
+        clinics.check_slug(slug)
+    except clinics.ClinicError:
+        return None
+    return clinics.get_clinic(slug)
+
+
+def _demo_page_policy() -> str:
+    """Content Security Policy of the demo page: our script, our servers, nothing inline."""
+    web = settings.public_web_url()
+    rasa = settings.public_rasa_url()
+    sockets = rasa.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+    return (
+        f"default-src 'self'; script-src 'self' {web}; connect-src 'self' {web} {rasa} {sockets}; "
+        f"style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'"
+    )
+
+
+def create_app() -> FastAPI:
+    """The ASGI application (``uvicorn bot.web.app:create_app --factory``)."""
+    app = FastAPI(
+        title="Integration companion web app",
+        summary="Chat widget, demo clinic page and clinics' widget settings.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.add_middleware(GZipMiddleware, minimum_size=500)
+    app.add_middleware(SecurityHeaders)
+
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> JSONResponse:
+        """Liveness and database reachability (for load balancers and ``make run``)."""
+        try:
+            db.ensure_schema()
+            with db.session_scope(write=False) as session:
+                session.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - any failure means "not healthy"
+            return JSONResponse({"status": "error", "database": "unreachable"}, 503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    @app.get("/widget.js", include_in_schema=False)
+    def widget_js() -> Response:
+        if not WIDGET_FILE.is_file():
+            return Response(
+                "/* widget.js has not been built: run `make install` */",
+                503,
+                media_type="text/javascript",
+            )
+        return FileResponse(
+            WIDGET_FILE,
+            media_type="text/javascript; charset=utf-8",
+            headers={
+                "Cache-Control": "public, max-age=300",
+                "Cross-Origin-Resource-Policy": "cross-origin",
+            },
+        )
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def demo_page(request: Request) -> Response:
+        clinic = clinics.ensure_demo_clinic()
+        response = TEMPLATES.TemplateResponse(
+            request,
+            "demo.html",
+            {"clinic": clinic, "widget_src": f"{settings.public_web_url()}/widget.js"},
+        )
+        response.headers["Content-Security-Policy"] = _demo_page_policy()
+        return response
+
+    @app.get("/api/clinics/{slug}/widget-config", tags=["widget"])
+    def widget_config(slug: str, request: Request) -> Response:
+        """Branding, greeting, crisis numbers and where to connect, for the clinic's widget."""
+        clinic = _clinic_or_none(slug)
+        config: dict[str, Any] | None = clinics.widget_config(slug) if clinic else None
+        if config is None:
+            return _cors(_error(404, "unknown_clinic"), request, None)
+        response = JSONResponse(config, headers={"Cache-Control": "no-cache"})
+        return _cors(response, request, clinic)
+
+    @app.post("/api/clinics/{slug}/anonymous-session", tags=["widget"])
+    def anonymous_session(slug: str, request: Request) -> Response:
+        """A short-lived token for a visitor without a personal link (demo clinics only)."""
+        clinic = _clinic_or_none(slug)
+        if clinic is None:
+            return _cors(_error(404, "unknown_clinic"), request, None)
+        try:
+            token, expires_at = patients.start_anonymous(slug, request.headers.get("origin"))
+        except AccessDenied as denied:
+            return _cors(_error(403, denied.reason), request, clinic)
+        response = JSONResponse(
+            {"token": token, "expires_at": expires_at.isoformat()},
+            headers={"Cache-Control": "no-store"},
+        )
+        return _cors(response, request, clinic)
+
+    @app.options("/api/clinics/{slug}/{endpoint}", include_in_schema=False)
+    def preflight(slug: str, endpoint: str, request: Request) -> Response:
+        response = Response(status_code=204)
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Max-Age"] = "600"
+        return _cors(response, request, _clinic_or_none(slug))
+
+    return app
