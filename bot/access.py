@@ -79,12 +79,15 @@ def normalize_origin(value: str) -> str:
     parts = urlsplit(value.strip())
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ValueError(f"{value!r} is not a web origin like https://clinic.example")
-    if parts.path not in {"", "/"} or parts.query or parts.fragment or parts.username:
+    has_user = parts.username is not None or parts.password is not None
+    if parts.path not in {"", "/"} or parts.query or parts.fragment or has_user:
         raise ValueError(f"{value!r} is not a bare origin: leave out any path, query or user")
     host = parts.hostname.lower()
     if ":" in host:
         host = f"[{host}]"
     port = parts.port
+    if port == 0:
+        raise ValueError(f"{value!r} has port 0, which no web page can be served from")
     default = {"http": 80, "https": 443}[parts.scheme]
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
@@ -184,6 +187,15 @@ def sender_clinic(sender_id: str) -> str | None:
     return rows[0]["slug"] if rows else None
 
 
+def _as_utc(value: datetime | str) -> datetime:
+    """A stored UTC timestamp: SQLite returns text without a zone through ``text()``."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
 # ----------------------------------------------------------------------------- tokens
 
 
@@ -230,7 +242,8 @@ def verify_token(token: str | None, *, origin: str | None, check_origin: bool = 
     if not all(isinstance(claims[key], str) for key in ("sub", "clinic", "jti", "kind")):
         raise AccessDenied("malformed_token")
     rows = _query(
-        "SELECT patient_links.revoked_at AS revoked_at, patients.sender_id AS sender_id, "
+        "SELECT patient_links.revoked_at AS revoked_at, patient_links.expires_at AS expires_at, "
+        "patients.sender_id AS sender_id, "
         "clinics.slug AS clinic FROM patient_links "
         "JOIN patients ON patients.id = patient_links.patient_id "
         "JOIN clinics ON clinics.id = patients.clinic_id "
@@ -240,6 +253,8 @@ def verify_token(token: str | None, *, origin: str | None, check_origin: bool = 
     if not rows or rows[0]["revoked_at"] is not None:
         raise AccessDenied("revoked")
     row = rows[0]
+    if _as_utc(row["expires_at"]) <= datetime.now(timezone.utc):
+        raise AccessDenied("expired")
     if row["sender_id"] != claims["sub"] or row["clinic"] != claims["clinic"]:
         raise AccessDenied("revoked")
     if check_origin and not clinic_allows_origin(claims["clinic"], origin):

@@ -14,13 +14,13 @@ from typing import Any
 
 from bot.cli import CommandError, SubParsers, database_errors
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_DURATION = re.compile(r"\s*(\d{1,7})\s*([mhdw])\s*")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_duration(text: str) -> timedelta:
     """``30d``, ``12h``, ``90m`` or ``2w`` as a timedelta (argparse type)."""
-    match = _DURATION.match(text)
+    match = _DURATION.fullmatch(text)
     if not match:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a duration: write a number and m, h, d or w, e.g. 30d"

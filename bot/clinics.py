@@ -82,7 +82,7 @@ def _view(clinic: Clinic) -> ClinicView:
 
 
 def check_slug(slug: str) -> str:
-    if not SLUG_PATTERN.match(slug or ""):
+    if not SLUG_PATTERN.fullmatch(slug or ""):
         raise ClinicError(
             f"{slug!r} is not a usable clinic slug: use 1-64 lower-case letters, digits and "
             "hyphens, starting and ending with a letter or digit."
@@ -106,7 +106,7 @@ def parse_crisis_line(text: str) -> dict[str, str]:
     """``"Name=number"`` as typed on the command line, e.g. ``"Samaritans=116 123"``."""
     name, sep, number = text.rpartition("=")
     name, number = name.strip(), number.strip()
-    if not sep or not name or not NUMBER_PATTERN.match(number):
+    if not sep or not name or not NUMBER_PATTERN.fullmatch(number):
         raise ClinicError(
             f"{text!r} is not a crisis line: write NAME=NUMBER, e.g. "
             "'Suicide & Crisis Lifeline=988'."
@@ -117,7 +117,7 @@ def parse_crisis_line(text: str) -> dict[str, str]:
 
 
 def check_color(color: str) -> str:
-    if not COLOR_PATTERN.match(color):
+    if not COLOR_PATTERN.fullmatch(color):
         raise ClinicError(f"{color!r} is not a colour like #2f6f73.")
     return color.lower()
 
@@ -132,7 +132,10 @@ def check_text(label: str, value: str, limit: int) -> str:
 def check_patient_url(url: str) -> str:
     from urllib.parse import urlsplit
 
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError as error:
+        raise ClinicError(f"{url!r} is not a web page address: {error}") from error
     if parts.scheme not in {"http", "https"} or not parts.hostname or parts.fragment:
         raise ClinicError(f"{url!r} is not a web page address (https://…, without a #fragment).")
     return url.strip()
@@ -240,7 +243,7 @@ def demo_origins() -> list[str]:
 def demo_clinic(session: Session) -> Clinic:
     """The demo clinic in this session, created (anonymous chats allowed) if missing.
 
-    A demo clinic without origins (made before clinics had any) gets the default ones.
+    The web app's current origins are added to an existing demo clinic if it lacks them.
     """
     slug = settings.demo_clinic_slug()
     clinic = _find(session, slug)
@@ -255,9 +258,15 @@ def demo_clinic(session: Session) -> Clinic:
         )
         session.add(clinic)
         session.flush()
-    elif not clinic.origins:
-        clinic.origins = demo_origins()
-        clinic.allow_anonymous = True
+    else:
+        # The web app may have moved (another port, a real host name) since the demo clinic
+        # was created; its current address must keep working.
+        # A demo clinic from before clinics had settings (no origins) becomes a real demo.
+        if not clinic.origins:
+            clinic.allow_anonymous = True
+        missing = [origin for origin in demo_origins() if origin not in (clinic.origins or [])]
+        if missing:
+            clinic.origins = [*(clinic.origins or []), *missing]
     return clinic
 
 

@@ -32,3 +32,28 @@ def migrated(database_url: str) -> str:
     """A fresh database with the schema at the latest revision."""
     db.upgrade()
     return database_url
+
+
+#: The signing key of every test that issues or verifies patient tokens.
+TEST_TOKEN_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
+#: The web app's public address in tests that do not start it.
+TEST_PUBLIC_WEB_URL = "https://companion.example"
+TEST_PUBLIC_RASA_URL = "https://chat.companion.example"
+
+
+@pytest.fixture
+def clinic_db(migrated: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A migrated database plus the settings that clinics and patient tokens read.
+
+    :mod:`bot.access` keeps its own engines and an origin cache; both are forgotten before
+    and after the test so that no test sees another test's database.
+    """
+    from bot import access
+
+    monkeypatch.setenv("COMPANION_TOKEN_SECRET", TEST_TOKEN_SECRET)
+    monkeypatch.setenv("COMPANION_PUBLIC_WEB_URL", TEST_PUBLIC_WEB_URL)
+    monkeypatch.setenv("COMPANION_PUBLIC_RASA_URL", TEST_PUBLIC_RASA_URL)
+    monkeypatch.delenv("COMPANION_DEMO_MODE", raising=False)
+    access.reset()
+    yield migrated
+    access.reset()

@@ -1,0 +1,536 @@
+"""``python -m bot clinic …`` and ``python -m bot patient …`` as real subprocesses."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot import access, clinics, settings
+from bot.access import AccessDenied
+from bot.cli import build_parser
+from bot.cli_clinics import parse_duration
+from bot.settings import PROJECT_ROOT
+
+DEFAULT_LINES = [
+    {"name": "Suicide & Crisis Lifeline (call or text)", "number": "988"},
+    {"name": "Emergency services", "number": "911"},
+]
+
+
+@pytest.fixture
+def cli(clinic_db: str, tmp_path: Path):
+    """Run ``python -m bot`` with this test's database, key and public address."""
+
+    def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        full_env = {
+            **os.environ,
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "COMPANION_VAR_DIR": str(tmp_path / "var"),
+            **env,
+        }
+        for name, value in env.items():
+            if value is None:
+                del full_env[name]
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *args],
+            cwd=PROJECT_ROOT,
+            env=full_env,
+            capture_output=True,
+            encoding="utf-8",
+            timeout=120,
+            check=False,
+        )
+
+    return run
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    assert result.returncode == code, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    if code == 1:
+        assert len(result.stderr.splitlines()) == 1, result.stderr
+    return result.stderr
+
+
+def create_north(cli, *extra: str) -> dict:
+    result = ok(
+        cli(
+            "clinic",
+            "create",
+            "--slug",
+            "north",
+            "--name",
+            "North clinic",
+            "--origin",
+            "https://North.example/",
+            *extra,
+        )
+    )
+    return json.loads(result.stdout)
+
+
+def token_of(url: str) -> str:
+    page, marker, token = url.partition("#companion-token=")
+    assert marker and token
+    return token
+
+
+# ----------------------------------------------------------------------------- clinic
+
+
+def test_clinic_create_prints_the_clinic(cli) -> None:
+    created = create_north(cli)
+
+    assert created == {
+        "slug": "north",
+        "name": "North clinic",
+        "origins": ["https://north.example"],
+        "crisis_lines": DEFAULT_LINES,
+        "accent_color": "#2f6f73",
+        "greeting": clinics.defaults()["greeting"],
+        "allow_anonymous": False,
+        "patient_url": None,
+    }
+    assert clinics.get_clinic("north").as_dict() == created
+
+
+def test_clinic_create_with_every_option(cli) -> None:
+    created = create_north(
+        cli,
+        "--origin",
+        "http://localhost:3000",
+        "--crisis-line",
+        "Samaritans=116 123",
+        "--crisis-line",
+        "Emergency = 999",
+        "--accent-color",
+        "#A0B0C0",
+        "--greeting",
+        "Hello from North — 你好",
+        "--allow-anonymous",
+        "--patient-url",
+        "https://north.example/chat",
+    )
+
+    assert created["origins"] == ["https://north.example", "http://localhost:3000"]
+    assert created["crisis_lines"] == [
+        {"name": "Samaritans", "number": "116 123"},
+        {"name": "Emergency", "number": "999"},
+    ]
+    assert created["accent_color"] == "#a0b0c0"
+    assert created["greeting"] == "Hello from North — 你好"
+    assert created["allow_anonymous"] is True
+    assert created["patient_url"] == "https://north.example/chat"
+
+
+def test_clinic_create_refuses_a_taken_slug(cli) -> None:
+    create_north(cli)
+    result = cli(
+        "clinic", "create", "--slug", "north", "--name", "X", "--origin", "https://x.example"
+    )
+    assert one_line_error(result) == "A clinic with the slug 'north' already exists.\n"
+    assert clinics.get_clinic("north").name == "North clinic"
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--slug", "North_1", "--origin", "https://x.example"], "slug"),
+        (["--slug", "x", "--origin", "x.example"], "origin"),
+        (["--slug", "x", "--origin", "https://x.example/path"], "bare origin"),
+        (["--slug", "x", "--origin", "https://x.example", "--crisis-line", "988"], "NAME=NUMBER"),
+        (
+            ["--slug", "x", "--origin", "https://x.example", "--crisis-line", "A=call"],
+            "NAME=NUMBER",
+        ),
+        (["--slug", "x", "--origin", "https://x.example", "--accent-color", "teal"], "colour"),
+        (["--slug", "x", "--origin", "https://x.example", "--patient-url", "ftp://x"], "web page"),
+        (["--slug", "x", "--origin", "https://x.example", "--greeting", " "], "greeting"),
+    ],
+)
+def test_clinic_create_reports_unusable_settings(cli, extra: list[str], words: str) -> None:
+    result = cli("clinic", "create", "--name", "X", *extra)
+    assert words in one_line_error(result)
+    assert clinics.list_clinics() == []
+
+
+def test_clinic_create_reports_an_unparsable_patient_url_in_one_line(cli) -> None:
+    result = cli(
+        "clinic",
+        "create",
+        "--slug",
+        "x",
+        "--name",
+        "X",
+        "--origin",
+        "https://x.example",
+        "--patient-url",
+        "https://[oops/",
+    )
+    one_line_error(result)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["--slug", "x", "--name", "X"],
+        ["--slug", "x", "--origin", "https://x.example"],
+        ["--name", "X", "--origin", "https://x.example"],
+        [
+            "--slug",
+            "x",
+            "--name",
+            "X",
+            "--origin",
+            "https://x.example",
+            "--allow-anonymous",
+            "--no-anonymous",
+        ],
+    ],
+)
+def test_clinic_create_usage_errors_exit_2(cli, arguments: list[str]) -> None:
+    result = cli("clinic", "create", *arguments)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "usage:" in result.stderr
+    assert clinics.list_clinics() == []
+
+
+def test_clinic_update(cli) -> None:
+    create_north(cli, "--greeting", "Hello.")
+
+    updated = json.loads(
+        ok(
+            cli(
+                "clinic",
+                "update",
+                "--slug",
+                "north",
+                "--name",
+                "North Clinic",
+                "--add-origin",
+                "http://localhost:3000/",
+                "--crisis-line",
+                "Samaritans=116 123",
+                "--allow-anonymous",
+            )
+        ).stdout
+    )
+
+    assert updated["name"] == "North Clinic"
+    assert updated["origins"] == ["https://north.example", "http://localhost:3000"]
+    assert updated["crisis_lines"] == [{"name": "Samaritans", "number": "116 123"}]
+    assert updated["allow_anonymous"] is True
+    assert updated["greeting"] == "Hello."
+    assert clinics.get_clinic("north").as_dict() == updated
+
+
+def test_clinic_update_replaces_origins_and_switches_off_anonymous(cli) -> None:
+    create_north(cli, "--allow-anonymous", "--patient-url", "https://north.example/c")
+
+    updated = json.loads(
+        ok(
+            cli(
+                "clinic",
+                "update",
+                "--slug",
+                "north",
+                "--origin",
+                "https://a.example",
+                "--origin",
+                "https://b.example",
+                "--no-anonymous",
+                "--patient-url",
+                "",
+            )
+        ).stdout
+    )
+
+    assert updated["origins"] == ["https://a.example", "https://b.example"]
+    assert updated["allow_anonymous"] is False
+    assert updated["patient_url"] is None
+
+
+def test_clinic_update_without_changes_leaves_the_clinic_alone(cli) -> None:
+    created = create_north(cli, "--allow-anonymous")
+    assert json.loads(ok(cli("clinic", "update", "--slug", "north")).stdout) == created
+
+
+def test_clinic_update_of_an_unknown_clinic(cli) -> None:
+    result = cli("clinic", "update", "--slug", "nowhere", "--name", "X")
+    assert one_line_error(result) == "No clinic with the slug 'nowhere'.\n"
+
+
+def test_clinic_update_reports_unusable_settings(cli) -> None:
+    created = create_north(cli)
+    result = cli("clinic", "update", "--slug", "north", "--add-origin", "north.example")
+    assert "origin" in one_line_error(result)
+    result = cli("clinic", "update", "--slug", "north", "--crisis-line", "Lifeline")
+    assert "NAME=NUMBER" in one_line_error(result)
+    assert clinics.get_clinic("north").as_dict() == created
+
+
+def test_clinic_list(cli) -> None:
+    assert ok(cli("clinic", "list")).stdout == ""
+    create_north(cli)
+    ok(
+        cli(
+            "clinic",
+            "create",
+            "--slug",
+            "alpha",
+            "--name",
+            "Alpha",
+            "--origin",
+            "https://alpha.example",
+            "--origin",
+            "http://localhost:3000",
+            "--allow-anonymous",
+        )
+    )
+
+    listing = ok(cli("clinic", "list")).stdout
+
+    assert listing.splitlines() == [
+        "alpha\tAlpha\thttps://alpha.example http://localhost:3000\tanonymous chats allowed",
+        "north\tNorth clinic\thttps://north.example\tpersonal links only",
+    ]
+    as_json = json.loads(ok(cli("clinic", "list", "--json")).stdout)
+    assert [c["slug"] for c in as_json] == ["alpha", "north"]
+    assert as_json[1] == clinics.get_clinic("north").as_dict()
+
+
+def test_clinic_list_reports_an_unusable_database(cli, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    result = cli("clinic", "list", DATABASE_URL=f"sqlite:///{blocker / 'companion.db'}")
+    assert one_line_error(result).startswith("Could not use the database at sqlite:///")
+
+
+# ----------------------------------------------------------------------------- patient
+
+
+def test_patient_invite_prints_a_link_that_works(cli) -> None:
+    create_north(cli)
+
+    result = ok(cli("patient", "invite", "--clinic", "north"))
+
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1
+    url = lines[0]
+    assert url.startswith("https://north.example/#companion-token=")
+    identity = access.verify_token(token_of(url), origin="https://north.example")
+    assert identity.clinic == "north"
+    assert identity.kind == "invite"
+    assert access.sender_clinic(identity.sender_id) == "north"
+    remaining = identity.expires_at - datetime.now(UTC)
+    assert timedelta(days=29, hours=23) < remaining <= timedelta(days=30)
+    # The details go to stderr, so that `… > link.txt` holds the link alone.
+    assert identity.sender_id in result.stderr
+    assert identity.jti in result.stderr
+    assert identity.expires_at.isoformat() in result.stderr
+    assert token_of(url) not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("expires", "lifetime"),
+    [("2h", timedelta(hours=2)), ("90m", timedelta(minutes=90)), ("2w", timedelta(weeks=2))],
+)
+def test_patient_invite_expires(cli, expires: str, lifetime: timedelta) -> None:
+    create_north(cli)
+    url = ok(cli("patient", "invite", "--clinic", "north", "--expires", expires)).stdout.strip()
+    remaining = access.verify_token(
+        token_of(url), origin="https://north.example"
+    ).expires_at - datetime.now(UTC)
+    assert lifetime - timedelta(seconds=30) < remaining <= lifetime
+
+
+def test_patient_invite_follows_the_patient_url(cli) -> None:
+    create_north(cli, "--patient-url", "https://north.example/companion")
+    url = ok(cli("patient", "invite", "--clinic", "north")).stdout.strip()
+    assert url.startswith("https://north.example/companion#companion-token=")
+
+
+def test_patient_invite_for_the_demo_clinic_creates_it(cli) -> None:
+    url = ok(
+        cli(
+            "patient",
+            "invite",
+            "--clinic",
+            "demo",
+            COMPANION_PUBLIC_WEB_URL="http://localhost:8123",
+        )
+    ).stdout.strip()
+
+    assert url.startswith("http://localhost:8123/#companion-token=")
+    access.reset()
+    identity = access.verify_token(token_of(url), origin="http://127.0.0.1:8123")
+    assert identity.clinic == "demo"
+
+
+def test_patient_invite_to_an_unknown_clinic(cli) -> None:
+    result = cli("patient", "invite", "--clinic", "nowhere")
+    assert one_line_error(result) == "No clinic with the slug 'nowhere'.\n"
+
+
+@pytest.mark.parametrize("expires", ["0m", "367d"])
+def test_patient_invite_refuses_lifetimes_outside_the_limits(cli, expires: str) -> None:
+    create_north(cli)
+    result = cli("patient", "invite", "--clinic", "north", "--expires", expires)
+    assert "between one minute and one year" in one_line_error(result)
+
+
+@pytest.mark.parametrize("expires", ["10x", "1.5d", "-1d", "30 days", ""])
+def test_patient_invite_refuses_what_is_not_a_duration(cli, expires: str) -> None:
+    result = cli("patient", "invite", "--clinic", "north", f"--expires={expires}")
+    assert "is not a duration" in one_line_error(result, code=2)
+
+
+def test_patient_invite_reports_a_huge_duration_without_a_traceback(cli) -> None:
+    create_north(cli)
+    result = cli("patient", "invite", "--clinic", "north", "--expires", "99999999999d")
+    assert result.returncode in {1, 2}
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert "--expires" in result.stderr or "one year" in result.stderr
+
+
+def test_patient_revoke_by_patient(cli) -> None:
+    create_north(cli)
+    url = ok(cli("patient", "invite", "--clinic", "north")).stdout.strip()
+    identity = access.verify_token(token_of(url), origin="https://north.example")
+
+    result = ok(cli("patient", "revoke", "--patient", identity.sender_id))
+
+    assert result.stdout == "Revoked 1 link.\n"
+    with pytest.raises(AccessDenied) as caught:
+        access.verify_token(token_of(url), origin="https://north.example")
+    assert caught.value.reason == "revoked"
+    again = cli("patient", "revoke", "--patient", identity.sender_id)
+    assert one_line_error(again) == "No active link matched: nothing was revoked.\n"
+
+
+def test_patient_revoke_by_link(cli) -> None:
+    create_north(cli)
+    first = ok(cli("patient", "invite", "--clinic", "north")).stdout.strip()
+    second = ok(cli("patient", "invite", "--clinic", "north")).stdout.strip()
+    first_identity = access.verify_token(token_of(first), origin=None, check_origin=False)
+
+    assert ok(cli("patient", "revoke", "--link", first_identity.jti)).stdout == "Revoked 1 link.\n"
+
+    with pytest.raises(AccessDenied):
+        access.verify_token(token_of(first), origin=None, check_origin=False)
+    assert access.verify_token(token_of(second), origin="https://north.example").clinic == "north"
+
+
+def test_patient_revoke_of_an_unknown_patient(cli) -> None:
+    result = cli("patient", "revoke", "--patient", "p-nobody")
+    assert one_line_error(result) == "No active link matched: nothing was revoked.\n"
+
+
+@pytest.mark.parametrize("arguments", [[], ["--patient", "a", "--link", "b"]])
+def test_patient_revoke_needs_exactly_one_target(cli, arguments: list[str]) -> None:
+    result = cli("patient", "revoke", *arguments)
+    assert result.returncode == 2
+    assert "usage:" in result.stderr
+
+
+def test_cli_and_verifier_share_the_key_file(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without COMPANION_TOKEN_SECRET every process reads one key file under var/."""
+    create_north(cli)
+    url = ok(
+        cli("patient", "invite", "--clinic", "north", COMPANION_TOKEN_SECRET=None)
+    ).stdout.strip()
+
+    key_file = tmp_path / "var" / "secrets" / "token.key"
+    assert key_file.is_file()
+    with pytest.raises(AccessDenied) as caught:
+        access.verify_token(token_of(url), origin="https://north.example")
+    assert caught.value.reason == "invalid_signature"
+    monkeypatch.delenv("COMPANION_TOKEN_SECRET")
+    monkeypatch.setattr(settings, "VAR_DIR", tmp_path / "var")
+    assert access.verify_token(token_of(url), origin="https://north.example").clinic == "north"
+
+
+@pytest.mark.parametrize("command", [["clinic", "--help"], ["patient", "invite", "--help"]])
+def test_help(cli, command: list[str]) -> None:
+    result = ok(cli(*command))
+    assert result.stdout.startswith("usage: python -m bot ")
+
+
+def test_every_new_command_has_a_handler() -> None:
+    parser = build_parser()
+    for argv in (
+        ["clinic", "create", "--slug", "x", "--name", "X", "--origin", "https://x.example"],
+        ["clinic", "update", "--slug", "x"],
+        ["clinic", "list"],
+        ["patient", "invite", "--clinic", "x"],
+        ["patient", "revoke", "--link", "x"],
+    ):
+        assert callable(parser.parse_args(argv).handler)
+
+
+# ----------------------------------------------------------------------------- durations
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30d", timedelta(days=30)),
+        (" 12h ", timedelta(hours=12)),
+        ("90 m", timedelta(minutes=90)),
+        ("2w", timedelta(weeks=2)),
+        ("0m", timedelta(0)),
+    ],
+)
+def test_parse_duration(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+@given(number=st.integers(min_value=0, max_value=10**6), unit=st.sampled_from(sorted(UNITS)))
+def test_parse_duration_reads_every_number_and_unit(number: int, unit: str) -> None:
+    assert parse_duration(f"{number}{unit}") == timedelta(**{UNITS[unit]: number})
+
+
+@given(
+    text=st.one_of(
+        st.text(max_size=20),
+        st.builds(
+            "{}{}".format, st.integers(min_value=0, max_value=10**30), st.sampled_from("mhdwsy")
+        ),
+    )
+)
+def test_parse_duration_never_crashes(text: str) -> None:
+    """An argparse type must raise ArgumentTypeError (or return): anything else is a traceback."""
+    try:
+        value = parse_duration(text)
+    except argparse.ArgumentTypeError as error:
+        assert str(error).strip()
+        return
+    assert isinstance(value, timedelta)
+    assert value >= timedelta(0)
+
+
+def test_parse_duration_of_a_huge_number() -> None:
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_duration("99999999999d")
