@@ -196,6 +196,20 @@ def _as_utc(value: datetime | str) -> datetime:
     return value.astimezone(timezone.utc)
 
 
+def sender_has_links(sender_id: str) -> bool:
+    """Whether this conversation belongs to a patient who was given a token.
+
+    Such a conversation is only ever reachable with its token, demo mode or not: an open
+    channel must not let someone who learned the id write into it.
+    """
+    rows = _query(
+        "SELECT 1 AS found FROM patient_links JOIN patients ON patients.id = patient_links.patient_id "
+        "WHERE patients.sender_id = :sender_id LIMIT 1",
+        sender_id=sender_id,
+    )
+    return bool(rows)
+
+
 # ----------------------------------------------------------------------------- tokens
 
 

@@ -418,6 +418,23 @@ def test_sender_clinic_of_a_journal_patient_is_the_demo_clinic(clinic_db: str) -
     assert access.sender_clinic("demo-42") == "demo"
 
 
+def test_sender_has_links_only_for_patients_given_a_token(clinic_db: str) -> None:
+    from bot import journal
+
+    invited = patients.invite("demo", timedelta(days=1))
+    journal.save_entry("demo-rest-1", "checkin", fields={"note": "fine"})
+    token, _ = patients.start_anonymous("demo", "https://companion.example")
+    anonymous = access.verify_token(token, origin=None, check_origin=False)
+
+    assert access.sender_has_links(invited.sender_id)
+    assert access.sender_has_links(anonymous.sender_id)
+    assert not access.sender_has_links("demo-rest-1")
+    assert not access.sender_has_links("p-never-seen")
+    # Revoking a link does not reopen the conversation to anyone without a token.
+    patients.revoke(sender_id=invited.sender_id)
+    assert access.sender_has_links(invited.sender_id)
+
+
 # ----------------------------------------------------------------------------- the key
 
 

@@ -1,0 +1,359 @@
+"""Chat channels for patients: the conversation is the one named in a verified patient token.
+
+Rasa's own channels take the conversation id from the client: the REST channel from the
+body's ``sender``, the socket.io channel from the ``session_id`` the browser sends with every
+message. Anyone could therefore read or write another patient's conversation by sending
+their id. These subclasses take the sender id from a token signed by :mod:`bot.access`
+instead, and nothing the client sends can change it.
+
+socket.io (the widget):
+
+- The engine.io handshake refuses a page whose ``Origin`` no clinic allows (HTTP 400).
+  python-engineio only checks an Origin that is present, so ``connect`` refuses a missing
+  one too: every browser sends it, and a program without it has no business here.
+- ``connect`` verifies ``auth.token`` and that the page's Origin is one of the token's
+  clinic's; a refusal carries ``{"reason", "message"}`` as the error's ``data``.
+- The socket joins the room named by the token's sender id, so several tabs of one patient
+  all receive the replies, and replies reach nobody else.
+- Every message is checked against the token again, so revoking a link or its expiry ends
+  a conversation that is already open: the socket gets ``access_denied`` and is
+  disconnected.
+
+REST (scripts, load tests, the demo): ``Authorization: Bearer <token>`` names the sender.
+Without a token it is refused, except in demo mode, where it stays open for conversations
+that no token was ever issued for and that are not another clinic's patients' (demo and test
+conversations started over REST).
+
+The token checks query the database synchronously, so they run in the default thread-pool
+executor and never stall the event loop that serves every other conversation. The one
+exception is python-engineio's origin callable, which must return at once: it reads a set of
+origins that :mod:`bot.access` caches for a few seconds, so it touches the database at most
+once per cache period.
+
+If the database cannot be read, new connections are refused (``unavailable``, or HTTP 400 at
+the handshake; REST answers 503), but a conversation that is already open goes on with the
+identity checked at connect until the token expires: a patient in the middle of a chat,
+perhaps in crisis, must not lose the assistant because a revocation cannot be looked up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import rasa.utils.endpoints
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from socketio import AsyncServer
+from socketio.exceptions import ConnectionRefusedError as SocketConnectionRefused
+
+from bot import access, settings
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Sent back (to the one socket) when a ``user_uttered`` event carries no readable text.
+UNREADABLE_MESSAGE = "Sorry, I could not read that message. Please type it again."
+
+#: Event that tells a connected socket its token no longer works, before it is disconnected.
+ACCESS_DENIED_EVENT = "access_denied"
+
+#: Refusals that are about where the request comes from rather than who sends it: 403.
+FORBIDDEN_REASONS = frozenset({"origin_not_allowed", "wrong_clinic", "anonymous_not_allowed"})
+
+#: When a token cannot be checked at all (the database is unreachable).
+UNAVAILABLE_REASON = "unavailable"
+UNAVAILABLE_MESSAGE = "The chat is not available right now. Please try again in a few minutes."
+
+
+async def _off_loop(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking call (a database query) in the default executor."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, functools.partial(function, *args, **kwargs))
+
+
+async def _maybe_await(value: Any) -> None:
+    """Await ``value`` if it is awaitable.
+
+    ``AsyncServer.enter_room`` is a plain function in python-socketio 5.9 and a coroutine
+    from 5.10 on; Rasa 3.6 calls it without ``await``, so with a newer python-socketio the
+    socket never joins its room and the browser never receives a reply (RasaHQ/rasa#13027).
+    """
+    if inspect.isawaitable(value):
+        await value
+
+
+def origin_allowed(origin: str | None) -> bool:
+    """python-engineio's origin check: some clinic allows ``origin``.
+
+    If the clinics cannot be read, the handshake is refused (HTTP 400) rather than failing
+    with a server error on every request; the widget then says the connection failed.
+    """
+    try:
+        return access.origin_allowed_anywhere(origin)
+    except Exception:
+        logger.exception("socket.io handshake refused: the clinics' origins could not be read")
+        return False
+
+
+def refusal(denied: access.AccessDenied) -> SocketConnectionRefused:
+    """The socket.io refusal for ``denied``.
+
+    python-socketio sends ``{"message": first argument, "data": second argument}``; the
+    JavaScript client turns that into an ``Error`` whose ``message`` is the patient-facing
+    text and whose ``data`` is ``{"reason", "message"}``.
+    """
+    return SocketConnectionRefused(
+        denied.message, {"reason": denied.reason, "message": denied.message}
+    )
+
+
+class PatientSocketIOInput(SocketIOInput):
+    """Rasa's socket.io channel with the sender id taken from a verified patient token.
+
+    Accepts Rasa's socket.io credentials. ``session_persistence`` is always in effect (the
+    conversation is the token's whatever the setting), and ``jwt_key``/``jwt_method`` and
+    client metadata are not used: the token of :mod:`bot.access` replaces them.
+    """
+
+    @classmethod
+    def name(cls) -> str:
+        return "socketio"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        sio = AsyncServer(
+            async_mode="sanic",
+            # A callable: python-engineio answers the handshake of a page whose Origin no
+            # clinic allows with HTTP 400 (Rasa's ``[]`` switches the check off).
+            cors_allowed_origins=origin_allowed,
+            # Nothing here uses cookies; do not invite browsers to send them.
+            cors_credentials=False,
+        )
+        socketio_webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
+        # Kept for get_output_channel (messages pushed through Rasa's HTTP API).
+        self.sio = sio
+        namespace = self.namespace
+
+        @socketio_webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @sio.on("connect", namespace=namespace)
+        async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
+            origin = environ.get("HTTP_ORIGIN")
+            token = auth.get("token") if isinstance(auth, dict) else None
+            try:
+                if not origin:
+                    raise access.AccessDenied("origin_not_allowed")
+                identity = await _off_loop(access.verify_token, token, origin=origin)
+            except access.AccessDenied as denied:
+                logger.info("socket.io connection refused: %s", denied.reason)
+                raise refusal(denied) from None
+            except Exception:
+                logger.exception("socket.io connection refused: the token could not be checked")
+                raise SocketConnectionRefused(
+                    UNAVAILABLE_MESSAGE,
+                    {"reason": UNAVAILABLE_REASON, "message": UNAVAILABLE_MESSAGE},
+                ) from None
+            await sio.save_session(
+                sid,
+                {
+                    "sender_id": identity.sender_id,
+                    "clinic": identity.clinic,
+                    # Kept in the server's memory only, to check the token again per message.
+                    "token": token,
+                    "origin": origin,
+                    "expires_at": identity.expires_at,
+                },
+                namespace=namespace,
+            )
+            # Join the room now, so that a reply is not lost if a client sends a message
+            # before its session_request.
+            await _maybe_await(sio.enter_room(sid, identity.sender_id, namespace=namespace))
+            return True
+
+        @sio.on("disconnect", namespace=namespace)
+        async def disconnect(sid: str) -> None:
+            logger.debug("socket.io client disconnected")
+
+        @sio.on("session_request", namespace=namespace)
+        async def session_request(sid: str, data: Any = None) -> None:
+            # Whatever session_id the client proposes is ignored: the token decides.
+            session = await sio.get_session(sid, namespace=namespace)
+            sender_id = session["sender_id"]
+            await _maybe_await(sio.enter_room(sid, sender_id, namespace=namespace))
+            await sio.emit("session_confirm", sender_id, room=sid, namespace=namespace)
+
+        @sio.on(self.user_message_evt, namespace=namespace)
+        async def handle_message(sid: str, data: Any = None) -> None:
+            session = await sio.get_session(sid, namespace=namespace)
+            sender_id, clinic = session["sender_id"], session["clinic"]
+            try:
+                try:
+                    await _off_loop(access.verify_token, session["token"], origin=session["origin"])
+                except access.AccessDenied:
+                    raise
+                except Exception:
+                    # The token was good at connect and its link cannot be read now.
+                    # Answering the patient (a crisis message above all) matters more than a
+                    # revocation that nobody can see until the database is back; the
+                    # token's own expiry still holds.
+                    logger.exception("socket.io token re-check failed; using the connect check")
+                    if datetime.now(timezone.utc) >= session["expires_at"]:
+                        raise access.AccessDenied("expired") from None
+            except access.AccessDenied as denied:
+                logger.info("socket.io message refused: %s", denied.reason)
+                await sio.emit(
+                    ACCESS_DENIED_EVENT,
+                    {"reason": denied.reason, "message": denied.message},
+                    room=sid,
+                    namespace=namespace,
+                )
+                await sio.disconnect(sid, namespace=namespace)
+                return
+            text = data.get("message") if isinstance(data, dict) else None
+            if not isinstance(text, str) or not text.strip():
+                # A widget never sends this; a broken or hand-made client gets told rather
+                # than silence, and only on its own socket.
+                await sio.emit(
+                    self.bot_message_evt,
+                    {"text": UNREADABLE_MESSAGE},
+                    room=sid,
+                    namespace=namespace,
+                )
+                return
+            message = UserMessage(
+                text,
+                SocketIOOutput(sio, self.bot_message_evt),
+                sender_id,
+                input_channel=self.name(),
+                metadata={"clinic": clinic},
+            )
+            await on_new_message(message)
+
+        return socketio_webhook
+
+
+def _json_error(status: int, reason: str, message: str) -> HTTPResponse:
+    headers = {"WWW-Authenticate": f'Bearer error="{reason}"'} if status == 401 else None
+    return response.json({"error": reason, "message": message}, status=status, headers=headers)
+
+
+def _denied(denied: access.AccessDenied) -> HTTPResponse:
+    status = 403 if denied.reason in FORBIDDEN_REASONS else 401
+    return _json_error(status, denied.reason, denied.message)
+
+
+def _bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header; "" for another scheme or none."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+class PatientRestInput(RestInput):
+    """Rasa's REST channel with the sender id taken from a Bearer token.
+
+    The body's ``sender`` only counts in demo mode without a token, and never for a patient
+    of a clinic other than the demo clinic or for a conversation that has a token. ``input_channel`` and ``metadata`` from the body
+    are not used: the metadata is ``{"clinic": slug}`` of the verified patient or the demo
+    clinic. Replies, streaming (``?stream=true``) and errors are Rasa's.
+    """
+
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    async def authorize(self, request: Request) -> tuple[str, str] | HTTPResponse:
+        """``(sender_id, clinic)`` for this request, or the response that refuses it."""
+        body = request.json
+        if not isinstance(body, dict):
+            return _json_error(400, "bad_request", 'Send a JSON object: {"message": "..."}.')
+        token = _bearer_token(request)
+        if token is not None:
+            try:
+                identity = await _off_loop(
+                    access.verify_token, token or None, origin=None, check_origin=False
+                )
+            except access.AccessDenied as denied:
+                return _denied(denied)
+            except Exception:
+                logger.exception("REST request refused: the token could not be checked")
+                return _json_error(503, UNAVAILABLE_REASON, UNAVAILABLE_MESSAGE)
+            return identity.sender_id, identity.clinic
+        if not settings.demo_mode():
+            return _denied(access.AccessDenied("missing_token"))
+        sender = body.get("sender")
+        if not isinstance(sender, str) or not sender:
+            return _json_error(400, "bad_request", "Send a sender id with the message.")
+        demo = settings.demo_clinic_slug()
+        try:
+            clinic = await _off_loop(access.sender_clinic, sender)
+        except Exception:
+            logger.exception("REST request refused: the sender's clinic could not be read")
+            return _json_error(503, UNAVAILABLE_REASON, UNAVAILABLE_MESSAGE)
+        if clinic is not None and clinic != demo:
+            return _denied(access.AccessDenied("wrong_clinic"))
+        try:
+            linked = await _off_loop(access.sender_has_links, sender)
+        except Exception:
+            logger.exception("REST request refused: the sender's links could not be read")
+            return _json_error(503, UNAVAILABLE_REASON, UNAVAILABLE_MESSAGE)
+        if linked:
+            # A conversation opened with a personal link or an anonymous demo session is
+            # reachable with its token only, even in demo mode.
+            return _denied(access.AccessDenied("missing_token"))
+        return sender, demo
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            authorized = await self.authorize(request)
+            if isinstance(authorized, HTTPResponse):
+                return authorized
+            sender_id, clinic = authorized
+            text = self._extract_message(request)
+            if not isinstance(text, str):
+                return _json_error(400, "bad_request", 'Send the text as "message".')
+            metadata = {"clinic": clinic}
+            if rasa.utils.endpoints.bool_arg(request, "stream", default=False):
+                return response.stream(
+                    self.stream_response(on_new_message, text, sender_id, self.name(), metadata),
+                    content_type="text/event-stream",
+                )
+            collector = CollectingOutputChannel()
+            try:
+                await on_new_message(
+                    UserMessage(
+                        text,
+                        collector,
+                        sender_id,
+                        input_channel=self.name(),
+                        metadata=metadata,
+                    )
+                )
+            except asyncio.CancelledError:
+                logger.error("REST message timed out")
+            except Exception:
+                logger.exception("REST message failed")
+            return response.json(collector.messages)
+
+        return webhook
