@@ -9,6 +9,10 @@ RASA_PY    := $(RASA_VENV)/bin/python
 RASA       := $(RASA_VENV)/bin/rasa
 MODEL      := models/current.tar.gz
 SPACY_MODEL := var/spacy/en_lookup
+WIDGET_DIR := bot/web/widget
+WIDGET     := bot/web/static/widget.js
+CHROMIUM   := /usr/bin/chromium
+SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
 export PYTHONPATH := $(CURDIR)
 
 # Rasa 3.6 needs Python 3.10; the application runs on 3.11+. pyenv's shims may hide a
@@ -18,11 +22,13 @@ comma := ,
 PYTHON310 ?= $(call find_python,python3.10,3.10)
 PYTHON3   ?= $(or $(call find_python,python3.11,3.11),$(call find_python,python3.12,3.12),python3)
 
-RASA_INPUTS := domain.yml config.yml $(wildcard data/*.yml) $(wildcard bot/nlu/*.py) \
+# The channels and the tracker store in bot/nlu/ are not part of the model.
+RASA_INPUTS := domain.yml config.yml $(wildcard data/*.yml) \
+               $(filter-out bot/nlu/patient_channel.py bot/nlu/tracker_store.py,$(wildcard bot/nlu/*.py)) \
                $(wildcard bot/safety/*.py) $(wildcard bot/safety/*.yml)
 
 .PHONY: help install postgres-server run shell train test lint format validate test-app test-rasa-side test-stories \
-        test-nlu test-integration bench clean
+        test-nlu test-integration test-browser screenshots bench clean
 
 help:
 	@echo "make run    install what is missing, train if needed, start the assistant"
@@ -46,7 +52,20 @@ $(RASA_VENV)/.installed: requirements/rasa.in requirements/rasa.lock
 $(SPACY_MODEL)/config.cfg: $(RASA_VENV)/.installed bot/safety/spacy_pipeline.py
 	$(RASA_PY) -m bot.nlu.spacy_model $(SPACY_MODEL)
 
-install: $(VENV)/.installed $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg
+# The chat widget: socket.io-client bundled with our source into one file (esbuild).
+$(WIDGET_DIR)/node_modules/.package-lock.json: $(WIDGET_DIR)/package.json $(WIDGET_DIR)/package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nodejs npm; }
+	npm ci --prefix $(WIDGET_DIR) --no-audit --no-fund
+	touch $@
+
+$(WIDGET): $(WIDGET_DIR)/node_modules/.package-lock.json $(wildcard $(WIDGET_DIR)/src/*.js) $(wildcard $(WIDGET_DIR)/*.mjs)
+	npm run build --prefix $(WIDGET_DIR)
+
+install: $(VENV)/.installed $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg $(WIDGET)
+
+# Browser tests drive Debian's Chromium (Playwright's own browser download does not work here).
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium
 
 # ---------------------------------------------------------------- model
 # Trains only when the domain, config, training data or the Rasa-side code changed.
@@ -83,8 +102,7 @@ test-app: $(VENV)/.installed
 # The tracker-store tests start a throwaway PostgreSQL server (Debian's package).
 postgres-server:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
-	  { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
-	    $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq postgresql; }
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
 
 test-rasa-side: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg postgres-server
 	$(RASA_PY) -m pytest -c tests/rasa/pytest.ini tests/rasa -q -p no:cacheprovider
@@ -101,10 +119,19 @@ test-nlu: $(MODEL)
 test-integration: install $(MODEL)
 	$(PY) -m pytest tests/integration -q
 
-test: lint validate test-app test-rasa-side test-stories test-nlu test-integration
+# The widget in a real browser against the real servers (web app, Rasa, actions).
+test-browser: install $(MODEL) $(CHROMIUM)
+	$(PY) -m pytest tests/browser -q
 
-bench: install $(MODEL)
+# Refresh the README's screenshots (docs/screenshots/) from a real conversation.
+screenshots: install $(MODEL) $(CHROMIUM)
+	COMPANION_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest tests/browser -q -k "checkin or phone"
+
+test: lint validate test-app test-rasa-side test-stories test-nlu test-integration test-browser
+
+bench: install $(MODEL) $(CHROMIUM)
 	$(PY) bench/latency.py --out bench/results/latency.json
+	$(PY) bench/widget.py --out bench/results/widget.json
 
 clean:
 	rm -rf models results .pytest_cache

@@ -1,0 +1,732 @@
+// The clinic's chat widget. A clinic embeds it with one tag:
+//   <script src="https://HOST/widget.js" data-clinic="SLUG" async></script>
+// It renders inside a shadow root, talks to the Rasa server over socket.io with the patient's
+// token, and keeps this tab's conversation in sessionStorage so a reload does not lose it.
+
+import { io } from "socket.io-client";
+import { DEFAULT_CONFIG, loadConfig, telHref, textOn } from "./config.js";
+import { el, srOnly } from "./dom.js";
+import { IdentityError, anonymousToken, takeFragmentToken } from "./identity.js";
+import { SessionState } from "./storage.js";
+import { CSS } from "./styles.js";
+
+const STARTED = Symbol.for("companion-widget.started");
+const SVG_NS = "http://www.w3.org/2000/svg";
+// Rasa sends nothing at all when an action fails (e.g. the action server is down): after
+// this long without a reply the patient is told, rather than left watching the dots.
+const NO_REPLY_MS = 30000;
+const RETRY_UNAVAILABLE_MS = 15000;
+// Refusals after which this token will never work again, so it is forgotten.
+const DEAD_TOKEN = new Set([
+  "expired",
+  "revoked",
+  "malformed_token",
+  "invalid_signature",
+  "missing_token",
+  "anonymous_not_allowed",
+  "wrong_clinic",
+]);
+
+const TEXT = {
+  notice:
+    "You are chatting with an automated assistant, not a therapist. Nobody watches this chat " +
+    "in real time. If you need help now, use \u201cGet help now\u201d.",
+  connecting: "Connecting\u2026",
+  lost:
+    "Connection lost. Trying to reconnect\u2026 Anything you send will be delivered when " +
+    "the connection is back.",
+  unreachable:
+    "Can\u2019t reach the assistant right now. Trying again\u2026 If you need help now, use " +
+    "\u201cGet help now\u201d.",
+  back: "Connected again.",
+  configFailed:
+    "The chat is not available right now. If you need help now, use \u201cGet help now\u201d.",
+  typing: "The assistant is typing\u2026",
+  noReply:
+    "The assistant has not answered. Please try again in a moment. If you need help now, " +
+    "use \u201cGet help now\u201d.",
+  notSent: "Not sent yet",
+};
+
+function findScript() {
+  // document.currentScript is null once an async script runs from a cache or a later tick.
+  const current = document.currentScript;
+  if (current && current.hasAttribute("data-clinic")) return current;
+  const started = window[STARTED] || new Set();
+  const candidates = document.querySelectorAll('script[data-clinic][src*="widget.js"]');
+  for (const script of candidates) {
+    if (!started.has(script.getAttribute("data-clinic").trim())) return script;
+  }
+  return null;
+}
+
+function chatIcon() {
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const path = document.createElementNS(SVG_NS, "path");
+  path.setAttribute(
+    "d",
+    "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z",
+  );
+  svg.appendChild(path);
+  return svg;
+}
+
+function newId() {
+  return `m${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+}
+
+function quickReplies(value) {
+  if (!Array.isArray(value)) return [];
+  return value
+    .filter((reply) => reply && typeof reply.title === "string" && reply.title.trim())
+    .slice(0, 12)
+    .map((reply) => ({
+      title: reply.title,
+      payload: typeof reply.payload === "string" && reply.payload ? reply.payload : reply.title,
+    }));
+}
+
+function attachmentLink(value) {
+  const src = value && value.payload && (value.payload.src || value.payload.url);
+  if (typeof src !== "string") return null;
+  try {
+    const url = new URL(src);
+    return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+class Widget {
+  constructor({ slug, base, explicitToken }) {
+    this.slug = slug;
+    this.base = base;
+    this.state = new SessionState(slug);
+    if (explicitToken) this.state.setToken(explicitToken, { fromLink: true });
+    this.config = null;
+    this.socket = null;
+    this.ready = false;
+    this.everReady = false;
+    this.starting = false;
+    this.typingTimer = null;
+    this.statusTimer = null;
+    this.serverDisconnects = 0;
+    this.fullScreen = window.matchMedia("(max-width: 600px)");
+    // Sent since the last reply: if the server refuses them (access_denied) they go back
+    // into the outbox, so a message is never silently lost.
+    this.unanswered = [];
+    this.retryTimer = null;
+    this.greeting = null;
+  }
+
+  async start() {
+    try {
+      this.config = await loadConfig(this.base, this.slug);
+    } catch {
+      this.config = null;
+    }
+    // Without a configuration the widget still appears: its crisis numbers are the defaults.
+    this.mount();
+    if (this.config) this.applyConfig(this.config);
+    else this.addSystem(TEXT.configFailed);
+    if (this.state.data.open) this.open({ focus: false });
+    else if (this.state.data.outbox.length) this.ensureConnection();
+  }
+
+  /** A new patient link while the page is open: its conversation replaces what is shown. */
+  switchToLink(token) {
+    const before = this.state.data.patient;
+    this.state.setToken(token, { fromLink: true });
+    if (!this.host) return; // not mounted yet: start() reads the new state
+    const old = this.socket;
+    this.socket = null;
+    if (old) old.disconnect();
+    this.ready = false;
+    this.everReady = false;
+    this.unanswered = [];
+    clearTimeout(this.retryTimer);
+    this.showTyping(false);
+    this.setStatus("");
+    if (this.state.data.patient !== before) {
+      const items = this.state.data.transcript.map((item) => this.renderItem(item));
+      this.log.replaceChildren(...(this.greeting ? [this.greeting] : []), ...items);
+      this.input.value = this.state.data.draft;
+    }
+    if (!this.panel.hidden || this.state.data.outbox.length) this.ensureConnection();
+  }
+
+  /** The clinic's name, colour, crisis numbers and greeting. */
+  applyConfig(config) {
+    this.root.style.setProperty("--companion-accent", config.accent_color);
+    this.root.style.setProperty("--companion-on-accent", textOn(config.accent_color));
+    this.title.textContent = config.name;
+    this.launcherName.textContent = ` with ${config.name}`;
+    this.panel.setAttribute("aria-label", `Chat with ${config.name}`);
+    this.crisisList.replaceChildren(...this.crisisItems(config.crisis_lines));
+    if (!this.greeting) {
+      this.greeting = this.renderBot({ text: config.greeting }, false);
+      this.log.insertBefore(this.greeting, this.log.firstChild);
+    }
+  }
+
+  crisisItems(lines) {
+    return lines.map((line) =>
+      el(
+        "li",
+        {},
+        el("a", { href: telHref(line.number) }, line.number),
+        el("span", { class: "line-name" }, line.name),
+      ),
+    );
+  }
+
+  // ------------------------------------------------------------------ building the UI
+  mount() {
+    const config = { ...DEFAULT_CONFIG, clinic: this.slug };
+    const host = document.createElement("companion-chat");
+    // Inline !important beats any rule in the clinic's stylesheets aimed at our element.
+    host.setAttribute("style", "all: initial !important;");
+    const shadow = host.attachShadow({ mode: "open" });
+    // A constructed stylesheet is not an inline <style>, so a strict page CSP allows it.
+    const constructable = window.CSSStyleSheet && "replaceSync" in CSSStyleSheet.prototype;
+    if ("adoptedStyleSheets" in shadow && constructable) {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      shadow.adoptedStyleSheets = [sheet];
+    } else {
+      shadow.appendChild(el("style", {}, CSS));
+    }
+
+    const root = el("div", { class: "root" });
+    this.root = root;
+    root.style.setProperty("--companion-accent", config.accent_color);
+    root.style.setProperty("--companion-on-accent", textOn(config.accent_color));
+
+    this.unread = el("span", { class: "unread", hidden: true }, srOnly(" (new message)"));
+    this.launcher = el(
+      "button",
+      {
+        type: "button",
+        class: "launcher",
+        "aria-controls": "companion-panel",
+        "aria-expanded": "false",
+        onclick: () => this.open(),
+      },
+      chatIcon(),
+      el("span", {}, "Chat"),
+      (this.launcherName = srOnly(` with ${config.name}`)),
+      this.unread,
+    );
+
+    // "Get help now" is on screen whether the chat is open or not: closed, it sits above the
+    // launcher and opens the panel straight on the crisis numbers.
+    this.dockHelp = el(
+      "button",
+      { type: "button", class: "dock-help", onclick: () => this.openOnCrisis() },
+      "Get help now",
+    );
+    this.dock = el("div", { class: "dock" }, this.dockHelp, this.launcher);
+
+    this.helpButton = el(
+      "button",
+      {
+        type: "button",
+        class: "help",
+        "aria-expanded": "false",
+        "aria-controls": "companion-crisis",
+        onclick: () => this.toggleCrisis(),
+      },
+      "Get help now",
+    );
+    const header = el(
+      "div",
+      { class: "header" },
+      el(
+        "div",
+        { class: "titles" },
+        (this.title = el("h2", { class: "title", id: "companion-title" }, config.name)),
+        el("p", { class: "subtitle" }, "Automated assistant"),
+      ),
+      this.helpButton,
+      el(
+        "button",
+        { type: "button", class: "close", "aria-label": "Close chat", onclick: () => this.close() },
+        el("span", { "aria-hidden": "true" }, "\u00d7"),
+      ),
+    );
+
+    this.crisisTitle = el("h3", { id: "companion-crisis-title", tabindex: "-1" }, "Get help now");
+    this.crisis = el(
+      "section",
+      {
+        class: "crisis",
+        id: "companion-crisis",
+        "aria-labelledby": "companion-crisis-title",
+        hidden: true,
+      },
+      this.crisisTitle,
+      el("p", {}, "If you are in danger, or thinking about harming yourself, call now:"),
+      (this.crisisList = el("ul", {}, this.crisisItems(config.crisis_lines))),
+      el(
+        "p",
+        {},
+        "This chat is automated and nobody watches it in real time: it cannot send help.",
+      ),
+    );
+
+    this.log = el("div", {
+      class: "log",
+      role: "log",
+      "aria-live": "polite",
+      "aria-label": "Conversation",
+    });
+    this.typingDots = el(
+      "span",
+      { class: "typing-dots", hidden: true, "aria-hidden": "true" },
+      el("span", { class: "dot" }),
+      el("span", { class: "dot" }),
+      el("span", { class: "dot" }),
+    );
+    this.typingText = el("span", { class: "sr-only" });
+    this.body = el(
+      "div",
+      { class: "body" },
+      el("p", { class: "notice" }, TEXT.notice),
+      this.log,
+      el("div", { class: "typing", role: "status" }, this.typingDots, this.typingText),
+    );
+    this.status = el("p", { class: "status", role: "status" });
+
+    this.input = el("textarea", {
+      id: "companion-input",
+      rows: "1",
+      maxlength: "4000",
+      autocomplete: "off",
+      placeholder: "Type a message",
+      oninput: () => {
+        this.state.data.draft = this.input.value;
+        this.state.save();
+        this.autoGrow();
+      },
+      onkeydown: (event) => {
+        if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+          event.preventDefault();
+          this.submit();
+        }
+      },
+    });
+    this.input.value = this.state.data.draft;
+    const form = el(
+      "form",
+      {
+        class: "composer",
+        onsubmit: (event) => {
+          event.preventDefault();
+          this.submit();
+        },
+      },
+      el("label", { for: "companion-input", class: "sr-only" }, "Message"),
+      this.input,
+      el("button", { type: "submit", class: "send" }, "Send"),
+    );
+
+    this.panel = el(
+      "div",
+      {
+        class: "panel",
+        id: "companion-panel",
+        role: "dialog",
+        "aria-label": `Chat with ${config.name}`,
+        hidden: true,
+        onkeydown: (event) => {
+          if (event.key === "Escape") {
+            event.stopPropagation();
+            this.close();
+          } else if (event.key === "Tab") {
+            this.keepFocusInside(event);
+          }
+        },
+      },
+      header,
+      this.crisis,
+      this.body,
+      this.status,
+      form,
+    );
+
+    root.append(this.dock, this.panel);
+    shadow.appendChild(root);
+    document.body.appendChild(host);
+    this.host = host;
+
+    for (const item of this.state.data.transcript) this.log.appendChild(this.renderItem(item));
+  }
+
+  renderItem(item) {
+    if (item.kind === "patient") return this.renderPatient(item);
+    return this.renderBot(item, true);
+  }
+
+  renderBot(item, withReplies) {
+    const node = el(
+      "div",
+      { class: "msg bot" },
+      el("p", { class: "bubble" }, srOnly("Assistant: "), item.text || ""),
+    );
+    if (item.link) {
+      const attrs = {
+        class: "link",
+        href: item.link,
+        target: "_blank",
+        rel: "noopener noreferrer",
+      };
+      node.appendChild(el("a", attrs, item.link));
+    }
+    const replies = withReplies ? item.quick_replies || [] : [];
+    if (replies.length) {
+      node.appendChild(
+        el(
+          "div",
+          { class: "quick-replies", role: "group", "aria-label": "Suggested replies" },
+          replies.map((reply) =>
+            el(
+              "button",
+              { type: "button", onclick: () => this.send(reply.title, reply.payload) },
+              reply.title,
+            ),
+          ),
+        ),
+      );
+    }
+    return node;
+  }
+
+  renderPatient(item) {
+    return el(
+      "div",
+      { class: "msg patient", "data-id": item.id },
+      el("p", { class: "bubble" }, srOnly("You: "), item.text),
+      item.pending ? el("span", { class: "pending" }, TEXT.notSent) : null,
+    );
+  }
+
+  /** A new message in the conversation: older quick replies no longer apply. */
+  addItem(item) {
+    for (const button of this.log.querySelectorAll(".quick-replies button:not([disabled])")) {
+      button.disabled = true;
+    }
+    this.state.data.transcript.push(item);
+    this.state.save();
+    this.log.appendChild(this.renderItem(item));
+    this.scrollToEnd();
+  }
+
+  /** A notice about the connection or access; not part of the stored conversation. */
+  addSystem(text) {
+    this.log.appendChild(el("p", { class: "system" }, text));
+    this.scrollToEnd();
+  }
+
+  setStatus(text, clearAfterMs = 0) {
+    clearTimeout(this.statusTimer);
+    if (this.status.textContent !== text) this.status.textContent = text;
+    if (clearAfterMs) this.statusTimer = setTimeout(() => this.setStatus(""), clearAfterMs);
+  }
+
+  showTyping(on) {
+    clearTimeout(this.typingTimer);
+    this.typingDots.hidden = !on;
+    this.typingText.textContent = on ? TEXT.typing : "";
+    if (on) {
+      this.typingTimer = setTimeout(() => {
+        this.showTyping(false);
+        this.addSystem(TEXT.noReply);
+      }, NO_REPLY_MS);
+      this.scrollToEnd();
+    }
+  }
+
+  scrollToEnd() {
+    this.body.scrollTop = this.body.scrollHeight;
+  }
+
+  autoGrow() {
+    this.input.style.height = "auto";
+    this.input.style.height = `${Math.min(this.input.scrollHeight + 2, 140)}px`;
+  }
+
+  // ------------------------------------------------------------------ opening and closing
+  /** Full screen on a phone, the panel is modal: Tab cycles inside it, not behind it. */
+  keepFocusInside(event) {
+    if (!this.fullScreen.matches) return;
+    const focusable = [
+      ...this.panel.querySelectorAll("button:not([disabled]), a[href], textarea"),
+    ].filter((node) => node.getClientRects().length > 0);
+    if (!focusable.length) return;
+    const first = focusable[0];
+    const last = focusable[focusable.length - 1];
+    const active = this.host.shadowRoot.activeElement;
+    if (event.shiftKey && (active === first || !this.panel.contains(active))) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && active === last) {
+      event.preventDefault();
+      first.focus();
+    }
+  }
+
+  open({ focus = true } = {}) {
+    this.panel.setAttribute("aria-modal", String(this.fullScreen.matches));
+    this.panel.hidden = false;
+    this.dock.hidden = true;
+    this.launcher.setAttribute("aria-expanded", "true");
+    this.unread.hidden = true;
+    this.state.data.open = true;
+    this.state.save();
+    this.autoGrow();
+    this.scrollToEnd();
+    if (focus) this.input.focus();
+    this.ensureConnection();
+  }
+
+  close() {
+    this.panel.hidden = true;
+    this.dock.hidden = false;
+    this.launcher.setAttribute("aria-expanded", "false");
+    this.state.data.open = false;
+    this.state.save();
+    this.launcher.focus();
+  }
+
+  /** From the closed widget: the panel opens with the crisis numbers shown and focused. */
+  openOnCrisis() {
+    this.open({ focus: false });
+    if (this.crisis.hidden) this.toggleCrisis();
+    else this.crisisTitle.focus();
+  }
+
+  toggleCrisis() {
+    const show = this.crisis.hidden;
+    this.crisis.hidden = !show;
+    this.helpButton.setAttribute("aria-expanded", String(show));
+    if (show) this.crisisTitle.focus();
+  }
+
+  // ------------------------------------------------------------------ sending
+  submit() {
+    const text = this.input.value;
+    if (!text.trim()) return;
+    this.input.value = "";
+    this.state.data.draft = "";
+    this.autoGrow();
+    this.send(text.trim());
+  }
+
+  /** Show the patient's words at once; deliver them now or as soon as the connection is back. */
+  send(text, payload = text) {
+    const id = newId();
+    this.addItem({ kind: "patient", id, text, pending: true });
+    this.state.data.outbox.push({ id, message: payload });
+    this.state.save();
+    if (this.ready) this.flush();
+    else this.ensureConnection();
+    // A clicked quick reply is disabled at once; keep keyboard focus somewhere useful.
+    this.input.focus();
+  }
+
+  flush() {
+    if (!this.ready || !this.socket || !this.socket.connected) return;
+    const outbox = this.state.data.outbox;
+    let sent = 0;
+    while (outbox.length) {
+      const entry = outbox.shift();
+      const { id, message } = entry;
+      this.socket.emit("user_uttered", { message });
+      this.unanswered.push(entry);
+      sent += 1;
+      const item = this.state.data.transcript.find((entry) => entry.id === id);
+      if (item) delete item.pending;
+      const marker = this.log.querySelector(`[data-id="${id}"] .pending`);
+      if (marker) marker.remove();
+    }
+    this.state.save();
+    if (sent) this.showTyping(true);
+  }
+
+  // ------------------------------------------------------------------ the connection
+  async ensureConnection() {
+    if (this.socket || this.starting) return;
+    this.starting = true;
+    try {
+      if (!this.config) {
+        try {
+          this.config = await loadConfig(this.base, this.slug);
+        } catch {
+          this.addSystem(TEXT.configFailed);
+          return;
+        }
+        this.applyConfig(this.config);
+      }
+      if (!this.config.socket_url) {
+        this.addSystem(TEXT.configFailed);
+        return;
+      }
+      let token = this.state.data.token;
+      if (!token) {
+        this.setStatus(TEXT.connecting);
+        token = await anonymousToken(this.config);
+        this.state.setToken(token);
+      }
+      this.connect(token);
+    } catch (error) {
+      this.setStatus("");
+      this.addSystem(error instanceof IdentityError ? error.message : TEXT.unreachable);
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  connect(token) {
+    const target = new URL(this.config.socket_url);
+    const prefix = target.pathname.replace(/\/+$/, "");
+    let path = this.config.socket_path;
+    if (prefix && !path.startsWith(`${prefix}/`)) path = prefix + path;
+    this.setStatus(TEXT.connecting);
+    const socket = io(target.origin, {
+      path,
+      auth: { token },
+      reconnectionDelayMax: 10000,
+      timeout: 15000,
+    });
+    this.socket = socket;
+
+    // Events of a socket that was replaced (another patient link) are ignored.
+    const current = () => this.socket === socket;
+    socket.on("connect", () => {
+      if (current()) socket.emit("session_request", {});
+    });
+    socket.on("session_confirm", () => {
+      if (!current()) return;
+      this.ready = true;
+      this.serverDisconnects = 0;
+      if (this.everReady) this.setStatus(TEXT.back, 4000);
+      else this.setStatus("");
+      this.everReady = true;
+      this.flush();
+    });
+    socket.on("bot_uttered", (data) => {
+      if (current()) this.receive(data);
+    });
+    // The token stopped working mid-conversation (revoked, expired); the server disconnects.
+    socket.on("access_denied", (data) => {
+      if (!current()) return;
+      this.requeueUnanswered();
+      if (data && typeof data === "object" && typeof data.message === "string") {
+        this.refused(socket, data);
+      }
+    });
+    socket.on("disconnect", (reason) => {
+      if (!current()) return;
+      this.ready = false;
+      this.showTyping(false);
+      if (reason === "io client disconnect") return;
+      this.setStatus(TEXT.lost);
+      if (reason === "io server disconnect") {
+        // The server closed this session; socket.io will not retry on its own. Reconnecting
+        // lets the server either accept the token again or refuse it with a reason.
+        this.serverDisconnects += 1;
+        const delay = Math.min(30000, 1000 * 2 ** this.serverDisconnects);
+        setTimeout(() => {
+          if (current()) socket.connect();
+        }, delay);
+      }
+    });
+    socket.on("connect_error", (error) => {
+      if (!current()) return;
+      this.ready = false;
+      const data = error && error.data;
+      if (data && typeof data === "object" && typeof data.message === "string") {
+        this.refused(socket, data);
+      } else {
+        this.setStatus(this.everReady ? TEXT.lost : TEXT.unreachable);
+      }
+    });
+  }
+
+  /** The server refused this token: say why in its words; a dead token is forgotten. */
+  refused(socket, data) {
+    this.ready = false;
+    socket.disconnect();
+    if (this.socket === socket) this.socket = null;
+    if (DEAD_TOKEN.has(data.reason)) this.state.dropToken();
+    this.setStatus("");
+    this.showTyping(false);
+    this.addSystem(data.message);
+    if (!DEAD_TOKEN.has(data.reason) && this.state.data.outbox.length) {
+      // E.g. the server could not check the token just now: try again later by itself.
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => this.ensureConnection(), RETRY_UNAVAILABLE_MS);
+    }
+  }
+
+  /** Messages the server refused to take go back to the front of the outbox. */
+  requeueUnanswered() {
+    if (!this.unanswered.length) return;
+    this.state.data.outbox.unshift(...this.unanswered);
+    for (const { id } of this.unanswered) {
+      const item = this.state.data.transcript.find((entry) => entry.id === id);
+      if (item) item.pending = true;
+      const node = this.log.querySelector(`[data-id="${id}"]`);
+      if (node && !node.querySelector(".pending")) {
+        node.appendChild(el("span", { class: "pending" }, TEXT.notSent));
+      }
+    }
+    this.unanswered = [];
+    this.state.save();
+  }
+
+  receive(data) {
+    if (!data || typeof data !== "object") return;
+    const text = typeof data.text === "string" ? data.text : "";
+    const replies = quickReplies(data.quick_replies);
+    const link = attachmentLink(data.attachment);
+    if (!text && !replies.length && !link) return;
+    this.unanswered = [];
+    this.showTyping(false);
+    const item = { kind: "bot", text };
+    if (replies.length) item.quick_replies = replies;
+    if (link) item.link = link;
+    this.addItem(item);
+    if (this.panel.hidden) this.unread.hidden = false;
+  }
+}
+
+function boot() {
+  const script = findScript();
+  if (!script) return;
+  const slug = (script.getAttribute("data-clinic") || "").trim();
+  if (!slug) return;
+  const started = window[STARTED] || (window[STARTED] = new Set());
+  if (started.has(slug)) return;
+  started.add(slug);
+
+  const src = new URL(script.src, document.baseURI);
+  const base = new URL(".", src).href.replace(/\/+$/, "");
+  // Read the link's token before anything else, so it leaves the address bar at once.
+  const fragmentToken = takeFragmentToken();
+  const explicitToken = (script.getAttribute("data-token") || "").trim() || fragmentToken;
+  const widget = new Widget({ slug, base, explicitToken });
+  // A patient link opened in a tab that already shows this page changes only the fragment.
+  window.addEventListener("hashchange", () => {
+    const token = takeFragmentToken();
+    if (token) widget.switchToLink(token);
+  });
+  const go = () => widget.start();
+  if (document.body) go();
+  else document.addEventListener("DOMContentLoaded", go, { once: true });
+}
+
+boot();

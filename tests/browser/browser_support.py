@@ -1,0 +1,176 @@
+"""The widget as a patient and a clinic's web site see it, for the browser tests."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import secrets
+import threading
+from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from playwright.sync_api import Browser, BrowserContext, Dialog, Locator, Page, expect
+
+from bot import settings
+
+MODEL = settings.PROJECT_ROOT / "models" / "current.tar.gz"
+WIDGET_JS = settings.PROJECT_ROOT / "bot" / "web" / "static" / "widget.js"
+AXE_JS = (
+    settings.PROJECT_ROOT / "bot" / "web" / "widget" / "node_modules" / "axe-core" / "axe.min.js"
+)
+#: Screenshots go to results/ (git-ignored) on every run; `make screenshots` points this at
+#: docs/screenshots/ to refresh the ones the README shows.
+SCREENSHOTS = Path(
+    os.environ.get("COMPANION_SCREENSHOT_DIR", settings.PROJECT_ROOT / "results" / "screenshots")
+)
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+#: The first reply of a fresh Rasa server can take a while (model warm-up on 2 cores).
+REPLY_TIMEOUT_MS = 60_000
+#: socket.io retries with a growing delay (at most 10 s in the widget); a restarted Rasa
+#: server also needs time to load its model.
+RECONNECT_TIMEOUT_MS = 90_000
+
+MOOD_QUESTION = "How is your mood right now"
+CRAVING_QUESTION = "How strong is any craving"
+NOTE_QUESTION = "Anything you'd like to add"
+CHECKIN_SAVED = "Check-in saved in your journal"
+
+
+def stack_env(workdir: Path, *, web_port: int, rasa_port: int) -> dict[str, str]:
+    """The environment of a private stack: its own database, token key and addresses."""
+    return {
+        "DATABASE_URL": f"sqlite:///{workdir / 'companion.db'}",
+        "COMPANION_VAR_DIR": str(workdir / "var"),
+        "COMPANION_TOKEN_SECRET": secrets.token_hex(32),
+        "COMPANION_DEMO_MODE": "1",
+        "COMPANION_PUBLIC_WEB_URL": f"http://localhost:{web_port}",
+        "COMPANION_PUBLIC_RASA_URL": f"http://localhost:{rasa_port}",
+    }
+
+
+@dataclass
+class PageWatch:
+    """What a page did that a test must notice: dialogs (alert) and uncaught errors."""
+
+    dialogs: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def open_context(browser: Browser, **options: object) -> tuple[BrowserContext, Page, PageWatch]:
+    """A fresh browser profile (its own sessionStorage) with one page that is watched."""
+    context = browser.new_context(locale="en-US", **options)
+    page = context.new_page()
+    watch = PageWatch()
+
+    def on_dialog(dialog: Dialog) -> None:
+        watch.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.on("pageerror", lambda error: watch.errors.append(str(error)))
+    return context, page, watch
+
+
+class Widget:
+    """The widget found through roles and labels, the way a screen reader finds it.
+
+    Playwright's locators pierce open shadow roots, so these reach inside the widget.
+    """
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.launcher = page.get_by_role("button", name=re.compile(r"^Chat with"))
+        self.panel = page.get_by_role("dialog")
+        self.log = page.get_by_role("log")
+        self.input = page.get_by_label("Message", exact=True)
+        self.help = page.get_by_role("button", name="Get help now")
+        self.crisis = page.locator("companion-chat #companion-crisis")
+        self.status = page.locator("companion-chat .status")
+
+    def open(self) -> None:
+        self.launcher.click()
+        expect(self.panel).to_be_visible()
+
+    def bot(self, containing: str | None = None) -> Locator:
+        messages = self.log.locator(".msg.bot")
+        return messages.filter(has_text=containing) if containing else messages
+
+    def patient(self, containing: str | None = None) -> Locator:
+        messages = self.log.locator(".msg.patient")
+        return messages.filter(has_text=containing) if containing else messages
+
+    def send(self, text: str) -> None:
+        self.input.fill(text)
+        self.input.press("Enter")
+
+    def say(self, text: str, reply_containing: str) -> None:
+        """Send a message and wait for a new bot message that contains the given words."""
+        before = self.bot(reply_containing).count()
+        self.send(text)
+        expect(self.bot(reply_containing)).to_have_count(before + 1, timeout=REPLY_TIMEOUT_MS)
+
+    def click_reply(self, title: str, reply_containing: str) -> None:
+        """Click the newest quick-reply button with this title and wait for the bot's answer."""
+        before = self.bot(reply_containing).count()
+        self.log.get_by_role("button", name=title, exact=True).last.click()
+        expect(self.bot(reply_containing)).to_have_count(before + 1, timeout=REPLY_TIMEOUT_MS)
+
+    def shadow_count(self, selector: str) -> int:
+        return self.page.evaluate(
+            "(s) => document.querySelector('companion-chat').shadowRoot.querySelectorAll(s).length",
+            selector,
+        )
+
+    def crisis_numbers(self) -> list[tuple[str, str]]:
+        """(text, href) of every link in the "Get help now" section, each wholly on screen."""
+        links = self.crisis.get_by_role("link")
+        expect(links.first).to_be_visible()
+        for link in links.all():
+            expect(link).to_be_in_viewport(ratio=1)
+        return [(link.inner_text(), link.get_attribute("href") or "") for link in links.all()]
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
+        pass
+
+
+class ClinicSite:
+    """A clinic's own web site: static files on another port of this machine (another origin)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        handler = functools.partial(QuietHandler, directory=str(directory))
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.port = self.server.server_address[1]
+        self.origin = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def page(self, name: str, html: str) -> str:
+        (self.directory / name).write_text(html)
+        return f"{self.origin}/{name}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def save_screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / name
+    page.screenshot(path=str(path))
+    return path
