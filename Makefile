@@ -96,7 +96,7 @@ format: $(VENV)/.installed
 validate: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg
 	$(RASA) data validate --fail-on-warning
 
-test-app: $(VENV)/.installed
+test-app: $(VENV)/.installed $(WIDGET)
 	$(PY) -m pytest tests/app -q
 
 # The tracker-store tests start a throwaway PostgreSQL server (Debian's package).
