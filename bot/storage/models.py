@@ -120,6 +120,8 @@ class Clinic(Base):
     greeting: Mapped[str | None] = mapped_column(Text)
     allow_anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     patient_url: Mapped[str | None] = mapped_column(String(2048))
+    notify_emails: Mapped[list[str]] = mapped_column(JSON, default=list)
+    webhook_url: Mapped[str | None] = mapped_column(String(2048))
 
     patients: Mapped[list[Patient]] = relationship(back_populates="clinic")
 
@@ -199,6 +201,11 @@ class RiskFlag(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(String(255))
+    #: The clinic is told about every new flag (email and/or webhook) by the web app, which
+    #: keeps retrying until this is set; the flag never waits for that to be stored.
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notify_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    notify_error: Mapped[str | None] = mapped_column(Text)
 
     patient: Mapped[Patient] = relationship(back_populates="risk_flags")
 
@@ -223,3 +230,86 @@ class PatientLink(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     patient: Mapped[Patient] = relationship(back_populates="links")
+
+
+class Therapist(Base):
+    """A clinician (or clinic administrator) who signs in to the dashboard.
+
+    ``email`` is stored lower-cased; ``password_hash`` is an argon2id hash, never the password.
+    """
+
+    __tablename__ = "therapists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    clinic: Mapped[Clinic] = relationship()
+
+
+class TherapistSession(Base):
+    """A signed-in browser: server-side, so that logging out or timing out really ends it.
+
+    ``id`` is the SHA-256 of the cookie's random value, so a copy of this table cannot be
+    used to take over a session.
+    """
+
+    __tablename__ = "therapist_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+    therapist: Mapped[Therapist] = relationship()
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per e-mail address, whether or not such an account exists.
+
+    Counting unknown addresses the same way as real ones is what keeps lock-outs from
+    revealing which accounts exist.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(Base):
+    """One line of the audit log: who did what, to whom, when, from where, and the outcome.
+
+    Append-only: the database itself refuses UPDATE and DELETE on this table (triggers made
+    by migration 0003), so not even a bug in this application can rewrite history.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_clinic_id_at", "clinic_id", "at"),
+        CheckConstraint("outcome IN ('ok', 'denied', 'failed')", name="outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    clinic_id: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(20), default="ok")
+    ip: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

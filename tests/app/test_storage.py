@@ -31,8 +31,18 @@ from bot.settings import PROJECT_ROOT
 from bot.storage import db
 from bot.storage.models import Base, Clinic
 
-MODEL_TABLES = {"clinics", "patients", "journal_entries", "risk_flags", "patient_links"}
-HEAD_REVISION = "0002"
+MODEL_TABLES = {
+    "clinics",
+    "patients",
+    "journal_entries",
+    "risk_flags",
+    "patient_links",
+    "therapists",
+    "therapist_sessions",
+    "login_throttle",
+    "audit_log",
+}
+HEAD_REVISION = "0003"
 
 
 def _diff(url: str, *, filtered: bool = True) -> list[object]:
