@@ -12,6 +12,7 @@ SPACY_MODEL := var/spacy/en_lookup
 WIDGET_DIR := bot/web/widget
 WIDGET     := bot/web/static/widget.js
 CHROMIUM   := /usr/bin/chromium
+PANGO      := /usr/lib/$(shell uname -m)-linux-gnu/libpangoft2-1.0.so.0
 SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
 export PYTHONPATH := $(CURDIR)
 
@@ -61,7 +62,12 @@ $(WIDGET_DIR)/node_modules/.package-lock.json: $(WIDGET_DIR)/package.json $(WIDG
 $(WIDGET): $(WIDGET_DIR)/node_modules/.package-lock.json $(wildcard $(WIDGET_DIR)/src/*.js) $(wildcard $(WIDGET_DIR)/*.mjs)
 	npm run build --prefix $(WIDGET_DIR)
 
-install: $(VENV)/.installed $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg $(WIDGET)
+install: $(VENV)/.installed $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg $(WIDGET) $(PANGO)
+
+# PDF exports (WeasyPrint) need Pango from Debian.
+$(PANGO):
+	$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 \
+	  libharfbuzz0b libharfbuzz-subset0 libfontconfig1 libglib2.0-0 fonts-dejavu-core openssl
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download does not work here).
 $(CHROMIUM):
@@ -96,7 +102,7 @@ format: $(VENV)/.installed
 validate: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg
 	$(RASA) data validate --fail-on-warning
 
-test-app: $(VENV)/.installed $(WIDGET)
+test-app: $(VENV)/.installed $(WIDGET) $(PANGO)
 	$(PY) -m pytest tests/app -q
 
 # The tracker-store tests start a throwaway PostgreSQL server (Debian's package).

@@ -10,31 +10,22 @@ move to sibling modules unchanged. Handlers import the application lazily so tha
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import IO, Any, TextIO
+from typing import Any, TextIO
+
+# The export formats live in bot.exports (the dashboard writes the same files); these names
+# stay importable from here for scripts written against the command line's module.
+from bot.exports import CSV_BASE_COLUMNS as CSV_BASE_COLUMNS
+from bot.exports import LIST_SEPARATOR as LIST_SEPARATOR
+from bot.exports import flatten_fields as flatten_fields
+from bot.exports import neutralise_formula as neutralise_formula
+from bot.exports import write_export_csv, write_export_json
 
 SubParsers = Any  # argparse's sub-parser action type is private
 Registrar = Callable[[SubParsers], None]
 Handler = Callable[[argparse.Namespace], int]
-
-#: Base CSV columns, before one column per (flattened) journal field.
-CSV_BASE_COLUMNS: tuple[str, ...] = (
-    "number",
-    "kind",
-    "status",
-    "created_at",
-    "session_date",
-    "mood",
-    "craving",
-)
-LIST_SEPARATOR = "; "
-# A cell starting with one of these is run as a formula by spreadsheet programs
-# (OWASP "CSV injection"); a leading apostrophe makes it plain text again.
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class CommandError(Exception):
@@ -61,85 +52,6 @@ def database_errors() -> Iterator[None]:
 
 
 # ----------------------------------------------------------------------------- export
-
-
-def neutralise_formula(cell: str) -> str:
-    """Prefix ``'`` to text a spreadsheet would evaluate; anything else is returned as is."""
-    if cell.startswith(_FORMULA_PREFIXES):
-        return "'" + cell
-    return cell
-
-
-def _scalar_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _cell_text(value: Any) -> str:
-    if isinstance(value, list):
-        return LIST_SEPARATOR.join(_scalar_text(item) for item in value)
-    return _scalar_text(value)
-
-
-def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            _flatten(f"{prefix}.{key}", inner, out)
-    else:
-        out[prefix] = _cell_text(value)
-
-
-def flatten_fields(fields: dict[str, Any]) -> dict[str, str]:
-    """One text cell per field: lists joined by ``"; "``, nested dicts as ``key.sub``."""
-    out: dict[str, str] = {}
-    for key, value in fields.items():
-        _flatten(key, value, out)
-    return out
-
-
-def _known_field_columns() -> list[str]:
-    from bot.journal import FIELD_KEYS, URGE_SURFING_KEYS
-
-    columns: list[str] = []
-    for keys in FIELD_KEYS.values():
-        for key in keys:
-            if key == "urge_surfing":
-                columns.extend(f"urge_surfing.{sub}" for sub in URGE_SURFING_KEYS)
-            elif key not in columns:
-                columns.append(key)
-    return columns
-
-
-def _field_columns(rows: Iterable[dict[str, str]]) -> list[str]:
-    """Known fields in question order, then any others in order of first appearance."""
-    present: dict[str, None] = {}
-    for row in rows:
-        present.update(dict.fromkeys(row))
-    known = [column for column in _known_field_columns() if column in present]
-    return known + [column for column in present if column not in known]
-
-
-def write_export_csv(export: dict[str, Any], stream: IO[str]) -> None:
-    """Write one CSV row per journal entry; patient text is kept verbatim apart from
-    the apostrophe that defuses spreadsheet formulas."""
-    entries: list[dict[str, Any]] = export["entries"]
-    flattened = [flatten_fields(entry["fields"]) for entry in entries]
-    field_columns = _field_columns(flattened)
-    writer = csv.writer(stream)
-    writer.writerow([neutralise_formula(c) for c in (*CSV_BASE_COLUMNS, *field_columns)])
-    for entry, fields in zip(entries, flattened, strict=True):
-        base = [_scalar_text(entry[column]) for column in CSV_BASE_COLUMNS]
-        extra = [fields.get(column, "") for column in field_columns]
-        writer.writerow([neutralise_formula(cell) for cell in (*base, *extra)])
-
-
-def write_export_json(export: dict[str, Any], stream: IO[str]) -> None:
-    """Pretty JSON with every character as typed (no ``\\u`` escapes for non-ASCII)."""
-    json.dump(export, stream, ensure_ascii=False, indent=2)
-    stream.write("\n")
 
 
 def _utf8_stdout() -> TextIO:
@@ -232,8 +144,19 @@ def register_run(subparsers: SubParsers) -> None:
 
 def _all_commands() -> tuple[Registrar, ...]:
     from bot.cli_clinics import register_clinic, register_patient
+    from bot.cli_notify import register_notify
+    from bot.cli_staff import register_audit, register_therapist
 
-    return (register_run, register_export, register_db, register_clinic, register_patient)
+    return (
+        register_run,
+        register_export,
+        register_db,
+        register_clinic,
+        register_patient,
+        register_therapist,
+        register_audit,
+        register_notify,
+    )
 
 
 def build_parser(commands: Sequence[Registrar] | None = None) -> argparse.ArgumentParser:

@@ -53,6 +53,8 @@ def _clinic_save(args: argparse.Namespace) -> int:
         "greeting": args.greeting,
         "allow_anonymous": args.allow_anonymous,
         "patient_url": args.patient_url,
+        "notify_emails": args.notify_email,
+        "webhook_url": args.webhook_url,
     }
     with database_errors():
         try:
@@ -112,6 +114,28 @@ def _settings_arguments(parser: argparse.ArgumentParser, *, create: bool) -> Non
     parser.add_argument("--accent-color", metavar="#RRGGBB")
     parser.add_argument("--greeting", help="the widget's first message")
     parser.add_argument("--patient-url", metavar="URL", help="the page personal links open")
+    emails = parser.add_mutually_exclusive_group()
+    emails.add_argument(
+        "--notify-email",
+        action="append",
+        metavar="ADDRESS",
+        help="an address told about each new risk flag, without what the patient wrote "
+        + ("(repeatable)" if create else "(replaces the list; repeatable)"),
+    )
+    if not create:
+        emails.add_argument(
+            "--no-notify-email",
+            dest="notify_email",
+            action="store_const",
+            const=[],
+            help="tell no address about new risk flags",
+        )
+    parser.add_argument(
+        "--webhook-url",
+        metavar="URL",
+        help="an https:// address that receives a signed POST for each new risk flag"
+        + ("" if create else " ('' switches it off)"),
+    )
     anonymous = parser.add_mutually_exclusive_group()
     anonymous.add_argument(
         "--allow-anonymous",

@@ -3,12 +3,16 @@
 A clinic is created once by its administrator (``python -m bot clinic create``) and then
 read by the web app on every widget load. The demo clinic is created on first use with the
 web app's own address as its origin, so ``make run`` works without any setup.
+
+A clinic may also name where new risk flags are announced (``notify_emails``,
+``webhook_url``); :mod:`bot.notify` sends those announcements.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -27,6 +31,16 @@ COLOR_PATTERN = re.compile(r"^#[0-9a-fA-F]{6}$")
 NUMBER_PATTERN = re.compile(r"^\+?[0-9][0-9 ().-]{0,30}$")
 MAX_NAME = 200
 MAX_GREETING = 1000
+MAX_NOTIFY_EMAILS = 20
+MAX_URL = 2048
+# Deliberately narrower than RFC 5322: an address that needs quoting or comments is far
+# more likely a typo than a clinic's real inbox, and nothing here may reach an e-mail
+# header unchecked (no spaces, commas, angle brackets or line breaks).
+EMAIL_PATTERN = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}"
+    r"@(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 
 
 class ClinicError(ValueError):
@@ -51,9 +65,16 @@ class ClinicView:
     greeting: str
     allow_anonymous: bool
     patient_url: str | None
+    notify_emails: list[str] = field(default_factory=list)
+    webhook_url: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        """The settings as JSON-ready data.
+
+        The risk-flag notification settings appear only once a clinic has them, so the
+        output of clinics that announce nothing keeps the shape it always had.
+        """
+        data: dict[str, Any] = {
             "slug": self.slug,
             "name": self.name,
             "origins": list(self.origins),
@@ -63,6 +84,11 @@ class ClinicView:
             "allow_anonymous": self.allow_anonymous,
             "patient_url": self.patient_url,
         }
+        if self.notify_emails:
+            data["notify_emails"] = list(self.notify_emails)
+        if self.webhook_url:
+            data["webhook_url"] = self.webhook_url
+        return data
 
 
 def _view(clinic: Clinic) -> ClinicView:
@@ -75,6 +101,8 @@ def _view(clinic: Clinic) -> ClinicView:
         greeting=clinic.greeting or defaults()["greeting"],
         allow_anonymous=bool(clinic.allow_anonymous),
         patient_url=clinic.patient_url,
+        notify_emails=list(clinic.notify_emails or []),
+        webhook_url=clinic.webhook_url,
     )
 
 
@@ -141,6 +169,64 @@ def check_patient_url(url: str) -> str:
     return url.strip()
 
 
+def check_notify_emails(addresses: list[str]) -> list[str]:
+    """The addresses told about new risk flags: checked, de-duplicated, domains lower-cased."""
+    normalized: list[str] = []
+    seen: set[str] = set()
+    for address in addresses:
+        value = address.strip()
+        if not EMAIL_PATTERN.fullmatch(value):
+            raise ClinicError(
+                f"{address!r} is not an e-mail address like care-team@clinic.example."
+            )
+        local, _, domain = value.rpartition("@")
+        value = f"{local}@{domain.lower()}"
+        if value.lower() not in seen:
+            seen.add(value.lower())
+            normalized.append(value)
+    if len(normalized) > MAX_NOTIFY_EMAILS:
+        raise ClinicError(f"At most {MAX_NOTIFY_EMAILS} notification addresses per clinic.")
+    return normalized
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_webhook_url(url: str) -> str:
+    """Where risk-flag announcements are POSTed: HTTPS, or plain HTTP on this machine only.
+
+    Plain HTTP elsewhere would let anyone on the way read which patient has a new flag and
+    replay the signed request; credentials in the address would end up in logs and listings.
+    """
+    from urllib.parse import urlsplit
+
+    value = url.strip()
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as error:
+        raise ClinicError(f"{url!r} is not a web address: {error}") from error
+    if port == 0:
+        raise ClinicError(f"{url!r} has port 0, which no server can listen on.")
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.fragment:
+        raise ClinicError(f"{url!r} is not a webhook address (https://…, without a #fragment).")
+    if parts.username is not None or parts.password is not None:
+        raise ClinicError(
+            f"{url!r} contains a user name or password: webhook requests are signed instead."
+        )
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ClinicError(f"{url!r} is not HTTPS: plain HTTP is allowed only to this machine.")
+    if len(value) > MAX_URL:
+        raise ClinicError(f"The webhook address is longer than {MAX_URL} characters.")
+    return value
+
+
 # ----------------------------------------------------------------------------- service
 
 
@@ -158,6 +244,8 @@ def create(
     greeting: str | None = None,
     allow_anonymous: bool = False,
     patient_url: str | None = None,
+    notify_emails: list[str] | None = None,
+    webhook_url: str | None = None,
 ) -> ClinicView:
     """Create a clinic; :class:`ClinicError` if the slug is taken or a setting is unusable."""
     clinic = Clinic(
@@ -169,6 +257,8 @@ def create(
         greeting=check_text("greeting", greeting, MAX_GREETING) if greeting else None,
         allow_anonymous=allow_anonymous,
         patient_url=check_patient_url(patient_url) if patient_url else None,
+        notify_emails=check_notify_emails(notify_emails or []),
+        webhook_url=check_webhook_url(webhook_url) if webhook_url else None,
     )
     db.ensure_schema()
     with db.session_scope() as session:
@@ -190,8 +280,13 @@ def update(
     greeting: str | None = None,
     allow_anonymous: bool | None = None,
     patient_url: str | None = None,
+    notify_emails: list[str] | None = None,
+    webhook_url: str | None = None,
 ) -> ClinicView:
-    """Change the given settings of a clinic; the others stay as they are."""
+    """Change the given settings of a clinic; the others stay as they are.
+
+    ``notify_emails=[]`` and ``webhook_url=""`` switch those announcements off.
+    """
     db.ensure_schema()
     with db.session_scope() as session:
         clinic = _find(session, slug)
@@ -213,6 +308,10 @@ def update(
             clinic.allow_anonymous = allow_anonymous
         if patient_url is not None:
             clinic.patient_url = check_patient_url(patient_url) if patient_url else None
+        if notify_emails is not None:
+            clinic.notify_emails = check_notify_emails(notify_emails)
+        if webhook_url is not None:
+            clinic.webhook_url = check_webhook_url(webhook_url) if webhook_url else None
         session.flush()
         return _view(clinic)
 

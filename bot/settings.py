@@ -85,3 +85,174 @@ def token_secret() -> bytes:
             return key.encode()
         time.sleep(0.01)
     raise RuntimeError(f"{path} is empty: delete it and start again, or set COMPANION_TOKEN_SECRET")
+
+
+# ----------------------------------------------------------------------------- dashboard
+
+
+def _dashboard_seconds(name: str, default: float) -> float:
+    """A duration in seconds from the environment; a value that is not a positive number is
+    a configuration mistake, reported at once rather than silently replaced by the default."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise RuntimeError(f"{name}={raw!r} is not a number of seconds") from None
+    if value < 0:
+        raise RuntimeError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+def dashboard_idle_timeout() -> float:
+    """Seconds without a request after which a therapist's session ends (default 15 min)."""
+    return _dashboard_seconds("COMPANION_SESSION_IDLE_SECONDS", 15 * 60)
+
+
+def dashboard_max_age() -> float:
+    """Seconds after sign-in after which a session ends however active it is (default 12 h)."""
+    return _dashboard_seconds("COMPANION_SESSION_MAX_AGE_SECONDS", 12 * 60 * 60)
+
+
+def secure_cookies(scheme: str) -> bool:
+    """Whether the dashboard's cookies carry ``Secure`` for a request made over ``scheme``.
+
+    ``COMPANION_SECURE_COOKIES``: ``auto`` (default) = only over HTTPS (uvicorn's
+    ``--proxy-headers`` turns a trusted proxy's ``X-Forwarded-Proto`` into the scheme);
+    ``1`` = always (a deployment behind TLS that should never send them in clear); ``0`` = never.
+    """
+    value = os.environ.get("COMPANION_SECURE_COOKIES", "auto").strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    return scheme == "https"
+
+
+def login_window() -> float:
+    """Seconds over which failed sign-ins of one e-mail address are counted (default 15 min)."""
+    return _dashboard_seconds("COMPANION_LOGIN_WINDOW_SECONDS", 15 * 60)
+
+
+def login_lock() -> float:
+    """Seconds sign-in stays paused for an address after too many failures (default 15 min)."""
+    return _dashboard_seconds("COMPANION_LOGIN_LOCK_SECONDS", 15 * 60)
+
+
+def login_delay_step() -> float:
+    """Extra wait per failed sign-in beyond the third (default 1 s; at most five steps)."""
+    return _dashboard_seconds("COMPANION_LOGIN_DELAY_SECONDS", 1.0)
+
+
+# ----------------------------------------------------------------------------- notifications
+
+
+def _notify_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    return value not in {"0", "false", "no", "off"}
+
+
+def smtp_host() -> str | None:
+    """The SMTP server that sends risk-flag e-mails; unset means no e-mail can be sent."""
+    return os.environ.get("COMPANION_SMTP_HOST", "").strip() or None
+
+
+def smtp_port() -> int:
+    """The SMTP server's port (default 587, the submission port that offers STARTTLS)."""
+    raw = os.environ.get("COMPANION_SMTP_PORT", "").strip()
+    if not raw:
+        return 587
+    try:
+        port = int(raw)
+    except ValueError:
+        raise RuntimeError(f"COMPANION_SMTP_PORT={raw!r} is not a port number") from None
+    if not 0 < port < 65536:
+        raise RuntimeError(f"COMPANION_SMTP_PORT={raw!r} is not a port number")
+    return port
+
+
+def smtp_user() -> str | None:
+    """User name for SMTP AUTH; unset means the server takes mail without signing in."""
+    return os.environ.get("COMPANION_SMTP_USER") or None
+
+
+def smtp_password() -> str:
+    return os.environ.get("COMPANION_SMTP_PASSWORD", "")
+
+
+def smtp_from() -> str:
+    """The sender of risk-flag e-mails (default ``noreply@`` the web app's host name)."""
+    value = os.environ.get("COMPANION_SMTP_FROM", "").strip()
+    if value:
+        return value
+    from urllib.parse import urlsplit
+
+    host = urlsplit(public_web_url()).hostname or "localhost"
+    return f"noreply@{host}"
+
+
+def smtp_starttls() -> bool:
+    """Whether the connection must be encrypted with STARTTLS before anything is sent.
+
+    On by default: the mail is refused rather than sent in clear when the server does not
+    offer STARTTLS. ``COMPANION_SMTP_STARTTLS=0`` for a relay on the same machine.
+    """
+    return _notify_flag("COMPANION_SMTP_STARTTLS", True)
+
+
+def notify_interval() -> float:
+    """Seconds between the web app's passes over unsent risk-flag notifications.
+
+    ``COMPANION_NOTIFY_INTERVAL`` (default 10); ``0`` means this web app sends none (another
+    process, or ``python -m bot notify --once``, does).
+    """
+    raw = os.environ.get("COMPANION_NOTIFY_INTERVAL", "").strip()
+    if not raw:
+        return 10.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise RuntimeError(
+            f"COMPANION_NOTIFY_INTERVAL={raw!r} is not a number of seconds"
+        ) from None
+    if not 0 <= value < float("inf"):
+        raise RuntimeError(f"COMPANION_NOTIFY_INTERVAL={raw!r} must be 0 or a positive number")
+    return value
+
+
+def webhook_secret_file() -> Path:
+    return VAR_DIR / "secrets" / "webhook.key"
+
+
+def webhook_secret() -> bytes:
+    """The key from which each clinic's webhook signing key is derived.
+
+    ``COMPANION_WEBHOOK_SECRET`` wins; otherwise a random key is kept in
+    ``var/secrets/webhook.key`` (0600), created on first use exactly like the token key and
+    for the same reasons. It is separate from the token key so that handing a clinic its
+    webhook key can never help anyone forge a patient's link.
+    """
+    value = os.environ.get("COMPANION_WEBHOOK_SECRET")
+    if value:
+        return value.encode()
+    path = webhook_secret_file()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+    for _ in range(50):
+        key = path.read_text().strip()
+        if key:
+            return key.encode()
+        time.sleep(0.01)
+    raise RuntimeError(
+        f"{path} is empty: delete it and start again, or set COMPANION_WEBHOOK_SECRET"
+    )

@@ -11,6 +11,10 @@ start an anonymous demo chat only from one of that clinic's origins.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot import clinics, patients, settings
 from bot.access import MESSAGES, AccessDenied, normalize_origin
 from bot.storage import db
+from bot.web import dashboard
+from bot.web.dashboard import security as dashboard_security
 
 WEB_DIR = Path(__file__).resolve().parent
 WIDGET_FILE = WEB_DIR / "static" / "widget.js"
@@ -105,6 +111,29 @@ def _demo_page_policy() -> str:
     )
 
 
+logger = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Run the risk-flag notifier beside the app: flags are told to clinics from here, never
+    from the action server, so a crisis reply never waits for e-mail."""
+    from bot.notify import NotifierThread
+
+    interval = settings.notify_interval()
+    notifier = None
+    if interval > 0:
+        notifier = NotifierThread(interval_seconds=interval)
+        notifier.start()
+    else:
+        logger.info("Risk-flag notifications are not sent by this process (interval 0).")
+    try:
+        yield
+    finally:
+        if notifier is not None:  # stop() waits for a notice in flight: not on the event loop
+            await asyncio.to_thread(notifier.stop)
+
+
 def create_app() -> FastAPI:
     """The ASGI application (``uvicorn bot.web.app:create_app --factory``)."""
     app = FastAPI(
@@ -112,9 +141,14 @@ def create_app() -> FastAPI:
         summary="Chat widget, demo clinic page and clinics' widget settings.",
         docs_url=None,
         redoc_url=None,
+        lifespan=_lifespan,
     )
     app.add_middleware(GZipMiddleware, minimum_size=500)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(dashboard_security.DashboardHeaders)
+    app.add_exception_handler(dashboard_security.LoginRequired, dashboard_security.login_required)
+    app.add_exception_handler(dashboard_security.PageError, dashboard_security.page_error)
+    app.include_router(dashboard.router)
 
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 

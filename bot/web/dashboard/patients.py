@@ -1,0 +1,191 @@
+"""The patients list, the patient page, flag acknowledgement and the exports.
+
+Each route does the same four things in the same order: find the patient *within the
+viewer's clinic* (anyone else's patient is the same audited 404 as one who does not exist),
+read the record, write the audit row, and only then return the data. If the audit row
+cannot be written the request fails and nothing is shown. The reading and the rules live in
+:mod:`bot.records` and :mod:`bot.exports`; these functions only connect them to HTTP.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import RedirectResponse
+
+from bot import audit, exports, records
+from bot.storage.models import utcnow
+from bot.web.dashboard.chart import render_chart
+from bot.web.dashboard.security import (
+    PREFIX,
+    PageError,
+    Viewer,
+    client_ip,
+    not_found,
+    render,
+    require_csrf,
+    require_viewer,
+)
+
+router = APIRouter()
+
+ViewerDep = Annotated[Viewer, Depends(require_viewer)]
+CsrfViewerDep = Annotated[Viewer, Depends(require_csrf)]
+
+#: Export formats: media type and file extension.
+EXPORT_TYPES: dict[str, str] = {
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json; charset=utf-8",
+    "pdf": "application/pdf",
+}
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+_FLAG_ID = re.compile(r"^[0-9]{1,18}$")
+
+
+def patient_path(sender_id: str) -> str:
+    """The patient page's address; the id is quoted whole (it is the patient's, not ours)."""
+    return f"{PREFIX}/patients/{quote(sender_id, safe='')}"
+
+
+def _record_audit(
+    request: Request,
+    viewer: Viewer,
+    action: str,
+    *,
+    target: str | None = None,
+    outcome: str = "ok",
+    detail: dict[str, Any] | None = None,
+) -> None:
+    audit.record(
+        action,
+        actor=viewer.email,
+        clinic_id=viewer.clinic_id,
+        target=target,
+        outcome=outcome,
+        ip=client_ip(request),
+        detail=detail,
+    )
+
+
+def _denied(request: Request, viewer: Viewer) -> PageError:
+    """The audited 404 for another clinic's patient, an unknown one, or a flag not theirs."""
+    _record_audit(
+        request, viewer, "access_denied", outcome="denied", detail={"path": request.url.path}
+    )
+    return not_found(viewer)
+
+
+def _patient(request: Request, viewer: Viewer, sender_id: str) -> records.PatientRef:
+    patient = records.find_patient(viewer.clinic_id, sender_id)
+    if patient is None:
+        raise _denied(request, viewer)
+    return patient
+
+
+# ----------------------------------------------------------------------------- pages
+
+
+@router.get("/", include_in_schema=False)
+def patients_page(request: Request, viewer: ViewerDep) -> Response:
+    """Every patient of the viewer's clinic, open risk flags first."""
+    summaries = records.list_patients(viewer.clinic_id)
+    _record_audit(request, viewer, "view_patients", detail={"patients": len(summaries)})
+    return render(
+        request,
+        "therapist/patients.html",
+        {
+            "patients": summaries,
+            "now": utcnow(),
+            "fmt": records.FORMATS,
+            "patient_path": patient_path,
+        },
+        viewer,
+    )
+
+
+def _export(request: Request, viewer: Viewer, sender_id: str, fmt: str) -> Response:
+    patient = _patient(request, viewer, sender_id)
+    if fmt not in EXPORT_TYPES:
+        raise not_found(viewer)
+    now = utcnow()
+    if fmt == "pdf":
+        body = exports.pdf_bytes(
+            records.load_record(patient), exported_by=viewer.email, exported_at=now
+        )
+    elif fmt == "csv":
+        body = exports.csv_bytes(records.export_data(patient))
+    else:
+        body = exports.json_bytes(records.export_data(patient))
+    _record_audit(request, viewer, "export", target=patient.sender_id, detail={"format": fmt})
+    safe_id = _UNSAFE_FILENAME.sub("_", patient.sender_id)[:80] or "patient"
+    filename = f"companion-{safe_id}-{now.astimezone(UTC):%Y%m%d}.{fmt}"
+    return Response(
+        body,
+        media_type=EXPORT_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# Registered before the patient page: its ``path`` parameter would match these addresses too.
+@router.get("/patients/{sender_id:path}/export.{fmt}", include_in_schema=False)
+def export(request: Request, sender_id: str, fmt: str, viewer: ViewerDep) -> Response:
+    """The patient's record as CSV, JSON (what ``python -m bot export`` prints) or PDF."""
+    return _export(request, viewer, sender_id, fmt)
+
+
+@router.post("/patients/{sender_id:path}/flags/{flag_id}/acknowledge", include_in_schema=False)
+def acknowledge(request: Request, sender_id: str, flag_id: str, viewer: CsrfViewerDep) -> Response:
+    """Record that the viewer has seen a risk flag, then go back to it on the patient page."""
+    patient = _patient(request, viewer, sender_id)
+    flag = records.flag_of(patient, int(flag_id)) if _FLAG_ID.fullmatch(flag_id) else None
+    if flag is None:
+        raise _denied(request, viewer)
+    _record_audit(
+        request, viewer, "acknowledge_flag", target=patient.sender_id, detail={"flag_id": flag.id}
+    )
+    records.acknowledge_flag(patient, flag.id, by=viewer.email)
+    return RedirectResponse(
+        f"{patient_path(patient.sender_id)}?acknowledged={flag.id}#flag-{flag.id}", status_code=303
+    )
+
+
+@router.get("/patients/{sender_id:path}", include_in_schema=False)
+def patient_page(
+    request: Request,
+    sender_id: str,
+    viewer: ViewerDep,
+    q: str = "",
+    kind: Annotated[list[str] | None, Query()] = None,
+    start: Annotated[str, Query(alias="from")] = "",
+    end: Annotated[str, Query(alias="to")] = "",
+    acknowledged: str = "",
+) -> Response:
+    """Open flags, the chart, the journal and the conversations, after the GET filters."""
+    patient = _patient(request, viewer, sender_id)
+    filters = records.Filters.parse(query=q, kinds=kind or (), start=start, end=end)
+    record = records.load_record(patient, filters)
+    _record_audit(
+        request, viewer, "view_patient", target=patient.sender_id, detail=filters.audit_detail()
+    )
+    just_acknowledged = next(
+        (flag for flag in record.acknowledged_flags if str(flag.id) == acknowledged), None
+    )
+    return render(
+        request,
+        "therapist/patient.html",
+        {
+            "record": record,
+            "filters": filters,
+            "chart": render_chart(record.chart),
+            "fmt": records.FORMATS,
+            "kinds": records.FILTER_KINDS,
+            "path": patient_path(patient.sender_id),
+            "just_acknowledged": just_acknowledged,
+            "now": utcnow(),
+        },
+        viewer,
+    )

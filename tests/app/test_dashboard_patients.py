@@ -1,0 +1,618 @@
+"""The patients list, the patient page, flag acknowledgement and the exports, over HTTP
+against a real uvicorn process and a database filled by :mod:`dashboard_seed`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sqlite3
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from html import unescape
+from pathlib import Path
+
+import pypdf
+import pytest
+import requests
+from dashboard_seed import (
+    CRISIS_TEXT,
+    FORMULA,
+    NORTHSIDE_SECRET,
+    OLD_CRISIS_TEXT,
+    XSS_FLAG,
+    XSS_IMG,
+    XSS_SCRIPT,
+    XSS_TRANSCRIPT,
+    SeededTherapist,
+    SeedInfo,
+    seed,
+)
+from sqlalchemy import select
+
+from bot import access, journal
+from bot.runner import Service, free_port, stop_all, wait_until_ready
+from bot.settings import PROJECT_ROOT
+from bot.storage import db
+from bot.storage.models import AuditEvent, Patient, RiskFlag, utcnow
+
+SECRET = "patients-test-secret-0123456789abcdef0123456789abcdef"
+TIMEOUT = 30
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+)
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+
+@dataclass
+class Server:
+    url: str
+    env: dict[str, str]
+    info: SeedInfo
+    database: Path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The web app as uvicorn serves it, on a database seeded before it starts."""
+    directory = tmp_path_factory.mktemp("patients")
+    port = free_port()
+    database = directory / "companion.db"
+    env = {
+        "DATABASE_URL": f"sqlite:///{database}",
+        "COMPANION_TOKEN_SECRET": SECRET,
+        "COMPANION_PUBLIC_WEB_URL": f"http://127.0.0.1:{port}",
+        "COMPANION_VAR_DIR": str(directory / "var"),
+        "COMPANION_NOTIFY_INTERVAL": "0",
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+    info = seed(env["DATABASE_URL"])
+    db.reset_engines()
+    service = Service(
+        name="web app",
+        command=[
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bot.web.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        ready_url=f"http://127.0.0.1:{port}/healthz",
+        env=env,
+    )
+    service.start()
+    try:
+        wait_until_ready(service, timeout=90)
+        yield Server(url=f"http://127.0.0.1:{port}", env=env, info=info, database=database)
+    finally:
+        stop_all([service])
+
+
+@pytest.fixture
+def web(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    """The running app, with this process pointed at the same database and key."""
+    for name, value in server.env.items():
+        monkeypatch.setenv(name, value)
+    db.reset_engines()
+    access.reset()
+    yield server
+    db.reset_engines()
+    access.reset()
+
+
+class Browser:
+    """A requests session that signs in through the login form, like a browser."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.http = requests.Session()
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.http.get(
+            self.server.url + path, timeout=TIMEOUT, allow_redirects=False, **kwargs
+        )
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return self.http.post(
+            self.server.url + path, timeout=TIMEOUT, allow_redirects=False, **kwargs
+        )
+
+    def sign_in(self, account: SeededTherapist) -> Browser:
+        page = self.get("/therapist/login")
+        token = _TOKEN.search(page.text).group(1)
+        response = self.post(
+            "/therapist/login",
+            data={"email": account.email, "password": account.password, "csrf_token": token},
+        )
+        assert response.status_code == 303, response.text
+        return self
+
+
+@pytest.fixture
+def harbour(web: Server) -> Browser:
+    return Browser(web).sign_in(web.info.therapist)
+
+
+@pytest.fixture
+def northside(web: Server) -> Browser:
+    return Browser(web).sign_in(web.info.other_therapist)
+
+
+def page_path(sender_id: str) -> str:
+    return f"/therapist/patients/{sender_id}"
+
+
+def audit_rows(action: str, actor: str) -> list[AuditEvent]:
+    with db.session_scope(write=False) as session:
+        return list(
+            session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.action == action, AuditEvent.actor == actor)
+                .order_by(AuditEvent.id)
+            )
+        )
+
+
+def text_of(response: requests.Response) -> str:
+    """The page's text with tags removed and entities decoded (what a reader sees)."""
+    return unescape(re.sub(r"<[^>]+>", "", response.text))
+
+
+def assert_dashboard_headers(response: requests.Response) -> None:
+    assert response.headers["Content-Security-Policy"] == CSP
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def order_in(text: str, *needles: str) -> list[int]:
+    positions = [text.find(needle) for needle in needles]
+    assert all(position >= 0 for position in positions), list(zip(needles, positions, strict=True))
+    return positions
+
+
+@contextmanager
+def audit_log_unavailable(database: Path) -> Iterator[None]:
+    """Make every audit write fail, for real: the table is renamed away for a moment."""
+    with sqlite3.connect(database) as connection:
+        connection.execute("ALTER TABLE audit_log RENAME TO audit_log_away")
+    try:
+        yield
+    finally:
+        with sqlite3.connect(database) as connection:
+            connection.execute("ALTER TABLE audit_log_away RENAME TO audit_log")
+
+
+def new_patient_with_flag(clinic_id: int, sender_id: str, message: str) -> int:
+    """A patient of ``clinic_id`` with one open flag, for tests that change flags."""
+    with db.session_scope() as session:
+        patient = Patient(sender_id=sender_id, clinic_id=clinic_id)
+        session.add(patient)
+        session.flush()
+    return journal.record_risk_flag(sender_id, message=message, category="suicide", source="test")
+
+
+# ----------------------------------------------------------------------------- list
+
+
+def test_patients_list_shows_the_clinic_with_open_flags_first(harbour: Browser) -> None:
+    info = harbour.server.info
+
+    response = harbour.get("/therapist/")
+
+    assert response.status_code == 200
+    assert_dashboard_headers(response)
+    rows = re.findall(
+        r'<tr class="(has-open-flags|no-open-flags)">\s*<th scope="row"><a href="/therapist/patients/([^"]+)"',
+        response.text,
+    )
+    flagged = [sender for kind, sender in rows if kind == "has-open-flags"]
+    calm = [sender for kind, sender in rows if kind == "no-open-flags"]
+    # Open flags first, each group by latest activity; the patient who never wrote comes last.
+    assert rows[: len(flagged)] == [("has-open-flags", s) for s in flagged]
+    assert flagged[:2] == [info.main, info.xss]
+    assert calm[-2:] == [info.steady, info.newcomer]
+    assert info.other not in response.text
+    text = text_of(response)
+    assert "1 open" in text
+    assert "2/10" in text and "7/10" in text  # main's latest mood and craving
+    assert "no activity yet" in text
+    rows = audit_rows("view_patients", info.therapist.email)
+    assert rows and rows[-1].clinic_id == info.harbour.id and rows[-1].outcome == "ok"
+    assert rows[-1].ip == "127.0.0.1"
+
+
+def test_pages_need_a_session(web: Server) -> None:
+    anonymous = Browser(web)
+    for path in (
+        "/therapist/",
+        page_path(web.info.main),
+        page_path(web.info.main) + "/export.pdf",
+    ):
+        response = anonymous.get(path)
+        assert response.status_code == 303, path
+        assert response.headers["Location"].startswith("/therapist/login")
+        assert CRISIS_TEXT not in response.text
+    response = anonymous.post(
+        page_path(web.info.main) + f"/flags/{web.info.open_flag_id}/acknowledge",
+        data={"csrf_token": "x"},
+    )
+    assert response.status_code == 303
+    with db.session_scope(write=False) as session:
+        assert session.get(RiskFlag, web.info.open_flag_id).acknowledged_at is None
+
+
+# ----------------------------------------------------------------------------- patient page
+
+
+def test_patient_page_has_flags_chart_timeline_and_transcripts(harbour: Browser) -> None:
+    info = harbour.server.info
+
+    response = harbour.get(page_path(info.main))
+
+    assert response.status_code == 200
+    assert_dashboard_headers(response)
+    html = response.text
+    text = text_of(response)
+    # The open flag comes first, with the message that raised it and an acknowledge form.
+    flags, trend, journal_at, conversations = order_in(
+        html, 'id="flags"', 'id="trend"', 'id="journal"', 'id="conversations"'
+    )
+    assert flags < trend < journal_at < conversations
+    open_flag = html[flags:trend]
+    assert f'id="flag-{info.open_flag_id}"' in open_flag
+    assert CRISIS_TEXT.replace("'", "&#39;") in open_flag
+    token = _TOKEN.search(html).group(1)
+    assert (
+        f'action="/therapist/patients/{info.main}/flags/{info.open_flag_id}/acknowledge"'
+        in open_flag
+    )
+    assert f'name="csrf_token" value="{token}"' in open_flag
+    assert f"Acknowledged by {info.therapist.email}" in text
+    assert "disappear" in text  # the acknowledged flag's message
+    # The chart: one SVG with the three session dates and every rating.
+    svg = ET.fromstring(re.search(r"<svg.*?</svg>", html, re.S).group(0))
+    assert svg.get("role") == "img"
+    assert len(svg.findall(".//*[@class='chart-session']")) == 3
+    assert len(svg.findall(".//*[@class='chart-point chart-craving']")) == 12
+    assert len(svg.findall(".//*[@class='chart-point chart-mood']")) == 9
+    # Every entry, newest first, with every structured field.
+    numbers = [int(n) for n in re.findall(r'<li id="entry-(\d+)"', html)]
+    assert numbers == list(range(info.main_entry_count, 0, -1))
+    for expected in (
+        "tight jaw and shoulders",
+        "it peaked after about 10 minutes and then eased",
+        "Urge before",
+        "8/10",
+        "lonely, tired",
+        "people, places",
+        "Walked past the Anchor pub, Mark texted asking me out",
+        "Call my sister on Sunday",
+        "Slip reflection",
+        "interrupted",
+        "partial",
+        "Ketamine session",
+    ):
+        assert expected in text, expected
+    # Conversations: grouped, with who said what, newest first.
+    conversation_numbers = re.findall(
+        r'<article class="conversation card" id="conversation-(\d+)"', html
+    )
+    assert conversation_numbers == [str(n) for n in range(info.main_conversation_count, 0, -1)]
+    assert "Patient" in text and "Assistant" in text
+    assert "I really want a drink right now" in text
+    assert "Options offered: Yes · No thanks" in text
+    assert "raised a risk flag" in text
+    anchor = re.search(
+        rf'<a href="/therapist/patients/{info.main}#(message-\d+)">Read it in the conversation',
+        html,
+    ).group(1)
+    flagged = re.search(rf'<li id="{anchor}" class="user flagged">.*?</li>', html, re.S).group(0)
+    assert "ending it all tonight" in unescape(flagged)
+    since = info.session_dates[-1].isoformat()
+    assert f'href="/therapist/patients/{info.main}?from={since}">Since the last session' in html
+    row = audit_rows("view_patient", info.therapist.email)[-1]
+    assert (row.target, row.outcome, row.clinic_id) == (info.main, "ok", info.harbour.id)
+
+
+def test_a_patient_without_activity(harbour: Browser) -> None:
+    response = harbour.get(page_path(harbour.server.info.newcomer))
+
+    assert response.status_code == 200
+    text = text_of(response)
+    assert "No open risk flags." in text
+    assert "No mood or craving ratings yet." in text
+    assert "No journal entries yet." in text
+    assert "No conversations yet." in text
+    assert "<svg" not in response.text
+
+
+def test_search_marks_matches_in_entries_and_transcripts(harbour: Browser) -> None:
+    info = harbour.server.info
+
+    response = harbour.get(page_path(info.main), params={"q": "KITCHEN"})
+
+    html = response.text
+    assert re.findall(r'<li id="entry-(\d+)"', html) == ["2", "1"]
+    assert "<mark>kitchen</mark>" in html
+    assert re.findall(r'id="conversation-(\d+)"', html) == ["1"]
+    assert 'class="user match"' in html
+    # Open flags stay whatever the search; the chart still shows the whole trend.
+    assert f'id="flag-{info.open_flag_id}"' in html
+    assert html.count("chart-point chart-craving") == 12
+    assert "Showing 2 of 12 journal entries and 1 of 5 conversations" in text_of(response)
+    row = audit_rows("view_patient", info.therapist.email)[-1]
+    assert row.detail == {"search": True}  # never the words searched for
+
+
+def test_filters_by_kind_and_date(harbour: Browser) -> None:
+    info = harbour.server.info
+    response = harbour.get(page_path(info.main), params={"kind": "checkin"})
+    assert re.findall(r'class="entry kind-(\w+)', response.text) == ["checkin"] * 6
+    assert '<option value="checkin" selected>' in response.text
+    assert 'id="conversations"' not in response.text
+
+    response = harbour.get(page_path(info.main), params=[("kind", "conversation")])
+    assert 'id="journal"' not in response.text
+    assert len(re.findall(r'id="conversation-\d+"', response.text)) == 5
+
+    day = (info.now - timedelta(days=8)).date().isoformat()
+    response = harbour.get(page_path(info.main), params={"from": day, "to": day})
+    assert re.findall(r'<li id="entry-(\d+)"', response.text) == ["10"]
+    assert re.findall(r'id="conversation-(\d+)"', response.text) == ["4"]
+    assert response.text.count("chart-point chart-mood") == 1
+    assert f'value="{day}"' in response.text
+    row = audit_rows("view_patient", info.therapist.email)[-1]
+    assert row.detail == {"from": day, "to": day}
+
+    response = harbour.get(page_path(info.main), params={"from": "last tuesday"})
+    assert response.status_code == 200
+    assert "was not a date (YYYY-MM-DD)" in text_of(response)
+    assert len(re.findall(r'<li id="entry-\d+"', response.text)) == 12
+
+
+# ----------------------------------------------------------------------------- scope
+
+
+def test_other_clinics_patients_are_the_same_404_as_unknown_ones(harbour: Browser) -> None:
+    info = harbour.server.info
+    before = len(audit_rows("access_denied", info.therapist.email))
+    other = harbour.get(page_path(info.other))
+    unknown = harbour.get(page_path("p-does-not-exist"))
+
+    assert other.status_code == unknown.status_code == 404
+    assert other.text == unknown.text
+    assert_dashboard_headers(other)
+    assert NORTHSIDE_SECRET not in other.text and info.other not in other.text
+
+    for path in (
+        page_path(info.other) + "/export.csv",
+        page_path(info.other) + "/export.json",
+        page_path(info.other) + "/export.pdf",
+    ):
+        response = harbour.get(path)
+        assert response.status_code == 404, path
+        assert response.text == unknown.text
+    rows = audit_rows("access_denied", info.therapist.email)[before:]
+    assert [(row.outcome, row.detail["path"]) for row in rows] == [
+        ("denied", page_path(info.other)),
+        ("denied", page_path("p-does-not-exist")),
+        ("denied", page_path(info.other) + "/export.csv"),
+        ("denied", page_path(info.other) + "/export.json"),
+        ("denied", page_path(info.other) + "/export.pdf"),
+    ]
+    assert all(row.clinic_id == info.harbour.id for row in rows)
+    assert not [
+        row for row in audit_rows("view_patient", info.therapist.email) if row.target == info.other
+    ]
+
+
+def test_each_clinic_sees_only_its_own(northside: Browser) -> None:
+    info = northside.server.info
+    listing = northside.get("/therapist/")
+    assert info.other in listing.text
+    for sender_id in info.harbour_patients:
+        assert sender_id not in listing.text
+        assert northside.get(page_path(sender_id)).status_code == 404
+    page = northside.get(page_path(info.other))
+    assert page.status_code == 200
+    assert NORTHSIDE_SECRET in text_of(page)
+    assert CRISIS_TEXT not in text_of(page)
+
+
+def test_flags_of_other_patients_cannot_be_acknowledged(
+    harbour: Browser, northside: Browser
+) -> None:
+    info = harbour.server.info
+    token = _TOKEN.search(harbour.get("/therapist/").text).group(1)
+    attempts = [
+        # another clinic's flag, through its own patient's address
+        page_path(info.other) + f"/flags/{info.other_flag_id}/acknowledge",
+        # another clinic's flag, through one of our patients
+        page_path(info.main) + f"/flags/{info.other_flag_id}/acknowledge",
+        # another patient's flag in our clinic, through the wrong patient
+        page_path(info.steady) + f"/flags/{info.xss_flag_id}/acknowledge",
+        page_path(info.main) + "/flags/not-a-number/acknowledge",
+    ]
+    for path in attempts:
+        response = harbour.post(path, data={"csrf_token": token})
+        assert response.status_code == 404, path
+    with db.session_scope(write=False) as session:
+        for flag_id in (info.other_flag_id, info.xss_flag_id):
+            assert session.get(RiskFlag, flag_id).acknowledged_at is None
+    denied = audit_rows("access_denied", info.therapist.email)[-len(attempts) :]
+    assert [row.detail["path"] for row in denied] == attempts
+
+
+# ----------------------------------------------------------------------------- acknowledging
+
+
+def test_acknowledging_a_flag_records_who_and_when(harbour: Browser) -> None:
+    info = harbour.server.info
+    sender_id = "p-ack-" + info.now.strftime("%H%M%S")
+    flag_id = new_patient_with_flag(info.harbour.id, sender_id, "I want to end it")
+    path = page_path(sender_id)
+    page = harbour.get(path)
+    token = _TOKEN.search(page.text).group(1)
+    action = f"{path}/flags/{flag_id}/acknowledge"
+
+    refused = harbour.post(action, data={"csrf_token": "forged"})
+    missing = harbour.post(action, data={})
+    assert refused.status_code == missing.status_code == 403
+    with db.session_scope(write=False) as session:
+        assert session.get(RiskFlag, flag_id).acknowledged_at is None
+
+    before = utcnow()
+    response = harbour.post(action, data={"csrf_token": token})
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"{path}?acknowledged={flag_id}#flag-{flag_id}"
+    with db.session_scope(write=False) as session:
+        flag = session.get(RiskFlag, flag_id)
+        assert flag.acknowledged_by == info.therapist.email
+        assert before <= flag.acknowledged_at <= utcnow()
+        first_time = flag.acknowledged_at
+    row = audit_rows("acknowledge_flag", info.therapist.email)[-1]
+    assert (row.target, row.detail, row.outcome) == (sender_id, {"flag_id": flag_id}, "ok")
+    after = harbour.get(response.headers["Location"].split("#")[0])
+    text = text_of(after)
+    assert "No open risk flags." in text
+    assert f"acknowledged by {info.therapist.email}" in text
+    assert "Acknowledge</button>" not in after.text
+
+    # A second acknowledgement (another tab, the admin) keeps the first one's name and time.
+    admin = Browser(harbour.server).sign_in(info.admin)
+    admin_token = _TOKEN.search(admin.get(path).text).group(1)
+    assert admin.post(action, data={"csrf_token": admin_token}).status_code == 303
+    with db.session_scope(write=False) as session:
+        flag = session.get(RiskFlag, flag_id)
+        assert (flag.acknowledged_by, flag.acknowledged_at) == (info.therapist.email, first_time)
+
+
+# ----------------------------------------------------------------------------- XSS
+
+
+def test_payloads_in_journal_transcript_and_flags_render_as_text(harbour: Browser) -> None:
+    info = harbour.server.info
+
+    response = harbour.get(page_path(info.xss))
+
+    html = response.text
+    assert response.status_code == 200
+    assert_dashboard_headers(response)
+    for payload in (XSS_SCRIPT, XSS_IMG, XSS_TRANSCRIPT, XSS_FLAG):
+        assert payload not in html
+        assert payload in text_of(response)
+    assert "<script" not in html.lower()
+    assert "<img" not in html.lower()
+    assert "<b>bold?</b>" not in html
+    assert "&lt;script&gt;" in html
+    assert "onerror" in html  # as text, inside escaped markup only
+    assert not re.search(r"<[^>]*\sonerror\s*=", html, re.I)
+    assert not re.search(r"\sstyle\s*=", html, re.I)  # the CSP forbids inline styles
+
+    searched = harbour.get(page_path(info.xss), params={"q": "<script>"})
+    assert "<mark>&lt;script&gt;</mark>" in searched.text
+    assert "<script" not in searched.text.lower()
+
+
+# ----------------------------------------------------------------------------- exports
+
+
+def test_csv_export(harbour: Browser) -> None:
+    info = harbour.server.info
+
+    response = harbour.get(page_path(info.xss) + "/export.csv")
+
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith('attachment; filename="companion-p-Xs5Sn1Pq7Lo3Dk9Fj2WmEr-')
+    assert disposition.endswith('.csv"')
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"), newline="")))
+    assert [row["number"] for row in rows] == ["1", "2"]
+    assert rows[1]["context"] == "'" + FORMULA
+    assert rows[1]["coping"] == "'-called my sponsor"
+    assert rows[0]["note"] == XSS_SCRIPT
+    row = audit_rows("export", info.therapist.email)[-1]
+    assert (row.target, row.detail) == (info.xss, {"format": "csv"})
+
+
+def test_json_export_is_what_the_command_line_prints(harbour: Browser) -> None:
+    info = harbour.server.info
+
+    response = harbour.get(page_path(info.main) + "/export.json")
+
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    exported = response.json()
+    expected = journal.export_patient(info.main)
+    exported.pop("exported_at")
+    expected.pop("exported_at")
+    assert exported == expected
+    assert len(exported["entries"]) == info.main_entry_count
+    assert {flag["message"] for flag in exported["risk_flags"]} == {CRISIS_TEXT, OLD_CRISIS_TEXT}
+    assert json.loads(response.content.decode("utf-8"))["patient"] == info.main
+    assert audit_rows("export", info.therapist.email)[-1].detail == {"format": "json"}
+
+
+def test_pdf_export(harbour: Browser) -> None:
+    info = harbour.server.info
+
+    response = harbour.get(page_path(info.main) + "/export.pdf")
+
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/pdf"
+    assert response.headers["Content-Disposition"].endswith('.pdf"')
+    assert response.content.startswith(b"%PDF-")
+    reader = pypdf.PdfReader(io.BytesIO(response.content))
+    text = " ".join(page.extract_text() for page in reader.pages)
+    text = re.sub(r"\s+", " ", text)
+    assert info.main in text
+    assert info.harbour.name in text
+    assert "Call my sister on Sunday" in text
+    assert CRISIS_TEXT in text
+    assert f"by {info.therapist.email}" in text
+    assert "Ketamine session" in text  # the chart's legend, drawn from the SVG
+    row = audit_rows("export", info.therapist.email)[-1]
+    assert (row.target, row.detail) == (info.main, {"format": "pdf"})
+
+
+def test_unknown_export_format_is_404(harbour: Browser) -> None:
+    response = harbour.get(page_path(harbour.server.info.main) + "/export.xlsx")
+    assert response.status_code == 404
+
+
+# ----------------------------------------------------------------------------- audit first
+
+
+def test_nothing_is_shown_when_the_access_cannot_be_audited(harbour: Browser) -> None:
+    info = harbour.server.info
+    paths = [
+        "/therapist/",
+        page_path(info.main),
+        page_path(info.main) + "/export.csv",
+        page_path(info.main) + "/export.json",
+        page_path(info.main) + "/export.pdf",
+        page_path(info.other),
+    ]
+    # uvicorn closes the connection after a failed request: one connection per request.
+    with audit_log_unavailable(harbour.server.database):
+        responses = [harbour.get(path, headers={"Connection": "close"}) for path in paths]
+    for response in responses:
+        assert response.status_code == 500, response.url
+        for secret in (info.main, "kitchen", CRISIS_TEXT, NORTHSIDE_SECRET):
+            assert secret not in response.text, (response.url, secret)
+    # Working again once the audit log is back.
+    assert harbour.get(page_path(info.main)).status_code == 200
