@@ -131,7 +131,7 @@ test-browser: install $(MODEL) $(CHROMIUM)
 
 # Refresh the README's screenshots (docs/screenshots/) from a real conversation.
 screenshots: install $(MODEL) $(CHROMIUM)
-	COMPANION_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest tests/browser -q -k "checkin or phone"
+	COMPANION_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest tests/browser -q -k "checkin or phone or reviews"
 
 test: lint validate test-app test-rasa-side test-stories test-nlu test-integration test-browser
 

@@ -28,6 +28,12 @@ Registrar = Callable[[SubParsers], None]
 Handler = Callable[[argparse.Namespace], int]
 
 
+def command_group(subparsers: SubParsers, name: str, *, help: str, description: str) -> SubParsers:
+    """Add ``python -m bot NAME COMMAND ...`` and return where its commands are added."""
+    parser = subparsers.add_parser(name, help=help, description=description)
+    return parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
+
+
 class CommandError(Exception):
     """A failure to report as one line on stderr with exit status 1, without a traceback."""
 
@@ -106,10 +112,9 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 
 def register_db(subparsers: SubParsers) -> None:
-    parser = subparsers.add_parser(
-        "db", help="database maintenance", description="Database maintenance."
+    actions = command_group(
+        subparsers, "db", help="database maintenance", description="Database maintenance."
     )
-    actions = parser.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
     upgrade = actions.add_parser(
         "upgrade",
         help="apply schema migrations to DATABASE_URL",

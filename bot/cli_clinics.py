@@ -12,7 +12,7 @@ import sys
 from datetime import timedelta
 from typing import Any
 
-from bot.cli import CommandError, SubParsers, database_errors
+from bot.cli import CommandError, SubParsers, command_group, database_errors
 
 _DURATION = re.compile(r"\s*(\d{1,7})\s*([mhdw])\s*")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -148,10 +148,9 @@ def _settings_arguments(parser: argparse.ArgumentParser, *, create: bool) -> Non
 
 
 def register_clinic(subparsers: SubParsers) -> None:
-    parser = subparsers.add_parser(
-        "clinic", help="create, update and list clinics", description="Manage clinics."
+    actions = command_group(
+        subparsers, "clinic", help="create, update and list clinics", description="Manage clinics."
     )
-    actions = parser.add_subparsers(dest="clinic_command", metavar="COMMAND", required=True)
     create = actions.add_parser("create", help="add a clinic", description="Add a clinic.")
     _settings_arguments(create, create=True)
     create.set_defaults(handler=_clinic_save)
@@ -201,12 +200,12 @@ def _patient_revoke(args: argparse.Namespace) -> int:
 
 
 def register_patient(subparsers: SubParsers) -> None:
-    parser = subparsers.add_parser(
+    actions = command_group(
+        subparsers,
         "patient",
         help="personal chat links for patients",
         description="Create and revoke patients' personal chat links.",
     )
-    actions = parser.add_subparsers(dest="patient_command", metavar="COMMAND", required=True)
     invite = actions.add_parser(
         "invite",
         help="a new patient and their personal link",

@@ -11,7 +11,7 @@ import json
 import sys
 from datetime import datetime
 
-from bot.cli import CommandError, SubParsers, database_errors
+from bot.cli import CommandError, SubParsers, command_group, database_errors
 
 
 def _cli_actor() -> str:
@@ -56,12 +56,12 @@ def _therapist_create(args: argparse.Namespace) -> int:
 
 
 def register_therapist(subparsers: SubParsers) -> None:
-    parser = subparsers.add_parser(
+    actions = command_group(
+        subparsers,
         "therapist",
         help="dashboard accounts for therapists and clinic administrators",
         description="Manage who can sign in to the therapists' dashboard.",
     )
-    actions = parser.add_subparsers(dest="therapist_command", metavar="COMMAND", required=True)
     create = actions.add_parser(
         "create",
         help="add a dashboard account",

@@ -89,7 +89,8 @@ class EntryView:
     fields: dict[str, Any]
 
 
-def _view(entry: JournalEntry) -> EntryView:
+def entry_view(entry: JournalEntry) -> EntryView:
+    """The entry as plain data, detached from its database session."""
     return EntryView(
         number=entry.number,
         kind=entry.kind,
@@ -220,7 +221,7 @@ def save_entry(
         )
         session.add(entry)
         session.flush()
-        return _view(entry)
+        return entry_view(entry)
 
     return _write(insert)
 
@@ -238,7 +239,7 @@ def recent_entries(sender_id: str, limit: int = 10) -> list[EntryView]:
             .order_by(JournalEntry.number.desc())
             .limit(limit)
         )
-        return [_view(entry) for entry in session.scalars(query)]
+        return [entry_view(entry) for entry in session.scalars(query)]
 
 
 def get_entry(sender_id: str, number: int) -> EntryView | None:
@@ -251,7 +252,7 @@ def get_entry(sender_id: str, number: int) -> EntryView | None:
             .where(Patient.sender_id == sender_id, JournalEntry.number == number)
         )
         entry = session.scalars(query).one_or_none()
-        return _view(entry) if entry is not None else None
+        return entry_view(entry) if entry is not None else None
 
 
 def update_entry_fields(sender_id: str, number: int, fields: dict[str, Any]) -> EntryView | None:
@@ -273,7 +274,7 @@ def update_entry_fields(sender_id: str, number: int, fields: dict[str, Any]) -> 
         entry.fields = {**entry.fields, **fields}
         patient.last_seen_at = utcnow()
         session.flush()
-        return _view(entry)
+        return entry_view(entry)
 
     return _write(merge)
 

@@ -41,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from bot.journal import FIELD_KEYS, URGE_SURFING_KEYS, EntryView, export_patient
+from bot.journal import FIELD_KEYS, URGE_SURFING_KEYS, entry_view, export_patient
 from bot.journal_text import ANSWER_LABELS, entry_title
 from bot.storage import db
 from bot.storage.models import KINDS, Clinic, JournalEntry, Patient, RiskFlag, utcnow
@@ -469,18 +469,7 @@ def _field(key: str, value: Any, query: str) -> tuple[Field, bool]:
 
 def _title(entry: JournalEntry) -> str:
     """The entry's name as the patient saw it in the chat ("Check-in", "Slip reflection")."""
-    return entry_title(
-        EntryView(
-            number=entry.number,
-            kind=entry.kind,
-            status=entry.status,
-            created_at=entry.created_at,
-            session_date=entry.session_date,
-            mood=entry.mood,
-            craving=entry.craving,
-            fields=dict(entry.fields),
-        )
-    )
+    return entry_title(entry_view(entry))
 
 
 def _entry(entry: JournalEntry, query: str) -> Entry:

@@ -246,7 +246,9 @@ def run(rasa_port: int = 5005, action_port: int = 5055, web_port: int = 8000) ->
             if not announced and not stopping and all(s.is_ready() for s in running):
                 announced = True
                 print(
-                    f"\nReady. Open {settings.public_web_url()}/ and click the chat button.\n"
+                    f"\nReady. Open {settings.public_web_url()}/ and click the chat button;\n"
+                    f"the therapists' dashboard is {settings.public_web_url()}/therapist/ "
+                    "(accounts: python -m bot therapist create).\n"
                     f"Or over REST (demo mode): POST http://localhost:{rasa_port}/webhooks/rest/webhook "
                     '{"sender": "you", "message": "hi"}\nPress Ctrl-C to stop.\n',
                     flush=True,

@@ -61,15 +61,22 @@ def token_secret_file() -> Path:
 def token_secret() -> bytes:
     """The key that signs patient tokens; every process of one deployment must share it.
 
-    ``COMPANION_TOKEN_SECRET`` wins; otherwise a random key is kept in ``var/secrets/token.key``,
-    created on first use with permissions 0600 so that only the service account can read it.
-    Two processes starting at once may race to create it: ``O_EXCL`` lets exactly one write
-    it and the other reads what the first wrote.
+    ``COMPANION_TOKEN_SECRET`` wins; otherwise a random key is kept in ``var/secrets/token.key``
+    (see ``_secret_from``).
     """
-    value = os.environ.get("COMPANION_TOKEN_SECRET")
+    return _secret_from("COMPANION_TOKEN_SECRET", token_secret_file())
+
+
+def _secret_from(env_var: str, path: Path) -> bytes:
+    """The key in the environment variable ``env_var``, else the one kept in ``path``.
+
+    The file is created on first use with permissions 0600 so that only the service account
+    can read it. Two processes starting at once may race to create it: ``O_EXCL`` lets
+    exactly one write it and the other reads what the first wrote.
+    """
+    value = os.environ.get(env_var)
     if value:
         return value.encode()
-    path = token_secret_file()
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
@@ -84,7 +91,7 @@ def token_secret() -> bytes:
         if key:
             return key.encode()
         time.sleep(0.01)
-    raise RuntimeError(f"{path} is empty: delete it and start again, or set COMPANION_TOKEN_SECRET")
+    raise RuntimeError(f"{path} is empty: delete it and start again, or set {env_var}")
 
 
 # ----------------------------------------------------------------------------- dashboard
@@ -231,28 +238,8 @@ def webhook_secret() -> bytes:
     """The key from which each clinic's webhook signing key is derived.
 
     ``COMPANION_WEBHOOK_SECRET`` wins; otherwise a random key is kept in
-    ``var/secrets/webhook.key`` (0600), created on first use exactly like the token key and
-    for the same reasons. It is separate from the token key so that handing a clinic its
+    ``var/secrets/webhook.key``, created on first use exactly like the token key and for the
+    same reasons. It is separate from the token key so that handing a clinic its
     webhook key can never help anyone forge a patient's link.
     """
-    value = os.environ.get("COMPANION_WEBHOOK_SECRET")
-    if value:
-        return value.encode()
-    path = webhook_secret_file()
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
-    for _ in range(50):
-        key = path.read_text().strip()
-        if key:
-            return key.encode()
-        time.sleep(0.01)
-    raise RuntimeError(
-        f"{path} is empty: delete it and start again, or set COMPANION_WEBHOOK_SECRET"
-    )
+    return _secret_from("COMPANION_WEBHOOK_SECRET", webhook_secret_file())

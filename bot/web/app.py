@@ -24,13 +24,13 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import clinics, patients, settings
 from bot.access import MESSAGES, AccessDenied, normalize_origin
 from bot.storage import db
 from bot.web import dashboard
 from bot.web.dashboard import security as dashboard_security
+from bot.web.headers import AddHeaders
 
 WEB_DIR = Path(__file__).resolve().parent
 WIDGET_FILE = WEB_DIR / "static" / "widget.js"
@@ -44,30 +44,6 @@ SECURITY_HEADERS: dict[str, str] = {
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
-
-
-class SecurityHeaders:
-    """Adds :data:`SECURITY_HEADERS` to every HTTP response (pure ASGI, so streaming works)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                for name, value in SECURITY_HEADERS.items():
-                    if name.lower().encode() not in present:
-                        headers.append((name.lower().encode(), value.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 def _error(status: int, reason: str, message: str | None = None) -> JSONResponse:
@@ -144,8 +120,12 @@ def create_app() -> FastAPI:
         lifespan=_lifespan,
     )
     app.add_middleware(GZipMiddleware, minimum_size=500)
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(dashboard_security.DashboardHeaders)
+    app.add_middleware(AddHeaders, headers=SECURITY_HEADERS)
+    # Exports and redirects do not go through dashboard_security.render; this makes sure
+    # they are not cached or framed either.
+    app.add_middleware(
+        AddHeaders, headers=dashboard_security.DASHBOARD_HEADERS, prefix=dashboard_security.PREFIX
+    )
     app.add_exception_handler(dashboard_security.LoginRequired, dashboard_security.login_required)
     app.add_exception_handler(dashboard_security.PageError, dashboard_security.page_error)
     app.include_router(dashboard.router)

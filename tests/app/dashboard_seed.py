@@ -625,36 +625,32 @@ def seed(database_url: str, *, now: datetime | None = None) -> SeedInfo:
         other_crisis_at = other_chat.user("northside: I took all my pills", "crisis")
         other_chat.bot("utter_crisis", CRISIS_REPLY)
 
-        open_flag = RiskFlag(
-            patient_id=main.id,
-            category="suicide",
-            source="detector",
-            message=CRISIS_TEXT,
-            created_at=crisis_at + timedelta(seconds=1),
-        )
-        acknowledged = RiskFlag(
-            patient_id=main.id,
-            category="suicide",
-            source="detector",
-            message=OLD_CRISIS_TEXT,
-            created_at=old_crisis_at + timedelta(seconds=1),
+        def detector_flag(
+            row: Patient, category: str, message: str, said_at: datetime, **extra: Any
+        ) -> RiskFlag:
+            """The detector's flag on ``message``, raised a second after it was said."""
+            return RiskFlag(
+                patient_id=row.id,
+                category=category,
+                source="detector",
+                message=message,
+                created_at=said_at + timedelta(seconds=1),
+                **extra,
+            )
+
+        open_flag = detector_flag(main, "suicide", CRISIS_TEXT, crisis_at)
+        acknowledged = detector_flag(
+            main,
+            "suicide",
+            OLD_CRISIS_TEXT,
+            old_crisis_at,
             acknowledged_at=old_crisis_at + timedelta(hours=9),
             acknowledged_by=therapist.email,
             notified_at=old_crisis_at + timedelta(seconds=12),
         )
-        xss_flag = RiskFlag(
-            patient_id=xss.id,
-            category="self_harm",
-            source="detector",
-            message=XSS_FLAG,
-            created_at=xss_flag_at + timedelta(seconds=1),
-        )
-        other_flag = RiskFlag(
-            patient_id=other.id,
-            category="overdose",
-            source="detector",
-            message="northside: I took all my pills",
-            created_at=other_crisis_at + timedelta(seconds=1),
+        xss_flag = detector_flag(xss, "self_harm", XSS_FLAG, xss_flag_at)
+        other_flag = detector_flag(
+            other, "overdose", "northside: I took all my pills", other_crisis_at
         )
         session.add_all([open_flag, acknowledged, xss_flag, other_flag])
         session.flush()

@@ -7,7 +7,6 @@ import hashlib
 import itertools
 import json
 import re
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,11 +18,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from servers import DASHBOARD_CSP, base_environment, point_at, serving, web_app_service
 from sqlalchemy import select, update
 
-from bot import access, clinics, journal, patients, therapists
-from bot.runner import Service, free_port, stop_all, wait_until_ready
-from bot.settings import PROJECT_ROOT
+from bot import clinics, journal, patients, therapists
+from bot.runner import free_port
 from bot.storage import db
 from bot.storage.models import (
     AuditEvent,
@@ -41,10 +40,6 @@ TIMEOUT = 15
 #: Shortened throttling so that the lock-out can be watched ending within a test.
 LOCK_SECONDS = 3.0
 DELAY_STEP = 0.4
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
-)
 _numbers = itertools.count(1)
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]*)"')
 
@@ -58,40 +53,16 @@ class Server:
 def _start(directory: Path, **extra: str) -> Iterator[Server]:
     port = free_port()
     env = {
-        "DATABASE_URL": f"sqlite:///{directory / 'companion.db'}",
-        "COMPANION_TOKEN_SECRET": SECRET,
-        "COMPANION_PUBLIC_WEB_URL": f"http://127.0.0.1:{port}",
-        "COMPANION_VAR_DIR": str(directory / "var"),
+        **base_environment(directory, port, SECRET),
         "COMPANION_LOGIN_LOCK_SECONDS": str(LOCK_SECONDS),
         "COMPANION_LOGIN_DELAY_SECONDS": str(DELAY_STEP),
         "COMPANION_LOGIN_WINDOW_SECONDS": "600",
         "COMPANION_NOTIFY_INTERVAL": "0",
-        "PYTHONPATH": str(PROJECT_ROOT),
         **extra,
     }
-    service = Service(
-        name="web app",
-        command=[
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bot.web.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        ready_url=f"http://127.0.0.1:{port}/healthz",
-        env=env,
-    )
     db.upgrade(env["DATABASE_URL"])
-    service.start()
-    try:
-        wait_until_ready(service, timeout=90)
+    with serving(web_app_service(port), env):
         yield Server(url=f"http://127.0.0.1:{port}", env=env)
-    finally:
-        stop_all([service])
 
 
 @pytest.fixture(scope="module")
@@ -105,25 +76,15 @@ def short_idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
     yield from _start(tmp_path_factory.mktemp("short-idle"), COMPANION_SESSION_IDLE_SECONDS="1.5")
 
 
-def _point_at(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
-    for name, value in server.env.items():
-        monkeypatch.setenv(name, value)
-    db.reset_engines()
-    access.reset()
-    yield server
-    db.reset_engines()
-    access.reset()
-
-
 @pytest.fixture
 def web(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     """The running app, with this process pointed at the same database and key."""
-    yield from _point_at(server, monkeypatch)
+    yield from point_at(server, monkeypatch)
 
 
 @pytest.fixture
 def short_idle_web(short_idle_server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
-    yield from _point_at(short_idle_server, monkeypatch)
+    yield from point_at(short_idle_server, monkeypatch)
 
 
 @dataclass
@@ -239,7 +200,7 @@ def error_text(page: requests.Response) -> str:
 
 def assert_dashboard_headers(response: requests.Response) -> None:
     assert response.headers["Cache-Control"] == "no-store", response.headers
-    assert response.headers["Content-Security-Policy"] == CSP
+    assert response.headers["Content-Security-Policy"] == DASHBOARD_CSP
     assert response.headers["X-Frame-Options"] == "DENY"
 
 
@@ -707,7 +668,7 @@ def test_the_web_app_announces_new_risk_flags(
     )
     server = next(notifying)
     try:
-        for _ in _point_at(server, monkeypatch):
+        for _ in point_at(server, monkeypatch):
             clinics.create("west", "West", origins=["https://west.example"], webhook_url=url)
             sender_id = patients.invite("west").sender_id
             flag_id = journal.record_risk_flag(

@@ -8,11 +8,9 @@ import io
 import json
 import re
 import sqlite3
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from html import unescape
 from pathlib import Path
@@ -29,122 +27,37 @@ from dashboard_seed import (
     XSS_IMG,
     XSS_SCRIPT,
     XSS_TRANSCRIPT,
-    SeededTherapist,
-    SeedInfo,
-    seed,
 )
+from servers import DASHBOARD_CSP, Browser, SeededServer, point_at, seeded_server
 from sqlalchemy import select
 
-from bot import access, journal
-from bot.runner import Service, free_port, stop_all, wait_until_ready
-from bot.settings import PROJECT_ROOT
+from bot import journal
 from bot.storage import db
 from bot.storage.models import AuditEvent, Patient, RiskFlag, utcnow
 
 SECRET = "patients-test-secret-0123456789abcdef0123456789abcdef"
-TIMEOUT = 30
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
-)
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]*)"')
 
 
-@dataclass
-class Server:
-    url: str
-    env: dict[str, str]
-    info: SeedInfo
-    database: Path
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The web app as uvicorn serves it, on a database seeded before it starts."""
-    directory = tmp_path_factory.mktemp("patients")
-    port = free_port()
-    database = directory / "companion.db"
-    env = {
-        "DATABASE_URL": f"sqlite:///{database}",
-        "COMPANION_TOKEN_SECRET": SECRET,
-        "COMPANION_PUBLIC_WEB_URL": f"http://127.0.0.1:{port}",
-        "COMPANION_VAR_DIR": str(directory / "var"),
-        "COMPANION_NOTIFY_INTERVAL": "0",
-        "PYTHONPATH": str(PROJECT_ROOT),
-    }
-    info = seed(env["DATABASE_URL"])
-    db.reset_engines()
-    service = Service(
-        name="web app",
-        command=[
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bot.web.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        ready_url=f"http://127.0.0.1:{port}/healthz",
-        env=env,
-    )
-    service.start()
-    try:
-        wait_until_ready(service, timeout=90)
-        yield Server(url=f"http://127.0.0.1:{port}", env=env, info=info, database=database)
-    finally:
-        stop_all([service])
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededServer]:
+    with seeded_server(tmp_path_factory.mktemp("patients"), SECRET) as running:
+        yield running
 
 
 @pytest.fixture
-def web(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+def web(server: SeededServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[SeededServer]:
     """The running app, with this process pointed at the same database and key."""
-    for name, value in server.env.items():
-        monkeypatch.setenv(name, value)
-    db.reset_engines()
-    access.reset()
-    yield server
-    db.reset_engines()
-    access.reset()
-
-
-class Browser:
-    """A requests session that signs in through the login form, like a browser."""
-
-    def __init__(self, server: Server) -> None:
-        self.server = server
-        self.http = requests.Session()
-
-    def get(self, path: str, **kwargs) -> requests.Response:
-        return self.http.get(
-            self.server.url + path, timeout=TIMEOUT, allow_redirects=False, **kwargs
-        )
-
-    def post(self, path: str, **kwargs) -> requests.Response:
-        return self.http.post(
-            self.server.url + path, timeout=TIMEOUT, allow_redirects=False, **kwargs
-        )
-
-    def sign_in(self, account: SeededTherapist) -> Browser:
-        page = self.get("/therapist/login")
-        token = _TOKEN.search(page.text).group(1)
-        response = self.post(
-            "/therapist/login",
-            data={"email": account.email, "password": account.password, "csrf_token": token},
-        )
-        assert response.status_code == 303, response.text
-        return self
+    yield from point_at(server, monkeypatch)
 
 
 @pytest.fixture
-def harbour(web: Server) -> Browser:
+def harbour(web: SeededServer) -> Browser:
     return Browser(web).sign_in(web.info.therapist)
 
 
 @pytest.fixture
-def northside(web: Server) -> Browser:
+def northside(web: SeededServer) -> Browser:
     return Browser(web).sign_in(web.info.other_therapist)
 
 
@@ -169,7 +82,7 @@ def text_of(response: requests.Response) -> str:
 
 
 def assert_dashboard_headers(response: requests.Response) -> None:
-    assert response.headers["Content-Security-Policy"] == CSP
+    assert response.headers["Content-Security-Policy"] == DASHBOARD_CSP
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["X-Frame-Options"] == "DENY"
 
@@ -231,7 +144,7 @@ def test_patients_list_shows_the_clinic_with_open_flags_first(harbour: Browser) 
     assert rows[-1].ip == "127.0.0.1"
 
 
-def test_pages_need_a_session(web: Server) -> None:
+def test_pages_need_a_session(web: SeededServer) -> None:
     anonymous = Browser(web)
     for path in (
         "/therapist/",

@@ -30,12 +30,13 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
+from servers import serving, web_app_service
 from sqlalchemy import select, update
 
 from bot import clinics, journal, notify, patients, settings
 from bot.cli import build_parser
 from bot.cli_notify import register_notify
-from bot.runner import STOP_GRACE_SECONDS, Service, free_port, services, stop_all, wait_until_ready
+from bot.runner import STOP_GRACE_SECONDS, Service, free_port, stop_all, wait_until_ready
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
 from bot.storage.models import RiskFlag, utcnow
@@ -450,13 +451,17 @@ def _tls_server_options(cert: Path, key: Path, inbox_auth: Any) -> dict[str, Any
     }
 
 
-def test_starttls_with_a_verified_certificate_and_login(
-    notify_db: str, monkeypatch, certificate: tuple[Path, Path]
-) -> None:
+def _send_over_starttls(
+    monkeypatch: pytest.MonkeyPatch, certificate: tuple[Path, Path], password: str
+) -> tuple[notify.NotifyReport, Inbox, Inbox, int]:
+    """Send one new flag to an SMTP server that requires STARTTLS and a login as "notifier".
+
+    Returns the report, the server's inbox, the inbox that checked the login, and the flag.
+    """
     cert, key = certificate
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     monkeypatch.setenv("COMPANION_SMTP_USER", "notifier")
-    monkeypatch.setenv("COMPANION_SMTP_PASSWORD", "correct horse battery staple")
+    monkeypatch.setenv("COMPANION_SMTP_PASSWORD", password)
     make_clinic(notify_emails=["care@north.example"])
     _, flag_id = raise_flag()
     auth = Inbox()
@@ -464,6 +469,15 @@ def test_starttls_with_a_verified_certificate_and_login(
         monkeypatch, starttls=True, **_tls_server_options(cert, key, auth.authenticate)
     ) as server:
         report = notify.send_pending()
+    return report, server, auth, flag_id
+
+
+def test_starttls_with_a_verified_certificate_and_login(
+    notify_db: str, monkeypatch, certificate: tuple[Path, Path]
+) -> None:
+    report, server, auth, flag_id = _send_over_starttls(
+        monkeypatch, certificate, "correct horse battery staple"
+    )
 
     assert report.sent == [flag_id], report.failed
     assert len(server.messages) == 1
@@ -473,17 +487,7 @@ def test_starttls_with_a_verified_certificate_and_login(
 def test_a_wrong_smtp_password_is_recorded(
     notify_db: str, monkeypatch, certificate: tuple[Path, Path]
 ) -> None:
-    cert, key = certificate
-    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-    monkeypatch.setenv("COMPANION_SMTP_USER", "notifier")
-    monkeypatch.setenv("COMPANION_SMTP_PASSWORD", "wrong")
-    make_clinic(notify_emails=["care@north.example"])
-    _, flag_id = raise_flag()
-    auth = Inbox()
-    with smtp_server(
-        monkeypatch, starttls=True, **_tls_server_options(cert, key, auth.authenticate)
-    ) as server:
-        report = notify.send_pending()
+    report, server, _, flag_id = _send_over_starttls(monkeypatch, certificate, "wrong")
 
     assert "535" in report.failed[flag_id]
     assert server.data_attempts == 0
@@ -817,7 +821,7 @@ def test_a_failing_pass_does_not_end_the_thread(
 def _web_app(database_url: str, tmp_path: Path, interval: str) -> Service:
     """The web app as ``make run`` starts it, pointed at this test's database."""
     port = free_port()
-    (service,) = [s for s in services(web_port=port) if s.name == "web app"]
+    service = web_app_service(port)
     service.env.update(
         {
             "DATABASE_URL": database_url,
@@ -855,13 +859,8 @@ def test_a_web_app_with_interval_0_sends_nothing(
 ) -> None:
     make_clinic(webhook_url=receiver.url)
     _, flag_id = raise_flag()
-    service = _web_app(notify_db, tmp_path, "0")
-    service.start()
-    try:
-        wait_until_ready(service, timeout=90)
+    with serving(_web_app(notify_db, tmp_path, "0")):
         time.sleep(1.5)
-    finally:
-        stop_all([service])
     assert receiver.requests == []
     assert flag(flag_id)["notify_attempts"] == 0
 

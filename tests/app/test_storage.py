@@ -13,13 +13,6 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import (
-    Column,
-    Float,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
     create_engine,
     inspect,
     select,
@@ -27,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, StatementError
 
+from bot.records import EVENTS
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
 from bot.storage.models import Base, Clinic
@@ -55,24 +49,16 @@ def _diff(url: str, *, filtered: bool = True) -> list[object]:
 
 
 def _rasa_events_table(url: str) -> None:
-    """Create ``events`` the way Rasa 3.6's SQLTrackerStore does, with one event in it."""
-    metadata = MetaData()
-    events = Table(
-        "events",
-        metadata,
-        Column("id", Integer, primary_key=True),
-        Column("sender_id", String(255), nullable=False, index=True),
-        Column("type_name", String(255), nullable=False),
-        Column("timestamp", Float),
-        Column("intent_name", String(255)),
-        Column("action_name", String(255)),
-        Column("data", Text),
-    )
+    """Create ``events`` the way Rasa 3.6's SQLTrackerStore does, with one event in it.
+
+    The declaration is the one the dashboard reads (:data:`bot.records.EVENTS`), kept apart
+    from our models' metadata, so the migrations have to leave it alone.
+    """
     engine = create_engine(url)
-    metadata.create_all(engine)
+    EVENTS.metadata.create_all(engine, tables=[EVENTS])
     with engine.begin() as connection:
         connection.execute(
-            events.insert().values(
+            EVENTS.insert().values(
                 sender_id="demo-1",
                 type_name="user",
                 timestamp=1.5,

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from servers import base_environment, point_at, serving, web_app_service
 
 from bot import access, clinics
 from bot.access import MESSAGES, AccessDenied
-from bot.runner import Service, free_port, services, stop_all, wait_until_ready
-from bot.settings import PROJECT_ROOT
+from bot.runner import Service, free_port
 from bot.storage import db
 from bot.web import app as web_app
 
@@ -68,27 +68,18 @@ class WebServer:
 
 def _environment(directory: Path, port: int) -> dict[str, str]:
     return {
-        "DATABASE_URL": f"sqlite:///{directory / 'companion.db'}",
-        "COMPANION_TOKEN_SECRET": SECRET,
-        "COMPANION_PUBLIC_WEB_URL": f"http://127.0.0.1:{port}",
+        **base_environment(directory, port, SECRET),
         "COMPANION_PUBLIC_RASA_URL": RASA_URL,
-        "COMPANION_VAR_DIR": str(directory / "var"),
         "COMPANION_DEMO_CLINIC": "demo",
         "COMPANION_DEMO_MODE": "1",
-        "PYTHONPATH": str(PROJECT_ROOT),
     }
 
 
 @contextmanager
 def _serve(service: Service, env: dict[str, str]) -> Iterator[Service]:
-    service.env.update(env)
     db.upgrade(env["DATABASE_URL"])
-    service.start()
-    try:
-        wait_until_ready(service, timeout=90)
+    with serving(service, env):
         yield service
-    finally:
-        stop_all([service])
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +87,7 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     """The app as ``make run`` starts it (the runner's own command), on a free port."""
     port = free_port()
     env = _environment(tmp_path_factory.mktemp("web"), port)
-    (service,) = [s for s in services(web_port=port) if s.name == "web app"]
-    with _serve(service, env):
+    with _serve(web_app_service(port), env):
         yield WebServer(url=f"http://127.0.0.1:{port}", env=env)
 
 
@@ -118,13 +108,7 @@ def server_without_widget(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 @pytest.fixture
 def web(web_server: WebServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebServer]:
     """The running app, with this process pointed at the same database, key and address."""
-    for name, value in web_server.env.items():
-        monkeypatch.setenv(name, value)
-    db.reset_engines()
-    access.reset()
-    yield web_server
-    db.reset_engines()
-    access.reset()
+    yield from point_at(web_server, monkeypatch)
 
 
 @pytest.fixture

@@ -169,8 +169,14 @@ class ClinicSite:
         self.server.server_close()
 
 
-def save_screenshot(page: Page, name: str) -> Path:
+def save_screenshot(page: Page, name: str, *, height: int | None = None) -> Path:
+    """The viewport, or the page's top ``height`` pixels (a long page, as far as it matters)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / name
-    page.screenshot(path=str(path))
+    if height is None:
+        page.screenshot(path=str(path))
+    else:
+        width = page.viewport_size["width"] if page.viewport_size else 1280
+        clip = {"x": 0, "y": 0, "width": width, "height": height}
+        page.screenshot(path=str(path), full_page=True, clip=clip)
     return path

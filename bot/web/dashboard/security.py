@@ -5,7 +5,7 @@
   :class:`LoginRequired`, which the app answers with a redirect to the login page.
 - :func:`require_csrf` guards every POST: the form's ``csrf_token`` must be the session's.
 - :func:`render` renders a template with the headers every dashboard page needs; the
-  :class:`DashboardHeaders` middleware adds the same headers to anything else under
+  app's :class:`bot.web.headers.AddHeaders` middleware adds the same headers to anything else under
   ``/therapist`` (exports, redirects, errors), so no response there is cached or framed.
 """
 
@@ -23,7 +23,6 @@ from fastapi import Depends, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import audit, settings, therapists
 
@@ -280,32 +279,3 @@ async def page_error(request: Request, exc: Exception) -> Response:
         exc.viewer,
         status=exc.status,
     )
-
-
-class DashboardHeaders:
-    """Adds :data:`DASHBOARD_HEADERS` to every response under ``/therapist`` (pure ASGI).
-
-    Exports and redirects do not go through :func:`render`; this makes sure they are not
-    cached or framed either. Headers a response already has are kept.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "") if scope["type"] == "http" else ""
-        if path != PREFIX and not path.startswith(PREFIX + "/"):
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                for name, value in DASHBOARD_HEADERS.items():
-                    if name.lower().encode() not in present:
-                        headers.append((name.lower().encode(), value.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,138 @@
+"""The web app as a real uvicorn process, for the tests that talk to it over HTTP."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import pytest
+import requests
+from dashboard_seed import SeededTherapist, SeedInfo, seed
+
+from bot import access
+from bot.runner import Service, free_port, services, stop_all, wait_until_ready
+from bot.settings import PROJECT_ROOT
+from bot.storage import db
+
+#: The dashboard's Content-Security-Policy, written out here so that a change to the app's
+#: own constant shows up as a failing test.
+DASHBOARD_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+)
+
+
+def base_environment(directory: Path, port: int, secret: str) -> dict[str, str]:
+    """What every served app in these tests needs: its own database, key, address and var/."""
+    return {
+        "DATABASE_URL": f"sqlite:///{directory / 'companion.db'}",
+        "COMPANION_TOKEN_SECRET": secret,
+        "COMPANION_PUBLIC_WEB_URL": f"http://127.0.0.1:{port}",
+        "COMPANION_VAR_DIR": str(directory / "var"),
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+
+
+def web_app_service(port: int) -> Service:
+    """The web app as ``make run`` starts it (the runner's own command), on ``port``."""
+    (service,) = [s for s in services(web_port=port) if s.name == "web app"]
+    return service
+
+
+@contextmanager
+def serving(service: Service, env: dict[str, str] | None = None) -> Iterator[Service]:
+    """Run ``service`` with ``env`` added to its environment until the block ends."""
+    if env:
+        service.env.update(env)
+    service.start()
+    try:
+        wait_until_ready(service, timeout=90)
+        yield service
+    finally:
+        stop_all([service])
+
+
+class _Served(Protocol):
+    env: dict[str, str]
+
+
+ServedT = TypeVar("ServedT", bound=_Served)
+
+
+def point_at(server: ServedT, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServedT]:
+    """Yield ``server`` with this process pointed at its database, key and address.
+
+    :mod:`bot.access` and :mod:`bot.storage.db` cache engines, so both are forgotten before
+    and after.
+    """
+    for name, value in server.env.items():
+        monkeypatch.setenv(name, value)
+    db.reset_engines()
+    access.reset()
+    yield server
+    db.reset_engines()
+    access.reset()
+
+
+# ----------------------------------------------------------------------------- the dashboard
+
+HTTP_TIMEOUT = 30
+_CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+
+@dataclass
+class SeededServer:
+    """The web app serving a database filled by :func:`dashboard_seed.seed`."""
+
+    url: str
+    env: dict[str, str]
+    info: SeedInfo
+    database: Path
+
+
+@contextmanager
+def seeded_server(directory: Path, secret: str) -> Iterator[SeededServer]:
+    """Seed a database in ``directory``, then serve it (notifications switched off)."""
+    port = free_port()
+    env = {**base_environment(directory, port, secret), "COMPANION_NOTIFY_INTERVAL": "0"}
+    info = seed(env["DATABASE_URL"])
+    db.reset_engines()
+    with serving(web_app_service(port), env):
+        yield SeededServer(
+            url=f"http://127.0.0.1:{port}", env=env, info=info, database=directory / "companion.db"
+        )
+
+
+class Browser:
+    """A requests session that signs in through the login form, like a browser."""
+
+    def __init__(self, server: SeededServer) -> None:
+        self.server = server
+        self.http = requests.Session()
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.http.get(
+            self.server.url + path, timeout=HTTP_TIMEOUT, allow_redirects=False, **kwargs
+        )
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.http.post(
+            self.server.url + path, timeout=HTTP_TIMEOUT, allow_redirects=False, **kwargs
+        )
+
+    def csrf_token(self, path: str) -> str:
+        """The ``csrf_token`` of the first form on the page at ``path``."""
+        return _CSRF_FIELD.search(self.get(path).text).group(1)
+
+    def sign_in(self, account: SeededTherapist) -> Browser:
+        token = self.csrf_token("/therapist/login")
+        response = self.post(
+            "/therapist/login",
+            data={"email": account.email, "password": account.password, "csrf_token": token},
+        )
+        assert response.status_code == 303, response.text
+        return self
