@@ -138,6 +138,7 @@ test: lint validate test-app test-rasa-side test-stories test-nlu test-integrati
 bench: install $(MODEL) $(CHROMIUM)
 	$(PY) bench/latency.py --out bench/results/latency.json
 	$(PY) bench/widget.py --out bench/results/widget.json
+	$(PY) bench/dashboard.py --out bench/results/dashboard.json
 
 clean:
 	rm -rf models results .pytest_cache
