@@ -318,14 +318,14 @@ def update(
 
 def get_clinic(slug: str) -> ClinicView | None:
     db.ensure_schema()
-    with db.session_scope() as session:
+    with db.session_scope(write=False) as session:
         clinic = _find(session, slug)
         return None if clinic is None else _view(clinic)
 
 
 def list_clinics() -> list[ClinicView]:
     db.ensure_schema()
-    with db.session_scope() as session:
+    with db.session_scope(write=False) as session:
         return [_view(c) for c in session.scalars(select(Clinic).order_by(Clinic.slug))]
 
 
@@ -370,7 +370,14 @@ def demo_clinic(session: Session) -> Clinic:
 
 
 def ensure_demo_clinic() -> ClinicView:
-    db.ensure_schema()
+    """The demo clinic, set up if needed.
+
+    Every widget load asks for it, so the usual case is a plain read; the write transaction
+    (which takes SQLite's write lock) is only opened when something is missing.
+    """
+    current = get_clinic(settings.demo_clinic_slug())
+    if current is not None and current.origins and set(demo_origins()) <= set(current.origins):
+        return current
     with db.session_scope() as session:
         return _view(demo_clinic(session))
 
