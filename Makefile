@@ -15,6 +15,9 @@ CHROMIUM   := /usr/bin/chromium
 PANGO      := /usr/lib/$(shell uname -m)-linux-gnu/libpangoft2-1.0.so.0
 SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
 export PYTHONPATH := $(CURDIR)
+# endpoints.yml reads the action server's secret from the environment (Rasa refuses to start
+# without the variable): the key `make run` made, or empty where no action server is called.
+export COMPANION_ACTION_SECRET ?= $(shell cat var/secrets/action.key 2>/dev/null)
 
 # Rasa 3.6 needs Python 3.10; the application runs on 3.11+. pyenv's shims may hide a
 # version that is installed, so look in pyenv's folder as well as on PATH.

@@ -79,20 +79,22 @@ def services(
     root = settings.PROJECT_ROOT
     model = model or root / "models" / "current.tar.gz"
     endpoints = endpoints or root / "endpoints.yml"
+    # Rasa sends it (endpoints.yml reads it from the environment); the action server checks it.
+    secret = {"COMPANION_ACTION_SECRET": settings.action_secret().decode()}
     found = [
         Service(
             name="action server",
             command=[
                 sys.executable,
                 "-m",
-                "rasa_sdk",
+                "bot.action_server",
                 "--actions",
                 "actions",
                 "--port",
                 str(action_port),
             ],
             ready_url=f"http://127.0.0.1:{action_port}/health",
-            env={"SANIC_HOST": "127.0.0.1", "PYTHONPATH": str(root)},
+            env={"SANIC_HOST": "127.0.0.1", "PYTHONPATH": str(root), **secret},
         ),
         Service(
             name="Rasa server",
@@ -109,7 +111,7 @@ def services(
                 str(root / "credentials.yml"),
             ],
             ready_url=f"http://127.0.0.1:{rasa_port}/",
-            env={"PYTHONPATH": str(root)},
+            env={"PYTHONPATH": str(root), **secret},
         ),
     ]
     if web_port is not None:
@@ -161,6 +163,7 @@ def write_endpoints(path: Path, action_port: int) -> Path:
     """An endpoints.yml like the project's, with the action server on another port."""
     path.write_text(
         f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
+        "  headers:\n    X-Companion-Action-Secret: ${COMPANION_ACTION_SECRET}\n"
         "tracker_store:\n  type: bot.nlu.tracker_store.DatabaseUrlTrackerStore\n"
     )
     return path

@@ -67,6 +67,15 @@ def token_secret() -> bytes:
     return _secret_from("COMPANION_TOKEN_SECRET", token_secret_file())
 
 
+def action_secret() -> bytes:
+    """The shared secret Rasa sends the action server with every call: the action server
+    receives whole conversations, so nothing else may call it.
+
+    ``COMPANION_ACTION_SECRET`` wins; otherwise ``var/secrets/action.key``.
+    """
+    return _secret_from("COMPANION_ACTION_SECRET", VAR_DIR / "secrets" / "action.key")
+
+
 def _secret_from(env_var: str, path: Path) -> bytes:
     """The key in the environment variable ``env_var``, else the one kept in ``path``.
 

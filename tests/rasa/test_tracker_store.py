@@ -30,9 +30,13 @@ DETECTION = {"category": "overdose", "pattern": "overdose.too_much_substance", "
 
 
 @pytest.fixture
-def endpoints(project_root: Path) -> AvailableEndpoints:
-    """The project's own endpoints.yml, read by Rasa's reader."""
-    return AvailableEndpoints.read_endpoints(str(project_root / "endpoints.yml"))
+def endpoints(project_root: Path, monkeypatch: pytest.MonkeyPatch) -> AvailableEndpoints:
+    """The project's own endpoints.yml, read by Rasa's reader (which expands the action
+    server's secret from the environment, as it does for `rasa run`)."""
+    monkeypatch.setenv("COMPANION_ACTION_SECRET", "test-secret")
+    found = AvailableEndpoints.read_endpoints(str(project_root / "endpoints.yml"))
+    assert found.action.headers == {"X-Companion-Action-Secret": "test-secret"}
+    return found
 
 
 @pytest.fixture
