@@ -61,6 +61,8 @@ def _configure_sqlite(engine: Engine) -> None:
     - foreign keys are off by default in SQLite;
     - WAL lets the Rasa server, the action server and the web app read while one writes;
     - ``busy_timeout`` makes a writer wait for the lock instead of failing at once;
+    - ``secure_delete`` overwrites deleted and replaced rows with zeros, so erased patient
+      data (and text from before it was sealed) does not linger in free pages of the file;
     - pysqlite's own transaction handling is replaced by explicit ``BEGIN`` statements
       (SQLAlchemy's documented recipe), so a write transaction can take the write lock up
       front with ``BEGIN IMMEDIATE``. Without that, two writers that both read "the next
@@ -74,6 +76,7 @@ def _configure_sqlite(engine: Engine) -> None:
         try:
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA busy_timeout = 5000")
+            cursor.execute("PRAGMA secure_delete = ON")
             cursor.execute("PRAGMA journal_mode = WAL")
         finally:
             cursor.close()

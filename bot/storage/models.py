@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from bot.storage.sealed import SealedJSON, SealedText
+
 KINDS: tuple[str, ...] = ("integration", "trigger", "checkin")
 LINK_KINDS: tuple[str, ...] = ("invite", "anonymous")
 DEFAULT_ACCENT_COLOR = "#2f6f73"
@@ -122,6 +124,13 @@ class Clinic(Base):
     patient_url: Mapped[str | None] = mapped_column(String(2048))
     notify_emails: Mapped[list[str]] = mapped_column(JSON, default=list)
     webhook_url: Mapped[str | None] = mapped_column(String(2048))
+    #: Conversations older than this many days are removed by ``python -m bot purge``;
+    #: ``None`` keeps them until the patient or the clinic erases them.
+    retention_days: Mapped[int | None] = mapped_column(Integer)
+    #: The clinic must keep treatment records (a legal hold, or its records policy): a
+    #: patient's "delete my data" then files an :class:`ErasureRequest` for staff to resolve
+    #: instead of erasing at once.
+    erasure_review: Mapped[bool] = mapped_column(Boolean, default=False)
 
     patients: Mapped[list[Patient]] = relationship(back_populates="clinic")
 
@@ -140,6 +149,9 @@ class Patient(Base):
     sender_id: Mapped[str] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When the patient's data was last erased. The tracker store drops any event older than
+    #: this that a conversation in flight at that moment would otherwise write back.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     clinic: Mapped[Clinic] = relationship(back_populates="patients")
     entries: Mapped[list[JournalEntry]] = relationship(
@@ -155,7 +167,8 @@ class JournalEntry(Base):
     """One journal entry: an integration reflection, a trigger log or a check-in.
 
     ``number`` is the per-patient sequence the person sees and types ("show entry 3"); the
-    primary key is never shown to anyone. Free text lives in ``fields`` exactly as typed.
+    primary key is never shown to anyone. Free text lives in ``fields`` exactly as typed,
+    sealed at rest (:class:`SealedJSON`).
     """
 
     __tablename__ = "journal_entries"
@@ -177,7 +190,7 @@ class JournalEntry(Base):
     session_date: Mapped[date | None] = mapped_column(Date)
     mood: Mapped[int | None] = mapped_column(Integer)
     craving: Mapped[int | None] = mapped_column(Integer)
-    fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fields: Mapped[dict[str, Any]] = mapped_column(SealedJSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     patient: Mapped[Patient] = relationship(back_populates="entries")
@@ -197,7 +210,7 @@ class RiskFlag(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
     category: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(64))
-    message: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(SealedText)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(String(255))
@@ -313,3 +326,33 @@ class AuditEvent(Base):
     outcome: Mapped[str] = mapped_column(String(20), default="ok")
     ip: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+ERASURE_STATUSES: tuple[str, ...] = ("open", "erased", "declined")
+
+
+class ErasureRequest(Base):
+    """A patient asked for their data to be erased while their clinic must keep records.
+
+    Staff resolve it in the dashboard: erase (the same erasure as ``python -m bot patient
+    erase``, with its receipt in the audit log) or decline with a reason the patient can be
+    given. ``requested_by`` is ``"patient"`` (asked in the chat) or a staff e-mail.
+    """
+
+    __tablename__ = "erasure_requests"
+    __table_args__ = (
+        CheckConstraint(_in_list("status", ERASURE_STATUSES), name="status"),
+        Index("ix_erasure_requests_clinic_id_status", "clinic_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    requested_by: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(320))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    patient: Mapped[Patient] = relationship()

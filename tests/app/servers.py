@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ import pytest
 import requests
 from dashboard_seed import SeededTherapist, SeedInfo, seed
 
-from bot import access
+from bot import access, encryption
 from bot.runner import Service, free_port, services, stop_all, wait_until_ready
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
@@ -33,8 +34,25 @@ def base_environment(directory: Path, port: int, secret: str) -> dict[str, str]:
         "COMPANION_TOKEN_SECRET": secret,
         "COMPANION_PUBLIC_WEB_URL": f"http://127.0.0.1:{port}",
         "COMPANION_VAR_DIR": str(directory / "var"),
+        encryption.ENV_KEYS_FILE: str(directory / "var" / "secrets" / "data.keys"),
         "PYTHONPATH": str(PROJECT_ROOT),
     }
+
+
+@contextmanager
+def environment(env: dict[str, str]) -> Iterator[None]:
+    """Run the block in this process with ``env`` set (e.g. to seed a server's database with
+    the server's own data key), then put the environment back."""
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def web_app_service(port: int) -> Service:
@@ -99,7 +117,8 @@ def seeded_server(directory: Path, secret: str) -> Iterator[SeededServer]:
     """Seed a database in ``directory``, then serve it (notifications switched off)."""
     port = free_port()
     env = {**base_environment(directory, port, secret), "COMPANION_NOTIFY_INTERVAL": "0"}
-    info = seed(env["DATABASE_URL"])
+    with environment(env):
+        info = seed(env["DATABASE_URL"])
     db.reset_engines()
     with serving(web_app_service(port), env):
         yield SeededServer(

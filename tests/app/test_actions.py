@@ -28,7 +28,7 @@ from actions.safety import ActionRecordRiskFlag
 from actions.stopping import ActionDiscardPartial, ActionKeepPartial, ActionStopForm
 from actions.triggers import ActionSaveTrigger, ValidateTriggerForm
 from actions.urge_surfing import ActionFinishUrgeSurfing, ValidateUrgeSurfingForm
-from bot import journal, journal_text
+from bot import encryption, journal, journal_text
 from bot.parsing import MAX_ANSWER_CHARS, SKIPPED
 from bot.storage import db
 
@@ -268,7 +268,8 @@ def slot_events(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def stored_entries(path: Path, sender: str = PATIENT) -> list[dict[str, Any]]:
-    """Entries as they sit in the SQLite file, read with plain sqlite3."""
+    """Entries as they sit in the SQLite file, read with plain sqlite3 and opened with the
+    test's data key (the file holds sealed text only)."""
     if not path.exists():
         return []
     with sqlite3.connect(path) as connection:
@@ -279,7 +280,9 @@ def stored_entries(path: Path, sender: str = PATIENT) -> list[dict[str, Any]]:
             "WHERE p.sender_id = ? ORDER BY e.number",
             (sender,),
         ).fetchall()
-    return [dict(row) | {"fields": json.loads(row["fields"])} for row in rows]
+    return [
+        dict(row) | {"fields": json.loads(encryption.open_value(row["fields"]))} for row in rows
+    ]
 
 
 def stored_flags(path: Path, sender: str = PATIENT) -> list[dict[str, Any]]:
@@ -290,7 +293,7 @@ def stored_flags(path: Path, sender: str = PATIENT) -> list[dict[str, Any]]:
             "JOIN patients p ON p.id = f.patient_id WHERE p.sender_id = ? ORDER BY f.id",
             (sender,),
         ).fetchall()
-    return [dict(row) for row in rows]
+    return [dict(row) | {"message": encryption.open_value(row["message"])} for row in rows]
 
 
 def reset_slots_of(domain: dict[str, Any], form: str) -> set[str]:

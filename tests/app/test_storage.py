@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, StatementError
 
+from bot import encryption
 from bot.records import EVENTS
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
@@ -35,8 +36,9 @@ MODEL_TABLES = {
     "therapist_sessions",
     "login_throttle",
     "audit_log",
+    "erasure_requests",
 }
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 
 def _diff(url: str, *, filtered: bool = True) -> list[object]:
@@ -101,7 +103,7 @@ def test_migrations_and_models_agree(database_url: str) -> None:
     assert _diff(database_url) == []
 
 
-def test_rasa_events_table_survives_upgrade_untouched(
+def test_rasa_events_table_survives_upgrade_with_its_text_sealed(
     database_url: str, database_path: Path
 ) -> None:
     database_path.parent.mkdir(parents=True)
@@ -113,7 +115,11 @@ def test_rasa_events_table_survives_upgrade_untouched(
     assert _sqlite_schema(database_path, "events") == schema_before
     with sqlite3.connect(database_path) as connection:
         rows = connection.execute("SELECT sender_id, type_name, data FROM events").fetchall()
-    assert rows == [("demo-1", "user", '{"event": "user", "text": "hi"}')]
+    # Same rows, same schema; only the event's text is now sealed (migration 0004).
+    [(sender_id, type_name, data)] = rows
+    assert (sender_id, type_name) == ("demo-1", "user")
+    assert encryption.is_sealed(data)
+    assert encryption.open_value(data) == '{"event": "user", "text": "hi"}'
     # Autogenerate ignores it: unfiltered, Alembic would propose dropping Rasa's table.
     assert _diff(database_url) == []
     unfiltered = _diff(database_url, filtered=False)
