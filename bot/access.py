@@ -103,7 +103,8 @@ def _engine() -> Engine:
     with _engines_lock:
         engine = _engines.get(url)
         if engine is None:
-            engine = create_engine(url, pool_pre_ping=True)
+            # hide_parameters: an error message must never quote a statement's values.
+            engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
             _engines[url] = engine
         return engine
 
@@ -238,7 +239,8 @@ def _decode(token: str) -> dict[str, Any]:
         raise AccessDenied("expired") from error
     except jwt.InvalidSignatureError as error:
         raise AccessDenied("invalid_signature") from error
-    except jwt.InvalidTokenError as error:
+    except (jwt.InvalidTokenError, UnicodeError) as error:
+        # UnicodeError: PyJWT encodes the token as ASCII before parsing it.
         raise AccessDenied("malformed_token") from error
 
 
@@ -255,6 +257,11 @@ def verify_token(token: str | None, *, origin: str | None, check_origin: bool = 
     claims = _decode(token)
     if not all(isinstance(claims[key], str) for key in ("sub", "clinic", "jti", "kind")):
         raise AccessDenied("malformed_token")
+    try:
+        token_expires_at = datetime.fromtimestamp(claims["exp"], tz=timezone.utc)
+    except (OverflowError, OSError, ValueError, TypeError) as error:
+        # Signed with our key, yet an expiry no calendar holds: refuse, never crash.
+        raise AccessDenied("malformed_token") from error
     rows = _query(
         "SELECT patient_links.revoked_at AS revoked_at, patient_links.expires_at AS expires_at, "
         "patients.sender_id AS sender_id, "
@@ -278,5 +285,5 @@ def verify_token(token: str | None, *, origin: str | None, check_origin: bool = 
         clinic=claims["clinic"],
         jti=claims["jti"],
         kind=claims["kind"],
-        expires_at=datetime.fromtimestamp(claims["exp"], tz=timezone.utc),
+        expires_at=token_expires_at,
     )

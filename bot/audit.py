@@ -30,6 +30,12 @@ ACTIONS: tuple[str, ...] = (
     "acknowledge_flag",
     "access_denied",
     "view_audit",
+    "erase_patient",
+    "erasure_requested",
+    "decline_erasure",
+    "view_erasure_requests",
+    "patient_export",
+    "purge",
 )
 OUTCOMES: tuple[str, ...] = ("ok", "denied", "failed")
 #: Column sizes of ``audit_log``; longer values (a pasted essay as "e-mail") are cut, not refused,

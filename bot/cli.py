@@ -149,7 +149,9 @@ def register_run(subparsers: SubParsers) -> None:
 
 def _all_commands() -> tuple[Registrar, ...]:
     from bot.cli_clinics import register_clinic, register_patient
+    from bot.cli_keys import register_keys
     from bot.cli_notify import register_notify
+    from bot.cli_purge import register_purge
     from bot.cli_staff import register_audit, register_therapist
 
     return (
@@ -161,6 +163,8 @@ def _all_commands() -> tuple[Registrar, ...]:
         register_therapist,
         register_audit,
         register_notify,
+        register_keys,
+        register_purge,
     )
 
 

@@ -1,4 +1,5 @@
-"""``python -m bot clinic …`` and ``python -m bot patient …``: clinics and patients' links.
+"""``python -m bot clinic …`` and ``python -m bot patient …``: clinics, patients' links and
+the erasure of a patient's data.
 
 Registrars in the style of :mod:`bot.cli`, which lists them.
 """
@@ -28,6 +29,18 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
+def parse_retention(text: str) -> int:
+    """``--retention-days``: a number of days, or ``none`` (stored as 0: no period)."""
+    value = text.strip().lower()
+    if value == "none":
+        return 0
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a retention period: write a number of days, or none"
+        )
+    return int(value)
+
+
 def _crisis_lines(values: list[str] | None) -> list[dict[str, str]] | None:
     from bot.clinics import ClinicError, parse_crisis_line
 
@@ -55,6 +68,8 @@ def _clinic_save(args: argparse.Namespace) -> int:
         "patient_url": args.patient_url,
         "notify_emails": args.notify_email,
         "webhook_url": args.webhook_url,
+        "retention_days": args.retention_days,
+        "erasure_review": args.erasure_review,
     }
     with database_errors():
         try:
@@ -145,6 +160,26 @@ def _settings_arguments(parser: argparse.ArgumentParser, *, create: bool) -> Non
         help="let visitors chat without a personal link (demo clinics only)",
     )
     anonymous.add_argument("--no-anonymous", dest="allow_anonymous", action="store_false")
+    parser.add_argument(
+        "--retention-days",
+        type=parse_retention,
+        metavar="N|none",
+        help="delete conversations older than N days (`python -m bot purge`); none keeps them",
+    )
+    review = parser.add_mutually_exclusive_group()
+    review.add_argument(
+        "--erasure-review",
+        dest="erasure_review",
+        action="store_true",
+        default=None,
+        help="the clinic must keep records: a patient's erasure becomes a request for staff",
+    )
+    review.add_argument(
+        "--no-erasure-review",
+        dest="erasure_review",
+        action="store_false",
+        help="a patient's erasure happens at once",
+    )
 
 
 def register_clinic(subparsers: SubParsers) -> None:
@@ -199,6 +234,50 @@ def _patient_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _confirmed(sender_id: str, assume_yes: bool) -> bool:
+    """``--yes``, or the operator typed the patient id at the terminal; without a terminal
+    to ask on, no confirmation is possible and the erasure is refused."""
+    if assume_yes:
+        return True
+    if not sys.stdin.isatty():
+        raise CommandError(
+            "Refusing to erase without confirmation: run it in a terminal, or pass --yes."
+        )
+    print(
+        f"This erases every journal entry, risk flag and conversation of {sender_id}. "
+        "It cannot be undone.\nType the patient id to confirm: ",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+    return sys.stdin.readline().strip() == sender_id
+
+
+def _patient_erase(args: argparse.Namespace) -> int:
+    from bot import erasure
+    from bot.cli_staff import _cli_actor
+
+    if not _confirmed(args.patient, args.yes):
+        raise CommandError("The id typed did not match: nothing was erased.")
+    with database_errors():
+        try:
+            receipt = erasure.erase_patient(args.patient, _cli_actor())
+        except erasure.UnknownPatient as error:
+            raise CommandError(f"No patient with id {args.patient!r} in this database.") from error
+    for store, result in receipt.stores.items():
+        state = (
+            f"{result['erased']} erased" if "erased" in result else f"FAILED ({result['failed']})"
+        )
+        print(f"{store}\t{state}")
+    if receipt.failed:
+        raise CommandError(
+            f"Erasing {', '.join(receipt.failed)} failed; the rest was erased. "
+            "Fix the cause and run the command again."
+        )
+    print(f"Erased the data of {args.patient}; the receipt is in the audit log.", file=sys.stderr)
+    return 0
+
+
 def register_patient(subparsers: SubParsers) -> None:
     actions = command_group(
         subparsers,
@@ -229,3 +308,12 @@ def register_patient(subparsers: SubParsers) -> None:
     target.add_argument("--patient", metavar="SENDER_ID", help="every link of this patient")
     target.add_argument("--link", metavar="LINK_ID", help="one link")
     revoke.set_defaults(handler=_patient_revoke)
+    erase = actions.add_parser(
+        "erase",
+        help="erase everything a patient wrote or said",
+        description="Erase a patient's journal, risk flags and conversations (the patient "
+        "and their links stay, as ids only); the receipt goes to the audit log.",
+    )
+    erase.add_argument("--patient", required=True, metavar="SENDER_ID")
+    erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    erase.set_defaults(handler=_patient_erase)

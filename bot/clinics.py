@@ -5,7 +5,9 @@ read by the web app on every widget load. The demo clinic is created on first us
 web app's own address as its origin, so ``make run`` works without any setup.
 
 A clinic may also name where new risk flags are announced (``notify_emails``,
-``webhook_url``); :mod:`bot.notify` sends those announcements.
+``webhook_url``); :mod:`bot.notify` sends those announcements. ``retention_days`` is how long
+conversations are kept (``python -m bot purge``), and ``erasure_review`` makes a patient's
+"delete my data" a request for staff instead of an erasure at once (:mod:`bot.erasure`).
 """
 
 from __future__ import annotations
@@ -29,10 +31,14 @@ DEFAULTS_FILE = settings.PROJECT_ROOT / "bot" / "content" / "clinic_defaults.yml
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 COLOR_PATTERN = re.compile(r"^#[0-9a-fA-F]{6}$")
 NUMBER_PATTERN = re.compile(r"^\+?[0-9][0-9 ().-]{0,30}$")
+#: Whitespace or control characters inside an address (see _refuse_hidden_characters).
+_HIDDEN_CHARACTERS = re.compile(r"[\s\x00-\x1f\x7f]")
 MAX_NAME = 200
 MAX_GREETING = 1000
 MAX_NOTIFY_EMAILS = 20
 MAX_URL = 2048
+#: The longest retention period accepted: a century is a typo, not a policy.
+MAX_RETENTION_DAYS = 36500
 # Deliberately narrower than RFC 5322: an address that needs quoting or comments is far
 # more likely a typo than a clinic's real inbox, and nothing here may reach an e-mail
 # header unchecked (no spaces, commas, angle brackets or line breaks).
@@ -67,12 +73,14 @@ class ClinicView:
     patient_url: str | None
     notify_emails: list[str] = field(default_factory=list)
     webhook_url: str | None = None
+    retention_days: int | None = None
+    erasure_review: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """The settings as JSON-ready data.
 
-        The risk-flag notification settings appear only once a clinic has them, so the
-        output of clinics that announce nothing keeps the shape it always had.
+        The risk-flag notification, retention and erasure-review settings appear only once a
+        clinic has them, so the output of clinics without them keeps the shape it always had.
         """
         data: dict[str, Any] = {
             "slug": self.slug,
@@ -88,6 +96,10 @@ class ClinicView:
             data["notify_emails"] = list(self.notify_emails)
         if self.webhook_url:
             data["webhook_url"] = self.webhook_url
+        if self.retention_days is not None:
+            data["retention_days"] = self.retention_days
+        if self.erasure_review:
+            data["erasure_review"] = True
         return data
 
 
@@ -103,6 +115,8 @@ def _view(clinic: Clinic) -> ClinicView:
         patient_url=clinic.patient_url,
         notify_emails=list(clinic.notify_emails or []),
         webhook_url=clinic.webhook_url,
+        retention_days=clinic.retention_days,
+        erasure_review=bool(clinic.erasure_review),
     )
 
 
@@ -157,9 +171,17 @@ def check_text(label: str, value: str, limit: int) -> str:
     return value
 
 
+def _refuse_hidden_characters(url: str) -> None:
+    """``urlsplit`` silently drops tabs and line breaks, so it would check one address while
+    another, which no browser can open, is stored: refuse whitespace and control characters."""
+    if _HIDDEN_CHARACTERS.search(url.strip()):
+        raise ClinicError(f"{url!r} contains spaces or control characters.")
+
+
 def check_patient_url(url: str) -> str:
     from urllib.parse import urlsplit
 
+    _refuse_hidden_characters(url)
     try:
         parts = urlsplit(url.strip())
     except ValueError as error:
@@ -189,6 +211,17 @@ def check_notify_emails(addresses: list[str]) -> list[str]:
     return normalized
 
 
+def check_retention_days(days: int) -> int | None:
+    """Days to keep conversations; ``0`` means no retention period (kept until erased)."""
+    if isinstance(days, bool) or not isinstance(days, int):
+        raise ClinicError(f"{days!r} is not a number of days.")
+    if not 0 <= days <= MAX_RETENTION_DAYS:
+        raise ClinicError(
+            f"The retention period must be 1-{MAX_RETENTION_DAYS} days (or none), not {days}."
+        )
+    return days or None
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
@@ -206,6 +239,7 @@ def check_webhook_url(url: str) -> str:
     """
     from urllib.parse import urlsplit
 
+    _refuse_hidden_characters(url)
     value = url.strip()
     try:
         parts = urlsplit(value)
@@ -246,6 +280,8 @@ def create(
     patient_url: str | None = None,
     notify_emails: list[str] | None = None,
     webhook_url: str | None = None,
+    retention_days: int | None = None,
+    erasure_review: bool | None = None,
 ) -> ClinicView:
     """Create a clinic; :class:`ClinicError` if the slug is taken or a setting is unusable."""
     clinic = Clinic(
@@ -259,6 +295,8 @@ def create(
         patient_url=check_patient_url(patient_url) if patient_url else None,
         notify_emails=check_notify_emails(notify_emails or []),
         webhook_url=check_webhook_url(webhook_url) if webhook_url else None,
+        retention_days=check_retention_days(retention_days) if retention_days else None,
+        erasure_review=bool(erasure_review),
     )
     db.ensure_schema()
     with db.session_scope() as session:
@@ -282,10 +320,13 @@ def update(
     patient_url: str | None = None,
     notify_emails: list[str] | None = None,
     webhook_url: str | None = None,
+    retention_days: int | None = None,
+    erasure_review: bool | None = None,
 ) -> ClinicView:
     """Change the given settings of a clinic; the others stay as they are.
 
-    ``notify_emails=[]`` and ``webhook_url=""`` switch those announcements off.
+    ``notify_emails=[]`` and ``webhook_url=""`` switch those announcements off;
+    ``retention_days=0`` removes the retention period.
     """
     db.ensure_schema()
     with db.session_scope() as session:
@@ -312,6 +353,10 @@ def update(
             clinic.notify_emails = check_notify_emails(notify_emails)
         if webhook_url is not None:
             clinic.webhook_url = check_webhook_url(webhook_url) if webhook_url else None
+        if retention_days is not None:
+            clinic.retention_days = check_retention_days(retention_days)
+        if erasure_review is not None:
+            clinic.erasure_review = erasure_review
         session.flush()
         return _view(clinic)
 

@@ -5,10 +5,12 @@ clinic is ``None`` here exactly like a patient who does not exist, so the pages 
 this module cannot tell the two apart either.
 
 The conversations come from Rasa's tracker store, the ``events`` table in the same
-database. Rasa creates and owns that table (see :data:`bot.storage.models.FOREIGN_TABLES`),
-so it is declared here with the columns Rasa 3.6 gives it, in a metadata of its own that
-Alembic never sees, and only ever read. A database where Rasa never ran has no such table:
-then there are simply no transcripts.
+database, where each event's ``data`` is sealed (:mod:`bot.encryption`; rows from before
+encryption are read as they are; a row that cannot be opened is an error, not a silent gap
+in what the therapist reads). Rasa creates and owns that table (see
+:data:`bot.storage.models.FOREIGN_TABLES`), so it is declared here with the columns Rasa 3.6
+gives it, in a metadata of its own that Alembic never sees, and only ever read. A database
+where Rasa never ran has no such table: then there are simply no transcripts.
 
 Everything returned is a frozen dataclass detached from the database session. Patient text
 is returned as plain strings; turning it into HTML is the templates' job (autoescaped).
@@ -41,6 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from bot import encryption
 from bot.journal import FIELD_KEYS, URGE_SURFING_KEYS, entry_view, export_patient
 from bot.journal_text import ANSWER_LABELS, entry_title
 from bot.storage import db
@@ -724,7 +727,7 @@ def _message(
     event_id: int, type_name: str, timestamp: float | None, raw: str | None
 ) -> Message | None:
     try:
-        data = json.loads(raw or "{}")
+        data = json.loads(encryption.open_value(raw) if raw else "{}")
     except (TypeError, ValueError):
         return None
     if not isinstance(data, dict):
@@ -960,3 +963,13 @@ def export_data(patient: PatientRef) -> dict[str, Any]:
     if export is None:  # deleted between the scope check and now
         raise LookupError(patient.sender_id)
     return export
+
+
+def read_conversations(sender_id: str) -> list[Conversation]:
+    """All of one patient's conversations, oldest first, without filters: what the patient's
+    own data export gives them. ``[]`` where Rasa never ran (no ``events`` table)."""
+    db.ensure_schema()
+    with db.session_scope(write=False) as session:
+        if not _has_events(session):
+            return []
+        return _read_conversations(session, sender_id)

@@ -111,7 +111,9 @@ def services(
                 str(root / "credentials.yml"),
             ],
             ready_url=f"http://127.0.0.1:{rasa_port}/",
-            env={"PYTHONPATH": str(root), **secret},
+            # Sanic reads a whole body before the channel can refuse it: cap it at 2 MB
+            # (a chat message is at most 5,000 characters; see bot/nlu/message_gate.py).
+            env={"PYTHONPATH": str(root), "SANIC_REQUEST_MAX_SIZE": "2000000", **secret},
         ),
     ]
     if web_port is not None:
@@ -212,9 +214,11 @@ def started(
 
 def run(rasa_port: int = 5005, action_port: int = 5055, web_port: int = 8000) -> int:
     """Run the servers in the foreground until a signal arrives or one of them exits."""
+    from bot import encryption
     from bot.clinics import ensure_demo_clinic
     from bot.storage import db
 
+    encryption.ensure_keys_file()  # before the migrations seal with it and the servers race
     db.upgrade()
     settings.token_secret()  # created here once, before the servers race to create it
     ensure_demo_clinic()

@@ -252,3 +252,50 @@ def webhook_secret() -> bytes:
     webhook key can never help anyone forge a patient's link.
     """
     return _secret_from("COMPANION_WEBHOOK_SECRET", webhook_secret_file())
+
+
+# ----------------------------------------------------------------------------- chat rate limit
+
+
+def rate_limit() -> tuple[int, float] | None:
+    """How many messages one patient may send per period: ``(count, seconds)``, or None.
+
+    ``COMPANION_RATE_LIMIT="30/60"`` (the default) lets a patient send 30 messages a minute
+    on average; ``off`` switches the limit off (a benchmark that floods on purpose).
+    A crisis message always gets through (see ``bot.nlu.message_gate``).
+    """
+    raw = os.environ.get("COMPANION_RATE_LIMIT", "").strip().lower()
+    if not raw:
+        return 30, 60.0
+    if raw in {"0", "off", "false", "no", "none"}:
+        return None
+    count, slash, seconds = raw.partition("/")
+    try:
+        parsed = int(count), float(seconds) if slash else 60.0
+    except ValueError:
+        parsed = (0, 0.0)
+    if parsed[0] < 1 or not 0 < parsed[1] < float("inf"):
+        raise RuntimeError(
+            f"COMPANION_RATE_LIMIT={raw!r} is not MESSAGES/SECONDS (e.g. 30/60) or off"
+        )
+    return parsed
+
+
+def rate_limit_burst() -> int:
+    """Messages a patient may send at once before the sustained rate applies (default 20).
+
+    ``COMPANION_RATE_LIMIT_BURST``; quick replies clicked in a row and a queue of messages
+    the widget sends on reconnecting must fit in it.
+    """
+    raw = os.environ.get("COMPANION_RATE_LIMIT_BURST", "").strip()
+    if not raw:
+        return 20
+    try:
+        burst = int(raw)
+    except ValueError:
+        burst = 0
+    if burst < 1:
+        raise RuntimeError(
+            f"COMPANION_RATE_LIMIT_BURST={raw!r} must be a whole number of 1 or more"
+        )
+    return burst

@@ -30,6 +30,19 @@ exception is python-engineio's origin callable, which must return at once: it re
 origins that :mod:`bot.access` caches for a few seconds, so it touches the database at most
 once per cache period.
 
+Every message passes :class:`bot.nlu.message_gate.MessageGate` before it reaches the agent:
+a per-patient rate limit (keyed by the token's sender id, or by the demo-mode REST sender),
+a maximum length, and clean text; a crisis message always goes through. Over the limit the
+socket gets ``rate_limited`` ``{"message", "retry_after"[, "id"]}`` (``id`` echoes the
+client's message id, so the widget knows which message to send again); REST answers 429
+with ``Retry-After``. A REST body that is not a JSON object, too large (413) or not UTF-8
+is answered with a JSON refusal ``{"error", "reason", "message"}``, never a server error.
+
+Custom payloads (``json_message`` of a custom action) reach the socket as the data of a
+``bot_uttered`` event, e.g. ``{"download": {"url": ..., "label": ...}}``: Rasa's own
+``SocketIOOutput.send_custom_json`` passes the payload's keys to ``AsyncServer.emit`` as
+keyword arguments, which fails with ``TypeError`` for any key but emit's own.
+
 If the database cannot be read, new connections are refused (``unavailable``, or HTTP 400 at
 the handshake; REST answers 503), but a conversation that is already open goes on with the
 identity checked at connect until the token expires: a patient in the middle of a chat,
@@ -41,6 +54,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
@@ -57,13 +71,21 @@ from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError as SocketConnectionRefused
 
 from bot import access, settings
+from bot.nlu import message_gate, rate_limit
+from bot.nlu.message_gate import MessageGate, Refused
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 #: Sent back (to the one socket) when a ``user_uttered`` event carries no readable text.
-UNREADABLE_MESSAGE = "Sorry, I could not read that message. Please type it again."
+UNREADABLE_MESSAGE = message_gate.limits().messages[message_gate.UNREADABLE]
+
+#: Event that tells a socket its message was refused for the rate limit (sent to it alone).
+RATE_LIMITED_EVENT = "rate_limited"
+
+#: Longest client message id echoed back in ``rate_limited``.
+MAX_CLIENT_ID_CHARS = 64
 
 #: Event that tells a connected socket its token no longer works, before it is disconnected.
 ACCESS_DENIED_EVENT = "access_denied"
@@ -93,6 +115,18 @@ async def _maybe_await(value: Any) -> None:
         await value
 
 
+def verify_token(token: Any, *, origin: str | None, check_origin: bool = True) -> access.Identity:
+    """:func:`bot.access.verify_token`, with a token that cannot be a JWT refused up front.
+
+    A JWT is ASCII; a header with other bytes arrives as a string with surrogate escapes,
+    on which PyJWT fails with ``UnicodeEncodeError`` - which would read as "the database is
+    unreachable" (503) rather than "this token is malformed" (401).
+    """
+    if isinstance(token, str) and not token.isascii():
+        raise access.AccessDenied("malformed_token")
+    return access.verify_token(token, origin=origin, check_origin=check_origin)
+
+
 def origin_allowed(origin: str | None) -> bool:
     """python-engineio's origin check: some clinic allows ``origin``.
 
@@ -118,6 +152,28 @@ def refusal(denied: access.AccessDenied) -> SocketConnectionRefused:
     )
 
 
+class PatientSocketIOOutput(SocketIOOutput):
+    """Rasa's socket.io output, with custom payloads sent as the event's data."""
+
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        """Emit ``json_message`` as the data of one ``bot_uttered`` event to the patient.
+
+        Rasa's version calls ``emit(event, **json_message)``, so a payload such as
+        ``{"download": {...}}`` raises ``TypeError`` and the patient gets nothing.
+        """
+        await self._send_message(recipient_id, dict(json_message))
+
+
+def _client_id(data: Any) -> str | None:
+    """The client's id for its message, if it sent a short string one."""
+    value = data.get("id") if isinstance(data, dict) else None
+    if isinstance(value, str) and 0 < len(value) <= MAX_CLIENT_ID_CHARS:
+        return value
+    return None
+
+
 class PatientSocketIOInput(SocketIOInput):
     """Rasa's socket.io channel with the sender id taken from a verified patient token.
 
@@ -129,6 +185,12 @@ class PatientSocketIOInput(SocketIOInput):
     @classmethod
     def name(cls) -> str:
         return "socketio"
+
+    def get_output_channel(self) -> PatientSocketIOOutput | None:
+        """The output for messages pushed through Rasa's HTTP API."""
+        if self.sio is None:
+            return None
+        return PatientSocketIOOutput(self.sio, self.bot_message_evt)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         sio = AsyncServer(
@@ -143,6 +205,7 @@ class PatientSocketIOInput(SocketIOInput):
         # Kept for get_output_channel (messages pushed through Rasa's HTTP API).
         self.sio = sio
         namespace = self.namespace
+        gate = MessageGate(rate_limit.from_settings())
 
         @socketio_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -155,7 +218,7 @@ class PatientSocketIOInput(SocketIOInput):
             try:
                 if not origin:
                     raise access.AccessDenied("origin_not_allowed")
-                identity = await _off_loop(access.verify_token, token, origin=origin)
+                identity = await _off_loop(verify_token, token, origin=origin)
             except access.AccessDenied as denied:
                 logger.info("socket.io connection refused: %s", denied.reason)
                 raise refusal(denied) from None
@@ -198,9 +261,17 @@ class PatientSocketIOInput(SocketIOInput):
         async def handle_message(sid: str, data: Any = None) -> None:
             session = await sio.get_session(sid, namespace=namespace)
             sender_id, clinic = session["sender_id"], session["clinic"]
+            # The gate comes before the token re-check: a flood is refused from memory,
+            # without a database query per message.
+            admission = await gate.admit(
+                sender_id, data.get("message") if isinstance(data, dict) else None
+            )
+            if isinstance(admission, Refused):
+                await self._refuse(sio, sid, admission, _client_id(data))
+                return
             try:
                 try:
-                    await _off_loop(access.verify_token, session["token"], origin=session["origin"])
+                    await _off_loop(verify_token, session["token"], origin=session["origin"])
                 except access.AccessDenied:
                     raise
                 except Exception:
@@ -221,20 +292,9 @@ class PatientSocketIOInput(SocketIOInput):
                 )
                 await sio.disconnect(sid, namespace=namespace)
                 return
-            text = data.get("message") if isinstance(data, dict) else None
-            if not isinstance(text, str) or not text.strip():
-                # A widget never sends this; a broken or hand-made client gets told rather
-                # than silence, and only on its own socket.
-                await sio.emit(
-                    self.bot_message_evt,
-                    {"text": UNREADABLE_MESSAGE},
-                    room=sid,
-                    namespace=namespace,
-                )
-                return
             message = UserMessage(
-                text,
-                SocketIOOutput(sio, self.bot_message_evt),
+                admission.text,
+                PatientSocketIOOutput(sio, self.bot_message_evt),
                 sender_id,
                 input_channel=self.name(),
                 metadata={"clinic": clinic},
@@ -242,6 +302,25 @@ class PatientSocketIOInput(SocketIOInput):
             await on_new_message(message)
 
         return socketio_webhook
+
+    async def _refuse(
+        self, sio: AsyncServer, sid: str, refused: Refused, client_id: str | None
+    ) -> None:
+        """Tell this socket alone why its message did not reach the assistant.
+
+        Unreadable and over-long messages are answered like a reply (a widget never sends
+        them; a broken or hand-made client is told rather than met with silence); a rate
+        limit gets its own event, which the widget answers by sending the message again.
+        """
+        if refused.reason == message_gate.RATE_LIMITED:
+            data: dict[str, Any] = {"message": refused.message, "retry_after": refused.retry_after}
+            if client_id is not None:
+                data["id"] = client_id
+            await sio.emit(RATE_LIMITED_EVENT, data, room=sid, namespace=self.namespace)
+        else:
+            await sio.emit(
+                self.bot_message_evt, {"text": refused.message}, room=sid, namespace=self.namespace
+            )
 
 
 def _json_error(status: int, reason: str, message: str) -> HTTPResponse:
@@ -252,6 +331,55 @@ def _json_error(status: int, reason: str, message: str) -> HTTPResponse:
 def _denied(denied: access.AccessDenied) -> HTTPResponse:
     status = 403 if denied.reason in FORBIDDEN_REASONS else 401
     return _json_error(status, denied.reason, denied.message)
+
+
+#: REST status per refusal of the message gate.
+GATE_STATUS = {
+    message_gate.UNREADABLE: 400,
+    message_gate.TOO_LONG: 413,
+    message_gate.RATE_LIMITED: 429,
+}
+
+
+def _json_refusal(
+    status: int, reason: str, message: str, retry_after: int | None = None
+) -> HTTPResponse:
+    """A refusal with both keys: ``error`` like this channel's other refusals and ``reason``
+    like the socket.io refusals, so a client may read either."""
+    body: dict[str, Any] = {"error": reason, "reason": reason, "message": message}
+    headers = None
+    if retry_after is not None:
+        body["retry_after"] = retry_after
+        headers = {"Retry-After": str(retry_after)}
+    return response.json(body, status=status, headers=headers)
+
+
+def _gate_refusal(refused: Refused) -> HTTPResponse:
+    status = GATE_STATUS[refused.reason]
+    if refused.reason == message_gate.UNREADABLE:
+        text = message_gate.limits().messages["bad_request"]
+        return _json_refusal(status, "bad_request", text)
+    retry = refused.retry_after if refused.reason == message_gate.RATE_LIMITED else None
+    return _json_refusal(status, refused.reason, refused.message, retry)
+
+
+def json_body(request: Request) -> dict[str, Any] | HTTPResponse:
+    """The request's JSON object, or the refusal: too large, not UTF-8, not JSON, not an object.
+
+    The body is parsed here rather than with Sanic's ``request.json``, whose failures become
+    Sanic's own error pages; the content type is not checked, as Rasa does not check it.
+    """
+    chat_limits = message_gate.limits()
+    raw = request.body or b""
+    if len(raw) > chat_limits.max_body_bytes:
+        return _json_refusal(413, "body_too_large", chat_limits.messages["body_too_large"])
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        body = None
+    if not isinstance(body, dict):
+        return _json_refusal(400, "bad_request", chat_limits.messages["bad_request"])
+    return body
 
 
 def _bearer_token(request: Request) -> str | None:
@@ -276,16 +404,15 @@ class PatientRestInput(RestInput):
     def name(cls) -> str:
         return "rest"
 
-    async def authorize(self, request: Request) -> tuple[str, str] | HTTPResponse:
-        """``(sender_id, clinic)`` for this request, or the response that refuses it."""
-        body = request.json
-        if not isinstance(body, dict):
-            return _json_error(400, "bad_request", 'Send a JSON object: {"message": "..."}.')
+    async def authorize(
+        self, request: Request, body: dict[str, Any]
+    ) -> tuple[str, str] | HTTPResponse:
+        """``(sender_id, clinic)`` for this request with this JSON ``body``, or the refusal."""
         token = _bearer_token(request)
         if token is not None:
             try:
                 identity = await _off_loop(
-                    access.verify_token, token or None, origin=None, check_origin=False
+                    verify_token, token or None, origin=None, check_origin=False
                 )
             except access.AccessDenied as denied:
                 return _denied(denied)
@@ -298,6 +425,8 @@ class PatientRestInput(RestInput):
         sender = body.get("sender")
         if not isinstance(sender, str) or not sender:
             return _json_error(400, "bad_request", "Send a sender id with the message.")
+        if len(sender) > message_gate.limits().max_sender_chars or "\x00" in sender:
+            return _json_error(400, "bad_request", "That sender id is not valid.")
         demo = settings.demo_clinic_slug()
         try:
             clinic = await _off_loop(access.sender_clinic, sender)
@@ -319,6 +448,7 @@ class PatientRestInput(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
+        gate = MessageGate(rate_limit.from_settings())
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -326,13 +456,22 @@ class PatientRestInput(RestInput):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            authorized = await self.authorize(request)
+            body = json_body(request)
+            if isinstance(body, HTTPResponse):
+                return body
+            authorized = await self.authorize(request, body)
             if isinstance(authorized, HTTPResponse):
                 return authorized
             sender_id, clinic = authorized
-            text = self._extract_message(request)
-            if not isinstance(text, str):
-                return _json_error(400, "bad_request", 'Send the text as "message".')
+            raw = body.get("message")
+            admission = await gate.admit(sender_id, raw)
+            if isinstance(admission, Refused):
+                if admission.reason == message_gate.UNREADABLE and isinstance(raw, str):
+                    # Blank text is answered like a reply, as on the socket; a message that
+                    # is not text at all is a malformed request (400).
+                    return response.json([{"recipient_id": sender_id, "text": admission.message}])
+                return _gate_refusal(admission)
+            text = admission.text
             metadata = {"clinic": clinic}
             if rasa.utils.endpoints.bool_arg(request, "stream", default=False):
                 return response.stream(
@@ -352,8 +491,9 @@ class PatientRestInput(RestInput):
                 )
             except asyncio.CancelledError:
                 logger.error("REST message timed out")
-            except Exception:
-                logger.exception("REST message failed")
+            except Exception as error:
+                # The type only: an exception's text may quote the patient's message.
+                logger.error("REST message failed: %s", type(error).__name__)
             return response.json(collector.messages)
 
         return webhook

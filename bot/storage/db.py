@@ -93,10 +93,12 @@ def _create_engine(url: str) -> Engine:
         path = _sqlite_file(parsed)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed)
+        engine = create_engine(parsed, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
-    return create_engine(parsed, pool_pre_ping=True)
+    # hide_parameters: errors (logged, shown in tracebacks) never quote the values of a
+    # statement, which are often what a patient wrote.
+    return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
 
 
 def _database(url: str | URL | None) -> tuple[Engine, sessionmaker[Session]]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
@@ -28,7 +28,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from bot import clinics, patients, settings
 from bot.access import MESSAGES, AccessDenied, normalize_origin
 from bot.storage import db
-from bot.web import dashboard
+from bot.web import access_log, api_docs, dashboard, my_data
 from bot.web.dashboard import security as dashboard_security
 from bot.web.headers import AddHeaders
 
@@ -90,6 +90,14 @@ def _demo_page_policy() -> str:
 logger = logging.getLogger(__name__)
 
 
+def _server_error(_request: Request, _error: Exception) -> Response:
+    """The 500 answer, with the security headers set here: Starlette sends it from outside
+    every middleware, so :class:`AddHeaders` never sees it."""
+    return PlainTextResponse(
+        "Internal Server Error", 500, headers={**SECURITY_HEADERS, "Cache-Control": "no-store"}
+    )
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Run the risk-flag notifier beside the app: flags are told to clinics from here, never
@@ -119,6 +127,8 @@ def create_app() -> FastAPI:
         redoc_url=None,
         lifespan=_lifespan,
     )
+    access_log.install()
+    app.add_exception_handler(Exception, _server_error)
     app.add_middleware(GZipMiddleware, minimum_size=500)
     app.add_middleware(AddHeaders, headers=SECURITY_HEADERS)
     # Exports and redirects do not go through dashboard_security.render; this makes sure
@@ -129,10 +139,11 @@ def create_app() -> FastAPI:
     app.add_exception_handler(dashboard_security.LoginRequired, dashboard_security.login_required)
     app.add_exception_handler(dashboard_security.PageError, dashboard_security.page_error)
     app.include_router(dashboard.router)
+    app.include_router(my_data.router)
 
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 
-    @app.get("/healthz", tags=["operations"])
+    @app.get("/healthz", tags=["operations"], responses=api_docs.HEALTH_RESPONSES)
     def healthz() -> JSONResponse:
         """Liveness and database reachability (for load balancers and ``make run``)."""
         try:
@@ -171,7 +182,11 @@ def create_app() -> FastAPI:
         response.headers["Content-Security-Policy"] = _demo_page_policy()
         return response
 
-    @app.get("/api/clinics/{slug}/widget-config", tags=["widget"])
+    @app.get(
+        "/api/clinics/{slug}/widget-config",
+        tags=["widget"],
+        responses=api_docs.WIDGET_CONFIG_RESPONSES,
+    )
     def widget_config(slug: str, request: Request) -> Response:
         """Branding, greeting, crisis numbers and where to connect, for the clinic's widget."""
         clinic = _clinic_or_none(slug)
@@ -181,7 +196,11 @@ def create_app() -> FastAPI:
         response = JSONResponse(config, headers={"Cache-Control": "no-cache"})
         return _cors(response, request, clinic)
 
-    @app.post("/api/clinics/{slug}/anonymous-session", tags=["widget"])
+    @app.post(
+        "/api/clinics/{slug}/anonymous-session",
+        tags=["widget"],
+        responses=api_docs.ANONYMOUS_SESSION_RESPONSES,
+    )
     def anonymous_session(slug: str, request: Request) -> Response:
         """A short-lived token for a visitor without a personal link (demo clinics only)."""
         clinic = _clinic_or_none(slug)

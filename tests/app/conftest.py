@@ -11,21 +11,6 @@ from bot import encryption
 from bot.storage import db
 
 
-@pytest.fixture(scope="session", autouse=True)
-def data_keys_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One key file for the whole test session (made on first use, 0600), set before any
-    module-scoped fixture seeds a database: data sealed by a module's fixture must open in
-    each of its tests. Servers and CLI processes started by a test inherit it through the
-    environment; a test that changes keys points ``COMPANION_DATA_KEYS_FILE`` elsewhere."""
-    path = tmp_path_factory.getbasetemp() / "secrets" / "data.keys"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv(encryption.ENV_KEYS, raising=False)
-        patch.setenv(encryption.ENV_KEYS_FILE, str(path))
-        encryption.reset()
-        yield path
-    encryption.reset()
-
-
 @pytest.fixture(autouse=True, scope="session")
 def data_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The test session seals patient text with its own key file (made on first use, 0600),

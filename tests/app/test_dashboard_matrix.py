@@ -14,8 +14,9 @@ import pytest
 from servers import Browser, SeededServer, point_at, seeded_server
 from sqlalchemy import select
 
+from bot import clinics, erasure
 from bot.storage import db
-from bot.storage.models import AuditEvent, RiskFlag
+from bot.storage.models import AuditEvent, ErasureRequest, RiskFlag
 
 SECRET = "matrix-test-secret-0123456789abcdef0123456789abcdef01"
 ROLES = ("anonymous", "harbour", "harbour_admin", "northside")
@@ -59,6 +60,8 @@ def _pages(info) -> list[tuple[str, dict[str, str]]]:
         ("/therapist/", _expected(None)),
         ("/therapist/audit", _expected(None, admin_only=True)),
         ("/therapist/audit?action=login", _expected(None, admin_only=True)),
+        ("/therapist/erasure-requests", _expected(None)),
+        ("/therapist/erasure-requests?erased=1", _expected(None)),
     ]
     for patient, owner in (
         (info.main, "harbour"),
@@ -160,3 +163,40 @@ def test_only_the_patients_clinic_can_acknowledge_a_flag(
                 ],
             ).email
         )
+
+
+@pytest.mark.parametrize(
+    ("role", "patient", "allowed"),
+    [
+        ("northside", "steady", False),
+        ("harbour", "steady", False),  # the right clinic, but only administrators resolve
+        ("harbour_admin", "other", False),
+        ("northside", "other", False),
+        ("harbour_admin", "steady", True),
+    ],
+)
+def test_only_the_patients_clinic_administrators_resolve_erasure_requests(
+    web: SeededServer, browsers: dict[str, Browser], role: str, patient: str, allowed: bool
+) -> None:
+    """Declining (it erases nothing, so every cell can run on the same data)."""
+    info = web.info
+    for slug in ("harbour", "northside"):
+        clinics.update(slug, erasure_review=True)
+    request = erasure.request_erasure(info.patients[patient]).request
+    assert request is not None
+    browser = browsers[role]
+    token = browser.csrf_token("/therapist/")
+    response = browser.post(
+        f"/therapist/erasure-requests/{request.id}/resolve",
+        data={"csrf_token": token, "decision": "decline", "note": "kept by law"},
+    )
+    with db.session_scope(write=False) as session:
+        status = session.get(ErasureRequest, request.id).status
+    if allowed:
+        assert response.status_code == 303
+        assert status == "declined"
+    else:
+        not_found = browser.get("/therapist/patients/p-never-existed").text
+        assert response.status_code == 404
+        assert response.text == not_found
+        assert status == "open"

@@ -50,10 +50,12 @@ CHECKIN_SAVED = "Check-in saved in your journal"
 
 
 def stack_env(workdir: Path, *, web_port: int, rasa_port: int) -> dict[str, str]:
-    """The environment of a private stack: its own database, token key and addresses."""
+    """The environment of a private stack: its own database, token and data keys, addresses."""
     return {
         "DATABASE_URL": f"sqlite:///{workdir / 'companion.db'}",
         "COMPANION_VAR_DIR": str(workdir / "var"),
+        # The data key shared by the servers and the tests that seed or read in-process.
+        "COMPANION_DATA_KEYS_FILE": str(workdir / "var" / "secrets" / "data.keys"),
         "COMPANION_TOKEN_SECRET": secrets.token_hex(32),
         "COMPANION_DEMO_MODE": "1",
         "COMPANION_PUBLIC_WEB_URL": f"http://localhost:{web_port}",

@@ -50,3 +50,38 @@ def test_the_assistant_sends_the_secret(assistant, sender) -> None:
     reply = assistant.say(sender, "quick check-in")
     assert "mood" in reply.lower()
     assert "craving" in assistant.say(sender, "6").lower()
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """The local addresses a socket listens on for ``port``, read from the kernel's tables."""
+    found = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        try:
+            lines = open(table, encoding="ascii").read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            address, port_hex = local.split(":")
+            if state == "0A" and int(port_hex, 16) == port and len(address) == width:
+                found.add(address)
+    return found
+
+
+def test_the_action_server_listens_on_loopback_only(assistant) -> None:
+    port = int(_action_url(assistant).rsplit(":", 1)[1])
+    # 127.0.0.1 in the kernel's little-endian hex; never 0.0.0.0 or an IPv6 wildcard.
+    assert _listening_addresses(port) == {"0100007F"}
+
+
+def test_rasas_http_api_is_off(assistant) -> None:
+    base = assistant.services["rasa"].ready_url.rstrip("/")
+    for method, path in (
+        ("GET", "/conversations/someone/tracker"),
+        ("POST", "/conversations/someone/messages"),
+        ("POST", "/model/parse"),
+        ("PUT", "/model"),
+        ("GET", "/domain"),
+    ):
+        response = requests.request(method, base + path, json={"text": "hi"}, timeout=30)
+        assert response.status_code in (404, 405), (method, path, response.status_code)

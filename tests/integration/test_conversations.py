@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+
+import requests
 
 from bot import settings
 
@@ -41,7 +44,11 @@ def test_integration_reflection_is_saved_verbatim_and_exported(assistant, sender
         [sys.executable, "-m", "bot", "export", "--patient", sender, "--format", "json"],
         capture_output=True,
         text=True,
-        env={"DATABASE_URL": assistant.database_url, "PATH": "/usr/bin:/bin"},
+        env={
+            "DATABASE_URL": assistant.database_url,
+            "COMPANION_DATA_KEYS_FILE": os.environ["COMPANION_DATA_KEYS_FILE"],
+            "PATH": "/usr/bin:/bin",
+        },
         cwd=settings.PROJECT_ROOT,
         check=True,
     )
@@ -150,13 +157,22 @@ def test_bad_input_gets_a_clear_reply(assistant, sender):
     for text in [
         "",
         "   ",
-        "x" * 20_000,
         "🙂🙂🙂",
         "¿Cómo funciona la ketamina?",
         "hello\x00\x07\x1b[31m",
     ]:
         replies = assistant.send(sender, text)
         assert replies and all(m.get("text") for m in replies), repr(text[:30])
+
+
+def test_an_over_long_message_is_refused_clearly_and_the_conversation_goes_on(assistant, sender):
+    response = requests.post(
+        assistant.rest_url, json={"sender": sender, "message": "x" * 20_000}, timeout=60
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == "message_too_long"
+    assert "5,000" in response.json()["message"] or "5000" in response.json()["message"]
+    assert assistant.say(sender, "hello")
 
 
 def test_crisis_reply_arrives_with_the_action_server_down(assistant, sender):

@@ -25,7 +25,7 @@ import requests
 import socketio
 from sqlalchemy import create_engine, text
 
-from bot import access, clinics, patients, runner, settings
+from bot import access, clinics, encryption, patients, runner, settings
 from bot.patients import Invite
 from bot.storage import db
 
@@ -56,7 +56,7 @@ class Deployment:
                 ).all()
         finally:
             engine.dispose()
-        return [(type_name, json.loads(data)) for type_name, data in rows]
+        return [(type_name, json.loads(encryption.open_value(data))) for type_name, data in rows]
 
     def user_texts(self, sender_id: str, wait_for: str | None = None) -> list[str]:
         """What the patient said in this conversation (waits for ``wait_for`` to be saved)."""

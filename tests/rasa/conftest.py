@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 
 from bot.safety.detector import CrisisMatcher, default_matcher  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def data_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A key file of the test session's own for sealing conversations (never var/'s)."""
+    from bot import encryption
+
+    path = tmp_path_factory.getbasetemp() / "secrets" / "data.keys"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv(encryption.ENV_KEYS, raising=False)
+        patch.setenv(encryption.ENV_KEYS_FILE, str(path))
+        encryption.reset()
+        yield path
+    encryption.reset()
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
+from bot import encryption
 from bot.nlu.spacy_model import save_pipeline
 from bot.nlu.tracker_store import DatabaseUrlTrackerStore, TrackerStoreConfigError, engine_url
 
@@ -343,7 +344,8 @@ def test_crisis_detection_reaches_the_tracker_store(
         (stored,) = connection.execute(
             "SELECT data FROM events WHERE sender_id = 'patient-7' AND type_name = 'user'"
         ).fetchone()
-    assert '"crisis_detection"' in stored
+    assert encryption.is_sealed(stored)
+    assert '"crisis_detection"' in encryption.open_value(stored)
 
     assert figurative["intent"]["name"] != "crisis"
     assert "crisis_detection" not in figurative

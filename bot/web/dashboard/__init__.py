@@ -1,5 +1,6 @@
 """The therapists' dashboard under ``/therapist/``: sign-in and audit (:mod:`.access`),
-patients' records and exports (:mod:`.patients`); shared checks in :mod:`.security`."""
+patients' records and exports (:mod:`.patients`), erasure requests (:mod:`.erasures`);
+shared checks in :mod:`.security`."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from bot.web.dashboard import access, patients
+from bot.web.dashboard import access, erasures, patients
 from bot.web.dashboard.security import Viewer, not_found, require_viewer
 
 router = APIRouter(prefix="/therapist")
 router.include_router(access.router)
 router.include_router(patients.router)
+router.include_router(erasures.router)
 
 
 @router.get("/{path:path}", include_in_schema=False)

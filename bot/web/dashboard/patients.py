@@ -17,7 +17,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from bot import audit, exports, records
+from bot import audit, erasure, exports, records
 from bot.storage.models import utcnow
 from bot.web.dashboard.chart import render_chart
 from bot.web.dashboard.security import (
@@ -186,6 +186,8 @@ def patient_page(
             "path": patient_path(patient.sender_id),
             "just_acknowledged": just_acknowledged,
             "now": utcnow(),
+            "erasure_request": erasure.open_request_for(patient.id),
+            "erased_at": erasure.patient_erased_at(patient.id),
         },
         viewer,
     )

@@ -16,6 +16,15 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 // this long without a reply the patient is told, rather than left watching the dots.
 const NO_REPLY_MS = 30000;
 const RETRY_UNAVAILABLE_MS = 15000;
+// Bounds for the server's retry_after (seconds), whatever it says.
+const RATE_RETRY_MIN_S = 1;
+const RATE_RETRY_MAX_S = 300;
+// One note about the rate limit per minute at most, however many messages it refuses.
+const RATE_NOTE_INTERVAL_MS = 60000;
+// Messages remembered after sending, so a rate_limited event can name which to send again.
+const SENT_REMEMBERED = 100;
+// Where the web app serves a patient's own data (the "download my data" links).
+const MY_DATA_PATH = "/api/my-data/";
 // Refusals after which this token will never work again, so it is forgotten.
 const DEAD_TOKEN = new Set([
   "expired",
@@ -46,6 +55,8 @@ const TEXT = {
     "The assistant has not answered. Please try again in a moment. If you need help now, " +
     "use \u201cGet help now\u201d.",
   notSent: "Not sent yet",
+  resending: "Your message will be sent again by itself in a few seconds.",
+  downloadDefault: "Download your data",
 };
 
 function findScript() {
@@ -100,6 +111,33 @@ function attachmentLink(value) {
   }
 }
 
+/**
+ * A "download my data" payload: {url, label}, or null. Whether it becomes a link is decided
+ * when it is shown (ownDataUrl), so a stored transcript is checked again on every render.
+ */
+function downloadOffer(value) {
+  if (!value || typeof value !== "object" || typeof value.url !== "string") return null;
+  const label = typeof value.label === "string" && value.label.trim() ? value.label.trim() : "";
+  return { url: value.url, label };
+}
+
+/**
+ * Only a URL on the web app that served this script, under /api/my-data/, becomes a link: a
+ * message can never turn the chat into a link to somewhere else. (The URL parser resolves
+ * "..", so "/api/my-data/../x" is "/x".)
+ */
+function ownDataUrl(url, base) {
+  try {
+    const target = new URL(url);
+    const own = new URL(base);
+    if (target.protocol !== "http:" && target.protocol !== "https:") return null;
+    if (target.origin !== own.origin || !target.pathname.startsWith(MY_DATA_PATH)) return null;
+    return target.href;
+  } catch {
+    return null;
+  }
+}
+
 class Widget {
   constructor({ slug, base, explicitToken }) {
     this.slug = slug;
@@ -119,6 +157,12 @@ class Widget {
     // into the outbox, so a message is never silently lost.
     this.unanswered = [];
     this.retryTimer = null;
+    // The server's rate limit: sending waits until holdUntil (ms), then the queue goes out.
+    this.sent = [];
+    this.lastSeq = 0;
+    this.holdUntil = 0;
+    this.holdTimer = null;
+    this.rateNotedAt = -Infinity;
     this.greeting = null;
   }
 
@@ -385,6 +429,7 @@ class Widget {
       };
       node.appendChild(el("a", attrs, item.link));
     }
+    if (item.download) node.appendChild(this.renderDownload(item.download));
     const replies = withReplies ? item.quick_replies || [] : [];
     if (replies.length) {
       node.appendChild(
@@ -402,6 +447,15 @@ class Widget {
       );
     }
     return node;
+  }
+
+  renderDownload(offer) {
+    const label = offer.label || TEXT.downloadDefault;
+    const href = ownDataUrl(offer.url, this.base);
+    if (href) {
+      return el("a", { class: "link download", href, download: "", rel: "noopener" }, label);
+    }
+    return el("p", { class: "download-text" }, `${label}: ${offer.url}`);
   }
 
   renderPatient(item) {
@@ -529,23 +583,42 @@ class Widget {
   send(text, payload = text) {
     const id = newId();
     this.addItem({ kind: "patient", id, text, pending: true });
-    this.state.data.outbox.push({ id, message: payload });
+    // seq orders messages the server refused back into the queue; it grows across reloads.
+    const seq = Math.max(Date.now(), this.lastSeq + 1);
+    this.lastSeq = seq;
+    this.state.data.outbox.push({ id, message: payload, seq });
     this.state.save();
-    if (this.ready) this.flush();
+    // Held back by the rate limit, a newly typed message is still sent at once (only the
+    // server knows whether it is a crisis message, which it never refuses); the queue
+    // waits for the hold to end.
+    if (this.ready) this.flush(this.held() ? id : null);
     else this.ensureConnection();
     // A clicked quick reply is disabled at once; keep keyboard focus somewhere useful.
     this.input.focus();
   }
 
-  flush() {
+  held() {
+    return Date.now() < this.holdUntil;
+  }
+
+  /** Send the outbox (or only the entry ``onlyId``); nothing else while the rate limit holds. */
+  flush(onlyId = null) {
     if (!this.ready || !this.socket || !this.socket.connected) return;
+    if (onlyId === null && this.held()) return;
     const outbox = this.state.data.outbox;
     let sent = 0;
-    while (outbox.length) {
-      const entry = outbox.shift();
+    for (let index = 0; index < outbox.length; ) {
+      const entry = outbox[index];
+      if (onlyId !== null && entry.id !== onlyId) {
+        index += 1;
+        continue;
+      }
+      outbox.splice(index, 1);
       const { id, message } = entry;
-      this.socket.emit("user_uttered", { message });
+      this.socket.emit("user_uttered", { message, id });
       this.unanswered.push(entry);
+      this.sent.push(entry);
+      if (this.sent.length > SENT_REMEMBERED) this.sent.shift();
       sent += 1;
       const item = this.state.data.transcript.find((entry) => entry.id === id);
       if (item) delete item.pending;
@@ -554,6 +627,50 @@ class Widget {
     }
     this.state.save();
     if (sent) this.showTyping(true);
+  }
+
+  /**
+   * The server refused a message for the rate limit: say so once, put the message back in
+   * the outbox in the order it was written, and send the outbox again after retry_after.
+   */
+  rateLimited(data) {
+    if (!data || typeof data !== "object") return;
+    const seconds = Math.min(
+      RATE_RETRY_MAX_S,
+      Math.max(RATE_RETRY_MIN_S, Math.ceil(Number(data.retry_after)) || 5),
+    );
+    let index = typeof data.id === "string" ? this.sent.findIndex((e) => e.id === data.id) : -1;
+    if (index < 0 && typeof data.id !== "string") index = this.sent.length - 1;
+    if (index >= 0) {
+      const [entry] = this.sent.splice(index, 1);
+      this.unanswered = this.unanswered.filter((e) => e !== entry);
+      const outbox = this.state.data.outbox;
+      const at = outbox.findIndex((e) => !e.seq || e.seq > entry.seq);
+      outbox.splice(at < 0 ? outbox.length : at, 0, entry);
+      this.markPending(entry.id);
+      this.state.save();
+    }
+    if (!this.unanswered.length) this.showTyping(false);
+    const now = Date.now();
+    if (now - this.rateNotedAt >= RATE_NOTE_INTERVAL_MS && typeof data.message === "string") {
+      this.addSystem(`${data.message} ${TEXT.resending}`);
+      this.rateNotedAt = now;
+    }
+    this.holdUntil = Math.max(this.holdUntil, Date.now() + seconds * 1000);
+    clearTimeout(this.holdTimer);
+    this.holdTimer = setTimeout(() => {
+      this.holdUntil = 0;
+      this.flush();
+    }, this.holdUntil - Date.now());
+  }
+
+  markPending(id) {
+    const item = this.state.data.transcript.find((entry) => entry.id === id);
+    if (item) item.pending = true;
+    const node = this.log.querySelector(`[data-id="${id}"]`);
+    if (node && !node.querySelector(".pending")) {
+      node.appendChild(el("span", { class: "pending" }, TEXT.notSent));
+    }
   }
 
   // ------------------------------------------------------------------ the connection
@@ -620,6 +737,9 @@ class Widget {
     socket.on("bot_uttered", (data) => {
       if (current()) this.receive(data);
     });
+    socket.on("rate_limited", (data) => {
+      if (current()) this.rateLimited(data);
+    });
     // The token stopped working mid-conversation (revoked, expired); the server disconnects.
     socket.on("access_denied", (data) => {
       if (!current()) return;
@@ -676,14 +796,7 @@ class Widget {
   requeueUnanswered() {
     if (!this.unanswered.length) return;
     this.state.data.outbox.unshift(...this.unanswered);
-    for (const { id } of this.unanswered) {
-      const item = this.state.data.transcript.find((entry) => entry.id === id);
-      if (item) item.pending = true;
-      const node = this.log.querySelector(`[data-id="${id}"]`);
-      if (node && !node.querySelector(".pending")) {
-        node.appendChild(el("span", { class: "pending" }, TEXT.notSent));
-      }
-    }
+    for (const { id } of this.unanswered) this.markPending(id);
     this.unanswered = [];
     this.state.save();
   }
@@ -693,12 +806,14 @@ class Widget {
     const text = typeof data.text === "string" ? data.text : "";
     const replies = quickReplies(data.quick_replies);
     const link = attachmentLink(data.attachment);
-    if (!text && !replies.length && !link) return;
+    const download = downloadOffer(data.download);
+    if (!text && !replies.length && !link && !download) return;
     this.unanswered = [];
     this.showTyping(false);
     const item = { kind: "bot", text };
     if (replies.length) item.quick_replies = replies;
     if (link) item.link = link;
+    if (download) item.download = download;
     this.addItem(item);
     if (this.panel.hidden) this.unread.hidden = false;
   }

@@ -107,6 +107,7 @@ button, textarea { font: inherit; color: inherit; }
   background: #fff8e1; color: #4d3800; font-size: 0.875rem;
 }
 .link { color: #0b4f9c; }
+.download-text { margin: 4px 0 0; font-size: 0.875rem; overflow-wrap: anywhere; }
 .quick-replies { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; }
 .quick-replies button {
   min-height: 36px; padding: 6px 12px; border-radius: 18px; cursor: pointer;

@@ -1,0 +1,132 @@
+"""Per-patient message rate limit for the chat channels: a token bucket per sender id.
+
+Why: one patient (or a script with a patient's token, or a demo-mode REST sender) sending
+thousands of messages a minute would keep the NLU pipeline, the policies and the tracker
+store busy for everyone else. A person types a message every few seconds at most, so the
+limit only ever meets programs.
+
+How: each sender has a bucket of ``burst`` tokens (default 20) that refills at
+``count / seconds`` tokens per second (default 30 per 60 s, ``COMPANION_RATE_LIMIT="30/60"``,
+``COMPANION_RATE_LIMIT_BURST=20``; see ``bot.settings``). A message takes one token; with none
+left it is refused and told how many seconds until the next token. A token bucket rather than
+a fixed window: clicking a few quick replies in a row, or the widget sending its queue after a
+reconnect, fits in the burst, and the wait after a flood is the time to one token, not the
+rest of a window.
+
+Memory stays bounded: a bucket that has refilled completely says nothing a new bucket would
+not, so idle senders are dropped as they reach the front of the least-recently-used order,
+and at most ``max_senders`` buckets are kept whatever happens (the oldest goes first).
+
+The limiter is per process and not shared between Rasa server processes; each process limits
+what reaches its own agent, which is the point. It is used from the event loop only, but a
+lock makes it safe from threads too.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot import settings
+
+#: Buckets kept at most; far above the number of patients typing within one refill time.
+MAX_SENDERS = 100_000
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether one message may go on; if not, whole seconds until it may (at least 1)."""
+
+    allowed: bool
+    retry_after: int = 0
+    #: The first refusal since this sender was last allowed: worth a log line, the
+    #: thousand that follow in a flood are not.
+    first_refusal: bool = False
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+    refusing: bool = False
+
+
+class RateLimiter:
+    """Token buckets keyed by sender id (see the module docstring)."""
+
+    def __init__(
+        self,
+        count: int,
+        seconds: float,
+        burst: int,
+        *,
+        max_senders: int = MAX_SENDERS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if count < 1 or seconds <= 0 or burst < 1 or max_senders < 1:
+            raise ValueError("a rate limit needs count >= 1, seconds > 0, burst >= 1")
+        self.rate = count / seconds
+        self.burst = burst
+        self.max_senders = max_senders
+        self._clock = clock
+        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def take(self, sender_id: str) -> Decision:
+        """Take a token for one message from ``sender_id``."""
+        with self._lock:
+            now = self._clock()
+            self._evict_idle(now)
+            bucket = self._buckets.pop(sender_id, None)
+            if bucket is None:
+                bucket = _Bucket(tokens=float(self.burst), updated=now)
+            else:
+                bucket.tokens = self._refilled(bucket, now)
+                bucket.updated = now
+            self._buckets[sender_id] = bucket
+            while len(self._buckets) > self.max_senders:
+                self._buckets.popitem(last=False)
+            if bucket.tokens >= 1:
+                bucket.tokens -= 1
+                bucket.refusing = False
+                return Decision(allowed=True)
+            first = not bucket.refusing
+            bucket.refusing = True
+            wait = math.ceil((1 - bucket.tokens) / self.rate)
+            return Decision(allowed=False, retry_after=max(1, wait), first_refusal=first)
+
+    def _refilled(self, bucket: _Bucket, now: float) -> float:
+        return min(float(self.burst), bucket.tokens + (now - bucket.updated) * self.rate)
+
+    def _evict_idle(self, now: float) -> None:
+        """Drop the least recently used buckets that have refilled completely."""
+        while self._buckets:
+            sender_id, bucket = next(iter(self._buckets.items()))
+            if self._refilled(bucket, now) < self.burst:
+                return
+            del self._buckets[sender_id]
+
+
+def from_settings() -> RateLimiter | None:
+    """The limiter for the current settings, shared by every channel of this process.
+
+    Both channels (socket.io and REST) get the same instance, so a patient cannot double
+    their allowance by using both; None when the limit is switched off.
+    """
+    limit = settings.rate_limit()
+    if limit is None:
+        return None
+    return _shared(limit[0], limit[1], settings.rate_limit_burst())
+
+
+@functools.lru_cache(maxsize=8)
+def _shared(count: int, seconds: float, burst: int) -> RateLimiter:
+    return RateLimiter(count, seconds, burst)

@@ -1,0 +1,180 @@
+"""The widget under the server's rate limit, and the "download my data" links it renders.
+
+A private stack (web app, Rasa server, action server, as ``make run`` starts them) whose Rasa
+server has the rate limit lowered through its environment to 2 messages at once, then one
+every 4 seconds. A patient who types faster sees one kind note, and every message is
+delivered in the end, in order: the tracker store has them all.
+
+The download links: the bot's custom payload ``{"download": {"url", "label"}}`` arrives as the
+data of a ``bot_uttered`` event (tests/rasa/test_channel_custom_json.py checks that on the
+real channel). Until a custom action sends one, the test injects such socket.io frames into
+the widget's real websocket to the real Rasa server (Playwright's ``route_web_socket``), and
+checks which become links.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from browser_support import MODEL, WIDGET_JS, PageWatch, Widget, stack_env
+from playwright.sync_api import Page, WebSocketRoute, expect
+from sqlalchemy import create_engine, text
+
+from bot import encryption, runner
+from bot.storage import db
+
+RATE_NOTE = "faster than I can read them"
+DELIVERY_TIMEOUT_MS = 90_000
+
+
+@dataclass
+class LimitedStack:
+    web_url: str
+    database_url: str
+
+    def user_texts(self) -> list[str]:
+        engine = create_engine(self.database_url)
+        try:
+            with engine.connect() as connection:
+                rows = connection.execute(
+                    text("SELECT data FROM events WHERE type_name = 'user' ORDER BY id")
+                ).all()
+        finally:
+            engine.dispose()
+        return [json.loads(encryption.open_value(data)).get("text") for (data,) in rows]
+
+
+@pytest.fixture(scope="module")
+def limited_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LimitedStack]:
+    if not MODEL.exists():
+        pytest.fail(f"No trained model at {MODEL}: run `make train` first (make test does).")
+    if not WIDGET_JS.exists():
+        pytest.fail(f"{WIDGET_JS} has not been built: run `make install` (make test does).")
+    workdir: Path = tmp_path_factory.mktemp("limited-stack")
+    web_port, rasa_port, action_port = runner.free_port(), runner.free_port(), runner.free_port()
+    env = stack_env(workdir, web_port=web_port, rasa_port=rasa_port)
+    env.update({"COMPANION_RATE_LIMIT": "1/4", "COMPANION_RATE_LIMIT_BURST": "2"})
+    # This process reads the stored conversation too: name the data key file outright,
+    # since settings.VAR_DIR was fixed when this process imported it.
+    env["COMPANION_DATA_KEYS_FILE"] = str(workdir / "var" / "secrets" / "data.keys")
+    patch = pytest.MonkeyPatch()
+    for name, value in env.items():
+        patch.setenv(name, value)
+    try:
+        db.upgrade(env["DATABASE_URL"])
+        with runner.started(
+            rasa_port=rasa_port,
+            action_port=action_port,
+            web_port=web_port,
+            model=MODEL,
+            endpoints=runner.write_endpoints(workdir / "endpoints.yml", action_port),
+            env=env,
+        ):
+            yield LimitedStack(
+                web_url=f"http://localhost:{web_port}", database_url=env["DATABASE_URL"]
+            )
+    finally:
+        patch.undo()
+
+
+def test_typing_faster_than_the_limit_shows_a_note_and_every_message_arrives(
+    limited_stack: LimitedStack, desktop: tuple[Page, PageWatch]
+) -> None:
+    page, _ = desktop
+    widget = Widget(page)
+    page.goto(limited_stack.web_url + "/")
+    widget.open()
+    widget.say("hi", "Quick check-in")
+    marker = uuid.uuid4().hex[:6]
+    messages = [f"what is urge surfing {marker} {index}" for index in range(5)]
+
+    for message in messages:
+        widget.send(message)
+
+    note = widget.log.locator(".system").filter(has_text=RATE_NOTE)
+    expect(note).to_have_count(1, timeout=30_000)
+    expect(widget.log.locator(".pending").first).to_be_visible()
+    # The queue drains by itself as the limit allows, one message every few seconds.
+    for message in messages:
+        expect(widget.patient(message)).not_to_contain_text(
+            "Not sent yet", timeout=DELIVERY_TIMEOUT_MS
+        )
+    expect(widget.log.locator(".pending")).to_have_count(0, timeout=DELIVERY_TIMEOUT_MS)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        stored = [said for said in limited_stack.user_texts() if said and marker in said]
+        if len(stored) == len(messages):
+            break
+        time.sleep(0.5)
+    assert stored == messages  # all of them, each once, in the order they were typed
+    expect(note).to_have_count(1)  # one note, not one per refused message
+
+
+def injected_download(url: str, label: str) -> str:
+    """A socket.io event packet as the Rasa server sends it: bot_uttered with a custom payload."""
+    return "42" + json.dumps(["bot_uttered", {"download": {"url": url, "label": label}}])
+
+
+def test_download_offers_become_links_only_to_the_web_apps_own_data(
+    limited_stack: LimitedStack, desktop: tuple[Page, PageWatch]
+) -> None:
+    page, watch = desktop
+    routes: list[WebSocketRoute] = []
+
+    def through(ws: WebSocketRoute) -> None:
+        ws.connect_to_server()  # everything passes both ways; the test adds frames
+        routes.append(ws)
+
+    page.route_web_socket(re.compile(r"/socket\.io/"), through)
+    widget = Widget(page)
+    page.goto(limited_stack.web_url + "/")
+    widget.open()
+    widget.say("hi", "Quick check-in")
+    deadline = time.monotonic() + 30
+    while not routes and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert routes, "the widget never upgraded to a websocket"
+
+    web = limited_stack.web_url
+    other_host = web.replace("localhost", "127.0.0.1")
+    offers = {
+        "own data": (f"{web}/api/my-data/tok-123", True),
+        "other site": ("https://evil.example/api/my-data/tok-123", False),
+        "same host other port": (re.sub(r":\d+$", ":1", web) + "/api/my-data/x", False),
+        "same port other host name": (f"{other_host}/api/my-data/x", False),
+        "other path": (f"{web}/dashboard", False),
+        "climbing out": (f"{web}/api/my-data/../../dashboard", False),
+        "script": ("javascript:alert(1)//api/my-data/", False),
+        "<img src=x onerror=alert(1)>": (f"{web}/api/my-data/tok-456", True),
+    }
+    for label, (url, _) in offers.items():
+        routes[-1].send(injected_download(url, label))
+
+    bubbles = widget.log.locator(".msg.bot")
+    for label, (url, allowed) in offers.items():
+        offer = bubbles.filter(has_text=label)
+        expect(offer).to_have_count(1)
+        link = offer.get_by_role("link", name=label, exact=True)
+        if allowed:
+            expect(link).to_have_attribute("href", url)
+            expect(link).to_have_attribute("download", "")
+            expect(link).to_have_attribute("rel", "noopener")
+        else:
+            expect(offer.get_by_role("link")).to_have_count(0)
+            expect(offer).to_contain_text(f"{label}: {url}")
+    assert widget.shadow_count("img") == 0  # the label stayed text
+    assert watch.dialogs == []
+
+    # The transcript survives a reload and is judged again the same way.
+    page.reload()
+    expect(widget.panel).to_be_visible()
+    for label, (_, allowed) in offers.items():
+        offer = widget.log.locator(".msg.bot").filter(has_text=label)
+        expect(offer.get_by_role("link")).to_have_count(1 if allowed else 0)

@@ -1,0 +1,343 @@
+"""The per-patient rate limit: the token buckets, their settings, and both channels over the limit.
+
+The channel tests run the real channels on a real Sanic server (tests/rasa/channel_server.py)
+with the limit lowered through the environment to 3 messages at once and then one every
+20 seconds, and the real crisis detector. Every held-out crisis example of tests/nlu must
+still reach the assistant over the limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+from channel_server import channel_server
+from test_patient_channel import INVITE, NORTH, Client, Person, RecordingAgent, Server, run_app_code
+
+from bot import settings
+from bot.nlu import rate_limit
+from bot.nlu.message_gate import limits
+from bot.nlu.patient_channel import RATE_LIMITED_EVENT
+from bot.nlu.rate_limit import RateLimiter
+
+HOLDOUT = Path(__file__).resolve().parents[1] / "nlu" / "holdout.yml"
+BURST = 3
+
+
+def held_out_crisis_examples() -> list[str]:
+    """The held-out crisis messages (not the near misses), as written in tests/nlu."""
+    data = yaml.safe_load(HOLDOUT.read_text(encoding="utf-8"))
+    examples: list[str] = []
+    for block in data["nlu"]:
+        if block.get("intent") == "crisis" and not (block.get("metadata") or {}).get("near_miss"):
+            examples += [
+                line.strip()[2:].strip()
+                for line in block["examples"].splitlines()
+                if line.strip().startswith("- ")
+            ]
+    return examples
+
+
+CRISIS_EXAMPLES = held_out_crisis_examples()
+
+
+class Clock:
+    """A clock the test moves by hand, so refill times are exact."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# -- the token buckets -------------------------------------------------------------------------
+
+
+def test_a_burst_then_one_message_per_interval() -> None:
+    clock = Clock()
+    limiter = RateLimiter(30, 60, burst=20, clock=clock)
+
+    burst = [limiter.take("a") for _ in range(20)]
+    refused = limiter.take("a")
+    again = limiter.take("a")
+    clock.now += 2.0  # 30 per minute: one message every two seconds
+    after_wait = limiter.take("a")
+    too_soon = limiter.take("a")
+
+    assert all(decision.allowed for decision in burst)
+    assert (refused.allowed, refused.retry_after, refused.first_refusal) == (False, 2, True)
+    assert (again.allowed, again.first_refusal) == (False, False)
+    assert after_wait.allowed
+    assert not too_soon.allowed
+
+
+def test_retry_after_is_the_wait_for_one_token_rounded_up() -> None:
+    clock = Clock()
+    limiter = RateLimiter(1, 45, burst=1, clock=clock)
+
+    assert limiter.take("a").allowed
+    clock.now += 10
+    decision = limiter.take("a")
+
+    assert decision.retry_after == 35
+    clock.now += 34.5
+    assert not limiter.take("a").allowed
+    clock.now += 0.5
+    assert limiter.take("a").allowed
+
+
+def test_senders_have_their_own_buckets() -> None:
+    limiter = RateLimiter(1, 60, burst=2, clock=Clock())
+
+    assert [limiter.take("a").allowed for _ in range(3)] == [True, True, False]
+    assert [limiter.take("b").allowed for _ in range(2)] == [True, True]
+
+
+def test_idle_senders_are_forgotten_and_memory_stays_bounded() -> None:
+    clock = Clock()
+    limiter = RateLimiter(30, 60, burst=20, max_senders=1000, clock=clock)
+    for index in range(5000):
+        limiter.take(f"sender-{index}")
+    assert len(limiter) == 1000  # a flood of new ids never keeps more than max_senders
+
+    clock.now += 2.0  # each bucket lost one token and is full again after two seconds
+    limiter.take("newcomer")
+    assert len(limiter) == 1  # every idle, full bucket went; only the newcomer is kept
+
+    for _ in range(25):
+        limiter.take("busy")
+    clock.now += 30  # 15 of its 20 tokens back: not full, so it still remembers the flood
+    limiter.take("other")
+    assert len(limiter) == 2  # the newcomer (full again) went, the busy sender stayed
+    assert [limiter.take("busy").allowed for _ in range(16)] == [True] * 15 + [False]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("", (30, 60.0)), ("30/60", (30, 60.0)), ("5/10", (5, 10.0)), ("100", (100, 60.0))],
+)
+def test_rate_limit_setting(value: str, expected: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMPANION_RATE_LIMIT", value)
+    assert settings.rate_limit() == expected
+
+
+@pytest.mark.parametrize("value", ["off", "0", "OFF"])
+def test_rate_limit_can_be_switched_off(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMPANION_RATE_LIMIT", value)
+    assert settings.rate_limit() is None
+    assert rate_limit.from_settings() is None
+
+
+@pytest.mark.parametrize("value", ["fast", "30/0", "-1/60", "30/x", "0/60", "30/inf"])
+def test_a_mistyped_rate_limit_is_an_error(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMPANION_RATE_LIMIT", value)
+    with pytest.raises(RuntimeError, match="COMPANION_RATE_LIMIT"):
+        settings.rate_limit()
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "many", "2.5"])
+def test_a_mistyped_burst_is_an_error(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMPANION_RATE_LIMIT_BURST", value)
+    with pytest.raises(RuntimeError, match="COMPANION_RATE_LIMIT_BURST"):
+        settings.rate_limit_burst()
+
+
+def test_both_channels_share_one_limiter_per_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMPANION_RATE_LIMIT", "7/70")
+    monkeypatch.setenv("COMPANION_RATE_LIMIT_BURST", "4")
+    first, second = rate_limit.from_settings(), rate_limit.from_settings()
+
+    assert first is second
+    assert first is not None and (first.rate, first.burst) == (0.1, 4)
+
+
+# -- the channels over the limit ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    env = {"COMPANION_RATE_LIMIT": "3/60", "COMPANION_RATE_LIMIT_BURST": str(BURST)}
+    with channel_server(tmp_path_factory.mktemp("rate-limit"), env) as running:
+        yield running
+
+
+@pytest.fixture
+def agent(server: Server) -> RecordingAgent:
+    server.agent.clear()
+    return server.agent
+
+
+@pytest.fixture
+def patient(server: Server) -> Person:
+    """A north clinic patient of their own, with a full bucket."""
+    return Person(**run_app_code(INVITE, "north"))
+
+
+def listening_client(server: Server) -> Client:
+    client = Client(server)
+    client.sio.on(RATE_LIMITED_EVENT, client._recorder(RATE_LIMITED_EVENT))
+    return client
+
+
+def rest_send(server: Server, message: str, *, token: str | None = None, sender: str = "") -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    body = {"message": message, **({"sender": sender} if sender else {})}
+    return requests.post(server.rest, json=body, headers=headers, timeout=60)
+
+
+def test_socket_over_the_limit_gets_rate_limited_on_that_socket_only(
+    server: Server, agent: RecordingAgent, patient: Person
+) -> None:
+    async def scenario() -> tuple[list[Any], list[Any]]:
+        client, tab = listening_client(server), listening_client(server)
+        try:
+            assert await client.connect(patient.token, NORTH)
+            assert await tab.connect(patient.token, NORTH)
+            for index in range(BURST + 2):
+                await client.sio.emit("user_uttered", {"message": f"m{index}", "id": f"id-{index}"})
+            seen = [await client.next_event() for _ in range(BURST + 2)]
+            tab_seen = [await tab.next_event() for _ in range(BURST)]
+            await tab.no_event()
+            return seen, tab_seen
+        finally:
+            await client.close()
+            await tab.close()
+
+    seen, tab_seen = asyncio.run(scenario())
+
+    # The server handles a socket's events concurrently, so replies may come in any order.
+    replies = sorted(data["text"] for name, data in seen if name == "bot_uttered")
+    refusals = [data for name, data in seen if name == RATE_LIMITED_EVENT]
+    message = limits().messages["rate_limited"]
+    assert len(replies) == BURST and len(refusals) == 2
+    assert all(data["message"] == message and data["retry_after"] == 20 for data in refusals)
+    refused_ids = {data["id"] for data in refusals}
+    answered = {f"id-{text.removeprefix('echo: m')}" for text in replies}
+    assert refused_ids | answered == {f"id-{index}" for index in range(BURST + 2)}
+    assert not refused_ids & answered  # each id says which message was refused
+    assert sorted(data["text"] for _, data in tab_seen) == replies  # and no refusal there
+    assert sorted(f"echo: {text}" for _, text, *_ in agent.received()) == replies
+
+
+def test_socket_crisis_messages_over_the_limit_still_reach_the_assistant(
+    server: Server, agent: RecordingAgent, patient: Person
+) -> None:
+    async def scenario() -> list[tuple[str, Any]]:
+        client = listening_client(server)
+        try:
+            assert await client.connect(patient.token, NORTH)
+            for index in range(BURST + 1):
+                await client.sio.emit("user_uttered", {"message": f"filler {index}"})
+            events = [await client.next_event() for _ in range(BURST + 1)]
+            for text in CRISIS_EXAMPLES:
+                await client.sio.emit("user_uttered", {"message": text})
+                events.append(await client.next_event())
+            await client.sio.emit("user_uttered", {"message": "and an ordinary one"})
+            events.append(await client.next_event())
+            return events
+        finally:
+            await client.close()
+
+    events = asyncio.run(scenario())
+
+    assert [name for name, _ in events[: BURST + 1]].count(RATE_LIMITED_EVENT) == 1
+    crisis_replies = events[BURST + 1 : -1]
+    assert crisis_replies == [
+        ("bot_uttered", {"text": f"echo: {text}"}) for text in CRISIS_EXAMPLES
+    ]
+    assert events[-1][0] == RATE_LIMITED_EVENT  # the limit still holds for everything else
+    received = [text for _, text, *_ in agent.received()]
+    assert received[BURST:] == CRISIS_EXAMPLES
+
+
+def test_rest_over_the_limit_is_429_with_retry_after(server: Server, agent: RecordingAgent) -> None:
+    sender = f"visitor-{uuid.uuid4().hex[:8]}"
+    answers = [rest_send(server, f"hello {index}", sender=sender) for index in range(BURST + 1)]
+
+    assert [answer.status_code for answer in answers] == [200] * BURST + [429]
+    refused = answers[-1]
+    assert refused.headers["Retry-After"] == "20"
+    assert refused.json() == {
+        "error": "rate_limited",
+        "reason": "rate_limited",
+        "message": limits().messages["rate_limited"],
+        "retry_after": 20,
+    }
+    assert len(agent.received()) == BURST
+    # Another demo sender is not affected.
+    assert rest_send(server, "hi", sender=f"visitor-{uuid.uuid4().hex[:8]}").status_code == 200
+
+
+@pytest.mark.parametrize("text", CRISIS_EXAMPLES[::6])
+def test_rest_crisis_messages_over_the_limit_still_reach_the_assistant(
+    text: str, server: Server, agent: RecordingAgent
+) -> None:
+    sender = f"visitor-{uuid.uuid4().hex[:8]}"
+    for index in range(BURST + 1):
+        rest_send(server, f"filler {index}", sender=sender)
+
+    answer = rest_send(server, text, sender=sender)
+
+    assert answer.status_code == 200
+    assert answer.json() == [{"recipient_id": sender, "text": f"echo: {text}"}]
+    assert rest_send(server, "ordinary", sender=sender).status_code == 429
+
+
+def test_socket_and_rest_count_against_the_same_allowance(
+    server: Server, agent: RecordingAgent, patient: Person
+) -> None:
+    rest = [rest_send(server, f"rest {index}", token=patient.token) for index in range(BURST)]
+
+    async def scenario() -> tuple[str, Any]:
+        client = listening_client(server)
+        try:
+            assert await client.connect(patient.token, NORTH)
+            await client.sio.emit("user_uttered", {"message": "by socket"})
+            return await client.next_event()
+        finally:
+            await client.close()
+
+    assert [answer.status_code for answer in rest] == [200] * BURST
+    name, data = asyncio.run(scenario())
+    assert name == RATE_LIMITED_EVENT and data["retry_after"] == 20
+    assert "id" not in data  # the client sent none
+
+
+def test_an_over_long_crisis_message_reaches_the_assistant_shortened(
+    server: Server, agent: RecordingAgent
+) -> None:
+    size = limits().max_message_chars
+    padding = "we talked about the garden and the weather and my week at work. " * 200
+    statement = "i stockpiled my meds and i'm going to take them all"
+    text = padding + statement + " " + padding
+
+    answer = rest_send(server, text, sender=f"visitor-{uuid.uuid4().hex[:8]}")
+
+    assert answer.status_code == 200
+    (forwarded,) = [message for _, message, *_ in agent.received()]
+    assert statement in forwarded
+    assert len(forwarded) <= size
+    assert forwarded in text
+
+
+def test_an_over_long_ordinary_message_is_refused_with_413(
+    server: Server, agent: RecordingAgent
+) -> None:
+    text = "we talked about the garden and the weather. " * 200
+
+    answer = rest_send(server, text, sender=f"visitor-{uuid.uuid4().hex[:8]}")
+
+    assert answer.status_code == 413
+    assert answer.json() == {
+        "error": "message_too_long",
+        "reason": "message_too_long",
+        "message": limits().messages["message_too_long"],
+    }
+    assert agent.received() == []
