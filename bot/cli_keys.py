@@ -41,6 +41,24 @@ def _source() -> str:
     return f"the key file {encryption.keys_file()}"
 
 
+def _count_by_key() -> dict[str, dict[str, int]]:
+    """Per store, how many rows each key id (or ``plaintext``) sealed; a store whose table
+    does not exist yet is missing."""
+    from bot import rekey
+    from bot.storage import db
+
+    with database_errors(), db.get_engine().connect() as connection:
+        return rekey.count_by_key(connection)
+
+
+def _save_keys(keys: list[str]) -> None:
+    """Write the key file (newest first) and make this process read it again."""
+    from bot import encryption
+
+    encryption.write_keys_file(keys)
+    encryption.reset()
+
+
 # ----------------------------------------------------------------------------- status
 
 
@@ -52,8 +70,7 @@ def _status(args: argparse.Namespace) -> int:
     print(f"Keys from {_source()}, newest first:")
     for kid in ring.key_ids:
         print(f"  {kid}  {'seals and opens' if kid == ring.primary else 'opens only'}")
-    with database_errors(), db.get_engine().connect() as connection:
-        counts = rekey.count_by_key(connection)
+    counts = _count_by_key()
     print(f"Rows in {db.display_url()}:")
     unknown: set[str] = set()
     for store in rekey.STORES:
@@ -143,8 +160,7 @@ def _rotate(args: argparse.Namespace) -> int:
         encryption.ensure_keys_file()
         keys = encryption.read_keys_file()
         key = encryption.new_key()
-        encryption.write_keys_file([key, *keys])
-        encryption.reset()
+        _save_keys([key, *keys])
         print(f"Added key {encryption.key_id(key)} first in {encryption.keys_file()}.")
     ring = _keyring()
     print(f"Sealing every row with key {ring.primary} ...", flush=True)
@@ -171,8 +187,7 @@ def _rotate(args: argparse.Namespace) -> int:
 
 
 def _retire(args: argparse.Namespace) -> int:
-    from bot import encryption, rekey
-    from bot.storage import db
+    from bot import encryption
 
     if encryption.keys_from_environment():
         raise CommandError(
@@ -184,8 +199,7 @@ def _retire(args: argparse.Namespace) -> int:
     if not retired:
         print(f"Only key {ring.primary} is in {encryption.keys_file()}; nothing to retire.")
         return 0
-    with database_errors(), db.get_engine().connect() as connection:
-        counts = rekey.count_by_key(connection)
+    counts = _count_by_key()
     still = [
         f"{store} {count} with {kid}"
         for store, by_key in counts.items()
@@ -198,8 +212,7 @@ def _retire(args: argparse.Namespace) -> int:
             "Run `python -m bot keys rotate --resume` first."
         )
     keys = encryption.read_keys_file()
-    encryption.write_keys_file([key for key in keys if encryption.key_id(key) == ring.primary])
-    encryption.reset()
+    _save_keys([key for key in keys if encryption.key_id(key) == ring.primary])
     with database_errors():
         _checkpoint()
     print(f"Retired {', '.join(retired)}; {encryption.keys_file()} holds key {ring.primary} only.")

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import secrets
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, BrowserContext, Dialog, Locator, Page, expect
+from sqlalchemy import create_engine, text
 
-from bot import settings
+from bot import encryption, runner, settings
+from bot.storage import db
 
 MODEL = settings.PROJECT_ROOT / "models" / "current.tar.gz"
 WIDGET_JS = settings.PROJECT_ROOT / "bot" / "web" / "static" / "widget.js"
@@ -61,6 +67,76 @@ def stack_env(workdir: Path, *, web_port: int, rasa_port: int) -> dict[str, str]
         "COMPANION_PUBLIC_WEB_URL": f"http://localhost:{web_port}",
         "COMPANION_PUBLIC_RASA_URL": f"http://localhost:{rasa_port}",
     }
+
+
+@dataclass
+class Stack:
+    """The running servers, and how the browser reaches them."""
+
+    services: dict[str, runner.Service]
+    web_url: str
+    rasa_url: str
+    database_url: str
+
+    def stop_actions(self) -> None:
+        runner.stop_all([self.services["actions"]])
+
+    def start_actions(self) -> None:
+        self.services["actions"].start()
+        runner.wait_until_ready(self.services["actions"])
+
+    def stop_rasa(self) -> None:
+        runner.stop_all([self.services["rasa"]])
+
+    def start_rasa(self) -> None:
+        self.services["rasa"].start()
+        runner.wait_until_ready(self.services["rasa"])
+
+    def user_texts(self) -> list[str]:
+        """Everything patients said, in the order the tracker store saved it."""
+        engine = create_engine(self.database_url)
+        try:
+            with engine.connect() as connection:
+                rows = connection.execute(
+                    text("SELECT data FROM events WHERE type_name = 'user' ORDER BY id")
+                ).all()
+        finally:
+            engine.dispose()
+        return [json.loads(encryption.open_value(data)).get("text") for (data,) in rows]
+
+
+@contextmanager
+def running_stack(workdir: Path, env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """The web app, the Rasa server and the action server on ``workdir`` until the block ends.
+
+    ``env`` adds to (or overrides) :func:`stack_env` for the servers. This process has the
+    same environment meanwhile: tests create clinics and patient links in the same database,
+    with the same keys, and read the stored conversations.
+    """
+    if not MODEL.exists():
+        pytest.fail(f"No trained model at {MODEL}: run `make train` first (make test does).")
+    if not WIDGET_JS.exists():
+        pytest.fail(f"{WIDGET_JS} has not been built: run `make install` (make test does).")
+    web_port, rasa_port, action_port = runner.free_port(), runner.free_port(), runner.free_port()
+    full_env = {**stack_env(workdir, web_port=web_port, rasa_port=rasa_port), **(env or {})}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in full_env.items():
+            patch.setenv(name, value)
+        db.upgrade(full_env["DATABASE_URL"])
+        with runner.started(
+            rasa_port=rasa_port,
+            action_port=action_port,
+            web_port=web_port,
+            model=MODEL,
+            endpoints=runner.write_endpoints(workdir / "endpoints.yml", action_port),
+            env=full_env,
+        ) as services:
+            yield Stack(
+                services=services,
+                web_url=f"http://localhost:{web_port}",
+                rasa_url=f"http://localhost:{rasa_port}",
+                database_url=full_env["DATABASE_URL"],
+            )
 
 
 @dataclass

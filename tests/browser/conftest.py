@@ -11,7 +11,6 @@ further port (:class:`browser_support.ClinicSite`).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,75 +18,19 @@ from browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     DESKTOP,
-    MODEL,
-    WIDGET_JS,
     ClinicSite,
     PageWatch,
+    Stack,
     open_context,
-    stack_env,
+    running_stack,
 )
 from playwright.sync_api import Browser, Page, sync_playwright
-
-from bot import runner
-from bot.storage import db
-
-
-@dataclass
-class Stack:
-    """The running servers, and how the browser reaches them."""
-
-    services: dict[str, runner.Service]
-    web_url: str
-    rasa_url: str
-    database_url: str
-
-    def stop_actions(self) -> None:
-        runner.stop_all([self.services["actions"]])
-
-    def start_actions(self) -> None:
-        self.services["actions"].start()
-        runner.wait_until_ready(self.services["actions"])
-
-    def stop_rasa(self) -> None:
-        runner.stop_all([self.services["rasa"]])
-
-    def start_rasa(self) -> None:
-        self.services["rasa"].start()
-        runner.wait_until_ready(self.services["rasa"])
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not MODEL.exists():
-        pytest.fail(f"No trained model at {MODEL}: run `make train` first (make test does).")
-    if not WIDGET_JS.exists():
-        pytest.fail(f"{WIDGET_JS} has not been built: run `make install` (make test does).")
-    workdir: Path = tmp_path_factory.mktemp("stack")
-    web_port, rasa_port, action_port = runner.free_port(), runner.free_port(), runner.free_port()
-    env = stack_env(workdir, web_port=web_port, rasa_port=rasa_port)
-    database_url = env["DATABASE_URL"]
-    # The tests create clinics and patient links in the same database, with the same key.
-    patch = pytest.MonkeyPatch()
-    for name, value in env.items():
-        patch.setenv(name, value)
-    try:
-        db.upgrade(database_url)
-        with runner.started(
-            rasa_port=rasa_port,
-            action_port=action_port,
-            web_port=web_port,
-            model=MODEL,
-            endpoints=runner.write_endpoints(workdir / "endpoints.yml", action_port),
-            env=env,
-        ) as services:
-            yield Stack(
-                services=services,
-                web_url=f"http://localhost:{web_port}",
-                rasa_url=f"http://localhost:{rasa_port}",
-                database_url=database_url,
-            )
-    finally:
-        patch.undo()
+    with running_stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

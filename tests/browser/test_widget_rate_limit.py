@@ -19,73 +19,24 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from browser_support import MODEL, WIDGET_JS, PageWatch, Widget, stack_env
+from browser_support import PageWatch, Stack, Widget, running_stack
 from playwright.sync_api import Page, WebSocketRoute, expect
-from sqlalchemy import create_engine, text
-
-from bot import encryption, runner
-from bot.storage import db
 
 RATE_NOTE = "faster than I can read them"
 DELIVERY_TIMEOUT_MS = 90_000
 
 
-@dataclass
-class LimitedStack:
-    web_url: str
-    database_url: str
-
-    def user_texts(self) -> list[str]:
-        engine = create_engine(self.database_url)
-        try:
-            with engine.connect() as connection:
-                rows = connection.execute(
-                    text("SELECT data FROM events WHERE type_name = 'user' ORDER BY id")
-                ).all()
-        finally:
-            engine.dispose()
-        return [json.loads(encryption.open_value(data)).get("text") for (data,) in rows]
-
-
 @pytest.fixture(scope="module")
-def limited_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LimitedStack]:
-    if not MODEL.exists():
-        pytest.fail(f"No trained model at {MODEL}: run `make train` first (make test does).")
-    if not WIDGET_JS.exists():
-        pytest.fail(f"{WIDGET_JS} has not been built: run `make install` (make test does).")
-    workdir: Path = tmp_path_factory.mktemp("limited-stack")
-    web_port, rasa_port, action_port = runner.free_port(), runner.free_port(), runner.free_port()
-    env = stack_env(workdir, web_port=web_port, rasa_port=rasa_port)
-    env.update({"COMPANION_RATE_LIMIT": "1/4", "COMPANION_RATE_LIMIT_BURST": "2"})
-    # This process reads the stored conversation too: name the data key file outright,
-    # since settings.VAR_DIR was fixed when this process imported it.
-    env["COMPANION_DATA_KEYS_FILE"] = str(workdir / "var" / "secrets" / "data.keys")
-    patch = pytest.MonkeyPatch()
-    for name, value in env.items():
-        patch.setenv(name, value)
-    try:
-        db.upgrade(env["DATABASE_URL"])
-        with runner.started(
-            rasa_port=rasa_port,
-            action_port=action_port,
-            web_port=web_port,
-            model=MODEL,
-            endpoints=runner.write_endpoints(workdir / "endpoints.yml", action_port),
-            env=env,
-        ):
-            yield LimitedStack(
-                web_url=f"http://localhost:{web_port}", database_url=env["DATABASE_URL"]
-            )
-    finally:
-        patch.undo()
+def limited_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    limit = {"COMPANION_RATE_LIMIT": "1/4", "COMPANION_RATE_LIMIT_BURST": "2"}
+    with running_stack(tmp_path_factory.mktemp("limited-stack"), limit) as running:
+        yield running
 
 
 def test_typing_faster_than_the_limit_shows_a_note_and_every_message_arrives(
-    limited_stack: LimitedStack, desktop: tuple[Page, PageWatch]
+    limited_stack: Stack, desktop: tuple[Page, PageWatch]
 ) -> None:
     page, _ = desktop
     widget = Widget(page)
@@ -123,7 +74,7 @@ def injected_download(url: str, label: str) -> str:
 
 
 def test_download_offers_become_links_only_to_the_web_apps_own_data(
-    limited_stack: LimitedStack, desktop: tuple[Page, PageWatch]
+    limited_stack: Stack, desktop: tuple[Page, PageWatch]
 ) -> None:
     page, watch = desktop
     routes: list[WebSocketRoute] = []

@@ -13,11 +13,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from deployment import deployed
 
-from bot import encryption, runner, settings
-from bot.storage import db
-
-MODEL = settings.PROJECT_ROOT / "models" / "current.tar.gz"
+from bot import encryption, runner
 
 
 @dataclass
@@ -49,10 +47,7 @@ class Assistant:
 
 @pytest.fixture(scope="session")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
-    if not MODEL.exists():
-        pytest.fail(f"No trained model at {MODEL}: run `make train` first (make test does).")
     workdir: Path = tmp_path_factory.mktemp("assistant")
-    database_url = f"sqlite:///{workdir / 'companion.db'}"
     # One data key for the servers and for this process (which migrates, and reads what the
     # servers sealed), never the project's own var/.
     keys = {encryption.ENV_KEYS_FILE: str(workdir / "secrets" / "data.keys")}
@@ -61,19 +56,11 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
         patch.setenv(encryption.ENV_KEYS_FILE, keys[encryption.ENV_KEYS_FILE])
         encryption.reset()
         encryption.ensure_keys_file()
-        db.upgrade(database_url)
-        rasa_port, action_port = runner.free_port(), runner.free_port()
-        with runner.started(
-            rasa_port=rasa_port,
-            action_port=action_port,
-            model=MODEL,
-            endpoints=runner.write_endpoints(workdir / "endpoints.yml", action_port),
-            env={"DATABASE_URL": database_url, **keys},
-        ) as services:
+        with deployed(workdir, keys) as running:
             yield Assistant(
-                services=services,
-                rest_url=f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook",
-                database_url=database_url,
+                services=running.services,
+                rest_url=running.rest_url,
+                database_url=running.database_url,
             )
     encryption.reset()
 

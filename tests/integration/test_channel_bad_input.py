@@ -11,104 +11,41 @@ from __future__ import annotations
 import json
 import os
 import queue
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-import yaml
-from sqlalchemy import create_engine, text
-from test_socketio import CRISIS_MARK, MODEL, NORTH, Deployment, Patient
+from crisis_holdout import held_out_crisis_examples
+from deployment import CRISIS_MARK, NORTH, Deployment, Patient, deployed
 
-from bot import access, clinics, encryption, patients, runner
-from bot.storage import db
+from bot import patients
 
 SECRET = "bad-input-test-token-key-0123456789abcdef"
 BURST = 3
-HOLDOUT = Path(__file__).resolve().parents[1] / "nlu" / "holdout.yml"
-
-
-def held_out_crisis_examples() -> list[str]:
-    data = yaml.safe_load(HOLDOUT.read_text(encoding="utf-8"))
-    examples: list[str] = []
-    for block in data["nlu"]:
-        if block.get("intent") == "crisis" and not (block.get("metadata") or {}).get("near_miss"):
-            examples += [
-                line.strip()[2:].strip()
-                for line in block["examples"].splitlines()
-                if line.strip().startswith("- ")
-            ]
-    return examples
 
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    if not MODEL.exists():
-        pytest.fail(f"No trained model at {MODEL}: run `make train` first (make test does).")
-    workdir: Path = tmp_path_factory.mktemp("limited")
-    database_url = f"sqlite:///{workdir / 'companion.db'}"
-    db.upgrade(database_url)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DATABASE_URL", database_url)
-        clinics.create("north", "North clinic", origins=[NORTH])
-    rasa_port, action_port = runner.free_port(), runner.free_port()
-    with runner.started(
-        rasa_port=rasa_port,
-        action_port=action_port,
-        model=MODEL,
-        endpoints=runner.write_endpoints(workdir / "endpoints.yml", action_port),
-        env={
-            "DATABASE_URL": database_url,
-            "COMPANION_TOKEN_SECRET": SECRET,
+    with deployed(
+        tmp_path_factory.mktemp("limited"),
+        {
             "COMPANION_DEMO_MODE": "1",
             "COMPANION_RATE_LIMIT": "3/60",
             "COMPANION_RATE_LIMIT_BURST": str(BURST),
         },
-    ):
-        yield Deployment(rasa_url=f"http://127.0.0.1:{rasa_port}", database_url=database_url)
+        token_secret=SECRET,
+        clinic_origins=[("north", NORTH)],
+    ) as running:
+        yield running
 
 
 @pytest.fixture
-def staff(limited: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("DATABASE_URL", limited.database_url)
-    monkeypatch.setenv("COMPANION_TOKEN_SECRET", SECRET)
-    access.reset()
-    yield
-    access.reset()
-
-
-def stored_events(deployment: Deployment, sender_id: str) -> list[tuple[str, dict[str, Any]]]:
-    """The conversation as the tracker store keeps it: (type, event data), opened if sealed."""
-    engine = create_engine(deployment.database_url)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                text("SELECT type_name, data FROM events WHERE sender_id = :s ORDER BY id"),
-                {"s": sender_id},
-            ).all()
-    finally:
-        engine.dispose()
-    return [(kind, json.loads(encryption.open_value(data))) for kind, data in rows]
-
-
-def stored_user_texts(
-    deployment: Deployment, sender_id: str, wait_for: int = 0
-) -> list[str | None]:
-    """What the patient said, once at least ``wait_for`` messages are stored (20 s at most)."""
-    deadline = time.monotonic() + 20
-    while True:
-        said = [
-            data.get("text")
-            for kind, data in stored_events(deployment, sender_id)
-            if kind == "user"
-        ]
-        if len(said) >= wait_for or time.monotonic() > deadline:
-            return said
-        time.sleep(0.2)
+def staff(limited: Deployment) -> Iterator[None]:
+    with limited.as_staff():
+        yield
 
 
 def visitor() -> str:
@@ -174,7 +111,7 @@ def test_rest_bad_input_is_refused_with_a_reason_and_the_server_goes_on(
 
     assert answer.status_code == status, answer.text
     assert answer.json()["error"] == reason
-    assert stored_events(limited, sender) == []
+    assert limited.events(sender) == []
     assert_still_serving(limited)
 
 
@@ -186,7 +123,7 @@ def test_rest_nul_characters_are_removed_and_the_message_is_answered(
     reply = say(limited, sender, "hel\x00lo\x00")
 
     assert "automated assistant" in reply
-    assert stored_user_texts(limited, sender, wait_for=1) == ["hello"]
+    assert limited.user_texts(sender, at_least=1) == ["hello"]
 
 
 def test_rest_held_out_crisis_messages_get_the_crisis_reply_over_the_limit(
@@ -227,7 +164,7 @@ def test_socket_flood_is_rate_limited_others_are_answered_and_nothing_earlier_is
         assert bystander.connect(other.token, NORTH, transports=["websocket"])
         earlier = flooder.say("hello")
         assert "automated assistant" in earlier[0]["text"]
-        before = stored_events(limited, flooding.sender_id)
+        before = limited.events(flooding.sender_id)
 
         flood = 2000
         for index in range(flood):
@@ -242,7 +179,7 @@ def test_socket_flood_is_rate_limited_others_are_answered_and_nothing_earlier_is
     assert any("mood" in reply.get("text", "").lower() for reply in during)
     assert {data["retry_after"] for data in refused} <= set(range(1, 21))
     assert len({data["id"] for data in refused}) == len(refused)
-    said = stored_user_texts(limited, flooding.sender_id, wait_for=BURST)
+    said = limited.user_texts(flooding.sender_id, at_least=BURST)
     # hello, and the two flood messages that fitted in the burst: the flood's first two.
     assert said == ["hello", "flood 0", "flood 1"]
-    assert stored_events(limited, flooding.sender_id)[: len(before)] == before
+    assert limited.events(flooding.sender_id)[: len(before)] == before

@@ -10,98 +10,41 @@ where everything said in a conversation ends up.
 
 from __future__ import annotations
 
-import json
 import queue
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
 import requests
-import socketio
+from deployment import CRISIS_MARK, NORTH, Deployment, Patient, deployed
 from sqlalchemy import create_engine, text
 
-from bot import access, clinics, encryption, patients, runner, settings
+from bot import access, clinics, patients
 from bot.patients import Invite
-from bot.storage import db
 
 SECRET = "integration-test-token-key-0123456789abcdef"
-NORTH = "https://north.example"
 SOUTH = "https://south.example"
-MODEL = settings.PROJECT_ROOT / "models" / "current.tar.gz"
-CRISIS_MARK = "glad you told me"  # the opening of utter_crisis
-
-
-@dataclass
-class Deployment:
-    rasa_url: str
-    database_url: str
-
-    @property
-    def rest_url(self) -> str:
-        return f"{self.rasa_url}/webhooks/rest/webhook"
-
-    def events(self, sender_id: str) -> list[tuple[str, dict[str, Any]]]:
-        """The conversation as stored: (type, event data) in order."""
-        engine = create_engine(self.database_url)
-        try:
-            with engine.connect() as connection:
-                rows = connection.execute(
-                    text("SELECT type_name, data FROM events WHERE sender_id = :s ORDER BY id"),
-                    {"s": sender_id},
-                ).all()
-        finally:
-            engine.dispose()
-        return [(type_name, json.loads(encryption.open_value(data))) for type_name, data in rows]
-
-    def user_texts(self, sender_id: str, wait_for: str | None = None) -> list[str]:
-        """What the patient said in this conversation (waits for ``wait_for`` to be saved)."""
-        deadline = time.monotonic() + 20
-        while True:
-            said = [data.get("text") for kind, data in self.events(sender_id) if kind == "user"]
-            if wait_for is None or wait_for in said or time.monotonic() > deadline:
-                return said
-            time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    if not MODEL.exists():
-        pytest.fail(f"No trained model at {MODEL}: run `make train` first (make test does).")
-    workdir: Path = tmp_path_factory.mktemp("deployment")
-    database_url = f"sqlite:///{workdir / 'companion.db'}"
-    db.upgrade(database_url)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DATABASE_URL", database_url)
-        clinics.create("north", "North clinic", origins=[NORTH])
-        clinics.create("south", "South clinic", origins=[SOUTH])
-    rasa_port, action_port = runner.free_port(), runner.free_port()
-    with runner.started(
-        rasa_port=rasa_port,
-        action_port=action_port,
-        model=MODEL,
-        endpoints=runner.write_endpoints(workdir / "endpoints.yml", action_port),
-        env={
-            "DATABASE_URL": database_url,
-            "COMPANION_TOKEN_SECRET": SECRET,
-            "COMPANION_DEMO_MODE": "0",
-        },
-    ):
-        yield Deployment(rasa_url=f"http://127.0.0.1:{rasa_port}", database_url=database_url)
+    with deployed(
+        tmp_path_factory.mktemp("deployment"),
+        {"COMPANION_DEMO_MODE": "0"},
+        token_secret=SECRET,
+        clinic_origins=[("north", NORTH), ("south", SOUTH)],
+    ) as running:
+        yield running
 
 
 @pytest.fixture
-def staff(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def staff(deployment: Deployment) -> Iterator[None]:
     """This process on the deployment's database and token key, as the CLI would be."""
-    monkeypatch.setenv("DATABASE_URL", deployment.database_url)
-    monkeypatch.setenv("COMPANION_TOKEN_SECRET", SECRET)
-    access.reset()
-    yield
-    access.reset()
+    with deployment.as_staff():
+        yield
 
 
 @pytest.fixture
@@ -115,70 +58,6 @@ def north_b(staff: None) -> Invite:
 
 
 # -- a socket.io client ----------------------------------------------------------------------
-
-
-class Patient:
-    """A socket.io client as the widget uses it, keeping what the server sends."""
-
-    def __init__(self, deployment: Deployment) -> None:
-        self.deployment = deployment
-        # The browser sends the page's Origin on the handshake and on the websocket upgrade;
-        # websocket-client would add its own Origin (the server's) unless told not to.
-        self.sio = socketio.Client(
-            reconnection=False, websocket_extra_options={"suppress_origin": True}
-        )
-        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self.refusal: Any = None
-        for name in ("bot_uttered", "session_confirm", "access_denied"):
-            self.sio.on(name, self._recorder(name))
-
-        @self.sio.on("connect_error")
-        def connect_error(data: Any = None) -> None:
-            self.refusal = data
-
-    def _recorder(self, name: str) -> Any:
-        def record(data: Any = None) -> None:
-            self.events.put((name, data))
-
-        return record
-
-    def connect(
-        self, token: str | None, origin: str | None, transports: list[str] | None = None
-    ) -> bool:
-        try:
-            self.sio.connect(
-                self.deployment.rasa_url,
-                headers={"Origin": origin} if origin else {},
-                auth={"token": token} if token is not None else None,
-                transports=transports,
-                wait_timeout=20,
-            )
-        except socketio.exceptions.ConnectionError as error:
-            self.refusal = self.refusal or str(error)
-            return False
-        return True
-
-    def next_event(self, timeout: float = 60) -> tuple[str, Any]:
-        return self.events.get(timeout=timeout)
-
-    def replies(self, quiet: float = 3.0) -> list[dict[str, Any]]:
-        """Every bot_uttered until the bot has been quiet for ``quiet`` seconds."""
-        first = self.next_event()
-        found = [first]
-        while True:
-            try:
-                found.append(self.events.get(timeout=quiet))
-            except queue.Empty:
-                break
-        assert all(name == "bot_uttered" for name, _ in found), found
-        return [data for _, data in found]
-
-    def say(self, message: str, **extra: Any) -> list[dict[str, Any]]:
-        self.sio.emit("user_uttered", {"message": message, **extra})
-        return self.replies()
-
-    def close(self) -> None:
-        self.sio.disconnect()
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ if str(PROJECT_ROOT) not in sys.path:
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 
+from channel_server import Person, RecordingAgent, Server, new_patient  # noqa: E402
+
 from bot.safety.detector import CrisisMatcher, default_matcher  # noqa: E402
 
 
@@ -47,3 +49,19 @@ def project_root() -> Path:
 def crisis_matcher() -> CrisisMatcher:
     """The matcher built from the packaged lexicon, shared like it is in the Rasa server."""
     return default_matcher()
+
+
+# -- for the modules that run the patient channels (each has its own ``server`` fixture) --------
+
+
+@pytest.fixture
+def agent(server: Server) -> RecordingAgent:
+    """The server's agent, with what earlier tests sent forgotten."""
+    server.agent.clear()
+    return server.agent
+
+
+@pytest.fixture
+def patient(server: Server) -> Person:
+    """A north clinic patient of their own (for tests that use up or revoke their link)."""
+    return new_patient("north")

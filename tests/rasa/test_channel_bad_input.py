@@ -17,18 +17,8 @@ from typing import Any
 
 import pytest
 import requests
-from channel_server import channel_server
-from test_patient_channel import (
-    INVITE,
-    NORTH,
-    Client,
-    Person,
-    RecordingAgent,
-    Server,
-    refusal_data,
-    refusal_for,
-    run_app_code,
-)
+from channel_server import Person, RecordingAgent, Server, channel_server, new_patient
+from test_patient_channel import NORTH, Client, refusal_data, refusal_for
 
 from bot.nlu.message_gate import limits
 from bot.nlu.patient_channel import RATE_LIMITED_EVENT, UNREADABLE_MESSAGE
@@ -39,17 +29,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env = {"COMPANION_RATE_LIMIT": "30/60", "COMPANION_RATE_LIMIT_BURST": "20"}
     with channel_server(tmp_path_factory.mktemp("bad-input"), env) as running:
         yield running
-
-
-@pytest.fixture
-def agent(server: Server) -> RecordingAgent:
-    server.agent.clear()
-    return server.agent
-
-
-@pytest.fixture
-def patient(server: Server) -> Person:
-    return Person(**run_app_code(INVITE, "north"))
 
 
 def visitor() -> str:
@@ -339,7 +318,7 @@ def test_socket_a_message_over_socketios_size_limit_closes_only_that_connection(
 def test_socket_a_flood_is_rate_limited_and_other_patients_are_answered(
     server: Server, agent: RecordingAgent, patient: Person
 ) -> None:
-    other_patient = Person(**run_app_code(INVITE, "north"))
+    other_patient = new_patient("north")
     flood_size = 3000
 
     async def scenario() -> tuple[list[tuple[str, Any]], tuple[str, Any]]:

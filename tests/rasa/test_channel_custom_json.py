@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from channel_server import channel_server
+from channel_server import RecordingAgent, Server, channel_server
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOOutput
-from test_patient_channel import NORTH, Client, RecordingAgent, Server
+from test_patient_channel import NORTH, Client
 
 DOWNLOAD = {"download": {"url": "http://localhost:8000/api/my-data/abc", "label": "Your data"}}
 

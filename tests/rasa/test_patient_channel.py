@@ -1,26 +1,17 @@
 """The patient channels (bot/nlu/patient_channel.py) on a real Sanic server and database file.
 
-The server registers both channels the way ``rasa run`` does (``channel.register``) and
-serves them on a free port in a background thread; the clients are python-socketio's
-AsyncClient and plain HTTP. The database is a SQLite file with the project's migrations,
-and its clinics, patients and links are made by the application's own code (``bot.clinics``,
-``bot.patients`` in the application environment), so the tokens are the ones a clinic hands
-out. Instead of a trained model, the agent answers every message with ``echo: <text>`` and
-records what reached it: these tests are about who may say what into which conversation.
-Whole conversations with the real model are in tests/integration/test_socketio.py.
+The server, its database and the echoing agent are tests/rasa/channel_server.py's; the
+clients are python-socketio's AsyncClient and plain HTTP. These tests are about who may say
+what into which conversation. Whole conversations with the real model are in
+tests/integration/test_socketio.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -30,52 +21,13 @@ import jwt
 import pytest
 import requests
 import socketio
-from rasa.core.channels import channel
-from rasa.core.channels.channel import UserMessage
-from sanic import Sanic
+from channel_server import DEMO, Person, RecordingAgent, Server, channel_server, run_app_code
 
 from bot import access
-from bot.nlu.patient_channel import (
-    ACCESS_DENIED_EVENT,
-    UNREADABLE_MESSAGE,
-    PatientRestInput,
-    PatientSocketIOInput,
-    _maybe_await,
-)
+from bot.nlu.patient_channel import ACCESS_DENIED_EVENT, UNREADABLE_MESSAGE, _maybe_await
 
-SECRET = "patient-channel-test-secret-of-32-bytes-or-more"
 NORTH = "https://north.example"
 SOUTH = "https://south.example:8443"
-DEMO = "http://localhost:8000"  # the demo clinic's origin for COMPANION_PUBLIC_WEB_URL below
-APP_PYTHON = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "python"
-
-SEED = """
-import json, sys
-from datetime import timedelta
-from bot import clinics, patients
-
-clinics.ensure_demo_clinic()
-clinics.create("north", "North clinic", origins=["https://north.example"])
-clinics.create("south", "South clinic", origins=["https://south.example:8443"])
-people = {}
-for name, clinic in [("north_a", "north"), ("north_b", "north"), ("south_a", "south"),
-                     ("demo_a", "demo"), ("revoked", "north")]:
-    invite = patients.invite(clinic, timedelta(days=1))
-    people[name] = {"sender_id": invite.sender_id, "clinic": clinic,
-                    "token": invite.token, "link_id": invite.link_id}
-patients.revoke(link_id=people["revoked"]["link_id"])
-json.dump(people, sys.stdout)
-"""
-
-INVITE = """
-import json, sys
-from datetime import timedelta
-from bot import patients
-
-invite = patients.invite(sys.argv[1], timedelta(days=1))
-json.dump({"sender_id": invite.sender_id, "clinic": sys.argv[1], "token": invite.token,
-           "link_id": invite.link_id}, sys.stdout)
-"""
 
 REVOKE = """
 import sys
@@ -85,138 +37,10 @@ print(patients.revoke(link_id=sys.argv[1]))
 """
 
 
-@dataclass(frozen=True)
-class Person:
-    sender_id: str
-    clinic: str
-    token: str
-    link_id: str
-
-
-def run_app_code(code: str, *args: str) -> Any:
-    """Run ``code`` with the application's Python (SQLAlchemy 2, bot.clinics, bot.patients)."""
-    if not APP_PYTHON.exists():
-        pytest.fail(f"{APP_PYTHON} is missing: `make install` creates it")
-    result = subprocess.run(
-        [str(APP_PYTHON), "-c", code, *args],
-        env={**os.environ, "PYTHONPATH": str(APP_PYTHON.parents[2])},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"application code failed:\n{result.stderr}")
-    return json.loads(result.stdout)
-
-
-# -- the server ----------------------------------------------------------------------------
-
-
-@dataclass
-class RecordingAgent:
-    """Stands where Rasa's Agent is: records each message and answers ``echo: <text>``."""
-
-    messages: list[UserMessage] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_message(self, message: UserMessage) -> None:
-        with self.lock:
-            self.messages.append(message)
-        await message.output_channel.send_text_message(message.sender_id, f"echo: {message.text}")
-
-    def received(self) -> list[tuple[str, str, dict[str, Any] | None, str | None]]:
-        with self.lock:
-            return [(m.sender_id, m.text, m.metadata, m.input_channel) for m in self.messages]
-
-    def clear(self) -> None:
-        with self.lock:
-            self.messages.clear()
-
-
-@dataclass
-class Server:
-    url: str
-    agent: RecordingAgent
-    people: dict[str, Person]
-
-    @property
-    def rest(self) -> str:
-        return f"{self.url}/webhooks/rest/webhook"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    database = tmp_path_factory.mktemp("patient-channel") / "companion.db"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DATABASE_URL", f"sqlite:///{database}")
-        patch.setenv("COMPANION_TOKEN_SECRET", SECRET)
-        patch.setenv("COMPANION_PUBLIC_WEB_URL", DEMO)
-        patch.setenv("COMPANION_DEMO_CLINIC", "demo")
-        patch.setenv("COMPANION_DEMO_MODE", "1")
-        people = {name: Person(**fields) for name, fields in run_app_code(SEED).items()}
-        access.reset()
-
-        Sanic.test_mode = True
-        app = Sanic(f"patient-channel-{uuid.uuid4().hex[:8]}")
-        agent = RecordingAgent()
-        app.ctx.agent = agent
-        socket_channel = PatientSocketIOInput.from_credentials(
-            {
-                "user_message_evt": "user_uttered",
-                "bot_message_evt": "bot_uttered",
-                "session_persistence": True,
-            }
-        )
-        channel.register([PatientRestInput(), socket_channel], app, route="/webhooks/")
-
-        port = _free_port()
-        started = threading.Event()
-        loop = asyncio.new_event_loop()
-
-        def serve() -> None:
-            asyncio.set_event_loop(loop)
-            running = loop.run_until_complete(
-                app.create_server(
-                    host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
-                )
-            )
-            loop.run_until_complete(running.startup())
-            loop.run_until_complete(running.before_start())
-            loop.run_until_complete(running.after_start())
-            started.set()
-            loop.run_forever()
-            loop.run_until_complete(running.before_stop())
-            running.close()
-            loop.run_until_complete(running.wait_closed())
-            loop.run_until_complete(running.after_stop())
-
-        thread = threading.Thread(target=serve, daemon=True)
-        thread.start()
-        assert started.wait(60), "the Sanic server did not start"
-        try:
-            yield Server(url=f"http://127.0.0.1:{port}", agent=agent, people=people)
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(30)
-            access.reset()
-
-
-@pytest.fixture
-def agent(server: Server) -> RecordingAgent:
-    server.agent.clear()
-    return server.agent
-
-
-@pytest.fixture
-def person(server: Server) -> Person:
-    """A patient of the north clinic of their own (for tests that revoke their link)."""
-    return Person(**run_app_code(INVITE, "north"))
+    with channel_server(tmp_path_factory.mktemp("patient-channel")) as running:
+        yield running
 
 
 def forged_token(person: Person) -> str:
@@ -678,15 +502,15 @@ def test_socket_unreadable_messages_are_answered_on_that_socket_only(
 
 
 def test_socket_revoking_a_link_ends_an_open_conversation(
-    server: Server, agent: RecordingAgent, person: Person
+    server: Server, agent: RecordingAgent, patient: Person
 ) -> None:
     async def scenario() -> Any:
         client = Client(server)
         try:
-            assert await client.connect(person.token, NORTH)
+            assert await client.connect(patient.token, NORTH)
             await client.sio.emit("user_uttered", {"message": "before"})
             assert await client.next_event() == ("bot_uttered", {"text": "echo: before"})
-            assert await asyncio.to_thread(run_app_code, REVOKE, person.link_id) == 1
+            assert await asyncio.to_thread(run_app_code, REVOKE, patient.link_id) == 1
             await client.sio.emit("user_uttered", {"message": "after"})
             denied = await client.next_event()
             await asyncio.wait_for(client.disconnected.wait(), 10)
@@ -700,8 +524,8 @@ def test_socket_revoking_a_link_ends_an_open_conversation(
         ACCESS_DENIED_EVENT,
         {"reason": "revoked", "message": access.MESSAGES["revoked"]},
     )
-    assert agent.received() == [(person.sender_id, "before", {"clinic": "north"}, "socketio")]
-    assert asyncio.run(refusal_for(server, person.token, NORTH)) == refusal_data("revoked")
+    assert agent.received() == [(patient.sender_id, "before", {"clinic": "north"}, "socketio")]
+    assert asyncio.run(refusal_for(server, patient.token, NORTH)) == refusal_data("revoked")
 
 
 # -- python-socketio versions ----------------------------------------------------------------

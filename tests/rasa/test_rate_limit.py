@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-import yaml
-from channel_server import channel_server
-from test_patient_channel import INVITE, NORTH, Client, Person, RecordingAgent, Server, run_app_code
+from channel_server import Person, RecordingAgent, Server, channel_server
+from crisis_holdout import held_out_crisis_examples
+from test_patient_channel import NORTH, Client
 
 from bot import settings
 from bot.nlu import rate_limit
@@ -26,22 +25,7 @@ from bot.nlu.message_gate import limits
 from bot.nlu.patient_channel import RATE_LIMITED_EVENT
 from bot.nlu.rate_limit import RateLimiter
 
-HOLDOUT = Path(__file__).resolve().parents[1] / "nlu" / "holdout.yml"
 BURST = 3
-
-
-def held_out_crisis_examples() -> list[str]:
-    """The held-out crisis messages (not the near misses), as written in tests/nlu."""
-    data = yaml.safe_load(HOLDOUT.read_text(encoding="utf-8"))
-    examples: list[str] = []
-    for block in data["nlu"]:
-        if block.get("intent") == "crisis" and not (block.get("metadata") or {}).get("near_miss"):
-            examples += [
-                line.strip()[2:].strip()
-                for line in block["examples"].splitlines()
-                if line.strip().startswith("- ")
-            ]
-    return examples
 
 
 CRISIS_EXAMPLES = held_out_crisis_examples()
@@ -166,18 +150,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env = {"COMPANION_RATE_LIMIT": "3/60", "COMPANION_RATE_LIMIT_BURST": str(BURST)}
     with channel_server(tmp_path_factory.mktemp("rate-limit"), env) as running:
         yield running
-
-
-@pytest.fixture
-def agent(server: Server) -> RecordingAgent:
-    server.agent.clear()
-    return server.agent
-
-
-@pytest.fixture
-def patient(server: Server) -> Person:
-    """A north clinic patient of their own, with a full bucket."""
-    return Person(**run_app_code(INVITE, "north"))
 
 
 def listening_client(server: Server) -> Client:

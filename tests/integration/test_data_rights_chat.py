@@ -1,0 +1,86 @@
+"""The patient's rights over their data, through the real Rasa server and action server:
+"delete my data" asks first, then erases the journal and the conversation so that not even a
+turn in flight writes it back; "export my data" answers with a link to the patient's own data."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import create_engine, text
+
+from bot import encryption
+
+NOTE = "The lighthouse keeper's daughter brought me soup"
+CRISIS = "i want to kill myself"
+
+
+def stored_events(database_url: str, sender: str) -> list[dict]:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT data FROM events WHERE sender_id = :s ORDER BY id"), {"s": sender}
+            ).scalars()
+            return [json.loads(encryption.open_value(row)) for row in rows]
+    finally:
+        engine.dispose()
+
+
+def flags(database_url: str, sender: str) -> int:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(
+                text(
+                    "SELECT COUNT(*) FROM risk_flags JOIN patients ON patients.id = "
+                    "risk_flags.patient_id WHERE patients.sender_id = :s"
+                ),
+                {"s": sender},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_delete_my_data_asks_then_erases_everything(assistant, sender, journal) -> None:
+    assistant.say(sender, "quick check-in please")
+    assistant.say(sender, "6")
+    assistant.say(sender, "2")
+    assistant.say(sender, NOTE)
+    assert "glad you told me" in assistant.say(sender, CRISIS)
+    assert [entry.fields.get("note") for entry in journal.recent_entries(sender)] == [NOTE]
+    assert flags(assistant.database_url, sender) == 1
+    assert any(e.get("text") == NOTE for e in stored_events(assistant.database_url, sender))
+
+    question = assistant.say(sender, "please delete all my data")
+    assert "can't be undone" in question
+    # Saying no keeps everything.
+    assert "haven't deleted anything" in assistant.say(sender, "no")
+    assert journal.recent_entries(sender)
+
+    assistant.say(sender, "delete my data")
+    done = assistant.say(sender, "yes")
+    assert "deleted" in done.lower()
+
+    assert journal.recent_entries(sender) == []
+    assert flags(assistant.database_url, sender) == 0
+    events = stored_events(assistant.database_url, sender)
+    said = [e.get("text") for e in events if e.get("event") == "user"]
+    assert said == []  # not even "yes", nor anything the turn in flight held in memory
+    assert not any(NOTE in json.dumps(e) or CRISIS in json.dumps(e) for e in events)
+
+    # The conversation goes on, and a crisis still gets the crisis reply.
+    assert assistant.say(sender, "hello")
+    assert "glad you told me" in assistant.say(sender, CRISIS)
+
+
+def test_export_my_data_answers_with_a_short_lived_link(assistant, sender) -> None:
+    assistant.say(sender, "quick check-in please")
+    assistant.say(sender, "5")
+    assistant.say(sender, "1")
+    assistant.say(sender, "skip")
+    replies = assistant.send(sender, "export my data")
+    texts = " ".join(m.get("text", "") for m in replies)
+    assert "/api/my-data/" in texts and "minutes" in texts
+    [custom] = [m["custom"] for m in replies if m.get("custom")]
+    assert custom["download"]["url"].split("/api/my-data/")[1]
+    assert custom["download"]["url"] in texts
