@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import jwt
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Dialog, Locator, Page, expect
 from sqlalchemy import create_engine, text
@@ -258,3 +259,10 @@ def save_screenshot(page: Page, name: str, *, height: int | None = None) -> Path
         clip = {"x": 0, "y": 0, "width": width, "height": height}
         page.screenshot(path=str(path), full_page=True, clip=clip)
     return path
+
+
+def sender_of(page: Page) -> str:
+    """The conversation id the widget's token names (read back from this tab's storage)."""
+    stored = page.evaluate("() => sessionStorage.getItem('companion-widget:demo')")
+    token = json.loads(stored)["token"]
+    return jwt.decode(token, options={"verify_signature": False})["sub"]

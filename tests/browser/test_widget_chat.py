@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 
-import jwt
 import pytest
 from browser_support import (
     AXE_JS,
@@ -19,8 +18,9 @@ from browser_support import (
     Widget,
     open_context,
     save_screenshot,
+    sender_of,
 )
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from bot import clinics, journal
 
@@ -35,13 +35,6 @@ GREETING_VISIBLE_AT = """
   return greeting && greeting.getClientRects().length > 0 ? performance.now() : false;
 }
 """
-
-
-def sender_of(page: Page) -> str:
-    """The conversation id the widget's token names (read back from this tab's storage)."""
-    stored = page.evaluate("() => sessionStorage.getItem('companion-widget:demo')")
-    token = json.loads(stored)["token"]
-    return jwt.decode(token, options={"verify_signature": False})["sub"]
 
 
 def test_checkin_on_the_demo_page(stack, desktop):

@@ -1,0 +1,48 @@
+"""A patient's own data from the widget: "export my data" gives a link that downloads it,
+"delete my data" asks first and then erases it. Real web app, Rasa server and action server."""
+
+from __future__ import annotations
+
+import json
+
+from browser_support import (
+    CHECKIN_SAVED,
+    CRAVING_QUESTION,
+    MOOD_QUESTION,
+    NOTE_QUESTION,
+    Widget,
+    sender_of,
+)
+from playwright.sync_api import expect
+
+from bot import journal
+
+NOTE = "Walked along the river with Rosa after the session"
+
+
+def test_export_then_erase_from_the_chat(stack, desktop):
+    page, watch = desktop
+    widget = Widget(page)
+    page.goto(stack.web_url + "/")
+    widget.open()
+    widget.say("quick check-in", MOOD_QUESTION)
+    widget.say("6", CRAVING_QUESTION)
+    widget.say("2", NOTE_QUESTION)
+    widget.say(NOTE, CHECKIN_SAVED)
+    sender = sender_of(page)
+
+    widget.say("export my data", "minutes")
+    link = widget.log.get_by_role("link", name="Download my data")
+    expect(link).to_have_count(1)
+    assert link.get_attribute("href").startswith(stack.web_url + "/api/my-data/")
+    with page.expect_download() as download_info:
+        link.click()
+    download = download_info.value
+    document = json.loads(open(download.path(), encoding="utf-8").read())
+    assert [entry["fields"].get("note") for entry in document["entries"]] == [NOTE]
+    assert NOTE in json.dumps(document["conversations"])
+
+    widget.say("delete my data", "can't be undone")
+    widget.click_reply("Yes, delete everything", "deleted")
+    assert journal.recent_entries(sender) == []
+    assert watch.dialogs == []
