@@ -32,7 +32,7 @@ RASA_INPUTS := domain.yml config.yml $(wildcard data/*.yml) \
                $(wildcard bot/safety/*.py) $(wildcard bot/safety/*.yml)
 
 .PHONY: help install postgres-server run shell train test lint format validate test-app test-rasa-side test-stories \
-        test-nlu test-integration test-browser screenshots bench clean
+        test-nlu test-integration test-browser screenshots bench clean cluster-deps
 
 help:
 	@echo "make run    install what is missing, train if needed, start the assistant"
@@ -105,13 +105,21 @@ format: $(VENV)/.installed
 validate: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg
 	$(RASA) data validate --fail-on-warning
 
-test-app: $(VENV)/.installed $(WIDGET) $(PANGO)
+test-app: $(VENV)/.installed $(WIDGET) $(PANGO) postgres-server
 	$(PY) -m pytest tests/app -q
 
-# The tracker-store tests start a throwaway PostgreSQL server (Debian's package).
+# The storage and tracker-store tests run on SQLite and on a throwaway PostgreSQL server
+# (tests/pg_server.py) started from Debian's package: initdb, pg_ctl and psql.
 postgres-server:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	@ls /usr/lib/postgresql/*/bin/initdb /usr/lib/postgresql/*/bin/psql >/dev/null 2>&1 || \
+	  { command -v initdb && command -v psql; } >/dev/null || \
 	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
+
+# The two-server tests (tests/integration/test_cluster.py) start throwaway Redis and nginx
+# servers from Debian's packages, next to PostgreSQL.
+cluster-deps: postgres-server
+	@command -v redis-server >/dev/null && { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server nginx; }
 
 test-rasa-side: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg postgres-server
 	$(RASA_PY) -m pytest -c tests/rasa/pytest.ini tests/rasa -q -p no:cacheprovider
@@ -125,7 +133,7 @@ test-nlu: $(MODEL)
 	$(RASA_PY) tests/nlu/evaluate.py --model $(MODEL) --out results/nlu
 
 # The real Rasa server and action server over HTTP, on their own ports and database.
-test-integration: install $(MODEL)
+test-integration: install $(MODEL) cluster-deps
 	$(PY) -m pytest tests/integration -q
 
 # The widget in a real browser against the real servers (web app, Rasa, actions).
@@ -138,10 +146,14 @@ screenshots: install $(MODEL) $(CHROMIUM)
 
 test: lint validate test-app test-rasa-side test-stories test-nlu test-integration test-browser
 
-bench: install $(MODEL) $(CHROMIUM)
+bench: install $(MODEL) $(CHROMIUM) postgres-server
 	$(PY) bench/latency.py --out bench/results/latency.json
 	$(PY) bench/widget.py --out bench/results/widget.json
 	$(PY) bench/dashboard.py --out bench/results/dashboard.json
+	$(PY) bench/load.py --out bench/results/load.json
+	$(PY) bench/journal_writes.py --out bench/results/journal_writes.json
+	$(PY) bench/startup.py --out bench/results/startup.json
+	$(PY) bench/report.py --results bench/results --doc docs/benchmarks.md
 
 clean:
 	rm -rf models results .pytest_cache

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
+import sqlalchemy
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
@@ -98,13 +99,23 @@ _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 
 
+def _driver_url(url: str) -> Any:
+    """``url`` with this environment's PostgreSQL driver: psycopg 3 beside SQLAlchemy 2 (the
+    application), SQLAlchemy 1.4's default psycopg2 in the Rasa server's environment."""
+    if sqlalchemy.__version__.split(".")[0] == "1":
+        return url
+    from bot.storage.db import sqlalchemy_url
+
+    return sqlalchemy_url(url)
+
+
 def _engine() -> Engine:
     url = settings.database_url()
     with _engines_lock:
         engine = _engines.get(url)
         if engine is None:
             # hide_parameters: an error message must never quote a statement's values.
-            engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
+            engine = create_engine(_driver_url(url), pool_pre_ping=True, hide_parameters=True)
             _engines[url] = engine
         return engine
 

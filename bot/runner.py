@@ -37,12 +37,19 @@ class Service:
     ready_url: str
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    #: False: only ``env`` and a minimal base (PATH, HOME, LANG), as systemd starts a unit.
+    inherit_environment: bool = True
 
     def start(self) -> None:
+        if self.inherit_environment:
+            base = dict(os.environ)
+        else:
+            base = {key: os.environ[key] for key in ("PATH", "HOME") if key in os.environ}
+            base["LANG"] = "C.UTF-8"
         self.process = subprocess.Popen(
             self.command,
             cwd=settings.PROJECT_ROOT,
-            env={**os.environ, **self.env},
+            env={**base, **self.env},
             start_new_session=True,
         )
 

@@ -71,10 +71,14 @@ from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError as SocketConnectionRefused
 
 from bot import access, settings
-from bot.nlu import message_gate, rate_limit
+from bot.nlu import action_validation, message_gate, rate_limit
 from bot.nlu.message_gate import MessageGate, Refused
 
 logger = logging.getLogger(__name__)
+
+# Rasa checks every action server reply against a JSON schema it re-validates on each call;
+# the server that serves our channels checks it with a validator built once instead.
+action_validation.install()
 
 T = TypeVar("T")
 

@@ -87,8 +87,23 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def _create_engine(url: str) -> Engine:
+def sqlalchemy_url(url: str) -> URL:
+    """``url`` with the driver this environment has for it.
+
+    ``DATABASE_URL`` is written without a driver (``postgresql://...``), and the Rasa
+    server's environment reads it with psycopg2 (see ``bot.nlu.tracker_store.engine_url``).
+    SQLAlchemy 2 would pick psycopg2 too, which is not installed here: this side uses
+    psycopg 3. ``postgres://`` (an older spelling some hosts hand out) is read the same way;
+    an explicitly named driver is kept.
+    """
     parsed = make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        return parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _create_engine(url: str) -> Engine:
+    parsed = sqlalchemy_url(url)
     if parsed.get_backend_name() == "sqlite":
         path = _sqlite_file(parsed)
         if path is not None:

@@ -1,14 +1,109 @@
-"""Fixtures for the application's tests: every test gets its own real SQLite file."""
+"""Fixtures for the application's tests: every test gets a database of its own.
+
+That is a fresh SQLite file by default. Modules (or tests) marked
+``@pytest.mark.databases("sqlite", "postgresql")`` run once on each: on PostgreSQL every test
+gets a fresh database on one throwaway server per session (``tests/pg_server.py``), made by
+copying a template, which takes a fraction of a second where a server takes seconds. Module-scoped
+fixtures that seed a database once (``database_backend`` is module-scoped for that) make
+theirs with ``new_database``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from bot import encryption
 from bot.storage import db
+
+# tests/ holds modules shared by both test environments; it is not a package (and .venv has
+# an unrelated package named ``tests``), so it goes on the path as a folder.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pg_server  # noqa: E402
+
+BACKENDS = ("sqlite", "postgresql")
+#: The template every ``migrated`` PostgreSQL database is copied from (migrated once per session).
+MIGRATED_TEMPLATE = "companion_migrated"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "databases(*backends): run the test once per database backend "
+        f"({', '.join(BACKENDS)}); without it, SQLite only",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("databases")
+    if marker is None or "database_backend" not in metafunc.fixturenames:
+        return
+    unknown = set(marker.args) - set(BACKENDS)
+    if unknown or not marker.args:
+        raise pytest.UsageError(f"databases(...) takes some of {BACKENDS}, not {marker.args}")
+    metafunc.parametrize("database_backend", marker.args, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def database_backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgresql``: which database the test runs on (see the module doc)."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[pg_server.PostgresServer]:
+    """The session's PostgreSQL server, started on first use and stopped at the end."""
+    try:
+        with pg_server.running() as server:
+            yield server
+    except pg_server.PostgresUnavailable as error:
+        pytest.fail(str(error))
+
+
+@pytest.fixture(scope="session")
+def migrated_template(postgres_server: pg_server.PostgresServer) -> str:
+    """A database migrated to the latest revision by the migrations themselves, left
+    without connections so that it can be copied."""
+    postgres_server.drop_database(MIGRATED_TEMPLATE)
+    url = postgres_server.create_database(MIGRATED_TEMPLATE)
+    db.upgrade(url)
+    db.get_engine(url).dispose()
+    return MIGRATED_TEMPLATE
+
+
+NewDatabase = Callable[..., str]
+
+
+@pytest.fixture(scope="module")
+def new_database(database_backend: str, request: pytest.FixtureRequest) -> Iterator[NewDatabase]:
+    """``new_database(sqlite_path, migrated=False)``: the URL of a new database on this
+    module's backend; on SQLite, a file at ``sqlite_path``. PostgreSQL databases made here
+    are dropped when the module ends."""
+    made: list[str] = []
+    server: pg_server.PostgresServer | None = None
+
+    def make(sqlite_path: Path, *, migrated: bool = False) -> str:
+        nonlocal server
+        if database_backend == "sqlite":
+            url = f"sqlite:///{sqlite_path}"
+            if migrated:
+                db.upgrade(url)
+            return url
+        server = request.getfixturevalue("postgres_server")
+        template = request.getfixturevalue("migrated_template") if migrated else "template1"
+        url = server.create_database(template=template)
+        made.append(url.rsplit("/", 1)[1])
+        return url
+
+    yield make
+    db.reset_engines()
+    if server is not None:
+        for name in made:
+            server.drop_database(name)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -32,20 +127,44 @@ def database_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def database_url(database_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Point ``DATABASE_URL`` at a fresh SQLite file and forget every cached engine."""
-    url = f"sqlite:///{database_path}"
-    monkeypatch.setenv("DATABASE_URL", url)
+def fresh_database(
+    database_backend: str, database_path: Path, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """An empty database of the test's own (a PostgreSQL one is dropped afterwards)."""
+    if database_backend == "sqlite":
+        yield f"sqlite:///{database_path}"
+        return
+    server: pg_server.PostgresServer = request.getfixturevalue("postgres_server")
+    template = "template1"
+    if "migrated" in request.fixturenames:
+        template = request.getfixturevalue("migrated_template")
+    url = server.create_database(template=template)
+    try:
+        yield url
+    finally:
+        db.reset_engines()
+        server.drop_database(url.rsplit("/", 1)[1])
+
+
+@pytest.fixture
+def database_url(fresh_database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point ``DATABASE_URL`` at the test's fresh database and forget every cached engine."""
+    monkeypatch.setenv("DATABASE_URL", fresh_database)
     monkeypatch.delenv("COMPANION_DEMO_CLINIC", raising=False)
     db.reset_engines()
-    yield url
+    yield fresh_database
     db.reset_engines()
 
 
 @pytest.fixture
-def migrated(database_url: str) -> str:
-    """A fresh database with the schema at the latest revision."""
-    db.upgrade()
+def migrated(database_url: str, database_backend: str) -> str:
+    """A fresh database with the schema at the latest revision.
+
+    On PostgreSQL it is a copy of a database the migrations brought there once per session
+    (see ``fresh_database``); migrating each one would cost a second a test.
+    """
+    if database_backend == "sqlite" or db.current_revision() is None:
+        db.upgrade()
     return database_url
 
 

@@ -27,10 +27,13 @@ DASHBOARD_CSP = (
 )
 
 
-def base_environment(directory: Path, port: int, secret: str) -> dict[str, str]:
-    """What every served app in these tests needs: its own database, key, address and var/."""
+def base_environment(
+    directory: Path, port: int, secret: str, *, database_url: str | None = None
+) -> dict[str, str]:
+    """What every served app in these tests needs: its own database (a SQLite file in
+    ``directory`` unless ``database_url`` names one), key, address and var/."""
     return {
-        "DATABASE_URL": f"sqlite:///{directory / 'companion.db'}",
+        "DATABASE_URL": database_url or f"sqlite:///{directory / 'companion.db'}",
         "COMPANION_TOKEN_SECRET": secret,
         "COMPANION_PUBLIC_WEB_URL": f"http://127.0.0.1:{port}",
         "COMPANION_VAR_DIR": str(directory / "var"),
@@ -109,14 +112,24 @@ class SeededServer:
     url: str
     env: dict[str, str]
     info: SeedInfo
-    database: Path
+    database: Path  # the SQLite file, when the database is one
+
+    @property
+    def database_url(self) -> str:
+        return self.env["DATABASE_URL"]
 
 
 @contextmanager
-def seeded_server(directory: Path, secret: str) -> Iterator[SeededServer]:
-    """Seed a database in ``directory``, then serve it (notifications switched off)."""
+def seeded_server(
+    directory: Path, secret: str, *, database_url: str | None = None
+) -> Iterator[SeededServer]:
+    """Seed a database (a SQLite file in ``directory`` unless ``database_url`` names an
+    empty one), then serve it (notifications switched off)."""
     port = free_port()
-    env = {**base_environment(directory, port, secret), "COMPANION_NOTIFY_INTERVAL": "0"}
+    env = {
+        **base_environment(directory, port, secret, database_url=database_url),
+        "COMPANION_NOTIFY_INTERVAL": "0",
+    }
     with environment(env):
         info = seed(env["DATABASE_URL"])
     db.reset_engines()

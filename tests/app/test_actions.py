@@ -1,4 +1,5 @@
-"""The custom actions, run the way the action server runs them, against a real SQLite journal.
+"""The custom actions, run the way the action server runs them, against a real journal: the
+tests that store something run on SQLite and on PostgreSQL.
 
 Trackers are built the way Rasa sends them: for a form turn, the events end with the
 form's ``ActionExecuted`` followed by the slot candidates that Rasa's ``from_text``
@@ -10,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sqlite3
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,6 +20,7 @@ import pytest
 import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import inspect, text
 
 from actions.checkin import ActionSaveCheckin, ValidateCheckinForm
 from actions.integration import ActionSaveIntegration, ValidateIntegrationForm
@@ -31,6 +32,8 @@ from actions.urge_surfing import ActionFinishUrgeSurfing, ValidateUrgeSurfingFor
 from bot import encryption, journal, journal_text
 from bot.parsing import MAX_ANSWER_CHARS, SKIPPED
 from bot.storage import db
+
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
 DOMAIN_FILE = Path(__file__).resolve().parents[2] / "domain.yml"
 PATIENT = "patient-a"
@@ -109,41 +112,63 @@ def domain() -> dict[str, Any]:
 
 
 @pytest.fixture
-def journal_db(database_url: str, database_path: Path) -> Path:
-    """A fresh SQLite journal (``DATABASE_URL`` points at it); the path to read it back."""
-    return database_path
+def journal_db(database_url: str) -> str:
+    """A fresh journal (``DATABASE_URL`` points at it); its URL, to read it back."""
+    return database_url
 
 
 @pytest.fixture
-def broken_journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A journal that cannot be opened: the database's folder is a regular file."""
-    blocker = tmp_path / "not-a-folder"
-    blocker.write_text("", encoding="utf-8")
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{blocker / 'companion.db'}")
+def broken_journal(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    database_backend: str,
+    request: pytest.FixtureRequest,
+) -> Iterator[None]:
+    """A journal that cannot be opened: the SQLite file's folder is a regular file, or the
+    PostgreSQL database does not exist."""
+    if database_backend == "sqlite":
+        blocker = tmp_path / "not-a-folder"
+        blocker.write_text("", encoding="utf-8")
+        unusable = f"sqlite:///{blocker / 'companion.db'}"
+    else:
+        unusable = request.getfixturevalue("postgres_server").url("no_such_database")
+    monkeypatch.setenv("DATABASE_URL", unusable)
     db.reset_engines()
     yield
     db.reset_engines()
 
 
+_REFUSING_TRIGGERS = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} "
+        "BEGIN SELECT RAISE(ABORT, 'writes refused'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_{table}() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'writes refused'; END $$",
+        "CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_{table}()",
+    ],
+}
+
+
 @pytest.fixture
-def refusing_journal(migrated: str, database_path: Path) -> Path:
+def refusing_journal(migrated: str, database_backend: str) -> str:
     """A journal whose database refuses every write, with an error quoting the statement.
 
     Database errors carry the statement's parameters — here, what the person wrote — so
     this is the failure that would leak patient text into the logs if an action logged
     the exception itself.
     """
-    with sqlite3.connect(database_path) as connection:
+    with db.get_engine(migrated).begin() as connection:
         for table in ("journal_entries", "risk_flags"):
-            connection.execute(
-                f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} "
-                "BEGIN SELECT RAISE(ABORT, 'writes refused'); END"
-            )
-    return database_path
+            for statement in _REFUSING_TRIGGERS[database_backend]:
+                connection.exec_driver_sql(statement.format(table=table))
+    return migrated
 
 
 @pytest.fixture(params=["broken_journal", "refusing_journal"])
-def failing_journal(request: pytest.FixtureRequest) -> None:
+def failing_journal(request: pytest.FixtureRequest, database_backend: str) -> None:
     """Each way the journal can fail: unreachable, or refusing the write."""
     request.getfixturevalue(request.param)
 
@@ -267,33 +292,44 @@ def slot_events(events: list[dict[str, Any]]) -> dict[str, Any]:
     return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
 
 
-def stored_entries(path: Path, sender: str = PATIENT) -> list[dict[str, Any]]:
-    """Entries as they sit in the SQLite file, read with plain sqlite3 and opened with the
-    test's data key (the file holds sealed text only)."""
-    if not path.exists():
+def _raw_rows(url: str, query: str, sender: str) -> list[dict[str, Any]]:
+    """Rows as they sit in the database, read with plain SQL (not the models, which would
+    open the sealed columns themselves); none if nothing was ever stored."""
+    engine = db.get_engine(url)
+    if not inspect(engine).has_table("patients"):
         return []
-    with sqlite3.connect(path) as connection:
-        connection.row_factory = sqlite3.Row
-        rows = connection.execute(
-            "SELECT e.number, e.kind, e.status, e.session_date, e.mood, e.craving, e.fields "
-            "FROM journal_entries e JOIN patients p ON p.id = e.patient_id "
-            "WHERE p.sender_id = ? ORDER BY e.number",
-            (sender,),
-        ).fetchall()
+    with engine.connect() as connection:
+        return [dict(row) for row in connection.execute(text(query), {"sender": sender}).mappings()]
+
+
+def stored_entries(url: str, sender: str = PATIENT) -> list[dict[str, Any]]:
+    """Entries as stored, opened with the test's data key (the database holds sealed text
+    only). Dates as ISO text, as SQLite stores them, whatever the database."""
+    rows = _raw_rows(
+        url,
+        "SELECT e.number, e.kind, e.status, e.session_date, e.mood, e.craving, e.fields "
+        "FROM journal_entries e JOIN patients p ON p.id = e.patient_id "
+        "WHERE p.sender_id = :sender ORDER BY e.number",
+        sender,
+    )
     return [
-        dict(row) | {"fields": json.loads(encryption.open_value(row["fields"]))} for row in rows
+        row
+        | {
+            "fields": json.loads(encryption.open_value(row["fields"])),
+            "session_date": row["session_date"] and str(row["session_date"]),
+        }
+        for row in rows
     ]
 
 
-def stored_flags(path: Path, sender: str = PATIENT) -> list[dict[str, Any]]:
-    with sqlite3.connect(path) as connection:
-        connection.row_factory = sqlite3.Row
-        rows = connection.execute(
-            "SELECT f.category, f.source, f.message FROM risk_flags f "
-            "JOIN patients p ON p.id = f.patient_id WHERE p.sender_id = ? ORDER BY f.id",
-            (sender,),
-        ).fetchall()
-    return [dict(row) | {"message": encryption.open_value(row["message"])} for row in rows]
+def stored_flags(url: str, sender: str = PATIENT) -> list[dict[str, Any]]:
+    rows = _raw_rows(
+        url,
+        "SELECT f.category, f.source, f.message FROM risk_flags f "
+        "JOIN patients p ON p.id = f.patient_id WHERE p.sender_id = :sender ORDER BY f.id",
+        sender,
+    )
+    return [row | {"message": encryption.open_value(row["message"])} for row in rows]
 
 
 def reset_slots_of(domain: dict[str, Any], form: str) -> set[str]:
@@ -539,7 +575,7 @@ def test_a_future_date_in_the_starting_message_is_not_prefilled(
 
 
 def test_save_integration(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: Path
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     session_day = date.today() - timedelta(days=1)
     slots = {
@@ -576,7 +612,7 @@ def test_save_integration(
 
 
 def test_save_integration_with_everything_skipped(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: Path
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     slots = dict.fromkeys(domain["forms"]["integration_form"]["required_slots"], SKIPPED)
     run(ActionSaveIntegration(), dispatcher, turn(domain, slots=slots), domain)
@@ -590,7 +626,7 @@ def test_save_integration_with_everything_skipped(
 
 
 def test_save_trigger_after_a_slip(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: Path
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     slots = {
         "trigger_kind": "lapse",
@@ -628,7 +664,7 @@ def test_save_trigger_after_a_slip(
 
 
 def test_save_trigger_without_a_category_keeps_the_words(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: Path
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     slots = {
         "trigger_kind": "craving",
@@ -661,7 +697,7 @@ URGE_STORED = {
 
 
 def test_urge_surfing_is_added_to_the_craving_it_followed(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: Path
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     run(
         ActionSaveTrigger(),
@@ -686,7 +722,7 @@ def test_urge_surfing_is_added_to_the_craving_it_followed(
 def test_urge_surfing_on_its_own_becomes_a_craving_entry(
     domain: dict[str, Any],
     dispatcher: CollectingDispatcher,
-    journal_db: Path,
+    journal_db: str,
     last_trigger_entry: float | None,
 ) -> None:
     slots = URGE_ANSWERS | {"last_trigger_entry": last_trigger_entry}
@@ -707,7 +743,7 @@ def test_urge_surfing_on_its_own_becomes_a_craving_entry(
 def test_an_urge_that_did_not_drop_is_met_without_judgement(
     domain: dict[str, Any],
     dispatcher: CollectingDispatcher,
-    journal_db: Path,
+    journal_db: str,
     before: str,
     after: str,
     phrase: str,
@@ -720,7 +756,7 @@ def test_an_urge_that_did_not_drop_is_met_without_judgement(
 
 
 def test_urge_surfing_with_skipped_ratings(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: Path
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     slots = URGE_ANSWERS | {"surf_before": SKIPPED, "surf_after": SKIPPED}
     run(ActionFinishUrgeSurfing(), dispatcher, turn(domain, slots=slots), domain)
@@ -733,7 +769,7 @@ def test_urge_surfing_with_skipped_ratings(
 
 
 def test_save_checkin(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: Path
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     slots = {
         "checkin_mood": "3",
@@ -750,7 +786,7 @@ def test_save_checkin(
 
 
 def test_entries_of_one_patient_are_numbered_in_order(
-    domain: dict[str, Any], journal_db: Path
+    domain: dict[str, Any], journal_db: str
 ) -> None:
     for mood in ("1", "2", "3"):
         slots = {"checkin_mood": mood, "checkin_craving": "0", "checkin_note": SKIPPED}
@@ -824,7 +860,7 @@ def test_stop_without_a_form(domain: dict[str, Any], dispatcher: CollectingDispa
 
 
 def test_keep_saves_the_answered_part_as_partial(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: Path
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     slots = {
         "paused_form": "integration_form",
@@ -843,7 +879,7 @@ def test_keep_saves_the_answered_part_as_partial(
 
 
 def test_keep_a_stopped_trigger_reflection(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: Path
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     slots = {
         "paused_form": "trigger_form",
@@ -862,7 +898,7 @@ def test_keep_a_stopped_trigger_reflection(
 
 
 def test_keep_with_nothing_answered_saves_nothing(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: Path
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     slots = {"paused_form": "checkin_form", "checkin_mood": SKIPPED}
     events = run(ActionKeepPartial(), dispatcher, turn(domain, slots=slots), domain)
@@ -872,7 +908,7 @@ def test_keep_with_nothing_answered_saves_nothing(
 
 
 def test_discard_saves_nothing_and_clears_the_answers(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: Path
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     slots = {
         "paused_form": "checkin_form",
@@ -891,7 +927,7 @@ def test_discard_saves_nothing_and_clears_the_answers(
 def test_keep_or_discard_with_nothing_paused(
     domain: dict[str, Any],
     dispatcher: CollectingDispatcher,
-    journal_db: Path,
+    journal_db: str,
     action: Action,
 ) -> None:
     events = run(action, dispatcher, turn(domain, "keep it", intent="keep_entry"), domain)
@@ -907,7 +943,7 @@ CRISIS_TEXT = "I don't want to be here anymore"
 
 
 def test_risk_flag_with_the_detectors_verdict(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: Path
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     tracker = turn(
         domain,
@@ -924,7 +960,7 @@ def test_risk_flag_with_the_detectors_verdict(
 
 
 def test_risk_flag_from_the_classifier_alone(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: Path
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     run(
         ActionRecordRiskFlag(),
@@ -939,7 +975,7 @@ def test_risk_flag_from_the_classifier_alone(
 
 
 def test_risk_flag_in_a_form_keeps_the_answers_as_interrupted(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: Path
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     slots = {
         "requested_slot": "insight",
@@ -970,7 +1006,7 @@ def test_risk_flag_in_a_form_keeps_the_answers_as_interrupted(
 
 
 def test_risk_flag_in_a_form_with_nothing_answered(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: Path
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     tracker = turn(domain, CRISIS_TEXT, intent="crisis", active_loop="checkin_form")
     run(ActionRecordRiskFlag(), dispatcher, tracker, domain)
@@ -1000,7 +1036,7 @@ def test_risk_flag_never_crashes_and_never_logs_the_message(
 
 
 def test_an_empty_journal(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: Path
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     run(
         ActionShowJournal(),
@@ -1013,7 +1049,7 @@ def test_an_empty_journal(
 
 
 def test_the_journal_lists_the_ten_newest_first(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: Path
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     for n in range(12):
         journal.save_entry(PATIENT, "checkin", fields={"note": f"note {n}"}, mood=n % 11)
@@ -1034,7 +1070,7 @@ def test_the_journal_lists_the_ten_newest_first(
 
 
 def test_a_journal_line(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: Path
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     entry = journal.save_entry(
         PATIENT,
@@ -1058,7 +1094,7 @@ def test_a_journal_line(
 
 
 def test_show_entry_by_entity(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: Path
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     journal.save_entry(PATIENT, "checkin", fields={"note": "first"}, mood=5)
     journal.save_entry(
@@ -1077,7 +1113,7 @@ def test_show_entry_by_entity(
 
 
 def test_show_entry_by_the_number_in_the_text(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: Path
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     journal.save_entry(PATIENT, "checkin", fields={"note": "first one"})
     run(
@@ -1090,7 +1126,7 @@ def test_show_entry_by_the_number_in_the_text(
 
 
 def test_show_entry_that_does_not_exist(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: Path
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     run(
         ActionShowEntry(),
@@ -1102,7 +1138,7 @@ def test_show_entry_that_does_not_exist(
 
 
 def test_show_entry_without_a_number(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: Path
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     run(
         ActionShowEntry(),
@@ -1113,7 +1149,7 @@ def test_show_entry_without_a_number(
     assert texts(dispatcher) == journal_text.WHICH_ENTRY
 
 
-def test_another_patients_entry_is_never_shown(domain: dict[str, Any], journal_db: Path) -> None:
+def test_another_patients_entry_is_never_shown(domain: dict[str, Any], journal_db: str) -> None:
     for n in range(3):
         journal.save_entry(PATIENT, "checkin", fields={"note": f"A's secret {n}"})
     journal.save_entry(OTHER_PATIENT, "checkin", fields={"note": "B's own note"})

@@ -19,6 +19,8 @@ from bot.settings import PROJECT_ROOT
 from bot.storage import db
 from bot.storage.models import AuditEvent
 
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
+
 
 @pytest.fixture
 def two_clinics(clinic_db: str) -> tuple[int, int]:
@@ -102,12 +104,19 @@ def test_long_values_are_cut_not_lost(two_clinics: tuple[int, int]) -> None:
 
 
 def test_record_raises_when_it_cannot_write(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    database_backend: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     """An access that cannot be audited must not happen: the caller sees the failure."""
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("")
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{blocker / 'companion.db'}")
+    if database_backend == "sqlite":
+        blocker = tmp_path / "not-a-directory"
+        blocker.write_text("")
+        unusable = f"sqlite:///{blocker / 'companion.db'}"
+    else:
+        unusable = request.getfixturevalue("postgres_server").url("no_such_database")
+    monkeypatch.setenv("DATABASE_URL", unusable)
     db.reset_engines()
     try:
         with pytest.raises(Exception):  # noqa: B017 - any failure, as long as it is not hidden
@@ -133,6 +142,20 @@ def test_the_database_refuses_to_rewrite_the_log(two_clinics: tuple[int, int], s
             session.execute(statement)
     (row,) = audit.query(north)
     assert (row.actor, row.outcome) == ("ann@north.example", "ok")
+
+
+@pytest.mark.databases("postgresql")
+def test_postgresql_refuses_truncate_too(two_clinics: tuple[int, int]) -> None:
+    """TRUNCATE fires no row triggers; a statement trigger of its own refuses it."""
+    north, _ = two_clinics
+    audit.record("login", actor="ann@north.example", clinic_id=north)
+    with pytest.raises(DBAPIError, match="append-only"):
+        with db.session_scope() as session:
+            session.execute(text("TRUNCATE audit_log"))
+    with pytest.raises(DBAPIError, match="append-only"):
+        with db.session_scope() as session:
+            session.execute(text("TRUNCATE audit_log CASCADE"))
+    assert len(audit.query(north)) == 1
 
 
 def test_the_orm_cannot_delete_a_row_either(two_clinics: tuple[int, int]) -> None:

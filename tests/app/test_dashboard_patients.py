@@ -1,5 +1,6 @@
 """The patients list, the patient page, flag acknowledgement and the exports, over HTTP
-against a real uvicorn process and a database filled by :mod:`dashboard_seed`."""
+against a real uvicorn process and a database filled by :mod:`dashboard_seed` (SQLite and
+PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,11 @@ import csv
 import io
 import json
 import re
-import sqlite3
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from html import unescape
-from pathlib import Path
 
 import pypdf
 import pytest
@@ -29,19 +28,25 @@ from dashboard_seed import (
     XSS_TRANSCRIPT,
 )
 from servers import DASHBOARD_CSP, Browser, SeededServer, point_at, seeded_server
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 
 from bot import journal
 from bot.storage import db
 from bot.storage.models import AuditEvent, Patient, RiskFlag, utcnow
+
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
 SECRET = "patients-test-secret-0123456789abcdef0123456789abcdef"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]*)"')
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededServer]:
-    with seeded_server(tmp_path_factory.mktemp("patients"), SECRET) as running:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, new_database: Callable[..., str]
+) -> Iterator[SeededServer]:
+    directory = tmp_path_factory.mktemp("patients")
+    url = new_database(directory / "companion.db")
+    with seeded_server(directory, SECRET, database_url=url) as running:
         yield running
 
 
@@ -94,15 +99,19 @@ def order_in(text: str, *needles: str) -> list[int]:
 
 
 @contextmanager
-def audit_log_unavailable(database: Path) -> Iterator[None]:
+def audit_log_unavailable(database_url: str) -> Iterator[None]:
     """Make every audit write fail, for real: the table is renamed away for a moment."""
-    with sqlite3.connect(database) as connection:
-        connection.execute("ALTER TABLE audit_log RENAME TO audit_log_away")
+    engine = create_engine(db.sqlalchemy_url(database_url))
     try:
-        yield
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE audit_log RENAME TO audit_log_away")
+        try:
+            yield
+        finally:
+            with engine.begin() as connection:
+                connection.exec_driver_sql("ALTER TABLE audit_log_away RENAME TO audit_log")
     finally:
-        with sqlite3.connect(database) as connection:
-            connection.execute("ALTER TABLE audit_log_away RENAME TO audit_log")
+        engine.dispose()
 
 
 def new_patient_with_flag(clinic_id: int, sender_id: str, message: str) -> int:
@@ -521,7 +530,7 @@ def test_nothing_is_shown_when_the_access_cannot_be_audited(harbour: Browser) ->
         page_path(info.other),
     ]
     # uvicorn closes the connection after a failed request: one connection per request.
-    with audit_log_unavailable(harbour.server.database):
+    with audit_log_unavailable(harbour.server.database_url):
         responses = [harbour.get(path, headers={"Connection": "close"}) for path in paths]
     for response in responses:
         assert response.status_code == 500, response.url

@@ -1,6 +1,7 @@
 """Patient text sealed at rest (bot.encryption, bot.storage.sealed, migration 0004), checked
-on the bytes of real SQLite files: what the journal and the risk flags keep must not be
-readable there, and must come back whole through the application."""
+on the bytes of real SQLite files and of a real PostgreSQL server's data folder: what the
+journal and the risk flags keep must not be readable there, and must come back whole
+through the application."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import sqlite3
 import stat
 from pathlib import Path
 
+import pg_server
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot import encryption, journal, records
 from bot.records import EVENTS
@@ -23,6 +25,8 @@ OLD_SENTENCE = "Before encryption I wrote about the orange kayak on Lake Veluwe"
 OLD_FLAG = "An old flag about the blue ferry to Texel"
 OLD_CHAT = "Old chat line about the violin workshop in Cremona"
 
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
+
 
 def database_bytes(path: Path) -> bytes:
     """The database file and its write-ahead log and shared-memory files, as on disk."""
@@ -34,6 +38,26 @@ def checkpoint(path: Path) -> None:
     db.reset_engines()
     with sqlite3.connect(path) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def server_bytes(server: pg_server.PostgresServer) -> bytes:
+    """Everything the PostgreSQL server has on disk (tables, write-ahead log), after a
+    checkpoint has written out what was only in its memory."""
+    server.sql("CHECKPOINT")
+    assert server.data_dir is not None, "a server of the tests' own is needed to read its files"
+    files = (path for path in server.data_dir.rglob("*") if path.is_file())
+    return b"".join(path.read_bytes() for path in files)
+
+
+def stored_values(url: str) -> list[str]:
+    """The journal's, the flags' and Rasa's text columns as stored, read with plain SQL."""
+    with db.get_engine(url).connect() as connection:
+        return [
+            connection.execute(
+                text("SELECT CAST(fields AS TEXT) FROM journal_entries")
+            ).scalar_one(),
+            connection.execute(text("SELECT message FROM risk_flags")).scalar_one(),
+        ] + list(connection.execute(text("SELECT data FROM events")).scalars())
 
 
 def text_forms(text: str) -> list[bytes]:
@@ -128,21 +152,28 @@ def test_environment_keys_win_over_the_file(data_keys: Path, monkeypatch) -> Non
 # ----------------------------------------------------------------------------- raw bytes
 
 
-def test_journal_and_flags_are_not_in_the_file(migrated: str, database_path: Path) -> None:
+def test_journal_and_flags_are_not_in_the_file(
+    migrated: str, database_path: Path, database_backend: str, request: pytest.FixtureRequest
+) -> None:
     journal.save_entry("p-bytes", "checkin", fields={"note": SENTENCE}, mood=4, craving=3)
     journal.update_entry_fields("p-bytes", 1, {"note": SENTENCE + " (again)"})
     journal.record_risk_flag("p-bytes", message=FLAG_MESSAGE, category=None, source="detector")
 
-    in_flight = database_bytes(database_path)  # the write-ahead log holds the latest pages
-    checkpoint(database_path)
-    for raw in (in_flight, database_bytes(database_path)):
-        for text in (SENTENCE, FLAG_MESSAGE):
-            for form in text_forms(text):
+    if database_backend == "sqlite":
+        in_flight = database_bytes(database_path)  # the write-ahead log holds the latest pages
+        checkpoint(database_path)
+        on_disk = [in_flight, database_bytes(database_path)]
+    else:
+        on_disk = [server_bytes(request.getfixturevalue("postgres_server"))]
+    assert b"p-bytes" in on_disk[-1]  # the search below looks in the right place
+    for raw in on_disk:
+        for sentence in (SENTENCE, FLAG_MESSAGE):
+            for form in text_forms(sentence):
                 assert form not in raw, form
 
-    with sqlite3.connect(database_path) as connection:
-        (fields,) = connection.execute("SELECT fields FROM journal_entries").fetchone()
-        (message,) = connection.execute("SELECT message FROM risk_flags").fetchone()
+    with db.get_engine(migrated).connect() as connection:
+        fields = connection.execute(text("SELECT fields FROM journal_entries")).scalar_one()
+        message = connection.execute(text("SELECT message FROM risk_flags")).scalar_one()
     assert encryption.is_sealed(fields) and encryption.is_sealed(message)
 
     entry = journal.get_entry("p-bytes", 1)
@@ -151,64 +182,70 @@ def test_journal_and_flags_are_not_in_the_file(migrated: str, database_path: Pat
         assert session.scalars(select(RiskFlag.message)).one() == FLAG_MESSAGE
 
 
-def _plaintext_rows_at_0003(path: Path) -> None:
+def _plaintext_rows_at_0003(url: str) -> None:
     """What a database held before encryption: journal JSON, a flag, Rasa events."""
     at = "2026-01-05 10:00:00.000000"
-    with sqlite3.connect(path) as connection:
-        connection.execute(
-            "INSERT INTO clinics (id, slug, name, created_at) VALUES (1, 'old', 'Old Clinic', ?)",
-            (at,),
-        )
-        connection.execute(
-            "INSERT INTO patients (id, clinic_id, sender_id, created_at, last_seen_at) "
-            "VALUES (1, 1, 'p-old', ?, ?)",
-            (at, at),
-        )
-        connection.execute(
-            "INSERT INTO journal_entries (patient_id, number, kind, status, fields, created_at) "
-            "VALUES (1, 1, 'checkin', 'complete', ?, ?)",
-            (json.dumps({"note": OLD_SENTENCE}), at),
-        )
-        connection.execute(
-            "INSERT INTO risk_flags (patient_id, source, message, created_at) "
-            "VALUES (1, 'detector', ?, ?)",
-            (OLD_FLAG, at),
-        )
-        connection.execute(
-            "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255) NOT NULL, "
-            "type_name VARCHAR(255) NOT NULL, timestamp FLOAT, intent_name VARCHAR(255), "
-            "action_name VARCHAR(255), data TEXT)"
-        )
-        connection.execute(
-            "INSERT INTO events (sender_id, type_name, timestamp, data) VALUES ('p-old', 'user', ?, ?)",
+    engine = db.get_engine(url)
+    EVENTS.metadata.create_all(engine, tables=[EVENTS])
+    with engine.begin() as connection:
+        for statement, values in [
             (
-                1767607200.0,
-                json.dumps({"event": "user", "text": OLD_CHAT, "timestamp": 1767607200.0}),
+                "INSERT INTO clinics (id, slug, name, created_at) "
+                "VALUES (1, 'old', 'Old Clinic', :at)",
+                {"at": at},
             ),
-        )
+            (
+                "INSERT INTO patients (id, clinic_id, sender_id, created_at, last_seen_at) "
+                "VALUES (1, 1, 'p-old', :at, :at)",
+                {"at": at},
+            ),
+            (
+                "INSERT INTO journal_entries (patient_id, number, kind, status, fields, "
+                "created_at) VALUES (1, 1, 'checkin', 'complete', :fields, :at)",
+                {"fields": json.dumps({"note": OLD_SENTENCE}), "at": at},
+            ),
+            (
+                "INSERT INTO risk_flags (patient_id, source, message, created_at) "
+                "VALUES (1, 'detector', :message, :at)",
+                {"message": OLD_FLAG, "at": at},
+            ),
+            (
+                "INSERT INTO events (sender_id, type_name, timestamp, data) "
+                "VALUES ('p-old', 'user', :timestamp, :data)",
+                {
+                    "timestamp": 1767607200.0,
+                    "data": json.dumps(
+                        {"event": "user", "text": OLD_CHAT, "timestamp": 1767607200.0}
+                    ),
+                },
+            ),
+        ]:
+            connection.execute(text(statement), values)
 
 
-def test_migration_seals_what_was_stored_before(database_url: str, database_path: Path) -> None:
+def test_migration_seals_what_was_stored_before(
+    database_url: str, database_path: Path, database_backend: str
+) -> None:
     db.upgrade(database_url, "0003")
-    db.reset_engines()
-    _plaintext_rows_at_0003(database_path)
-    checkpoint(database_path)
-    assert OLD_SENTENCE.encode() in database_bytes(database_path)  # the test can fail
+    _plaintext_rows_at_0003(database_url)
+    assert OLD_SENTENCE in "".join(stored_values(database_url))  # the test can fail
+    if database_backend == "sqlite":
+        checkpoint(database_path)
+        assert OLD_SENTENCE.encode() in database_bytes(database_path)
 
     db.upgrade(database_url)
-    checkpoint(database_path)
 
-    with sqlite3.connect(database_path) as connection:
-        stored = [
-            connection.execute("SELECT fields FROM journal_entries").fetchone()[0],
-            connection.execute("SELECT message FROM risk_flags").fetchone()[0],
-            connection.execute("SELECT data FROM events").fetchone()[0],
-        ]
-    assert all(encryption.is_sealed(value) for value in stored)
-    raw = database_bytes(database_path)
-    for text in (OLD_SENTENCE, OLD_FLAG, OLD_CHAT):
-        for form in text_forms(text):
-            assert form not in raw, text
+    stored = stored_values(database_url)
+    assert len(stored) == 3 and all(encryption.is_sealed(value) for value in stored)
+    # SQLite's secure_delete zeroes the replaced rows. PostgreSQL keeps them as dead row
+    # versions until VACUUM (as after an erasure; see bot.erasure), so only SQLite's file
+    # is searched.
+    if database_backend == "sqlite":
+        checkpoint(database_path)
+        raw = database_bytes(database_path)
+        for sentence in (OLD_SENTENCE, OLD_FLAG, OLD_CHAT):
+            for form in text_forms(sentence):
+                assert form not in raw, sentence
 
     with db.session_scope(write=False) as session:
         assert session.scalars(select(JournalEntry.fields)).one() == {"note": OLD_SENTENCE}

@@ -1,4 +1,5 @@
-"""Erasing a patient (bot.erasure) on real SQLite files: every store, failures, the file."""
+"""Erasing a patient (bot.erasure) on real SQLite files and PostgreSQL databases: every
+store, failures, and (SQLite) the bytes left in the file."""
 
 from __future__ import annotations
 
@@ -12,6 +13,29 @@ from sqlalchemy import select, text
 from bot import audit, clinics, erasure, exports, journal, my_data, patients, records
 from bot.storage import db
 from bot.storage.models import AuditEvent, ErasureRequest, Patient, PatientLink, RiskFlag
+
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
+
+#: A trigger that refuses to delete risk flags with an integrity error, and its removal.
+_LEGAL_HOLD = {
+    "sqlite": (
+        [
+            "CREATE TRIGGER keep_flags BEFORE DELETE ON risk_flags "
+            "BEGIN SELECT RAISE(ABORT, 'risk flags are on legal hold'); END"
+        ],
+        "DROP TRIGGER keep_flags",
+    ),
+    "postgresql": (
+        [
+            "CREATE FUNCTION keep_flags() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'risk flags are on legal hold' "
+            "USING ERRCODE = 'integrity_constraint_violation'; END $$",
+            "CREATE TRIGGER keep_flags BEFORE DELETE ON risk_flags "
+            "FOR EACH ROW EXECUTE FUNCTION keep_flags()",
+        ],
+        "DROP TRIGGER keep_flags ON risk_flags",
+    ),
+}
 
 
 @pytest.fixture
@@ -109,17 +133,16 @@ def test_erasure_removes_every_store_and_keeps_the_ids(target: Person, bystander
     assert row.clinic_id == clinic_id_of(target)
 
 
-def test_a_failing_store_does_not_stop_the_others(target: Person, clinic) -> None:
+def test_a_failing_store_does_not_stop_the_others(
+    target: Person, clinic, database_backend: str
+) -> None:
     clinics.update(clinic.slug, erasure_review=True)
     outcome = erasure.request_erasure(target.sender_id)
     assert outcome.kind == "requested" and outcome.request is not None
+    hold, release = _LEGAL_HOLD[database_backend]
     with db.get_engine().begin() as connection:
-        connection.execute(
-            text(
-                "CREATE TRIGGER keep_flags BEFORE DELETE ON risk_flags "
-                "BEGIN SELECT RAISE(ABORT, 'risk flags are on legal hold'); END"
-            )
-        )
+        for statement in hold:
+            connection.exec_driver_sql(statement)
 
     receipt = erasure.erase_patient(
         target.sender_id, "admin@harbour.example", request_id=outcome.request.id
@@ -141,7 +164,7 @@ def test_a_failing_store_does_not_stop_the_others(target: Person, clinic) -> Non
     assert row.detail["request_id"] == outcome.request.id
 
     with db.get_engine().begin() as connection:
-        connection.execute(text("DROP TRIGGER keep_flags"))
+        connection.exec_driver_sql(release)
     again = erasure.erase_patient(
         target.sender_id, "admin@harbour.example", request_id=outcome.request.id
     )
@@ -154,6 +177,7 @@ def test_a_failing_store_does_not_stop_the_others(target: Person, clinic) -> Non
     assert [row.outcome for row in audit_rows("erase_patient")] == ["failed", "ok"]
 
 
+@pytest.mark.databases("sqlite")  # PostgreSQL keeps deleted rows until VACUUM (bot.erasure)
 def test_erased_text_is_not_left_in_the_database_file(
     target: Person, bystander: Person, database_path: Path
 ) -> None:

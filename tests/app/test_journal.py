@@ -1,4 +1,4 @@
-"""The journal service against a real SQLite database."""
+"""The journal service against a real database: SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 from bot import journal
 from bot.storage import db
 from bot.storage.models import Clinic, JournalEntry, Patient
+
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
 EMOJI = "Felt 🌊🙂‍↕️ then calm 🕊️ — “quotes” and ‘apostrophes’"
 CHINESE = "我感到平静，也有点害怕。明天我想去散步。"
@@ -29,7 +31,7 @@ INTEGRATION_FIELDS: dict[str, Any] = {
 
 @pytest.fixture(autouse=True)
 def _fresh_database(database_url: str) -> None:
-    """Every test starts on an empty file; the service must migrate it by itself."""
+    """Every test starts on an empty database; the service must migrate it by itself."""
 
 
 def _patients() -> list[Patient]:

@@ -1,4 +1,5 @@
-"""``python -m bot keys …`` as real subprocesses on real SQLite files and real key files:
+"""``python -m bot keys …`` as real subprocesses on real SQLite files and PostgreSQL
+databases, and real key files:
 rotation (also while another process keeps writing), resuming after an interruption,
 retiring old keys, and the errors an operator must be able to read."""
 
@@ -22,6 +23,8 @@ from bot.storage import db
 from bot.storage.models import JournalEntry, RiskFlag
 
 CHAT = "I told the bot about the red tram to Scheveningen"
+
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
 
 def run_keys(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -215,7 +218,7 @@ def test_rotation_while_a_server_writes_loses_nothing(
 
 
 def test_retire_refuses_while_an_old_key_is_needed(
-    migrated: str, key_file: Path, database_path: Path
+    migrated: str, key_file: Path, database_path: Path, database_backend: str
 ) -> None:
     fill(3)
     (old,) = keys_in(key_file)
@@ -238,8 +241,9 @@ def test_retire_refuses_while_an_old_key_is_needed(
     assert retired.returncode == 0, retired.stderr
     assert old_id in retired.stdout
     assert keys_in(key_file) == [new]
-    wal = database_path.with_name(database_path.name + "-wal")
-    assert not wal.exists() or wal.stat().st_size == 0
+    if database_backend == "sqlite":  # no copy of the old pages left in the write-ahead log
+        wal = database_path.with_name(database_path.name + "-wal")
+        assert not wal.exists() or wal.stat().st_size == 0
     encryption.reset()
     assert_everything_opens(3)
     assert run_keys("retire").stdout.startswith(f"Only key {encryption.key_id(new)}")

@@ -1,4 +1,5 @@
-"""Retention (bot.purge, ``python -m bot purge``) on real rows, checked against Rasa itself."""
+"""Retention (bot.purge, ``python -m bot purge``) on real rows, checked against Rasa itself,
+on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -19,15 +20,18 @@ from bot.settings import PROJECT_ROOT
 from bot.storage import db
 from bot.storage.models import AuditEvent
 
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
+
 RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 #: Prints, per sender, the ids of the rows Rasa 3.6's SQL tracker store reads as the
-#: sender's current session (the rows it counts before it saves a turn).
+#: sender's current session (the rows it counts before it saves a turn). Rasa takes a whole
+#: database URL as ``host`` (and reads ``postgresql://`` with its own driver, psycopg2).
 RASA_CURRENT_SESSION = """
 import json, sys
 from rasa.core.tracker_store import SQLTrackerStore
-store = SQLTrackerStore(dialect="sqlite", db=sys.argv[1])
+store = SQLTrackerStore(host=sys.argv[1])
 result = {}
 with store.session_scope() as session:
     for sender in json.loads(sys.argv[2]):
@@ -97,9 +101,9 @@ def latest_session_start(sender_id: str) -> float:
         )
 
 
-def rasa_current_sessions(database: Path, senders: list[str]) -> dict[str, list[int]]:
+def rasa_current_sessions(database_url: str, senders: list[str]) -> dict[str, list[int]]:
     result = subprocess.run(
-        [str(RASA_PYTHON), "-c", RASA_CURRENT_SESSION, str(database), json.dumps(senders)],
+        [str(RASA_PYTHON), "-c", RASA_CURRENT_SESSION, database_url, json.dumps(senders)],
         capture_output=True,
         encoding="utf-8",
         timeout=300,
@@ -114,11 +118,12 @@ def purge_rows() -> list[AuditEvent]:
 
 
 def test_purge_deletes_only_old_rows_outside_current_sessions(
-    world: dict[str, str], database_path: Path
+    world: dict[str, str], clinic_db: str
 ) -> None:
     senders = list(world.values())
     before = {sender: event_times(sender) for sender in senders}
-    rasa_before = rasa_current_sessions(database_path, senders)
+    rasa_before = rasa_current_sessions(clinic_db, senders)
+    assert all(rasa_before.values())  # Rasa found the rows at all
     cutoff = days_ago(30).timestamp()
 
     dry = purge.purge(dry_run=True, now=NOW)
@@ -144,7 +149,7 @@ def test_purge_deletes_only_old_rows_outside_current_sessions(
     assert kept.events == deleted > 0
 
     # Rasa still reads exactly the same current session for every sender.
-    assert rasa_current_sessions(database_path, senders) == rasa_before
+    assert rasa_current_sessions(clinic_db, senders) == rasa_before
 
     (row,) = purge_rows()
     assert row.actor == "cli:operator" and row.outcome == "ok"

@@ -1,9 +1,10 @@
-"""Patients' records as the dashboard reads them (bot.records), on real SQLite files."""
+"""Patients' records as the dashboard reads them (bot.records), on real SQLite files and
+PostgreSQL databases."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -22,11 +23,15 @@ from bot.records import EVENTS, Filters, Segment
 from bot.storage import db
 from bot.storage.models import Clinic, JournalEntry, Patient, RiskFlag
 
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
+
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeedInfo]:
+def seeded(
+    tmp_path_factory: pytest.TempPathFactory, new_database: Callable[..., str]
+) -> Iterator[SeedInfo]:
     """One seeded database for the read-only tests of this module."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('records') / 'companion.db'}"
+    url = new_database(tmp_path_factory.mktemp("records") / "companion.db")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DATABASE_URL", url)
         patch.delenv("COMPANION_DEMO_CLINIC", raising=False)

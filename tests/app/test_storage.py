@@ -1,4 +1,5 @@
-"""The schema, its migrations and the database settings, on real SQLite files."""
+"""The schema, its migrations and the database settings, on real SQLite files and a real
+PostgreSQL server (tests about SQLite's own settings run on SQLite only)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,9 @@ MODEL_TABLES = {
 }
 HEAD_REVISION = "0004"
 
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
+sqlite_only = pytest.mark.databases("sqlite")
+
 
 def _diff(url: str, *, filtered: bool = True) -> list[object]:
     opts: dict[str, object] = {"compare_type": True}
@@ -56,7 +60,7 @@ def _rasa_events_table(url: str) -> None:
     The declaration is the one the dashboard reads (:data:`bot.records.EVENTS`), kept apart
     from our models' metadata, so the migrations have to leave it alone.
     """
-    engine = create_engine(url)
+    engine = create_engine(db.sqlalchemy_url(url))
     EVENTS.metadata.create_all(engine, tables=[EVENTS])
     with engine.begin() as connection:
         connection.execute(
@@ -71,22 +75,76 @@ def _rasa_events_table(url: str) -> None:
     engine.dispose()
 
 
-def _sqlite_schema(path: Path, table: str) -> list[tuple[str, str]]:
-    with sqlite3.connect(path) as connection:
-        return connection.execute(
-            "SELECT name, sql FROM sqlite_master WHERE tbl_name = ? ORDER BY name",
-            (table,),
-        ).fetchall()
+#: The definition of a table, its indexes and triggers, as the database itself states them.
+_SCHEMA_SQL = {
+    "sqlite": "SELECT name, sql FROM sqlite_master WHERE tbl_name = :table ORDER BY name",
+    "postgresql": """
+        SELECT 'column ' || column_name,
+               concat_ws(' ', data_type, character_maximum_length, is_nullable, column_default)
+          FROM information_schema.columns WHERE table_name = :table
+        UNION ALL
+        SELECT 'index ' || indexname, indexdef FROM pg_indexes WHERE tablename = :table
+        UNION ALL
+        SELECT 'constraint ' || conname, pg_get_constraintdef(oid)
+          FROM pg_constraint WHERE conrelid = CAST(:table AS regclass)
+        UNION ALL
+        SELECT 'trigger ' || tgname, pg_get_triggerdef(oid)
+          FROM pg_trigger WHERE tgrelid = CAST(:table AS regclass) AND NOT tgisinternal
+        ORDER BY 1
+    """,
+}
+
+
+def _schema(url: str, table: str) -> list[tuple[str, str]]:
+    """The table's definition. SQLite's is the CREATE statement as written, whose clauses a
+    batch migration may reorder: they are compared as a sorted list."""
+    engine = db.get_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(text(_SCHEMA_SQL[engine.dialect.name]), {"table": table})
+        return [
+            (name, "\n".join(sorted(line.strip().rstrip(",") for line in (sql or "").split("\n"))))
+            for name, sql in rows
+        ]
+
+
+def _rows(url: str, query: str) -> list[tuple[object, ...]]:
+    with db.get_engine(url).connect() as connection:
+        return [tuple(row) for row in connection.execute(text(query))]
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (
+            "postgresql://u:p%40ss@db:5432/companion",
+            "postgresql+psycopg://u:p%40ss@db:5432/companion",
+        ),
+        ("postgres://u@db/companion", "postgresql+psycopg://u@db/companion"),
+        ("postgresql+psycopg2://u@db/companion", "postgresql+psycopg2://u@db/companion"),
+        ("sqlite:///var/companion.db", "sqlite:///var/companion.db"),
+    ],
+)
+def test_database_urls_get_this_environments_driver(given: str, expected: str) -> None:
+    """DATABASE_URL names no driver; this side reads PostgreSQL with psycopg 3 (the Rasa
+    server's side with psycopg2, bot.nlu.tracker_store.engine_url)."""
+    assert db.sqlalchemy_url(given).render_as_string(hide_password=False) == expected
+
+
+def test_the_database_is_the_backend_asked_for(database_url: str, database_backend: str) -> None:
+    """Guards the parametrisation itself: a PostgreSQL run that silently fell back to SQLite
+    would pass everything below."""
+    assert db.get_engine().dialect.name == database_backend
+    assert db.get_engine(database_url).dialect.name == database_backend
 
 
 def test_upgrade_from_empty_creates_exactly_the_model_tables(
-    database_url: str, database_path: Path
+    database_url: str, database_path: Path, database_backend: str
 ) -> None:
     assert not database_path.parent.exists()
 
     db.upgrade()
 
-    assert database_path.is_file()
+    assert database_path.is_file() == (database_backend == "sqlite")
     tables = set(inspect(db.get_engine()).get_table_names())
     assert tables == MODEL_TABLES | {"alembic_version"}
     assert set(Base.metadata.tables) == MODEL_TABLES
@@ -108,13 +166,13 @@ def test_rasa_events_table_survives_upgrade_with_its_text_sealed(
 ) -> None:
     database_path.parent.mkdir(parents=True)
     _rasa_events_table(database_url)
-    schema_before = _sqlite_schema(database_path, "events")
+    schema_before = _schema(database_url, "events")
+    assert schema_before  # the query sees the table at all
 
     db.upgrade()
 
-    assert _sqlite_schema(database_path, "events") == schema_before
-    with sqlite3.connect(database_path) as connection:
-        rows = connection.execute("SELECT sender_id, type_name, data FROM events").fetchall()
+    assert _schema(database_url, "events") == schema_before
+    rows = _rows(database_url, "SELECT sender_id, type_name, data FROM events")
     # Same rows, same schema; only the event's text is now sealed (migration 0004).
     [(sender_id, type_name, data)] = rows
     assert (sender_id, type_name) == ("demo-1", "user")
@@ -143,16 +201,30 @@ def test_downgrade_leaves_rasa_events_alone(database_url: str, database_path: Pa
     assert tables == {"events", "alembic_version"}
 
 
-def test_upgrade_on_an_up_to_date_database_changes_nothing(
-    migrated: str, database_path: Path
-) -> None:
-    schema = _sqlite_schema(database_path, "journal_entries")
+def test_downgrade_then_upgrade_again_gives_the_same_schema(migrated: str) -> None:
+    """Every downgrade removes all that its upgrade made (on PostgreSQL: the audit log's
+    trigger function too), so the way back up works and ends where it started."""
+    from alembic import command
+
+    before = {table: _schema(migrated, table) for table in MODEL_TABLES}
+    command.downgrade(db.alembic_config(), "base")
+    assert set(inspect(db.get_engine()).get_table_names()) == {"alembic_version"}
+
     db.upgrade()
-    assert _sqlite_schema(database_path, "journal_entries") == schema
+
+    assert {table: _schema(migrated, table) for table in MODEL_TABLES} == before
+    assert _diff(migrated) == []
+
+
+def test_upgrade_on_an_up_to_date_database_changes_nothing(migrated: str) -> None:
+    schema = _schema(migrated, "journal_entries")
+    assert schema
+    db.upgrade()
+    assert _schema(migrated, "journal_entries") == schema
 
 
 def test_concurrent_first_upgrades_from_several_processes(
-    database_url: str, database_path: Path
+    database_url: str,
 ) -> None:
     """The action server, the web app and the CLI may all start on a fresh database."""
     env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(PROJECT_ROOT)}
@@ -173,8 +245,7 @@ def test_concurrent_first_upgrades_from_several_processes(
         if process.stderr:
             process.stderr.close()
     assert [code for code, _ in results] == [0, 0, 0, 0], errors
-    with sqlite3.connect(database_path) as connection:
-        versions = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+    versions = _rows(database_url, "SELECT version_num FROM alembic_version")
     assert versions == [(HEAD_REVISION,)]
 
 
@@ -200,6 +271,7 @@ def test_ensure_schema_migrates_once_per_process_and_url(
     assert len(calls) == 2
 
 
+@sqlite_only
 def test_sqlite_connections_enforce_foreign_keys_wal_and_busy_timeout(
     migrated: str,
 ) -> None:
@@ -217,6 +289,7 @@ def test_engines_are_cached_per_url(migrated: str, tmp_path: Path) -> None:
     assert db.get_engine(migrated) is not None
 
 
+@sqlite_only
 def test_write_session_holds_the_write_lock(migrated: str, database_path: Path) -> None:
     """A write transaction starts with BEGIN IMMEDIATE, so no one can sneak in between
     reading the next entry number and inserting it."""
@@ -252,7 +325,7 @@ def test_session_scope_commits_and_rolls_back(migrated: str) -> None:
 
 
 def test_timestamps_are_stored_in_utc_and_returned_aware(
-    migrated: str, database_path: Path
+    migrated: str, database_backend: str
 ) -> None:
     plus_five = timezone(timedelta(hours=5))
     written = datetime(2026, 3, 1, 9, 30, tzinfo=plus_five)
@@ -264,9 +337,15 @@ def test_timestamps_are_stored_in_utc_and_returned_aware(
     assert read == written
     assert read.tzinfo is UTC
     assert (read.hour, read.minute) == (4, 30)
-    with sqlite3.connect(database_path) as connection:
-        raw = connection.execute("SELECT created_at FROM clinics").fetchone()[0]
-    assert raw.startswith("2026-03-01 04:30:00")
+    if database_backend == "sqlite":
+        [(raw,)] = _rows(migrated, "SELECT created_at FROM clinics")
+        assert raw.startswith("2026-03-01 04:30:00")
+    else:  # a timestamptz column, read back in UTC whatever the session's time zone
+        [(raw,)] = _rows(
+            migrated,
+            "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM clinics",
+        )
+        assert raw == "2026-03-01 04:30:00"
 
 
 def test_naive_datetimes_are_refused(migrated: str) -> None:

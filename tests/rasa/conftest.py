@@ -16,11 +16,14 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
+# tests/ holds modules shared with the application's tests (it is not a package).
+sys.path.insert(0, str(PROJECT_ROOT / "tests"))
 
 # TensorFlow (imported by Rasa and by thinc) and SQLAlchemy 1.4 are chatty at import time.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 
+import pg_server  # noqa: E402
 from channel_server import Person, RecordingAgent, Server, new_patient  # noqa: E402
 
 from bot.safety.detector import CrisisMatcher, default_matcher  # noqa: E402
@@ -43,6 +46,17 @@ def data_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[pg_server.PostgresServer]:
+    """A throwaway PostgreSQL server for the session (tests/pg_server.py), started on first
+    use; each test makes a fresh database of its own on it."""
+    try:
+        with pg_server.running() as server:
+            yield server
+    except pg_server.PostgresUnavailable as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="session")

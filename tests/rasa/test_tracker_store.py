@@ -4,15 +4,10 @@ real conversation through a trained model that ends up in it."""
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import socket
 import sqlite3
-import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
+import pg_server
 import pytest
 import yaml
 from rasa.core.agent import Agent
@@ -161,58 +156,10 @@ def test_engine_url_rejects_garbage_without_echoing_it() -> None:
 # -- PostgreSQL ----------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def postgres_bin_dir() -> Path | None:
-    """Where initdb and pg_ctl are: on PATH, or in Debian's versioned folder."""
-    found = shutil.which("initdb")
-    if found and shutil.which("pg_ctl"):
-        return Path(found).resolve().parent
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
-    return candidates[0].parent if candidates else None
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL server (or the one named by COMPANION_TEST_POSTGRES_URL)."""
-    given = os.environ.get("COMPANION_TEST_POSTGRES_URL")
-    if given:
-        yield given
-        return
-    bin_dir = postgres_bin_dir()
-    if bin_dir is None:
-        pytest.fail(
-            "PostgreSQL server binaries (initdb, pg_ctl) not found: `make install` installs them"
-        )
-    # PostgreSQL refuses to run as root; its files then belong to the postgres user, in a
-    # folder of their own under /tmp (pytest's folders are private to root).
-    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    root = Path(tempfile.mkdtemp(prefix="companion-test-pg-"))
-    if as_postgres:
-        shutil.chown(root, "postgres")
-    data, port = root / "data", _free_port()
-
-    def run(*command: str) -> None:
-        subprocess.run([*as_postgres, *command], check=True, capture_output=True, timeout=120)
-
-    try:
-        run(
-            str(bin_dir / "initdb"), "-D", str(data), "-U", "companion", "--auth=trust", "--no-sync"
-        )
-        run(
-            str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w", "-t", "60", "start",
-            "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
-        )  # fmt: skip
-        try:
-            yield f"postgresql://companion@127.0.0.1:{port}/postgres"
-        finally:
-            run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+@pytest.fixture
+def postgres_url(postgres_server: pg_server.PostgresServer) -> str:
+    """A fresh database on the session's throwaway server (tests/pg_server.py)."""
+    return postgres_server.create_database()
 
 
 def test_postgresql_from_database_url(

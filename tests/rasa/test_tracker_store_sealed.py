@@ -1,6 +1,10 @@
-"""The tracker store seals what is said, on a real SQLite file with the application's schema,
-and an erasure (the application's own ``bot.erasure``, run in the application's environment
-as the action server and the dashboard run it) is never undone by a turn in flight."""
+"""The tracker store seals what is said, on a real SQLite file and a real PostgreSQL database
+with the application's schema, and an erasure (the application's own ``bot.erasure``, run in
+the application's environment as the action server and the dashboard run it, with its own
+driver) is never undone by a turn in flight.
+
+The bytes left on disk after an erasure are checked on SQLite only: PostgreSQL keeps deleted
+rows until VACUUM (see bot.erasure)."""
 
 from __future__ import annotations
 
@@ -14,13 +18,15 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pg_server
 import pytest
+import sqlalchemy as sa
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import encryption
-from bot.nlu.tracker_store import DatabaseUrlTrackerStore
+from bot.nlu.tracker_store import DatabaseUrlTrackerStore, engine_url
 
 SENDER = "p-sealed-1"
 BEFORE = "my brother Anselm drove me to the pharmacy on Kloosterweg"
@@ -44,21 +50,52 @@ def app(project_root: Path, code: str) -> None:
     )
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
 @pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, project_root: Path) -> Iterator[Path]:
-    """A database migrated by the application, with the patient in the demo clinic."""
-    path = tmp_path / "companion.db"
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+def database(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    project_root: Path,
+    backend: str,
+    request: pytest.FixtureRequest,
+) -> Iterator[str]:
+    """A database migrated by the application, with the patient in the demo clinic; its URL."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'companion.db'}"
+    else:
+        server: pg_server.PostgresServer = request.getfixturevalue("postgres_server")
+        url = server.create_database()
+    monkeypatch.setenv("DATABASE_URL", url)
     app(
         project_root,
         "from bot.storage import db; from bot import journal; db.upgrade(); "
         f"journal.save_entry({SENDER!r}, 'checkin', fields={{'note': 'x'}})",
     )
-    yield path
+    yield url
+
+
+def sqlite_file(url: str) -> Path | None:
+    parsed = sa.engine.make_url(url)
+    return Path(parsed.database) if parsed.get_backend_name() == "sqlite" else None
+
+
+def execute(url: str, statement: str, **values: object) -> list[tuple]:
+    """One statement on a connection of its own (not the store's), committed."""
+    engine = sa.create_engine(engine_url(url))
+    try:
+        with engine.begin() as connection:
+            result = connection.execute(sa.text(statement), values)
+            return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
-def store(database: Path, domain: Domain) -> Iterator[DatabaseUrlTrackerStore]:
+def store(database: str, domain: Domain) -> Iterator[DatabaseUrlTrackerStore]:
     found = DatabaseUrlTrackerStore(domain=domain)
     yield found
     found.engine.dispose()
@@ -84,12 +121,12 @@ async def turn(store: DatabaseUrlTrackerStore, events: list) -> DialogueStateTra
     return tracker
 
 
-def rows(path: Path) -> list[tuple[str, str | None, str]]:
-    with sqlite3.connect(path) as connection:
-        return connection.execute(
-            "SELECT type_name, intent_name, data FROM events WHERE sender_id = ? ORDER BY id",
-            (SENDER,),
-        ).fetchall()
+def rows(url: str) -> list[tuple[str, str | None, str]]:
+    return execute(
+        url,
+        "SELECT type_name, intent_name, data FROM events WHERE sender_id = :sender ORDER BY id",
+        sender=SENDER,
+    )
 
 
 def file_bytes(path: Path) -> bytes:
@@ -106,7 +143,7 @@ def texts(tracker: DialogueStateTracker | None) -> list[str]:
 
 
 def test_events_are_sealed_at_rest_and_read_back(
-    store: DatabaseUrlTrackerStore, database: Path
+    store: DatabaseUrlTrackerStore, database: str
 ) -> None:
     asyncio.run(turn(store, said(BEFORE)))
 
@@ -118,13 +155,22 @@ def test_events_are_sealed_at_rest_and_read_back(
     ]
     assert all(encryption.is_sealed(data) for _, _, data in stored)
     assert json.loads(encryption.open_value(stored[1][2]))["text"] == BEFORE
-    raw = file_bytes(database)
-    assert BEFORE.encode() not in raw and b"Kloosterweg" not in raw
+    path = sqlite_file(database)
+    if path is not None:
+        raw = file_bytes(path)
+        assert BEFORE.encode() not in raw and b"Kloosterweg" not in raw
     reader = DatabaseUrlTrackerStore(domain=store.domain)
     assert texts(asyncio.run(reader.retrieve(SENDER))) == [BEFORE, f"You said: {BEFORE}"]
     reader.engine.dispose()
 
 
+def test_the_store_is_on_the_backend_asked_for(
+    store: DatabaseUrlTrackerStore, backend: str
+) -> None:
+    assert store.engine.dialect.name == backend
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
 def test_sqlite_connections_zero_what_they_delete(store: DatabaseUrlTrackerStore) -> None:
     with store.engine.connect() as connection:
         pragmas = {
@@ -135,28 +181,32 @@ def test_sqlite_connections_zero_what_they_delete(store: DatabaseUrlTrackerStore
 
 
 def test_rows_from_before_encryption_are_read(
-    store: DatabaseUrlTrackerStore, database: Path
+    store: DatabaseUrlTrackerStore, database: str
 ) -> None:
     asyncio.run(turn(store, said(BEFORE)))
-    with sqlite3.connect(database) as connection:
-        connection.execute(
-            "INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (?, 'user', ?, ?)",
-            (SENDER, time.time(), json.dumps(UserUttered(AFTER).as_dict())),
-        )
+    execute(
+        database,
+        "INSERT INTO events (sender_id, type_name, timestamp, data) "
+        "VALUES (:sender, 'user', :timestamp, :data)",
+        sender=SENDER,
+        timestamp=time.time(),
+        data=json.dumps(UserUttered(AFTER).as_dict()),
+    )
 
     assert texts(asyncio.run(store.retrieve(SENDER)))[-1] == AFTER
 
 
 def test_an_unreadable_event_keeps_the_conversation_going(
-    store: DatabaseUrlTrackerStore, database: Path
+    store: DatabaseUrlTrackerStore, database: str
 ) -> None:
     asyncio.run(turn(store, said(BEFORE)))
     stranger = encryption.Keyring.from_keys([encryption.new_key()], "a lost key file")
-    with sqlite3.connect(database) as connection:
-        connection.execute(
-            "UPDATE events SET data = ? WHERE sender_id = ? AND type_name = 'user'",
-            (stranger.seal(json.dumps(UserUttered(BEFORE).as_dict())), SENDER),
-        )
+    execute(
+        database,
+        "UPDATE events SET data = :data WHERE sender_id = :sender AND type_name = 'user'",
+        data=stranger.seal(json.dumps(UserUttered(BEFORE).as_dict())),
+        sender=SENDER,
+    )
 
     tracker = asyncio.run(turn(store, said(AFTER)))
 
@@ -167,7 +217,7 @@ def test_an_unreadable_event_keeps_the_conversation_going(
 
 @pytest.mark.parametrize("erased_first", [True, False], ids=["action-erased", "slot-only"])
 def test_erasure_from_the_chat_keeps_nothing_from_before(
-    store: DatabaseUrlTrackerStore, database: Path, project_root: Path, erased_first: bool
+    store: DatabaseUrlTrackerStore, database: str, project_root: Path, erased_first: bool
 ) -> None:
     asyncio.run(turn(store, said(BEFORE)))
     old_ciphertexts = [data.encode() for _, _, data in rows(database)]
@@ -187,8 +237,10 @@ def test_erasure_from_the_chat_keeps_nothing_from_before(
     asyncio.run(erasing_turn())
 
     assert [kind for kind, _, _ in rows(database)] == ["slot", "action"]
-    raw = file_bytes(database)
-    assert not [c for c in old_ciphertexts if c in raw]
+    path = sqlite_file(database)
+    if path is not None:
+        raw = file_bytes(path)
+        assert not [c for c in old_ciphertexts if c in raw]
     assert texts(asyncio.run(store.retrieve(SENDER))) == []
 
     tracker = asyncio.run(turn(store, said(AFTER)))
@@ -200,7 +252,7 @@ def test_erasure_from_the_chat_keeps_nothing_from_before(
 
 
 def test_the_same_erasure_mark_again_is_not_a_new_erasure(
-    store: DatabaseUrlTrackerStore, database: Path
+    store: DatabaseUrlTrackerStore, database: str
 ) -> None:
     mark = datetime.now(timezone.utc).isoformat()
     asyncio.run(turn(store, [SlotSet("data_erased_at", mark), *said(BEFORE)]))
@@ -216,7 +268,7 @@ def test_the_same_erasure_mark_again_is_not_a_new_erasure(
 
 
 def test_staff_erasure_during_a_turn_is_not_written_back(
-    store: DatabaseUrlTrackerStore, database: Path, project_root: Path
+    store: DatabaseUrlTrackerStore, database: str, project_root: Path
 ) -> None:
     asyncio.run(turn(store, said(BEFORE)))
 
@@ -233,10 +285,9 @@ def test_staff_erasure_during_a_turn_is_not_written_back(
 
     assert [kind for kind, _, _ in rows(database)] == ["bot", "action"]
     assert texts(asyncio.run(store.retrieve_full_tracker(SENDER))) == [AFTER]
-    with sqlite3.connect(database) as connection:
-        (erased_at,) = connection.execute(
-            "SELECT erased_at FROM patients WHERE sender_id = ?", (SENDER,)
-        ).fetchone()
+    [(erased_at,)] = execute(
+        database, "SELECT erased_at FROM patients WHERE sender_id = :sender", sender=SENDER
+    )
     assert erased_at is not None
 
     tracker = asyncio.run(turn(store, said("a new day")))
