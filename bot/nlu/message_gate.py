@@ -167,6 +167,20 @@ class CrisisCheck:
             )
             return text[:size]
 
+    def warm(self) -> None:
+        """Build the matcher now, in its thread, so the first crisis message does not wait."""
+        self._executor.submit(self._detect, "")
+
+    async def is_crisis(self, text: str) -> bool:
+        """Whether ``text`` has a crisis statement; ``False`` if the check itself fails
+        (the message then takes the assistant's own path, whose detector is the same)."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, self._detect, text)
+        except Exception as error:
+            logger.error("crisis check failed (%s)", type(error).__name__)
+            return False
+
 
 @functools.lru_cache(maxsize=1)
 def crisis_check() -> CrisisCheck:

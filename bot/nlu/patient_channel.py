@@ -61,6 +61,7 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import rasa.utils.endpoints
+import yaml
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
@@ -156,8 +157,41 @@ def refusal(denied: access.AccessDenied) -> SocketConnectionRefused:
     )
 
 
+@functools.lru_cache(maxsize=1)
+def crisis_reply() -> str | None:
+    """The text of ``utter_crisis`` in domain.yml (the domain the model is trained from)."""
+    try:
+        domain = yaml.safe_load((settings.PROJECT_ROOT / "domain.yml").read_text())
+        return str(domain["responses"]["utter_crisis"][0]["text"])
+    except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
+        logger.error("utter_crisis not found in domain.yml: no early crisis reply")
+        return None
+
+
 class PatientSocketIOOutput(SocketIOOutput):
-    """Rasa's socket.io output, with custom payloads sent as the event's data."""
+    """Rasa's socket.io output, with custom payloads sent as the event's data, and the crisis
+    reply sent at most once per turn: ahead of the turn (:meth:`send_crisis_reply_now`) or by
+    the turn itself, whichever comes first."""
+
+    def __init__(self, sio: AsyncServer, bot_message_evt: str) -> None:
+        super().__init__(sio, bot_message_evt)
+        self._sent_early: str | None = None
+        self._sent_by_turn: set[str] = set()
+
+    async def send_crisis_reply_now(self, recipient_id: str, text: str) -> None:
+        """Send the crisis reply at once, unless the turn already did; the turn then leaves
+        the same reply out. (One event loop: nothing runs between the check and the mark.)"""
+        if text.strip() in self._sent_by_turn:
+            return
+        self._sent_early = text.strip()
+        await super().send_text_message(recipient_id, text)
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        if text.strip() == self._sent_early:
+            self._sent_early = None
+            return
+        self._sent_by_turn.add(text.strip())
+        await super().send_text_message(recipient_id, text, **kwargs)
 
     async def send_custom_json(
         self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
@@ -210,6 +244,8 @@ class PatientSocketIOInput(SocketIOInput):
         self.sio = sio
         namespace = self.namespace
         gate = MessageGate(rate_limit.from_settings())
+        message_gate.crisis_check().warm()  # the early crisis reply must not wait for spaCy
+        self._early_replies: set[asyncio.Task[None]] = set()
 
         @socketio_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -296,9 +332,15 @@ class PatientSocketIOInput(SocketIOInput):
                 )
                 await sio.disconnect(sid, namespace=namespace)
                 return
+            output = PatientSocketIOOutput(sio, self.bot_message_evt)
+            # A crisis message gets the crisis reply before it queues behind every other
+            # patient's message for the assistant's pipeline (docs/benchmarks.md); the turn
+            # runs as usual (risk flag, form interrupted) without repeating the reply. The
+            # check runs beside the turn, not before it, so messages keep their order.
+            self._reply_early_if_crisis(output, sender_id, admission.text)
             message = UserMessage(
                 admission.text,
-                PatientSocketIOOutput(sio, self.bot_message_evt),
+                output,
                 sender_id,
                 input_channel=self.name(),
                 metadata={"clinic": clinic},
@@ -306,6 +348,21 @@ class PatientSocketIOInput(SocketIOInput):
             await on_new_message(message)
 
         return socketio_webhook
+
+    def _reply_early_if_crisis(
+        self, output: PatientSocketIOOutput, sender_id: str, text: str
+    ) -> None:
+        reply = crisis_reply()
+        if not reply:
+            return
+
+        async def reply_if_crisis() -> None:
+            if await message_gate.crisis_check().is_crisis(text):
+                await output.send_crisis_reply_now(sender_id, reply)
+
+        task = asyncio.create_task(reply_if_crisis())
+        self._early_replies.add(task)  # a reference, so the task is not collected mid-way
+        task.add_done_callback(self._early_replies.discard)
 
     async def _refuse(
         self, sio: AsyncServer, sid: str, refused: Refused, client_id: str | None
