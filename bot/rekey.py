@@ -8,7 +8,8 @@ and the next run simply goes on with the rows that are left. Rows are updated wi
 is left alone rather than overwritten with stale text: it was written with the newest key
 anyway.
 
-Core ``text()`` only: the same code runs inside Alembic, the CLI and the tests.
+SQLAlchemy Core constructs only (lightweight ``table()``/``column()``, bound values, quoted
+names), no SQL strings: the same code runs inside Alembic, the CLI and the tests.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import inspect, text
+from sqlalchemy import TableClause, column, func, inspect, select, table, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot import encryption
@@ -31,6 +32,11 @@ class Store:
     table: str
     column: str
 
+    @property
+    def clause(self) -> TableClause:
+        """The table as a Core construct with the two columns used here."""
+        return table(self.table, column("id"), column(self.column))
+
 
 #: Every place patient text is kept. Rasa's ``events`` may not exist yet (no conversation).
 STORES: tuple[Store, ...] = (
@@ -40,14 +46,20 @@ STORES: tuple[Store, ...] = (
 )
 
 
+def _sealed_pattern(primary: str) -> str:
+    return f"{encryption.PREFIX}{primary}:%"
+
+
 def _pending(connection: Connection, store: Store, primary: str, after: int, limit: int) -> list:
-    query = text(
-        f"SELECT id, {store.column} FROM {store.table} "  # noqa: S608 - names are constants
-        f"WHERE id > :after AND {store.column} IS NOT NULL "
-        f"AND {store.column} NOT LIKE :sealed ORDER BY id LIMIT :limit"
+    rows = store.clause
+    value = rows.c[store.column]
+    query = (
+        select(rows.c.id, value)
+        .where(rows.c.id > after, value.is_not(None), value.not_like(_sealed_pattern(primary)))
+        .order_by(rows.c.id)
+        .limit(limit)
     )
-    sealed = f"{encryption.PREFIX}{primary}:%"
-    return list(connection.execute(query, {"after": after, "sealed": sealed, "limit": limit}))
+    return list(connection.execute(query))
 
 
 def count_pending(connection: Connection) -> dict[str, int]:
@@ -55,12 +67,12 @@ def count_pending(connection: Connection) -> dict[str, int]:
     primary = encryption.keyring().primary
     counts = {}
     for store in _present(connection):
+        rows = store.clause
+        value = rows.c[store.column]
         counts[store.name] = connection.execute(
-            text(
-                f"SELECT COUNT(*) FROM {store.table} "  # noqa: S608 - names are constants
-                f"WHERE {store.column} IS NOT NULL AND {store.column} NOT LIKE :sealed"
-            ),
-            {"sealed": f"{encryption.PREFIX}{primary}:%"},
+            select(func.count())
+            .select_from(rows)
+            .where(value.is_not(None), value.not_like(_sealed_pattern(primary)))
         ).scalar_one()
     return counts
 
@@ -70,12 +82,8 @@ def count_by_key(connection: Connection) -> dict[str, dict[str, int]]:
     result: dict[str, dict[str, int]] = {}
     for store in _present(connection):
         counts: dict[str, int] = {}
-        rows = connection.execute(
-            text(
-                f"SELECT SUBSTR({store.column}, 1, 13) FROM {store.table} "  # noqa: S608
-                f"WHERE {store.column} IS NOT NULL"
-            )
-        )
+        value = store.clause.c[store.column]
+        rows = connection.execute(select(func.substr(value, 1, 13)).where(value.is_not(None)))
         for (head,) in rows:
             kid = head[len(encryption.PREFIX) : len(encryption.PREFIX) + 8]
             name = kid if encryption.is_sealed(head) else "plaintext"
@@ -88,14 +96,14 @@ def _reseal_batch(connection: Connection, store: Store, after: int, batch: int) 
     """Seal one batch of ``store`` after row ``after``; the last row id, ``None`` when done."""
     ring = encryption.keyring()
     rows = _pending(connection, store, ring.primary, after, batch)
-    for row_id, value in rows:
-        plaintext = encryption.open_value(value) if encryption.is_sealed(value) else value
+    target = store.clause
+    value = target.c[store.column]
+    for row_id, stored in rows:
+        plaintext = encryption.open_value(stored) if encryption.is_sealed(stored) else stored
         connection.execute(
-            text(
-                f"UPDATE {store.table} SET {store.column} = :new "  # noqa: S608 - constants
-                f"WHERE id = :id AND {store.column} = :old"
-            ),
-            {"new": ring.seal(plaintext), "id": row_id, "old": value},
+            update(target)
+            .where(target.c.id == row_id, value == stored)
+            .values({store.column: ring.seal(plaintext)})
         )
     return rows[-1][0] if rows else None
 

@@ -174,8 +174,12 @@ def test_the_store_is_on_the_backend_asked_for(
 def test_sqlite_connections_zero_what_they_delete(store: DatabaseUrlTrackerStore) -> None:
     with store.engine.connect() as connection:
         pragmas = {
-            name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
-            for name in ("secure_delete", "journal_mode", "busy_timeout")
+            name: connection.exec_driver_sql(statement).scalar()
+            for name, statement in (
+                ("secure_delete", "PRAGMA secure_delete"),
+                ("journal_mode", "PRAGMA journal_mode"),
+                ("busy_timeout", "PRAGMA busy_timeout"),
+            )
         }
     assert pragmas == {"secure_delete": 1, "journal_mode": "wal", "busy_timeout": 5000}
 
