@@ -40,7 +40,7 @@ def test_every_variable_the_units_and_endpoints_use_is_set():
     used = set(re.findall(r"\$\{(\w+)\}", endpoints))
     assert used <= defined, used - defined
     config = yaml.safe_load(endpoints)
-    assert config["lock_store"]["type"] == "redis"
+    assert config["lock_store"]["type"] == "bot.nlu.lock_store.AtomicRedisLockStore"
     assert config["tracker_store"] == {"type": "bot.nlu.tracker_store.DatabaseUrlTrackerStore"}
 
 
