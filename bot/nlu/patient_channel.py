@@ -204,6 +204,14 @@ class PatientSocketIOOutput(SocketIOOutput):
         await self._send_message(recipient_id, dict(json_message))
 
 
+async def _reply_early_if_crisis(output: PatientSocketIOOutput, sender_id: str, text: str) -> None:
+    """Send ``utter_crisis`` now if ``text`` has a crisis statement (checked on the loop,
+    see :meth:`bot.nlu.message_gate.CrisisCheck.is_crisis_now`)."""
+    reply = crisis_reply()
+    if reply and message_gate.crisis_check().is_crisis_now(text):
+        await output.send_crisis_reply_now(sender_id, reply)
+
+
 def _client_id(data: Any) -> str | None:
     """The client's id for its message, if it sent a short string one."""
     value = data.get("id") if isinstance(data, dict) else None
@@ -245,7 +253,6 @@ class PatientSocketIOInput(SocketIOInput):
         namespace = self.namespace
         gate = MessageGate(rate_limit.from_settings())
         message_gate.crisis_check().warm()  # the early crisis reply must not wait for spaCy
-        self._early_replies: set[asyncio.Task[None]] = set()
 
         @socketio_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -309,6 +316,14 @@ class PatientSocketIOInput(SocketIOInput):
             if isinstance(admission, Refused):
                 await self._refuse(sio, sid, admission, _client_id(data))
                 return
+            output = PatientSocketIOOutput(sio, self.bot_message_evt)
+            # A crisis message gets the crisis reply at once: before the token re-check (a
+            # query that queues in the thread pool when the server is busy; the reply is the
+            # same for everyone and the socket was verified at connect) and before the turn,
+            # which waits behind every other patient's message for the assistant's pipeline
+            # (docs/benchmarks.md). The turn runs as usual (risk flag, form interrupted)
+            # without repeating the reply.
+            await _reply_early_if_crisis(output, sender_id, admission.text)
             try:
                 try:
                     await _off_loop(verify_token, session["token"], origin=session["origin"])
@@ -332,12 +347,6 @@ class PatientSocketIOInput(SocketIOInput):
                 )
                 await sio.disconnect(sid, namespace=namespace)
                 return
-            output = PatientSocketIOOutput(sio, self.bot_message_evt)
-            # A crisis message gets the crisis reply before it queues behind every other
-            # patient's message for the assistant's pipeline (docs/benchmarks.md); the turn
-            # runs as usual (risk flag, form interrupted) without repeating the reply. The
-            # check runs beside the turn, not before it, so messages keep their order.
-            self._reply_early_if_crisis(output, sender_id, admission.text)
             message = UserMessage(
                 admission.text,
                 output,
@@ -348,21 +357,6 @@ class PatientSocketIOInput(SocketIOInput):
             await on_new_message(message)
 
         return socketio_webhook
-
-    def _reply_early_if_crisis(
-        self, output: PatientSocketIOOutput, sender_id: str, text: str
-    ) -> None:
-        reply = crisis_reply()
-        if not reply:
-            return
-
-        async def reply_if_crisis() -> None:
-            if await message_gate.crisis_check().is_crisis(text):
-                await output.send_crisis_reply_now(sender_id, reply)
-
-        task = asyncio.create_task(reply_if_crisis())
-        self._early_replies.add(task)  # a reference, so the task is not collected mid-way
-        task.add_done_callback(self._early_replies.discard)
 
     async def _refuse(
         self, sio: AsyncServer, sid: str, refused: Refused, client_id: str | None
@@ -458,8 +452,31 @@ class PatientRestInput(RestInput):
     The body's ``sender`` only counts in demo mode without a token, and never for a patient
     of a clinic other than the demo clinic or for a conversation that has a token. ``input_channel`` and ``metadata`` from the body
     are not used: the metadata is ``{"clinic": slug}`` of the verified patient or the demo
-    clinic. Replies, streaming (``?stream=true``) and errors are Rasa's.
+    clinic. Replies, streaming (``?stream=true``) and errors are Rasa's, with one exception:
+    a message with a crisis statement is answered with ``utter_crisis`` at once, and its turn
+    (the risk flag, closing a form) goes on after the response. A REST response carries a
+    whole turn, so otherwise the crisis reply would wait for the turn, and under load the turn
+    waits behind every other patient's (docs/benchmarks.md). The crisis policy makes
+    ``utter_crisis`` the only thing such a turn says, so nothing is lost; the next message of
+    the same patient waits for the turn as always (the conversation's lock).
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._turns_after_reply: set[asyncio.Task[Any]] = set()
+
+    def _finish_after_reply(self, turn: Awaitable[Any]) -> None:
+        """Run ``turn`` to its end after the response went out; failures are logged."""
+        task = asyncio.ensure_future(turn)
+        self._turns_after_reply.add(task)  # a reference, so the task is not collected mid-way
+
+        def done(finished: asyncio.Future[Any]) -> None:
+            self._turns_after_reply.discard(task)
+            if not finished.cancelled() and finished.exception() is not None:
+                # The type only: an exception's text may quote the patient's message.
+                logger.error("REST crisis turn failed: %s", type(finished.exception()).__name__)
+
+        task.add_done_callback(done)
 
     @classmethod
     def name(cls) -> str:
@@ -510,6 +527,7 @@ class PatientRestInput(RestInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
         gate = MessageGate(rate_limit.from_settings())
+        message_gate.crisis_check().warm()  # the early crisis reply must not wait for spaCy
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -540,16 +558,15 @@ class PatientRestInput(RestInput):
                     content_type="text/event-stream",
                 )
             collector = CollectingOutputChannel()
+            message = UserMessage(
+                text, collector, sender_id, input_channel=self.name(), metadata=metadata
+            )
+            reply = crisis_reply()
+            if reply and message_gate.crisis_check().is_crisis_now(text):
+                self._finish_after_reply(on_new_message(message))
+                return response.json([{"recipient_id": sender_id, "text": reply}])
             try:
-                await on_new_message(
-                    UserMessage(
-                        text,
-                        collector,
-                        sender_id,
-                        input_channel=self.name(),
-                        metadata=metadata,
-                    )
-                )
+                await on_new_message(message)
             except asyncio.CancelledError:
                 logger.error("REST message timed out")
             except Exception as error:

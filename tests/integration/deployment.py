@@ -27,6 +27,20 @@ from bot.storage import db
 NORTH = "https://north.example"
 MODEL = settings.PROJECT_ROOT / "models" / "current.tar.gz"
 CRISIS_MARK = "glad you told me"  # the opening of utter_crisis
+#: How long what a crisis turn does after its early reply (the risk flag, closing a form) may
+#: take on a quiet machine.
+CRISIS_TURN_SECONDS = 15.0
+
+
+def eventually(read: Any, expected: Any, timeout: float = CRISIS_TURN_SECONDS) -> Any:
+    """``read()`` once it returns ``expected`` (or its last value after ``timeout``): for what
+    a turn stores after its reply went out, as a crisis turn does over REST."""
+    deadline = time.monotonic() + timeout
+    value = read()
+    while value != expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+        value = read()
+    return value
 
 
 @dataclass

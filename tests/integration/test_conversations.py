@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import requests
+from deployment import eventually
 
 from bot import settings
 
@@ -77,11 +78,14 @@ def test_crisis_in_the_middle_of_a_form_gets_the_crisis_reply_and_a_flag(
     assistant.say(sender, "The music was overwhelming")
     reply = assistant.say(sender, "honestly I just want to kill myself")
     assert CRISIS_MARK in reply and "988" in reply and "911" in reply
-    exported = journal.export_patient(sender)
-    assert exported is not None
-    assert [flag["message"] for flag in exported["risk_flags"]] == [
-        "honestly I just want to kill myself"
-    ]
+    # The reply comes first; the turn then records the flag and closes the form.
+    flagged = eventually(
+        lambda: [
+            flag["message"] for flag in (journal.export_patient(sender) or {}).get("risk_flags", [])
+        ],
+        ["honestly I just want to kill myself"],
+    )
+    assert flagged == ["honestly I just want to kill myself"]
     # What was written before the crisis is kept for the care team, marked interrupted.
     [entry] = journal.recent_entries(sender)
     assert entry.status == "interrupted"

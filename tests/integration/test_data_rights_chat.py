@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from deployment import eventually
 from sqlalchemy import create_engine, text
 
 from bot import encryption
@@ -48,7 +49,7 @@ def test_delete_my_data_asks_then_erases_everything(assistant, sender, journal) 
     assistant.say(sender, NOTE)
     assert "glad you told me" in assistant.say(sender, CRISIS)
     assert [entry.fields.get("note") for entry in journal.recent_entries(sender)] == [NOTE]
-    assert flags(assistant.database_url, sender) == 1
+    assert eventually(lambda: flags(assistant.database_url, sender), 1) == 1
     assert any(e.get("text") == NOTE for e in stored_events(assistant.database_url, sender))
 
     question = assistant.say(sender, "please delete all my data")

@@ -1,7 +1,8 @@
-"""A crisis message over socket.io gets the crisis reply before the assistant's pipeline has
-answered it, and only once; other messages get no early reply.
+"""A crisis message gets the crisis reply before the assistant's pipeline has answered it,
+over socket.io (once, whatever the turn says later) and over REST (the response comes at once,
+the turn goes on after it); other messages get no early reply.
 
-The agent here stands for a Rasa server busy with other patients: it takes two seconds per
+The agent here stands for a Rasa server busy with other patients: it takes three seconds per
 message and then answers a crisis message with ``utter_crisis``, as the crisis policy does.
 """
 
@@ -13,10 +14,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from channel_server import RecordingAgent, Server, channel_server
 from rasa.core.channels.channel import UserMessage
 from test_patient_channel import NORTH, Client
 
+from bot.nlu import patient_channel
 from bot.nlu.patient_channel import crisis_reply
 
 BUSY_SECONDS = 3.0
@@ -26,12 +29,16 @@ CRISIS = "i want to kill myself"
 class BusyAgent(RecordingAgent):
     """Answers after a while: the crisis reply to crisis messages, an echo to the rest."""
 
+    finished: list[str] = []
+
     async def handle_message(self, message: UserMessage) -> None:
         with self.lock:
             self.messages.append(message)
         await asyncio.sleep(BUSY_SECONDS)
         text = crisis_reply() if "kill myself" in (message.text or "") else f"echo: {message.text}"
         await message.output_channel.send_text_message(message.sender_id, text)
+        with self.lock:
+            self.finished.append(message.text or "")
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +52,14 @@ def parts(text: str) -> list[str]:
     return text.strip().split("\n\n")
 
 
-async def conversation(server: Server, token: str, text: str) -> list[tuple[float, Any]]:
+async def conversation(
+    server: Server, token: str, text: str, before_sending: Any = None
+) -> list[tuple[float, Any]]:
     client = Client(server)
     try:
         assert await client.connect(token, NORTH)
+        if before_sending is not None:
+            before_sending()
         started = time.monotonic()
         await client.sio.emit("user_uttered", {"message": text})
         received = []
@@ -73,6 +84,59 @@ def test_the_crisis_reply_comes_at_once_and_only_once(server: Server, patient) -
     assert first_at < BUSY_SECONDS * 0.6, f"the crisis reply took {first_at:.2f} s"
     # The assistant still handled the message (risk flag, forms) as usual.
     assert [text for _, text, _, _ in server.agent.received()][-1] == CRISIS
+
+
+def test_the_crisis_reply_does_not_wait_for_the_token_re_check(
+    server: Server, patient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The per-message token check queues in a thread pool when the server is busy; the
+    crisis reply (the same for everyone, on a socket verified at connect) goes out first."""
+    checked = patient_channel.verify_token
+
+    def slow_check(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(BUSY_SECONDS)
+        return checked(*args, **kwargs)
+
+    received = asyncio.run(
+        conversation(
+            server,
+            patient.token,
+            CRISIS,
+            lambda: monkeypatch.setattr(patient_channel, "verify_token", slow_check),
+        )
+    )
+    assert [data for _, data in received] == [{"text": part} for part in parts(crisis_reply())]
+    assert received[0][0] < BUSY_SECONDS * 0.3, f"the crisis reply took {received[0][0]:.2f} s"
+
+
+def rest_say(server: Server, token: str, text: str) -> tuple[float, Any]:
+    started = time.monotonic()
+    response = requests.post(
+        server.rest,
+        json={"message": text},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=BUSY_SECONDS * 3,
+    )
+    assert response.status_code == 200, response.text
+    return time.monotonic() - started, response.json()
+
+
+def test_rest_crisis_reply_comes_at_once_and_the_turn_goes_on(server: Server, patient) -> None:
+    elapsed, replies = rest_say(server, patient.token, CRISIS)
+    assert replies == [{"recipient_id": patient.sender_id, "text": crisis_reply()}]
+    assert elapsed < BUSY_SECONDS * 0.6, f"the crisis reply took {elapsed:.2f} s"
+    # The turn was handed the message and runs to its end after the response.
+    assert [text for _, text, _, _ in server.agent.received()][-1] == CRISIS
+    deadline = time.monotonic() + BUSY_SECONDS * 2
+    while CRISIS not in server.agent.finished and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert CRISIS in server.agent.finished
+
+
+def test_rest_other_messages_wait_for_their_turn(server: Server, patient) -> None:
+    elapsed, replies = rest_say(server, patient.token, "hello over rest")
+    assert replies == [{"recipient_id": patient.sender_id, "text": "echo: hello over rest"}]
+    assert elapsed >= BUSY_SECONDS * 0.9
 
 
 def test_other_messages_get_no_early_reply(server: Server, patient) -> None:

@@ -9,8 +9,9 @@ still reach the assistant over the limit.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -257,6 +258,19 @@ def test_rest_over_the_limit_is_429_with_retry_after(server: Server, agent: Reco
     assert rest_send(server, "hi", sender=f"visitor-{uuid.uuid4().hex[:8]}").status_code == 200
 
 
+def received_soon(
+    agent: RecordingAgent, done: Callable[[list[tuple[str, str]]], bool]
+) -> list[tuple[str, str]]:
+    """(sender, text) of what the agent received, once ``done`` says so (or after 10 s): a
+    crisis turn over REST starts beside the response, not before it."""
+    deadline = time.monotonic() + 10
+    while True:
+        got = [(sender, text) for sender, text, *_ in agent.received()]
+        if done(got) or time.monotonic() > deadline:
+            return got
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize("text", CRISIS_EXAMPLES[::6])
 def test_rest_crisis_messages_over_the_limit_still_reach_the_assistant(
     text: str, server: Server, agent: RecordingAgent
@@ -268,7 +282,9 @@ def test_rest_crisis_messages_over_the_limit_still_reach_the_assistant(
     answer = rest_send(server, text, sender=sender)
 
     assert answer.status_code == 200
-    assert answer.json() == [{"recipient_id": sender, "text": f"echo: {text}"}]
+    # The crisis reply at once (patient_channel.PatientRestInput), and the turn runs.
+    assert answer.json() == [{"recipient_id": sender, "text": crisis_reply()}]
+    assert (sender, text) in received_soon(agent, lambda got: (sender, text) in got)
     assert rest_send(server, "ordinary", sender=sender).status_code == 429
 
 
@@ -303,7 +319,7 @@ def test_an_over_long_crisis_message_reaches_the_assistant_shortened(
     answer = rest_send(server, text, sender=f"visitor-{uuid.uuid4().hex[:8]}")
 
     assert answer.status_code == 200
-    (forwarded,) = [message for _, message, *_ in agent.received()]
+    (forwarded,) = [message for _, message in received_soon(agent, bool)]
     assert statement in forwarded
     assert len(forwarded) <= size
     assert forwarded in text
