@@ -299,3 +299,23 @@ def rate_limit_burst() -> int:
             f"COMPANION_RATE_LIMIT_BURST={raw!r} must be a whole number of 1 or more"
         )
     return burst
+
+
+# ----------------------------------------------------------------------------- Rasa server
+
+
+def concurrent_turns() -> int:
+    """How many turns one Rasa server works on at once (``COMPANION_CONCURRENT_TURNS``,
+    default 4); the other messages wait their turn in order (:mod:`bot.nlu.turn_slots`)."""
+    raw = os.environ.get("COMPANION_CONCURRENT_TURNS", "").strip()
+    if not raw:
+        return 4
+    try:
+        slots = int(raw)
+    except ValueError:
+        slots = 0
+    if slots < 1:
+        raise RuntimeError(
+            f"COMPANION_CONCURRENT_TURNS={raw!r} must be a whole number of 1 or more"
+        )
+    return slots

@@ -38,6 +38,12 @@ client's message id, so the widget knows which message to send again); REST answ
 with ``Retry-After``. A REST body that is not a JSON object, too large (413) or not UTF-8
 is answered with a JSON refusal ``{"error", "reason", "message"}``, never a server error.
 
+A message with a crisis statement is answered with ``utter_crisis`` before anything else:
+over socket.io before the per-message token re-check and before the turn (which then does not
+repeat it), over REST as the response itself, the turn going on after it. Turns enter the
+assistant through the server's turn slots (:mod:`bot.nlu.turn_slots`), so that under load new
+messages are still read, and crisis replies sent, at once.
+
 Custom payloads (``json_message`` of a custom action) reach the socket as the data of a
 ``bot_uttered`` event, e.g. ``{"download": {"url": ..., "label": ...}}``: Rasa's own
 ``SocketIOOutput.send_custom_json`` passes the payload's keys to ``AsyncServer.emit`` as
@@ -72,7 +78,7 @@ from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError as SocketConnectionRefused
 
 from bot import access, settings
-from bot.nlu import action_validation, message_gate, rate_limit
+from bot.nlu import action_validation, message_gate, rate_limit, turn_slots
 from bot.nlu.message_gate import MessageGate, Refused
 
 logger = logging.getLogger(__name__)
@@ -210,6 +216,14 @@ async def _reply_early_if_crisis(output: PatientSocketIOOutput, sender_id: str, 
     reply = crisis_reply()
     if reply and message_gate.crisis_check().is_crisis_now(text):
         await output.send_crisis_reply_now(sender_id, reply)
+
+
+async def _turn(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage
+) -> None:
+    """Hand ``message`` to the assistant once one of the server's turn slots is free."""
+    async with turn_slots.for_running_loop():
+        await on_new_message(message)
 
 
 def _client_id(data: Any) -> str | None:
@@ -354,7 +368,7 @@ class PatientSocketIOInput(SocketIOInput):
                 input_channel=self.name(),
                 metadata={"clinic": clinic},
             )
-            await on_new_message(message)
+            await _turn(on_new_message, message)
 
         return socketio_webhook
 
@@ -563,10 +577,10 @@ class PatientRestInput(RestInput):
             )
             reply = crisis_reply()
             if reply and message_gate.crisis_check().is_crisis_now(text):
-                self._finish_after_reply(on_new_message(message))
+                self._finish_after_reply(_turn(on_new_message, message))
                 return response.json([{"recipient_id": sender_id, "text": reply}])
             try:
-                await on_new_message(message)
+                await _turn(on_new_message, message)
             except asyncio.CancelledError:
                 logger.error("REST message timed out")
             except Exception as error:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import requests
-from channel_server import RecordingAgent, Server, channel_server
+from channel_server import RecordingAgent, Server, channel_server, new_patient
 from rasa.core.channels.channel import UserMessage
 from test_patient_channel import NORTH, Client
 
@@ -43,7 +44,12 @@ class BusyAgent(RecordingAgent):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with channel_server(tmp_path_factory.mktemp("early-crisis"), agent=BusyAgent()) as running:
+    # One turn at a time, so that a busy server's queue is easy to make.
+    with channel_server(
+        tmp_path_factory.mktemp("early-crisis"),
+        env={"COMPANION_CONCURRENT_TURNS": "1"},
+        agent=BusyAgent(),
+    ) as running:
         yield running
 
 
@@ -148,3 +154,28 @@ def test_other_messages_get_no_early_reply(server: Server, patient) -> None:
 def test_the_crisis_reply_is_the_domains() -> None:
     reply = crisis_reply()
     assert reply is not None and "988" in reply and "911" in reply
+
+
+def test_crisis_replies_come_at_once_while_every_turn_slot_is_taken(server: Server) -> None:
+    """Another patient's turn holds the server's only slot: a crisis message, over socket.io
+    and over REST, is answered at once, and its turn waits for the slot."""
+    busy, over_socket, over_rest = (new_patient("north") for _ in range(3))
+    server.agent.finished.clear()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        holding = pool.submit(rest_say, server, busy.token, "a long turn")
+        time.sleep(BUSY_SECONDS * 0.2)
+        elapsed, replies = rest_say(server, over_rest.token, CRISIS)
+        assert elapsed < BUSY_SECONDS * 0.3, f"the REST crisis reply took {elapsed:.2f} s"
+        assert replies == [{"recipient_id": over_rest.sender_id, "text": crisis_reply()}]
+        senders = [sender for sender, *_ in server.agent.received()]
+        assert over_rest.sender_id not in senders  # its turn waits for the slot
+        received = asyncio.run(conversation(server, over_socket.token, CRISIS))
+        assert received[0][0] < BUSY_SECONDS * 0.3, f"socket.io: {received[0][0]:.2f} s"
+        holding.result()
+    deadline = time.monotonic() + BUSY_SECONDS * 4
+    while len(server.agent.finished) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # One at a time, in the order they came: the long turn first.
+    assert server.agent.finished == ["a long turn", CRISIS, CRISIS]
+    senders = [sender for sender, *_ in server.agent.received()]
+    assert senders[-3:] == [busy.sender_id, over_rest.sender_id, over_socket.sender_id]
