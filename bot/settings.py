@@ -281,24 +281,28 @@ def rate_limit() -> tuple[int, float] | None:
     return parsed
 
 
+def _whole_number(name: str, default: int) -> int:
+    """A whole number of 1 or more from the environment; anything else is a configuration
+    mistake, reported at once rather than silently replaced by the default."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise RuntimeError(f"{name}={raw!r} must be a whole number of 1 or more")
+    return value
+
+
 def rate_limit_burst() -> int:
     """Messages a patient may send at once before the sustained rate applies (default 20).
 
     ``COMPANION_RATE_LIMIT_BURST``; quick replies clicked in a row and a queue of messages
     the widget sends on reconnecting must fit in it.
     """
-    raw = os.environ.get("COMPANION_RATE_LIMIT_BURST", "").strip()
-    if not raw:
-        return 20
-    try:
-        burst = int(raw)
-    except ValueError:
-        burst = 0
-    if burst < 1:
-        raise RuntimeError(
-            f"COMPANION_RATE_LIMIT_BURST={raw!r} must be a whole number of 1 or more"
-        )
-    return burst
+    return _whole_number("COMPANION_RATE_LIMIT_BURST", 20)
 
 
 # ----------------------------------------------------------------------------- Rasa server
@@ -307,15 +311,4 @@ def rate_limit_burst() -> int:
 def concurrent_turns() -> int:
     """How many turns one Rasa server works on at once (``COMPANION_CONCURRENT_TURNS``,
     default 4); the other messages wait their turn in order (:mod:`bot.nlu.turn_slots`)."""
-    raw = os.environ.get("COMPANION_CONCURRENT_TURNS", "").strip()
-    if not raw:
-        return 4
-    try:
-        slots = int(raw)
-    except ValueError:
-        slots = 0
-    if slots < 1:
-        raise RuntimeError(
-            f"COMPANION_CONCURRENT_TURNS={raw!r} must be a whole number of 1 or more"
-        )
-    return slots
+    return _whole_number("COMPANION_CONCURRENT_TURNS", 4)
