@@ -8,8 +8,10 @@ closed-loop load: every patient plays realistic multi-turn conversations one aft
 with no think time, each conversation as a new patient (a fresh token and, over socket.io, a
 fresh connection, neither of which is timed). Ours play the check-in form, the reflection
 after a session (integration form), a psychoeducation question, the trigger log and, as every
-fifth conversation, a crisis message, timed on its own. Memory of every server process is
-sampled throughout.
+fifth conversation, a crisis message, timed on its own. Beside every measurement of ours,
+bench/crisis_probe.py, a process of its own, sends one crisis message a second as a new
+patient and times the crisis reply without this process's queue in the way. Memory of every
+server process is sampled throughout.
 
 A turn's latency is the time until its whole answer arrived: the REST response, or over
 socket.io the last of the ``bot_uttered`` events that turn produces (how many is learnt in a
@@ -28,6 +30,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -228,6 +231,8 @@ class Cell:
     errors: list[str] = field(default_factory=list)
     extra_replies: int = 0
     elapsed: float = 0.0
+    probe: list[float] = field(default_factory=list)  # bench/crisis_probe.py, ours only
+    probe_errors: list[str] = field(default_factory=list)
 
 
 async def patient(bot: Bot, channel: str, number: int, deadline: float, cell: Cell) -> None:
@@ -256,13 +261,39 @@ async def patient(bot: Bot, channel: str, number: int, deadline: float, cell: Ce
                     await talk.close()
 
 
+@contextlib.contextmanager
+def crisis_probe(bot: Bot, channel: str, cell: Cell) -> Iterator[None]:
+    """bench/crisis_probe.py in a process of its own while the block runs (our bot only:
+    the starter bot has no crisis reply); its timings go to ``cell.probe``."""
+    if not bot.tokens:
+        yield
+        return
+    with tempfile.NamedTemporaryFile(suffix=".jsonl") as out:
+        command = [sys.executable, str(Path(__file__).with_name("crisis_probe.py"))]
+        command += ["--url", bot.url, "--channel", channel, "--clinic", CLINIC]
+        command += ["--origin", ORIGIN, "--out", out.name]
+        process = subprocess.Popen(command)
+        try:
+            yield
+        finally:
+            process.terminate()
+            process.wait(10)
+        for line in Path(out.name).read_text().splitlines():
+            record = json.loads(line)
+            if "ms" in record:
+                cell.probe.append(record["ms"])
+            else:
+                cell.probe_errors.append(record["error"])
+
+
 async def measure(bot: Bot, channel: str, patients_at_once: int, seconds: float) -> Cell:
     cell = Cell(bot.name, channel, patients_at_once)
     started = time.monotonic()
     deadline = started + seconds
-    await asyncio.gather(
-        *(patient(bot, channel, n, deadline, cell) for n in range(patients_at_once))
-    )
+    with crisis_probe(bot, channel, cell):
+        await asyncio.gather(
+            *(patient(bot, channel, n, deadline, cell) for n in range(patients_at_once))
+        )
     cell.elapsed = time.monotonic() - started
     return cell
 
@@ -281,6 +312,9 @@ def cell_result(cell: Cell) -> dict[str, Any]:
         "late_replies": cell.extra_replies,
         "latency": summarise(cell.latencies),
         "crisis": summarise(cell.crisis),
+        "crisis_probe": summarise(cell.probe),
+        "crisis_probe_errors": len(cell.probe_errors),
+        "crisis_probe_error_examples": sorted(set(cell.probe_errors))[:5],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
 

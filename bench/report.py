@@ -58,15 +58,17 @@ def load_tables(load: dict[str, Any]) -> list[str]:
         )
     lines += ["", "Crisis replies (ours), timed apart from the other messages:", ""]
     lines += [
-        "| channel | patients | crisis messages | p50 ms | p95 ms |",
-        "|---|---:|---:|---:|---:|",
+        "| channel | patients | in the load: n | p50 ms | p95 ms "
+        "| separate patient: n | p50 ms | p95 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for cell in load["cells"]:
         if cell["bot"] == "ours" and cell["crisis"].get("n"):
-            crisis = cell["crisis"]
+            crisis, probe = cell["crisis"], cell.get("crisis_probe", {})
             lines.append(
                 f"| {CHANNEL_NAMES[cell['channel']]} | {cell['patients']} | {crisis['n']} | "
-                f"{crisis['p50_ms']} | {crisis['p95_ms']} |"
+                f"{crisis['p50_ms']} | {crisis['p95_ms']} | {probe.get('n', '–')} | "
+                f"{probe.get('p50_ms', '–')} | {probe.get('p95_ms', '–')} |"
             )
     return lines
 
@@ -90,15 +92,17 @@ def targets(load: dict[str, Any]) -> list[str]:
                 f"| throughput at {top} patients ≥ 0.7× stock, {name} | "
                 f"{loaded['throughput_ratio']}× | {verdict(loaded['throughput_ratio'] >= 0.7)} |"
             )
-    errors = sum(c["errors"] for c in ours)
+    errors = sum(c["errors"] + c.get("crisis_probe_errors", 0) for c in ours)
     lines.append(f"| zero errors (ours, every row) | {errors} | {verdict(errors == 0)} |")
+    timings = (("crisis_probe", "a separate patient"), ("crisis", "a patient in the load"))
     for cell in ours:
-        if cell["patients"] == top and cell["crisis"].get("n"):
-            p95 = cell["crisis"]["p95_ms"]
-            lines.append(
-                f"| crisis p95 < 500 ms under {top} patients, {CHANNEL_NAMES[cell['channel']]} "
-                f"| {p95} ms | {verdict(p95 < 500)} |"
-            )
+        for key, who in timings:
+            if cell["patients"] == top and cell.get(key, {}).get("n"):
+                p95 = cell[key]["p95_ms"]
+                lines.append(
+                    f"| crisis p95 < 500 ms under {top} patients, "
+                    f"{CHANNEL_NAMES[cell['channel']]}, {who} | {p95} ms | {verdict(p95 < 500)} |"
+                )
     return lines
 
 
