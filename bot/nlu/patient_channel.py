@@ -222,7 +222,7 @@ async def _turn(
     on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage
 ) -> None:
     """Hand ``message`` to the assistant once one of the server's turn slots is free."""
-    async with turn_slots.for_running_loop():
+    async with turn_slots.for_running_loop().turn(message.sender_id):
         await on_new_message(message)
 
 

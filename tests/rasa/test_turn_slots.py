@@ -1,6 +1,6 @@
-"""The server's turn slots (bot/nlu/turn_slots.py): one set per event loop, sized by the
-setting, first come first served. (tests/rasa/test_early_crisis_reply.py: a crisis reply
-while every slot is taken.)"""
+"""The server's turn slots (bot/nlu/turn_slots.py): at most N turns at once, first come first
+served, one slot per conversation at a time, one set per event loop, sized by the setting.
+(tests/rasa/test_early_crisis_reply.py: crisis replies while every slot is taken.)"""
 
 from __future__ import annotations
 
@@ -10,38 +10,94 @@ import pytest
 
 from bot import settings
 from bot.nlu import turn_slots
+from bot.nlu.turn_slots import TurnSlots
 
 
-def test_a_freed_slot_goes_to_the_longest_waiter_not_to_a_newcomer(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Two messages of one patient must keep their order: a message arriving just as a slot
-    is freed queues behind the ones already waiting (an unfair semaphore, as in older
-    Pythons, would let it take the slot before the woken waiter runs)."""
-    monkeypatch.setenv("COMPANION_CONCURRENT_TURNS", "1")
+def test_never_more_turns_at_once_than_slots() -> None:
+    async def scenario() -> int:
+        slots, inside, most = TurnSlots(3), 0, 0
+
+        async def turn(n: int) -> None:
+            nonlocal inside, most
+            async with slots.turn(f"patient {n % 7}"):
+                inside += 1
+                most = max(most, inside)
+                await asyncio.sleep(0.001 * (n % 4))
+                inside -= 1
+
+        await asyncio.gather(*(turn(n) for n in range(40)))
+        assert slots.conversations_waiting == 0  # nothing kept for finished conversations
+        return most
+
+    assert asyncio.run(scenario()) == 3
+
+
+def test_a_freed_slot_goes_to_the_longest_waiter_not_to_a_newcomer() -> None:
+    """A message arriving just as a slot is freed queues behind the ones already waiting (an
+    unfair semaphore, as in older Pythons, would let it take the slot first)."""
 
     async def scenario() -> list[str]:
-        slots, order = turn_slots.for_running_loop(), []
+        slots, order = TurnSlots(1), []
+        holding, done = asyncio.Event(), asyncio.Event()
 
-        async def turn(name: str) -> None:
-            async with slots:
+        async def turn(name: str, hold: bool = False) -> None:
+            async with slots.turn(name):
                 order.append(name)
+                if hold:
+                    holding.set()
+                    await done.wait()
 
-        await slots.acquire()  # the turn in progress
+        first = asyncio.create_task(turn("first", hold=True))
+        await holding.wait()
         waiting = [asyncio.create_task(turn(f"waiting {n}")) for n in range(3)]
         await asyncio.sleep(0)
-        slots.release()  # it ends, and in the same instant a new message arrives
-        await turn("newcomer")
-        await asyncio.gather(*waiting)
+        done.set()
+        await asyncio.sleep(0)  # the first turn ends...
+        await turn("newcomer")  # ...and in the same instant a new message arrives
+        await asyncio.gather(first, *waiting)
         return order
 
-    assert asyncio.run(scenario()) == ["waiting 0", "waiting 1", "waiting 2", "newcomer"]
+    assert asyncio.run(scenario()) == [
+        "first",
+        "waiting 0",
+        "waiting 1",
+        "waiting 2",
+        "newcomer",
+    ]
+
+
+def test_one_patients_many_messages_take_one_slot_and_keep_their_order() -> None:
+    """Twenty messages of one patient at once (crisis messages pass the rate limit) must not
+    fill the slots: another patient's turn gets in while they wait, and theirs run in order."""
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        slots, order, inside_when_other_ran = TurnSlots(2), [], []
+        busy: list[str] = []
+
+        async def turn(sender: str, name: str) -> None:
+            async with slots.turn(sender):
+                busy.append(name)
+                order.append(name)
+                await asyncio.sleep(0.01)
+                busy.remove(name)
+
+        async def other() -> None:
+            await asyncio.sleep(0.005)
+            async with slots.turn("someone else"):
+                inside_when_other_ran.extend(busy)
+
+        await asyncio.gather(*(turn("flooding", f"m{n}") for n in range(20)), other())
+        return order, inside_when_other_ran
+
+    order, inside = asyncio.run(scenario())
+    assert order == [f"m{n}" for n in range(20)]
+    assert inside == ["m0"]  # the other patient ran beside the first message, not after all
 
 
 def test_one_set_of_slots_per_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COMPANION_CONCURRENT_TURNS", "2")
 
-    async def twice() -> tuple[asyncio.Semaphore, asyncio.Semaphore]:
+    async def twice() -> tuple[TurnSlots, TurnSlots]:
         return turn_slots.for_running_loop(), turn_slots.for_running_loop()
 
     first, again = asyncio.run(twice())
