@@ -121,7 +121,8 @@ cluster-deps: postgres-server
 	@command -v redis-server >/dev/null && { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || \
 	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server nginx; }
 
-test-rasa-side: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg postgres-server
+# tests/rasa/test_lock_store.py starts a real redis-server: cluster-deps installs it.
+test-rasa-side: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg cluster-deps
 	$(RASA_PY) -m pytest -c tests/rasa/pytest.ini tests/rasa -q -p no:cacheprovider
 
 # End-to-end conversation tests (tests/test_*.yml) through the trained model.

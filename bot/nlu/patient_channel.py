@@ -219,10 +219,14 @@ async def _reply_early_if_crisis(output: PatientSocketIOOutput, sender_id: str, 
 
 
 async def _turn(
-    on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    message: UserMessage,
+    place: turn_slots.Place | None = None,
 ) -> None:
-    """Hand ``message`` to the assistant once one of the server's turn slots is free."""
-    async with turn_slots.for_running_loop().turn(message.sender_id):
+    """Hand ``message`` to the assistant once its conversation's earlier messages are done and
+    one of the server's turn slots is free; ``place`` is the place it took when it arrived."""
+    place = place or turn_slots.for_running_loop().reserve(message.sender_id)
+    async with place.turn():
         await on_new_message(message)
 
 
@@ -267,6 +271,8 @@ class PatientSocketIOInput(SocketIOInput):
         namespace = self.namespace
         gate = MessageGate(rate_limit.from_settings())
         message_gate.crisis_check().warm()  # the early crisis reply must not wait for spaCy
+        # Each socket's patient, readable without an await (see handle_message).
+        senders: dict[str, str] = {}
 
         @socketio_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -301,6 +307,7 @@ class PatientSocketIOInput(SocketIOInput):
                 },
                 namespace=namespace,
             )
+            senders[sid] = identity.sender_id
             # Join the room now, so that a reply is not lost if a client sends a message
             # before its session_request.
             await _maybe_await(sio.enter_room(sid, identity.sender_id, namespace=namespace))
@@ -308,6 +315,7 @@ class PatientSocketIOInput(SocketIOInput):
 
         @sio.on("disconnect", namespace=namespace)
         async def disconnect(sid: str) -> None:
+            senders.pop(sid, None)
             logger.debug("socket.io client disconnected")
 
         @sio.on("session_request", namespace=namespace)
@@ -320,6 +328,19 @@ class PatientSocketIOInput(SocketIOInput):
 
         @sio.on(self.user_message_evt, namespace=namespace)
         async def handle_message(sid: str, data: Any = None) -> None:
+            # python-socketio runs each message's handler as a task of its own, started in
+            # the order the messages arrived. The message takes its place in the
+            # conversation's queue before the first await: the awaits below (the token
+            # re-check in a thread pool above all) can finish in any order.
+            sender = senders.get(sid)
+            place = turn_slots.for_running_loop().reserve(sender) if sender else None
+            try:
+                await handle_admitted(sid, data, place)
+            finally:
+                if place is not None:
+                    place.release()
+
+        async def handle_admitted(sid: str, data: Any, place: turn_slots.Place | None) -> None:
             session = await sio.get_session(sid, namespace=namespace)
             sender_id, clinic = session["sender_id"], session["clinic"]
             # The gate comes before the token re-check: a flood is refused from memory,
@@ -368,7 +389,7 @@ class PatientSocketIOInput(SocketIOInput):
                 input_channel=self.name(),
                 metadata={"clinic": clinic},
             )
-            await _turn(on_new_message, message)
+            await _turn(on_new_message, message, place)
 
         return socketio_webhook
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -24,6 +25,7 @@ import socketio
 from channel_server import DEMO, Person, RecordingAgent, Server, channel_server, run_app_code
 
 from bot import access
+from bot.nlu import patient_channel
 from bot.nlu.patient_channel import ACCESS_DENIED_EVENT, UNREADABLE_MESSAGE, _maybe_await
 
 NORTH = "https://north.example"
@@ -614,3 +616,40 @@ def test_an_open_chat_ends_when_its_token_expires_while_the_database_is_unreacha
         {"reason": "expired", "message": access.MESSAGES["expired"]},
     )
     assert agent.received() == []
+
+
+def test_socket_a_patients_messages_reach_the_assistant_in_the_order_sent(
+    server: Server, agent: RecordingAgent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each message's token is checked again in a thread pool, and two checks can finish in
+    either order: here the first message's check is the slow one. The second message must
+    still wait for the first (it took its place in the queue when it arrived)."""
+    north_a = server.people["north_a"]
+    checked = patient_channel.verify_token
+    calls: list[int] = []
+
+    def first_check_slow(*args: Any, **kwargs: Any) -> Any:
+        calls.append(len(calls))
+        if len(calls) == 1:
+            time.sleep(0.5)
+        return checked(*args, **kwargs)
+
+    async def scenario() -> list[tuple[str, Any]]:
+        client = Client(server)
+        try:
+            assert await client.connect(north_a.token, NORTH, "websocket")
+            monkeypatch.setattr(patient_channel, "verify_token", first_check_slow)
+            await client.sio.emit("user_uttered", {"message": "first line"})
+            await client.sio.emit("user_uttered", {"message": "second line"})
+            return [await client.next_event(), await client.next_event()]
+        finally:
+            await client.close()
+
+    replies = asyncio.run(scenario())
+
+    assert len(calls) == 2
+    assert [text for _, text, _, _ in agent.received()] == ["first line", "second line"]
+    assert replies == [
+        ("bot_uttered", {"text": "echo: first line"}),
+        ("bot_uttered", {"text": "echo: second line"}),
+    ]

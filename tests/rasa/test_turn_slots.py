@@ -116,3 +116,44 @@ def test_a_mistyped_concurrent_turns_is_an_error(value: str, monkeypatch) -> Non
     monkeypatch.setenv("COMPANION_CONCURRENT_TURNS", value)
     with pytest.raises(RuntimeError, match="COMPANION_CONCURRENT_TURNS"):
         settings.concurrent_turns()
+
+
+def test_a_message_keeps_the_place_it_took_on_arrival_whenever_it_is_ready() -> None:
+    """A channel reserves a message's place before checking its token, and the checks can
+    finish in either order: the message that arrived first still runs first."""
+
+    async def scenario() -> list[str]:
+        slots, order = TurnSlots(4), []
+        first, second = slots.reserve("patient"), slots.reserve("patient")
+
+        async def turn(place, name: str, ready_after: float) -> None:
+            await asyncio.sleep(ready_after)  # the token check
+            async with place.turn():
+                order.append(name)
+
+        await asyncio.gather(turn(first, "first", 0.05), turn(second, "second", 0))
+        assert slots.conversations_waiting == 0
+        return order
+
+    assert asyncio.run(scenario()) == ["first", "second"]
+
+
+def test_a_place_given_up_without_a_turn_still_holds_back_the_messages_after_it() -> None:
+    """A refused message gives up its place; the next one still waits for the one before."""
+
+    async def scenario() -> list[str]:
+        slots, order = TurnSlots(4), []
+        first, refused, third = (slots.reserve("patient") for _ in range(3))
+
+        async def turn(place, name: str, ready_after: float) -> None:
+            await asyncio.sleep(ready_after)
+            async with place.turn():
+                order.append(name)
+
+        refused.release()
+        refused.release()  # giving up twice is harmless
+        await asyncio.gather(turn(first, "first", 0.05), turn(third, "third", 0))
+        assert slots.conversations_waiting == 0
+        return order
+
+    assert asyncio.run(scenario()) == ["first", "third"]

@@ -1,0 +1,71 @@
+"""The Makefile's test targets install the servers their tests start, so that `make test`
+passes on a fresh machine (one without Redis, nginx or PostgreSQL) and not only on one where
+an earlier run installed them."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: A server binary a test suite starts -> the Makefile target that installs it.
+SERVERS = {
+    "redis-server": "cluster-deps",
+    "nginx": "cluster-deps",
+    "initdb": "postgres-server",
+}
+
+#: Test target -> the folder of tests it runs.
+SUITES = {
+    "test-app": "tests/app",
+    "test-rasa-side": "tests/rasa",
+    "test-integration": "tests/integration",
+}
+
+
+def prerequisites(target: str) -> set[str]:
+    """Every target ``make test`` builds before ``target`` (transitively), from make's own
+    database of rules."""
+    database = subprocess.run(
+        ["make", "-pnq", "-C", str(ROOT), "help"], capture_output=True, text=True
+    ).stdout
+    rules: dict[str, set[str]] = {}
+    for line in database.splitlines():
+        found = re.match(r"^([\w.$()/-]+):(?!=)\s*(.*)$", line)
+        if found and not line.startswith(("#", "\t")):
+            rules.setdefault(found.group(1), set()).update(found.group(2).split())
+    seen: set[str] = set()
+    todo = [target]
+    while todo:
+        for name in rules.get(todo.pop(), set()) - seen:
+            seen.add(name)
+            todo.append(name)
+    return seen
+
+
+def servers_started_by(folder: str) -> set[str]:
+    """Server binaries named in a suite's Python files (and the harnesses they import)."""
+    here = Path(__file__).resolve()
+    text = "\n".join(
+        path.read_text() for path in (ROOT / folder).rglob("*.py") if path.resolve() != here
+    )
+    text += (ROOT / "tests" / "pg_server.py").read_text() if "pg_server" in text else ""
+    return {server for server in SERVERS if re.search(rf"\b{re.escape(server)}\b", text)}
+
+
+@pytest.mark.parametrize("target, folder", SUITES.items())
+def test_a_suite_that_starts_a_server_depends_on_the_target_that_installs_it(
+    target: str, folder: str
+) -> None:
+    needed = {SERVERS[server] for server in servers_started_by(folder)}
+    missing = needed - prerequisites(target)
+    assert not missing, f"{target} starts servers that {missing} installs, without depending on it"
+
+
+def test_the_rasa_side_suite_starts_redis() -> None:
+    """The case a fresh machine hit: tests/rasa starts redis-server (the lock store tests)."""
+    assert "redis-server" in servers_started_by("tests/rasa")
