@@ -136,8 +136,10 @@ def crisis_sequence(tracker: DialogueStateTracker, known: set[str]) -> list[str]
         name = f"{CRISIS_PREFIX}{kind or DEFAULT_KIND}"
         return name if name in known else f"{CRISIS_PREFIX}{DEFAULT_KIND}"
 
+    # The form active when the message came (the sequence itself may have closed it since).
+    close = [DEACTIVATE_LOOP_ACTION] if turn.active_loop else []
+
     def urgent(kind: str | None) -> list[str]:
-        close = [DEACTIVATE_LOOP_ACTION] if tracker.active_loop_name else []
         return [reply(kind), RISK_FLAG_ACTION, *close]
 
     if turn.intent == CRISIS_INTENT:
@@ -147,7 +149,6 @@ def crisis_sequence(tracker: DialogueStateTracker, known: set[str]) -> list[str]
             level = "urgent"
         if level in ("urgent", "recent"):
             return urgent(kind if level == "urgent" else "recent")
-        close = [DEACTIVATE_LOOP_ACTION] if tracker.active_loop_name else []
         return [*close, ASK_RESPONSE]
 
     if previous is not None and ASK_RESPONSE in previous.actions:
