@@ -1,4 +1,8 @@
-"""The quick mood and craving check-in."""
+"""The quick mood and craving check-in.
+
+A mood of 2 or lower brings the direct safety question, a craving of 8 or higher a coping offer
+(actions/risk.py).
+"""
 
 from __future__ import annotations
 
@@ -9,16 +13,24 @@ from rasa_sdk.types import DomainDict
 
 from actions.forms import (
     JournalFormValidation,
+    answered_slots,
+    form_slots,
     rating_answer,
     save_finished_form,
     text_answer,
+)
+from actions.risk import (
+    SafetyQuestionMixin,
+    ended_by_safety_answer,
+    keep_interrupted,
+    notice_after_save,
 )
 from bot import journal_text
 
 FORM = "checkin_form"
 
 
-class ValidateCheckinForm(JournalFormValidation):
+class ValidateCheckinForm(SafetyQuestionMixin, JournalFormValidation):
     def name(self) -> str:
         return "validate_checkin_form"
 
@@ -34,7 +46,11 @@ class ActionSaveCheckin(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if ended_by_safety_answer(tracker):
+            return keep_interrupted(FORM, tracker, domain)
+        values = answered_slots(tracker, form_slots(domain, FORM))
         _, events = save_finished_form(
             FORM, dispatcher, tracker, domain, journal_text.checkin_confirmation
         )
+        notice_after_save(FORM, values, dispatcher, tracker)
         return events

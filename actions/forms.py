@@ -24,7 +24,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot import journal, journal_text
+from bot import journal, journal_text, safety_plan
 from bot.journal import EntryView
 from bot.parsing import (
     MAX_ANSWER_CHARS,
@@ -39,7 +39,13 @@ from bot.parsing import (
 
 logger = logging.getLogger(__name__)
 
-FORM_NAMES = ("integration_form", "trigger_form", "urge_surfing_form", "checkin_form")
+FORM_NAMES = (
+    "integration_form",
+    "trigger_form",
+    "urge_surfing_form",
+    "checkin_form",
+    "safety_plan_form",
+)
 
 #: Slots outside a form's required slots that belong to it and are cleared with it.
 FORM_EXTRA_SLOTS: dict[str, tuple[str, ...]] = {
@@ -81,10 +87,17 @@ def form_slots(domain: Mapping[str, Any], form_name: str) -> list[str]:
     return list(form.get("required_slots") or [])
 
 
+#: Required slots that are never journal answers: the safety question asked after a low mood
+#: (actions/risk.py) steers the form; it is neither saved nor given back.
+NOT_ANSWERS = frozenset({"safety_answer"})
+
+
 def answered_slots(tracker: Tracker, slots: list[str]) -> dict[str, Any]:
     """The slots the person actually answered: neither empty nor skipped, in form order."""
     values = {}
     for slot in slots:
+        if slot in NOT_ANSWERS:
+            continue
         value = tracker.get_slot(slot)
         if value is not None and value != SKIPPED:
             values[slot] = value
@@ -339,6 +352,10 @@ def save_form_answers(
         return save_draft(sender_id, checkin_draft(values), status)
     if form_name == "urge_surfing_form":
         return save_urge_surfing(sender_id, values, tracker.get_slot("last_trigger_entry"), status)
+    if form_name == "safety_plan_form":
+        # Steps not answered keep what the current plan says (see bot.safety_plan).
+        answers = {safety_plan.key_of(slot): value for slot, value in values.items()}
+        return safety_plan.save_plan(sender_id, answers, status)
     raise ValueError(f"unknown form {form_name!r}")
 
 

@@ -12,6 +12,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.forms import (
     JournalFormValidation,
+    answered_slots,
+    form_slots,
     latest_intent,
     latest_text,
     rating_answer,
@@ -19,6 +21,12 @@ from actions.forms import (
     screen_answer,
     text_answer,
     today,
+)
+from actions.risk import (
+    SafetyQuestionMixin,
+    ended_by_safety_answer,
+    keep_interrupted,
+    notice_after_save,
 )
 from bot import journal_text
 from bot.parsing import clean_answer, find_session_date, parse_session_date
@@ -41,8 +49,11 @@ def session_date_problem(day: date, reference: date) -> str | None:
     return None
 
 
-class ValidateIntegrationForm(JournalFormValidation):
-    """Validates the reflection; the session date may come from the message that started it."""
+class ValidateIntegrationForm(SafetyQuestionMixin, JournalFormValidation):
+    """Validates the reflection; the session date may come from the message that started it.
+
+    A mood of 2 or lower brings the direct safety question next (actions/risk.py).
+    """
 
     def name(self) -> str:
         return "validate_integration_form"
@@ -115,7 +126,11 @@ class ActionSaveIntegration(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if ended_by_safety_answer(tracker):
+            return keep_interrupted(FORM, tracker, domain)
+        values = answered_slots(tracker, form_slots(domain, FORM))
         _, events = save_finished_form(
             FORM, dispatcher, tracker, domain, journal_text.integration_summary
         )
+        notice_after_save(FORM, values, dispatcher, tracker)
         return events

@@ -9,10 +9,13 @@ from rasa_sdk.types import DomainDict
 
 from actions.forms import (
     JournalFormValidation,
+    answered_slots,
+    form_slots,
     rating_answer,
     save_finished_form,
     text_answer,
 )
+from actions.risk import notice_after_save
 from bot import journal_text
 
 FORM = "trigger_form"
@@ -43,9 +46,12 @@ class ActionSaveTrigger(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        values = answered_slots(tracker, form_slots(domain, FORM))
         entry, events = save_finished_form(
             FORM, dispatcher, tracker, domain, journal_text.trigger_summary
         )
+        # A high craving gets an "info" flag here; the coping offer follows by rule.
+        notice_after_save(FORM, values, dispatcher, tracker)
         if entry is None:
             return events
         return [*events, SlotSet("last_trigger_entry", float(entry.number))]

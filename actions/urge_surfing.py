@@ -19,6 +19,7 @@ from actions.forms import (
     tell_not_saved,
     text_answer,
 )
+from actions.risk import notice_after_save
 from bot import journal_text
 
 FORM = "urge_surfing_form"
@@ -60,4 +61,5 @@ class ActionFinishUrgeSurfing(Action):
         before = rating_value(values.get("surf_before"))
         after = rating_value(values.get("surf_after"))
         dispatcher.utter_message(text=journal_text.urge_surfing_summary(entry, before, after))
+        notice_after_save(FORM, values, dispatcher, tracker)
         return reset_form_events(domain, FORM)

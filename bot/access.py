@@ -7,8 +7,9 @@ sending a different id. A token is only as good as its row in ``patient_links``:
 link, or one whose row is gone, is refused even before it expires.
 
 This module runs in both environments - inside the Rasa server (SQLAlchemy 1.4) for the
-chat channels and in the web app and CLI (SQLAlchemy 2) - so it uses only PyJWT and
-SQLAlchemy Core ``text()`` queries, which mean the same in both versions.
+chat channels and in the web app and CLI (SQLAlchemy 2) - so it uses only PyJWT,
+SQLAlchemy Core ``text()`` queries, which mean the same in both versions, and the pure
+:mod:`bot.safety.clinic_lines`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from bot import settings
+from bot.safety import clinic_lines
 
 ALGORITHM = "HS256"
 ORIGIN_CACHE_SECONDS = 5.0
@@ -197,6 +199,37 @@ def sender_clinic(sender_id: str) -> str | None:
         sender_id=sender_id,
     )
     return rows[0]["slug"] if rows else None
+
+
+def clinic_crisis_settings(slug: str) -> dict[str, Any] | None:
+    """What the clinic's crisis replies are built from; ``None`` for an unknown clinic.
+
+    ``{"emergency_number", "response_time", "crisis_lines", "peer_support_line"}``, as
+    :func:`bot.safety.clinic_lines.lines_for` takes it. Whatever is missing or unusable in the
+    row (a database written by hand, or before these settings existed) is the default's, so
+    a crisis reply always has numbers to give.
+    """
+    rows = _query(
+        "SELECT emergency_number, response_time, crisis_lines, peer_support_line FROM clinics "
+        "WHERE slug = :slug",
+        slug=slug,
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    try:
+        lines = _as_list(row["crisis_lines"])
+    except ValueError:
+        lines = []
+    return clinic_lines.complete_settings(
+        {
+            "emergency_number": row["emergency_number"],
+            "response_time": row["response_time"],
+            "crisis_lines": lines,
+            # SQLite returns its 0/1 through text(), PostgreSQL a bool.
+            "peer_support_line": bool(row["peer_support_line"]),
+        }
+    )
 
 
 def _as_utc(value: datetime | str) -> datetime:

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.cli import CommandError, SubParsers, command_group, database_errors
+from bot.safety.clinic_lines import LINE_KINDS
 
 _DURATION = re.compile(r"\s*(\d{1,7})\s*([mhdw])\s*")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -41,7 +42,7 @@ def parse_retention(text: str) -> int:
     return int(value)
 
 
-def _crisis_lines(values: list[str] | None) -> list[dict[str, str]] | None:
+def _crisis_lines(values: list[str] | None) -> list[dict[str, Any]] | None:
     from bot.clinics import ClinicError, parse_crisis_line
 
     if not values:
@@ -70,6 +71,10 @@ def _clinic_save(args: argparse.Namespace) -> int:
         "webhook_url": args.webhook_url,
         "retention_days": args.retention_days,
         "erasure_review": args.erasure_review,
+        "emergency_number": args.emergency_number,
+        "response_time": args.response_time,
+        "notify_levels": args.notify_level,
+        "peer_support_line": args.peer_support_line,
     }
     with database_errors():
         try:
@@ -123,8 +128,47 @@ def _settings_arguments(parser: argparse.ArgumentParser, *, create: bool) -> Non
     parser.add_argument(
         "--crisis-line",
         action="append",
-        metavar="NAME=NUMBER",
-        help="a crisis number for 'Get help now' (repeatable; default: 988 and 911)",
+        metavar="NAME=NUMBER[;kinds=KIND,…][;detail=TEXT]",
+        help="a crisis line for 'Get help now', and for the crisis replies of its kinds "
+        f"({', '.join(LINE_KINDS)}); detail is said after the number "
+        + ("(repeatable; default: the US lines)" if create else "(replaces the list; repeatable)"),
+    )
+    parser.add_argument(
+        "--emergency-number",
+        metavar="NUMBER",
+        help="the number urgent crisis replies give first" + (" (default: 911)" if create else ""),
+    )
+    parser.add_argument(
+        "--response-time",
+        metavar="TEXT",
+        help="when the care team usually reads a risk flag, as crisis replies say it after "
+        "'usually'" + (" (default: 'within one working day')" if create else ""),
+    )
+    parser.add_argument(
+        "--notify-level",
+        action="append",
+        metavar="LEVEL",
+        help="a risk-flag level (urgent, elevated or info) announced by e-mail or webhook; "
+        "urgent always is "
+        + (
+            "(repeatable; default: urgent and elevated)"
+            if create
+            else "(replaces the list; repeatable)"
+        ),
+    )
+    peer = parser.add_mutually_exclusive_group()
+    peer.add_argument(
+        "--peer-support-line",
+        dest="peer_support_line",
+        action="store_true",
+        default=None,
+        help="after a session, offer the Fireside Project's psychedelic peer-support line",
+    )
+    peer.add_argument(
+        "--no-peer-support-line",
+        dest="peer_support_line",
+        action="store_false",
+        help="do not offer the peer-support line" + (" (the default)" if create else ""),
     )
     parser.add_argument("--accent-color", metavar="#RRGGBB")
     parser.add_argument("--greeting", help="the widget's first message")
@@ -268,6 +312,11 @@ def _patient_erase(args: argparse.Namespace) -> int:
         state = (
             f"{result['erased']} erased" if "erased" in result else f"FAILED ({result['failed']})"
         )
+        if result.get("kept_until_notified"):
+            state += (
+                f", {result['kept_until_notified']} kept without what the patient wrote "
+                "until the care team is notified"
+            )
         print(f"{store}\t{state}")
     if receipt.failed:
         raise CommandError(

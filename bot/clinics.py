@@ -5,9 +5,14 @@ read by the web app on every widget load. The demo clinic is created on first us
 web app's own address as its origin, so ``make run`` works without any setup.
 
 A clinic may also name where new risk flags are announced (``notify_emails``,
-``webhook_url``); :mod:`bot.notify` sends those announcements. ``retention_days`` is how long
-conversations are kept (``python -m bot purge``), and ``erasure_review`` makes a patient's
-"delete my data" a request for staff instead of an erasure at once (:mod:`bot.erasure`).
+``webhook_url``) and which levels of flag are (``notify_levels``); :mod:`bot.notify` sends
+those announcements. ``retention_days`` is how long conversations are kept (``python -m bot
+purge``), and ``erasure_review`` makes a patient's "delete my data" a request for staff
+instead of an erasure at once (:mod:`bot.erasure`).
+
+Crisis settings - ``crisis_lines`` with the reply kinds each is named in, ``emergency_number``,
+``response_time`` and ``peer_support_line`` - are what the crisis replies are built from
+(:mod:`bot.safety.clinic_lines`), so a clinic outside the US can give its own numbers.
 """
 
 from __future__ import annotations
@@ -18,19 +23,22 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import settings
 from bot.access import normalize_origin
+from bot.safety import clinic_lines
 from bot.storage import db
-from bot.storage.models import Clinic
+from bot.storage.models import RISK_LEVELS, Clinic
 
-DEFAULTS_FILE = settings.PROJECT_ROOT / "bot" / "content" / "clinic_defaults.yml"
+DEFAULTS_FILE = clinic_lines.DEFAULTS_FILE
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 COLOR_PATTERN = re.compile(r"^#[0-9a-fA-F]{6}$")
-NUMBER_PATTERN = re.compile(r"^\+?[0-9][0-9 ().-]{0,30}$")
+NUMBER_PATTERN = clinic_lines.NUMBER_PATTERN
+#: ``;kinds=…`` or ``;detail=…`` after ``NAME=NUMBER`` on the command line.
+_LINE_OPTION = re.compile(r";\s*(kinds|detail)\s*=", re.IGNORECASE)
+MAX_EMERGENCY_NUMBER = 32
 #: Whitespace or control characters inside an address (see _refuse_hidden_characters).
 _HIDDEN_CHARACTERS = re.compile(r"[\s\x00-\x1f\x7f]")
 MAX_NAME = 200
@@ -55,8 +63,8 @@ class ClinicError(ValueError):
 
 @cache
 def defaults() -> dict[str, Any]:
-    """Default crisis lines, accent colour and greeting (``bot/content/clinic_defaults.yml``)."""
-    return yaml.safe_load(DEFAULTS_FILE.read_text(encoding="utf-8"))
+    """Default crisis settings, accent colour and greeting (``bot/content/clinic_defaults.yml``)."""
+    return clinic_lines.load_defaults()
 
 
 @dataclass(frozen=True)
@@ -75,12 +83,26 @@ class ClinicView:
     webhook_url: str | None = None
     retention_days: int | None = None
     erasure_review: bool = False
+    emergency_number: str = "911"
+    response_time: str = "within one working day"
+    notify_levels: list[str] = field(default_factory=lambda: ["urgent", "elevated"])
+    peer_support_line: bool = False
+
+    def crisis_settings(self) -> dict[str, Any]:
+        """What the crisis replies are built from (:func:`bot.safety.clinic_lines.lines_for`)."""
+        return {
+            "emergency_number": self.emergency_number,
+            "response_time": self.response_time,
+            "crisis_lines": [dict(line) for line in self.crisis_lines],
+            "peer_support_line": self.peer_support_line,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         """The settings as JSON-ready data.
 
-        The risk-flag notification, retention and erasure-review settings appear only once a
-        clinic has them, so the output of clinics without them keeps the shape it always had.
+        The crisis settings are always there (a clinic outside the US must notice an
+        emergency number of 911). The risk-flag notification, retention and erasure-review
+        settings appear only once a clinic has them.
         """
         data: dict[str, Any] = {
             "slug": self.slug,
@@ -91,6 +113,10 @@ class ClinicView:
             "greeting": self.greeting,
             "allow_anonymous": self.allow_anonymous,
             "patient_url": self.patient_url,
+            "emergency_number": self.emergency_number,
+            "response_time": self.response_time,
+            "notify_levels": list(self.notify_levels),
+            "peer_support_line": self.peer_support_line,
         }
         if self.notify_emails:
             data["notify_emails"] = list(self.notify_emails)
@@ -117,7 +143,15 @@ def _view(clinic: Clinic) -> ClinicView:
         webhook_url=clinic.webhook_url,
         retention_days=clinic.retention_days,
         erasure_review=bool(clinic.erasure_review),
+        emergency_number=clinic.emergency_number or defaults()["emergency_number"],
+        response_time=clinic.response_time or defaults()["response_time"],
+        notify_levels=_ordered_levels(clinic.notify_levels or []),
+        peer_support_line=bool(clinic.peer_support_line),
     )
+
+
+def _ordered_levels(levels: list[str]) -> list[str]:
+    return [level for level in RISK_LEVELS if level in levels]
 
 
 # ----------------------------------------------------------------------------- validation
@@ -144,18 +178,81 @@ def check_origins(origins: list[str]) -> list[str]:
     return normalized
 
 
-def parse_crisis_line(text: str) -> dict[str, str]:
-    """``"Name=number"`` as typed on the command line, e.g. ``"Samaritans=116 123"``."""
-    name, sep, number = text.rpartition("=")
+def parse_crisis_line(text: str) -> dict[str, Any]:
+    """A crisis line as typed on the command line.
+
+    ``NAME=NUMBER``, e.g. ``"Samaritans=116 123"``, optionally followed by
+    ``;kinds=KIND,KIND`` (the crisis replies that name the line) and ``;detail=TEXT`` (said
+    after the number), e.g. ``"Domestic Violence Hotline=1-800-799-7233;kinds=violence;
+    detail=or text START to 88788"``. The detail is the rest of its option, so it may hold
+    commas and semicolons.
+    """
+    option = _LINE_OPTION.search(text)
+    head, options = (text[: option.start()], text[option.start() :]) if option else (text, "")
+    name, sep, number = head.rpartition("=")
     name, number = name.strip(), number.strip()
     if not sep or not name or not NUMBER_PATTERN.fullmatch(number):
         raise ClinicError(
             f"{text!r} is not a crisis line: write NAME=NUMBER, e.g. "
-            "'Suicide & Crisis Lifeline=988'."
+            "'Suicide & Crisis Lifeline=988', optionally followed by ;kinds=KIND,KIND "
+            "and ;detail=TEXT."
         )
     if len(name) > MAX_NAME:
         raise ClinicError(f"Crisis line name is longer than {MAX_NAME} characters.")
-    return {"name": name, "number": number}
+    line: dict[str, Any] = {"name": name, "number": number}
+    # Each option runs to the next ";kinds=" or ";detail=".
+    starts = [match.start() for match in _LINE_OPTION.finditer(options)] + [len(options)]
+    for start, end in zip(starts, starts[1:], strict=False):
+        key, _, value = options[start + 1 : end].partition("=")
+        key = key.strip().lower()
+        if key in line:
+            raise ClinicError(f"{text!r} gives {key} twice (NAME=NUMBER;kinds=…;detail=…).")
+        line[key] = [kind.strip() for kind in value.split(",")] if key == "kinds" else value
+    try:
+        return clinic_lines.check_line(line)
+    except clinic_lines.LineError as error:
+        raise ClinicError(f"{text!r}: {error} (NAME=NUMBER;kinds=…;detail=…)") from error
+
+
+def check_crisis_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every line usable: a name, a dialable number, and known reply kinds if any."""
+    try:
+        return clinic_lines.check_lines(lines)
+    except clinic_lines.LineError as error:
+        raise ClinicError(str(error)) from error
+
+
+def check_emergency_number(number: str) -> str:
+    """The number every urgent reply says first: dialable digits, at most 32 characters."""
+    value = (number or "").strip()
+    if len(value) > MAX_EMERGENCY_NUMBER or not NUMBER_PATTERN.fullmatch(value):
+        raise ClinicError(f"{number!r} is not an emergency number like 911, 999 or 112.")
+    return value
+
+
+def check_response_time(text: str) -> str:
+    """When the care team usually reads a flag, as it reads after "usually": one short line."""
+    try:
+        return clinic_lines.check_text("response time", text, clinic_lines.MAX_RESPONSE_TIME)
+    except clinic_lines.LineError as error:
+        raise ClinicError(f"{error} E.g. 'within one working day'.") from error
+
+
+def check_notify_levels(levels: list[str]) -> list[str]:
+    """The flag levels announced by e-mail or webhook, in order of urgency; urgent among them.
+
+    Urgent flags are always announced: a clinic that wants no announcements at all removes
+    its addresses and webhook instead, so that it cannot switch off urgent ones by accident.
+    """
+    unknown = [level for level in levels if level not in RISK_LEVELS]
+    if unknown:
+        raise ClinicError(f"{unknown[0]!r} is not a risk level; use {', '.join(RISK_LEVELS)}.")
+    if "urgent" not in levels:
+        raise ClinicError(
+            "Urgent flags are always announced: include urgent in the levels "
+            "(to announce nothing, remove the notification addresses and webhook)."
+        )
+    return _ordered_levels(levels)
 
 
 def check_color(color: str) -> str:
@@ -282,13 +379,20 @@ def create(
     webhook_url: str | None = None,
     retention_days: int | None = None,
     erasure_review: bool | None = None,
+    emergency_number: str | None = None,
+    response_time: str | None = None,
+    notify_levels: list[str] | None = None,
+    peer_support_line: bool | None = None,
 ) -> ClinicView:
-    """Create a clinic; :class:`ClinicError` if the slug is taken or a setting is unusable."""
+    """Create a clinic; :class:`ClinicError` if the slug is taken or a setting is unusable.
+
+    Crisis settings not given are the defaults' (the United States' numbers).
+    """
     clinic = Clinic(
         slug=check_slug(slug),
         name=check_text("name", name, MAX_NAME),
         origins=check_origins(origins),
-        crisis_lines=list(crisis_lines or defaults()["crisis_lines"]),
+        crisis_lines=check_crisis_lines(crisis_lines or defaults()["crisis_lines"]),
         accent_color=check_color(accent_color or defaults()["accent_color"]),
         greeting=check_text("greeting", greeting, MAX_GREETING) if greeting else None,
         allow_anonymous=allow_anonymous,
@@ -297,6 +401,16 @@ def create(
         webhook_url=check_webhook_url(webhook_url) if webhook_url else None,
         retention_days=check_retention_days(retention_days) if retention_days else None,
         erasure_review=bool(erasure_review),
+        emergency_number=check_emergency_number(
+            defaults()["emergency_number"] if emergency_number is None else emergency_number
+        ),
+        response_time=check_response_time(
+            defaults()["response_time"] if response_time is None else response_time
+        ),
+        notify_levels=check_notify_levels(
+            defaults()["notify_levels"] if notify_levels is None else notify_levels
+        ),
+        peer_support_line=bool(peer_support_line),
     )
     db.ensure_schema()
     with db.session_scope() as session:
@@ -322,6 +436,10 @@ def update(
     webhook_url: str | None = None,
     retention_days: int | None = None,
     erasure_review: bool | None = None,
+    emergency_number: str | None = None,
+    response_time: str | None = None,
+    notify_levels: list[str] | None = None,
+    peer_support_line: bool | None = None,
 ) -> ClinicView:
     """Change the given settings of a clinic; the others stay as they are.
 
@@ -340,7 +458,7 @@ def update(
         if add_origins:
             clinic.origins = check_origins([*(clinic.origins or []), *add_origins])
         if crisis_lines is not None:
-            clinic.crisis_lines = list(crisis_lines)
+            clinic.crisis_lines = check_crisis_lines(crisis_lines)
         if accent_color is not None:
             clinic.accent_color = check_color(accent_color)
         if greeting is not None:
@@ -357,6 +475,14 @@ def update(
             clinic.retention_days = check_retention_days(retention_days)
         if erasure_review is not None:
             clinic.erasure_review = erasure_review
+        if emergency_number is not None:
+            clinic.emergency_number = check_emergency_number(emergency_number)
+        if response_time is not None:
+            clinic.response_time = check_response_time(response_time)
+        if notify_levels is not None:
+            clinic.notify_levels = check_notify_levels(notify_levels)
+        if peer_support_line is not None:
+            clinic.peer_support_line = peer_support_line
         session.flush()
         return _view(clinic)
 
@@ -398,6 +524,10 @@ def demo_clinic(session: Session) -> Clinic:
             origins=demo_origins(),
             crisis_lines=list(defaults()["crisis_lines"]),
             accent_color=defaults()["accent_color"],
+            emergency_number=defaults()["emergency_number"],
+            response_time=defaults()["response_time"],
+            notify_levels=list(defaults()["notify_levels"]),
+            peer_support_line=bool(defaults()["peer_support_line"]),
             allow_anonymous=True,
         )
         session.add(clinic)
@@ -442,7 +572,12 @@ def widget_config(slug: str) -> dict[str, Any] | None:
         "accent_color": clinic.accent_color,
         "greeting": clinic.greeting,
         "allow_anonymous": clinic.allow_anonymous,
-        "crisis_lines": clinic.crisis_lines,
+        # The widget lists every line under "Get help now"; which replies name a line is
+        # the Rasa server's business.
+        "crisis_lines": [
+            {key: line[key] for key in ("name", "number", "detail") if key in line}
+            for line in clinic.crisis_lines
+        ],
         "socket_url": settings.public_rasa_url(),
         "socket_path": "/socket.io",
         "anonymous_session_url": f"{web}/api/clinics/{clinic.slug}/anonymous-session",

@@ -4,8 +4,13 @@ What an erasure removes, each store in its own transaction so that one failing s
 keep the others' data alive:
 
 - ``journal``: every journal entry;
-- ``risk_flags``: every risk flag with the message that raised it - which also drops any
-  notification of it still waiting to be sent, because the outbox *is* the unsent flags;
+- ``risk_flags``: every risk flag with the message that raised it - except a flag whose care
+  team has not been told of it yet: not notified, not acknowledged, and of a level the clinic
+  is notified of. Deleting that one would silently cancel an urgent notice (a patient in
+  crisis who then erases everything is exactly who must not fall through). Such a flag keeps
+  its level, category, source and time; its message becomes ``""`` and ``erased_at`` is set.
+  The notifier deletes it as soon as its notice is delivered, or once it is acknowledged on
+  the dashboard (:mod:`bot.notify`). The receipt counts these as ``kept_until_notified``;
 - ``events``: the patient's conversation in Rasa's tracker store (a database where Rasa never
   ran has no such table: nothing to erase there). The same transaction sets
   ``patients.erased_at``, which the tracker store reads so that a turn in flight does not
@@ -13,7 +18,7 @@ keep the others' data alive:
 - ``erasure_requests``: the patient's open requests are marked ``erased`` - only when every
   other store was erased, so that a partial erasure stays visible as an open request.
 
-What it keeps, on purpose: the ``patients`` row and the patient's links. They hold ids and
+What else it keeps, on purpose: the ``patients`` row and the patient's links. They hold ids and
 timestamps only, never anything the patient wrote, and the audit log must go on naming the
 patient its rows are about - an erasure that made its own receipt meaningless could not be
 checked. The patient can keep chatting with the same link afterwards.
@@ -35,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, inspect, select, update
+from sqlalchemy import and_, delete, inspect, select, update
 from sqlalchemy.orm import Session
 
 from bot import audit
@@ -87,7 +92,8 @@ class AlreadyResolved(ValueError):
 
 @dataclass(frozen=True)
 class ErasureReceipt:
-    """What one erasure did, store by store: ``{"erased": n}`` or ``{"failed": "<class>"}``."""
+    """What one erasure did, store by store: ``{"erased": n}`` or ``{"failed": "<class>"}``;
+    ``risk_flags`` adds ``"kept_until_notified": n`` when it kept flags without their text."""
 
     sender_id: str
     clinic_id: int
@@ -104,6 +110,11 @@ class ErasureReceipt:
             for name, result in self.stores.items()
             if "erased" in result
         }
+
+    @property
+    def kept_until_notified(self) -> int:
+        """Risk flags kept, without what the patient wrote, until their notice is delivered."""
+        return int(self.stores.get("risk_flags", {}).get("kept_until_notified", 0))
 
     @property
     def failed(self) -> tuple[str, ...]:
@@ -189,9 +200,39 @@ def _erase_journal(session: Session, patient: Patient, at: datetime) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def _erase_risk_flags(session: Session, patient: Patient, at: datetime) -> int:
-    result = session.execute(delete(RiskFlag).where(RiskFlag.patient_id == patient.id))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+def _erase_risk_flags(session: Session, patient: Patient, at: datetime) -> dict[str, int]:
+    """Delete the flags the care team knows of; keep the others without their message."""
+    levels = session.scalar(select(Clinic.notify_levels).where(Clinic.id == patient.clinic_id))
+    # Urgent flags are always announced (bot.notify), whatever the stored setting says.
+    announced = {"urgent", *(levels or ())}
+    unknown_to_care_team = and_(
+        RiskFlag.notified_at.is_(None),
+        RiskFlag.acknowledged_at.is_(None),
+        RiskFlag.notify_attempts >= 0,
+        RiskFlag.level.in_(sorted(announced)),
+    )
+    ids = list(
+        session.scalars(
+            select(RiskFlag.id).where(RiskFlag.patient_id == patient.id).with_for_update()
+        )
+    )
+    kept = list(
+        session.scalars(select(RiskFlag.id).where(RiskFlag.id.in_(ids), unknown_to_care_team))
+    )
+    if kept:
+        session.execute(
+            update(RiskFlag)
+            .where(RiskFlag.id.in_(kept))
+            .values(message="", erased_at=at)
+            .execution_options(synchronize_session=False)
+        )
+    result = session.execute(
+        delete(RiskFlag)
+        .where(RiskFlag.patient_id == patient.id, RiskFlag.id.not_in(kept))
+        .execution_options(synchronize_session=False)
+    )
+    erased = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return {"erased": erased, "kept_until_notified": len(kept)} if kept else {"erased": erased}
 
 
 def _erase_events(session: Session, patient: Patient, at: datetime) -> int:
@@ -202,6 +243,9 @@ def _erase_events(session: Session, patient: Patient, at: datetime) -> int:
         return 0
     result = session.execute(delete(EVENTS).where(EVENTS.c.sender_id == patient.sender_id))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+Step = Callable[[Session, Patient, datetime], "int | dict[str, int]"]
 
 
 def _close_requests(actor: str) -> Callable[[Session, Patient, datetime], int]:
@@ -216,16 +260,15 @@ def _close_requests(actor: str) -> Callable[[Session, Patient, datetime], int]:
     return close
 
 
-def _run_store(
-    name: str, sender_id: str, step: Callable[[Session, Patient, datetime], int], at: datetime
-) -> dict[str, int | str]:
+def _run_store(name: str, sender_id: str, step: Step, at: datetime) -> dict[str, int | str]:
     """One store in its own transaction; a failure is reported, never raised."""
     try:
         with db.session_scope() as session:
             patient = _find_patient(session, sender_id, lock=True)
             if patient is None:  # deleted by someone else meanwhile: nothing left here
                 return {"erased": 0}
-            return {"erased": step(session, patient, at)}
+            done = step(session, patient, at)
+            return dict(done) if isinstance(done, dict) else {"erased": done}
     except Exception as error:  # noqa: BLE001 - the other stores must still be erased
         # The class only at warning level: a database's message can quote the statement.
         logger.warning("Erasing %s of a patient failed: %s", name, type(error).__name__)
@@ -280,7 +323,7 @@ def erase_patient(
             if owner != patient.id:
                 raise ValueError(f"erasure request {request_id} is not this patient's")
     at = utcnow()
-    steps: dict[str, Callable[[Session, Patient, datetime], int]] = {
+    steps: dict[str, Step] = {
         "journal": _erase_journal,
         "risk_flags": _erase_risk_flags,
         "events": _erase_events,

@@ -26,6 +26,7 @@ from bot.storage.models import (
     KINDS,
     RATING_MAX,
     RATING_MIN,
+    RISK_LEVELS,
     STATUSES,
     JournalEntry,
     Patient,
@@ -36,11 +37,13 @@ from bot.storage.models import (
 __all__ = [
     "FIELD_KEYS",
     "KINDS",
+    "RISK_LEVELS",
     "STATUSES",
     "URGE_SURFING_KEYS",
     "EntryView",
     "export_patient",
     "get_entry",
+    "latest_entry",
     "recent_entries",
     "record_risk_flag",
     "save_entry",
@@ -62,6 +65,16 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
         "urge_surfing",
     ),
     "checkin": ("note",),
+    # The Stanley-Brown safety plan, in the plan's own order.
+    "safety_plan": (
+        "warning_signs",
+        "coping_alone",
+        "distractions",
+        "people_to_ask",
+        "professionals",
+        "safer_surroundings",
+        "reasons_for_living",
+    ),
 }
 #: Keys of the ``urge_surfing`` dict that an urge-surfing exercise adds to a trigger entry.
 URGE_SURFING_KEYS: tuple[str, ...] = ("before", "location", "change", "after")
@@ -255,6 +268,25 @@ def get_entry(sender_id: str, number: int) -> EntryView | None:
         return entry_view(entry) if entry is not None else None
 
 
+def latest_entry(sender_id: str, kind: str) -> EntryView | None:
+    """The patient's newest entry of ``kind`` (any status), or ``None``.
+
+    A safety plan is kept this way: each change is saved as a new entry, and the newest
+    one is the patient's current plan.
+    """
+    db.ensure_schema()
+    with db.session_scope(write=False) as session:
+        query = (
+            select(JournalEntry)
+            .join(Patient)
+            .where(Patient.sender_id == sender_id, JournalEntry.kind == kind)
+            .order_by(JournalEntry.number.desc())
+            .limit(1)
+        )
+        entry = session.scalars(query).first()
+        return entry_view(entry) if entry is not None else None
+
+
 def update_entry_fields(sender_id: str, number: int, fields: dict[str, Any]) -> EntryView | None:
     """Merge ``fields`` into an existing entry's fields (new keys win); ``None`` if no such entry.
 
@@ -279,13 +311,26 @@ def update_entry_fields(sender_id: str, number: int, fields: dict[str, Any]) -> 
     return _write(merge)
 
 
-def record_risk_flag(sender_id: str, *, message: str, category: str | None, source: str) -> int:
-    """Keep a message that showed signs of crisis for the care team; returns the flag's id."""
+def record_risk_flag(
+    sender_id: str,
+    *,
+    message: str,
+    category: str | None,
+    source: str,
+    level: str = "urgent",
+) -> int:
+    """Keep a message that showed signs of risk for the care team; returns the flag's id.
+
+    ``level`` (one of :data:`RISK_LEVELS`) says how soon the care team should look, and
+    whether the clinic is told at once (its ``notify_levels``, :mod:`bot.notify`).
+    """
     _check_sender_id(sender_id)
     if not isinstance(message, str):
         raise TypeError("message must be a string")
     if not source:
         raise ValueError("source must name what raised the flag")
+    if level not in RISK_LEVELS:
+        raise ValueError(f"unknown risk level {level!r}; expected one of {RISK_LEVELS}")
     # PostgreSQL text cannot hold NUL; losing a crisis flag over an invisible control
     # character would be far worse than showing it as U+FFFD.
     message = message.replace("\x00", "\ufffd")
@@ -296,6 +341,7 @@ def record_risk_flag(sender_id: str, *, message: str, category: str | None, sour
             patient_id=patient.id,
             category=category,
             source=source,
+            level=level,
             message=message,
             created_at=utcnow(),
         )
@@ -352,6 +398,7 @@ def export_patient(sender_id: str) -> dict[str, Any] | None:
                 {
                     "id": flag.id,
                     "created_at": _iso(flag.created_at),
+                    "level": flag.level,
                     "category": flag.category,
                     "source": flag.source,
                     "message": flag.message,

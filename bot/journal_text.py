@@ -56,6 +56,21 @@ ANSWER_LABELS: dict[str, str] = {
     "checkin_craving": "Craving",
     "checkin_note": "Note",
     "note": "Note",
+    # safety plan (Stanley & Brown, 2012), in the order of its seven steps
+    "warning_signs": "Warning signs",
+    "coping_alone": "Things I can do on my own",
+    "distractions": "People and places that distract me",
+    "people_to_ask": "People I can ask for help",
+    "professionals": "Professionals and services",
+    "safer_surroundings": "Making my surroundings safer",
+    "reasons_for_living": "My reasons for living",
+    "plan_warning_signs": "Warning signs",
+    "plan_coping_alone": "Things I can do on my own",
+    "plan_distractions": "People and places that distract me",
+    "plan_people_to_ask": "People I can ask for help",
+    "plan_professionals": "Professionals and services",
+    "plan_safer_surroundings": "Making my surroundings safer",
+    "plan_reasons_for_living": "My reasons for living",
 }
 
 #: Slots and fields holding 0 to 10 ratings, shown as "6/10".
@@ -81,11 +96,23 @@ _TRIGGER_TITLES = {
 
 _STATUS_NOTES = {"partial": "unfinished", "interrupted": "interrupted"}
 
+# The safety plan's steps, in order (the same keys as bot.journal.FIELD_KEYS["safety_plan"]).
+_SAFETY_PLAN_FIELDS = (
+    "warning_signs",
+    "coping_alone",
+    "distractions",
+    "people_to_ask",
+    "professionals",
+    "safer_surroundings",
+    "reasons_for_living",
+)
+
 # Fields whose words make the preview in the journal list, per kind, in order of preference.
 _PREVIEW_FIELDS = {
     "integration": ("stood_out", "feelings", "insight", "intention", "small_step"),
     "trigger": ("context", "trigger_types_text", "coping", "halt_text"),
     "checkin": ("note",),
+    "safety_plan": _SAFETY_PLAN_FIELDS,
 }
 
 # Text fields shown in a full entry, per kind, in the order the questions are asked.
@@ -93,6 +120,7 @@ _ENTRY_FIELDS = {
     "integration": ("stood_out", "feelings", "insight", "intention", "small_step"),
     "trigger": ("trigger_types_text", "halt_text", "context", "coping"),
     "checkin": ("note",),
+    "safety_plan": _SAFETY_PLAN_FIELDS,
 }
 
 
@@ -115,6 +143,8 @@ def entry_title(entry: EntryView) -> str:
         return "Session reflection"
     if entry.kind == "checkin":
         return "Check-in"
+    if entry.kind == "safety_plan":
+        return "Safety plan"
     if entry.kind == "trigger":
         title = _TRIGGER_TITLES.get(str(entry.fields.get("trigger_kind")), "Trigger reflection")
         if entry.fields.get("urge_surfing"):

@@ -6,10 +6,23 @@ keeps calling :func:`send_pending`: every flag whose ``notified_at`` is still em
 that nobody has acknowledged yet) is announced to its clinic, and retried with growing
 pauses until that works. ``python -m bot notify --once`` does one pass by hand.
 
+Only flags of the levels in the clinic's ``notify_levels`` are announced (urgent and elevated
+unless the clinic chose otherwise; urgent always). A flag of another level is marked once, by
+the first pass that sees it: ``notify_attempts`` becomes :data:`NOT_NOTIFIED` (-1) and
+``notify_error`` says why, ``notified_at`` stays empty, and the outbox query reads only
+flags with ``notify_attempts >= 0``, so it is never looked at again - even if the clinic
+later adds its level (it is on the dashboard, which is where such flags are meant to be read).
+
 What is sent is never what the patient wrote: e-mail crosses servers the clinic does not
-control and lands in inboxes on phones. A notice holds the clinic, the flag's id, when it
-was raised, its category and a link to the patient's page on the dashboard, where staff of
-that clinic read the rest after signing in.
+control and lands in inboxes on phones. A notice holds the clinic, the flag's id and level,
+when it was raised, its category and a link to the patient's page on the dashboard, where
+staff of that clinic read the rest after signing in.
+
+A flag whose patient erased their data before its notice went out was kept without its
+message (``erased_at``, :mod:`bot.erasure`) only so that the care team is still told. Its
+notice says so, and the notifier deletes the row as soon as the notice is delivered; a pass
+also deletes any such row that was acknowledged on the dashboard meanwhile (or whose level
+is not announced), so none outlives its purpose.
 
 Delivery is at least once. A clinic with both e-mail and a webhook gets both on every
 attempt until one attempt delivers to all of them, so a failing webhook can repeat an
@@ -50,7 +63,7 @@ from email.utils import format_datetime, parseaddr
 from urllib.parse import quote
 
 import requests
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 
 from bot import settings
 from bot.storage import db
@@ -71,6 +84,14 @@ CLAIM_LEASE = timedelta(minutes=2)
 BATCH = 100
 MAX_ERROR_CHARS = 1000
 EVENT = "risk_flag.created"
+#: ``notify_attempts`` of a flag whose level the clinic is not notified of.
+NOT_NOTIFIED = -1
+#: The notice's first sentence, by level.
+_LEVEL_SENTENCES: dict[str, str] = {
+    "urgent": "showed signs of danger now (an urgent risk flag)",
+    "elevated": "disclosed a risk (an elevated risk flag)",
+    "info": "raised something the care team may want to know (an info flag)",
+}
 
 _CATEGORY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -95,6 +116,9 @@ class Notice:
     created_at: datetime
     emails: tuple[str, ...]
     webhook_url: str | None
+    level: str = "urgent"
+    #: The patient erased their data meanwhile: the row goes once this notice is delivered.
+    erased: bool = False
 
     @property
     def url(self) -> str:
@@ -117,6 +141,10 @@ class NotifyReport:
     unconfigured: list[int] = field(default_factory=list)
     #: Claimed by another process between this pass's look and its claim.
     taken: list[int] = field(default_factory=list)
+    #: Of a level their clinic is not notified of: marked, never announced.
+    not_notified: list[int] = field(default_factory=list)
+    #: Kept only until the care team knew of them (the patient erased their data): deleted.
+    deleted: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -135,6 +163,16 @@ class NotifyReport:
             lines.append(
                 f"Not sent, because their clinic has no notification e-mail or webhook: "
                 f"{_ids(self.unconfigured)}."
+            )
+        if self.not_notified:
+            lines.append(
+                f"Not announced, because their clinic is not notified of their level: "
+                f"{_ids(self.not_notified)}."
+            )
+        if self.deleted:
+            lines.append(
+                f"Deleted after the care team knew of them (the patient had erased their "
+                f"data): {_ids(self.deleted)}."
             )
         return "\n".join(lines)
 
@@ -181,27 +219,44 @@ def email_message(notice: Notice) -> EmailMessage:
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     clinic = _plain(notice.clinic_name) or notice.clinic_slug
     category = _label(notice.category) or "not given"
+    level = _level(notice.level)
     message = EmailMessage()
-    message["Subject"] = f"Risk flag {notice.flag_id} at {clinic}"
+    message["Subject"] = f"{level.capitalize()} risk flag {notice.flag_id} at {clinic}"
     message["From"] = sender
     message["To"] = ", ".join(notice.emails)
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = f"<risk-flag-{notice.flag_id}.{notice.clinic_slug}@{domain}>"
     message["Auto-Submitted"] = "auto-generated"
+    if notice.erased:
+        follow_up = (
+            "The patient has since erased their data: what they wrote is gone, and this\n"
+            "flag is deleted now that this notice is delivered. Contact the patient through\n"
+            "your usual channels. Their page on the dashboard (sign-in required):\n"
+        )
+    else:
+        follow_up = (
+            "Open the patient's record on the dashboard (sign-in required) to read it and\n"
+            "acknowledge the flag:\n"
+        )
     message.set_content(
-        f"A message from a patient of {clinic} showed signs of crisis.\n"
+        f"A message from a patient of {clinic} {_LEVEL_SENTENCES[level]}.\n"
         "\n"
         f"Flag: {notice.flag_id}\n"
+        f"Level: {level}\n"
         f"Raised: {_time(notice.created_at)}\n"
         f"Category: {category}\n"
         "\n"
-        "Open the patient's record on the dashboard (sign-in required) to read it and\n"
-        "acknowledge the flag:\n"
+        f"{follow_up}"
         f"{notice.url}\n"
         "\n"
         "This e-mail deliberately does not contain what the patient wrote.\n"
     )
     return message
+
+
+def _level(value: str | None) -> str:
+    """The flag's level; anything unknown is announced as urgent, never played down."""
+    return value if value in _LEVEL_SENTENCES else "urgent"
 
 
 def webhook_body(notice: Notice) -> bytes:
@@ -214,6 +269,8 @@ def webhook_body(notice: Notice) -> bytes:
         "created_at": notice.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "category": _label(notice.category),
         "source": _label(notice.source),
+        "level": _level(notice.level),
+        "erased": notice.erased,
         "url": notice.url,
     }
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("ascii")
@@ -379,8 +436,9 @@ def _in_flight(notify_error: str | None) -> bool:
     return match is not None and match["state"] == "sending"
 
 
-def _pending() -> list[tuple[Notice, int, str | None]]:
-    """Unsent, unacknowledged flags, oldest first, with their attempt count and state.
+def _pending() -> list[tuple[Notice, int, str | None, bool]]:
+    """Unsent, unacknowledged flags, oldest first, with their attempt count, state, and
+    whether their clinic is notified of their level.
 
     The flag's message is not even read: it has no business in this module.
     """
@@ -389,6 +447,8 @@ def _pending() -> list[tuple[Notice, int, str | None]]:
             RiskFlag.id,
             RiskFlag.category,
             RiskFlag.source,
+            RiskFlag.level,
+            RiskFlag.erased_at,
             RiskFlag.created_at,
             RiskFlag.notify_attempts,
             RiskFlag.notify_error,
@@ -397,10 +457,15 @@ def _pending() -> list[tuple[Notice, int, str | None]]:
             Clinic.name,
             Clinic.notify_emails,
             Clinic.webhook_url,
+            Clinic.notify_levels,
         )
         .join(Patient, RiskFlag.patient_id == Patient.id)
         .join(Clinic, Patient.clinic_id == Clinic.id)
-        .where(RiskFlag.notified_at.is_(None), RiskFlag.acknowledged_at.is_(None))
+        .where(
+            RiskFlag.notified_at.is_(None),
+            RiskFlag.acknowledged_at.is_(None),
+            RiskFlag.notify_attempts >= 0,
+        )
         .order_by(RiskFlag.created_at, RiskFlag.id)
     )
     with db.session_scope(write=False) as session:
@@ -417,12 +482,62 @@ def _pending() -> list[tuple[Notice, int, str | None]]:
                 created_at=row.created_at,
                 emails=tuple(row.notify_emails or ()),
                 webhook_url=row.webhook_url,
+                level=row.level,
+                erased=row.erased_at is not None,
             ),
             row.notify_attempts or 0,
             row.notify_error,
+            # Urgent is announced whatever the setting says (bot.clinics refuses to drop it).
+            row.level == "urgent" or row.level in (row.notify_levels or ()),
         )
         for row in rows
     ]
+
+
+def _mark_not_notified(flag_id: int, attempts: int, level: str, at: datetime) -> bool:
+    """Take the flag out of the outbox for good: its level is not announced (see the module
+    docstring). Guarded like a claim, so a flag another process is sending is left alone."""
+    with db.session_scope() as session:
+        result = session.execute(
+            update(RiskFlag)
+            .where(
+                RiskFlag.id == flag_id,
+                RiskFlag.notified_at.is_(None),
+                RiskFlag.notify_attempts == attempts,
+            )
+            .values(
+                notify_attempts=NOT_NOTIFIED,
+                notify_error=(
+                    f"{at.astimezone(UTC).strftime(_TIME_FORMAT)} not notified: the clinic is "
+                    f"not notified of {_CATEGORY.fullmatch(level) and level or 'this'} flags"
+                )[:MAX_ERROR_CHARS],
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def delete_erased_flags() -> list[int]:
+    """Delete the flags kept after their patient's erasure whose care team now knows of
+    them: notified, acknowledged, or of a level that is not announced. Their ids."""
+    known = or_(
+        RiskFlag.notified_at.is_not(None),
+        RiskFlag.acknowledged_at.is_not(None),
+        RiskFlag.notify_attempts < 0,
+    )
+    with db.session_scope() as session:
+        ids = list(
+            session.scalars(
+                select(RiskFlag.id).where(RiskFlag.erased_at.is_not(None), known).with_for_update()
+            )
+        )
+        if ids:
+            session.execute(
+                delete(RiskFlag)
+                .where(RiskFlag.id.in_(ids), RiskFlag.erased_at.is_not(None))
+                .execution_options(synchronize_session=False)
+            )
+    return ids
 
 
 def _claim(flag_id: int, attempts: int, at: datetime) -> bool:
@@ -444,7 +559,9 @@ def _claim(flag_id: int, attempts: int, at: datetime) -> bool:
         return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def _record_sent(flag_id: int, at: datetime, warning: str | None) -> None:
+def _record_sent(flag_id: int, at: datetime, warning: str | None) -> bool:
+    """Mark the flag notified; a flag kept only for this notice (its patient erased their
+    data) is deleted instead, in the same transaction. True if it was deleted."""
     with db.session_scope() as session:
         session.execute(
             update(RiskFlag)
@@ -452,6 +569,12 @@ def _record_sent(flag_id: int, at: datetime, warning: str | None) -> None:
             .values(notified_at=at, notify_error=warning[:MAX_ERROR_CHARS] if warning else None)
             .execution_options(synchronize_session=False)
         )
+        result = session.execute(
+            delete(RiskFlag)
+            .where(RiskFlag.id == flag_id, RiskFlag.erased_at.is_not(None))
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 def _record_failed(flag_id: int, attempt: int, at: datetime, reason: str) -> None:
@@ -484,8 +607,15 @@ def send_pending(
     """
     db.ensure_schema()
     report = NotifyReport()
+    report.deleted.extend(delete_erased_flags())
     attempted = 0
-    for notice, attempts, state in _pending():
+    for notice, attempts, state, announced in _pending():
+        if not announced:
+            if _mark_not_notified(notice.flag_id, attempts, notice.level, now or utcnow()):
+                report.not_notified.append(notice.flag_id)
+                if notice.erased:
+                    report.deleted.extend(delete_erased_flags())
+            continue
         if not notice.channels:
             report.unconfigured.append(notice.flag_id)
             continue
@@ -519,7 +649,8 @@ def send_pending(
                 reason,
             )
         else:
-            _record_sent(notice.flag_id, now or utcnow(), warning)
+            if _record_sent(notice.flag_id, now or utcnow(), warning):
+                report.deleted.append(notice.flag_id)
             report.sent.append(notice.flag_id)
             logger.info("Risk flag %s: clinic %s notified", notice.flag_id, notice.clinic_slug)
     return report

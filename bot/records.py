@@ -43,11 +43,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from bot import encryption
+from bot import encryption, safety_plan
 from bot.journal import FIELD_KEYS, URGE_SURFING_KEYS, entry_view, export_patient
 from bot.journal_text import ANSWER_LABELS, entry_title
 from bot.storage import db
-from bot.storage.models import KINDS, Clinic, JournalEntry, Patient, RiskFlag, utcnow
+from bot.storage.models import KINDS, RISK_LEVELS, Clinic, JournalEntry, Patient, RiskFlag, utcnow
 
 __all__ = [
     "CONVERSATION",
@@ -64,6 +64,8 @@ __all__ = [
     "PatientRecord",
     "PatientRef",
     "PatientSummary",
+    "PlanStep",
+    "SafetyPlan",
     "Segment",
     "acknowledge_flag",
     "export_data",
@@ -83,8 +85,10 @@ KIND_LABELS: dict[str, str] = {
     "integration": "Session reflections",
     "trigger": "Cravings and triggers",
     "checkin": "Check-ins",
+    "safety_plan": "Safety plans",
     CONVERSATION: "Conversations",
 }
+LEVEL_LABELS: dict[str, str] = {"urgent": "Urgent", "elevated": "Elevated", "info": "Info"}
 #: Longest search text taken from the query string; longer input is cut, not refused.
 MAX_QUERY = 200
 MAX_SENDER_ID = 255
@@ -150,6 +154,12 @@ class PatientSummary:
     latest_craving_at: datetime | None
     open_flags: int
     entries: int
+    #: Open flags per level, most urgent first, levels without any left out.
+    open_levels: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def highest_open_level(self) -> str | None:
+        return self.open_levels[0][0] if self.open_levels else None
 
 
 @dataclass(frozen=True)
@@ -200,10 +210,18 @@ class Flag:
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     message_anchor: str | None = None
+    level: str = "urgent"
+    #: When the patient erased their data: the message is gone, and the flag is kept only
+    #: until the care team has been told of it (notified, or acknowledged here).
+    erased_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
         return self.acknowledged_at is None
+
+    @property
+    def level_label(self) -> str:
+        return LEVEL_LABELS.get(self.level, self.level.capitalize())
 
     @property
     def category_label(self) -> str:
@@ -281,6 +299,8 @@ class Filters:
     start: date | None = None
     end: date | None = None
     problems: tuple[str, ...] = ()
+    #: Risk-flag levels to list; empty lists every level.
+    levels: frozenset[str] = frozenset()
 
     @classmethod
     def parse(
@@ -290,9 +310,16 @@ class Filters:
         kinds: Iterable[str] = (),
         start: str | None = None,
         end: str | None = None,
+        levels: Iterable[str] = (),
     ) -> Filters:
         problems: list[str] = []
         kinds = list(kinds)
+        levels = [level for level in levels if level]
+        chosen_levels = frozenset(level for level in levels if level in RISK_LEVELS)
+        if chosen_levels == frozenset(RISK_LEVELS):
+            chosen_levels = frozenset()
+        if any(level not in RISK_LEVELS for level in levels):
+            problems.append("An unknown risk level was left out of the filter.")
         text = (query or "").strip()[:MAX_QUERY]
         chosen = frozenset(kind for kind in kinds if kind in FILTER_KINDS)
         if chosen == frozenset(FILTER_KINDS):
@@ -304,11 +331,21 @@ class Filters:
         if first is not None and last is not None and first > last:
             first, last = last, first
             problems.append("The dates were the wrong way round and have been swapped.")
-        return cls(query=text, kinds=chosen, start=first, end=last, problems=tuple(problems))
+        return cls(
+            query=text,
+            kinds=chosen,
+            start=first,
+            end=last,
+            problems=tuple(problems),
+            levels=chosen_levels,
+        )
 
     @property
     def active(self) -> bool:
-        return bool(self.query or self.kinds or self.start or self.end)
+        return bool(self.query or self.kinds or self.start or self.end or self.levels)
+
+    def shows_level(self, level: str) -> bool:
+        return not self.levels or level in self.levels
 
     def shows(self, kind: str) -> bool:
         return not self.kinds or kind in self.kinds
@@ -330,7 +367,29 @@ class Filters:
             detail["from"] = self.start.isoformat()
         if self.end:
             detail["to"] = self.end.isoformat()
+        if self.levels:
+            detail["levels"] = sorted(self.levels)
         return detail
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """One answered step of a safety plan: its number (1 to 7), label and the patient's words."""
+
+    number: int
+    key: str
+    label: str
+    text: str
+
+
+@dataclass(frozen=True)
+class SafetyPlan:
+    """The patient's current safety plan: their newest safety plan entry, whatever the filters."""
+
+    number: int
+    created_at: datetime
+    status: str
+    steps: tuple[PlanStep, ...]
 
 
 @dataclass(frozen=True)
@@ -353,6 +412,10 @@ class PatientRecord:
     last_activity: datetime | None
     #: The latest ketamine session date the patient gave, whatever the filters.
     last_session: date | None
+    #: Open flags left out by the level filter: the page says how many.
+    hidden_open_flags: int = 0
+    #: The current safety plan, whatever the filters; ``None`` if the patient has none.
+    safety_plan: SafetyPlan | None = None
 
     @property
     def flags(self) -> tuple[Flag, ...]:
@@ -400,6 +463,7 @@ class _Formats:
     day = staticmethod(format_day)
     age = staticmethod(format_age)
     kind_label = staticmethod(lambda kind: KIND_LABELS.get(kind, kind))
+    level_label = staticmethod(lambda level: LEVEL_LABELS.get(level, level))
 
 
 FORMATS = _Formats()
@@ -494,6 +558,31 @@ def _entry(entry: JournalEntry, query: str) -> Entry:
     )
 
 
+def _safety_plan(entries: Sequence[JournalEntry]) -> SafetyPlan | None:
+    """The newest safety plan among ``entries`` (newest first) that has any step answered."""
+    for entry in entries:
+        if entry.kind != safety_plan.KIND:
+            continue
+        steps = safety_plan.plan_steps(entry.fields)
+        if not steps:
+            continue
+        return SafetyPlan(
+            number=entry.number,
+            created_at=entry.created_at,
+            status=entry.status,
+            steps=tuple(
+                PlanStep(
+                    number=safety_plan.STEP_KEYS.index(key) + 1,
+                    key=key,
+                    label=_label(key),
+                    text=text,
+                )
+                for key, text in steps.items()
+            ),
+        )
+    return None
+
+
 def _flag(flag: RiskFlag, anchor: str | None = None) -> Flag:
     return Flag(
         id=flag.id,
@@ -504,6 +593,8 @@ def _flag(flag: RiskFlag, anchor: str | None = None) -> Flag:
         acknowledged_at=flag.acknowledged_at,
         acknowledged_by=flag.acknowledged_by,
         message_anchor=anchor,
+        level=flag.level,
+        erased_at=flag.erased_at,
     )
 
 
@@ -576,11 +667,13 @@ def _aware(value: datetime | str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def list_patients(clinic_id: int) -> list[PatientSummary]:
-    """The clinic's patients: those with open risk flags first, then by latest activity.
+def list_patients(clinic_id: int, *, level: str | None = None) -> list[PatientSummary]:
+    """The clinic's patients: those with open risk flags first (the most urgent first), then
+    by latest activity.
 
     Activity is the latest journal entry, risk flag or message in the tracker store;
-    a patient who was invited but never wrote anything has none and comes last.
+    a patient who was invited but never wrote anything has none and comes last. With
+    ``level``, only the patients with an open flag of that level.
     """
     db.ensure_schema()
     with db.session_scope(write=False) as session:
@@ -615,6 +708,14 @@ def list_patients(clinic_id: int) -> list[PatientSummary]:
                 .group_by(RiskFlag.patient_id)
             ).all()
         }
+        open_levels: dict[int, dict[str, int]] = {}
+        for patient_id, flag_level, count in session.execute(
+            select(RiskFlag.patient_id, RiskFlag.level, func.count(RiskFlag.id))
+            .join(Patient, Patient.id == RiskFlag.patient_id)
+            .where(Patient.clinic_id == clinic_id, RiskFlag.acknowledged_at.is_(None))
+            .group_by(RiskFlag.patient_id, RiskFlag.level)
+        ).all():
+            open_levels.setdefault(patient_id, {})[flag_level] = int(count)
         spoken: dict[str, datetime | None] = {}
         if _has_events(session):
             spoken = {
@@ -635,6 +736,9 @@ def list_patients(clinic_id: int) -> list[PatientSummary]:
         open_flags, latest_flag = flag_stats.get(patient_id, (0, None))
         mood = moods.get(patient_id)
         craving = cravings.get(patient_id)
+        levels = open_levels.get(patient_id, {})
+        if level is not None and not levels.get(level):
+            continue
         summaries.append(
             PatientSummary(
                 sender_id=sender_id,
@@ -650,12 +754,21 @@ def list_patients(clinic_id: int) -> list[PatientSummary]:
                 latest_craving_at=craving[1] if craving else None,
                 open_flags=int(open_flags),
                 entries=entries,
+                open_levels=tuple((name, levels[name]) for name in RISK_LEVELS if levels.get(name)),
             )
         )
     oldest = datetime.min.replace(tzinfo=UTC)
     summaries.sort(key=lambda s: s.sender_id)
-    summaries.sort(key=lambda s: (s.open_flags > 0, s.last_activity or oldest), reverse=True)
+    summaries.sort(
+        key=lambda s: (s.open_flags > 0, _urgency(s.highest_open_level), s.last_activity or oldest),
+        reverse=True,
+    )
     return summaries
+
+
+def _urgency(level: str | None) -> int:
+    """Higher for more urgent levels, 0 for none (sorting the patients list)."""
+    return len(RISK_LEVELS) - RISK_LEVELS.index(level) if level in RISK_LEVELS else 0
 
 
 # ----------------------------------------------------------------------------- one patient
@@ -763,6 +876,8 @@ def _find_flagged(flag: RiskFlag, conversations: Sequence[Conversation]) -> Mess
     The action that records a flag runs a moment after the message, so a message later
     than the flag (beyond a minute of clock skew between processes) is not the one.
     """
+    if flag.erased_at is not None:  # its message is gone; never match an empty one
+        return None
     limit = flag.created_at + timedelta(minutes=1)
     found: Message | None = None
     for conversation in conversations:
@@ -874,9 +989,13 @@ def load_record(patient: PatientRef, filters: Filters | None = None) -> PatientR
             message = _find_flagged(flag, conversations)
             if message is not None:
                 flagged[flag.id] = message
-        flag_views = [
+        all_flag_views = [
             _flag(flag, flagged[flag.id].anchor if flag.id in flagged else None) for flag in flags
         ]
+        flag_views = [flag for flag in all_flag_views if filters.shows_level(flag.level)]
+        hidden_open = sum(
+            1 for flag in all_flag_views if flag.is_open and not filters.shows_level(flag.level)
+        )
         shown_entries = []
         if filters.kinds - {CONVERSATION} or not filters.kinds:
             for entry in entries:
@@ -893,6 +1012,7 @@ def load_record(patient: PatientRef, filters: Filters | None = None) -> PatientR
             )
             shown_conversations.reverse()
         chart = _chart(entries, filters)
+        current_safety_plan = _safety_plan(entries)
 
     spoken_times = [c.started_at for c in conversations] + [c.ended_at for c in conversations]
     first = _min(
@@ -910,6 +1030,7 @@ def load_record(patient: PatientRef, filters: Filters | None = None) -> PatientR
         filters=filters,
         open_flags=tuple(flag for flag in flag_views if flag.is_open),
         acknowledged_flags=tuple(flag for flag in flag_views if not flag.is_open),
+        hidden_open_flags=hidden_open,
         entries=tuple(shown_entries),
         conversations=tuple(shown_conversations),
         chart=chart,
@@ -921,6 +1042,7 @@ def load_record(patient: PatientRef, filters: Filters | None = None) -> PatientR
         last_session=max(
             (entry.session_date for entry in entries if entry.session_date), default=None
         ),
+        safety_plan=current_safety_plan,
     )
 
 
@@ -928,7 +1050,9 @@ def acknowledge_flag(patient: PatientRef, flag_id: int, *, by: str) -> Flag | No
     """Mark the patient's flag as seen by ``by`` (the therapist's e-mail), now.
 
     ``None`` if the flag is not this patient's. A flag already acknowledged keeps who
-    acknowledged it first and when: the record shows when the care team first knew.
+    acknowledged it first and when: the record shows when the care team first knew. A flag
+    kept only until the care team knew of it (its patient erased their data) is deleted
+    now that it does; the view returned is the flag as it was acknowledged.
     """
     db.ensure_schema()
     with db.session_scope() as session:
@@ -944,7 +1068,12 @@ def acknowledge_flag(patient: PatientRef, flag_id: int, *, by: str) -> Flag | No
         flag = session.scalars(
             select(RiskFlag).where(RiskFlag.id == flag_id, RiskFlag.patient_id == patient.id)
         ).one_or_none()
-        return _flag(flag) if flag is not None else None
+        if flag is None:
+            return None
+        view = _flag(flag)
+        if flag.erased_at is not None:
+            session.delete(flag)
+        return view
 
 
 def flag_of(patient: PatientRef, flag_id: int) -> Flag | None:

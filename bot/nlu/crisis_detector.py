@@ -1,19 +1,19 @@
-"""Rasa NLU component that turns every crisis message into the ``crisis`` intent.
+"""Rasa NLU component that marks every message with a risk signal as the ``crisis`` intent.
 
 It runs last in the pipeline (after DIET and the FallbackClassifier, see config.yml) so that
-its decision overrides both: a crisis message reaches the crisis rule however unsure, or
-wrong, the classifier is. The decision comes from the deterministic matcher in
-``bot.safety.detector``; nothing here is trained, so changes to the lexicon take effect when
-the server restarts, without retraining.
+its decision overrides both. The decision is :func:`bot.safety.assessment.assess` on the
+deterministic matcher's verdict and the classifier's crisis guess: urgent, ask or recent (see
+that module). Nothing here is trained, so lexicon changes take effect when the server restarts.
 
 What it records, under the message key ``crisis_detection``::
 
-    {"category": "overdose", "pattern": "overdose.too_much_substance", "source": "detector"}
+    {"level": "urgent", "kind": "overdose", "category": "overdose",
+     "pattern": "overdose.too_much_substance", "source": "detector"}
 
-``source`` is ``"classifier"`` when the classifier had already chosen ``crisis`` (category and
-pattern are then the detector's, or None if it found nothing). The key is registered as an
-output property, so it survives into the parse result and from there into the tracker's
-``latest_message`` and the tracker store.
+The dialogue policy (:mod:`bot.nlu.crisis_policy`) answers by level and kind; the key is an
+output property, so it survives into the tracker's ``latest_message`` and the tracker store.
+A classifier guess of ``crisis`` that the assessment does not confirm stays ``crisis`` with
+level ``ask``: the patient is asked, never given emergency numbers on a guess.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.safety.detector import CrisisMatch, CrisisMatcher, default_matcher
+from bot.safety.assessment import NONE, Assessment, assess
+from bot.safety.detector import CrisisMatcher, default_matcher
 
 logger = logging.getLogger(__name__)
 
@@ -91,26 +92,26 @@ class CrisisDetector(GraphComponent, IntentClassifier):
             logger.exception("Crisis detection failed; keeping the classifier's intent.")
             match = None
         intent = message.get(INTENT) or {}
-        if intent.get(INTENT_NAME_KEY) == CRISIS_INTENT:
-            message.set(DETECTION_KEY, _detection(match, source="classifier"), add_to_output=True)
-            return
         ranking = message.get(INTENT_RANKING_KEY) or []
-        if match is not None:
-            logger.debug(
-                "Crisis detected: category=%s pattern=%s", match.category, match.pattern_id
-            )
-            _set_crisis(message, ranking, confidence=1.0, detection=_detection(match, "detector"))
-        elif (
-            intent.get(INTENT_NAME_KEY) == FALLBACK_INTENT and _best_guess(ranking) == CRISIS_INTENT
-        ):
-            # The classifier's best guess was crisis but it was unsure, so the
-            # FallbackClassifier replaced it. An unsure crisis is still a crisis.
-            confidence = next(
-                e.get(PREDICTED_CONFIDENCE_KEY, 0.0)
-                for e in ranking
-                if e.get(INTENT_NAME_KEY) == CRISIS_INTENT
-            )
-            _set_crisis(message, ranking, confidence, _detection(None, "classifier_unsure"))
+        assessment = assess(match, classifier_crisis=_classifier_crisis(intent, ranking))
+        if assessment.outcome == NONE:
+            return
+        logger.debug("Risk: level=%s kind=%s", assessment.outcome, assessment.kind)
+        _set_crisis(message, ranking, assessment)
+
+
+def _classifier_crisis(intent: dict[str, Any], ranking: list[dict[str, Any]]) -> float | None:
+    """The classifier's confidence in ``crisis`` if that was its guess, including a guess the
+    FallbackClassifier replaced for being unsure; None otherwise."""
+    if intent.get(INTENT_NAME_KEY) == CRISIS_INTENT:
+        return float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+    if intent.get(INTENT_NAME_KEY) == FALLBACK_INTENT and _best_guess(ranking) == CRISIS_INTENT:
+        return next(
+            float(e.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+            for e in ranking
+            if e.get(INTENT_NAME_KEY) == CRISIS_INTENT
+        )
+    return None
 
 
 def _best_guess(ranking: list[dict[str, Any]]) -> str | None:
@@ -121,22 +122,9 @@ def _best_guess(ranking: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def _set_crisis(
-    message: Message,
-    ranking: list[dict[str, Any]],
-    confidence: float,
-    detection: dict[str, Any],
-) -> None:
-    crisis = {INTENT_NAME_KEY: CRISIS_INTENT, PREDICTED_CONFIDENCE_KEY: confidence}
+def _set_crisis(message: Message, ranking: list[dict[str, Any]], assessment: Assessment) -> None:
+    crisis = {INTENT_NAME_KEY: CRISIS_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
     others = [e for e in ranking if e.get(INTENT_NAME_KEY) != CRISIS_INTENT]
     message.set(INTENT, crisis, add_to_output=True)
     message.set(INTENT_RANKING_KEY, [dict(crisis), *others], add_to_output=True)
-    message.set(DETECTION_KEY, detection, add_to_output=True)
-
-
-def _detection(match: CrisisMatch | None, source: str) -> dict[str, Any]:
-    return {
-        "category": match.category if match else None,
-        "pattern": match.pattern_id if match else None,
-        "source": source,
-    }
+    message.set(DETECTION_KEY, assessment.as_dict(), add_to_output=True)

@@ -1,22 +1,31 @@
-"""A dialogue policy that gives the crisis reply first, in every state.
+"""A dialogue policy that answers risk first, in every state, by level and kind.
 
 Why a policy and not only rules: while a form is active, Rasa's RulePolicy predicts the
 form again on every message, and only a *rejection* by the form lets a rule through. The
 form asks the action server (``validate_<form>``) before it can reject, so with the action
 server down a crisis message in the middle of a form would get no reply at all. This
-policy outranks the RulePolicy (priority 7 against 6) and walks a fixed sequence that needs
-nothing but the tracker and the domain:
+policy outranks the RulePolicy (priority 7 against 6) and walks fixed sequences that need
+nothing but the tracker and the domain (the ``crisis_detection`` of each message is
+:mod:`bot.nlu.crisis_detector`'s):
 
-    user: crisis  ->  utter_crisis  ->  action_record_risk_flag
-                  ->  action_deactivate_loop (only if a form was active)  ->  action_listen
+- urgent or recent (and an ask in a conversation that disclosed risk in the last hours):
+  ``utter_crisis_<kind>`` -> ``action_record_risk_flag`` -> ``action_deactivate_loop`` (if a
+  form was active) -> listen. The reply is a static domain response, sent even if the
+  risk-flag action on the action server fails.
+- ask: ``action_deactivate_loop`` (if a form was active) -> ``utter_ask_safety`` -> listen.
+  The next message answers it: yes or not sure -> ``utter_crisis_suicide`` and the flag; no ->
+  ``utter_safety_thanks`` and the paused form again, its answers untouched (its slots were
+  never cleared, and the form asks for the first one still empty).
+- the first ordinary message after an urgent reply: ``utter_still_here`` ("Are you safe right
+  now? I'm still here.") once, instead of a menu or a fallback. "Yes" to it ->
+  ``utter_glad_safe``; "no" -> the urgent reply again.
 
-``utter_crisis`` is a static domain response, so it is sent even if the next step, the
-risk-flag action on the action server, fails. When it is not a crisis turn the policy
-abstains (all zeros), so every other prediction is left to the other policies.
+Otherwise the policy abstains (all zeros) and the other policies decide.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from rasa.core.policies.policy import Policy, PolicyPrediction
@@ -24,44 +33,166 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 CRISIS_INTENT = "crisis"
-CRISIS_RESPONSE = "utter_crisis"
+CRISIS_PREFIX = "utter_crisis_"
+RECENT_RESPONSE = "utter_crisis_recent"
+DEFAULT_KIND = "suicide"
+ASK_RESPONSE = "utter_ask_safety"
+SAFETY_THANKS = "utter_safety_thanks"
+STILL_HERE = "utter_still_here"
+GLAD_SAFE = "utter_glad_safe"
 RISK_FLAG_ACTION = "action_record_risk_flag"
 DEACTIVATE_LOOP_ACTION = "action_deactivate_loop"
+YES_INTENTS = frozenset({"affirm", "unsure"})
+NO_INTENTS = frozenset({"deny"})
+#: How long a conversation that got an urgent reply stays elevated: an ask is then urgent.
+ELEVATED_SECONDS = 6 * 3600
+#: Messages that get the one check-in after an urgent reply instead of their usual answer
+#: (small talk, "ok", thanks, what the model could not place). A request such as "make a
+#: safety plan" or a question is answered as usual.
+CHECK_IN_INTENTS = frozenset(
+    {
+        "affirm",
+        "deny",
+        "thank",
+        "greet",
+        "goodbye",
+        "nlu_fallback",
+        "out_of_scope",
+        "unsure",
+        "bot_challenge",
+        "help",
+        "share_feeling",
+        "vent",
+        "gratitude",
+    }
+)
 
 
-def next_crisis_action(tracker: DialogueStateTracker) -> str | None:
-    """The next action of the crisis sequence, or None when this is not a crisis turn.
+@dataclass
+class _Turn:
+    """A user message, the actions that followed it, and the form active when it came."""
 
-    Only the events since the latest user message count, so the sequence is the same in
-    every conversation state.
+    user: UserUttered
+    active_loop: str | None
+    actions: list[str] = field(default_factory=list)
+
+    @property
+    def intent(self) -> str | None:
+        return self.user.intent_name
+
+    @property
+    def detection(self) -> dict[str, Any]:
+        value = (self.user.parse_data or {}).get("crisis_detection")
+        return value if isinstance(value, dict) else {}
+
+
+def _turns(tracker: DialogueStateTracker) -> list[_Turn]:
+    turns: list[_Turn] = []
+    active: str | None = None
+    for event in tracker.events:
+        if isinstance(event, ActiveLoop):
+            active = event.name
+        elif isinstance(event, UserUttered):
+            turns.append(_Turn(event, active))
+        elif isinstance(event, ActionExecuted) and event.action_name and turns:
+            if event.action_name != ACTION_LISTEN_NAME:
+                turns[-1].actions.append(event.action_name)
+    return turns
+
+
+def _urgent_reply(actions: list[str]) -> str | None:
+    return next((a for a in actions if a.startswith(CRISIS_PREFIX) and a != RECENT_RESPONSE), None)
+
+
+def _elevated(tracker: DialogueStateTracker, now: float) -> bool:
+    """An urgent reply went out in this conversation in the last ELEVATED_SECONDS."""
+    return any(
+        isinstance(event, ActionExecuted)
+        and (event.action_name or "").startswith(CRISIS_PREFIX)
+        and event.action_name != RECENT_RESPONSE
+        and now - event.timestamp <= ELEVATED_SECONDS
+        for event in tracker.events
+    )
+
+
+def crisis_sequence(tracker: DialogueStateTracker, known: set[str]) -> list[str] | None:
+    """The actions this turn must run, in order, or None when this policy has no say.
+
+    ``known`` are the domain's action names: a reply kind without its response falls back to
+    the suicide reply, which lists every line.
     """
-    actions_since_user: list[str] = []
-    user_intent: str | None = None
+    turns = _turns(tracker)
+    if not turns:
+        return None
+    turn, before = turns[-1], turns[:-1]
+    previous = before[-1] if before else None
+
+    def reply(kind: str | None) -> str:
+        name = f"{CRISIS_PREFIX}{kind or DEFAULT_KIND}"
+        return name if name in known else f"{CRISIS_PREFIX}{DEFAULT_KIND}"
+
+    # The form active when the message came (the sequence itself may have closed it since).
+    close = [DEACTIVATE_LOOP_ACTION] if turn.active_loop else []
+
+    def urgent(kind: str | None) -> list[str]:
+        return [reply(kind), RISK_FLAG_ACTION, *close]
+
+    if turn.intent == CRISIS_INTENT:
+        level = turn.detection.get("level") or "urgent"
+        kind = turn.detection.get("kind")
+        if level == "ask" and _elevated(tracker, turn.user.timestamp):
+            level = "urgent"
+        if level in ("urgent", "recent"):
+            return urgent(kind if level == "urgent" else "recent")
+        return [*close, ASK_RESPONSE]
+
+    if previous is not None and ASK_RESPONSE in previous.actions:
+        if turn.intent in YES_INTENTS:
+            return urgent(DEFAULT_KIND)
+        if turn.intent in NO_INTENTS:
+            paused = previous.active_loop if DEACTIVATE_LOOP_ACTION in previous.actions else None
+            return [SAFETY_THANKS, *([paused] if paused in known else [])]
+        return None
+
+    if previous is not None and STILL_HERE in previous.actions:
+        if turn.intent == "affirm":
+            return [GLAD_SAFE]
+        if turn.intent == "deny":
+            earlier = next(
+                (_urgent_reply(t.actions) for t in reversed(before) if _urgent_reply(t.actions)),
+                None,
+            )
+            return urgent(earlier[len(CRISIS_PREFIX) :] if earlier else DEFAULT_KIND)
+        return None
+
+    if previous is not None and _urgent_reply(previous.actions) and turn.intent in CHECK_IN_INTENTS:
+        return [STILL_HERE]
+    return None
+
+
+def next_crisis_action(tracker: DialogueStateTracker, known: set[str]) -> str | None:
+    """The next action of this turn's sequence; None when the sequence is done (the last
+    step is listening, or a resumed form taking over) or this is not such a turn."""
+    sequence = crisis_sequence(tracker, known)
+    if sequence is None:
+        return None
+    done: list[str] = []
     for event in reversed(tracker.events):
         if isinstance(event, UserUttered):
-            user_intent = event.intent_name
             break
         if isinstance(event, ActionExecuted) and event.action_name:
-            actions_since_user.append(event.action_name)
-    if user_intent != CRISIS_INTENT:
-        return None
-    actions_since_user.reverse()
-    # Slot extraction after a user message logs no ActionExecuted, so an empty list
-    # means we are right after the crisis message.
-    if not actions_since_user:
-        return CRISIS_RESPONSE
-    last = actions_since_user[-1]
-    if last == CRISIS_RESPONSE and actions_since_user == [CRISIS_RESPONSE]:
-        return RISK_FLAG_ACTION
-    if last == RISK_FLAG_ACTION:
-        return DEACTIVATE_LOOP_ACTION if tracker.active_loop_name else ACTION_LISTEN_NAME
-    if last == DEACTIVATE_LOOP_ACTION and RISK_FLAG_ACTION in actions_since_user:
-        return ACTION_LISTEN_NAME
+            done.append(event.action_name)
+    done.reverse()
+    if done == sequence[: len(done)]:
+        if len(done) < len(sequence):
+            return sequence[len(done)]
+        # A resumed form runs on its own (it asks its next question, then the rules listen).
+        return ACTION_LISTEN_NAME if sequence[-1].startswith(("utter_", "action_")) else None
     return None
 
 
@@ -69,7 +200,7 @@ def next_crisis_action(tracker: DialogueStateTracker) -> str | None:
     DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
 )
 class CrisisPolicy(Policy):
-    """Predicts the crisis sequence with full confidence; abstains otherwise."""
+    """Predicts the risk sequences with full confidence; abstains otherwise."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -82,7 +213,7 @@ class CrisisPolicy(Policy):
         domain: Domain,
         **kwargs: Any,
     ) -> Resource:
-        """Nothing to learn: the sequence is fixed."""
+        """Nothing to learn: the sequences are fixed."""
         return self._resource
 
     def predict_action_probabilities(
@@ -92,9 +223,9 @@ class CrisisPolicy(Policy):
         rule_only_data: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> PolicyPrediction:
-        """Full confidence for the next crisis step; zeros when this is not a crisis turn."""
+        """Full confidence for the next step; zeros when this policy has no say."""
         probabilities = self._default_predictions(domain)
-        action = next_crisis_action(tracker)
+        action = next_crisis_action(tracker, set(domain.action_names_or_texts))
         if action is None:
             return self._prediction(probabilities)
         probabilities[domain.index_for_action(action)] = 1.0

@@ -181,17 +181,23 @@ class CrisisCheck:
         self._executor.submit(self._detect, "")
         self.is_crisis_now("")
 
-    def is_crisis_now(self, text: str) -> bool:
-        """Whether ``text`` (an admitted message) has a crisis statement, checked on the
-        calling thread: the event loop's, and only that one. ``False`` if the check fails:
-        the message still takes the assistant's own path, whose detector is the same."""
+    def urgent_kind_now(self, text: str) -> str | None:
+        """The reply kind if ``text`` (an admitted message) has an urgent crisis statement,
+        checked on the calling thread: the event loop's, and only that one. ``None`` if the
+        check fails: the message still takes the assistant's own path, whose detector is
+        the same."""
         try:
             if self._loop_matcher is None:
                 self._loop_matcher = CrisisMatcher()
-            return self._loop_matcher.detect(text) is not None
+            match = self._loop_matcher.detect(text)
         except Exception as error:
             logger.error("crisis check failed (%s)", type(error).__name__)
-            return False
+            return None
+        return match.reply if match is not None and match.level == "urgent" else None
+
+    def is_crisis_now(self, text: str) -> bool:
+        """Whether ``text`` has an urgent crisis statement (see :meth:`urgent_kind_now`)."""
+        return self.urgent_kind_now(text) is not None
 
 
 @functools.lru_cache(maxsize=1)

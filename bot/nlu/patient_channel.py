@@ -38,7 +38,7 @@ client's message id, so the widget knows which message to send again); REST answ
 with ``Retry-After``. A REST body that is not a JSON object, too large (413) or not UTF-8
 is answered with a JSON refusal ``{"error", "reason", "message"}``, never a server error.
 
-A message with a crisis statement is answered with ``utter_crisis`` before anything else:
+A message with an urgent crisis statement is answered with its ``utter_crisis_<kind>`` before anything else:
 over socket.io before the per-message token re-check and before the turn (which then does not
 repeat it), over REST as the response itself, the turn going on after it. Turns enter the
 assistant through the server's turn slots (:mod:`bot.nlu.turn_slots`), so that under load new
@@ -78,8 +78,9 @@ from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError as SocketConnectionRefused
 
 from bot import access, settings
-from bot.nlu import action_validation, message_gate, rate_limit, turn_slots
+from bot.nlu import action_validation, clinic_nlg, message_gate, rate_limit, turn_slots
 from bot.nlu.message_gate import MessageGate, Refused
+from bot.safety import crisis_replies
 
 logger = logging.getLogger(__name__)
 
@@ -164,14 +165,28 @@ def refusal(denied: access.AccessDenied) -> SocketConnectionRefused:
 
 
 @functools.lru_cache(maxsize=1)
-def crisis_reply() -> str | None:
-    """The text of ``utter_crisis`` in domain.yml (the domain the model is trained from)."""
+def _crisis_templates() -> dict[str, str]:
+    """The ``utter_crisis_<kind>`` texts of domain.yml (the domain the model is trained from)."""
     try:
         domain = yaml.safe_load((settings.PROJECT_ROOT / "domain.yml").read_text())
-        return str(domain["responses"]["utter_crisis"][0]["text"])
+        return {
+            kind: str(variations[0]["text"])
+            for name, variations in domain["responses"].items()
+            if (kind := crisis_replies.kind_of(name))
+        }
     except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
-        logger.error("utter_crisis not found in domain.yml: no early crisis reply")
+        logger.error("crisis replies not found in domain.yml: no early crisis reply")
+        return {}
+
+
+def crisis_reply(kind: str = "suicide", clinic: str | None = None) -> str | None:
+    """The crisis reply of ``kind`` with ``clinic``'s numbers, exactly as the turn's response
+    generator renders it (:mod:`bot.nlu.clinic_nlg`, whose copy of the clinic's settings it
+    uses), so a reply sent early is recognised when the turn sends it."""
+    template = _crisis_templates().get(kind)
+    if template is None:
         return None
+    return crisis_replies.render(template, kind, clinic_nlg.cached_settings(clinic))
 
 
 class PatientSocketIOOutput(SocketIOOutput):
@@ -210,11 +225,23 @@ class PatientSocketIOOutput(SocketIOOutput):
         await self._send_message(recipient_id, dict(json_message))
 
 
-async def _reply_early_if_crisis(output: PatientSocketIOOutput, sender_id: str, text: str) -> None:
-    """Send ``utter_crisis`` now if ``text`` has a crisis statement (checked on the loop,
-    see :meth:`bot.nlu.message_gate.CrisisCheck.is_crisis_now`)."""
-    reply = crisis_reply()
-    if reply and message_gate.crisis_check().is_crisis_now(text):
+async def _early_crisis_reply(text: str, clinic: str | None) -> str | None:
+    """The crisis reply for ``text`` if it has an urgent crisis statement (checked on the
+    loop, see :meth:`bot.nlu.message_gate.CrisisCheck.urgent_kind_now`), with the clinic's
+    numbers (read now if the server has no copy yet)."""
+    kind = message_gate.crisis_check().urgent_kind_now(text)
+    if kind is None:
+        return None
+    await clinic_nlg.clinic_settings(clinic)
+    return crisis_reply(kind, clinic)
+
+
+async def _reply_early_if_crisis(
+    output: PatientSocketIOOutput, sender_id: str, text: str, clinic: str | None
+) -> None:
+    """Send the crisis reply now if ``text`` has an urgent crisis statement."""
+    reply = await _early_crisis_reply(text, clinic)
+    if reply:
         await output.send_crisis_reply_now(sender_id, reply)
 
 
@@ -358,7 +385,7 @@ class PatientSocketIOInput(SocketIOInput):
             # which waits behind every other patient's message for the assistant's pipeline
             # (docs/benchmarks.md). The turn runs as usual (risk flag, form interrupted)
             # without repeating the reply.
-            await _reply_early_if_crisis(output, sender_id, admission.text)
+            await _reply_early_if_crisis(output, sender_id, admission.text, clinic)
             try:
                 try:
                     await _off_loop(verify_token, session["token"], origin=session["origin"])
@@ -488,11 +515,11 @@ class PatientRestInput(RestInput):
     of a clinic other than the demo clinic or for a conversation that has a token. ``input_channel`` and ``metadata`` from the body
     are not used: the metadata is ``{"clinic": slug}`` of the verified patient or the demo
     clinic. Replies, streaming (``?stream=true``) and errors are Rasa's, with one exception:
-    a message with a crisis statement is answered with ``utter_crisis`` at once, and its turn
+    a message with an urgent crisis statement is answered with its crisis reply at once, and its turn
     (the risk flag, closing a form) goes on after the response. A REST response carries a
     whole turn, so otherwise the crisis reply would wait for the turn, and under load the turn
     waits behind every other patient's (docs/benchmarks.md). The crisis policy makes
-    ``utter_crisis`` the only thing such a turn says, so nothing is lost; the next message of
+    the crisis reply the only thing such a turn says (the safety-plan line aside), so nothing is lost; the next message of
     the same patient waits for the turn as always (the conversation's lock).
     """
 
@@ -596,8 +623,8 @@ class PatientRestInput(RestInput):
             message = UserMessage(
                 text, collector, sender_id, input_channel=self.name(), metadata=metadata
             )
-            reply = crisis_reply()
-            if reply and message_gate.crisis_check().is_crisis_now(text):
+            reply = await _early_crisis_reply(text, clinic)
+            if reply:
                 self._finish_after_reply(_turn(on_new_message, message))
                 return response.json([{"recipient_id": sender_id, "text": reply}])
             try:

@@ -39,7 +39,10 @@ from spacy.vocab import Vocab
 from bot.safety.spacy_pipeline import build_pipeline
 
 LEXICON_PATH = Path(__file__).with_name("crisis_lexicon.yml")
-CATEGORIES = ("overdose", "medical_emergency", "suicide", "self_harm", "harm_others")
+#: What a category's match leads to (the lexicon gives each category one):
+#: ``urgent`` - the crisis reply of its kind at once and an urgent flag; ``ask`` - a direct,
+#: kind question about suicidal thoughts; ``recent`` - a calm reply and an elevated flag.
+LEVELS = ("urgent", "ask", "recent")
 
 # spaCy refuses documents over ``nlp.max_length`` characters; longer messages are checked in
 # overlapping windows so that nothing is ever skipped and the cost stays linear.
@@ -81,10 +84,24 @@ class CrisisMatch:
     category: str
     text: str
     pattern_id: str
+    #: See :data:`LEVELS`.
+    level: str = "urgent"
+    #: The reply kind: domain.yml's ``utter_crisis_<reply>``.
+    reply: str = "suicide"
 
 
 class LexiconError(ValueError):
     """The lexicon file is malformed; raised at load time so a broken lexicon never ships."""
+
+
+@dataclass(frozen=True)
+class Category:
+    """A category of the lexicon: its level, reply kind and place in the priority order."""
+
+    name: str
+    level: str
+    reply: str
+    rank: int
 
 
 @dataclass(frozen=True)
@@ -212,13 +229,10 @@ class CrisisMatcher:
         )
 
         self._entries: dict[str, _Entry] = {}
-        self._priority: dict[str, int] = {}
+        self.categories: dict[str, Category] = {}
         self._rules = _RuleSet(self._nlp.vocab)
-        categories = _mapping(lexicon, "categories")
-        if list(categories) != list(CATEGORIES):
-            raise LexiconError(f"categories must be exactly {CATEGORIES}, in that (priority) order")
-        for rank, (category, spec) in enumerate(categories.items()):
-            self._priority[category] = rank
+        for rank, (category, spec) in enumerate(_mapping(lexicon, "categories").items()):
+            self.categories[category] = _category(category, spec, rank)
             for raw in spec.get("entries") or []:
                 entry = _Entry(
                     id=str(raw["id"]),
@@ -237,12 +251,25 @@ class CrisisMatcher:
         past = _mapping(lexicon, "past_reference")
         self._past_any = frozenset(past.get("suppress_any_subject") or [])
         self._past_other = frozenset(past.get("suppress_other_subject") or [])
+        self._history_to = self._known_category(past.get("history_to"), "past_reference.history_to")
         self._past_checked = self._past_any | self._past_other
-        unknown = self._past_checked - set(CATEGORIES)
-        if unknown:
-            raise LexiconError(f"past_reference names unknown categories {sorted(unknown)}")
         self._past = _RuleSet(self._nlp.vocab)
         self._add(self._past, "past_reference", past)
+        recent = _mapping(lexicon, "recent_reference")
+        self._recent_convert = frozenset(recent.get("convert") or [])
+        self._recent_to = self._known_category(recent.get("to"), "recent_reference.to")
+        self._recent = _RuleSet(self._nlp.vocab)
+        self._add(self._recent, "recent_reference", recent)
+        unknown = (self._past_checked | self._recent_convert) - set(self.categories)
+        if unknown:
+            raise LexiconError(f"past/recent_reference name unknown categories {sorted(unknown)}")
+
+    def _known_category(self, name: Any, where: str) -> str | None:
+        if name is None:
+            return None
+        if name not in self.categories:
+            raise LexiconError(f"{where} names unknown category {name!r}")
+        return str(name)
 
     # -- public API -------------------------------------------------------------------------
 
@@ -255,7 +282,8 @@ class CrisisMatcher:
         matches = self._detect(text)
         if not matches:
             return None
-        return min(matches, key=lambda found: (self._priority[found[0].category], found[1]))[0]
+        ranks = {name: category.rank for name, category in self.categories.items()}
+        return min(matches, key=lambda found: (ranks[found[0].category], found[1]))[0]
 
     def detect_all(self, text: str) -> list[CrisisMatch]:
         """Every crisis signal in ``text``, in reading order (for audits and tests)."""
@@ -289,9 +317,16 @@ class CrisisMatcher:
         results: list[tuple[CrisisMatch, int]] = []
         for offset, window in _windows(normalized):
             doc = self._make_doc(window)
-            for candidate in self._surviving_candidates(doc):
+            for candidate, category_name in self._surviving_candidates(doc):
                 span = doc[candidate.start : candidate.end]
-                match = CrisisMatch(candidate.entry.category, span.text, candidate.entry.id)
+                category = self.categories[category_name]
+                match = CrisisMatch(
+                    category.name,
+                    span.text,
+                    candidate.entry.id,
+                    level=category.level,
+                    reply=category.reply,
+                )
                 results.append((match, offset + span.start_char))
         return results
 
@@ -321,7 +356,9 @@ class CrisisMatcher:
         doc.from_array([LEMMA], lemmas.reshape(-1, 1))
         return doc
 
-    def _surviving_candidates(self, doc: Doc) -> list[_Candidate]:
+    def _surviving_candidates(self, doc: Doc) -> list[tuple[_Candidate, str]]:
+        """Candidates that stand after the clause-end, figurative and time rules, each with
+        the category it counts in (a recent or past marker may move it to another)."""
         strings = self._nlp.vocab.strings
         candidates = [
             _Candidate(self._entries[strings[key]], start, end)
@@ -340,21 +377,31 @@ class CrisisMatcher:
             figurative[start:end] = [True] * (end - start)
         candidates = [c for c in candidates if not any(figurative[c.start : c.end])]
 
-        checked = [c for c in candidates if c.entry.category in self._past_checked]
-        if not checked:
-            return candidates
+        timed = self._past_checked | self._recent_convert
+        if not any(c.entry.category in timed for c in candidates):
+            return [(c, c.entry.category) for c in candidates]
         clause_ids, clause_bounds = self._clauses(doc)
-        regions = [clause_bounds[clause_ids[c.start]] for c in checked]
+        regions = [clause_bounds[clause_ids[c.start]] for c in candidates]
         past = {clause_ids[start] for _, start, _ in self._past.find(doc, regions)}
+        recent = {clause_ids[start] for _, start, _ in self._recent.find(doc, regions)}
 
-        def is_history(candidate: _Candidate) -> bool:
-            """In a clause about the distant past, and of a kind the past may excuse."""
+        surviving: list[tuple[_Candidate, str]] = []
+        for candidate in candidates:
             category = candidate.entry.category
-            if category not in self._past_checked or clause_ids[candidate.start] not in past:
-                return False
-            return category in self._past_any or not self._about_writer(doc, candidate)
-
-        return [c for c in candidates if not is_history(c)]
+            clause = clause_ids[candidate.start]
+            if clause in past and category in self._past_checked:
+                # The distant past: history, not an emergency. The writer's own suicide or
+                # self-harm history is still told to the care team (history_to).
+                if category in self._past_any:
+                    continue
+                if not self._about_writer(doc, candidate):
+                    continue
+                if self._history_to is not None and category in self._recent_convert:
+                    category = self._history_to
+            elif clause in recent and category in self._recent_convert and self._recent_to:
+                category = self._recent_to
+            surviving.append((candidate, category))
+        return surviving
 
     def _ends_clause(self, doc: Doc, end: int) -> bool:
         if end >= len(doc) or end in doc.user_data[_LINE_STARTS]:
@@ -588,6 +635,19 @@ def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
         elif start < end:
             merged.append((start, end))
     return merged
+
+
+def _category(name: str, spec: Any, rank: int) -> Category:
+    """A category's settings from the lexicon, checked."""
+    if not isinstance(spec, dict):
+        raise LexiconError(f"category {name!r} must be a mapping")
+    level = spec.get("level")
+    if level not in LEVELS:
+        raise LexiconError(f"category {name!r}: level must be one of {LEVELS}, not {level!r}")
+    reply = spec.get("reply")
+    if not isinstance(reply, str) or not reply:
+        raise LexiconError(f"category {name!r} needs a reply kind")
+    return Category(name, level, reply, rank)
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:

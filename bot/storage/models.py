@@ -30,9 +30,17 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.storage.sealed import SealedJSON, SealedText
 
-KINDS: tuple[str, ...] = ("integration", "trigger", "checkin")
+KINDS: tuple[str, ...] = ("integration", "trigger", "checkin", "safety_plan")
 LINK_KINDS: tuple[str, ...] = ("invite", "anonymous")
+#: How soon the care team should look at a risk flag, most pressing first: ``urgent`` (danger
+#: now), ``elevated`` (a risk disclosed, e.g. a recent overdose), ``info`` (worth knowing).
+RISK_LEVELS: tuple[str, ...] = ("urgent", "elevated", "info")
 DEFAULT_ACCENT_COLOR = "#2f6f73"
+# The same values as bot/content/clinic_defaults.yml, for rows made without bot.clinics (and
+# for the migration's existing rows): a clinic is never without an emergency number.
+DEFAULT_EMERGENCY_NUMBER = "911"
+DEFAULT_RESPONSE_TIME = "within one working day"
+DEFAULT_NOTIFY_LEVELS: tuple[str, ...] = ("urgent", "elevated")
 STATUSES: tuple[str, ...] = ("complete", "partial", "interrupted")
 RATING_MIN = 0
 RATING_MAX = 10
@@ -104,10 +112,11 @@ class Clinic(Base):
     """A clinic that embeds the companion; every patient belongs to exactly one.
 
     ``origins`` are the web origins ("https://clinic.example") whose pages may embed the
-    widget and open a chat; ``crisis_lines`` (``[{"name", "number"}]``) are shown by the
-    widget's "Get help now" button even when the assistant is unreachable. Only a clinic
-    with ``allow_anonymous`` lets people chat without a personal link (the demo clinic).
-    ``patient_url`` is the page that personal links open; without it, the first origin.
+    widget and open a chat; ``crisis_lines`` (``[{"name", "number", "detail"?, "kinds"?}]``)
+    are shown by the widget's "Get help now" button even when the assistant is unreachable,
+    and the crisis replies name those whose ``kinds`` fit (:mod:`bot.safety.clinic_lines`).
+    Only a clinic with ``allow_anonymous`` lets people chat without a personal link (the demo
+    clinic). ``patient_url`` is the page that personal links open; without it, the first origin.
     """
 
     __tablename__ = "clinics"
@@ -131,6 +140,17 @@ class Clinic(Base):
     #: patient's "delete my data" then files an :class:`ErasureRequest` for staff to resolve
     #: instead of erasing at once.
     erasure_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Said on its own, first, in every reply to danger now (911, 999, 112 …).
+    emergency_number: Mapped[str] = mapped_column(String(32), default=DEFAULT_EMERGENCY_NUMBER)
+    #: When the care team usually reads a new flag, as every crisis reply says it.
+    response_time: Mapped[str] = mapped_column(Text, default=DEFAULT_RESPONSE_TIME)
+    #: The risk-flag levels announced by e-mail or webhook (:mod:`bot.notify`); the others
+    #: are only shown on the dashboard.
+    notify_levels: Mapped[list[str]] = mapped_column(
+        JSON, default=lambda: list(DEFAULT_NOTIFY_LEVELS)
+    )
+    #: Whether replies after a session offer the Fireside Project's peer-support line.
+    peer_support_line: Mapped[bool] = mapped_column(Boolean, default=False)
 
     patients: Mapped[list[Patient]] = relationship(back_populates="clinic")
 
@@ -164,7 +184,7 @@ class Patient(Base):
 
 
 class JournalEntry(Base):
-    """One journal entry: an integration reflection, a trigger log or a check-in.
+    """One journal entry: an integration reflection, a trigger log, a check-in or a safety plan.
 
     ``number`` is the per-patient sequence the person sees and types ("show entry 3"); the
     primary key is never shown to anyone. Free text lives in ``fields`` exactly as typed,
@@ -197,28 +217,39 @@ class JournalEntry(Base):
 
 
 class RiskFlag(Base):
-    """A message that showed signs of crisis, kept for the care team to review.
+    """A message that showed signs of risk, kept for the care team to review.
 
-    ``acknowledged_at``/``acknowledged_by`` are filled in by the therapist dashboard once a
-    clinician has seen the flag.
+    ``level`` is one of :data:`RISK_LEVELS`. ``acknowledged_at``/``acknowledged_by`` are
+    filled in by the therapist dashboard once a clinician has seen the flag.
     """
 
     __tablename__ = "risk_flags"
-    __table_args__ = (Index("ix_risk_flags_patient_id_created_at", "patient_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_risk_flags_patient_id_created_at", "patient_id", "created_at"),
+        CheckConstraint(_in_list("level", RISK_LEVELS), name="level"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
     category: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(16), default="urgent")
     message: Mapped[str] = mapped_column(SealedText)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(String(255))
-    #: The clinic is told about every new flag (email and/or webhook) by the web app, which
-    #: keeps retrying until this is set; the flag never waits for that to be stored.
+    #: The clinic is told about every new flag of a level it is notified of (email and/or
+    #: webhook) by the web app, which keeps retrying until this is set; the flag never waits
+    #: for that to be stored.
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Attempts so far; :data:`bot.notify.NOT_NOTIFIED` (-1) for a flag whose level the
+    #: clinic is not notified of, which the outbox then never reads again.
     notify_attempts: Mapped[int] = mapped_column(Integer, default=0)
     notify_error: Mapped[str | None] = mapped_column(Text)
+    #: The patient erased their data before the care team was told about this flag: the
+    #: message is gone, the row stays (level, category, time) until the notice is delivered
+    #: or the flag acknowledged, and is deleted then (:mod:`bot.erasure`, :mod:`bot.notify`).
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     patient: Mapped[Patient] = relationship(back_populates="risk_flags")
 

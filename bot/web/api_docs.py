@@ -28,6 +28,8 @@ class Health(BaseModel):
 class CrisisLine(BaseModel):
     name: str
     number: str
+    #: Said after the number, e.g. "or text START to 88788"; absent when the line has none.
+    detail: str | None = None
 
 
 class WidgetConfig(BaseModel):

@@ -274,10 +274,15 @@ def run(
 def validate(
     domain: dict[str, Any], dispatcher: CollectingDispatcher, tracker: Tracker
 ) -> dict[str, Any]:
-    """Run the form's validation action; the slots it set."""
+    """Run the form's validation action; the slots it set (not which question comes next:
+    that is tested in test_actions_risk.py, where a low mood brings the safety question)."""
     form = tracker.active_loop_name or tracker.latest_action_name
     events = run(VALIDATORS[form](), dispatcher, tracker, domain)
-    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    return {
+        e["name"]: e["value"]
+        for e in events
+        if e["event"] == "slot" and e["name"] != "requested_slot"
+    }
 
 
 def responses(dispatcher: CollectingDispatcher) -> list[str | None]:

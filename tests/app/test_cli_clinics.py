@@ -20,10 +20,7 @@ from bot.cli import build_parser
 from bot.cli_clinics import parse_duration
 from bot.settings import PROJECT_ROOT
 
-DEFAULT_LINES = [
-    {"name": "Suicide & Crisis Lifeline (call or text)", "number": "988"},
-    {"name": "Emergency services", "number": "911"},
-]
+DEFAULT_LINES = clinics.defaults()["crisis_lines"]
 
 
 @pytest.fixture
@@ -105,6 +102,10 @@ def test_clinic_create_prints_the_clinic(cli) -> None:
         "greeting": clinics.defaults()["greeting"],
         "allow_anonymous": False,
         "patient_url": None,
+        "emergency_number": "911",
+        "response_time": "within one working day",
+        "notify_levels": ["urgent", "elevated"],
+        "peer_support_line": False,
     }
     assert clinics.get_clinic("north").as_dict() == created
 

@@ -24,6 +24,10 @@ BASE_KEYS = {
     "greeting",
     "allow_anonymous",
     "patient_url",
+    "emergency_number",
+    "response_time",
+    "notify_levels",
+    "peer_support_line",
 }
 
 

@@ -19,14 +19,43 @@ from bot.storage.models import Clinic
 DEFAULTS = yaml.safe_load(
     (settings.PROJECT_ROOT / "bot" / "content" / "clinic_defaults.yml").read_text()
 )
-DEFAULT_LINES = [
-    {"name": "Suicide & Crisis Lifeline (call or text)", "number": "988"},
-    {"name": "Emergency services", "number": "911"},
-]
+DEFAULT_LINES = DEFAULTS["crisis_lines"]
+#: The lines as the widget gets them: which replies name a line is not its business.
+WIDGET_LINES = [{k: v for k, v in line.items() if k != "kinds"} for line in DEFAULT_LINES]
+DEFAULT_CRISIS_SETTINGS = {
+    "emergency_number": "911",
+    "response_time": "within one working day",
+    "notify_levels": ["urgent", "elevated"],
+    "peer_support_line": False,
+}
 
 
-def test_the_defaults_file_has_988_and_911() -> None:
-    assert DEFAULTS["crisis_lines"] == DEFAULT_LINES
+def test_the_defaults_file_has_the_us_lines_with_their_kinds() -> None:
+    by_number = {line["number"]: line for line in DEFAULT_LINES}
+    assert list(by_number) == [
+        "988",
+        "911",
+        "1-800-222-1222",
+        "1-800-799-7233",
+        "1-800-656-4673",
+        "1-800-422-4453",
+        "1-800-484-3731",
+    ]
+    assert by_number["988"]["kinds"] == ["suicide", "self_harm", "harm_others", "ask", "recent"]
+    assert "988lifeline.org" in by_number["988"]["detail"]
+    assert "kinds" not in by_number["911"]  # the emergency number is said on its own
+    assert by_number["1-800-222-1222"]["kinds"] == ["overdose"]
+    assert by_number["1-800-799-7233"] == {
+        "name": "National Domestic Violence Hotline",
+        "number": "1-800-799-7233",
+        "detail": "or text START to 88788",
+        "kinds": ["violence"],
+    }
+    assert by_number["1-800-656-4673"]["kinds"] == ["violence"]
+    assert by_number["1-800-422-4453"]["kinds"] == ["child"]
+    assert by_number["1-800-484-3731"]["kinds"] == ["lapse"]
+    assert {key: DEFAULTS[key] for key in DEFAULT_CRISIS_SETTINGS} == DEFAULT_CRISIS_SETTINGS
+    assert clinics.check_crisis_lines(DEFAULT_LINES) == DEFAULT_LINES
     assert clinics.defaults() == DEFAULTS
     assert DEFAULTS["accent_color"] == "#2f6f73"
     assert DEFAULTS["greeting"].strip()
@@ -51,6 +80,7 @@ def test_create_with_defaults(clinic_db: str) -> None:
         "greeting": DEFAULTS["greeting"],
         "allow_anonymous": False,
         "patient_url": None,
+        **DEFAULT_CRISIS_SETTINGS,
     }
     assert clinics.get_clinic("north") == view
 
@@ -236,7 +266,17 @@ def test_parse_crisis_line_refuses(text: str) -> None:
 
 
 NUMBER = st.from_regex(r"\+?[0-9][0-9 ().-]{0,30}", fullmatch=True)
-NAME = st.text(min_size=1, max_size=200).filter(str.strip)
+# A name is said in crisis replies: one line, no control characters; and it cannot contain
+# what starts an option (";kinds=", ";detail=").
+NAME = (
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")),
+        min_size=1,
+        max_size=200,
+    )
+    .filter(str.strip)
+    .filter(lambda name: clinics._LINE_OPTION.search(name) is None)
+)
 
 
 @given(name=NAME, number=NUMBER)
@@ -254,7 +294,7 @@ def test_parse_crisis_line_never_crashes(text: str) -> None:
     except ClinicError as error:
         assert "NAME=NUMBER" in str(error) or "longer than" in str(error)
         return
-    assert set(line) == {"name", "number"}
+    assert set(line) <= {"name", "number", "detail", "kinds"}
     assert line["name"] == line["name"].strip() != ""
     assert len(line["name"]) <= clinics.MAX_NAME
     assert clinics.NUMBER_PATTERN.fullmatch(line["number"])
@@ -557,7 +597,7 @@ def test_widget_config_of_the_demo_clinic(clinic_db: str) -> None:
         "accent_color": "#2f6f73",
         "greeting": DEFAULTS["greeting"],
         "allow_anonymous": True,
-        "crisis_lines": DEFAULT_LINES,
+        "crisis_lines": WIDGET_LINES,
         "socket_url": "https://chat.companion.example",
         "socket_path": "/socket.io",
         "anonymous_session_url": "https://companion.example/api/clinics/demo/anonymous-session",

@@ -145,7 +145,7 @@ def test_patients_list_shows_the_clinic_with_open_flags_first(harbour: Browser) 
     assert calm[-2:] == [info.steady, info.newcomer]
     assert info.other not in response.text
     text = text_of(response)
-    assert "1 open" in text
+    assert "1 urgent" in text
     assert "2/10" in text and "7/10" in text  # main's latest mood and craving
     assert "no activity yet" in text
     rows = audit_rows("view_patients", info.therapist.email)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from data_rights_support import Person, file_bytes, make_person, raw_values
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from bot import audit, clinics, erasure, exports, journal, my_data, patients, records
 from bot.storage import db
@@ -81,6 +81,20 @@ def everything_shown_about(person: Person) -> str:
     return "\n".join(parts)
 
 
+def notice_delivered(person: Person) -> None:
+    """The care team was told of the person's flags (their notice went out), so an erasure
+    keeps none of them (``tests/app/test_risk_levels.py`` covers the flags it keeps)."""
+    with db.session_scope() as session:
+        session.execute(
+            update(RiskFlag)
+            .where(
+                RiskFlag.patient_id
+                == select(Patient.id).where(Patient.sender_id == person.sender_id).scalar_subquery()
+            )
+            .values(notified_at=datetime.now(UTC))
+        )
+
+
 def clinic_id_of(person: Person) -> int:
     with db.session_scope(write=False) as session:
         return session.scalars(
@@ -89,6 +103,7 @@ def clinic_id_of(person: Person) -> int:
 
 
 def test_erasure_removes_every_store_and_keeps_the_ids(target: Person, bystander: Person) -> None:
+    notice_delivered(target)
     before = everything_shown_about(target)
     assert all(text in before for text in target.texts)  # the check below can fail
     with db.get_engine().connect() as connection:
@@ -136,6 +151,7 @@ def test_erasure_removes_every_store_and_keeps_the_ids(target: Person, bystander
 def test_a_failing_store_does_not_stop_the_others(
     target: Person, clinic, database_backend: str
 ) -> None:
+    notice_delivered(target)
     clinics.update(clinic.slug, erasure_review=True)
     outcome = erasure.request_erasure(target.sender_id)
     assert outcome.kind == "requested" and outcome.request is not None

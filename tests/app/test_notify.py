@@ -271,12 +271,13 @@ def test_a_new_flag_is_emailed_without_what_the_patient_wrote(inbox: Inbox) -> N
     assert envelope.rcpt_tos == ["care@north.example", "On-Call@north.example"]
     assert_no_patient_text(envelope.original_content)
     message = inbox.parsed()
-    assert message["Subject"] == f"Risk flag {flag_id} at North clinic"
+    assert message["Subject"] == f"Urgent risk flag {flag_id} at North clinic"
     assert message["From"] == SENDER
     assert message["Auto-Submitted"] == "auto-generated"
     assert message["Message-ID"] == f"<risk-flag-{flag_id}.north@companion.example>"
     body = message.get_content().replace("\r\n", "\n")
     assert f"Flag: {flag_id}" in body
+    assert "Level: urgent" in body
     assert "Category: suicide" in body
     assert f"{TEST_PUBLIC_WEB_URL}/therapist/patients/{sender_id}\n" in body
     assert "North clinic" in body
@@ -540,6 +541,8 @@ def test_the_webhook_is_signed_and_carries_no_patient_text(receiver: Receiver) -
         "created_at": created.isoformat().replace("+00:00", "Z"),
         "category": "suicide",
         "source": "lexicon",
+        "level": "urgent",
+        "erased": False,
         "url": f"{TEST_PUBLIC_WEB_URL}/therapist/patients/{sender_id}",
     }
     assert flag(flag_id)["notified_at"] is not None

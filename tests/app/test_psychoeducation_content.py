@@ -20,6 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TRAINING_FILE = ROOT / "data" / "psychoeducation.yml"
 SOURCES_FILE = ROOT / "bot" / "content" / "sources.yml"
 HOLDOUT_FILE = ROOT / "tests" / "nlu" / "holdout_psychoeducation.yml"
+DOMAIN_FILE = ROOT / "domain.yml"
+# The team's facts page lives beside the project checkout, not in it: checked where present.
+FACTS_PAGE = ROOT.parent / "shared" / "reference" / "psychoeducation-facts.md"
 
 INTENT_PREFIX = "psychoeducation/"
 RESPONSE_PREFIX = "utter_psychoeducation/"
@@ -35,6 +38,10 @@ FIGURATIVE_EXAMPLE = "I'm dying to know how ketamine works"
 # citation counts, so a made-up study is caught even if nobody added it to sources.yml.
 CITATION = re.compile(r"[A-Z][A-Za-z-]+(?: et al\.| & [A-Z][A-Za-z-]+)?, (?:19|20)\d{2}")
 NUMBER = re.compile(r"\d+(?:\.\d+)?%?")
+# A journal article's volume, optional issue or supplement, and pages: "329:959", "14(3S Suppl 1):1".
+VOLUME_PAGES = re.compile(r"\d+(?:\([^()]*\))?:\S+")
+# Guidance (a report or an official notice) has no volume: its document number or date instead.
+DOCUMENT_ID = re.compile(r"No\. (?:\(\w+\) )?\S+|\b\d{1,2} [A-Z][a-z]+ (?:19|20)\d{2}\b")
 SOURCES_LINE = re.compile(r"\n\s*Sources?: (?P<list>[^\n]+?)\.?\s*$")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 CLAUSE_BREAK = re.compile(r"[.!?;:,()\u2014]|\bbut\b|\bhowever\b", re.IGNORECASE)
@@ -74,31 +81,69 @@ KEY_MESSAGES: dict[str, list[str]] = {
         "BDNF",
         "mTOR",
         "synapses",
+        # The synapse story is animal work on depression; in addiction the mechanism is unknown.
+        r"\brats?\b",
+        "depression",
+        "helps in addiction is not known",
+        "hypotheses",
     ],
     "new_connections_not_neurons": [r"not new (?:brain cells|neurons)", "synapses"],
     "plasticity_window": ["hours to days", "not precisely known"],
-    "why_integration": ["not a cure", "wider treatment plan"],
+    # KARE: therapy did not beat education, so "works best as part of a plan" is not a finding.
+    "why_integration": ["not a cure", "studied and given as part of a wider treatment plan"],
     "session_experience": ["dissociation", "two hours", "care team"],
-    "side_effects": ["two hours", "care team"],
-    "evidence_alcohol": ["relapse was not clearly different", "random"],
+    "side_effects": [
+        "two hours",
+        "care team",
+        "next day",
+        "tiredness",
+        "headache",
+        "low mood or anxiety",
+        "detached for longer",
+    ],
+    "evidence_alcohol": [
+        "relapse was not clearly different",
+        "random",
+        "saline",
+        "over the 6 months",
+        "therapy did not clearly beat education",
+    ],
     "evidence_opioids": ["did not differ"],
     "evidence_cocaine": ["one small trial", "care team"],
     "evidence_limits": [
         "not a cure",
         "no clear difference in relapse",
+        "therapy did not clearly beat education",
         "small",
         "care team",
     ],
     "why_repeated_sessions": ["did not differ", "care team"],
-    "ketamine_misuse": ["can be misused", "dependence", "care team"],
-    "bladder_harm": ["pain", "blood in the urine", "care team"],
+    "ketamine_misuse": [
+        "can be misused",
+        "dependence",
+        "recreational",
+        "never keep or use ketamine at home",
+        "care team",
+    ],
+    "bladder_harm": [
+        "pain",
+        "blood in the urine",
+        "care team before your next session",
+        "today",
+        "never keep or use ketamine at home",
+    ],
     "after_session_safety": [
         "next day",
         "slept",
         "alcohol",
-        "benzodiazepines",
+        "extra or unprescribed benzodiazepines",
         "opioids",
         "sedatives",
+        "never stop or skip a medicine you are prescribed",
+        "methadone",
+        "buprenorphine",
+        "daily benzodiazepine",
+        "prescriber",
         "care team",
     ],
     "what_is_addiction": ["bio-psycho-social", "genes", "emotional pain"],
@@ -116,7 +161,64 @@ KEY_MESSAGES: dict[str, list[str]] = {
     "halt": ["Hungry, Angry, Lonely, Tired", "not a tested", "validated"],
     "history": ["not a model", "Roquet", "Krupitsky"],
     "measures": ["no clinical cut-offs", "over time"],
+    "naloxone": [
+        "reverse an opioid overdose",
+        "safe to give if you are not sure",
+        "Call 911",
+        "stay with them",
+    ],
+    "tolerance_after_break": [
+        "tolerance drops",
+        "can now kill you",
+        "never use alone",
+        "naloxone",
+    ],
+    "opioid_medicines": [
+        "Methadone and buprenorphine are the first-line medicines",
+        "risk of dying",
+        "Ketamine is not a substitute",
+        "never stop or change it without your prescriber",
+    ],
+    "withdrawal_danger": [
+        "drink heavily every day",
+        "seizures",
+        "delirium",
+        "don't stop on your own",
+        "benzodiazepines taken every day",
+        "medical help",
+    ],
 }
+
+# Sources an answer must name: the ones the clinical review asked for by name.
+REQUIRED_SOURCES: dict[str, set[str]] = {
+    "how_ketamine_works": {"Das et al., 2019", "Rothberg et al., 2021"},
+    "evidence_alcohol": {"Grabski et al., 2022"},
+    "naloxone": {"SAMHSA, 2018"},
+    "tolerance_after_break": {"Strang et al., 2003"},
+    "opioid_medicines": {"Sordo et al., 2017"},
+    "withdrawal_danger": {"ASAM, 2020", "FDA, 2020"},
+}
+
+# Safety topics answer first, in a few short sentences, before any study is described.
+LEAD_SENTENCES, LEAD_MAX_WORDS = 3, 16
+LEADS: dict[str, list[str]] = {
+    "naloxone": ["reverse an opioid overdose", "safe to give", "911"],
+    "tolerance_after_break": ["tolerance drops", "can now kill you"],
+    "opioid_medicines": ["first-line", "not a substitute"],
+    "withdrawal_danger": ["every day", "dangerous", "seizures"],
+    "bladder_harm": ["care team before your next session", "today"],
+}
+
+# Reviews of recreational use: they say nothing about the safety of clinic treatment.
+RECREATIONAL_USE_SOURCES = frozenset({"Morgan & Curran, 2012"})
+CLINIC_SAFETY_WORDS = re.compile(
+    r"\b(?:clinic\w*|supervised|low|safe\w*|rare|small)\b", re.IGNORECASE
+)
+# "In a supervised clinic, that risk is low": no source on the facts page says so.
+CLINIC_REASSURANCE = re.compile(
+    r"\b(?:risk|chance)\s+(?:is|was|stays)\s+(?:very\s+)?(?:low|small|minimal)\b", re.IGNORECASE
+)
+WORKS_BEST = re.compile(r"\bworks?\s+best\b", re.IGNORECASE)
 
 
 def load_yaml(path: Path) -> dict[str, Any]:
@@ -270,9 +372,16 @@ def test_sources_have_full_references_and_are_all_used() -> None:
     for short, source in SHORT_CITATIONS.items():
         assert CITATION.fullmatch(short), f"not a short citation: {short!r}"
         assert source["reference"].startswith(short.split(",")[0]), short
-        assert re.search(r"\d+(?:\(\d+\))?:\S+", source["reference"]), (
-            f"{short}: reference needs volume and pages"
-        )
+        kind = source.get("kind", "article")
+        assert kind in {"article", "guidance"}, f"{short}: unknown kind {kind!r}"
+        if kind == "article":
+            assert VOLUME_PAGES.search(source["reference"]), (
+                f"{short}: reference needs volume and pages"
+            )
+        else:
+            assert DOCUMENT_ID.search(source["reference"]), (
+                f"{short}: guidance needs its document number or date"
+            )
         assert short in all_text, f"{short} is listed but no answer cites it"
 
 
@@ -357,6 +466,86 @@ def test_every_topic_has_a_key_message() -> None:
     assert set(KEY_MESSAGES) == set(TOPICS)
 
 
+@pytest.mark.parametrize("topic", sorted(REQUIRED_SOURCES))
+def test_answer_names_the_sources_it_rests_on(topic: str) -> None:
+    missing = REQUIRED_SOURCES[topic] - set(citations_in(answer(topic)))
+    assert not missing, f"{topic} must cite {sorted(missing)}"
+
+
+@pytest.mark.parametrize("topic", sorted(LEADS))
+def test_safety_answers_lead_with_short_plain_sentences(topic: str) -> None:
+    sentences = SENTENCE_END.split(" ".join(prose(answer(topic)).split()))[:LEAD_SENTENCES]
+    long = [s for s in sentences if len(s.split()) > LEAD_MAX_WORDS]
+    assert not long, f"{topic}: opening sentences over {LEAD_MAX_WORDS} words: {long}"
+    lead = " ".join(sentences)
+    missing = [p for p in LEADS[topic] if not re.search(p, lead, re.IGNORECASE)]
+    assert not missing, f"{topic}: the first {LEAD_SENTENCES} sentences lack {missing}"
+
+
+def test_mechanism_in_rats_comes_before_the_unknowns_in_addiction() -> None:
+    """The glutamate and synapse steps are rodent depression work, said as such; the addiction
+    mechanism is unknown, and the two candidate ideas are called hypotheses."""
+    text = " ".join(answer("how_ketamine_works").split())
+    for sentence in SENTENCE_END.split(text):
+        if re.search(r"burst|BDNF|mTOR|synapses", sentence):
+            assert re.search(r"\brats?\b|\banimals?\b", sentence), (
+                f"animal work given without its species: {sentence!r}"
+            )
+    unknown = text.index("is not known")
+    for hypothesis in ("Das et al., 2019", "Rothberg et al., 2021"):
+        assert text.index(hypothesis) > unknown, f"{hypothesis} is cited before 'not known'"
+
+
+def recreational_source_misuses(text: str) -> list[str]:
+    """Sentences that cite a review of recreational use for the safety of clinic treatment."""
+    problems: list[str] = []
+    for sentence in SENTENCE_END.split(" ".join(text.split())):
+        if sentence.lstrip().startswith(("Source:", "Sources:")):
+            continue
+        if any(short in sentence for short in RECREATIONAL_USE_SOURCES):
+            if CLINIC_SAFETY_WORDS.search(prose(sentence)):
+                problems.append(sentence)
+    problems += [m.group(0) for m in CLINIC_REASSURANCE.finditer(text)]
+    return problems
+
+
+@pytest.mark.parametrize(
+    ("text", "expect_problem"),
+    [
+        ("In a supervised clinic, that risk is low (Morgan & Curran, 2012).", True),
+        (
+            "It can harm the bladder (Morgan & Curran, 2012). In a supervised clinic, the risk is low.",
+            True,
+        ),
+        ("Heavy use outside medical care can harm the bladder (Morgan & Curran, 2012).", False),
+        (
+            "A review of recreational use found it can lead to dependence (Morgan & Curran, 2012).",
+            False,
+        ),
+    ],
+)
+def test_recreational_source_checker(text: str, expect_problem: bool) -> None:
+    assert bool(recreational_source_misuses(text)) is expect_problem
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_recreational_use_reviews_are_not_cited_for_clinic_safety(topic: str) -> None:
+    assert recreational_source_misuses(answer(topic)) == []
+
+
+def test_recreational_use_reviews_say_so_in_sources() -> None:
+    for short in RECREATIONAL_USE_SOURCES:
+        supports = " ".join(SHORT_CITATIONS[short]["supports"].split())
+        assert "recreational" in supports, f"{short}: say it reviews recreational use"
+        assert not re.search(r"low risk|risk is low", supports), f"{short}: no clinic reassurance"
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_no_answer_claims_ketamine_works_best_in_a_plan(topic: str) -> None:
+    """KARE found therapy no better than education: "works best as part of a plan" is unproven."""
+    assert not WORKS_BEST.search(answer(topic)), f"{topic} says ketamine 'works best'"
+
+
 # ------------------------------------------------------------------ plain language
 
 
@@ -419,6 +608,54 @@ def test_readability_grading_tells_easy_from_hard(
         "rapamycin-dependent intracellular signalling cascades."
     )
     assert flesch_kincaid_grade(easy) < MAX_AVERAGE_GRADE < flesch_kincaid_grade(hard)
+
+
+# ------------------------------------------------------------------ other reply texts (domain.yml)
+
+DOMAIN = load_yaml(DOMAIN_FILE)
+DOMAIN_TEXTS = {
+    name: " ".join(" ".join(v.get("text", "") for v in variations).split())
+    for name, variations in DOMAIN["responses"].items()
+}
+
+
+def test_lapse_reply_does_not_overstate_the_abstinence_violation_effect() -> None:
+    text = DOMAIN_TEXTS["utter_lapse_no_shame"]
+    assert "can make a slip grow" in text
+    assert not re.search(r"\bis what turns\b", text)
+
+
+def test_no_reply_promises_an_urge_will_pass_in_a_set_time() -> None:
+    """A promise like "most urges pass in 15 minutes" has no source on the facts page."""
+    for name, text in DOMAIN_TEXTS.items():
+        assert not re.search(r"most urges pass|\d+\s*minutes?[^.]*urges?\s+pass", text), name
+
+
+def test_peer_support_line_is_offered_as_a_non_crisis_option() -> None:
+    text = DOMAIN_TEXTS["utter_peer_support_line"]
+    for expected in ("Fireside Project", "62-FIRESIDE", "623-473-7433", "hours are limited"):
+        assert expected in text, f"peer-support reply lacks {expected!r}"
+    assert "not a crisis line" in text
+    assert "988" in text and "911" in text
+
+
+def test_facts_page_agrees_with_the_project() -> None:
+    """Every source the answers cite is on the team's facts page, with the corrections."""
+    if not FACTS_PAGE.exists():
+        pytest.skip("the shared facts page is not beside this checkout")
+    page = " ".join(FACTS_PAGE.read_text(encoding="utf-8").split())
+    missing = [short for short in SHORT_CITATIONS if short not in page]
+    assert not missing, f"sources missing from the facts page: {missing}"
+    for phrase in (
+        "Never stop or skip a prescribed medicine",
+        "review of recreational use",
+        "animal studies of depression",
+        "over the 6-month follow-up",
+        "can make a slip grow",
+        "62-FIRESIDE",
+    ):
+        assert phrase in page, f"facts page lacks {phrase!r}"
+    assert not WORKS_BEST.search(page), "the facts page still says 'works best'"
 
 
 # ------------------------------------------------------------------ held-out evaluation data

@@ -26,7 +26,7 @@ from bot.storage import db
 
 NORTH = "https://north.example"
 MODEL = settings.PROJECT_ROOT / "models" / "current.tar.gz"
-CRISIS_MARK = "glad you told me"  # the opening of utter_crisis
+CRISIS_MARK = "Nobody is reading this chat live"  # in every utter_crisis_<kind>, no other reply
 #: How long what a crisis turn does after its early reply (the risk flag, closing a form) may
 #: take on a quiet machine.
 CRISIS_TURN_SECONDS = 15.0

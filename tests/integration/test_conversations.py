@@ -12,7 +12,7 @@ from deployment import eventually
 
 from bot import settings
 
-CRISIS_MARK = "glad you told me"  # the opening of utter_crisis, which no other reply has
+CRISIS_MARK = "Nobody is reading this chat live"  # in every utter_crisis_<kind>, no other reply
 
 
 def test_integration_reflection_is_saved_verbatim_and_exported(assistant, sender, journal):

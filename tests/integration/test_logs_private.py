@@ -31,7 +31,7 @@ from bot.storage import db
 MODEL = settings.PROJECT_ROOT / "models" / "current.tar.gz"
 TOKEN_SECRET = "logs-test-token-key-0123456789abcdef0123456789"
 NORTH = "https://north.example"
-CRISIS_MARK = "glad you told me"  # the opening of utter_crisis
+CRISIS_MARK = "Nobody is reading this chat live"  # in every utter_crisis_<kind>, no other reply
 THERAPIST = ("dr.lindqvist@north.example", "north-therapist-password-42")
 #: Variables that would change the servers' log levels from their defaults.
 LOG_LEVEL_VARIABLES = ("LOG_LEVEL", "LOG_LEVEL_LIBRARIES", "SANIC_LOG_LEVEL", "UVICORN_LOG_LEVEL")

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from bot import audit, erasure, exports, records
-from bot.storage.models import utcnow
+from bot.storage.models import RISK_LEVELS, utcnow
 from bot.web.dashboard.chart import render_chart
 from bot.web.dashboard.security import (
     PREFIX,
@@ -90,10 +90,15 @@ def _patient(request: Request, viewer: Viewer, sender_id: str) -> records.Patien
 
 
 @router.get("/", include_in_schema=False)
-def patients_page(request: Request, viewer: ViewerDep) -> Response:
-    """Every patient of the viewer's clinic, open risk flags first."""
-    summaries = records.list_patients(viewer.clinic_id)
-    _record_audit(request, viewer, "view_patients", detail={"patients": len(summaries)})
+def patients_page(request: Request, viewer: ViewerDep, level: str = "") -> Response:
+    """Every patient of the viewer's clinic, open risk flags first; with ``level``, only
+    those with an open flag of that level (an unknown level is ignored, and said so)."""
+    chosen = level if level in RISK_LEVELS else None
+    summaries = records.list_patients(viewer.clinic_id, level=chosen)
+    detail: dict[str, Any] = {"patients": len(summaries)}
+    if chosen:
+        detail["level"] = chosen
+    _record_audit(request, viewer, "view_patients", detail=detail)
     return render(
         request,
         "therapist/patients.html",
@@ -102,6 +107,9 @@ def patients_page(request: Request, viewer: ViewerDep) -> Response:
             "now": utcnow(),
             "fmt": records.FORMATS,
             "patient_path": patient_path,
+            "levels": RISK_LEVELS,
+            "level": chosen,
+            "unknown_level": bool(level) and chosen is None,
         },
         viewer,
     )
@@ -163,10 +171,13 @@ def patient_page(
     start: Annotated[str, Query(alias="from")] = "",
     end: Annotated[str, Query(alias="to")] = "",
     acknowledged: str = "",
+    level: Annotated[list[str] | None, Query()] = None,
 ) -> Response:
     """Open flags, the chart, the journal and the conversations, after the GET filters."""
     patient = _patient(request, viewer, sender_id)
-    filters = records.Filters.parse(query=q, kinds=kind or (), start=start, end=end)
+    filters = records.Filters.parse(
+        query=q, kinds=kind or (), start=start, end=end, levels=level or ()
+    )
     record = records.load_record(patient, filters)
     _record_audit(
         request, viewer, "view_patient", target=patient.sender_id, detail=filters.audit_detail()
@@ -183,6 +194,7 @@ def patient_page(
             "chart": render_chart(record.chart),
             "fmt": records.FORMATS,
             "kinds": records.FILTER_KINDS,
+            "levels": RISK_LEVELS,
             "path": patient_path(patient.sender_id),
             "just_acknowledged": just_acknowledged,
             "now": utcnow(),

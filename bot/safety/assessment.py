@@ -1,0 +1,86 @@
+"""Risk assessment: one decision per message, with three outcomes and a reply kind.
+
+The deterministic detector (:mod:`bot.safety.detector`) is the backbone; the intent
+classifier only adds a softer signal. The outcomes:
+
+- ``urgent``: danger now. The crisis reply of the match's kind at once, and an urgent flag.
+- ``ask``: a softer signal (passive ideation, hopelessness, a question about lethal amounts,
+  or the classifier's guess alone). A direct, kind question about suicidal thoughts; "yes" or
+  "not sure" leads to the urgent path.
+- ``recent``: an overdose or attempt days or weeks ago. A calm reply and an elevated flag.
+- ``none``.
+
+A conversation that has disclosed risk in the last hours is *elevated*: a message that would
+only be an ask (a method question above all) is then urgent. The classifier alone never makes
+a message urgent - it is trained on few examples and fires on ordinary feelings - unless it is
+very sure and the detector found a softer signal in the same message.
+
+Pure Python: the Rasa pipeline, the dialogue policy and the evaluation all call :func:`assess`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.safety.detector import CrisisMatch
+
+URGENT, ASK, RECENT, NONE = "urgent", "ask", "recent", "none"
+
+#: The risk-flag level each outcome records (``ask`` records none until it is answered).
+FLAG_LEVEL = {URGENT: "urgent", RECENT: "elevated"}
+
+#: How sure the classifier must be for its crisis guess to lift a detector "ask" to urgent.
+CLASSIFIER_SURE = 0.95
+
+#: The reply kind of an ask that is answered "yes" or "not sure".
+ASK_REPLY = "suicide"
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What to do with one message."""
+
+    outcome: str
+    #: The reply kind (``utter_crisis_<kind>``) for urgent and recent outcomes.
+    kind: str | None = None
+    category: str | None = None
+    pattern: str | None = None
+    #: "detector", "classifier", or "detector+classifier".
+    source: str | None = None
+
+    @property
+    def flag_level(self) -> str | None:
+        return FLAG_LEVEL.get(self.outcome)
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "level": self.outcome,
+            "kind": self.kind,
+            "category": self.category,
+            "pattern": self.pattern,
+            "source": self.source,
+        }
+
+
+def assess(
+    match: CrisisMatch | None,
+    *,
+    classifier_crisis: float | None = None,
+    elevated: bool = False,
+) -> Assessment:
+    """Decide on a message from the detector's ``match`` and the classifier's confidence that
+    it is a crisis (``None`` when crisis was not its guess), in an ``elevated`` conversation
+    or not."""
+    if match is not None:
+        if match.level == URGENT:
+            return Assessment(URGENT, match.reply, match.category, match.pattern_id, "detector")
+        if match.level == RECENT:
+            return Assessment(RECENT, match.reply, match.category, match.pattern_id, "detector")
+        sure = classifier_crisis is not None and classifier_crisis >= CLASSIFIER_SURE
+        if elevated or sure:
+            source = "detector+classifier" if sure else "detector"
+            return Assessment(URGENT, match.reply, match.category, match.pattern_id, source)
+        return Assessment(ASK, match.reply, match.category, match.pattern_id, "detector")
+    if classifier_crisis is not None:
+        return Assessment(ASK, ASK_REPLY, None, None, "classifier")
+    return Assessment(NONE)

@@ -1,0 +1,166 @@
+"""The crisis policy's sequences (bot/nlu/crisis_policy.py) on real Rasa trackers: by level
+and kind, the direct safety question answered both ways, a paused form resumed, the
+elevated state and the one check-in after an urgent reply."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.nlu.crisis_policy import ELEVATED_SECONDS, next_crisis_action
+
+KNOWN = {
+    "utter_crisis_suicide",
+    "utter_crisis_overdose",
+    "utter_crisis_recent",
+    "utter_ask_safety",
+    "utter_safety_thanks",
+    "utter_still_here",
+    "utter_glad_safe",
+    "action_record_risk_flag",
+    "action_deactivate_loop",
+    "integration_form",
+}
+
+
+def user(intent: str, level: str | None = None, kind: str | None = None, at: float | None = None):
+    parse: dict[str, Any] = {}
+    if level:
+        parse["crisis_detection"] = {"level": level, "kind": kind}
+    return UserUttered(
+        "text", intent={"name": intent, "confidence": 1.0}, parse_data=parse, timestamp=at
+    )
+
+
+def act(name: str, at: float | None = None) -> ActionExecuted:
+    return ActionExecuted(name, timestamp=at)
+
+
+def run(events: list[Event]) -> list[str]:
+    """Every action the policy predicts for the last user message, until it abstains or listens."""
+    events = list(events)
+    predicted: list[str] = []
+    for _ in range(8):
+        action = next_crisis_action(DialogueStateTracker.from_events("p", events), KNOWN)
+        if action is None:
+            return predicted
+        predicted.append(action)
+        if action == ACTION_LISTEN_NAME:
+            return predicted
+        events.append(act(action))
+        if action == "action_deactivate_loop":
+            events.append(ActiveLoop(None))
+        elif action == "integration_form":
+            events.append(ActiveLoop("integration_form"))
+    raise AssertionError(f"no end: {predicted}")
+
+
+IN_FORM = [act("integration_form"), ActiveLoop("integration_form")]
+
+
+def test_urgent_gets_the_reply_of_its_kind_then_the_flag():
+    assert run([user("crisis", "urgent", "overdose")]) == [
+        "utter_crisis_overdose",
+        "action_record_risk_flag",
+        ACTION_LISTEN_NAME,
+    ]
+
+
+def test_urgent_in_a_form_closes_it_after_the_flag():
+    assert run([*IN_FORM, user("crisis", "urgent", "suicide")]) == [
+        "utter_crisis_suicide",
+        "action_record_risk_flag",
+        "action_deactivate_loop",
+        ACTION_LISTEN_NAME,
+    ]
+
+
+def test_a_kind_without_a_reply_gets_the_suicide_reply_which_lists_every_line():
+    assert run([user("crisis", "urgent", "unheard_of")])[0] == "utter_crisis_suicide"
+
+
+def test_recent_gets_the_calm_reply():
+    assert run([user("crisis", "recent", "recent")])[0] == "utter_crisis_recent"
+
+
+def test_ask_pauses_the_form_and_asks():
+    assert run([*IN_FORM, user("crisis", "ask", "suicide")]) == [
+        "action_deactivate_loop",
+        "utter_ask_safety",
+        ACTION_LISTEN_NAME,
+    ]
+
+
+def asked_in_form() -> list[Event]:
+    return [
+        *IN_FORM,
+        user("crisis", "ask", "suicide"),
+        act("action_deactivate_loop"),
+        ActiveLoop(None),
+        act("utter_ask_safety"),
+        act(ACTION_LISTEN_NAME),
+    ]
+
+
+def test_no_to_the_question_resumes_the_paused_form():
+    # The form then runs on its own: it asks its next question and the rules listen.
+    assert run([*asked_in_form(), user("deny")]) == ["utter_safety_thanks", "integration_form"]
+
+
+@pytest.mark.parametrize("answer", ["affirm", "unsure"])
+def test_yes_or_not_sure_is_urgent(answer: str):
+    assert run([*asked_in_form(), user(answer)]) == [
+        "utter_crisis_suicide",
+        "action_record_risk_flag",
+        ACTION_LISTEN_NAME,
+    ]
+
+
+def test_something_else_after_the_question_is_left_to_the_other_policies():
+    assert run([*asked_in_form(), user("psychoeducation")]) == []
+
+
+def urgent_turn(at: float) -> list[Event]:
+    return [
+        user("crisis", "urgent", "suicide", at=at),
+        act("utter_crisis_suicide", at=at),
+        act("action_record_risk_flag", at=at),
+        act(ACTION_LISTEN_NAME, at=at),
+    ]
+
+
+def test_an_ask_in_an_elevated_conversation_is_urgent():
+    now = time.time()
+    events = [*urgent_turn(now - 60), user("crisis", "ask", "suicide", at=now)]
+    assert run(events)[0] == "utter_crisis_suicide"
+
+
+def test_an_ask_hours_after_the_last_urgent_reply_is_an_ask_again():
+    now = time.time()
+    events = [*urgent_turn(now - ELEVATED_SECONDS - 60), user("crisis", "ask", "suicide", at=now)]
+    assert run(events)[0] == "utter_ask_safety"
+
+
+def test_the_first_ordinary_message_after_an_urgent_reply_gets_one_check_in():
+    now = time.time()
+    events = [*urgent_turn(now), user("affirm", at=now)]
+    assert run(events) == ["utter_still_here", ACTION_LISTEN_NAME]
+    after = [*events, act("utter_still_here"), act(ACTION_LISTEN_NAME)]
+    assert run([*after, user("affirm")]) == ["utter_glad_safe", ACTION_LISTEN_NAME]
+    assert run([*after, user("deny")])[0] == "utter_crisis_suicide"
+    # Only once: the message after the check-in's answer is answered as usual.
+    done = [*after, user("affirm"), act("utter_glad_safe"), act(ACTION_LISTEN_NAME)]
+    assert run([*done, user("affirm")]) == []
+
+
+def test_a_request_after_an_urgent_reply_is_answered_as_usual():
+    assert run([*urgent_turn(time.time()), user("start_checkin")]) == []
+
+
+def test_no_say_on_ordinary_turns():
+    assert run([user("greet")]) == []
