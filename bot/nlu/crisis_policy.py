@@ -51,21 +51,19 @@ YES_INTENTS = frozenset({"affirm", "unsure"})
 NO_INTENTS = frozenset({"deny"})
 #: How long a conversation that got an urgent reply stays elevated: an ask is then urgent.
 ELEVATED_SECONDS = 6 * 3600
-#: Messages that get the one check-in after an urgent reply instead of their usual answer
-#: (small talk, "ok", thanks, what the model could not place). A request such as "make a
-#: safety plan" or a question is answered as usual.
+#: Messages that get the one check-in after an urgent reply instead of their usual answer:
+#: "ok", thanks, feelings, what the model could not place. A request ("make a safety plan")
+#: or a question ("are you a real person?") is answered as usual.
 CHECK_IN_INTENTS = frozenset(
     {
         "affirm",
         "deny",
+        "unsure",
         "thank",
         "greet",
         "goodbye",
         "nlu_fallback",
         "out_of_scope",
-        "unsure",
-        "bot_challenge",
-        "help",
         "share_feeling",
         "vent",
         "gratitude",

@@ -51,6 +51,9 @@ CRISIS = "crisis"
 FALLBACK_INTENT = "nlu_fallback"
 DEFAULT_MIN_WEIGHTED_F1 = 0.80
 DEFAULT_MIN_INTENT_F1 = 0.5
+#: Share of non-crisis messages the classifier must leave alone: a false crisis guess asks a
+#: patient directly about suicidal thoughts in the middle of ordinary talk.
+DEFAULT_MIN_CRISIS_SPECIFICITY = 0.95
 # Rasa's own default when the FallbackClassifier sets no threshold.
 RASA_DEFAULT_FALLBACK_THRESHOLD = 0.3
 
@@ -90,6 +93,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--min-weighted-f1", type=float, default=DEFAULT_MIN_WEIGHTED_F1)
     parser.add_argument("--min-intent-f1", type=float, default=DEFAULT_MIN_INTENT_F1)
+    parser.add_argument(
+        "--min-crisis-specificity", type=float, default=DEFAULT_MIN_CRISIS_SPECIFICITY
+    )
     parser.add_argument(
         "--plot",
         action="store_true",
@@ -232,8 +238,12 @@ def summarise(
     near_misses: set[str],
     threshold: float | None,
     response_report: dict[str, Any],
+    detector_caught: set[str] | None = None,
 ) -> dict[str, Any]:
-    """All the numbers this script prints and gates on, as one JSON-ready dict."""
+    """All the numbers this script prints and gates on, as one JSON-ready dict.
+
+    ``crisis_recall`` is the classifier's own; ``crisis_recall_detector`` the deterministic
+    detector's alone; ``crisis_recall_runtime`` the assistant's (either, as it runs)."""
     crisis_rows = [p for p in predictions if p.target == CRISIS]
     other_rows = [p for p in predictions if p.target != CRISIS]
     false_alarms = [p for p in other_rows if p.predicted == CRISIS]
@@ -264,6 +274,11 @@ def summarise(
         "weighted_f1": weighted.get("f1-score"),
         "crisis_precision": crisis["precision"],
         "crisis_recall": crisis["recall"],
+        "crisis_recall_detector": (
+            sum(1 for p in crisis_rows if p.text in detector_caught) / len(crisis_rows)
+            if crisis_rows and detector_caught is not None
+            else None
+        ),
         "crisis_recall_runtime": 1.0 - len(runtime_misses) / len(crisis_rows)
         if crisis_rows
         else None,
@@ -282,9 +297,17 @@ def summarise(
     }
 
 
-def gate(summary: dict[str, Any], min_weighted_f1: float, min_intent_f1: float) -> list[str]:
+def gate(
+    summary: dict[str, Any],
+    min_weighted_f1: float,
+    min_intent_f1: float,
+    min_crisis_specificity: float = DEFAULT_MIN_CRISIS_SPECIFICITY,
+) -> list[str]:
     """Reasons to fail; empty when the model is good enough to ship."""
     failures = []
+    specificity = summary.get("crisis_specificity")
+    if specificity is not None and specificity < min_crisis_specificity:
+        failures.append(f"crisis specificity {specificity:.3f} < {min_crisis_specificity}")
     if summary["crisis_recall_runtime"] is None:
         failures.append("the held-out data has no crisis messages")
     elif summary["crisis_recall_runtime"] < 1.0:
@@ -311,6 +334,7 @@ def print_summary(summary: dict[str, Any], model: Path) -> None:
     )
     print(
         f"crisis precision {pct(summary['crisis_precision'])}  recall {pct(summary['crisis_recall'])}  "
+        f"detector alone {pct(summary.get('crisis_recall_detector'))}  "
         f"recall at run time {pct(summary['crisis_recall_runtime'])}  "
         f"specificity {pct(summary['crisis_specificity'])}"
     )
@@ -344,6 +368,14 @@ def print_summary(summary: dict[str, Any], model: Path) -> None:
             print(f"  {error['text']}  [{error['target']} -> {error['predicted']}]")
 
 
+def detector_caught(texts: list[str]) -> set[str]:
+    """The messages the deterministic detector alone marks (any level)."""
+    from bot.safety.detector import CrisisMatcher
+
+    matcher = CrisisMatcher()
+    return {text for text in texts if matcher.detect(text) is not None}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Evaluate, print, write summary.json, and return 1 when a gate fails."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -362,8 +394,9 @@ def main(argv: list[str] | None = None) -> int:
         near_misses=near_miss_texts(nlu),
         threshold=fallback_threshold(Path(args.config).resolve()),
         response_report=read_json(out / "response_selection_report.json") or {},
+        detector_caught=detector_caught(crisis_texts),
     )
-    failures = gate(summary, args.min_weighted_f1, args.min_intent_f1)
+    failures = gate(summary, args.min_weighted_f1, args.min_intent_f1, args.min_crisis_specificity)
     summary["model"] = str(model)
     summary["failures"] = failures
     (out / "summary.json").write_text(
