@@ -12,8 +12,11 @@ In order:
 4. It must be within the rate limit.
 
 A message refused at 3 or 4 is checked by the deterministic crisis detector
-(:mod:`bot.safety.detector`) and goes through anyway if it has a crisis statement: a crisis
-message always gets the crisis reply, however it arrives. Of an over-long crisis message the
+(:mod:`bot.safety.detector`) and goes through anyway if it has any risk signal: a crisis
+message always gets its reply, however it arrives. If the detector finds nothing, the
+channel's ``second_opinion`` (the assistant's own NLU, classifier included) is asked too, at
+most ``SECOND_OPINIONS_PER_MINUTE`` times a minute per sender so that a flood cannot make
+the server classify every message it refuses; a message it reads as a crisis goes through. Of an over-long crisis message the
 assistant gets the part with the crisis statement in it (a window of at most
 ``max_message_chars``), because the classifier's cost grows with the length of the text.
 Only the first ``crisis_scan_chars`` of an over-long message are checked, so that a hostile
@@ -40,7 +43,8 @@ import asyncio
 import functools
 import logging
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +56,9 @@ from bot.nlu.rate_limit import RateLimiter
 from bot.safety.detector import CrisisMatcher
 
 logger = logging.getLogger(__name__)
+
+#: How often a minute one sender's refused messages are given to the channel's second opinion.
+SECOND_OPINIONS_PER_MINUTE = 6
 
 LIMITS_PATH = Path(__file__).resolve().parents[1] / "content" / "chat_limits.yml"
 RATE_LIMITED = "rate_limited"
@@ -214,10 +221,13 @@ class MessageGate:
         limiter: RateLimiter | None,
         chat_limits: ChatLimits | None = None,
         check: CrisisCheck | None = None,
+        second_opinion: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self.limiter = limiter
         self.limits = chat_limits or limits()
         self._check = check
+        self._second_opinion = second_opinion
+        self._opinions: dict[str, list[float]] = {}
 
     def _refused(self, reason: str, retry_after: int = 0) -> Refused:
         return Refused(reason, self.limits.messages[reason], retry_after)
@@ -242,6 +252,9 @@ class MessageGate:
             if await self._crisis_window(text, size) is not None:
                 logger.warning("rate-limited message let through: it has a crisis statement")
                 return Admitted(text, crisis_override=True)
+            if await self._ask_second_opinion(sender_id, text):
+                logger.warning("rate-limited message let through: the assistant reads a crisis")
+                return Admitted(text, crisis_override=True)
             if decision.first_refusal:
                 logger.info(
                     "messages refused: rate limit reached (retry after %d s)", decision.retry_after
@@ -252,3 +265,22 @@ class MessageGate:
     async def _crisis_window(self, text: str, size: int) -> str | None:
         check = self._check or crisis_check()
         return await check.crisis_window(text, size)
+
+    async def _ask_second_opinion(self, sender_id: str, text: str) -> bool:
+        """The channel's second opinion on a refused message, within the sender's budget.
+        A failing opinion lets the message through: a missed crisis costs more."""
+        if self._second_opinion is None:
+            return False
+        now = time.monotonic()
+        recent = [t for t in self._opinions.get(sender_id, []) if now - t < 60.0]
+        if len(recent) >= SECOND_OPINIONS_PER_MINUTE:
+            self._opinions[sender_id] = recent
+            return False
+        self._opinions[sender_id] = [*recent, now]
+        if len(self._opinions) > 10_000:  # forget idle senders
+            self._opinions = {k: v for k, v in self._opinions.items() if now - v[-1] < 60.0}
+        try:
+            return await self._second_opinion(text)
+        except Exception as error:
+            logger.error("second opinion on a refused message failed (%s)", type(error).__name__)
+            return True

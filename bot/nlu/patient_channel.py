@@ -79,6 +79,7 @@ from socketio.exceptions import ConnectionRefusedError as SocketConnectionRefuse
 
 from bot import access, settings
 from bot.nlu import action_validation, clinic_nlg, message_gate, rate_limit, turn_slots
+from bot.nlu.crisis_detector import CRISIS_INTENT
 from bot.nlu.message_gate import MessageGate, Refused
 from bot.safety import crisis_replies
 
@@ -257,6 +258,24 @@ async def _turn(
         await on_new_message(message)
 
 
+class SecondOpinion:
+    """The message gate's second opinion on a message it refuses: does the running
+    assistant's NLU (classifier, fallback and detector) read it as a crisis? So wording the
+    detector does not know still reaches the risk assessment. The server's app (and with it
+    the agent) is learnt from the first request; until then, and for an agent that cannot
+    parse (no model loaded), there is no opinion."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    async def __call__(self, text: str) -> bool:
+        agent = getattr(getattr(self.app, "ctx", None), "agent", None)
+        if agent is None or not hasattr(agent, "parse_message") or not agent.is_ready():
+            return False
+        parsed = await agent.parse_message(text)
+        return (parsed.get("intent") or {}).get("name") == CRISIS_INTENT
+
+
 def _client_id(data: Any) -> str | None:
     """The client's id for its message, if it sent a short string one."""
     value = data.get("id") if isinstance(data, dict) else None
@@ -296,7 +315,8 @@ class PatientSocketIOInput(SocketIOInput):
         # Kept for get_output_channel (messages pushed through Rasa's HTTP API).
         self.sio = sio
         namespace = self.namespace
-        gate = MessageGate(rate_limit.from_settings())
+        opinion = SecondOpinion()
+        gate = MessageGate(rate_limit.from_settings(), second_opinion=opinion)
         message_gate.crisis_check().warm()  # the early crisis reply must not wait for spaCy
         # Each socket's patient, readable without an await (see handle_message).
         senders: dict[str, str] = {}
@@ -307,6 +327,7 @@ class PatientSocketIOInput(SocketIOInput):
 
         @sio.on("connect", namespace=namespace)
         async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
+            opinion.app = opinion.app or getattr(environ.get("sanic.request"), "app", None)
             origin = environ.get("HTTP_ORIGIN")
             token = auth.get("token") if isinstance(auth, dict) else None
             try:
@@ -588,7 +609,8 @@ class PatientRestInput(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
-        gate = MessageGate(rate_limit.from_settings())
+        opinion = SecondOpinion()
+        gate = MessageGate(rate_limit.from_settings(), second_opinion=opinion)
         message_gate.crisis_check().warm()  # the early crisis reply must not wait for spaCy
 
         @webhook.route("/", methods=["GET"])
@@ -597,6 +619,7 @@ class PatientRestInput(RestInput):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            opinion.app = opinion.app or request.app
             body = json_body(request)
             if isinstance(body, HTTPResponse):
                 return body
