@@ -11,9 +11,10 @@ classifier only adds a softer signal. The outcomes:
 - ``none``.
 
 A conversation that has disclosed risk in the last hours is *elevated*: a message that would
-only be an ask (a method question above all) is then urgent. The classifier alone never makes
-a message urgent - it is trained on few examples and fires on ordinary feelings - unless it is
-very sure and the detector found a softer signal in the same message.
+only be an ask (a method question above all) is then urgent. The classifier never makes a
+message urgent, however sure it is: it is trained on few examples and fires on ordinary
+feelings, and its confidence moves with every retraining. What it adds is an ask where the
+detector found nothing; a "yes" to that question is urgent.
 
 Pure Python: the Rasa pipeline, the dialogue policy and the evaluation all call :func:`assess`.
 """
@@ -29,9 +30,6 @@ URGENT, ASK, RECENT, NONE = "urgent", "ask", "recent", "none"
 #: The risk-flag level each outcome records (``ask`` records none until it is answered).
 FLAG_LEVEL = {URGENT: "urgent", RECENT: "elevated"}
 
-#: How sure the classifier must be for its crisis guess to lift a detector "ask" to urgent.
-CLASSIFIER_SURE = 0.95
-
 #: The reply kind of an ask that is answered "yes" or "not sure".
 ASK_REPLY = "suicide"
 
@@ -45,7 +43,7 @@ class Assessment:
     kind: str | None = None
     category: str | None = None
     pattern: str | None = None
-    #: "detector", "classifier", or "detector+classifier".
+    #: "detector" or "classifier".
     source: str | None = None
 
     @property
@@ -76,10 +74,8 @@ def assess(
             return Assessment(URGENT, match.reply, match.category, match.pattern_id, "detector")
         if match.level == RECENT:
             return Assessment(RECENT, match.reply, match.category, match.pattern_id, "detector")
-        sure = classifier_crisis is not None and classifier_crisis >= CLASSIFIER_SURE
-        if elevated or sure:
-            source = "detector+classifier" if sure else "detector"
-            return Assessment(URGENT, match.reply, match.category, match.pattern_id, source)
+        if elevated:
+            return Assessment(URGENT, match.reply, match.category, match.pattern_id, "detector")
         return Assessment(ASK, match.reply, match.category, match.pattern_id, "detector")
     if classifier_crisis is not None:
         return Assessment(ASK, ASK_REPLY, None, None, "classifier")

@@ -1,0 +1,43 @@
+"""The risk assessment's decision table (bot/safety/assessment.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.safety.assessment import ASK, NONE, RECENT, URGENT, assess
+from bot.safety.detector import CrisisMatch
+
+
+def match(level: str, reply: str = "suicide", category: str = "c") -> CrisisMatch:
+    return CrisisMatch(category, "text", f"{category}.entry", level=level, reply=reply)
+
+
+@pytest.mark.parametrize("classifier", [None, 0.2, 0.99])
+def test_the_detector_decides_urgent_and_recent_whatever_the_classifier(classifier):
+    urgent = assess(match("urgent", "overdose"), classifier_crisis=classifier)
+    assert (urgent.outcome, urgent.kind, urgent.flag_level) == (URGENT, "overdose", "urgent")
+    recent = assess(match("recent", "recent"), classifier_crisis=classifier)
+    assert (recent.outcome, recent.kind, recent.flag_level) == (RECENT, "recent", "elevated")
+
+
+@pytest.mark.parametrize("classifier", [None, 0.5, 0.999])
+def test_a_softer_signal_is_an_ask_however_sure_the_classifier_is(classifier):
+    found = assess(match("ask"), classifier_crisis=classifier)
+    assert (found.outcome, found.flag_level) == (ASK, None)
+
+
+def test_in_an_elevated_conversation_a_softer_signal_is_urgent():
+    found = assess(match("ask", "suicide", "method_question"), elevated=True)
+    assert (found.outcome, found.kind, found.category) == (URGENT, "suicide", "method_question")
+
+
+@pytest.mark.parametrize("classifier", [0.3, 0.999])
+def test_the_classifier_alone_only_ever_asks(classifier):
+    assert assess(None, classifier_crisis=classifier).outcome == ASK
+    assert assess(None, classifier_crisis=classifier, elevated=True).outcome == ASK
+    assert assess(None, classifier_crisis=classifier).source == "classifier"
+
+
+def test_nothing_is_nothing():
+    assert assess(None).outcome == NONE
+    assert assess(None, elevated=True).outcome == NONE
