@@ -32,7 +32,7 @@ RASA_INPUTS := domain.yml config.yml $(wildcard data/*.yml) \
                $(wildcard bot/safety/*.py) $(wildcard bot/safety/*.yml)
 
 .PHONY: help install postgres-server run shell train test lint format validate test-app test-rasa-side test-stories \
-        test-nlu test-integration test-browser screenshots bench clean cluster-deps
+        test-nlu test-safety test-integration test-browser screenshots bench clean cluster-deps
 
 help:
 	@echo "make run    install what is missing, train if needed, start the assistant"
@@ -133,6 +133,13 @@ test-stories: $(MODEL)
 test-nlu: $(MODEL)
 	$(RASA_PY) tests/nlu/evaluate.py --model $(MODEL) --out results/nlu
 
+# Safety evaluation on tests/safety_eval/messages.yml, written apart from the lexicon and the
+# training data and never trained on. Floors: false alarms at the targets; urgent recall where
+# the assistant stands today, so a change that lowers it fails (the targets are in the report).
+SAFETY_FLOORS := --explicit-urgent-recall 0.96 --urgent-recall 0.55 --false-urgent-rate 0.02 --false-ask-rate 0.05
+test-safety: $(MODEL)
+	$(RASA_PY) tests/safety_eval/evaluate.py --model $(MODEL) --out results/safety $(SAFETY_FLOORS)
+
 # The real Rasa server and action server over HTTP, on their own ports and database.
 test-integration: install $(MODEL) cluster-deps
 	$(PY) -m pytest tests/integration -q
@@ -145,7 +152,7 @@ test-browser: install $(MODEL) $(CHROMIUM)
 screenshots: install $(MODEL) $(CHROMIUM)
 	COMPANION_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest tests/browser -q -k "checkin or phone or reviews"
 
-test: lint validate test-app test-rasa-side test-stories test-nlu test-integration test-browser
+test: lint validate test-app test-rasa-side test-stories test-nlu test-safety test-integration test-browser
 
 bench: install $(MODEL) $(CHROMIUM) postgres-server
 	$(PY) bench/latency.py --out bench/results/latency.json

@@ -509,7 +509,7 @@ def _mark_not_notified(flag_id: int, attempts: int, level: str, at: datetime) ->
                 notify_attempts=NOT_NOTIFIED,
                 notify_error=(
                     f"{at.astimezone(UTC).strftime(_TIME_FORMAT)} not notified: the clinic is "
-                    f"not notified of {_CATEGORY.fullmatch(level) and level or 'this'} flags"
+                    f"not notified of {level if level in _LEVEL_SENTENCES else 'these'} flags"
                 )[:MAX_ERROR_CHARS],
             )
             .execution_options(synchronize_session=False)

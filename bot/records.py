@@ -559,13 +559,14 @@ def _entry(entry: JournalEntry, query: str) -> Entry:
 
 
 def _safety_plan(entries: Sequence[JournalEntry]) -> SafetyPlan | None:
-    """The newest safety plan among ``entries`` (newest first) that has any step answered."""
+    """The current safety plan: the newest safety plan among ``entries`` (newest first), as
+    :func:`bot.safety_plan.current_plan` reads it for the chat."""
     for entry in entries:
         if entry.kind != safety_plan.KIND:
             continue
         steps = safety_plan.plan_steps(entry.fields)
         if not steps:
-            continue
+            return None
         return SafetyPlan(
             number=entry.number,
             created_at=entry.created_at,

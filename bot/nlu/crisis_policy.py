@@ -37,6 +37,9 @@ from rasa.shared.core.events import ActionExecuted, ActiveLoop, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.safety.assessment import assess
+from bot.safety.detector import default_matcher
+
 CRISIS_INTENT = "crisis"
 CRISIS_PREFIX = "utter_crisis_"
 RECENT_RESPONSE = "utter_crisis_recent"
@@ -85,8 +88,16 @@ class _Turn:
 
     @property
     def detection(self) -> dict[str, Any]:
+        """The NLU's risk assessment of the message; for a ``crisis`` message without one
+        (a conversation replayed from a story, or stored before assessments existed), the
+        same assessment made here from its text."""
         value = (self.user.parse_data or {}).get("crisis_detection")
-        return value if isinstance(value, dict) else {}
+        if isinstance(value, dict) and value.get("level"):
+            return value
+        if self.intent != CRISIS_INTENT:
+            return {}
+        match = default_matcher().detect(self.user.text or "")
+        return assess(match, classifier_crisis=1.0).as_dict()
 
 
 def _turns(tracker: DialogueStateTracker) -> list[_Turn]:
@@ -141,7 +152,7 @@ def crisis_sequence(tracker: DialogueStateTracker, known: set[str]) -> list[str]
         return [reply(kind), RISK_FLAG_ACTION, *close]
 
     if turn.intent == CRISIS_INTENT:
-        level = turn.detection.get("level") or "urgent"
+        level = turn.detection.get("level") or "ask"
         kind = turn.detection.get("kind")
         if level == "ask" and _elevated(tracker, turn.user.timestamp):
             level = "urgent"

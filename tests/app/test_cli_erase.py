@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -67,6 +68,13 @@ def on_a_terminal(*args: str, typed: str, tmp_path: Path) -> subprocess.Complete
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
+#: The person's flag was never notified (their clinic sends no notices) nor acknowledged, so
+#: it stays without its text until the care team knows of it (bot.erasure).
+FLAGS_KEPT = (
+    "risk_flags\t0 erased, 1 kept without what the patient wrote until the care team is notified"
+)
+
+
 def erasures() -> list[AuditEvent]:
     with db.session_scope(write=False) as session:
         return list(session.scalars(select(AuditEvent).where(AuditEvent.action == "erase_patient")))
@@ -97,7 +105,7 @@ def test_the_operator_types_the_id_to_confirm(person: Person, tmp_path: Path) ->
         "patient", "erase", "--patient", person.sender_id, typed=person.sender_id, tmp_path=tmp_path
     )
     assert right.returncode == 0, right.stderr
-    assert right.stdout.splitlines()[:2] == ["journal\t2 erased", "risk_flags\t1 erased"]
+    assert right.stdout.splitlines()[:2] == ["journal\t2 erased", FLAGS_KEPT]
     assert journal.recent_entries(person.sender_id) == []
     (row,) = erasures()
     assert row.actor.startswith("cli:") and row.target == person.sender_id
@@ -113,7 +121,8 @@ def test_yes_erases_and_prints_the_receipt(person: Person, tmp_path: Path) -> No
         "events",
         "erasure_requests",
     ]
-    assert all(line.split("\t")[1].endswith(" erased") for line in lines)
+    assert all(re.match(r"\d+ erased", line.split("\t")[1]) for line in lines)
+    assert FLAGS_KEPT in lines
     assert "receipt is in the audit log" in result.stderr
     assert journal.export_patient(person.sender_id)["entries"] == []
     (row,) = erasures()
@@ -133,7 +142,7 @@ def test_a_failed_store_is_reported_with_exit_status_1(person: Person, tmp_path:
     result = run("patient", "erase", "--patient", person.sender_id, "--yes", tmp_path=tmp_path)
     assert result.returncode == 1
     assert "journal\tFAILED (IntegrityError)" in result.stdout
-    assert "risk_flags\t1 erased" in result.stdout
+    assert FLAGS_KEPT in result.stdout
     assert result.stderr.splitlines()[-1].startswith("Erasing journal failed; the rest was erased.")
     assert "Traceback" not in result.stderr
     (row,) = erasures()

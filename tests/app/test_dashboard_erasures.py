@@ -147,7 +147,13 @@ def test_erasing_from_the_dashboard(web: SeededServer, browsers: dict[str, Brows
     assert shown not in page and "Heavy in the chest" not in page
     assert 'id="erased-at"' in page and 'id="erasure-request"' not in page
     exported = admin.get(f"/therapist/patients/{info.main}/export.json").json()
-    assert (exported["entries"], exported["risk_flags"]) == ([], [])
+    assert exported["entries"] == []
+    # The open flag's care team was never told of it (this clinic sends no notices): it stays,
+    # without what the patient wrote, until it is acknowledged; the acknowledged one is gone.
+    assert [(f["id"], f["level"], f["message"]) for f in exported["risk_flags"]] == [
+        (info.open_flag_id, "urgent", "")
+    ]
+    assert f'id="flag-{info.open_flag_id}"' in page and "erased their data on" in page
     listing = admin.get(f"{PAGE}?erased={request.id}").text
     assert "the patient&#39;s data was erased" in listing and "Data erased" in listing
 
@@ -156,6 +162,7 @@ def test_erasing_from_the_dashboard(web: SeededServer, browsers: dict[str, Brows
     assert row.detail["request_id"] == request.id
     assert row.detail["stores"]["journal"]["erased"] == info.main_entry_count
     assert row.detail["stores"]["erasure_requests"] == {"erased": 1}
+    assert row.detail["stores"]["risk_flags"] == {"erased": 1, "kept_until_notified": 1}
 
 
 def test_a_failed_erasure_is_said_and_the_request_stays_open(

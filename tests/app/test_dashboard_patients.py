@@ -538,3 +538,44 @@ def test_nothing_is_shown_when_the_access_cannot_be_audited(harbour: Browser) ->
             assert secret not in response.text, (response.url, secret)
     # Working again once the audit log is back.
     assert harbour.get(page_path(info.main)).status_code == 200
+
+
+def test_flag_levels_show_as_badges_and_filter_the_page_and_the_list(harbour: Browser) -> None:
+    info = harbour.server.info
+    sender_id = "p-levels-" + info.now.strftime("%H%M%S")
+    urgent = new_patient_with_flag(info.harbour.id, sender_id, "I took all of it")
+    elevated = journal.record_risk_flag(
+        sender_id, message="I overdosed last week", category="recent", source="t", level="elevated"
+    )
+    note = journal.record_risk_flag(
+        sender_id, message="craving is at nine", category="craving", source="t", level="info"
+    )
+
+    html = harbour.get(page_path(sender_id)).text
+
+    for flag_id, level, label in (
+        (urgent, "urgent", "Urgent"),
+        (elevated, "elevated", "Elevated"),
+        (note, "info", "Info"),
+    ):
+        article = html[html.index(f'id="flag-{flag_id}"') :]
+        article = article[: article.index("</article>")]
+        assert f'<span class="badge level-{level}">{label}</span>' in article, level
+    filtered = harbour.get(page_path(sender_id) + "?level=elevated")
+    assert f'id="flag-{elevated}"' in filtered.text
+    assert f'id="flag-{urgent}"' not in filtered.text and f'id="flag-{note}"' not in filtered.text
+    assert "2 open flags of other levels are not shown" in text_of(filtered)
+    assert audit_rows("view_patient", info.therapist.email)[-1].detail == {"levels": ["elevated"]}
+
+    listing = harbour.get("/therapist/?level=info")
+    shown = re.findall(r'<th scope="row"><a href="/therapist/patients/([^"]+)"', listing.text)
+    assert shown == [sender_id]
+    assert audit_rows("view_patients", info.therapist.email)[-1].detail == {
+        "patients": 1,
+        "level": "info",
+    }
+    everyone = harbour.get("/therapist/").text
+    cells = everyone[everyone.index(f"/therapist/patients/{sender_id}") :]
+    cells = cells[: cells.index("</tr>")]
+    for badge in ('level-urgent">1 urgent', 'level-elevated">1 elevated', 'level-info">1 info'):
+        assert badge in cells

@@ -329,7 +329,11 @@ def test_show_gives_one_line_per_answered_step_of_the_newest_plan(
     journal.save_entry(
         PATIENT,
         "safety_plan",
-        fields={"coping_alone": "walk  the dog\n\n call Jo ", "reasons_for_living": "Leo", "distractions": ""},
+        fields={
+            "coping_alone": "walk  the dog\n\n call Jo ",
+            "reasons_for_living": "Leo",
+            "distractions": "",
+        },
     )
     run(ActionShowSafetyPlan(), dispatcher, turn(domain, "what's my safety plan"), domain)
 
