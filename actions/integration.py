@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from typing import Any
 
@@ -28,7 +29,7 @@ from actions.risk import (
     keep_interrupted,
     notice_after_save,
 )
-from bot import journal_text
+from bot import access, journal_text
 from bot.parsing import clean_answer, find_session_date, parse_session_date
 
 FORM = "integration_form"
@@ -38,6 +39,8 @@ MAX_SESSION_AGE_DAYS = 365
 
 #: Intents whose message must never be taken as an answer (they have their own rules).
 _NOT_AN_ANSWER = {"crisis", "stop"}
+
+logger = logging.getLogger(__name__)
 
 
 def session_date_problem(day: date, reference: date) -> str | None:
@@ -133,4 +136,11 @@ class ActionSaveIntegration(Action):
             FORM, dispatcher, tracker, domain, journal_text.integration_summary
         )
         notice_after_save(FORM, values, dispatcher, tracker)
+        try:
+            if access.offers_peer_support(tracker.sender_id):
+                dispatcher.utter_message(response="utter_peer_support_line")
+        except Exception as error:  # noqa: BLE001 - an offer must never break the save
+            logger.error(
+                "Reading the clinic's peer-support setting failed: %s", type(error).__name__
+            )
         return events

@@ -331,3 +331,11 @@ def verify_token(token: str | None, *, origin: str | None, check_origin: bool = 
         kind=claims["kind"],
         expires_at=token_expires_at,
     )
+
+
+def offers_peer_support(sender_id: str) -> bool:
+    """Whether the patient's clinic offers the psychedelic peer-support line after a session
+    (``peer_support_line``; off unless the clinic switches it on)."""
+    clinic = sender_clinic(sender_id)
+    settings = clinic_crisis_settings(clinic) if clinic else None
+    return bool(settings and settings["peer_support_line"])

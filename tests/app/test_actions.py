@@ -29,7 +29,7 @@ from actions.safety import ActionRecordRiskFlag
 from actions.stopping import ActionDiscardPartial, ActionKeepPartial, ActionStopForm
 from actions.triggers import ActionSaveTrigger, ValidateTriggerForm
 from actions.urge_surfing import ActionFinishUrgeSurfing, ValidateUrgeSurfingForm
-from bot import encryption, journal, journal_text
+from bot import encryption, journal, journal_text, settings
 from bot.parsing import MAX_ANSWER_CHARS, SKIPPED
 from bot.storage import db
 
@@ -614,6 +614,19 @@ def test_save_integration(
     reset = slot_events(events)
     assert set(reset) == reset_slots_of(domain, "integration_form") | {"paused_form"}
     assert set(reset.values()) == {None}
+
+
+@pytest.mark.parametrize("offered", [False, True])
+def test_after_a_reflection_the_peer_support_line_is_offered_where_the_clinic_offers_it(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str, offered: bool
+) -> None:
+    from bot import clinics
+
+    clinics.ensure_demo_clinic()
+    clinics.update(settings.demo_clinic_slug(), peer_support_line=offered)
+    slots = {"session_date": date.today().isoformat(), "stood_out": "the music"}
+    run(ActionSaveIntegration(), dispatcher, turn(domain, slots=slots), domain)
+    assert ("utter_peer_support_line" in responses(dispatcher)) is offered
 
 
 def test_save_integration_with_everything_skipped(

@@ -19,7 +19,7 @@ from rasa.nlu.utils.spacy_utils import SpacyNLP
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.crisis_detector import CrisisDetector
-from bot.safety.detector import CATEGORIES, LEXICON_PATH, CrisisMatch, CrisisMatcher, LexiconError
+from bot.safety.detector import LEVELS, LEXICON_PATH, CrisisMatch, CrisisMatcher, LexiconError
 from bot.safety.spacy_pipeline import build_pipeline
 
 FILLER = (
@@ -32,7 +32,7 @@ CRISIS: list[tuple[str, str]] = [
     ("my dad took his tablets with half a bottle of gin and now he won't wake up", "overdose"),
     (
         "day three without a drink, shaking all over and seeing bugs on the ceiling",
-        "medical_emergency",
+        "withdrawal",
     ),
     ("just did a line and now my chest is really tight", "medical_emergency"),
     ("shot up ten minutes ago and my lips feel weird", "medical_emergency"),
@@ -43,9 +43,9 @@ CRISIS: list[tuple[str, str]] = [
     ("I just want to die.", "suicide"),
     ("i want to dieeee", "suicide"),
     ("I want to die lol", "suicide"),
-    ("I don't want to be here anymore", "suicide"),
-    ("i dont wanna be here anymore tbh", "suicide"),
-    ("everyone would be better off without me", "suicide"),
+    ("I don't want to be here anymore", "passive_ideation"),
+    ("i dont wanna be here anymore tbh", "passive_ideation"),
+    ("everyone would be better off without me", "passive_ideation"),
     ("kms", "suicide"),
     ("ugh kms", "suicide"),
     ("im going to unalive myself", "suicide"),
@@ -57,47 +57,47 @@ CRISIS: list[tuple[str, str]] = [
     ("been having suicidal thoughts again", "suicide"),
     ("feeling really sucidal today", "suicide"),
     ("thinking about suicide a lot", "suicide"),
-    ("i dont want to live anymore", "suicide"),
-    ("I don't want to live.", "suicide"),
-    ("I wish I was dead", "suicide"),
-    ("i wish i could just disappear forever", "suicide"),
-    ("there's no reason to live", "suicide"),
-    ("I have nothing to live for", "suicide"),
+    ("i dont want to live anymore", "passive_ideation"),
+    ("I don't want to live.", "passive_ideation"),
+    ("I wish I was dead", "passive_ideation"),
+    ("i wish i could just disappear forever", "passive_ideation"),
+    ("there's no reason to live", "passive_ideation"),
+    ("I have nothing to live for", "passive_ideation"),
     ("I'm planning to end my life", "suicide"),
     ("I want to end it all", "suicide"),
     ("ive been thinking about ending it.", "suicide"),
-    ("I can't go on like this", "suicide"),
-    ("i cant do this anymore", "suicide"),
-    ("whats the point of living", "suicide"),
-    ("I hope I don't wake up tomorrow", "suicide"),
-    ("I don't want to wake up", "suicide"),
+    ("I can't go on like this", "passive_ideation"),
+    ("i cant do this anymore", "passive_ideation"),
+    ("whats the point of living", "passive_ideation"),
+    ("I hope I don't wake up tomorrow", "passive_ideation"),
+    ("I don't want to wake up", "passive_ideation"),
     ("I've been saving up my pills", "suicide"),
     ("I'm going to jump off a bridge", "suicide"),
     ("sometimes i think about walking into traffic", "suicide"),
-    ("nobody would miss me if i died", "suicide"),
-    ("they'd all be better off if I was gone", "suicide"),
+    ("nobody would miss me if i died", "passive_ideation"),
+    ("they'd all be better off if I was gone", "passive_ideation"),
     ("I’d rather be dead", "suicide"),
     ("I'd rather die than go on like this", "suicide"),
-    ("I tried to kill myself two years ago and it's coming back", "suicide"),
+    ("I tried to kill myself two years ago and it's coming back", "recent_event"),
     ("sewerslide is on my mind", "suicide"),
     ("I should just die", "suicide"),
     ("I want someone to kill me", "suicide"),
     ("my friend is trying to kill himself", "suicide"),
-    ("I'm so tired of being alive", "suicide"),
+    ("I'm so tired of being alive", "passive_ideation"),
     ("goodbye forever", "suicide"),
     ("i feel like dying", "suicide"),
-    ("I wish I'd never been born", "suicide"),
-    ("life isn't worth living", "suicide"),
+    ("I wish I'd never been born", "passive_ideation"),
+    ("life isn't worth living", "passive_ideation"),
     ("kill\u200bmyself", "suicide"),
     ("i wanna dye", "suicide"),
     ("i feel suiciddal", "suicide"),
-    ("no one cares if I live or die", "suicide"),
-    ("i dont see the point anymore", "suicide"),
+    ("no one cares if I live or die", "passive_ideation"),
+    ("i dont see the point anymore", "passive_ideation"),
     ("I've got the pills lined up", "suicide"),
     # self-harm
     ("I cut myself again last night", "self_harm"),
     ("i've been cutting", "self_harm"),
-    ("I started cutting again", "self_harm"),
+    ("started cutting again this week", "self_harm"),
     ("I want to hurt myself", "self_harm"),
     ("been self harming", "self_harm"),
     ("self-harm urges are bad tonight", "self_harm"),
@@ -155,13 +155,13 @@ CRISIS: list[tuple[str, str]] = [
     ("I'm going to beat the shit out of him", "harm_others"),
     ("I'll kill you", "harm_others"),
     ("homicidal thoughts", "harm_others"),
-    ("he threatened to kill me", "harm_others"),
-    ("he's hurting me", "harm_others"),
+    ("he threatened to kill me", "violence"),
+    ("he's hurting me", "violence"),
     ("I don't want to hurt anyone", "harm_others"),
-    ("I'm scared I'll hurt my kids", "harm_others"),
+    ("I'm scared I'll hurt my kids", "child_at_risk"),
     ("i want him dead", "harm_others"),
     ("I hope he dies", "harm_others"),
-    ("my husband is beating me", "harm_others"),
+    ("my husband is beating me", "violence"),
     # methods, preparation and passive ideation (general patterns, not single sentences)
     ("thinking about slicing both wrists", "suicide"),
     ("got the razor right up against my wrist", "suicide"),
@@ -173,9 +173,9 @@ CRISIS: list[tuple[str, str]] = [
     ("i ran a hosepipe from the exhaust", "suicide"),
     ("i want to breathe in carbon monoxide", "suicide"),
     ("i held the gun to my head last night", "suicide"),
-    ("i pray a train hits me on the way home", "suicide"),
+    ("i pray a train hits me on the way home", "passive_ideation"),
     ("i'll drink myself to death this weekend", "suicide"),
-    ("what is a lethal dose of tramadol", "suicide"),
+    ("what is a lethal dose of tramadol", "method_question"),
     ("i gave away all my stuff this week", "suicide"),
     ("rehomed the cat since i won't be around much", "suicide"),
     ("writing goodbye letters to my kids tonight", "suicide"),
@@ -183,15 +183,15 @@ CRISIS: list[tuple[str, str]] = [
     ("ive chosen the day", "suicide"),
     ("i made a plan to end it", "suicide"),
     ("been saying goodbye to all the people i love", "suicide"),
-    ("sometimes i hope i never wake up again", "suicide"),
-    ("i just want to go to sleep and never wake up", "suicide"),
-    ("I would like to stop existing", "suicide"),
+    ("sometimes i hope i never wake up again", "passive_ideation"),
+    ("i just want to go to sleep and never wake up", "passive_ideation"),
+    ("I would like to stop existing", "passive_ideation"),
     ("it would be so much easier if i ended it all", "suicide"),
-    ("i wish i could disappear forever", "suicide"),
-    ("i have no reason to stay alive", "suicide"),
-    ("there's no point in carrying on", "suicide"),
-    ("i keep thinking about dying", "suicide"),
-    ("the only way out is death", "suicide"),
+    ("i wish i could disappear forever", "passive_ideation"),
+    ("i have no reason to stay alive", "passive_ideation"),
+    ("there's no point in carrying on", "passive_ideation"),
+    ("i keep thinking about dying", "passive_ideation"),
+    ("the only way out is death", "passive_ideation"),
     ("I'm scared of what I could do to myself tonight", "self_harm"),
     ("i swallowed 12 of the sleeping pills", "overdose"),
     ("took twenty of my painkillers", "overdose"),
@@ -205,12 +205,105 @@ CRISIS: list[tuple[str, str]] = [
     ("he's unconscious", "medical_emergency"),
     ("her lips are going blue", "medical_emergency"),
     ("my heart is pounding and i think i'm going to faint", "medical_emergency"),
-    ("i'm coughing up blood", "medical_emergency"),
+    ("he keeps coughing up blood", "medical_emergency"),
     ("he's making gurgling noises", "medical_emergency"),
     ("my mate passed out in the car after taking a hit", "medical_emergency"),
     ("she just had a fit after using", "medical_emergency"),
+    # overdose: mixing, more than usual, lost tolerance, signs after use
+    ("had a few cans then necked two valium", "overdose"),
+    ("mixed my methadone with a bottle of wine", "overdose"),
+    ("accidentally had my methadone twice this morning", "overdose"),
+    ("took way more oxy than i was supposed to", "overdose"),
+    ("first hit in three months and i did my old amount", "overdose"),
+    ("cant keep my eyes open since taking the percs", "overdose"),
+    ("he swallowed a load of tablets and he's really floppy", "overdose"),
+    ("she took her benzos then drank till she passed out and won't wake", "overdose"),
+    ("downed most of a bottle of rum and then took my sleeping pills", "overdose"),
+    ("took a double dose of my oxy", "overdose"),
+    ("doubled up on my suboxone", "overdose"),
+    ("my flatmate smoked something and now he won't wake up", "overdose"),
+    ("did some bars and i can barely stay awake", "overdose"),
+    # medical emergency: more signs
+    ("i can't catch my breath and my lips feel numb", "medical_emergency"),
+    ("my brother is choking", "medical_emergency"),
+    ("there's blood everywhere in the bathroom", "medical_emergency"),
+    ("her pulse is really weak", "medical_emergency"),
+    ("my gran just collapsed in the kitchen", "medical_emergency"),
+    ("my chest is killing me and i feel sick", "medical_emergency"),
+    # withdrawal
+    ("stopped drinking on friday and my hands won't stop shaking", "withdrawal"),
+    ("havent had a drink since sunday, sweating buckets and confused", "withdrawal"),
+    ("came off my klonopin cold turkey and had a fit", "withdrawal"),
+    ("no vodka for three days and i keep hearing voices", "withdrawal"),
+    ("trembling all over, no booze since tuesday", "withdrawal"),
+    ("detoxing from alcohol at home and my heart is pounding", "withdrawal"),
+    ("i think i've got the dts", "withdrawal"),
+    ("sober since monday and seeing bugs crawl on the wall and trembling", "withdrawal"),
+    # suicide: plans, means, farewells, not being safe
+    ("i've got enough tablets stockpiled", "suicide"),
+    ("standing at the edge of the multistorey", "suicide"),
+    ("i wrote my note.", "suicide"),
+    ("you won't hear from me again", "suicide"),
+    ("i don't think i can keep myself safe tonight", "suicide"),
+    ("i can't keep myself safe", "suicide"),
+    ("it'll all be over soon", "suicide"),
+    ("i'm about to jump", "suicide"),
+    # self-harm now
+    ("gonna cut tonight", "self_harm"),
+    ("just cut.", "self_harm"),
+    ("the blade is in my hand", "self_harm"),
+    ("it's bled through the bandage", "self_harm"),
+    ("i have a fresh cut on my arm", "self_harm"),
+    ("relapsed on cutting", "self_harm"),
+    # violence against the writer, past tense included
+    ("my boyfriend choked me last night", "violence"),
+    ("he grabbed me by the hair and dragged me", "violence"),
+    ("my ex said he'd kill me if i left", "violence"),
+    ("she pulled a knife on me yesterday", "violence"),
+    ("he raped me", "violence"),
+    ("my partner makes me use with him", "violence"),
+    ("i'm scared to go home tonight", "violence"),
+    ("i'm hiding in the toilet from him", "violence"),
+    ("got beaten up by my stepdad again", "violence"),
+    ("he keeps threatening me", "violence"),
+    # a child at risk
+    ("left the kids home alone to go and score", "child_at_risk"),
+    ("the baby is alone in the flat", "child_at_risk"),
+    ("i'm so wasted and it's just me and the baby", "child_at_risk"),
+    ("my partner hits my daughter", "child_at_risk"),
+    ("her dad has been hurting our boy", "child_at_risk"),
+    ("my toddler got into my methadone", "child_at_risk"),
+    ("she won't stop screaming and i'm scared i'll shake her", "child_at_risk"),
+    ("i'm scared i'll shake the baby", "child_at_risk"),
+    # harm to others
+    ("i'm going to make him pay.", "harm_others"),
+    ("got a bat in the car and i'm heading to his place", "harm_others"),
+    # recent events: told calmly, days to weeks ago
+    ("i overdosed last week but i'm ok now", "recent_event"),
+    ("took all my pills a few days ago, they pumped my stomach", "recent_event"),
+    ("got narcanned at a party the other week", "recent_event"),
+    ("i cut myself badly ten days ago", "recent_event"),
+    ("since my attempt things have been quiet", "recent_event"),
+    ("i survived an od a couple of weeks ago", "recent_event"),
+    ("ended up in the er after mixing pills two weeks ago", "recent_event"),
+    ("i tried to end my life last month", "recent_event"),
+    # method questions
+    ("how many of my sleeping pills would it take to die", "method_question"),
+    ("which bridge near here has no fence", "method_question"),
+    ("can you die from mixing tramadol and alcohol", "method_question"),
+    ("does drowning hurt", "method_question"),
+    ("how long does it take to die from hanging", "method_question"),
+    ("what's the most painless method", "method_question"),
+    ("i have a plan.", "method_question"),
+    ("where is the artery in your leg", "method_question"),
+    # passive ideation and hopelessness
+    ("i feel like such a burden on everyone", "passive_ideation"),
+    ("nothing is ever going to get better", "passive_ideation"),
+    ("i just want to disappear", "passive_ideation"),
+    ("i feel completely hopeless", "passive_ideation"),
+    ("hoping the next hit finishes me", "passive_ideation"),
     # buried in long messages
-    (FILLER * 12 + "Honestly I don't want to be here anymore. " + FILLER * 12, "suicide"),
+    (FILLER * 12 + "Honestly I don't want to be here anymore. " + FILLER * 12, "passive_ideation"),
     (FILLER * 30 + "i took too many pills an hour ago " + FILLER * 3, "overdose"),
     ("\n\n".join([FILLER] * 8 + ["he is not breathing"] + [FILLER] * 8), "medical_emergency"),
 ]
@@ -333,18 +426,87 @@ def test_non_crisis_phrasings_do_not_trigger(crisis_matcher: CrisisMatcher, text
     assert crisis_matcher.detect_all(text) == []
 
 
-def test_phrasing_counts_cover_every_category() -> None:
+def test_phrasing_counts_cover_every_category(crisis_matcher: CrisisMatcher) -> None:
     """The suite itself: enough distinct phrasings, every category represented."""
     assert len({text for text, _ in CRISIS}) == len(CRISIS) >= 60
     assert len(set(NOT_CRISIS)) == len(NOT_CRISIS) >= 30
-    per_category = {category: sum(1 for _, c in CRISIS if c == category) for category in CATEGORIES}
+    per_category = {
+        category: sum(1 for _, c in CRISIS if c == category)
+        for category in crisis_matcher.categories
+    }
     assert min(per_category.values()) >= 8, per_category
 
 
-def test_match_reports_category_text_and_pattern(crisis_matcher: CrisisMatcher) -> None:
+def test_every_category_has_a_level_and_a_reply(crisis_matcher: CrisisMatcher) -> None:
+    categories = crisis_matcher.categories
+    assert {c.level for c in categories.values()} == set(LEVELS)
+    assert all(c.reply for c in categories.values())
+    # Most acute first: every urgent category ranks above every softer one.
+    ranks = {level: [c.rank for c in categories.values() if c.level == level] for level in LEVELS}
+    assert max(ranks["urgent"]) < min(ranks["recent"] + ranks["ask"])
+
+
+def test_match_reports_category_text_pattern_level_and_reply(
+    crisis_matcher: CrisisMatcher,
+) -> None:
     assert crisis_matcher.detect("Honestly, I took TOO MANY pills.") == CrisisMatch(
-        category="overdose", text="took too many pills", pattern_id="overdose.too_much_substance"
+        category="overdose",
+        text="took too many pills",
+        pattern_id="overdose.too_much_substance",
+        level="urgent",
+        reply="overdose",
     )
+
+
+# (message, level, category): the outcome each kind of message leads to.
+LEVELLED: list[tuple[str, str, str]] = [
+    # violence in the past tense is still urgent
+    ("he punched me in the stomach on saturday", "urgent", "violence"),
+    ("my girlfriend strangled me during a row last night", "urgent", "violence"),
+    # dangerous withdrawal
+    ("quit the xanax four days ago and now i'm seeing shadows and shaking", "urgent", "withdrawal"),
+    # a child at risk
+    ("i went out to use and left my son by himself", "urgent", "child_at_risk"),
+    # questions about methods are asked about, not answered as an emergency
+    ("what dose of paracetamol is fatal", "ask", "method_question"),
+    ("how high does a bridge have to be to die", "ask", "method_question"),
+    # passive ideation
+    ("sometimes i wish i'd just not wake up", "ask", "passive_ideation"),
+    ("i feel like a burden to my whole family", "ask", "passive_ideation"),
+    # recent events, told calmly
+    ("i overdosed on heroin a couple of weeks ago", "recent", "recent_event"),
+    ("three weeks ago i took an overdose and spent the night in hospital", "recent", "recent_event"),
+    # an attempt of the writer's own, long ago, still goes to the care team (calmly)
+    ("i attempted suicide when i was nineteen", "recent", "recent_event"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "level", "category"), LEVELLED, ids=[text[:60] for text, _, _ in LEVELLED]
+)
+def test_levels(crisis_matcher: CrisisMatcher, text: str, level: str, category: str) -> None:
+    match = crisis_matcher.detect(text)
+    assert match is not None, text
+    assert (match.level, match.category) == (level, category), crisis_matcher.detect_all(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # distant history, told calmly, is not a crisis now
+        "i overdosed years ago, before i got clean",
+        "my dad hit me when i was a kid",
+        "i used to cut when i was a teenager",
+        "i had a seizure when i was detoxing back in 2015",
+        # news and other people far away
+        "there were hundreds of overdoses in my city this year according to the news",
+        # milestones about withdrawal passing
+        "two weeks sober and the shakes are finally gone",
+        "stopped drinking and i'm seeing my kids more",
+    ],
+)
+def test_distant_history_and_news_stay_quiet(crisis_matcher: CrisisMatcher, text: str) -> None:
+    assert crisis_matcher.detect_all(text) == []
 
 
 def test_most_acute_category_wins(crisis_matcher: CrisisMatcher) -> None:
@@ -402,7 +564,7 @@ def test_normalisation_keeps_crisis_detectable(crisis_matcher: CrisisMatcher, te
     ],
 )
 def test_curly_apostrophes(crisis_matcher: CrisisMatcher, text: str) -> None:
-    assert crisis_matcher.detect(text).category == "suicide"
+    assert crisis_matcher.detect(text).category == "passive_ideation"
 
 
 @pytest.mark.parametrize(
@@ -540,6 +702,8 @@ def test_component_overrides_intent_and_ranking(detector: CrisisDetector) -> Non
         {"name": "greet", "confidence": 0.1},
     ]
     assert message.get("crisis_detection") == {
+        "level": "urgent",
+        "kind": "suicide",
         "category": "suicide",
         "pattern": "suicide.want_to_die",
         "source": "detector",
@@ -568,17 +732,24 @@ def test_component_overrides_low_confidence_fallback(detector: CrisisDetector) -
 def test_component_promotes_an_unsure_classifier_crisis(detector: CrisisDetector) -> None:
     """The FallbackClassifier must not swallow a crisis that DIET guessed but was unsure of."""
     message = _classified(
-        "everything feels pointless lately",
+        "i dont know anymore, its all too much lately",
         [("nlu_fallback", 0.45), ("crisis", 0.38), ("share_reflection", 0.3)],
     )
     detector.process([message])
-    assert message.get("intent") == {"name": "crisis", "confidence": 0.38}
+    assert message.get("intent") == {"name": "crisis", "confidence": 1.0}
     assert [entry["name"] for entry in message.get("intent_ranking")] == [
         "crisis",
         "nlu_fallback",
         "share_reflection",
     ]
-    assert message.get("crisis_detection")["source"] == "classifier_unsure"
+    # A guess alone is only ever a question, never the emergency reply.
+    assert message.get("crisis_detection") == {
+        "level": "ask",
+        "kind": "suicide",
+        "category": None,
+        "pattern": None,
+        "source": "classifier",
+    }
 
 
 def test_component_leaves_an_unsure_non_crisis_guess_as_fallback(detector: CrisisDetector) -> None:
@@ -594,8 +765,10 @@ def test_component_leaves_an_unsure_non_crisis_guess_as_fallback(detector: Crisi
 def test_component_keeps_classifier_crisis_and_says_so(detector: CrisisDetector) -> None:
     message = _classified("please I need help right now", [("crisis", 0.83), ("greet", 0.1)])
     detector.process([message])
-    assert message.get("intent") == {"name": "crisis", "confidence": 0.83}
+    assert message.get("intent") == {"name": "crisis", "confidence": 1.0}
     assert message.get("crisis_detection") == {
+        "level": "ask",
+        "kind": "suicide",
         "category": None,
         "pattern": None,
         "source": "classifier",
@@ -605,11 +778,13 @@ def test_component_keeps_classifier_crisis_and_says_so(detector: CrisisDetector)
 def test_component_records_detector_category_when_both_agree(detector: CrisisDetector) -> None:
     message = _classified("I took too many pills", [("crisis", 0.9)])
     detector.process([message])
-    assert message.get("intent") == {"name": "crisis", "confidence": 0.9}
+    assert message.get("intent") == {"name": "crisis", "confidence": 1.0}
     assert message.get("crisis_detection") == {
+        "level": "urgent",
+        "kind": "overdose",
         "category": "overdose",
         "pattern": "overdose.too_much_substance",
-        "source": "classifier",
+        "source": "detector",
     }
 
 

@@ -164,3 +164,15 @@ def test_a_request_after_an_urgent_reply_is_answered_as_usual():
 
 def test_no_say_on_ordinary_turns():
     assert run([user("greet")]) == []
+
+
+def test_a_crisis_message_without_a_stored_assessment_is_assessed_from_its_text():
+    """A conversation replayed from a story, or stored before assessments existed."""
+
+    def bare(text: str) -> UserUttered:
+        return UserUttered(text, intent={"name": "crisis", "confidence": 1.0})
+
+    assert run([bare("i took way too many of my pills")])[0] == "utter_crisis_overdose"
+    assert run([bare("everyone would be better off without me")])[0] == "utter_ask_safety"
+    # The classifier alone: a question, never the emergency reply.
+    assert run([bare("meh whatever")])[0] == "utter_ask_safety"
