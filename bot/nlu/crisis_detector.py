@@ -93,38 +93,35 @@ class CrisisDetector(GraphComponent, IntentClassifier):
             match = None
         intent = message.get(INTENT) or {}
         ranking = message.get(INTENT_RANKING_KEY) or []
-        assessment = assess(match, classifier_crisis=_classifier_crisis(intent, ranking))
+        confidence = _classifier_crisis(intent, ranking)
+        assessment = assess(match, classifier_crisis=confidence)
         if assessment.outcome == NONE:
             return
         logger.debug("Risk: level=%s kind=%s", assessment.outcome, assessment.kind)
-        _set_crisis(message, ranking, assessment)
+        _set_crisis(message, ranking, assessment, confidence)
 
 
 def _classifier_crisis(intent: dict[str, Any], ranking: list[dict[str, Any]]) -> float | None:
-    """The classifier's confidence in ``crisis`` if that was its guess, including a guess the
-    FallbackClassifier replaced for being unsure; None otherwise."""
+    """The classifier's confidence in ``crisis`` if it chose it, None otherwise.
+
+    A guess the FallbackClassifier replaced for being unsure does not count: alone it can only
+    lead to the direct safety question, and an unsure guess asks it of too many ordinary
+    messages (venting, figurative speech, news); the detector answers for what it knows.
+    """
     if intent.get(INTENT_NAME_KEY) == CRISIS_INTENT:
         return float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
-    if intent.get(INTENT_NAME_KEY) == FALLBACK_INTENT and _best_guess(ranking) == CRISIS_INTENT:
-        return next(
-            float(e.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
-            for e in ranking
-            if e.get(INTENT_NAME_KEY) == CRISIS_INTENT
-        )
     return None
 
 
-def _best_guess(ranking: list[dict[str, Any]]) -> str | None:
-    """The classifier's top intent, ignoring the fallback entry."""
-    for entry in ranking:
-        if entry.get(INTENT_NAME_KEY) != FALLBACK_INTENT:
-            return entry.get(INTENT_NAME_KEY)
-    return None
-
-
-def _set_crisis(message: Message, ranking: list[dict[str, Any]], assessment: Assessment) -> None:
+def _set_crisis(
+    message: Message,
+    ranking: list[dict[str, Any]],
+    assessment: Assessment,
+    classifier_confidence: float | None,
+) -> None:
     crisis = {INTENT_NAME_KEY: CRISIS_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
     others = [e for e in ranking if e.get(INTENT_NAME_KEY) != CRISIS_INTENT]
     message.set(INTENT, crisis, add_to_output=True)
     message.set(INTENT_RANKING_KEY, [dict(crisis), *others], add_to_output=True)
-    message.set(DETECTION_KEY, assessment.as_dict(), add_to_output=True)
+    detection = {**assessment.as_dict(), "classifier_confidence": classifier_confidence}
+    message.set(DETECTION_KEY, detection, add_to_output=True)

@@ -302,6 +302,30 @@ CRISIS: list[tuple[str, str]] = [
     ("i just want to disappear", "passive_ideation"),
     ("i feel completely hopeless", "passive_ideation"),
     ("hoping the next hit finishes me", "passive_ideation"),
+    # plans, means and places in everyday wording (suicide.plan_means_2 and its clause-end twin)
+    ("sorted out who gets my dog after", "suicide"),
+    ("been collecting my meds up for weeks", "suicide"),
+    ("ive been stockpiling my seroquel", "suicide"),
+    ("the car's running in the garage", "suicide"),
+    ("gonna step out in front of a bus", "suicide"),
+    ("going to lie down on the tracks", "suicide"),
+    ("wont be here by morning", "suicide"),
+    ("nobody will find me till morning", "suicide"),
+    ("i have enough pills to do it", "suicide"),
+    ("all the pills are in my hand", "suicide"),
+    ("looking over the edge of the bridge", "suicide"),
+    ("i can't promise i wont do something", "suicide"),
+    ("im sorry for everything. bye", "suicide"),
+    ("i'm holding my dad's gun right now", "suicide"),
+    ("i have a plan and the means", "suicide"),
+    ("im on the roof rn", "suicide"),
+    ("i'm at the top of the car park.", "suicide"),
+    ("driving to the cliffs now", "suicide"),
+    ("i looked up how to do it", "suicide"),
+    ("worked out how many i'd need", "suicide"),
+    ("tonights the night", "suicide"),
+    ("gave my guitar to my brother, wont need it", "suicide"),
+    ("i'm going to walk into the sea.", "suicide"),
     # buried in long messages
     (FILLER * 12 + "Honestly I don't want to be here anymore. " + FILLER * 12, "passive_ideation"),
     (FILLER * 30 + "i took too many pills an hour ago " + FILLER * 3, "overdose"),
@@ -405,6 +429,17 @@ NOT_CRISIS: list[str] = [
     "look what I've done to myself with drugs",
     "I don't deserve to live like this, I deserve better",
     "I want out of this exercise",
+    "i made my peace with my dad before he passed",
+    "been keeping my meds in a pill organiser",
+    "the car's running fine now after the garage fixed it",
+    "by tomorrow it'll be done, the essay i mean",
+    "i'll be gone before you get back from work",
+    "my morning meds are in my hand, about to take them with breakfast",
+    "looking at the edge of the garden",
+    "i'm at the bridge club with my nan",
+    "heading to the bridge to meet my sponsor",
+    "i know how much it takes to stay sober",
+    "gave my old clothes away, won't need them after losing weight",
     "",
     "   ",
     "ok",
@@ -475,7 +510,11 @@ LEVELLED: list[tuple[str, str, str]] = [
     ("i feel like a burden to my whole family", "ask", "passive_ideation"),
     # recent events, told calmly
     ("i overdosed on heroin a couple of weeks ago", "recent", "recent_event"),
-    ("three weeks ago i took an overdose and spent the night in hospital", "recent", "recent_event"),
+    (
+        "three weeks ago i took an overdose and spent the night in hospital",
+        "recent",
+        "recent_event",
+    ),
     # an attempt of the writer's own, long ago, still goes to the care team (calmly)
     ("i attempted suicide when i was nineteen", "recent", "recent_event"),
 ]
@@ -707,6 +746,7 @@ def test_component_overrides_intent_and_ranking(detector: CrisisDetector) -> Non
         "category": "suicide",
         "pattern": "suicide.want_to_die",
         "source": "detector",
+        "classifier_confidence": None,
     }
     output = message.as_dict(only_output_properties=True)
     assert output["crisis_detection"]["source"] == "detector"
@@ -729,27 +769,16 @@ def test_component_overrides_low_confidence_fallback(detector: CrisisDetector) -
     assert message.get("crisis_detection")["category"] == "medical_emergency"
 
 
-def test_component_promotes_an_unsure_classifier_crisis(detector: CrisisDetector) -> None:
-    """The FallbackClassifier must not swallow a crisis that DIET guessed but was unsure of."""
+def test_component_leaves_an_unsure_crisis_guess_to_the_fallback(detector: CrisisDetector) -> None:
+    """A crisis guess the FallbackClassifier replaced is not a risk signal on its own: it would
+    ask ordinary messages about suicidal thoughts. The detector answers for what it knows."""
     message = _classified(
         "i dont know anymore, its all too much lately",
         [("nlu_fallback", 0.45), ("crisis", 0.38), ("share_reflection", 0.3)],
     )
+    before = copy.deepcopy(message.as_dict())
     detector.process([message])
-    assert message.get("intent") == {"name": "crisis", "confidence": 1.0}
-    assert [entry["name"] for entry in message.get("intent_ranking")] == [
-        "crisis",
-        "nlu_fallback",
-        "share_reflection",
-    ]
-    # A guess alone is only ever a question, never the emergency reply.
-    assert message.get("crisis_detection") == {
-        "level": "ask",
-        "kind": "suicide",
-        "category": None,
-        "pattern": None,
-        "source": "classifier",
-    }
+    assert message.as_dict() == before
 
 
 def test_component_leaves_an_unsure_non_crisis_guess_as_fallback(detector: CrisisDetector) -> None:
@@ -772,6 +801,7 @@ def test_component_keeps_classifier_crisis_and_says_so(detector: CrisisDetector)
         "category": None,
         "pattern": None,
         "source": "classifier",
+        "classifier_confidence": 0.83,
     }
 
 
@@ -785,6 +815,7 @@ def test_component_records_detector_category_when_both_agree(detector: CrisisDet
         "category": "overdose",
         "pattern": "overdose.too_much_substance",
         "source": "detector",
+        "classifier_confidence": 0.9,
     }
 
 

@@ -49,14 +49,13 @@ def load_set(path: Path = SET_PATH) -> dict[str, dict[str, Any]]:
 
 
 def classifier_crisis(parse: dict[str, Any]) -> float | None:
-    """The classifier's confidence that the message is a crisis, if that was its guess
-    (including a guess the FallbackClassifier replaced for being unsure)."""
-    for entry in parse.get("intent_ranking") or []:
-        name = entry.get("name")
-        if name == "nlu_fallback":
-            continue
-        return float(entry.get("confidence") or 0.0) if name == "crisis" else None
-    return None
+    """The classifier's own confidence in ``crisis`` when it chose it (as the pipeline's crisis
+    component records it), None otherwise."""
+    detection = parse.get("crisis_detection") or {}
+    if "classifier_confidence" in detection:
+        return detection["classifier_confidence"]
+    intent = parse.get("intent") or {}
+    return float(intent.get("confidence") or 0.0) if intent.get("name") == "crisis" else None
 
 
 def score(categories: dict[str, dict[str, Any]], outcomes: dict[str, list[Assessment]]) -> dict:
