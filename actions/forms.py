@@ -174,8 +174,9 @@ def validate_rating_answer(
     return {slot: str(rating)}
 
 
-def _slot_validator(slot: str, check: Callable[..., dict[str, Any]]) -> SlotValidator:
-    """A ``validate_<slot>`` method that hands the value to ``check``."""
+def slot_validator(slot: str, check: Callable[..., dict[str, Any]]) -> SlotValidator:
+    """A ``validate_<slot>`` method that hands the value to ``check``: rasa-sdk finds a
+    slot's validator by the method's name, so every answer check is wrapped the same way."""
 
     async def validate(
         self: Any,
@@ -192,12 +193,12 @@ def _slot_validator(slot: str, check: Callable[..., dict[str, Any]]) -> SlotVali
 
 def text_answer(slot: str) -> SlotValidator:
     """A ``validate_<slot>`` method for a free-text question."""
-    return _slot_validator(slot, validate_text_answer)
+    return slot_validator(slot, validate_text_answer)
 
 
 def rating_answer(slot: str) -> SlotValidator:
     """A ``validate_<slot>`` method for a 0 to 10 question."""
-    return _slot_validator(slot, validate_rating_answer)
+    return slot_validator(slot, validate_rating_answer)
 
 
 class JournalFormValidation(FormValidationAction, ABC):

@@ -263,24 +263,19 @@ def notice_ketamine_and_bladder(
     texts = [clean_answer(t) for t in texts]
     ketamine = [t for t in texts if risk_checks.ketamine_outside_clinic(t, in_a_slip=in_a_slip)]
     bladder = [t for t in texts if risk_checks.bladder_symptoms(t)]
-    if ketamine:
-        dispatcher.utter_message(response="utter_ketamine_misuse_note")
-        record_flag(
-            tracker.sender_id,
-            message="\n".join(ketamine),
-            category="ketamine_misuse",
-            source=source,
-            level="elevated",
-        )
-    if bladder:
-        dispatcher.utter_message(response="utter_bladder_note")
-        record_flag(
-            tracker.sender_id,
-            message="\n".join(bladder),
-            category="bladder",
-            source=source,
-            level="elevated",
-        )
+    for category, note, found in (
+        ("ketamine_misuse", "utter_ketamine_misuse_note", ketamine),
+        ("bladder", "utter_bladder_note", bladder),
+    ):
+        if found:
+            dispatcher.utter_message(response=note)
+            record_flag(
+                tracker.sender_id,
+                message="\n".join(found),
+                category=category,
+                source=source,
+                level="elevated",
+            )
 
 
 # --------------------------------------------------------------------------- slips

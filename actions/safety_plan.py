@@ -27,6 +27,7 @@ from actions.forms import (
     log_journal_failure,
     reset_form_events,
     save_finished_form,
+    slot_validator,
     validate_text_answer,
 )
 from bot import journal_text, safety_plan
@@ -40,6 +41,16 @@ def _previous_answer(tracker: Tracker, slot: str) -> str | None:
     journal cannot be read)."""
     plan = safety_plan.current_plan(tracker.sender_id) or {}
     return plan.get(safety_plan.key_of(slot))
+
+
+def _plan_or_none(tracker: Tracker) -> dict[str, str] | None:
+    """The current plan, or ``None`` when there is none or the journal cannot be read (the
+    failure is logged): for replies that must go out either way."""
+    try:
+        return safety_plan.current_plan(tracker.sender_id)
+    except Exception as error:  # noqa: BLE001 - the person must get an answer
+        log_journal_failure("Reading the safety plan", error)
+        return None
 
 
 def validate_plan_answer(
@@ -68,18 +79,7 @@ def validate_plan_answer(
 
 def plan_answer(slot: str) -> SlotValidator:
     """A ``validate_<slot>`` method for one step of the plan."""
-
-    async def validate(
-        self: Any,
-        value: Any,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> dict[str, Any]:
-        return validate_plan_answer(slot, value, dispatcher, tracker)
-
-    validate.__name__ = f"validate_{slot}"
-    return validate
+    return slot_validator(slot, validate_plan_answer)
 
 
 class ValidateSafetyPlanForm(JournalFormValidation):
@@ -104,11 +104,7 @@ class ActionSafetyPlanIntro(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        try:
-            existing = safety_plan.current_plan(tracker.sender_id)
-        except Exception as error:  # noqa: BLE001 - the person must get an answer
-            log_journal_failure("Reading the safety plan", error)
-            existing = None
+        existing = _plan_or_none(tracker)
         intro = "utter_safety_plan_intro_update" if existing else "utter_safety_plan_intro"
         dispatcher.utter_message(response=intro)
         return []
@@ -197,12 +193,7 @@ class ActionSaveSafetyPlan(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         if not answered_slots(tracker, form_slots(domain, FORM)):
-            try:
-                existing = safety_plan.current_plan(tracker.sender_id)
-            except Exception as error:  # noqa: BLE001 - the person must get an answer
-                log_journal_failure("Reading the safety plan", error)
-                existing = None
-            if not existing:
+            if not _plan_or_none(tracker):
                 # Every step skipped and no plan to keep: nothing to save.
                 dispatcher.utter_message(response="utter_safety_plan_nothing_written")
                 return reset_form_events(domain, FORM)

@@ -19,8 +19,10 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.clinics import demo_clinic
+from bot.journal_fields import FIELD_KEYS, URGE_SURFING_KEYS
 from bot.storage import db
 from bot.storage.models import (
     KINDS,
@@ -49,35 +51,6 @@ __all__ = [
     "save_entry",
     "update_entry_fields",
 ]
-
-#: The field keys each kind of entry uses, in the order the questions are asked. Entries may
-#: lack any of them (a skipped question is simply absent); exports list them in this order.
-FIELD_KEYS: dict[str, tuple[str, ...]] = {
-    "integration": ("stood_out", "feelings", "insight", "intention", "small_step"),
-    "trigger": (
-        "trigger_kind",
-        "trigger_types",
-        "trigger_types_text",
-        "halt",
-        "halt_text",
-        "context",
-        "coping",
-        "urge_surfing",
-    ),
-    "checkin": ("note",),
-    # The Stanley-Brown safety plan, in the plan's own order.
-    "safety_plan": (
-        "warning_signs",
-        "coping_alone",
-        "distractions",
-        "people_to_ask",
-        "professionals",
-        "safer_surroundings",
-        "reasons_for_living",
-    ),
-}
-#: Keys of the ``urge_surfing`` dict that an urge-surfing exercise adds to a trigger entry.
-URGE_SURFING_KEYS: tuple[str, ...] = ("before", "location", "change", "after")
 
 MAX_SENDER_ID_LENGTH = 255
 
@@ -239,33 +212,34 @@ def save_entry(
     return _write(insert)
 
 
-def recent_entries(sender_id: str, limit: int = 10) -> list[EntryView]:
-    """The patient's latest entries, newest first; ``[]`` for a patient never seen."""
-    if limit <= 0:
-        return []
+def _newest_entries(
+    sender_id: str, *conditions: ColumnElement[bool], limit: int
+) -> list[EntryView]:
+    """The patient's entries meeting ``conditions``, newest first, at most ``limit``: every
+    read of entries goes through the patient's sender id, so none returns another's."""
     db.ensure_schema()
     with db.session_scope(write=False) as session:
         query = (
             select(JournalEntry)
             .join(Patient)
-            .where(Patient.sender_id == sender_id)
+            .where(Patient.sender_id == sender_id, *conditions)
             .order_by(JournalEntry.number.desc())
             .limit(limit)
         )
         return [entry_view(entry) for entry in session.scalars(query)]
 
 
+def recent_entries(sender_id: str, limit: int = 10) -> list[EntryView]:
+    """The patient's latest entries, newest first; ``[]`` for a patient never seen."""
+    if limit <= 0:
+        return []
+    return _newest_entries(sender_id, limit=limit)
+
+
 def get_entry(sender_id: str, number: int) -> EntryView | None:
     """The patient's entry with that number, or ``None``; never another patient's entry."""
-    db.ensure_schema()
-    with db.session_scope(write=False) as session:
-        query = (
-            select(JournalEntry)
-            .join(Patient)
-            .where(Patient.sender_id == sender_id, JournalEntry.number == number)
-        )
-        entry = session.scalars(query).one_or_none()
-        return entry_view(entry) if entry is not None else None
+    found = _newest_entries(sender_id, JournalEntry.number == number, limit=1)
+    return found[0] if found else None
 
 
 def latest_entry(sender_id: str, kind: str) -> EntryView | None:
@@ -274,17 +248,8 @@ def latest_entry(sender_id: str, kind: str) -> EntryView | None:
     A safety plan is kept this way: each change is saved as a new entry, and the newest
     one is the patient's current plan.
     """
-    db.ensure_schema()
-    with db.session_scope(write=False) as session:
-        query = (
-            select(JournalEntry)
-            .join(Patient)
-            .where(Patient.sender_id == sender_id, JournalEntry.kind == kind)
-            .order_by(JournalEntry.number.desc())
-            .limit(1)
-        )
-        entry = session.scalars(query).first()
-        return entry_view(entry) if entry is not None else None
+    found = _newest_entries(sender_id, JournalEntry.kind == kind, limit=1)
+    return found[0] if found else None
 
 
 def update_entry_fields(sender_id: str, number: int, fields: dict[str, Any]) -> EntryView | None:

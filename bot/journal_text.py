@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.journal_fields import FIELD_KEYS
+
 if TYPE_CHECKING:
     from bot.journal import EntryView
 
@@ -96,23 +98,12 @@ _TRIGGER_TITLES = {
 
 _STATUS_NOTES = {"partial": "unfinished", "interrupted": "interrupted"}
 
-# The safety plan's steps, in order (the same keys as bot.journal.FIELD_KEYS["safety_plan"]).
-_SAFETY_PLAN_FIELDS = (
-    "warning_signs",
-    "coping_alone",
-    "distractions",
-    "people_to_ask",
-    "professionals",
-    "safer_surroundings",
-    "reasons_for_living",
-)
-
 # Fields whose words make the preview in the journal list, per kind, in order of preference.
 _PREVIEW_FIELDS = {
     "integration": ("stood_out", "feelings", "insight", "intention", "small_step"),
     "trigger": ("context", "trigger_types_text", "coping", "halt_text"),
     "checkin": ("note",),
-    "safety_plan": _SAFETY_PLAN_FIELDS,
+    "safety_plan": FIELD_KEYS["safety_plan"],
 }
 
 # Text fields shown in a full entry, per kind, in the order the questions are asked.
@@ -120,7 +111,7 @@ _ENTRY_FIELDS = {
     "integration": ("stood_out", "feelings", "insight", "intention", "small_step"),
     "trigger": ("trigger_types_text", "halt_text", "context", "coping"),
     "checkin": ("note",),
-    "safety_plan": _SAFETY_PLAN_FIELDS,
+    "safety_plan": FIELD_KEYS["safety_plan"],
 }
 
 

@@ -60,6 +60,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -494,9 +495,10 @@ def _pending() -> list[tuple[Notice, int, str | None, bool]]:
     ]
 
 
-def _mark_not_notified(flag_id: int, attempts: int, level: str, at: datetime) -> bool:
-    """Take the flag out of the outbox for good: its level is not announced (see the module
-    docstring). Guarded like a claim, so a flag another process is sending is left alone."""
+def _update_unsent(flag_id: int, attempts: int, **values: Any) -> bool:
+    """Set ``values`` on the flag only while it is unsent and still at ``attempts`` attempts:
+    the guard that lets several senders share the outbox, each change made by at most one of
+    them. True if this one made it."""
     with db.session_scope() as session:
         result = session.execute(
             update(RiskFlag)
@@ -505,16 +507,24 @@ def _mark_not_notified(flag_id: int, attempts: int, level: str, at: datetime) ->
                 RiskFlag.notified_at.is_(None),
                 RiskFlag.notify_attempts == attempts,
             )
-            .values(
-                notify_attempts=NOT_NOTIFIED,
-                notify_error=(
-                    f"{at.astimezone(UTC).strftime(_TIME_FORMAT)} not notified: the clinic is "
-                    f"not notified of {level if level in _LEVEL_SENTENCES else 'these'} flags"
-                )[:MAX_ERROR_CHARS],
-            )
+            .values(**values)
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _mark_not_notified(flag_id: int, attempts: int, level: str, at: datetime) -> bool:
+    """Take the flag out of the outbox for good: its level is not announced (see the module
+    docstring). Guarded like a claim, so a flag another process is sending is left alone."""
+    return _update_unsent(
+        flag_id,
+        attempts,
+        notify_attempts=NOT_NOTIFIED,
+        notify_error=(
+            f"{at.astimezone(UTC).strftime(_TIME_FORMAT)} not notified: the clinic is "
+            f"not notified of {level if level in _LEVEL_SENTENCES else 'these'} flags"
+        )[:MAX_ERROR_CHARS],
+    )
 
 
 def delete_erased_flags() -> list[int]:
@@ -542,21 +552,12 @@ def delete_erased_flags() -> list[int]:
 
 def _claim(flag_id: int, attempts: int, at: datetime) -> bool:
     """Take the flag for attempt ``attempts + 1``; False if another process got there first."""
-    with db.session_scope() as session:
-        result = session.execute(
-            update(RiskFlag)
-            .where(
-                RiskFlag.id == flag_id,
-                RiskFlag.notified_at.is_(None),
-                RiskFlag.notify_attempts == attempts,
-            )
-            .values(
-                notify_attempts=attempts + 1,
-                notify_error=_state(at, "sending", attempts + 1),
-            )
-            .execution_options(synchronize_session=False)
-        )
-        return result.rowcount == 1  # type: ignore[attr-defined]
+    return _update_unsent(
+        flag_id,
+        attempts,
+        notify_attempts=attempts + 1,
+        notify_error=_state(at, "sending", attempts + 1),
+    )
 
 
 def _record_sent(flag_id: int, at: datetime, warning: str | None) -> bool:
@@ -578,17 +579,7 @@ def _record_sent(flag_id: int, at: datetime, warning: str | None) -> bool:
 
 
 def _record_failed(flag_id: int, attempt: int, at: datetime, reason: str) -> None:
-    with db.session_scope() as session:
-        session.execute(
-            update(RiskFlag)
-            .where(
-                RiskFlag.id == flag_id,
-                RiskFlag.notified_at.is_(None),
-                RiskFlag.notify_attempts == attempt,
-            )
-            .values(notify_error=_state(at, "failed", attempt, reason))
-            .execution_options(synchronize_session=False)
-        )
+    _update_unsent(flag_id, attempt, notify_error=_state(at, "failed", attempt, reason))
 
 
 def send_pending(

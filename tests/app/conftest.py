@@ -13,8 +13,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import action_support
 import pytest
+from rasa_sdk.executor import CollectingDispatcher
 
 from bot import encryption
 from bot.storage import db
@@ -191,3 +194,45 @@ def clinic_db(migrated: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     access.reset()
     yield migrated
     access.reset()
+
+
+# --------------------------------------------------------------------------- the custom actions
+
+
+@pytest.fixture(scope="module")
+def domain() -> dict[str, Any]:
+    """The bot's ``domain.yml``, as the action server is given it."""
+    return action_support.load_domain()
+
+
+@pytest.fixture
+def dispatcher() -> CollectingDispatcher:
+    """Collects what an action says, for the test to read back (``action_support.responses``)."""
+    return CollectingDispatcher()
+
+
+@pytest.fixture
+def journal_db(database_url: str) -> str:
+    """A fresh journal (``DATABASE_URL`` points at it); its URL, to read it back."""
+    return database_url
+
+
+@pytest.fixture
+def broken_journal(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    database_backend: str,
+    request: pytest.FixtureRequest,
+) -> Iterator[None]:
+    """A journal that cannot be opened: the SQLite file's folder is a regular file, or the
+    PostgreSQL database does not exist."""
+    if database_backend == "sqlite":
+        blocker = tmp_path / "not-a-folder"
+        blocker.write_text("", encoding="utf-8")
+        unusable = f"sqlite:///{blocker / 'companion.db'}"
+    else:
+        unusable = request.getfixturevalue("postgres_server").url("no_such_database")
+    monkeypatch.setenv("DATABASE_URL", unusable)
+    db.reset_engines()
+    yield
+    db.reset_engines()

@@ -1,26 +1,34 @@
 """The custom actions, run the way the action server runs them, against a real journal: the
 tests that store something run on SQLite and on PostgreSQL.
 
-Trackers are built the way Rasa sends them: for a form turn, the events end with the
-form's ``ActionExecuted`` followed by the slot candidates that Rasa's ``from_text``
-mappings extracted from the message (none for the custom-mapped ``session_date``).
+Trackers are built the way Rasa sends them (action_support.py): for a form turn, the events
+end with the form's ``ActionExecuted`` followed by the slot candidates that Rasa's
+``from_text`` mappings extracted from the message (none for the custom-mapped
+``session_date``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
+import action_support
 import pytest
-import yaml
+from action_support import (
+    PATIENT,
+    empty_slots,
+    parse_data,
+    responses,
+    run,
+    slot_events,
+    stored_entries,
+    stored_flags,
+    texts,
+    turn,
+)
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import inspect, text
 
 from actions.checkin import ActionSaveCheckin, ValidateCheckinForm
 from actions.integration import ActionSaveIntegration, ValidateIntegrationForm
@@ -29,14 +37,12 @@ from actions.safety import ActionRecordRiskFlag
 from actions.stopping import ActionDiscardPartial, ActionKeepPartial, ActionStopForm
 from actions.triggers import ActionSaveTrigger, ValidateTriggerForm
 from actions.urge_surfing import ActionFinishUrgeSurfing, ValidateUrgeSurfingForm
-from bot import encryption, journal, journal_text, settings
+from bot import journal, journal_text, settings
 from bot.parsing import MAX_ANSWER_CHARS, SKIPPED
 from bot.storage import db
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
-DOMAIN_FILE = Path(__file__).resolve().parents[2] / "domain.yml"
-PATIENT = "patient-a"
 OTHER_PATIENT = "patient-b"
 
 VALIDATORS = {
@@ -103,39 +109,7 @@ JUDGEMENT_WORDS = (
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def domain() -> dict[str, Any]:
-    with DOMAIN_FILE.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
-
-
-@pytest.fixture
-def journal_db(database_url: str) -> str:
-    """A fresh journal (``DATABASE_URL`` points at it); its URL, to read it back."""
-    return database_url
-
-
-@pytest.fixture
-def broken_journal(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    database_backend: str,
-    request: pytest.FixtureRequest,
-) -> Iterator[None]:
-    """A journal that cannot be opened: the SQLite file's folder is a regular file, or the
-    PostgreSQL database does not exist."""
-    if database_backend == "sqlite":
-        blocker = tmp_path / "not-a-folder"
-        blocker.write_text("", encoding="utf-8")
-        unusable = f"sqlite:///{blocker / 'companion.db'}"
-    else:
-        unusable = request.getfixturevalue("postgres_server").url("no_such_database")
-    monkeypatch.setenv("DATABASE_URL", unusable)
-    db.reset_engines()
-    yield
-    db.reset_engines()
+# (``domain``, ``dispatcher``, ``journal_db`` and ``broken_journal`` are in conftest.py)
 
 
 _REFUSING_TRIGGERS = {
@@ -173,53 +147,13 @@ def failing_journal(request: pytest.FixtureRequest, database_backend: str) -> No
     request.getfixturevalue(request.param)
 
 
-@pytest.fixture
-def dispatcher() -> CollectingDispatcher:
-    return CollectingDispatcher()
-
-
 # --------------------------------------------------------------------------- helpers
 
 
-def empty_slots(domain: dict[str, Any]) -> dict[str, Any]:
-    return {name: None for name in domain["slots"]} | {"requested_slot": None}
-
-
-def parse_data(
-    text: str, intent: str, entities: list[dict[str, Any]] | None = None, **extra: Any
-) -> dict[str, Any]:
-    return {
-        "text": text,
-        "intent": {"name": intent, "confidence": 0.93},
-        "entities": entities or [],
-        **extra,
-    }
-
-
-def form_turn(
-    domain: dict[str, Any],
-    slot: str,
-    text: str,
-    *,
-    intent: str = "inform",
-    slots: dict[str, Any] | None = None,
-    sender: str = PATIENT,
-) -> Tracker:
-    """The tracker Rasa sends to ``validate_<form>`` after the person answered ``slot``."""
-    form = FORM_OF_SLOT[slot]
-    latest = parse_data(text, intent)
-    values = empty_slots(domain) | (slots or {}) | {"requested_slot": slot}
-    events: list[dict[str, Any]] = [
-        {"event": "active_loop", "name": form},
-        {"event": "user", "text": text, "parse_data": latest},
-        {"event": "slot", "name": "requested_slot", "value": slot},
-        {"event": "action", "name": form},
-    ]
-    mapping = domain["slots"][slot]["mappings"][0]
-    if mapping["type"] == "from_text" and intent not in mapping.get("not_intent", []):
-        events.append({"event": "slot", "name": slot, "value": text})
-        values[slot] = text
-    return Tracker(sender, values, latest, events, False, None, {"name": form}, form)
+def form_turn(domain: dict[str, Any], slot: str, text: str, **kwargs: Any) -> Tracker:
+    """The tracker Rasa sends to the validation of the form that asks ``slot`` after the
+    person answered it (``action_support.form_turn``)."""
+    return action_support.form_turn(domain, FORM_OF_SLOT[slot], slot, text, **kwargs)
 
 
 def activation_turn(
@@ -243,98 +177,14 @@ def activation_turn(
     return Tracker(PATIENT, values, latest, events, False, None, {}, form)
 
 
-def turn(
-    domain: dict[str, Any],
-    text: str = "",
-    *,
-    intent: str = "inform",
-    slots: dict[str, Any] | None = None,
-    active_loop: str | None = None,
-    entities: list[dict[str, Any]] | None = None,
-    sender: str = PATIENT,
-    **extra: Any,
-) -> Tracker:
-    """A tracker for an ordinary action after a user message."""
-    latest = parse_data(text, intent, entities, **extra)
-    values = empty_slots(domain) | (slots or {})
-    events = [{"event": "user", "text": text, "parse_data": latest}]
-    loop = {"name": active_loop} if active_loop else {}
-    return Tracker(sender, values, latest, events, False, None, loop, "action_listen")
-
-
-def run(
-    action: Action,
-    dispatcher: CollectingDispatcher,
-    tracker: Tracker,
-    domain: dict[str, Any],
-) -> list[dict[str, Any]]:
-    return asyncio.run(action.run(dispatcher, tracker, domain))
-
-
 def validate(
     domain: dict[str, Any], dispatcher: CollectingDispatcher, tracker: Tracker
 ) -> dict[str, Any]:
     """Run the form's validation action; the slots it set (not which question comes next:
     that is tested in test_actions_risk.py, where a low mood brings the safety question)."""
     form = tracker.active_loop_name or tracker.latest_action_name
-    events = run(VALIDATORS[form](), dispatcher, tracker, domain)
-    return {
-        e["name"]: e["value"]
-        for e in events
-        if e["event"] == "slot" and e["name"] != "requested_slot"
-    }
-
-
-def responses(dispatcher: CollectingDispatcher) -> list[str | None]:
-    return [m.get("response") for m in dispatcher.messages]
-
-
-def texts(dispatcher: CollectingDispatcher) -> str:
-    return "\n".join(m["text"] for m in dispatcher.messages if m.get("text"))
-
-
-def slot_events(events: list[dict[str, Any]]) -> dict[str, Any]:
-    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
-
-
-def _raw_rows(url: str, query: str, sender: str) -> list[dict[str, Any]]:
-    """Rows as they sit in the database, read with plain SQL (not the models, which would
-    open the sealed columns themselves); none if nothing was ever stored."""
-    engine = db.get_engine(url)
-    if not inspect(engine).has_table("patients"):
-        return []
-    with engine.connect() as connection:
-        return [dict(row) for row in connection.execute(text(query), {"sender": sender}).mappings()]
-
-
-def stored_entries(url: str, sender: str = PATIENT) -> list[dict[str, Any]]:
-    """Entries as stored, opened with the test's data key (the database holds sealed text
-    only). Dates as ISO text, as SQLite stores them, whatever the database."""
-    rows = _raw_rows(
-        url,
-        "SELECT e.number, e.kind, e.status, e.session_date, e.mood, e.craving, e.fields "
-        "FROM journal_entries e JOIN patients p ON p.id = e.patient_id "
-        "WHERE p.sender_id = :sender ORDER BY e.number",
-        sender,
-    )
-    return [
-        row
-        | {
-            "fields": json.loads(encryption.open_value(row["fields"])),
-            "session_date": row["session_date"] and str(row["session_date"]),
-        }
-        for row in rows
-    ]
-
-
-def stored_flags(url: str, sender: str = PATIENT) -> list[dict[str, Any]]:
-    rows = _raw_rows(
-        url,
-        "SELECT f.category, f.source, f.message FROM risk_flags f "
-        "JOIN patients p ON p.id = f.patient_id WHERE p.sender_id = :sender ORDER BY f.id",
-        sender,
-    )
-    return [row | {"message": encryption.open_value(row["message"])} for row in rows]
+    events = slot_events(run(VALIDATORS[form](), dispatcher, tracker, domain))
+    return {name: value for name, value in events.items() if name != "requested_slot"}
 
 
 def reset_slots_of(domain: dict[str, Any], form: str) -> set[str]:
@@ -971,7 +821,12 @@ def test_risk_flag_with_the_detectors_verdict(
     )
     events = run(ActionRecordRiskFlag(), dispatcher, tracker, domain)
     assert stored_flags(journal_db) == [
-        {"category": "suicidal_ideation", "source": "lexicon", "message": CRISIS_TEXT}
+        {
+            "level": "urgent",
+            "category": "suicidal_ideation",
+            "source": "lexicon",
+            "message": CRISIS_TEXT,
+        }
     ]
     assert dispatcher.messages == []
     assert events == []
@@ -987,7 +842,7 @@ def test_risk_flag_from_the_classifier_alone(
         domain,
     )
     assert stored_flags(journal_db) == [
-        {"category": None, "source": "classifier", "message": CRISIS_TEXT}
+        {"level": "urgent", "category": None, "source": "classifier", "message": CRISIS_TEXT}
     ]
     assert dispatcher.messages == []
 

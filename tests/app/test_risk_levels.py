@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from action_support import load_domain
 from alembic import command
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -24,15 +25,7 @@ from bot.storage.models import AuditEvent, Clinic, Patient, RiskFlag, utcnow
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
-SAFETY_PLAN_KEYS = (
-    "warning_signs",
-    "coping_alone",
-    "distractions",
-    "people_to_ask",
-    "professionals",
-    "safer_surroundings",
-    "reasons_for_living",
-)
+SAFETY_PLAN_KEYS = journal.FIELD_KEYS["safety_plan"]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -252,7 +245,9 @@ def test_a_safety_plan_is_a_journal_kind_with_its_own_fields(clinic_db: str) -> 
 
     entry = journal.save_entry(sender_id, "safety_plan", fields=answers)
 
-    assert journal.FIELD_KEYS["safety_plan"] == SAFETY_PLAN_KEYS
+    # The plan's own order is the order the chat asks its steps in.
+    asked = load_domain()["forms"]["safety_plan_form"]["required_slots"]
+    assert SAFETY_PLAN_KEYS == tuple(slot.removeprefix("plan_") for slot in asked)
     assert records.FORMATS.kind_label("safety_plan") == "Safety plans"
     [shown] = records.load_record(ref(sender_id)).entries
     assert shown.title == "Safety plan"

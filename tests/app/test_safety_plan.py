@@ -8,7 +8,6 @@ dashboard tests talk to a real web app process over HTTP (:mod:`servers`).
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
@@ -18,13 +17,13 @@ from html import unescape
 from pathlib import Path
 from typing import Any
 
+import action_support
 import pypdf
 import pytest
-import yaml
-from rasa_sdk import Action, Tracker
+from action_support import PATIENT, raw_rows, responses, run, slot_events, texts, turn
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from servers import Browser, SeededServer, point_at, seeded_server
-from sqlalchemy import text
 
 from actions.safety import ActionRecordRiskFlag
 from actions.safety_plan import (
@@ -42,7 +41,6 @@ from bot.parsing import SKIPPED
 from bot.storage import db
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-PATIENT = "patient-plan"
 FORM = "safety_plan_form"
 SLOTS = safety_plan.SLOTS
 
@@ -60,117 +58,39 @@ CRISIS_TEXT = "I want to end it all"
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-@pytest.fixture(scope="module")
-def domain() -> dict[str, Any]:
-    return yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-def journal_db(database_url: str) -> str:
-    return database_url
-
-
-@pytest.fixture
-def dispatcher() -> CollectingDispatcher:
-    return CollectingDispatcher()
+# (the fixtures and the rest of the helpers are in conftest.py and action_support.py)
 
 
 def slots_of(plan: dict[str, str]) -> dict[str, str]:
     return {safety_plan.slot_of(key): value for key, value in plan.items()}
 
 
-def empty_slots(domain: dict[str, Any]) -> dict[str, Any]:
-    return {name: None for name in domain["slots"]} | {"requested_slot": None}
-
-
-def parse_data(message: str, intent: str) -> dict[str, Any]:
-    return {"text": message, "intent": {"name": intent, "confidence": 0.9}, "entities": []}
-
-
-def form_turn(
-    domain: dict[str, Any],
-    slot: str,
-    message: str,
-    *,
-    intent: str = "inform",
-    slots: dict[str, Any] | None = None,
-) -> Tracker:
-    """The tracker Rasa sends to ``validate_safety_plan_form`` after ``slot`` was answered,
-    with the slot filled the way the domain's ``from_text`` mapping fills it."""
-    latest = parse_data(message, intent)
-    values = empty_slots(domain) | (slots or {}) | {"requested_slot": slot}
-    events: list[dict[str, Any]] = [
-        {"event": "active_loop", "name": FORM},
-        {"event": "user", "text": message, "parse_data": latest},
-        {"event": "slot", "name": "requested_slot", "value": slot},
-        {"event": "action", "name": FORM},
-    ]
-    mapping = domain["slots"][slot]["mappings"][0]
-    if intent not in mapping.get("not_intent", []):
-        events.append({"event": "slot", "name": slot, "value": message})
-        values[slot] = message
-    return Tracker(PATIENT, values, latest, events, False, None, {"name": FORM}, FORM)
-
-
-def turn(
-    domain: dict[str, Any],
-    message: str = "",
-    *,
-    intent: str = "inform",
-    slots: dict[str, Any] | None = None,
-    active_loop: str | None = None,
-) -> Tracker:
-    latest = parse_data(message, intent)
-    values = empty_slots(domain) | (slots or {})
-    events = [{"event": "user", "text": message, "parse_data": latest}]
-    loop = {"name": active_loop} if active_loop else {}
-    return Tracker(PATIENT, values, latest, events, False, None, loop, "action_listen")
-
-
-def run(
-    action: Action, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-) -> list[dict[str, Any]]:
-    return asyncio.run(action.run(dispatcher, tracker, domain))
+def form_turn(domain: dict[str, Any], slot: str, message: str, **kwargs: Any) -> Tracker:
+    """The tracker Rasa sends to ``validate_safety_plan_form`` after ``slot`` was answered
+    (``action_support.form_turn``)."""
+    return action_support.form_turn(domain, FORM, slot, message, **kwargs)
 
 
 def validate(
     domain: dict[str, Any], dispatcher: CollectingDispatcher, tracker: Tracker
 ) -> dict[str, Any]:
-    events = run(ValidateSafetyPlanForm(), dispatcher, tracker, domain)
-    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
-
-
-def responses(dispatcher: CollectingDispatcher) -> list[str | None]:
-    return [m.get("response") for m in dispatcher.messages]
-
-
-def texts(dispatcher: CollectingDispatcher) -> str:
-    return "\n".join(m["text"] for m in dispatcher.messages if m.get("text"))
-
-
-def slot_events(events: list[dict[str, Any]]) -> dict[str, Any]:
-    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    return slot_events(run(ValidateSafetyPlanForm(), dispatcher, tracker, domain))
 
 
 def stored_plans(url: str, sender: str = PATIENT) -> list[dict[str, Any]]:
     """Safety plan entries as stored: the raw sealed text and the fields opened with the
     test's key, oldest first."""
-    with db.get_engine(url).connect() as connection:
-        rows = connection.execute(
-            text(
-                "SELECT e.number, e.status, e.fields FROM journal_entries e "
-                "JOIN patients p ON p.id = e.patient_id "
-                "WHERE p.sender_id = :sender AND e.kind = 'safety_plan' ORDER BY e.number"
-            ),
-            {"sender": sender},
-        ).mappings()
-        return [
-            dict(row)
-            | {"sealed": row["fields"], "fields": json.loads(encryption.open_value(row["fields"]))}
-            for row in rows
-        ]
+    rows = raw_rows(
+        url,
+        "SELECT e.number, e.status, e.fields FROM journal_entries e "
+        "JOIN patients p ON p.id = e.patient_id "
+        "WHERE p.sender_id = :sender AND e.kind = 'safety_plan' ORDER BY e.number",
+        sender,
+    )
+    return [
+        row | {"sealed": row["fields"], "fields": json.loads(encryption.open_value(row["fields"]))}
+        for row in rows
+    ]
 
 
 # --------------------------------------------------------------------------- the domain
