@@ -169,12 +169,13 @@ def free_port() -> int:
 
 
 def write_endpoints(path: Path, action_port: int) -> Path:
-    """An endpoints.yml like the project's, with the action server on another port."""
-    path.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-        "  headers:\n    X-Companion-Action-Secret: ${COMPANION_ACTION_SECRET}\n"
-        "tracker_store:\n  type: bot.nlu.tracker_store.DatabaseUrlTrackerStore\n"
-    )
+    """The project's endpoints.yml with the action server on another port (everything else,
+    the tracker store and the response generator above all, as the project has it)."""
+    project = (settings.PROJECT_ROOT / "endpoints.yml").read_text()
+    default_url = "http://127.0.0.1:5055/webhook"
+    if default_url not in project:
+        raise RuntimeError(f"endpoints.yml no longer names {default_url}")
+    path.write_text(project.replace(default_url, f"http://127.0.0.1:{action_port}/webhook"))
     return path
 
 

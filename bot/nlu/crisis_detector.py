@@ -12,8 +12,9 @@ What it records, under the message key ``crisis_detection``::
 
 The dialogue policy (:mod:`bot.nlu.crisis_policy`) answers by level and kind; the key is an
 output property, so it survives into the tracker's ``latest_message`` and the tracker store.
-A classifier guess of ``crisis`` that the assessment does not confirm stays ``crisis`` with
-level ``ask``: the patient is asked, never given emergency numbers on a guess.
+A classifier guess of ``crisis`` that the detector does not confirm becomes the classifier's
+next-best intent with level ``ask`` (see :func:`_mark_classifier_guess`): the patient is asked,
+never given emergency numbers on a guess, and an answer inside a form is not lost.
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ class CrisisDetector(GraphComponent, IntentClassifier):
         if assessment.outcome == NONE:
             return
         logger.debug("Risk: level=%s kind=%s", assessment.outcome, assessment.kind)
+        if assessment.source == "classifier":
+            _mark_classifier_guess(message, ranking, assessment, confidence)
+            return
         _set_crisis(message, ranking, assessment, confidence)
 
 
@@ -111,6 +115,24 @@ def _classifier_crisis(intent: dict[str, Any], ranking: list[dict[str, Any]]) ->
     if intent.get(INTENT_NAME_KEY) == CRISIS_INTENT:
         return float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
     return None
+
+
+def _mark_classifier_guess(
+    message: Message,
+    ranking: list[dict[str, Any]],
+    assessment: Assessment,
+    classifier_confidence: float | None,
+) -> None:
+    """A crisis guess of the classifier alone: the message keeps the next-best intent, so
+    that inside a form it is still the answer it probably is (a form never stores a
+    ``crisis`` message), and carries the ask for the crisis policy, which asks the direct
+    safety question before anything else happens."""
+    others = [e for e in ranking if e.get(INTENT_NAME_KEY) != CRISIS_INTENT]
+    best = dict(others[0]) if others else {INTENT_NAME_KEY: FALLBACK_INTENT}
+    message.set(INTENT, best, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, others, add_to_output=True)
+    detection = {**assessment.as_dict(), "classifier_confidence": classifier_confidence}
+    message.set(DETECTION_KEY, detection, add_to_output=True)
 
 
 def _set_crisis(

@@ -12,7 +12,9 @@ nothing but the tracker and the domain (the ``crisis_detection`` of each message
   ``utter_crisis_<kind>`` -> ``action_record_risk_flag`` -> ``action_deactivate_loop`` (if a
   form was active) -> listen. The reply is a static domain response, sent even if the
   risk-flag action on the action server fails.
-- ask: ``action_deactivate_loop`` (if a form was active) -> ``utter_ask_safety`` -> listen.
+- ask (a ``crisis`` message, or the classifier's guess alone on a message that keeps its own
+  intent, and so its place as a form's answer): ``action_deactivate_loop`` (if a form was
+  active) -> ``utter_ask_safety`` -> listen.
   The next message answers it: yes or not sure -> ``utter_crisis_suicide`` and the flag; no ->
   ``utter_safety_thanks`` and the paused form again, its answers untouched (its slots were
   never cleared, and the form asks for the first one still empty).
@@ -151,7 +153,7 @@ def crisis_sequence(tracker: DialogueStateTracker, known: set[str]) -> list[str]
     def urgent(kind: str | None) -> list[str]:
         return [reply(kind), RISK_FLAG_ACTION, *close]
 
-    if turn.intent == CRISIS_INTENT:
+    if turn.intent == CRISIS_INTENT or turn.detection.get("level") == "ask":
         level = turn.detection.get("level") or "ask"
         kind = turn.detection.get("kind")
         if level == "ask" and _elevated(tracker, turn.user.timestamp):

@@ -176,3 +176,20 @@ def test_a_crisis_message_without_a_stored_assessment_is_assessed_from_its_text(
     assert run([bare("everyone would be better off without me")])[0] == "utter_ask_safety"
     # The classifier alone: a question, never the emergency reply.
     assert run([bare("meh whatever")])[0] == "utter_ask_safety"
+
+
+def test_a_classifier_guess_inside_a_form_pauses_it_and_asks():
+    """The message kept its own intent (so the form could store it as the answer); the ask
+    comes before the form's next question."""
+    guess = UserUttered(
+        "heavy chest, then lightness",
+        intent={"name": "share_reflection", "confidence": 0.1},
+        parse_data={
+            "crisis_detection": {"level": "ask", "kind": "suicide", "source": "classifier"}
+        },
+    )
+    assert run([*IN_FORM, guess]) == [
+        "action_deactivate_loop",
+        "utter_ask_safety",
+        ACTION_LISTEN_NAME,
+    ]
