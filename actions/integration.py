@@ -77,10 +77,9 @@ class ValidateIntegrationForm(SafetyQuestionMixin, JournalFormValidation):
             return {}
         text = latest_text(tracker)
         requested = tracker.get_slot("requested_slot")
-        if tracker.active_loop_name == FORM:
-            if requested == "session_date":
-                return {"session_date": clean_answer(text)}
-            return {}
+        if tracker.active_loop_name == FORM and requested == "session_date":
+            return {"session_date": clean_answer(text)}
+        # No question asked yet: the form is starting (Rasa may already show it active).
         if requested is None:
             reference = today()
             found = find_session_date(text, reference)

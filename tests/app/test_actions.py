@@ -412,6 +412,28 @@ def test_session_dates_that_cannot_be_used_are_asked_again(
     assert responses(dispatcher) == [response]
 
 
+def test_a_date_in_the_starting_message_is_prefilled_however_rasa_shows_the_form(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    """At activation Rasa may already show the form as active; no question has been asked
+    yet (requested_slot is empty), so the starting message's date still fills the slot."""
+    started = activation_turn(
+        domain, "integration_form", "I had my session yesterday", intent="start_integration"
+    )
+    tracker = Tracker(
+        started.sender_id,
+        started.slots,
+        started.latest_message,
+        started.events,
+        False,
+        None,
+        {"name": "integration_form"},
+        "integration_form",
+    )
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    assert validate(domain, dispatcher, tracker) == {"session_date": yesterday}
+
+
 def test_a_future_date_in_the_starting_message_is_not_prefilled(
     domain: dict[str, Any], dispatcher: CollectingDispatcher
 ) -> None:
