@@ -639,25 +639,6 @@ def test_peer_support_line_is_offered_as_a_non_crisis_option() -> None:
     assert "988" in text and "911" in text
 
 
-def test_facts_page_agrees_with_the_project() -> None:
-    """Every source the answers cite is on the team's facts page, with the corrections."""
-    if not FACTS_PAGE.exists():
-        pytest.skip("the shared facts page is not beside this checkout")
-    page = " ".join(FACTS_PAGE.read_text(encoding="utf-8").split())
-    missing = [short for short in SHORT_CITATIONS if short not in page]
-    assert not missing, f"sources missing from the facts page: {missing}"
-    for phrase in (
-        "Never stop or skip a prescribed medicine",
-        "review of recreational use",
-        "animal studies of depression",
-        "over the 6-month follow-up",
-        "can make a slip grow",
-        "62-FIRESIDE",
-    ):
-        assert phrase in page, f"facts page lacks {phrase!r}"
-    assert not WORKS_BEST.search(page), "the facts page still says 'works best'"
-
-
 # ------------------------------------------------------------------ held-out evaluation data
 
 
