@@ -557,6 +557,22 @@ def ensure_demo_clinic() -> ClinicView:
         return _view(demo_clinic(session))
 
 
+#: Lines named only in replies about a slip (harm reduction, such as Never Use Alone): not
+#: for the widget's "Get help now", which is for a crisis and must fit on one screen.
+SLIP_ONLY_KINDS = frozenset({"lapse"})
+
+
+def help_now_lines(lines: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The lines the widget lists under "Get help now": every crisis line, in the clinic's
+    order, without the ones only a reply about a slip names. Which reply names which line is
+    the Rasa server's business, so kinds are left out."""
+    return [
+        {key: line[key] for key in ("name", "number", "detail") if key in line}
+        for line in lines
+        if not line.get("kinds") or not set(line["kinds"]) <= SLIP_ONLY_KINDS
+    ]
+
+
 def widget_config(slug: str) -> dict[str, Any] | None:
     """What the widget needs before it can show anything: branding and crisis lines first."""
     if slug == settings.demo_clinic_slug():
@@ -572,12 +588,7 @@ def widget_config(slug: str) -> dict[str, Any] | None:
         "accent_color": clinic.accent_color,
         "greeting": clinic.greeting,
         "allow_anonymous": clinic.allow_anonymous,
-        # The widget lists every line under "Get help now"; which replies name a line is
-        # the Rasa server's business.
-        "crisis_lines": [
-            {key: line[key] for key in ("name", "number", "detail") if key in line}
-            for line in clinic.crisis_lines
-        ],
+        "crisis_lines": help_now_lines(clinic.crisis_lines),
         "socket_url": settings.public_rasa_url(),
         "socket_path": "/socket.io",
         "anonymous_session_url": f"{web}/api/clinics/{clinic.slug}/anonymous-session",

@@ -21,7 +21,13 @@ DEFAULTS = yaml.safe_load(
 )
 DEFAULT_LINES = DEFAULTS["crisis_lines"]
 #: The lines as the widget gets them: which replies name a line is not its business.
-WIDGET_LINES = [{k: v for k, v in line.items() if k != "kinds"} for line in DEFAULT_LINES]
+#: "Get help now" lists the crisis lines; a line named only in replies about a slip (Never Use
+#: Alone) is left out.
+WIDGET_LINES = [
+    {k: v for k, v in line.items() if k != "kinds"}
+    for line in DEFAULT_LINES
+    if line.get("kinds") != ["lapse"]
+]
 DEFAULT_CRISIS_SETTINGS = {
     "emergency_number": "911",
     "response_time": "within one working day",

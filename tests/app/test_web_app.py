@@ -183,10 +183,12 @@ def test_widget_config_of_the_demo_clinic(web: WebServer) -> None:
             "accent_color": "#2f6f73",
             "greeting": clinics.defaults()["greeting"],
             "allow_anonymous": True,
-            # Every line, with its detail; which replies name it is not the widget's business.
+            # Every crisis line, with its detail (which replies name it is not the widget's
+            # business); a line only a reply about a slip names is not for "Get help now".
             "crisis_lines": [
                 {key: value for key, value in line.items() if key != "kinds"}
                 for line in clinics.defaults()["crisis_lines"]
+                if line.get("kinds") != ["lapse"]
             ],
             "socket_url": RASA_URL,
             "socket_path": "/socket.io",
