@@ -16,7 +16,11 @@ def test_help_and_unsent_messages_survive_the_rasa_server_going_down(stack, desk
     demo = clinics.get_clinic("demo")  # the web app creates it on first use
     assert demo is not None
     shown = clinics.help_now_lines(demo.crisis_lines)
-    expected_numbers = [(line["number"], f"tel:{line['number']}") for line in shown]
+    # The links dial only the dialable characters of each number (widget/src/config.js).
+    expected_numbers = [
+        (line["number"], "tel:" + "".join(c for c in line["number"] if c in "0123456789+*#"))
+        for line in shown
+    ]
     assert len(shown) < len(demo.crisis_lines)  # Never Use Alone is for replies about a slip
     widget.say("hi", "Quick check-in")
 
