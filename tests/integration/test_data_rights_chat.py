@@ -27,18 +27,23 @@ def stored_events(database_url: str, sender: str) -> list[dict]:
         engine.dispose()
 
 
+FLAGS = (
+    "SELECT COUNT(*) FROM risk_flags JOIN patients ON patients.id = risk_flags.patient_id "
+    "WHERE patients.sender_id = :s"
+)
+FLAGS_WITH_TEXT = (
+    "SELECT COUNT(*) FROM risk_flags JOIN patients ON patients.id = risk_flags.patient_id "
+    "WHERE patients.sender_id = :s AND risk_flags.erased_at IS NULL"
+)
+
+
 def flags(database_url: str, sender: str, *, with_text: bool = False) -> int:
     """The patient's risk flags (with a message left in them, if ``with_text``)."""
     engine = create_engine(database_url)
     try:
         with engine.connect() as connection:
             return connection.execute(
-                text(
-                    "SELECT COUNT(*) FROM risk_flags JOIN patients ON patients.id = "
-                    "risk_flags.patient_id WHERE patients.sender_id = :s"
-                    + (" AND risk_flags.erased_at IS NULL" if with_text else "")
-                ),
-                {"s": sender},
+                text(FLAGS_WITH_TEXT if with_text else FLAGS), {"s": sender}
             ).scalar_one()
     finally:
         engine.dispose()
