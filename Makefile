@@ -29,7 +29,7 @@ PYTHON3   ?= $(or $(call find_python,python3.11,3.11),$(call find_python,python3
 # The channels and the tracker store in bot/nlu/ are not part of the model.
 RASA_INPUTS := domain.yml config.yml $(wildcard data/*.yml) \
                $(filter-out bot/nlu/patient_channel.py bot/nlu/tracker_store.py,$(wildcard bot/nlu/*.py)) \
-               $(wildcard bot/safety/*.py) $(wildcard bot/safety/*.yml)
+               $(wildcard bot/safety/*.py) $(wildcard bot/safety/lexicon/*.yml)
 
 .PHONY: help install postgres-server run shell train test lint format validate test-app test-rasa-side test-stories \
         test-nlu test-safety test-integration test-browser screenshots bench clean cluster-deps

@@ -1,9 +1,9 @@
-"""Deterministic crisis detection: spaCy rule matching over the lexicon in ``crisis_lexicon.yml``.
+"""Deterministic crisis detection: spaCy rule matching over the lexicon in ``lexicon/``.
 
 Why rules and not the intent classifier: a crisis message (suicidal thoughts, self-harm, an
 overdose, a medical emergency, intent to harm someone) must be recognised on every message,
 reproducibly, however the classifier was trained and however unsure it is. Every decision
-about what does and does not count lives in the lexicon file, with its reasoning next to it;
+about what does and does not count lives in the lexicon files, with its reasoning next to it;
 this module only applies it.
 
 The module depends on spaCy, PyYAML and the standard library only, so it imports in any
@@ -38,7 +38,7 @@ from spacy.vocab import Vocab
 
 from bot.safety.spacy_pipeline import build_pipeline
 
-LEXICON_PATH = Path(__file__).with_name("crisis_lexicon.yml")
+LEXICON_PATH = Path(__file__).with_name("lexicon")
 #: What a category's match leads to (the lexicon gives each category one):
 #: ``urgent`` - the crisis reply of its kind at once and an urgent flag; ``ask`` - a direct,
 #: kind question about suicidal thoughts; ``recent`` - a calm reply and an elevated flag.
@@ -191,7 +191,7 @@ class _RuleSet:
 
 
 class CrisisMatcher:
-    """Finds crisis statements in free text, following the rules in the lexicon file.
+    """Finds crisis statements in free text, following the rules in the lexicon files.
 
     Build it once (it compiles a few hundred patterns and loads the lemma tables) and call
     :meth:`detect` for every message. It keeps no state between calls.
@@ -202,7 +202,7 @@ class CrisisMatcher:
         self._nlp.max_length = max(self._nlp.max_length, _WINDOW_CHARS + _WINDOW_OVERLAP + 100)
         self._lemma_table = self._nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
         self._lemma_cache: dict[int, int] = {}
-        lexicon = _load_yaml(lexicon_path)
+        lexicon = load_lexicon(lexicon_path)
         self._sets: dict[str, list[str]] = {
             name: [_lower_word(word, f"sets.{name}") for word in words]
             for name, words in _mapping(lexicon, "sets").items()
@@ -294,7 +294,7 @@ class CrisisMatcher:
         return result
 
     def normalize(self, text: str) -> str:
-        """The text as the patterns see it (see the lexicon file's header for the steps)."""
+        """The text as the patterns see it (see lexicon/base.yml for the steps)."""
         if not text:
             return ""
         text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).translate(_QUOTES)
@@ -650,11 +650,49 @@ def _category(name: str, spec: Any, rank: int) -> Category:
     return Category(name, level, reply, rank)
 
 
-def _load_yaml(path: Path) -> dict[str, Any]:
+def load_lexicon(path: Path) -> dict[str, Any]:
+    """The lexicon as one mapping, from a single file or from a directory.
+
+    The directory form keeps each category in its own file, so that a category's rules and the
+    reasons for them can be read (and reviewed) on their own: ``base.yml`` holds the word sets,
+    normalisation, time references and the categories' order (most acute first);
+    ``<category>.yml`` holds that category's level, reply kind and entries, and may add word
+    sets and figurative entries of its own; ``figurative.yml`` holds the shared figurative uses.
+    """
+    if not path.is_dir():
+        return _load_yaml(path)
+    base = _load_yaml(path / "base.yml")
+    order = base.get("categories")
+    if not isinstance(order, list) or not all(isinstance(name, str) for name in order):
+        raise LexiconError(f"{path / 'base.yml'}: categories must be a list of category names")
+    known = {"base", "figurative", *order}
+    strays = sorted(file.name for file in path.glob("*.yml") if file.stem not in known)
+    if strays:
+        raise LexiconError(f"{path}: files not named in base.yml's categories: {strays}")
+    sets = dict(_mapping(base, "sets"))
+    figurative = list(base.get("figurative") or [])
+    categories: dict[str, Any] = {}
+    for name in order:
+        spec = _load_yaml(path / f"{name}.yml", versioned=False)
+        for set_name, words in _mapping(spec, "sets").items():
+            if set_name in sets:
+                raise LexiconError(f"{name}.yml: word set {set_name!r} is already defined")
+            sets[set_name] = words
+        figurative += spec.pop("figurative", None) or []
+        spec.pop("sets", None)
+        categories[name] = spec
+    figurative_file = path / "figurative.yml"
+    if figurative_file.exists():
+        figurative += _load_yaml(figurative_file, versioned=False).get("figurative") or []
+    return {**base, "sets": sets, "categories": categories, "figurative": figurative}
+
+
+def _load_yaml(path: Path, *, versioned: bool = True) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
         data = yaml.safe_load(handle)
-    if not isinstance(data, dict) or data.get("version") != 1:
-        raise LexiconError(f"{path}: expected a mapping with version: 1")
+    if not isinstance(data, dict) or (versioned and data.get("version") != 1):
+        expected = "a mapping with version: 1" if versioned else "a mapping"
+        raise LexiconError(f"{path}: expected {expected}")
     return data
 
 

@@ -19,7 +19,14 @@ from rasa.nlu.utils.spacy_utils import SpacyNLP
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.crisis_detector import CrisisDetector
-from bot.safety.detector import LEVELS, LEXICON_PATH, CrisisMatch, CrisisMatcher, LexiconError
+from bot.safety.detector import (
+    LEVELS,
+    LEXICON_PATH,
+    CrisisMatch,
+    CrisisMatcher,
+    LexiconError,
+    load_lexicon,
+)
 from bot.safety.spacy_pipeline import build_pipeline
 
 FILLER = (
@@ -688,6 +695,19 @@ NOT_CRISIS: list[str] = [
     "skip",
 ]
 
+# More phrasings, one file per area of risk (detector_wordings/*.yml): `crisis` maps a category
+# to messages that must be read as that category, `not_crisis` lists messages that must stay
+# quiet. Written from how people put these things, never from an evaluation set.
+WORDINGS_DIR = Path(__file__).with_name("detector_wordings")
+for _file in sorted(WORDINGS_DIR.glob("*.yml")):
+    _wordings = yaml.safe_load(_file.read_text(encoding="utf-8")) or {}
+    CRISIS += [
+        (text, category)
+        for category, texts in (_wordings.get("crisis") or {}).items()
+        for text in texts
+    ]
+    NOT_CRISIS += list(_wordings.get("not_crisis") or [])
+
 
 @pytest.mark.parametrize(("text", "category"), CRISIS, ids=[text[:60] for text, _ in CRISIS])
 def test_crisis_phrasings_trigger(crisis_matcher: CrisisMatcher, text: str, category: str) -> None:
@@ -928,7 +948,7 @@ def test_adversarial_20000_characters_are_fast(crisis_matcher: CrisisMatcher, te
 
 
 def test_lexicon_mistakes_are_rejected(tmp_path: Path, crisis_matcher: CrisisMatcher) -> None:
-    lexicon = yaml.safe_load(LEXICON_PATH.read_text(encoding="utf-8"))
+    lexicon = load_lexicon(LEXICON_PATH)
     lexicon["categories"]["suicide"]["entries"].append(
         {"id": "suicide.broken", "patterns": [[{"LOWER": {"IN": ["go", True]}}]]}
     )
@@ -938,6 +958,21 @@ def test_lexicon_mistakes_are_rejected(tmp_path: Path, crisis_matcher: CrisisMat
     )
     with pytest.raises(LexiconError, match="suicide.broken"):
         CrisisMatcher(broken, nlp=build_pipeline())
+
+
+def test_lexicon_directory_rejects_stray_files_and_clashing_word_sets(tmp_path: Path) -> None:
+    import shutil
+
+    lexicon = tmp_path / "lexicon"
+    shutil.copytree(LEXICON_PATH, lexicon)
+    (lexicon / "gambling.yml").write_text("level: urgent\nreply: suicide\nentries: []\n")
+    with pytest.raises(LexiconError, match="gambling.yml"):
+        load_lexicon(lexicon)
+    (lexicon / "gambling.yml").unlink()
+    suicide = lexicon / "suicide.yml"
+    suicide.write_text("sets:\n  SELF: [me]\n" + suicide.read_text(encoding="utf-8"))
+    with pytest.raises(LexiconError, match="SELF"):
+        load_lexicon(lexicon)
 
 
 def test_every_lexicon_entry_is_exercised(crisis_matcher: CrisisMatcher) -> None:
