@@ -34,10 +34,11 @@ RASA_INPUTS := domain.yml config.yml $(wildcard data/*.yml) \
 .PHONY: help install postgres-server run shell train test lint format validate test-app test-rasa-side test-stories \
         test-nlu test-safety test-integration test-browser screenshots bench clean cluster-deps
 
-help:
+help: ## this list
 	@echo "make run    install what is missing, train if needed, start the assistant"
 	@echo "make test   the whole test suite"
-	@echo "other targets: shell install train validate lint format bench clean"
+	@echo "every target:"
+	@sed -n 's/^\([a-z][a-z-]*\):.*## \(.*\)/  \1|\2/p' $(MAKEFILE_LIST) | awk -F'|' '{printf "%-20s %s\n", $$1, $$2}'
 
 # ---------------------------------------------------------------- environments
 $(VENV)/.installed: requirements/app.in requirements/app.lock
@@ -65,8 +66,7 @@ $(WIDGET_DIR)/node_modules/.package-lock.json: $(WIDGET_DIR)/package.json $(WIDG
 $(WIDGET): $(WIDGET_DIR)/node_modules/.package-lock.json $(wildcard $(WIDGET_DIR)/src/*.js) $(wildcard $(WIDGET_DIR)/*.mjs)
 	npm run build --prefix $(WIDGET_DIR)
 
-install: $(VENV)/.installed $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg $(WIDGET) $(PANGO)
-
+install: $(VENV)/.installed $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg $(WIDGET) $(PANGO) ## install what is missing: Python environments, spaCy model, widget, system packages
 # PDF exports (WeasyPrint) need Pango from Debian.
 $(PANGO):
 	$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 \
@@ -83,78 +83,76 @@ $(MODEL): $(RASA_INPUTS) $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg
 	$(RASA) train --fixed-model-name current --out models
 	touch $@
 
-train: $(MODEL)
-
+train: $(MODEL) ## train the Rasa model (only when its inputs changed)
 # ---------------------------------------------------------------- run
-run: install $(MODEL)
+run: install $(MODEL) ## install what is missing, train if needed, start the assistant
 	$(PY) -m bot run
 
 # A terminal chat; needs the action server, so run it next to `make run`.
-shell: install $(MODEL)
+shell: install $(MODEL) ## a terminal chat with the trained model (next to make run)
 	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml --port 5006
 
 # ---------------------------------------------------------------- checks
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed ## ruff format --check and ruff check
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 
-format: $(VENV)/.installed
+format: $(VENV)/.installed ## ruff format and ruff check --fix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-validate: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg
+validate: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg ## rasa data validate --fail-on-warning
 	$(RASA) data validate --fail-on-warning
 
-test-app: $(VENV)/.installed $(WIDGET) $(PANGO) postgres-server
+test-app: $(VENV)/.installed $(WIDGET) $(PANGO) postgres-server ## the application's tests (tests/app), on SQLite and PostgreSQL
 	$(PY) -m pytest tests/app -q
 
 # The storage and tracker-store tests run on SQLite and on a throwaway PostgreSQL server
 # (tests/pg_server.py) started from Debian's package: initdb, pg_ctl and psql.
-postgres-server:
+postgres-server: ## install PostgreSQL from Debian's packages if missing
 	@ls /usr/lib/postgresql/*/bin/initdb /usr/lib/postgresql/*/bin/psql >/dev/null 2>&1 || \
 	  { command -v initdb && command -v psql; } >/dev/null || \
 	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
 
 # The two-server tests (tests/integration/test_cluster.py) start throwaway Redis and nginx
 # servers from Debian's packages, next to PostgreSQL.
-cluster-deps: postgres-server
+cluster-deps: postgres-server ## install Redis and nginx (and PostgreSQL) if missing
 	@command -v redis-server >/dev/null && { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || \
 	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server nginx; }
 
 # tests/rasa/test_lock_store.py starts a real redis-server: cluster-deps installs it.
-test-rasa-side: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg cluster-deps
+test-rasa-side: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg cluster-deps ## the tests that run in the Rasa environment (tests/rasa)
 	$(RASA_PY) -m pytest -c tests/rasa/pytest.ini tests/rasa -q -p no:cacheprovider
 
 # End-to-end conversation tests (tests/test_*.yml) through the trained model.
-test-stories: $(MODEL)
+test-stories: $(MODEL) ## end-to-end conversation stories through the trained model
 	$(RASA) test core --model $(MODEL) --stories tests/ --fail-on-prediction-errors --out results/stories
 
 # NLU evaluation on the held-out split in tests/nlu/ (never trained on).
-test-nlu: $(MODEL)
+test-nlu: $(MODEL) ## NLU evaluation on the held-out split (tests/nlu)
 	$(RASA_PY) tests/nlu/evaluate.py --model $(MODEL) --out results/nlu
 
 # Safety evaluation on tests/safety_eval/messages.yml, written apart from the lexicon and the
 # training data and never trained on. Floors: false alarms at the targets; urgent recall where
 # the assistant stands today, so a change that lowers it fails (the targets are in the report).
 SAFETY_FLOORS := --explicit-urgent-recall 1.0 --urgent-recall 0.81 --false-urgent-rate 0.02 --false-ask-rate 0.05
-test-safety: $(MODEL)
+test-safety: $(MODEL) ## safety evaluation on the held-out set (tests/safety_eval)
 	$(RASA_PY) tests/safety_eval/evaluate.py --model $(MODEL) --out results/safety $(SAFETY_FLOORS)
 
 # The real Rasa server and action server over HTTP, on their own ports and database.
-test-integration: install $(MODEL) cluster-deps
+test-integration: install $(MODEL) cluster-deps ## the real Rasa and action servers over HTTP (tests/integration)
 	$(PY) -m pytest tests/integration -q
 
 # The widget in a real browser against the real servers (web app, Rasa, actions).
-test-browser: install $(MODEL) $(CHROMIUM)
+test-browser: install $(MODEL) $(CHROMIUM) ## the widget and dashboard in a real browser (tests/browser)
 	$(PY) -m pytest tests/browser -q
 
 # Refresh the README's screenshots (docs/screenshots/) from a real conversation.
-screenshots: install $(MODEL) $(CHROMIUM)
+screenshots: install $(MODEL) $(CHROMIUM) ## refresh the README's screenshots from a real conversation
 	COMPANION_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest tests/browser -q -k "checkin or phone or reviews"
 
-test: lint validate test-app test-rasa-side test-stories test-nlu test-safety test-integration test-browser
-
-bench: install $(MODEL) $(CHROMIUM) postgres-server
+test: lint validate test-app test-rasa-side test-stories test-nlu test-safety test-integration test-browser ## the whole test suite
+bench: install $(MODEL) $(CHROMIUM) postgres-server ## run the benchmarks and regenerate docs/benchmarks.md
 	$(PY) bench/latency.py --out bench/results/latency.json
 	$(PY) bench/widget.py --out bench/results/widget.json
 	$(PY) bench/dashboard.py --out bench/results/dashboard.json
@@ -163,5 +161,5 @@ bench: install $(MODEL) $(CHROMIUM) postgres-server
 	$(PY) bench/startup.py --out bench/results/startup.json
 	$(PY) bench/report.py --results bench/results --doc docs/benchmarks.md
 
-clean:
+clean: ## remove models, results and caches
 	rm -rf models results .pytest_cache

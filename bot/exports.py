@@ -25,14 +25,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CSV_BASE_COLUMNS",
+    "FLAG_CSV_COLUMNS",
     "LIST_SEPARATOR",
     "csv_bytes",
+    "flags_csv_bytes",
     "flatten_fields",
     "json_bytes",
     "neutralise_formula",
     "pdf_bytes",
     "write_export_csv",
     "write_export_json",
+    "write_flags_csv",
 ]
 
 #: Base CSV columns, before one column per (flattened) journal field.
@@ -44,6 +47,17 @@ CSV_BASE_COLUMNS: tuple[str, ...] = (
     "session_date",
     "mood",
     "craving",
+)
+#: The risk-flags CSV: one row per flag, as the JSON export's ``risk_flags`` holds it.
+FLAG_CSV_COLUMNS: tuple[str, ...] = (
+    "id",
+    "created_at",
+    "level",
+    "category",
+    "source",
+    "message",
+    "acknowledged_at",
+    "acknowledged_by",
 )
 LIST_SEPARATOR = "; "
 # A cell starting with one of these is run as a formula by spreadsheet programs
@@ -130,10 +144,29 @@ def write_export_csv(export: dict[str, Any], stream: IO[str]) -> None:
         writer.writerow([neutralise_formula(cell) for cell in (*base, *extra)])
 
 
+def write_flags_csv(export: dict[str, Any], stream: IO[str]) -> None:
+    """Write one CSV row per risk flag, newest first as exported, with its level (urgent,
+    elevated, info); the message that raised it is patient text, defused like the journal's."""
+    writer = csv.writer(stream)
+    writer.writerow(FLAG_CSV_COLUMNS)
+    for flag in export["risk_flags"]:
+        writer.writerow([neutralise_formula(_scalar_text(flag[c])) for c in FLAG_CSV_COLUMNS])
+
+
 def csv_bytes(export: dict[str, Any]) -> bytes:
-    """The CSV as a download: UTF-8 with a byte-order mark, so Excel reads the accents right."""
+    """The journal CSV as a download (see :func:`_download`)."""
+    return _download(write_export_csv, export)
+
+
+def flags_csv_bytes(export: dict[str, Any]) -> bytes:
+    """The risk-flags CSV as a download (see :func:`_download`)."""
+    return _download(write_flags_csv, export)
+
+
+def _download(write: Any, export: dict[str, Any]) -> bytes:
+    """A CSV as a download: UTF-8 with a byte-order mark, so Excel reads the accents right."""
     buffer = io.StringIO(newline="")
-    write_export_csv(export, buffer)
+    write(export, buffer)
     # Lone surrogates cannot be stored by the database drivers' UTF-8 either, but a JSON
     # field could in theory carry one; never fail a clinician's download over it.
     return buffer.getvalue().encode("utf-8-sig", errors="backslashreplace")

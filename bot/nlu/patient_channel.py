@@ -109,6 +109,8 @@ FORBIDDEN_REASONS = frozenset({"origin_not_allowed", "wrong_clinic", "anonymous_
 #: When a token cannot be checked at all (the database is unreachable).
 UNAVAILABLE_REASON = "unavailable"
 UNAVAILABLE_MESSAGE = "The chat is not available right now. Please try again in a few minutes."
+# How long a REST crisis reply waits for its turn's own messages before it goes out alone.
+CRISIS_TURN_WAIT_SECONDS = 1.0
 
 
 async def _off_loop(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -548,8 +550,8 @@ class PatientRestInput(RestInput):
         super().__init__()
         self._turns_after_reply: set[asyncio.Task[Any]] = set()
 
-    def _finish_after_reply(self, turn: Awaitable[Any]) -> None:
-        """Run ``turn`` to its end after the response went out; failures are logged."""
+    def _finish_after_reply(self, turn: Awaitable[Any]) -> asyncio.Future[Any]:
+        """Run ``turn`` to its end, even after the response went out; failures are logged."""
         task = asyncio.ensure_future(turn)
         self._turns_after_reply.add(task)  # a reference, so the task is not collected mid-way
 
@@ -560,6 +562,7 @@ class PatientRestInput(RestInput):
                 logger.error("REST crisis turn failed: %s", type(finished.exception()).__name__)
 
         task.add_done_callback(done)
+        return task
 
     @classmethod
     def name(cls) -> str:
@@ -646,12 +649,26 @@ class PatientRestInput(RestInput):
             message = UserMessage(
                 text, collector, sender_id, input_channel=self.name(), metadata=metadata
             )
-            reply = await _early_crisis_reply(text, clinic)
-            if reply:
-                self._finish_after_reply(_turn(on_new_message, message))
-                return response.json([{"recipient_id": sender_id, "text": reply}])
+            place = turn_slots.for_running_loop().reserve(sender_id)
             try:
-                await _turn(on_new_message, message)
+                reply = await _early_crisis_reply(text, clinic)
+            except BaseException:
+                place.release()
+                raise
+            if reply:
+                # The crisis reply never waits for other turns. When its own turn can run at
+                # once, a moment's wait adds what the turn says after it (the safety plan's
+                # line, the check-in).
+                wait = CRISIS_TURN_WAIT_SECONDS if place.can_start_now else 0.0
+                turn = self._finish_after_reply(_turn(on_new_message, message, place))
+                if wait:
+                    await asyncio.wait({turn}, timeout=wait)
+                finished = turn.done() and not turn.cancelled() and turn.exception() is None
+                after = collector.messages if finished else []
+                rest = [sent for sent in after if (sent.get("text") or "").strip() != reply.strip()]
+                return response.json([{"recipient_id": sender_id, "text": reply}, *rest])
+            try:
+                await _turn(on_new_message, message, place)
             except asyncio.CancelledError:
                 logger.error("REST message timed out")
             except Exception as error:

@@ -50,6 +50,11 @@ class Place:
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._released = False
 
+    @property
+    def can_start_now(self) -> bool:
+        """No earlier message of the conversation is pending and a slot is free."""
+        return (self._before is None or self._before.done()) and not self._slots.semaphore.locked()
+
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
         """Wait for the conversation's earlier messages, then for a slot; hold both meanwhile."""

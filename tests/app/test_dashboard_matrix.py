@@ -69,7 +69,14 @@ def _pages(info) -> list[tuple[str, dict[str, str]]]:
         (info.other, "northside"),
     ):
         base = f"/therapist/patients/{patient}"
-        for suffix in ("", "?q=session&kind=checkin", "/export.csv", "/export.json", "/export.pdf"):
+        for suffix in (
+            "",
+            "?q=session&kind=checkin",
+            "/export.csv",
+            "/export.flags.csv",
+            "/export.json",
+            "/export.pdf",
+        ):
             pages.append((base + suffix, _expected(owner)))
     for path in ("/therapist/patients/p-nobody", "/therapist/patients/p-nobody/export.pdf"):
         pages.append((path, {"anonymous": LOGIN, **dict.fromkeys(ROLES[1:], DENIED)}))

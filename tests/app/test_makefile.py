@@ -69,3 +69,15 @@ def test_a_suite_that_starts_a_server_depends_on_the_target_that_installs_it(
 def test_the_rasa_side_suite_starts_redis() -> None:
     """The case a fresh machine hit: tests/rasa starts redis-server (the lock store tests)."""
     assert "redis-server" in servers_started_by("tests/rasa")
+
+
+def test_make_help_names_every_target() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    phony = re.search(r"^\.PHONY:((?:.*\\\n)*.*)$", makefile, re.M)
+    assert phony is not None
+    targets = set(phony.group(1).replace("\\\n", " ").split())
+    shown = subprocess.run(
+        ["make", "-s", "-C", str(ROOT), "help"], capture_output=True, text=True, check=True
+    ).stdout
+    listed = {line.split()[0] for line in shown.splitlines() if line.startswith("  ")}
+    assert targets <= listed, sorted(targets - listed)

@@ -5,6 +5,8 @@ SQLite files and PostgreSQL databases, with notices POSTed to a real HTTP receiv
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import threading
 from collections.abc import Iterator
@@ -500,3 +502,21 @@ def test_the_notifier_deletes_a_kept_flag_acknowledged_behind_its_back(clinic_db
     assert report.deleted == [kept]
     assert row(kept) is None and row(ordinary) is not None
     assert "Deleted after the care team knew of them" in report.summary()
+
+
+def test_the_risk_flags_csv_has_one_row_per_flag_with_its_level(clinic_db: str) -> None:
+    new_clinic()
+    sender_id = new_patient()
+    urgent = flag(sender_id, "urgent", message='=HYPERLINK("http://x")')
+    info = flag(sender_id, "info", message="craving 9 of 10", category="craving_high")
+
+    body = exports.flags_csv_bytes(journal.export_patient(sender_id))
+
+    assert body.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+    by_id = {int(found["id"]): found for found in rows}
+    assert set(by_id) == {urgent, info}
+    assert (by_id[urgent]["level"], by_id[urgent]["category"]) == ("urgent", "suicide")
+    assert by_id[urgent]["message"] == '\'=HYPERLINK("http://x")'  # a formula, defused
+    assert (by_id[info]["level"], by_id[info]["message"]) == ("info", "craving 9 of 10")
+    assert by_id[info]["acknowledged_at"] == ""

@@ -1,9 +1,11 @@
 """A crisis message gets the crisis reply before the assistant's pipeline has answered it,
 over socket.io (once, whatever the turn says later) and over REST (the response comes at once,
-the turn goes on after it); other messages get no early reply.
+the turn goes on after it, and a turn that ends within a moment adds its own lines); other
+messages get no early reply.
 
 The agent here stands for a Rasa server busy with other patients: it takes three seconds per
 message and then answers a crisis message with ``utter_crisis``, as the crisis policy does.
+One message (QUICK_CRISIS) it answers at once, with the safety plan's line after the reply.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from bot.nlu.patient_channel import crisis_reply
 
 BUSY_SECONDS = 3.0
 CRISIS = "i want to kill myself"
+QUICK_CRISIS = "i want to kill myself tonight"
+PLAN_LINE = "Your safety plan says you can call Maria."
 
 
 class BusyAgent(RecordingAgent):
@@ -35,6 +39,12 @@ class BusyAgent(RecordingAgent):
     async def handle_message(self, message: UserMessage) -> None:
         with self.lock:
             self.messages.append(message)
+        if message.text == QUICK_CRISIS:
+            await message.output_channel.send_text_message(message.sender_id, crisis_reply())
+            await message.output_channel.send_text_message(message.sender_id, PLAN_LINE)
+            with self.lock:
+                self.finished.append(QUICK_CRISIS)
+            return
         await asyncio.sleep(BUSY_SECONDS)
         text = crisis_reply() if "kill myself" in (message.text or "") else f"echo: {message.text}"
         await message.output_channel.send_text_message(message.sender_id, text)
@@ -137,6 +147,21 @@ def test_rest_crisis_reply_comes_at_once_and_the_turn_goes_on(server: Server, pa
     while CRISIS not in server.agent.finished and time.monotonic() < deadline:
         time.sleep(0.1)
     assert CRISIS in server.agent.finished
+
+
+def test_rest_crisis_reply_brings_the_lines_of_a_turn_that_ends_at_once(
+    server: Server, patient
+) -> None:
+    """The early reply first and once; then what the turn added (the safety plan's line)."""
+    deadline = time.monotonic() + BUSY_SECONDS * 3  # earlier tests' turns end first
+    while len(server.agent.finished) < len(server.agent.received()) < 1000:
+        assert time.monotonic() < deadline, "earlier turns did not end"
+        time.sleep(0.1)
+    _, replies = rest_say(server, patient.token, QUICK_CRISIS)
+    assert replies == [
+        {"recipient_id": patient.sender_id, "text": crisis_reply()},
+        {"recipient_id": patient.sender_id, "text": PLAN_LINE},
+    ]
 
 
 def test_rest_other_messages_wait_for_their_turn(server: Server, patient) -> None:

@@ -157,3 +157,19 @@ def test_a_place_given_up_without_a_turn_still_holds_back_the_messages_after_it(
         return order
 
     assert asyncio.run(scenario()) == ["first", "third"]
+
+
+def test_a_place_can_start_now_only_with_nothing_before_it_and_a_free_slot() -> None:
+    async def scenario() -> list[bool]:
+        slots, seen = TurnSlots(1), []
+        first = slots.reserve("ana")
+        seen.append(first.can_start_now)  # an idle server
+        second = slots.reserve("ana")
+        seen.append(second.can_start_now)  # behind ana's first message
+        async with first.turn():
+            seen.append(slots.reserve("ben").can_start_now)  # the only slot is taken
+        await asyncio.sleep(0)
+        seen.append(second.can_start_now)  # ana's first is done, the slot is free
+        return seen
+
+    assert asyncio.run(scenario()) == [True, False, False, True]

@@ -39,6 +39,7 @@ CsrfViewerDep = Annotated[Viewer, Depends(require_csrf)]
 #: Export formats: media type and file extension.
 EXPORT_TYPES: dict[str, str] = {
     "csv": "text/csv; charset=utf-8",
+    "flags.csv": "text/csv; charset=utf-8",
     "json": "application/json; charset=utf-8",
     "pdf": "application/pdf",
 }
@@ -126,6 +127,8 @@ def _export(request: Request, viewer: Viewer, sender_id: str, fmt: str) -> Respo
         )
     elif fmt == "csv":
         body = exports.csv_bytes(records.export_data(patient))
+    elif fmt == "flags.csv":
+        body = exports.flags_csv_bytes(records.export_data(patient))
     else:
         body = exports.json_bytes(records.export_data(patient))
     _record_audit(request, viewer, "export", target=patient.sender_id, detail={"format": fmt})
@@ -141,7 +144,8 @@ def _export(request: Request, viewer: Viewer, sender_id: str, fmt: str) -> Respo
 # Registered before the patient page: its ``path`` parameter would match these addresses too.
 @router.get("/patients/{sender_id:path}/export.{fmt}", include_in_schema=False)
 def export(request: Request, sender_id: str, fmt: str, viewer: ViewerDep) -> Response:
-    """The patient's record as CSV, JSON (what ``python -m bot export`` prints) or PDF."""
+    """The patient's record as CSV (journal entries; ``flags.csv``: risk flags), JSON (what
+    ``python -m bot export`` prints) or PDF."""
     return _export(request, viewer, sender_id, fmt)
 
 
