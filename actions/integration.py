@@ -38,7 +38,7 @@ FORM = "integration_form"
 MAX_SESSION_AGE_DAYS = 365
 
 #: Intents whose message must never be taken as an answer (they have their own rules).
-_NOT_AN_ANSWER = {"crisis", "stop"}
+_NOT_AN_ANSWER = {"crisis", "stop", "contact_care_team", "leave_care_team_message"}
 
 logger = logging.getLogger(__name__)
 

@@ -232,6 +232,22 @@ def clinic_crisis_settings(slug: str) -> dict[str, Any] | None:
     )
 
 
+def clinic_care_team(slug: str) -> dict[str, Any] | None:
+    """How the clinic's patients reach its care team: ``{"care_team_contact",
+    "care_team_hours", "response_time"}`` (each may be None); ``None`` for an unknown clinic.
+
+    Read apart from :func:`clinic_crisis_settings`, so that a crisis reply never depends on
+    anything but the crisis settings."""
+    rows = _query(
+        "SELECT care_team_contact, care_team_hours, response_time FROM clinics WHERE slug = :slug",
+        slug=slug,
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    return {key: row[key] for key in ("care_team_contact", "care_team_hours", "response_time")}
+
+
 def _as_utc(value: datetime | str) -> datetime:
     """A stored UTC timestamp: SQLite returns text without a zone through ``text()``."""
     if isinstance(value, str):

@@ -75,6 +75,8 @@ def _clinic_save(args: argparse.Namespace) -> int:
         "response_time": args.response_time,
         "notify_levels": args.notify_level,
         "peer_support_line": args.peer_support_line,
+        "care_team_contact": args.care_team_contact,
+        "care_team_hours": args.care_team_hours,
     }
     with database_errors():
         try:
@@ -148,10 +150,10 @@ def _settings_arguments(parser: argparse.ArgumentParser, *, create: bool) -> Non
         "--notify-level",
         action="append",
         metavar="LEVEL",
-        help="a risk-flag level (urgent, elevated or info) announced by e-mail or webhook; "
-        "urgent always is "
+        help="a risk-flag level (urgent, elevated, info, or request: a patient's message for "
+        "the care team) announced by e-mail or webhook; urgent always is "
         + (
-            "(repeatable; default: urgent and elevated)"
+            "(repeatable; default: urgent, elevated and request)"
             if create
             else "(replaces the list; repeatable)"
         ),
@@ -169,6 +171,19 @@ def _settings_arguments(parser: argparse.ArgumentParser, *, create: bool) -> Non
         dest="peer_support_line",
         action="store_false",
         help="do not offer the peer-support line" + (" (the default)" if create else ""),
+    )
+    parser.add_argument(
+        "--care-team-contact",
+        metavar="TEXT",
+        help="how a patient reaches the care team, told to one who asks for a person, e.g. "
+        "'call (555) 010-0100 or e-mail care@clinic.example'"
+        + ("" if create else " ('' removes it)"),
+    )
+    parser.add_argument(
+        "--care-team-hours",
+        metavar="TEXT",
+        help="when someone answers, e.g. 'Monday to Friday, 9 am to 5 pm'"
+        + ("" if create else " ('' removes it)"),
     )
     parser.add_argument("--accent-color", metavar="#RRGGBB")
     parser.add_argument("--greeting", help="the widget's first message")

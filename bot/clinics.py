@@ -13,6 +13,7 @@ instead of an erasure at once (:mod:`bot.erasure`).
 Crisis settings - ``crisis_lines`` with the reply kinds each is named in, ``emergency_number``,
 ``response_time`` and ``peer_support_line`` - are what the crisis replies are built from
 (:mod:`bot.safety.clinic_lines`), so a clinic outside the US can give its own numbers.
+``care_team_contact`` and ``care_team_hours`` are what a patient who asks for a person is told.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import settings
+from bot import care_team, settings
 from bot.access import normalize_origin
 from bot.safety import clinic_lines
 from bot.storage import db
@@ -43,6 +44,7 @@ MAX_EMERGENCY_NUMBER = 32
 _HIDDEN_CHARACTERS = re.compile(r"[\s\x00-\x1f\x7f]")
 MAX_NAME = 200
 MAX_GREETING = 1000
+MAX_CARE_TEAM_TEXT = care_team.MAX_CARE_TEAM_TEXT
 MAX_NOTIFY_EMAILS = 20
 MAX_URL = 2048
 #: The longest retention period accepted: a century is a typo, not a policy.
@@ -85,8 +87,10 @@ class ClinicView:
     erasure_review: bool = False
     emergency_number: str = "911"
     response_time: str = "within one working day"
-    notify_levels: list[str] = field(default_factory=lambda: ["urgent", "elevated"])
+    notify_levels: list[str] = field(default_factory=lambda: ["urgent", "elevated", "request"])
     peer_support_line: bool = False
+    care_team_contact: str | None = None
+    care_team_hours: str | None = None
 
     def crisis_settings(self) -> dict[str, Any]:
         """What the crisis replies are built from (:func:`bot.safety.clinic_lines.lines_for`)."""
@@ -118,6 +122,10 @@ class ClinicView:
             "notify_levels": list(self.notify_levels),
             "peer_support_line": self.peer_support_line,
         }
+        if self.care_team_contact:
+            data["care_team_contact"] = self.care_team_contact
+        if self.care_team_hours:
+            data["care_team_hours"] = self.care_team_hours
         if self.notify_emails:
             data["notify_emails"] = list(self.notify_emails)
         if self.webhook_url:
@@ -147,6 +155,8 @@ def _view(clinic: Clinic) -> ClinicView:
         response_time=clinic.response_time or defaults()["response_time"],
         notify_levels=_ordered_levels(clinic.notify_levels or []),
         peer_support_line=bool(clinic.peer_support_line),
+        care_team_contact=clinic.care_team_contact,
+        care_team_hours=clinic.care_team_hours,
     )
 
 
@@ -253,6 +263,21 @@ def check_notify_levels(levels: list[str]) -> list[str]:
             "(to announce nothing, remove the notification addresses and webhook)."
         )
     return _ordered_levels(levels)
+
+
+def check_care_team_text(label: str, text: str) -> str:
+    """How to reach the care team, or when: one line a patient can read on a phone."""
+    value = " ".join((text or "").split())
+    if not value or len(value) > MAX_CARE_TEAM_TEXT:
+        raise ClinicError(
+            f"The care team's {label} must be 1-{MAX_CARE_TEAM_TEXT} characters long, e.g. "
+            + (
+                "'call (555) 010-0100 or e-mail care@clinic.example'."
+                if label == "contact"
+                else "'Monday to Friday, 9 am to 5 pm'."
+            )
+        )
+    return value
 
 
 def check_color(color: str) -> str:
@@ -383,6 +408,8 @@ def create(
     response_time: str | None = None,
     notify_levels: list[str] | None = None,
     peer_support_line: bool | None = None,
+    care_team_contact: str | None = None,
+    care_team_hours: str | None = None,
 ) -> ClinicView:
     """Create a clinic; :class:`ClinicError` if the slug is taken or a setting is unusable.
 
@@ -411,6 +438,8 @@ def create(
             defaults()["notify_levels"] if notify_levels is None else notify_levels
         ),
         peer_support_line=bool(peer_support_line),
+        care_team_contact=_care_team_text("contact", care_team_contact),
+        care_team_hours=_care_team_text("hours", care_team_hours),
     )
     db.ensure_schema()
     with db.session_scope() as session:
@@ -440,11 +469,14 @@ def update(
     response_time: str | None = None,
     notify_levels: list[str] | None = None,
     peer_support_line: bool | None = None,
+    care_team_contact: str | None = None,
+    care_team_hours: str | None = None,
 ) -> ClinicView:
     """Change the given settings of a clinic; the others stay as they are.
 
     ``notify_emails=[]`` and ``webhook_url=""`` switch those announcements off;
-    ``retention_days=0`` removes the retention period.
+    ``retention_days=0`` removes the retention period; ``care_team_contact=""`` and
+    ``care_team_hours=""`` remove those details.
     """
     db.ensure_schema()
     with db.session_scope() as session:
@@ -483,6 +515,10 @@ def update(
             clinic.notify_levels = check_notify_levels(notify_levels)
         if peer_support_line is not None:
             clinic.peer_support_line = peer_support_line
+        if care_team_contact is not None:
+            clinic.care_team_contact = _care_team_text("contact", care_team_contact)
+        if care_team_hours is not None:
+            clinic.care_team_hours = _care_team_text("hours", care_team_hours)
         session.flush()
         return _view(clinic)
 
@@ -492,6 +528,11 @@ def get_clinic(slug: str) -> ClinicView | None:
     with db.session_scope(write=False) as session:
         clinic = _find(session, slug)
         return None if clinic is None else _view(clinic)
+
+
+def _care_team_text(label: str, text: str | None) -> str | None:
+    """A care-team detail checked, or None when not given or given empty (removed)."""
+    return check_care_team_text(label, text) if text else None
 
 
 def list_clinics() -> list[ClinicView]:
@@ -528,6 +569,8 @@ def demo_clinic(session: Session) -> Clinic:
             response_time=defaults()["response_time"],
             notify_levels=list(defaults()["notify_levels"]),
             peer_support_line=bool(defaults()["peer_support_line"]),
+            care_team_contact=defaults()["demo_care_team_contact"],
+            care_team_hours=defaults()["demo_care_team_hours"],
             allow_anonymous=True,
         )
         session.add(clinic)

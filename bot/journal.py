@@ -37,6 +37,7 @@ from bot.storage.models import (
 )
 
 __all__ = [
+    "CARE_TEAM_MESSAGE",
     "FIELD_KEYS",
     "KINDS",
     "RISK_LEVELS",
@@ -46,6 +47,7 @@ __all__ = [
     "export_patient",
     "get_entry",
     "latest_entry",
+    "leave_care_team_message",
     "recent_entries",
     "record_risk_flag",
     "save_entry",
@@ -274,6 +276,21 @@ def update_entry_fields(sender_id: str, number: int, fields: dict[str, Any]) -> 
         return entry_view(entry)
 
     return _write(merge)
+
+
+#: A message a patient left for the care team: a flag of level ``request`` in this category.
+CARE_TEAM_MESSAGE = "care_team_message"
+
+
+def leave_care_team_message(sender_id: str, message: str) -> int:
+    """Keep a patient's message for the care team; returns its id.
+
+    It travels as a flag of level ``request``: shown on the patient page, announced to the
+    clinic where it is notified of requests, acknowledged like a flag; never counted as risk.
+    """
+    return record_risk_flag(
+        sender_id, message=message, category=CARE_TEAM_MESSAGE, source="patient", level="request"
+    )
 
 
 def record_risk_flag(

@@ -92,6 +92,7 @@ _LEVEL_SENTENCES: dict[str, str] = {
     "urgent": "showed signs of danger now (an urgent risk flag)",
     "elevated": "disclosed a risk (an elevated risk flag)",
     "info": "raised something the care team may want to know (an info flag)",
+    "request": "left a message for the care team (not a risk flag)",
 }
 
 _CATEGORY = re.compile(r"[A-Za-z0-9_.-]{1,64}")

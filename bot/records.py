@@ -88,7 +88,12 @@ KIND_LABELS: dict[str, str] = {
     "safety_plan": "Safety plans",
     CONVERSATION: "Conversations",
 }
-LEVEL_LABELS: dict[str, str] = {"urgent": "Urgent", "elevated": "Elevated", "info": "Info"}
+LEVEL_LABELS: dict[str, str] = {
+    "urgent": "Urgent",
+    "elevated": "Elevated",
+    "info": "Info",
+    "request": "Message for the care team",
+}
 #: Longest search text taken from the query string; longer input is cut, not refused.
 MAX_QUERY = 200
 MAX_SENDER_ID = 255

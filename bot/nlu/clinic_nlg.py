@@ -1,12 +1,13 @@
-"""Rasa's response generator, with crisis replies filled in from the patient's clinic.
+"""Rasa's response generator, with crisis and care-team replies filled in from the clinic.
 
 Configured in endpoints.yml (``nlg: type: bot.nlu.clinic_nlg.ClinicResponseGenerator``).
-Every response but ``utter_crisis_<kind>`` is Rasa's templated response as usual. A crisis
-reply names the clinic's own emergency number and lines (:mod:`bot.safety.crisis_replies`):
-the clinic is the one the channel put in the message's metadata, its settings are read from
-the database and kept for a minute, and when the database cannot be read the last copy read
-is used, or the defaults file's numbers. So a crisis reply never waits for, or fails on, the
-database.
+Every response but ``utter_crisis_<kind>`` and the care-team replies is Rasa's templated
+response as usual. A crisis reply names the clinic's own emergency number and lines
+(:mod:`bot.safety.crisis_replies`); a care-team reply (:data:`CARE_TEAM_RESPONSES`) how to
+reach the clinic's care team and when it answers. The clinic is the one the channel put in the
+message's metadata; its settings are read from the database and kept for a minute, and when
+the database cannot be read the last copy read is used, or the defaults. So these replies
+never wait for, or fail on, the database.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot import access
+from bot import access, care_team
 from bot.safety import crisis_replies
 
 logger = logging.getLogger(__name__)
@@ -30,7 +32,13 @@ REFRESH_SECONDS = 60.0
 #: How long a crisis reply waits for the database before it uses what it has.
 READ_TIMEOUT_SECONDS = 1.0
 
+#: Responses with ``{care_team_contact}`` (how to reach the care team, or where to look when
+#: the clinic has not said) and ``{response_time}`` (when it usually reads a message).
+CARE_TEAM_RESPONSES = frozenset(
+    {"utter_care_team", "utter_care_team_message_sent", "utter_care_team_message_failed"}
+)
 _cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
+_care_team_cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
 
 
 def cached_settings(clinic: str | None) -> dict[str, Any] | None:
@@ -41,21 +49,34 @@ def cached_settings(clinic: str | None) -> dict[str, Any] | None:
 async def clinic_settings(clinic: str | None) -> dict[str, Any] | None:
     """The clinic's crisis settings: fresh if possible, else the last copy, else None (the
     defaults)."""
+    return await _read(clinic, _cache, access.clinic_crisis_settings)
+
+
+async def care_team_settings(clinic: str | None) -> dict[str, Any] | None:
+    """How the clinic's care team is reached (:func:`bot.access.clinic_care_team`), read and
+    kept like the crisis settings."""
+    return await _read(clinic, _care_team_cache, access.clinic_care_team)
+
+
+async def _read(
+    clinic: str | None,
+    cache: dict[str, tuple[float, dict[str, Any] | None]],
+    read: Callable[[str], dict[str, Any] | None],
+) -> dict[str, Any] | None:
     if not clinic:
         return None
-    read_at, settings = _cache.get(clinic, (0.0, None))
+    read_at, settings = cache.get(clinic, (0.0, None))
     if time.monotonic() - read_at < REFRESH_SECONDS:
         return settings
     loop = asyncio.get_running_loop()
     try:
         fresh = await asyncio.wait_for(
-            loop.run_in_executor(None, access.clinic_crisis_settings, clinic),
-            READ_TIMEOUT_SECONDS,
+            loop.run_in_executor(None, read, clinic), READ_TIMEOUT_SECONDS
         )
     except Exception as error:  # noqa: BLE001 - the reply must go out whatever failed
         logger.warning("clinic settings unreadable (%s); last copy used", type(error).__name__)
         return settings
-    _cache[clinic] = (time.monotonic(), fresh)
+    cache[clinic] = (time.monotonic(), fresh)
     return fresh
 
 
@@ -78,6 +99,11 @@ class ClinicResponseGenerator(TemplatedNaturalLanguageGenerator):
         output_channel: str,
         **kwargs: Any,
     ) -> dict[str, Any] | None:
+        if utter_action in CARE_TEAM_RESPONSES:
+            values = care_team.reply_values(await care_team_settings(clinic_of(tracker)))
+            return await super().generate(
+                utter_action, tracker, output_channel, **{**kwargs, **values}
+            )
         kind = crisis_replies.kind_of(utter_action)
         if kind is None:
             return await super().generate(utter_action, tracker, output_channel, **kwargs)

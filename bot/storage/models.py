@@ -33,14 +33,15 @@ from bot.storage.sealed import SealedJSON, SealedText
 KINDS: tuple[str, ...] = ("integration", "trigger", "checkin", "safety_plan")
 LINK_KINDS: tuple[str, ...] = ("invite", "anonymous")
 #: How soon the care team should look at a risk flag, most pressing first: ``urgent`` (danger
-#: now), ``elevated`` (a risk disclosed, e.g. a recent overdose), ``info`` (worth knowing).
-RISK_LEVELS: tuple[str, ...] = ("urgent", "elevated", "info")
+#: now), ``elevated`` (a risk disclosed, e.g. a recent overdose), ``info`` (worth knowing),
+#: ``request`` (a message the patient left for the care team: a flag's path, not a risk).
+RISK_LEVELS: tuple[str, ...] = ("urgent", "elevated", "info", "request")
 DEFAULT_ACCENT_COLOR = "#2f6f73"
 # The same values as bot/content/clinic_defaults.yml, for rows made without bot.clinics (and
 # for the migration's existing rows): a clinic is never without an emergency number.
 DEFAULT_EMERGENCY_NUMBER = "911"
 DEFAULT_RESPONSE_TIME = "within one working day"
-DEFAULT_NOTIFY_LEVELS: tuple[str, ...] = ("urgent", "elevated")
+DEFAULT_NOTIFY_LEVELS: tuple[str, ...] = ("urgent", "elevated", "request")
 STATUSES: tuple[str, ...] = ("complete", "partial", "interrupted")
 RATING_MIN = 0
 RATING_MAX = 10
@@ -151,6 +152,10 @@ class Clinic(Base):
     )
     #: Whether replies after a session offer the Fireside Project's peer-support line.
     peer_support_line: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: How a patient reaches the care team (phone, e-mail, portal), and when someone answers:
+    #: what the assistant says when a patient asks for a person.
+    care_team_contact: Mapped[str | None] = mapped_column(Text)
+    care_team_hours: Mapped[str | None] = mapped_column(Text)
 
     patients: Mapped[list[Patient]] = relationship(back_populates="clinic")
 

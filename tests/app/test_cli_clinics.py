@@ -104,7 +104,7 @@ def test_clinic_create_prints_the_clinic(cli) -> None:
         "patient_url": None,
         "emergency_number": "911",
         "response_time": "within one working day",
-        "notify_levels": ["urgent", "elevated"],
+        "notify_levels": ["urgent", "elevated", "request"],
         "peer_support_line": False,
     }
     assert clinics.get_clinic("north").as_dict() == created

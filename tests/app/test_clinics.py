@@ -31,7 +31,7 @@ WIDGET_LINES = [
 DEFAULT_CRISIS_SETTINGS = {
     "emergency_number": "911",
     "response_time": "within one working day",
-    "notify_levels": ["urgent", "elevated"],
+    "notify_levels": ["urgent", "elevated", "request"],
     "peer_support_line": False,
 }
 

@@ -119,9 +119,15 @@ def test_venting_is_listened_to(domain: dict[str, Any]) -> None:
     assert domain["responses"]["utter_ask_vent_heard"] == [{"text": "I'm listening — go ahead."}]
     assert domain["forms"]["vent_form"]["required_slots"] == ["vent_heard"]
     [mapping] = domain["slots"]["vent_heard"]["mappings"]
-    # Whatever comes next is heard (its words are not kept), except crisis and stop.
+    # Whatever comes next is heard (its words are not kept), except crisis, stop and asking
+    # for the care team.
     assert mapping["type"] == "from_intent" and "intent" not in mapping
-    assert set(mapping["not_intent"]) == {"crisis", "stop"}
+    assert set(mapping["not_intent"]) == {
+        "crisis",
+        "stop",
+        "contact_care_team",
+        "leave_care_team_message",
+    }
 
 
 def rule_steps(feelings: dict[str, Any], first_intent: str) -> list[dict[str, Any]]:

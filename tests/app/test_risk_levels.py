@@ -200,7 +200,9 @@ def test_migration_0005_makes_old_flags_urgent_and_gives_clinics_the_crisis_sett
     assert own.crisis_lines == own_lines  # chosen by the clinic: untouched
     for view in (old, own, none):
         assert (view.emergency_number, view.response_time) == ("911", "within one working day")
-        assert (view.notify_levels, view.peer_support_line) == (["urgent", "elevated"], False)
+        # 0006 adds requests (a patient's message for the care team) to the default levels.
+        levels = ["urgent", "elevated", "request"]
+        assert (view.notify_levels, view.peer_support_line) == (levels, False)
 
     # journal_entries.kind takes a safety plan now, and still nothing unknown.
     plan = journal.save_entry("p-before", "safety_plan", fields={"warning_signs": "not sleeping"})
@@ -218,7 +220,8 @@ def test_migration_0005_makes_old_flags_urgent_and_gives_clinics_the_crisis_sett
     # Going back refuses to lose the safety plan 0004 could not hold.
     with pytest.raises(RuntimeError, match="safety plans are stored"):
         command.downgrade(db.alembic_config(), "0004")
-    assert db.current_revision() == "0005"
+    assert db.current_revision() in {"0005", "0006"}
+    assert [entry.kind for entry in journal.recent_entries("p-before")] == ["safety_plan"]
 
 
 def test_a_flag_keeps_its_level_and_an_unknown_level_is_refused(clinic_db: str) -> None:
@@ -394,7 +397,10 @@ def test_the_patient_page_filters_flags_by_level_and_says_what_it_hides(clinic_d
 
     odd = records.Filters.parse(levels=["severe", ""])
     assert odd.levels == frozenset() and odd.problems
-    assert records.Filters.parse(levels=["urgent", "elevated", "info"]).levels == frozenset()
+    assert (
+        records.Filters.parse(levels=["urgent", "elevated", "info", "request"]).levels
+        == frozenset()
+    )
 
 
 def test_the_exports_carry_the_level(clinic_db: str) -> None:
