@@ -57,7 +57,9 @@ def test_a_clinic_outside_the_us_gets_its_own_numbers(server: Server) -> None:
         headers={"Authorization": f"Bearer {person.token}"},
         timeout=30,
     )
-    [reply] = response.json()
+    # The crisis reply first; then what the (recording) assistant's own turn said.
+    reply, *turn = response.json()
+    assert [message["text"] for message in turn] == [f"echo: {CRISIS}"]
     assert "call 999" in reply["text"] and "Samaritans: 116 123" in reply["text"]
     assert "911" not in reply["text"] and "988" not in reply["text"]
 
