@@ -295,11 +295,14 @@ def test_rest_crisis_messages_over_the_limit_still_reach_the_assistant(
     answer = rest_send(server, text, sender=sender)
 
     assert answer.status_code == 200
-    # An urgent one gets its crisis reply at once (patient_channel.PatientRestInput); any
-    # other gets the turn's own answer. Either way the turn runs.
+    # An urgent one gets its crisis reply at once (patient_channel.PatientRestInput), then
+    # what its turn said (the recording assistant answers at once); any other gets the turn's
+    # own answer. Either way the turn runs.
     match = MATCHER.detect(text)
-    expected = crisis_reply(match.reply) if match and match.level == "urgent" else f"echo: {text}"
-    assert answer.json() == [{"recipient_id": sender, "text": expected}]
+    expected = [f"echo: {text}"]
+    if match and match.level == "urgent":
+        expected.insert(0, crisis_reply(match.reply))
+    assert answer.json() == [{"recipient_id": sender, "text": reply} for reply in expected]
     assert (sender, text) in received_soon(agent, lambda got: (sender, text) in got)
     assert rest_send(server, "ordinary", sender=sender).status_code == 429
 
