@@ -71,6 +71,7 @@ _MAX_REPAIR_RUNS = 6
 _LEMMA_CACHE_SIZE = 200_000
 _LINE_STARTS = "crisis_line_starts"
 _SENTENCE_END = frozenset({".", "!", "?", ";", "...", "..", "!!", "??", "?!", "!?"})
+_COMMA = frozenset({","})
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,15 @@ class CrisisMatcher:
         self._recent_to = self._known_category(recent.get("to"), "recent_reference.to")
         self._recent = _RuleSet(self._nlp.vocab)
         self._add(self._recent, "recent_reference", recent)
+        self._present = _RuleSet(self._nlp.vocab)
+        if recent.get("present"):
+            self._add(self._present, "recent_reference.present", {"phrases": recent["present"]})
+        self._immediate = _RuleSet(self._nlp.vocab)
+        if recent.get("immediate"):
+            self._add(
+                self._immediate, "recent_reference.immediate", {"phrases": recent["immediate"]}
+            )
+        self._marker_fillers = frozenset(_words(recent, "marker_fillers"))
         unknown = (self._past_checked | self._recent_convert) - set(self.categories)
         if unknown:
             raise LexiconError(f"past/recent_reference name unknown categories {sorted(unknown)}")
@@ -383,7 +393,7 @@ class CrisisMatcher:
         clause_ids, clause_bounds = self._clauses(doc)
         regions = [clause_bounds[clause_ids[c.start]] for c in candidates]
         past = {clause_ids[start] for _, start, _ in self._past.find(doc, regions)}
-        recent = {clause_ids[start] for _, start, _ in self._recent.find(doc, regions)}
+        recent = self._recent_clauses(doc, candidates)
 
         surviving: list[tuple[_Candidate, str]] = []
         for candidate in candidates:
@@ -398,10 +408,52 @@ class CrisisMatcher:
                     continue
                 if self._history_to is not None and category in self._recent_convert:
                     category = self._history_to
-            elif clause in recent and category in self._recent_convert and self._recent_to:
+            elif category in self._recent_convert and self._recent_to and candidate.start in recent:
                 category = self._recent_to
             surviving.append((candidate, category))
         return surviving
+
+    def _recent_clauses(self, doc: Doc, candidates: list[_Candidate]) -> set[int]:
+        """The starts of the candidates that a recent-past marker moves to recent_event.
+
+        Here a comma ends a clause too, and a clause that also speaks of now keeps its
+        urgency: "i want to die, last week was awful" and "clean since last week, i'm going to
+        take them all tonight" stay urgent. A clause that is nothing but the marker covers the
+        clause after its comma: "a couple of weeks ago, i overdosed". A message that says
+        danger is now ("right now", "tonight") anywhere moves nothing."""
+        if any(True for _ in self._immediate.find(doc, [(0, len(doc))])):
+            return set()
+        ids, bounds = self._clauses(doc, extra_breaks=_COMMA)
+        wanted = {ids[c.start] for c in candidates}
+        searched = {clause for own in wanted for clause in (own - 1, own) if clause >= 0}
+        regions = [bounds[clause] for clause in sorted(searched)]
+        marked: dict[int, list[tuple[int, int]]] = {}
+        for _, start, end in self._recent.find(doc, regions):
+            marked.setdefault(ids[start], []).append((start, end))
+        present = {ids[start] for _, start, _ in self._present.find(doc, regions)}
+
+        def only_marker(clause: int) -> bool:
+            covered = {i for start, end in marked.get(clause, []) for i in range(start, end)}
+            start, end = bounds[clause]
+            return all(
+                i in covered or not _has_alnum(doc[i]) or doc[i].lower_ in self._marker_fillers
+                for i in range(start, end)
+            )
+
+        moved: set[int] = set()
+        for candidate in candidates:
+            clause = ids[candidate.start]
+            if clause in present:
+                continue
+            before = clause - 1
+            if clause in marked or (
+                before >= 0
+                and before in marked
+                and doc[bounds[clause][0]].text in _COMMA
+                and only_marker(before)
+            ):
+                moved.add(candidate.start)
+        return moved
 
     def _ends_clause(self, doc: Doc, end: int) -> bool:
         if end >= len(doc) or end in doc.user_data[_LINE_STARTS]:
@@ -414,7 +466,9 @@ class CrisisMatcher:
             or token.lower_ in self._followers
         )
 
-    def _clauses(self, doc: Doc) -> tuple[list[int], list[tuple[int, int]]]:
+    def _clauses(
+        self, doc: Doc, extra_breaks: frozenset[str] = frozenset()
+    ) -> tuple[list[int], list[tuple[int, int]]]:
         """The clause number of every token, and each clause's token range."""
         clause_ids: list[int] = []
         bounds: list[tuple[int, int]] = []
@@ -425,6 +479,7 @@ class CrisisMatcher:
                 token.i in line_starts
                 or token.text in _SENTENCE_END
                 or token.lower_ in self._breaks
+                or token.text in extra_breaks
             ):
                 bounds.append((start, token.i))
                 start = token.i

@@ -1166,3 +1166,25 @@ def test_cli_builds_a_model_rasa_can_load(tmp_path: Path, project_root: Path) ->
         "pill",
     ]
     assert loaded.model.meta["name"] == "en_lookup"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # A marker in another comma clause, or danger now in the message, keeps it urgent.
+        ("i want to die, last week was awful", "suicide"),
+        ("last week was awful, i want to die", "suicide"),
+        ("i tried to kill myself last month and i want to do it again tonight", "suicide"),
+        ("i took too many pills last week, im taking more right now", "overdose"),
+        # A clause that is only the marker covers the next; the event's own clause counts.
+        ("a couple of weeks ago, i overdosed", "recent_event"),
+        ("about a week ago, i took too many pills", "recent_event"),
+        ("i overdosed last week, i'm ok now", "recent_event"),
+        ("i overdosed last week and now im ok", "recent_event"),
+    ],
+)
+def test_a_recent_marker_moves_only_its_own_event(
+    crisis_matcher: CrisisMatcher, text: str, category: str
+) -> None:
+    match = crisis_matcher.detect(text)
+    assert match is not None and match.category == category, crisis_matcher.detect_all(text)
