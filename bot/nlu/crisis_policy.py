@@ -47,6 +47,10 @@ CRISIS_PREFIX = "utter_crisis_"
 RECENT_RESPONSE = "utter_crisis_recent"
 DEFAULT_KIND = "suicide"
 ASK_RESPONSE = "utter_ask_safety"
+#: Forms whose answers are about risk itself (a safety plan's warning signs, means kept away,
+#: people to call): there the classifier's guess alone reads the topic, not the person, and
+#: asking would break the plan at every step. The detector's rules still read every answer.
+GUESSES_NOT_ASKED_IN = frozenset({"safety_plan_form"})
 SAFETY_THANKS = "utter_safety_thanks"
 STILL_HERE = "utter_still_here"
 GLAD_SAFE = "utter_glad_safe"
@@ -158,6 +162,12 @@ def crisis_sequence(tracker: DialogueStateTracker, known: set[str]) -> list[str]
         kind = turn.detection.get("kind")
         if level == "ask" and _elevated(tracker, turn.user.timestamp):
             level = "urgent"
+        elif (
+            level == "ask"
+            and turn.detection.get("source") == "classifier"
+            and turn.active_loop in GUESSES_NOT_ASKED_IN
+        ):
+            return None  # the form takes the answer; the detector has read it already
         if level in ("urgent", "recent"):
             return urgent(kind if level == "urgent" else "recent")
         return [*close, ASK_RESPONSE]

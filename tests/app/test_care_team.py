@@ -108,7 +108,7 @@ def test_stop_while_writing_sends_nothing(
 
 def test_forms_never_take_a_request_for_the_care_team_as_an_answer(domain: dict[str, Any]) -> None:
     for form, spec in domain["forms"].items():
-        if form == FORM:
+        if form in (FORM, "safety_plan_form"):  # a plan's answers name the care team
             continue
         for slot in spec["required_slots"]:
             for mapping in domain["slots"][slot]["mappings"]:

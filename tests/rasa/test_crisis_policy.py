@@ -193,3 +193,21 @@ def test_a_classifier_guess_inside_a_form_pauses_it_and_asks():
         "utter_ask_safety",
         ACTION_LISTEN_NAME,
     ]
+
+
+def test_a_classifier_guess_inside_the_safety_plan_is_its_answer_but_the_detector_still_asks():
+    in_plan = [act("safety_plan_form"), ActiveLoop("safety_plan_form")]
+    guess = UserUttered(
+        "my partner keeps the car keys tonight",
+        intent={"name": "share_reflection", "confidence": 0.4},
+        parse_data={
+            "crisis_detection": {"level": "ask", "kind": "suicide", "source": "classifier"}
+        },
+    )
+    assert run([*in_plan, guess]) == []  # the other policies: the form takes it
+    rule = UserUttered(
+        "honestly whats the point of any of it",
+        intent={"name": "share_reflection", "confidence": 0.4},
+        parse_data={"crisis_detection": {"level": "ask", "kind": "suicide", "source": "detector"}},
+    )
+    assert run([*in_plan, rule])[-2:] == ["utter_ask_safety", ACTION_LISTEN_NAME]
