@@ -110,6 +110,8 @@ class _Entry:
     id: str
     category: str
     clause_end: bool
+    #: Entries this one overrides in its clause (a question about an overdose is a question).
+    supersedes: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -239,11 +241,17 @@ class CrisisMatcher:
                     id=str(raw["id"]),
                     category=category,
                     clause_end=bool(raw.get("clause_end", False)),
+                    supersedes=frozenset(str(name) for name in raw.get("supersedes") or []),
                 )
                 if entry.id in self._entries:
                     raise LexiconError(f"duplicate entry id {entry.id!r}")
                 self._entries[entry.id] = entry
                 self._add(self._rules, entry.id, raw)
+
+        for entry in self._entries.values():
+            unknown_ids = entry.supersedes - set(self._entries)
+            if unknown_ids:
+                raise LexiconError(f"{entry.id}: supersedes unknown entries {sorted(unknown_ids)}")
 
         self._figurative = _RuleSet(self._nlp.vocab)
         for raw in lexicon.get("figurative") or []:
@@ -386,6 +394,7 @@ class CrisisMatcher:
         for _, start, end in self._figurative.find(doc, nearby):
             figurative[start:end] = [True] * (end - start)
         candidates = [c for c in candidates if not any(figurative[c.start : c.end])]
+        candidates = self._without_superseded(doc, candidates)
 
         timed = self._past_checked | self._recent_convert
         if not any(c.entry.category in timed for c in candidates):
@@ -412,6 +421,31 @@ class CrisisMatcher:
                 category = self._recent_to
             surviving.append((candidate, category))
         return surviving
+
+    def _without_superseded(self, doc: Doc, candidates: list[_Candidate]) -> list[_Candidate]:
+        """Drop the candidates that a superseding entry overrides in its clause: "how much would
+        it take to od" is a method question, not an overdose. Never where the clause speaks
+        of the writer ("how many of my pills would do it", "i took 20, is that enough"),
+        which keeps its most acute reading."""
+        superseding = [c for c in candidates if c.entry.supersedes]
+        if not superseding:
+            return candidates
+        ids, bounds = self._clauses(doc)
+        dropped: set[tuple[str, int]] = set()
+        for question in superseding:
+            clause = ids[question.start]
+            start, end = bounds[clause]
+            if any(self._is_writer(doc[i].lower_) for i in range(start, end)):
+                continue
+            dropped.update(
+                (c.entry.id, c.start)
+                for c in candidates
+                if c.entry.id in question.entry.supersedes and ids[c.start] == clause
+            )
+        return [c for c in candidates if (c.entry.id, c.start) not in dropped]
+
+    def _is_writer(self, word: str) -> bool:
+        return word in self._first_person or word in self._first_person_possessive
 
     def _recent_clauses(self, doc: Doc, candidates: list[_Candidate]) -> set[int]:
         """The starts of the candidates that a recent-past marker moves to recent_event.

@@ -231,3 +231,11 @@ def test_migration_0006_adds_requests_to_default_notices_only_and_refuses_to_los
     with pytest.raises(RuntimeError, match="messages to care teams are stored"):
         command.downgrade(db.alembic_config(), "0005")
     assert db.current_revision() == "0006"
+
+
+def test_the_check_in_after_a_crisis_reply_offers_the_care_team(domain: dict[str, Any]) -> None:
+    [still_here] = domain["responses"]["utter_still_here"]
+    payloads = [button["payload"] for button in still_here["buttons"]]
+    assert "/contact_care_team" in payloads and "/make_safety_plan" in payloads
+    [iamabot] = domain["responses"]["utter_iamabot"]
+    assert [button["payload"] for button in iamabot["buttons"]] == ["/contact_care_team"]

@@ -1188,3 +1188,37 @@ def test_a_recent_marker_moves_only_its_own_event(
 ) -> None:
     match = crisis_matcher.detect(text)
     assert match is not None and match.category == category, crisis_matcher.detect_all(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # A question about an amount or a method is asked about, not met with 911.
+        ("how much would it take to od", "method_question"),
+        ("what happens if you take a whole bottle of tylenol", "method_question"),
+        ("can you die from taking too much lithium", "method_question"),
+        ("how long does it take to bleed out", "method_question"),
+        # A question that speaks of the writer keeps its most acute reading.
+        ("how many of my pills would it take to od", "overdose"),
+        ("i took 20 already how much would it take to od", "overdose"),
+        ("what if i took 30 of my pills", "overdose"),
+    ],
+)
+def test_a_method_question_supersedes_its_own_overdose_words(
+    crisis_matcher: CrisisMatcher, text: str, category: str
+) -> None:
+    match = crisis_matcher.detect(text)
+    assert match is not None and match.category == category, crisis_matcher.detect_all(text)
+
+
+def test_supersedes_must_name_known_entries(tmp_path: Path) -> None:
+    import shutil
+
+    lexicon = tmp_path / "lexicon"
+    shutil.copytree(LEXICON_PATH, lexicon)
+    questions = lexicon / "method_question.yml"
+    questions.write_text(
+        questions.read_text(encoding="utf-8").replace("overdose.word,", "overdose.wrod,", 1)
+    )
+    with pytest.raises(LexiconError, match="overdose.wrod"):
+        CrisisMatcher(lexicon, nlp=build_pipeline())
