@@ -229,7 +229,7 @@ def test_a_new_clinic_gets_the_default_crisis_settings(clinic_db: str) -> None:
     view = clinics.create("north", "North", origins=["https://north.example"])
 
     assert view.crisis_settings() == clinic_lines.default_settings()
-    assert view.notify_levels == ["urgent", "elevated"]
+    assert view.notify_levels == ["urgent", "elevated", "request"]
     assert view.as_dict()["emergency_number"] == "911"
 
 
