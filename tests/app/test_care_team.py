@@ -124,6 +124,8 @@ def test_the_reply_offers_a_message_and_is_honest_about_live_reading(
     [reply] = domain["responses"]["utter_care_team"]
     assert "{care_team_contact}" in reply["text"] and "{response_time}" in reply["text"]
     assert "Nobody reads this chat live" in reply["text"]
+    # Asked for a person (or whether it is one), it is honest that it is automated.
+    assert reply["text"].startswith("I'm an automated assistant, not a person")
     assert [button["payload"] for button in reply["buttons"]] == ["/leave_care_team_message"]
 
 
