@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from action_support import PATIENT, raw_rows, responses, run, slot_events, turn
+from action_support import PATIENT, raw_rows, responses, run, slot_events, stored_flags, turn
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.care_team import (
@@ -14,20 +14,10 @@ from actions.care_team import (
     ActionPauseForCareTeamMessage,
     ActionSendCareTeamMessage,
 )
-from bot import clinics, encryption
+from bot import clinics
 from bot.care_team import NO_CARE_TEAM_CONTACT, reply_values
 
 FORM = "care_team_message_form"
-
-
-def stored_requests(url: str) -> list[dict[str, Any]]:
-    rows = raw_rows(
-        url,
-        "SELECT f.level, f.category, f.source, f.message FROM risk_flags f "
-        "JOIN patients p ON p.id = f.patient_id WHERE p.sender_id = :sender ORDER BY f.id",
-        PATIENT,
-    )
-    return [row | {"message": encryption.open_value(row["message"])} for row in rows]
 
 
 # --------------------------------------------------------------------------- the message
@@ -43,7 +33,7 @@ def test_a_message_is_kept_for_the_care_team_as_a_request_sealed(
 
     assert responses(dispatcher) == ["utter_care_team_message_sent"]
     assert slot_events(events) == {"care_team_message": None}
-    [stored] = stored_requests(journal_db)
+    [stored] = stored_flags(journal_db)
     assert stored == {
         "level": "request",
         "category": "care_team_message",
@@ -72,7 +62,7 @@ def test_an_empty_message_sends_nothing(
         domain,
     )
     assert responses(dispatcher) == ["utter_care_team_message_cancelled"]
-    assert stored_requests(journal_db) == []
+    assert stored_flags(journal_db) == []
 
 
 def test_a_journal_that_cannot_be_written_is_said_and_the_words_not_lost_silently(
@@ -100,7 +90,7 @@ def test_stop_while_writing_sends_nothing(
     events = run(ActionCancelCareTeamMessage(), dispatcher, tracker, domain)
     assert responses(dispatcher) == ["utter_care_team_message_cancelled"]
     assert slot_events(events) == {"requested_slot": None, "care_team_message": None}
-    assert stored_requests(journal_db) == []
+    assert stored_flags(journal_db) == []
 
 
 # --------------------------------------------------------------------------- the domain

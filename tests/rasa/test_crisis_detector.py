@@ -1181,18 +1181,6 @@ def test_cli_builds_a_model_rasa_can_load(tmp_path: Path, project_root: Path) ->
         ("about a week ago, i took too many pills", "recent_event"),
         ("i overdosed last week, i'm ok now", "recent_event"),
         ("i overdosed last week and now im ok", "recent_event"),
-    ],
-)
-def test_a_recent_marker_moves_only_its_own_event(
-    crisis_matcher: CrisisMatcher, text: str, category: str
-) -> None:
-    match = crisis_matcher.detect(text)
-    assert match is not None and match.category == category, crisis_matcher.detect_all(text)
-
-
-@pytest.mark.parametrize(
-    ("text", "category"),
-    [
         # A question about an amount or a method is asked about, not met with 911.
         ("how much would it take to od", "method_question"),
         ("what happens if you take a whole bottle of tylenol", "method_question"),
@@ -1204,7 +1192,7 @@ def test_a_recent_marker_moves_only_its_own_event(
         ("what if i took 30 of my pills", "overdose"),
     ],
 )
-def test_a_method_question_supersedes_its_own_overdose_words(
+def test_time_markers_and_questions_move_only_their_own_words(
     crisis_matcher: CrisisMatcher, text: str, category: str
 ) -> None:
     match = crisis_matcher.detect(text)
