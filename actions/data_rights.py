@@ -31,7 +31,8 @@ STORE_NAMES = {
 
 
 class ActionExportMyData(Action):
-    """A download link for everything stored about the patient, valid for a few minutes."""
+    """A download link for everything stored about the patient, valid for a few minutes, and
+    the link to the same data as a readable page."""
 
     def name(self) -> str:
         return "action_export_my_data"
@@ -49,7 +50,12 @@ class ActionExportMyData(Action):
             dispatcher.utter_message(response="utter_export_failed")
             return []
         minutes = max(1, round((expires_at - datetime.now(UTC)).total_seconds() / 60))
-        dispatcher.utter_message(response="utter_export_ready", url=url, minutes=minutes)
+        dispatcher.utter_message(
+            response="utter_export_ready",
+            url=url,
+            readable_url=my_data.readable_link(url),
+            minutes=minutes,
+        )
         return []
 
 

@@ -24,18 +24,34 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.form_replies import (
+    RATING_PROPOSAL_SLOTS,
+    REASK_AGAIN,
+    REASK_RANGE,
+    REASK_SLOT,
+    REASK_WORD,
+    answer_side_step,
+    reask_events,
+)
 from bot import journal, journal_text, safety_plan
+from bot.acknowledgements import acknowledge
 from bot.journal import EntryView
+from bot.lapse_details import lapse_fields, read_lapse
 from bot.parsing import (
     MAX_ANSWER_CHARS,
     SKIPPED,
     RatingOutOfRange,
+    RatingRange,
+    RatingWord,
     clean_answer,
     is_skip,
+    is_yes,
     parse_halt,
     parse_rating,
     parse_trigger_types,
+    read_rating_words,
 )
+from bot.reply_reading import Reading, looks_like_question, read_form_reply
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +65,7 @@ FORM_NAMES = (
 
 #: Slots outside a form's required slots that belong to it and are cleared with it.
 FORM_EXTRA_SLOTS: dict[str, tuple[str, ...]] = {
-    "trigger_form": ("trigger_kind",),
+    "trigger_form": ("trigger_kind", "lapse_report"),
     "urge_surfing_form": ("last_trigger_entry",),
 }
 
@@ -109,6 +125,7 @@ def reset_form_events(
 ) -> list[EventType]:
     """Clear a form's slots, the slots that go with it, and (by default) ``paused_form``."""
     slots = form_slots(domain, form_name) + list(FORM_EXTRA_SLOTS.get(form_name, ()))
+    slots += [REASK_SLOT, *RATING_PROPOSAL_SLOTS, "last_ack", "support_offered"]
     events = [SlotSet(slot, None) for slot in slots]
     if clear_paused:
         events.append(SlotSet("paused_form", None))
@@ -118,60 +135,163 @@ def reset_form_events(
 # --------------------------------------------------------------------------- validation
 
 
+@dataclass(frozen=True)
+class Screened:
+    """What the checks every answer gets decided.
+
+    When ``done``, the slot's value is ``value`` (``None`` to ask again, :data:`SKIPPED` for a
+    skip), ``slots`` are further slots to set, and the reply has been sent. Otherwise
+    ``value`` is the cleaned answer for the slot-specific check.
+    """
+
+    done: bool
+    value: Any
+    slots: dict[str, Any] = field(default_factory=dict)
+
+    def result(self, slot: str) -> dict[str, Any]:
+        """The validator's return value for a screened-out reply."""
+        return {slot: self.value, **self.slots}
+
+
 def screen_answer(
     slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
-) -> tuple[bool, str | None]:
-    """Checks every answer gets: empty, too long, skipped.
-
-    Returns ``(done, text)``: when ``done`` the slot's value is ``text`` (``None`` to ask
-    again, :data:`SKIPPED` for a skip) and the reply has been sent; otherwise ``text`` is
-    the cleaned answer for the slot-specific check.
-    """
+) -> Screened:
+    """Checks every answer gets: empty, too long, skipped, or not an answer at all (a
+    question back, "what do you mean?", "idk": :mod:`actions.form_replies`)."""
     if value is None:
-        return True, None
+        return Screened(True, None)
     if value == SKIPPED:
         # Already skipped earlier (validated again when a stopped form is resumed).
-        return True, SKIPPED
+        return Screened(True, SKIPPED)
     text = clean_answer(value if isinstance(value, str) else str(value))
     if not text.strip():
         dispatcher.utter_message(response="utter_answer_empty")
-        return True, None
+        return Screened(True, None)
     if len(text) > MAX_ANSWER_CHARS:
         dispatcher.utter_message(response="utter_answer_too_long", max_chars=MAX_ANSWER_CHARS)
-        return True, None
+        return Screened(True, None)
     # The intent only speaks for the message being answered now, not for answers that
     # are validated again when a form resumes.
-    intent = latest_intent(tracker) if tracker.get_slot("requested_slot") == slot else None
+    live = tracker.get_slot("requested_slot") == slot
+    intent = latest_intent(tracker) if live else None
     if is_skip(text, intent):
         dispatcher.utter_message(response="utter_skipped")
-        return True, SKIPPED
-    return False, text
+        return Screened(True, SKIPPED)
+    if live:
+        reading = read_form_reply(text, intent)
+        if reading is not Reading.ANSWER:
+            side = answer_side_step(reading, slot, dispatcher, tracker)
+            return Screened(True, side.value, dict(side.slots))
+    return Screened(False, text)
+
+
+#: Reflective questions whose answers get a short acknowledgement before the next question.
+ACKNOWLEDGED_SLOTS = frozenset(
+    {
+        "stood_out",
+        "feelings",
+        "insight",
+        "intention",
+        "small_step",
+        "trigger_type",
+        "trigger_context",
+        "coping_response",
+        "checkin_note",
+    }
+)
 
 
 def validate_text_answer(
     slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
 ) -> dict[str, Any]:
-    """A free-text answer: kept as typed unless empty, too long, or a skip."""
-    _, text = screen_answer(slot, value, dispatcher, tracker)
-    return {slot: text}
+    """A free-text answer: kept as typed unless empty, too long, or a skip.
+
+    An answer to a reflective question just given is acknowledged in one short line
+    (:mod:`bot.acknowledgements`) before the form asks the next one.
+    """
+    screened = screen_answer(slot, value, dispatcher, tracker)
+    if screened.done:
+        return screened.result(slot)
+    text = screened.value
+    if slot not in ACKNOWLEDGED_SLOTS or tracker.get_slot("requested_slot") != slot:
+        return {slot: text}
+    ack = acknowledge(
+        text,
+        last_line=tracker.get_slot("last_ack"),
+        support_offered=bool(tracker.get_slot("support_offered")),
+    )
+    dispatcher.utter_message(text=ack.text)
+    values: dict[str, Any] = {slot: text, "last_ack": ack.text}
+    if ack.offer_support:
+        dispatcher.utter_message(text=ack.offer_support)
+        values["support_offered"] = True
+    return values
+
+
+def asked_enough(tracker: Tracker, slot: str) -> bool:
+    """Whether the question has been asked three times already (the "again" wording was the
+    last): a fourth ask would only repeat the patient's trouble back at them."""
+    return tracker.get_slot("requested_slot") == slot and tracker.get_slot(REASK_SLOT) == (
+        REASK_AGAIN
+    )
+
+
+def move_on(slot: str, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+    """Leave a question that could not be answered, kindly, and go on to the next."""
+    dispatcher.utter_message(response="utter_moving_on")
+    return {slot: SKIPPED}
+
+
+#: Rating slots on the mood scale (0 very low … 10 very good); the others rate an intensity.
+MOOD_RATING_SLOTS = frozenset({"mood", "checkin_mood"})
 
 
 def validate_rating_answer(
     slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
 ) -> dict[str, Any]:
-    """A 0 to 10 rating, stored as the number's text ("7") or :data:`SKIPPED`."""
-    done, text = screen_answer(slot, value, dispatcher, tracker)
-    if done or text is None:
-        return {slot: text}
+    """A 0 to 10 rating, stored as the number's text ("7") or :data:`SKIPPED`.
+
+    A range ("6-7") or a word ("meh") is not stored: the next ask proposes the numbers
+    (``reask`` = ``range`` or ``word``), and a "yes" to a proposed number takes it.
+    """
+    live = tracker.get_slot("requested_slot") == slot
+    guess = tracker.get_slot("rating_guess")
+    if live and guess is not None and tracker.get_slot(REASK_SLOT) == REASK_WORD:
+        if latest_intent(tracker) == "affirm" or is_yes(latest_text(tracker)):
+            return {slot: str(int(guess))}
+    screened = screen_answer(slot, value, dispatcher, tracker)
+    if screened.done:
+        return screened.result(slot)
+    text = screened.value
+    live = tracker.get_slot("requested_slot") == slot
+    if live and looks_like_question(text):
+        # "is 10 the best or the worst?" asks about the scale; its number is not a rating.
+        dispatcher.utter_message(response=f"utter_explain_{slot}")
+        return {slot: None}
     try:
         rating = parse_rating(text)
     except RatingOutOfRange:
+        if asked_enough(tracker, slot):
+            return move_on(slot, dispatcher)
         dispatcher.utter_message(response="utter_rating_out_of_range")
         return {slot: None}
-    if rating is None:
-        dispatcher.utter_message(response="utter_rating_not_understood")
-        return {slot: None}
-    return {slot: str(rating)}
+    if rating is not None:
+        return {slot: str(rating)}
+    scale = "mood" if slot in MOOD_RATING_SLOTS else "intensity"
+    reading = read_rating_words(text, scale) if live else None
+    if isinstance(reading, RatingRange):
+        return {
+            slot: None,
+            REASK_SLOT: REASK_RANGE,
+            "range_low": str(reading.low),
+            "range_high": str(reading.high),
+        }
+    if isinstance(reading, RatingWord):
+        return {slot: None, REASK_SLOT: REASK_WORD, "rating_guess": str(reading.value)}
+    if asked_enough(tracker, slot):
+        return move_on(slot, dispatcher)
+    dispatcher.utter_message(response="utter_rating_not_understood")
+    return {slot: None}
 
 
 def slot_validator(slot: str, check: Callable[..., dict[str, Any]]) -> SlotValidator:
@@ -202,16 +322,23 @@ def rating_answer(slot: str) -> SlotValidator:
 
 
 class JournalFormValidation(FormValidationAction, ABC):
-    """Base of the four ``validate_<form>`` actions.
+    """Base of the ``validate_<form>`` actions of the journal forms and the safety plan.
 
     Subclasses name themselves and attach one validator per slot with
     :func:`text_answer` / :func:`rating_answer`. Abstract, so rasa-sdk does not try to
-    register the base class as an action.
+    register the base class as an action. After validation, ``reask`` is set so that a
+    question asked again is worded differently (:mod:`actions.form_replies`).
     """
 
     @abstractmethod
     def name(self) -> str:
         """``validate_<form name>``."""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        events = await super().run(dispatcher, tracker, domain)
+        return [*events, *reask_events(tracker, events)]
 
 
 # --------------------------------------------------------------------------- saving
@@ -259,8 +386,14 @@ def integration_draft(values: Mapping[str, Any]) -> EntryDraft:
     )
 
 
-def trigger_draft(values: Mapping[str, Any], trigger_kind: str | None) -> EntryDraft:
+def trigger_draft(
+    values: Mapping[str, Any], trigger_kind: str | None, lapse_report: str | None = None
+) -> EntryDraft:
+    """A craving, trigger or slip reflection; a slip also records what was taken and when,
+    as read from the message that told it (:mod:`bot.lapse_details`)."""
     fields: dict[str, Any] = {"trigger_kind": trigger_kind or "trigger"}
+    if trigger_kind == "lapse" and lapse_report:
+        fields.update(lapse_fields(read_lapse(lapse_report, today())))
     if "trigger_type" in values:
         fields["trigger_types"] = parse_trigger_types(values["trigger_type"])
         fields["trigger_types_text"] = values["trigger_type"]
@@ -346,9 +479,10 @@ def save_form_answers(
     if form_name == "integration_form":
         return save_draft(sender_id, integration_draft(values), status)
     if form_name == "trigger_form":
-        return save_draft(
-            sender_id, trigger_draft(values, tracker.get_slot("trigger_kind")), status
+        draft = trigger_draft(
+            values, tracker.get_slot("trigger_kind"), tracker.get_slot("lapse_report")
         )
+        return save_draft(sender_id, draft, status)
     if form_name == "checkin_form":
         return save_draft(sender_id, checkin_draft(values), status)
     if form_name == "urge_surfing_form":

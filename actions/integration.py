@@ -14,9 +14,11 @@ from rasa_sdk.types import DomainDict
 from actions.forms import (
     JournalFormValidation,
     answered_slots,
+    asked_enough,
     form_slots,
     latest_intent,
     latest_text,
+    move_on,
     rating_answer,
     save_finished_form,
     screen_answer,
@@ -96,12 +98,15 @@ class ValidateIntegrationForm(SafetyQuestionMixin, JournalFormValidation):
         domain: DomainDict,
     ) -> dict[str, Any]:
         """Stores the date as ISO text (``2026-11-26``), or :data:`SKIPPED`."""
-        done, text = screen_answer("session_date", value, dispatcher, tracker)
-        if done or text is None:
-            return {"session_date": text}
+        screened = screen_answer("session_date", value, dispatcher, tracker)
+        if screened.done:
+            return screened.result("session_date")
+        text = screened.value
         reference = today()
         day = parse_session_date(text, reference)
         if day is None:
+            if asked_enough(tracker, "session_date"):
+                return move_on("session_date", dispatcher)
             dispatcher.utter_message(response="utter_date_not_understood")
             return {"session_date": None}
         problem = session_date_problem(day, reference)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from datetime import date
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -29,6 +30,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
+from actions.form_replies import REASK_ONCE, REASK_SLOT
 from actions.forms import (
     answered_slots,
     form_slots,
@@ -37,6 +39,7 @@ from actions.forms import (
     log_journal_failure,
     reset_form_events,
     save_form_answers,
+    today,
 )
 from bot import journal, risk_checks
 from bot.parsing import clean_answer, is_skip
@@ -71,6 +74,8 @@ LAPSE_FORM = "lapse_check_form"
 LAPSE_CHECK_SLOT = "lapse_check"
 LAPSE_RESULT_SLOT = "lapse_check_result"
 LAPSE_NEEDS_CHECK_SLOT = "lapse_needs_check"
+#: The message that told the slip, read for the substance and the day when the entry is saved.
+LAPSE_REPORT_SLOT = "lapse_report"
 
 
 def record_flag(sender_id: str, *, message: str, category: str, source: str, level: str) -> bool:
@@ -230,11 +235,16 @@ def notice_after_save(
     dispatcher: CollectingDispatcher,
     tracker: Tracker,
 ) -> None:
-    """What a saved (or unsaved) form's answers call for: a high craving, ketamine used
-    outside the clinic, bladder symptoms."""
+    """What a saved (or unsaved) form's answers call for: a low mood, a high craving,
+    ketamine used outside the clinic, bladder symptoms."""
     craving_slot = CRAVING_SLOTS.get(form)
     craving = values.get(craving_slot) if craving_slot else None
-    if risk_checks.craving_needs_support(craving):
+    mood_slot = MOOD_SLOTS.get(form)
+    mood = values.get(mood_slot) if mood_slot else None
+    high_craving = risk_checks.craving_needs_support(craving)
+    if risk_checks.mood_is_low(mood) and not (high_craving and form not in OFFERS_SUPPORT_ALREADY):
+        dispatcher.utter_message(response="utter_low_mood_offer")
+    if high_craving:
         if form not in OFFERS_SUPPORT_ALREADY:
             dispatcher.utter_message(response="utter_high_craving_offer")
         record_flag(
@@ -281,6 +291,32 @@ def notice_ketamine_and_bladder(
 # --------------------------------------------------------------------------- slips
 
 
+#: A slip this many days or fewer after a recorded ketamine session gets the after-session note.
+AFTER_SESSION_DAYS = 3
+
+
+def session_days_ago(sender_id: str, reference: date) -> int | None:
+    """Days since the patient's latest recorded ketamine session (None if none, or unreadable).
+
+    The session dates are those of the session reflections in the journal.
+    """
+    try:
+        entry = journal.latest_entry(sender_id, "integration")
+    except Exception as error:  # noqa: BLE001 - the note is a help, never a reason to fail
+        log_journal_failure("Reading the latest session", error)
+        return None
+    if entry is None or entry.session_date is None:
+        return None
+    return (reference - entry.session_date).days
+
+
+def note_slip_after_session(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """A slip in the days after a ketamine session: the after-session safety note."""
+    days = session_days_ago(tracker.sender_id, today())
+    if days is not None and 0 <= days <= AFTER_SESSION_DAYS:
+        dispatcher.utter_message(response="utter_lapse_after_session")
+
+
 class ActionCheckLapse(Action):
     """Reads a slip before its reflection: a safety check first for opioids and sedatives.
 
@@ -296,13 +332,17 @@ class ActionCheckLapse(Action):
     ) -> list[EventType]:
         text = latest_text(tracker)
         findings = risk_checks.read_slip(text)
-        events: list[EventType] = [SlotSet(LAPSE_NEEDS_CHECK_SLOT, findings.needs_safety_check)]
+        events: list[EventType] = [
+            SlotSet(LAPSE_NEEDS_CHECK_SLOT, findings.needs_safety_check),
+            SlotSet(LAPSE_REPORT_SLOT, clean_answer(text)),
+        ]
         for slot in (LAPSE_CHECK_SLOT, LAPSE_RESULT_SLOT):
             if tracker.get_slot(slot) is not None:
                 events.append(SlotSet(slot, None))
         notice_ketamine_and_bladder(
             [text], dispatcher, tracker, source="lapse_report", in_a_slip=True
         )
+        note_slip_after_session(dispatcher, tracker)
         return events
 
 
@@ -326,9 +366,14 @@ class ValidateLapseCheckForm(FormValidationAction):
     ) -> dict[str, Any]:
         text = clean_answer(value if isinstance(value, str) else str(value or ""))
         result = risk_checks.parse_lapse_check(text)
-        if result is None:
+        if result is None and tracker.get_slot(REASK_SLOT) is None:
             dispatcher.utter_message(response="utter_lapse_check_not_understood")
-            return {LAPSE_CHECK_SLOT: None, LAPSE_RESULT_SLOT: None}
+            return {LAPSE_CHECK_SLOT: None, LAPSE_RESULT_SLOT: None, REASK_SLOT: REASK_ONCE}
+        if result is None:
+            # Asked twice and still unclear: go on as for someone who may be alone, which
+            # gives the safety advice without assuming they are fine.
+            dispatcher.utter_message(response="utter_lapse_check_unclear")
+            result = risk_checks.LAPSE_ALONE
         if result == risk_checks.LAPSE_EFFECTS:
             record_flag(
                 tracker.sender_id,
@@ -337,4 +382,5 @@ class ValidateLapseCheckForm(FormValidationAction):
                 source="lapse_check",
                 level="urgent",
             )
-        return {LAPSE_CHECK_SLOT: text, LAPSE_RESULT_SLOT: result}
+        answered = {LAPSE_CHECK_SLOT: text, LAPSE_RESULT_SLOT: result}
+        return {**answered, REASK_SLOT: None} if tracker.get_slot(REASK_SLOT) else answered

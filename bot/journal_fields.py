@@ -13,6 +13,11 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
     "integration": ("stood_out", "feelings", "insight", "intention", "small_step"),
     "trigger": (
         "trigger_kind",
+        # A slip's details, read from how the person first told of it (bot/lapse_details.py):
+        # what it was on, the day, and the words they used for when.
+        "substances",
+        "lapse_date",
+        "lapse_when",
         "trigger_types",
         "trigger_types_text",
         "halt",

@@ -16,6 +16,13 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.journal_fields import FIELD_KEYS
+from bot.lapse_details import (
+    LAPSE_DATE_FIELD,
+    LAPSE_WHEN_FIELD,
+    SUBSTANCES_FIELD,
+    lapse_date_of,
+    substance_label,
+)
 
 if TYPE_CHECKING:
     from bot.journal import EntryView
@@ -44,6 +51,10 @@ ANSWER_LABELS: dict[str, str] = {
     "context": "What was happening",
     "coping_response": "What you did or could do",
     "coping": "What you did or could do",
+    # a slip's details
+    SUBSTANCES_FIELD: "Substances",
+    LAPSE_DATE_FIELD: "Day of the slip",
+    LAPSE_WHEN_FIELD: "When, in your words",
     # urge surfing
     "surf_before": "Urge before",
     "before": "Urge before",
@@ -144,6 +155,10 @@ def entry_title(entry: EntryView) -> str:
     return entry.kind.capitalize()
 
 
+def _is_lapse(entry: EntryView) -> bool:
+    return entry.kind == "trigger" and entry.fields.get("trigger_kind") == "lapse"
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -185,6 +200,41 @@ def _ratings(entry: EntryView, *, scale: bool) -> list[str]:
 
 def _quoted(text: str) -> str:
     return f"“{text}”"
+
+
+def substance_names(fields: Mapping[str, Any]) -> list[str]:
+    """The slip's substances as shown ("alcohol", "MDMA"); stored values of any other shape
+    (an older version, a hand edit) are left out rather than shown as code."""
+    stored = fields.get(SUBSTANCES_FIELD)
+    if not isinstance(stored, list):
+        return []
+    return [substance_label(name) for name in stored if isinstance(name, str) and name.strip()]
+
+
+def _joined(names: Sequence[str]) -> str:
+    """ "alcohol", "alcohol and cocaine", "alcohol, cocaine and cannabis"."""
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def lapse_summary(fields: Mapping[str, Any]) -> str | None:
+    """One line on a slip's details in the person's terms: "Slip: alcohol, last night".
+
+    The words they used for when come first; without them the stored day is shown. ``None``
+    when the slip has no details (nothing was named), so callers can leave the line out.
+    """
+    parts = []
+    names = substance_names(fields)
+    if names:
+        parts.append(_joined(names))
+    when = fields.get(LAPSE_WHEN_FIELD)
+    day = lapse_date_of(fields)
+    if isinstance(when, str) and when.strip():
+        parts.append(_one_line(when))
+    elif day is not None:
+        parts.append(f"on {short_date(day)}")
+    return f"Slip: {', '.join(parts)}" if parts else None
 
 
 def how_to_open(number: int) -> str:
@@ -235,6 +285,9 @@ def trigger_summary(entry: EntryView) -> str:
             f"I've saved it in your journal as entry #{entry.number}."
         )
     lines = [opening]
+    slip = lapse_summary(entry.fields) if kind == "lapse" else None
+    if slip:
+        lines.append(f"{slip}.")
     types = entry.fields.get("trigger_types")
     if types:
         lines.append(f"What set it off: {', '.join(types)}.")
@@ -343,6 +396,10 @@ def journal_line(entry: EntryView) -> str:
     ``#4 · 26 Nov 2026 · Session reflection · mood 6 · craving 2 — “first words…”``
     """
     parts = [f"#{entry.number}", short_date(entry.created_at), entry_title(entry)]
+    if _is_lapse(entry):
+        names = substance_names(entry.fields)
+        if names:
+            parts.append(", ".join(names))
     note = _STATUS_NOTES.get(entry.status)
     if note:
         parts.append(note)
@@ -387,6 +444,13 @@ def full_entry(entry: EntryView) -> str:
         lines.append(f"Mood: {entry.mood}/10")
     if entry.craving is not None:
         lines.append(f"Craving: {entry.craving}/10")
+    if _is_lapse(entry):
+        slip = lapse_summary(entry.fields)
+        if slip:
+            lines.append(slip)
+        day = lapse_date_of(entry.fields)
+        if day is not None:
+            lines.append(f"{ANSWER_LABELS[LAPSE_DATE_FIELD]}: {long_date(day)}")
     lines.extend(_answer_lines(entry.fields, _ENTRY_FIELDS.get(entry.kind, ())))
 
     surf = entry.fields.get("urge_surfing")

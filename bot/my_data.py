@@ -1,7 +1,8 @@
 """A patient's copy of their own data (GDPR articles 15 and 20), through a short-lived link.
 
 The chat offers the link (:func:`export_link`); opening it downloads one JSON document with
-everything stored about the patient: the journal exactly as ``bot.exports`` writes it, the
+everything stored about the patient (and the same link with :data:`READABLE_SUFFIX` the same
+data as a page a person can read, see :mod:`bot.web.my_data`): the journal exactly as ``bot.exports`` writes it, the
 messages that raised risk flags, and the conversations as the dashboard reads them. The
 link's token is a JWT signed with the same key as patients' chat tokens, but it is its own
 kind of token (``typ`` and ``aud`` "my-data", and none of the chat token's claims), so a chat
@@ -42,18 +43,24 @@ from bot.storage.models import Patient, PatientLink, utcnow
 __all__ = [
     "LIFETIME",
     "MESSAGES",
+    "READABLE_SUFFIX",
     "ExportRefused",
     "UnknownPatient",
     "download",
     "export_document",
     "export_link",
     "issue_token",
+    "readable_link",
     "verify_token",
 ]
 
 TOKEN_TYPE = "my-data"
 LIFETIME = timedelta(minutes=10)
 PATH = "/api/my-data"
+#: Appended to a download link: the same data as an HTML page instead of JSON.
+READABLE_SUFFIX = "/readable"
+#: The file formats of a download, by the extension of the file's name.
+FORMATS = ("json", "html")
 
 #: What the patient reads when a link does not work, by reason; the HTTP status beside it.
 MESSAGES: dict[str, tuple[int, str]] = {
@@ -161,6 +168,11 @@ def export_link(sender_id: str) -> tuple[str, datetime]:
     return f"{settings.public_web_url()}{PATH}/{token}", expires_at
 
 
+def readable_link(url: str) -> str:
+    """The readable (HTML) copy of a download link: the same token, so the same limits."""
+    return f"{url}{READABLE_SUFFIX}"
+
+
 # ----------------------------------------------------------------------------- document
 
 
@@ -225,9 +237,14 @@ def _check_patient(claims: Claims) -> int:
         return patient.clinic_id
 
 
-def download(token: str, *, ip: str | None = None) -> tuple[dict[str, Any], str]:
-    """The document a link opens and its file name; audited (``patient_export``) before it
-    is returned. :class:`ExportRefused` when the link does not work."""
+def download(
+    token: str, *, ip: str | None = None, file_format: str = "json"
+) -> tuple[dict[str, Any], str]:
+    """The document a link opens and its file name (``file_format``: one of :data:`FORMATS`);
+    audited (``patient_export``, with the format) before it is returned, since the readable
+    copy gives away as much as the JSON. :class:`ExportRefused` when the link does not work."""
+    if file_format not in FORMATS:
+        raise ValueError(f"unknown export format {file_format!r}")
     claims = verify_token(token)
     db.ensure_schema()
     clinic_id = _check_patient(claims)
@@ -246,7 +263,8 @@ def download(token: str, *, ip: str | None = None) -> tuple[dict[str, Any], str]
             "entries": len(document["entries"]),
             "risk_flags": len(document["risk_flags"]),
             "conversations": len(document["conversations"]),
+            "format": file_format,
         },
     )
-    filename = f"my-companion-data-{time.strftime('%Y%m%d', time.gmtime())}.json"
+    filename = f"my-companion-data-{time.strftime('%Y%m%d', time.gmtime())}.{file_format}"
     return document, filename

@@ -16,12 +16,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-import yaml
+from bot.content import load_mapping
 
 SKIPPED = "__skipped__"
 """Slot value meaning "the person chose to skip this question"; never written to the journal."""
@@ -54,27 +55,7 @@ class RatingOutOfRange(ValueError):
 
 @cache
 def _words() -> dict[str, Any]:
-    with WORDS_FILE.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
-    if not isinstance(data, dict):
-        raise TypeError(f"{WORDS_FILE} must contain a mapping")
-    _check_strings(data, "")
-    return data
-
-
-def _check_strings(node: Any, where: str) -> None:
-    """Fail loudly on list items YAML read as something other than text.
-
-    YAML 1.1 reads a bare ``no`` or ``yes`` as a boolean; unquoted, it would silently
-    never match anything.
-    """
-    if isinstance(node, dict):
-        for key, value in node.items():
-            _check_strings(value, f"{where}/{key}")
-    elif isinstance(node, list):
-        for item in node:
-            if not isinstance(item, str):
-                raise TypeError(f"{WORDS_FILE}{where}: {item!r} must be quoted text")
+    return load_mapping(WORDS_FILE, text_lists=True)
 
 
 def _normalise(text: str) -> str:
@@ -130,6 +111,11 @@ def is_skip(text: str, intent: str | None) -> bool:
     if intent == "skip":
         return True
     return phrase in {_phrase(p) for p in _words()["skip_phrases"]}
+
+
+def is_yes(text: str) -> bool:
+    """Whether a short reply agrees: "yes", "yeah that's right", "yep" (see answer_words.yml)."""
+    return _phrase(text) in {_phrase(p) for p in _words()["yes_replies"]}
 
 
 # --------------------------------------------------------------------------- ratings
@@ -197,6 +183,61 @@ def parse_rating(text: str) -> int | None:
     return value
 
 
+@dataclass(frozen=True)
+class RatingRange:
+    """Two numbers for one rating: "6-7", "5 or 6", "between 3 and 5"."""
+
+    low: int
+    high: int
+
+
+@dataclass(frozen=True)
+class RatingWord:
+    """A rating given in words ("meh", "pretty bad"), with the number it most likely means."""
+
+    value: int
+
+
+_RANGE = re.compile(
+    r"^(?:an?\s+)?(?:between\s+)?(?:an?\s+)?(?P<a>[0-9]{1,2})(?:\s*ish)?\s*(?:-|–|to|or|and|/)\s*"
+    r"(?:an?\s+)?(?P<b>[0-9]{1,2})(?:\s*ish)?$"
+)
+
+
+@cache
+def _rating_filler_pattern() -> re.Pattern[str]:
+    return _phrase_pattern(_words()["rating_fillers"])
+
+
+def _rating_core(text: str) -> str:
+    """The reply without words that do not change a rating ("still like 6-7" → "6-7")."""
+    normalised = _number_word_pattern().sub(
+        lambda m: f" {_words()['number_words'][_phrase(m.group(0))]} ", _normalise(text)
+    )
+    without = _rating_filler_pattern().sub(" ", normalised)
+    return " ".join(re.findall(r"[0-9]+|[^\W\d_]+(?:[-'][^\W\d_]+)*|[-–/]", without))
+
+
+def read_rating_words(text: str, scale: str) -> RatingRange | RatingWord | None:
+    """A rating :func:`parse_rating` cannot read as one number, read as people give them.
+
+    "still like 6-7" and "between 5 and 7" are a :class:`RatingRange` (the bot asks which);
+    "meh" or "pretty bad" a :class:`RatingWord` on the given scale ("mood" or "intensity":
+    "low" is a 3 for a mood and a 2 for a craving), which the bot proposes for the person to
+    confirm. Anything else is ``None``.
+    """
+    core = _rating_core(text)
+    match = _RANGE.match(core)
+    if match:
+        low, high = sorted((int(match["a"]), int(match["b"])))
+        if low != high and 0 <= low and high <= 10:
+            return RatingRange(low, high)
+        return None
+    words = _words()["rating_words"][scale]
+    value = {_phrase(k): v for k, v in words.items()}.get(_phrase(core))
+    return RatingWord(int(value)) if value is not None else None
+
+
 # --------------------------------------------------------------------------- dates
 
 
@@ -227,6 +268,57 @@ _DAYS_AGO = re.compile(r"(?<![\w'])(?P<n>[0-9]{1,2}|[a-z]+)\s+days?\s+ago(?!\w)"
 _ISO_DATE = re.compile(r"(?<![0-9])(?P<y>[0-9]{4})-(?P<m>[0-9]{1,2})-(?P<d>[0-9]{1,2})(?![0-9])")
 
 
+class DateMention(NamedTuple):
+    """A clear date phrase inside a sentence and the day it names.
+
+    ``start`` and ``end`` index the lower-cased, normalised text (NFKC, casefolded, plain
+    apostrophes); ``text`` is that slice, e.g. "last night" or "on friday".
+    """
+
+    text: str
+    day: date
+    start: int
+    end: int
+
+
+def find_date_phrases(text: str, today: date) -> list[DateMention]:
+    """Every clear date phrase in ``text``, in the order written, with the day it names.
+
+    The phrases :func:`find_session_date` reads, for callers that also need the words
+    (a slip's "last night" is kept as said next to the date). Unlike that function, it
+    does not decide between two different dates: every mention is returned.
+    """
+    lowered = _normalise(text)
+    found: list[DateMention] = []
+
+    def add(match: re.Match[str], day: date) -> None:
+        found.append(DateMention(match.group(0), day, match.start(), match.end()))
+
+    without_dby = lowered
+    for match in _DAY_BEFORE_YESTERDAY.finditer(lowered):
+        add(match, _days_ago(today, 2))
+        # Blanked to the same length, so that the positions of what follows stay true.
+        blank = " " * (match.end() - match.start())
+        without_dby = without_dby[: match.start()] + blank + without_dby[match.end() :]
+    for match in _TODAY.finditer(without_dby):
+        add(match, today)
+    for match in _YESTERDAY.finditer(without_dby):
+        add(match, _days_ago(today, 1))
+    for match in _WEEKDAY.finditer(without_dby):
+        add(match, _last_weekday(today, _WEEKDAYS.index(match.group("day"))))
+    for match in _DAYS_AGO.finditer(without_dby):
+        raw = match.group("n")
+        days = int(raw) if raw.isdigit() else _words()["number_words"].get(raw)
+        if days is not None and 0 <= days <= 14:
+            add(match, _days_ago(today, days))
+    for match in _ISO_DATE.finditer(without_dby):
+        try:
+            add(match, date(int(match["y"]), int(match["m"]), int(match["d"])))
+        except ValueError:
+            continue
+    return sorted(found, key=lambda mention: mention.start)
+
+
 def find_session_date(text: str, today: date) -> date | None:
     """A session date named clearly inside a sentence, e.g. "I had my session yesterday".
 
@@ -237,29 +329,7 @@ def find_session_date(text: str, today: date) -> date | None:
     "N days ago" (up to 14) and ISO dates (2026-11-20). If the sentence names two
     different dates, or none, returns ``None`` and the bot asks.
     """
-    lowered = _normalise(text)
-    found: set[date] = set()
-
-    without_dby = _DAY_BEFORE_YESTERDAY.sub(" ", lowered)
-    if without_dby != lowered:
-        found.add(_days_ago(today, 2))
-    if _TODAY.search(without_dby):
-        found.add(today)
-    if _YESTERDAY.search(without_dby):
-        found.add(_days_ago(today, 1))
-    for match in _WEEKDAY.finditer(without_dby):
-        found.add(_last_weekday(today, _WEEKDAYS.index(match.group("day"))))
-    for match in _DAYS_AGO.finditer(without_dby):
-        raw = match.group("n")
-        days = int(raw) if raw.isdigit() else _words()["number_words"].get(raw)
-        if days is not None and 0 <= days <= 14:
-            found.add(_days_ago(today, days))
-    for match in _ISO_DATE.finditer(without_dby):
-        try:
-            found.add(date(int(match["y"]), int(match["m"]), int(match["d"])))
-        except ValueError:
-            continue
-
+    found = {mention.day for mention in find_date_phrases(text, today)}
     return found.pop() if len(found) == 1 else None
 
 

@@ -46,6 +46,14 @@ from sqlalchemy.orm import Session
 from bot import encryption, safety_plan
 from bot.journal import FIELD_KEYS, URGE_SURFING_KEYS, entry_view, export_patient
 from bot.journal_text import ANSWER_LABELS, entry_title
+from bot.lapse_details import (
+    LAPSE_DATE_FIELD,
+    LAPSE_WHEN_FIELD,
+    SUBSTANCES_FIELD,
+    known_substances,
+    lapse_date_of,
+    substance_label,
+)
 from bot.storage import db
 from bot.storage.models import KINDS, RISK_LEVELS, Clinic, JournalEntry, Patient, RiskFlag, utcnow
 
@@ -54,6 +62,7 @@ __all__ = [
     "EVENTS",
     "FILTER_KINDS",
     "FORMATS",
+    "ChartLapse",
     "ChartPoint",
     "Conversation",
     "Entry",
@@ -127,6 +136,9 @@ _EXTRA_LABELS: dict[str, str] = {
     "halt": "HALT states",
     "halt_text": "HALT check, in their words",
     "urge_surfing": "Urge surfing",
+    SUBSTANCES_FIELD: "Substances",
+    LAPSE_DATE_FIELD: "Day of the slip",
+    LAPSE_WHEN_FIELD: "When, in their words",
 }
 _TRIGGER_KIND_LABELS = {"craving": "Craving", "lapse": "Slip", "trigger": "Trigger"}
 
@@ -278,6 +290,28 @@ class ChartPoint:
 
 
 @dataclass(frozen=True)
+class ChartLapse:
+    """A slip on the chart: its day, what it was on, and which entry it came from.
+
+    ``day`` is the day the patient said the slip happened; when they did not say,
+    ``dated_by_entry`` is true and the day is the one the entry was written (UTC).
+    ``substances`` are the labels of known substances only ("alcohol", "MDMA"), so the chart
+    carries no patient text; ``when_text`` is the patient's own words and must be escaped.
+    """
+
+    day: date
+    number: int
+    label: str
+    substances: tuple[str, ...] = ()
+    when_text: str | None = None
+    dated_by_entry: bool = False
+
+    @property
+    def substances_text(self) -> str:
+        return ", ".join(self.substances) if self.substances else "substance not named"
+
+
+@dataclass(frozen=True)
 class ChartData:
     """What the mood and craving chart shows; the period is inclusive, in UTC days."""
 
@@ -285,10 +319,12 @@ class ChartData:
     session_dates: tuple[date, ...]
     start: date | None
     end: date | None
+    #: Slips in the period, oldest first.
+    lapses: tuple[ChartLapse, ...] = ()
 
     @property
     def is_empty(self) -> bool:
-        return not self.points and not self.session_dates
+        return not self.points and not self.session_dates and not self.lapses
 
 
 @dataclass(frozen=True)
@@ -515,6 +551,11 @@ def _value_text(key: str, value: Any) -> str:
     if isinstance(value, str):
         if key == "trigger_kind":
             return _TRIGGER_KIND_LABELS.get(value, value)
+        if key == SUBSTANCES_FIELD:
+            return substance_label(value)
+        if key == LAPSE_DATE_FIELD:
+            day = lapse_date_of({LAPSE_DATE_FIELD: value})
+            return format_day(day) if day is not None else value
         return value
     if isinstance(value, int) and key in ("before", "after"):
         return f"{value}/10"
@@ -932,12 +973,36 @@ def _filter_conversations(
     return shown
 
 
+def _lapse(entry: JournalEntry) -> ChartLapse | None:
+    """The slip an entry records, for the chart; ``None`` for any other entry."""
+    fields = entry.fields
+    if entry.kind != "trigger" or fields.get("trigger_kind") != "lapse":
+        return None
+    day = lapse_date_of(fields)
+    stored = fields.get(SUBSTANCES_FIELD)
+    known = set(known_substances())
+    names = stored if isinstance(stored, list) else []
+    when = fields.get(LAPSE_WHEN_FIELD)
+    return ChartLapse(
+        day=day if day is not None else entry.created_at.astimezone(UTC).date(),
+        number=entry.number,
+        label=f"{_title(entry)} #{entry.number}",
+        substances=tuple(substance_label(n) for n in names if isinstance(n, str) and n in known),
+        when_text=when.strip() if isinstance(when, str) and when.strip() else None,
+        dated_by_entry=day is None,
+    )
+
+
 def _chart(entries: Sequence[JournalEntry], filters: Filters) -> ChartData:
     points = []
     sessions: set[date] = set()
+    lapses = []
     for entry in entries:
         if entry.session_date is not None and _day_in(entry.session_date, filters):
             sessions.add(entry.session_date)
+        lapse = _lapse(entry)
+        if lapse is not None and _day_in(lapse.day, filters):
+            lapses.append(lapse)
         if (entry.mood is None and entry.craving is None) or not filters.in_period(
             entry.created_at
         ):
@@ -951,11 +1016,13 @@ def _chart(entries: Sequence[JournalEntry], filters: Filters) -> ChartData:
             )
         )
     points.sort(key=lambda point: point.at)
+    lapses.sort(key=lambda lapse: (lapse.day, lapse.number))
     return ChartData(
         points=tuple(points),
         session_dates=tuple(sorted(sessions)),
         start=filters.start,
         end=filters.end,
+        lapses=tuple(lapses),
     )
 
 

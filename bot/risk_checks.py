@@ -31,6 +31,9 @@ ANSWERS_FILE = CONTENT / "check_answers.yml"
 
 #: A mood rating at or below this gets the direct safety question.
 MOOD_SAFETY_MAX = 2
+#: A mood rating at or below this (above the safety question's) gets an offer of coping ideas
+#: or the care team after the entry is saved, instead of a bare thank-you.
+MOOD_LOW_MAX = 4
 #: A craving rating at or above this gets a coping offer and an "info" flag.
 CRAVING_SUPPORT_MIN = 8
 
@@ -143,6 +146,12 @@ def mood_needs_safety_question(value: Any) -> bool:
     """A mood rating low enough to ask directly about thoughts of ending one's life."""
     rating = _rating(value)
     return rating is not None and rating <= MOOD_SAFETY_MAX
+
+
+def mood_is_low(value: Any) -> bool:
+    """A mood rating low enough for an offer of coping ideas or the care team."""
+    rating = _rating(value)
+    return rating is not None and rating <= MOOD_LOW_MAX
 
 
 def craving_needs_support(value: Any) -> bool:

@@ -21,6 +21,9 @@ nothing but the tracker and the domain (the ``crisis_detection`` of each message
 - the first ordinary message after an urgent reply: ``utter_still_here`` ("Are you safe right
   now? I'm still here.") once, instead of a menu or a fallback. "Yes" to it ->
   ``utter_glad_safe``; "no" -> the urgent reply again.
+- for a few more turns after that, or after the direct safety question (:data:`SUPPORTIVE_TURNS`),
+  an "ok", an "idk" or a feeling outside a form gets ``utter_supportive`` (short and warm: the safety plan, the care team, or just talking),
+  never the menu or "I didn't understand". A request ("make a safety plan") is answered.
 
 Otherwise the policy abstains (all zeros) and the other policies decide.
 """
@@ -47,10 +50,24 @@ CRISIS_PREFIX = "utter_crisis_"
 RECENT_RESPONSE = "utter_crisis_recent"
 DEFAULT_KIND = "suicide"
 ASK_RESPONSE = "utter_ask_safety"
-#: Forms whose answers are about risk itself (a safety plan's warning signs, means kept away,
-#: people to call): there the classifier's guess alone reads the topic, not the person, and
-#: asking would break the plan at every step. The detector's rules still read every answer.
-GUESSES_NOT_ASKED_IN = frozenset({"safety_plan_form"})
+#: Forms whose answers are about risk or using itself (a safety plan's warning signs, a
+#: craving's trigger, feelings after a session, whether a slip's effects have worn off): there
+#: the classifier's guess alone reads the topic, not the person. Measured on the held-out
+#: conversations (tests/conversations/), it asked the safety question of 1 answer in 20 in the
+#: journal forms, at a confidence of 0.5 to 1.0 on grateful, venting and reflective answers
+#: alike, and each ask broke the reflection. The detector's rules still read every answer
+#: (urgent and ask alike), a mood of 2 or lower still brings the direct question, and in a
+#: conversation that had an urgent reply in the last hours a guess is still urgent.
+GUESSES_NOT_ASKED_IN = frozenset(
+    {
+        "safety_plan_form",
+        "integration_form",
+        "checkin_form",
+        "trigger_form",
+        "urge_surfing_form",
+        "lapse_check_form",
+    }
+)
 SAFETY_THANKS = "utter_safety_thanks"
 STILL_HERE = "utter_still_here"
 GLAD_SAFE = "utter_glad_safe"
@@ -78,6 +95,14 @@ CHECK_IN_INTENTS = frozenset(
         "gratitude",
     }
 )
+
+
+#: How many messages after an urgent reply stay in the supportive mode.
+SUPPORTIVE_TURNS = 4
+SUPPORTIVE = "utter_supportive"
+#: Messages that get the supportive reply in those turns: the check-in's, except greetings,
+#: thanks, goodbyes and venting, which have warm replies of their own ("Just talk" is a vent).
+SUPPORTIVE_INTENTS = CHECK_IN_INTENTS - {"thank", "goodbye", "greet", "vent"}
 
 
 @dataclass
@@ -193,6 +218,13 @@ def crisis_sequence(tracker: DialogueStateTracker, known: set[str]) -> list[str]
 
     if previous is not None and _urgent_reply(previous.actions) and turn.intent in CHECK_IN_INTENTS:
         return [STILL_HERE]
+    recent = before[-SUPPORTIVE_TURNS:]
+    if (
+        turn.active_loop is None
+        and turn.intent in SUPPORTIVE_INTENTS
+        and any(_urgent_reply(t.actions) or ASK_RESPONSE in t.actions for t in recent)
+    ):
+        return [SUPPORTIVE]
     return None
 
 

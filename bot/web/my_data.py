@@ -4,17 +4,26 @@ The work is done by :mod:`bot.my_data`; this route turns its answer into a downl
 attachment that no browser or proxy keeps) or into a refusal with a kind sentence. A link
 that is forged, mistyped, of another kind or for nobody is the same 404; a link that was
 good once is a 410 saying why it stopped working.
+
+``GET /api/my-data/{token}/readable`` is the same data, with the same token and the same
+checks, as an HTML page a person can read without a JSON viewer. Everything the patient
+wrote is untrusted text: every value is escaped, and the page runs no script and loads
+nothing (its policy allows only its own stylesheet, by hash, also once saved to disk).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
 from bot import exports, my_data
+from bot.journal_text import ANSWER_LABELS
 from bot.web.api_docs import ApiError
 
 router = APIRouter()
@@ -94,6 +103,49 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+READABLE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/html": {}},
+        "description": "The patient's data as a readable HTML page, as an attachment.",
+    },
+    404: {"content": {"text/html": {}}, "description": "The link is not valid."},
+    410: {
+        "content": {"text/html": {}},
+        "description": "The link expired, its patient's chat links were revoked, or the data "
+        "was erased after it was made.",
+    },
+}
+
+#: The readable page's only style; allowed by its hash, so no other style or script runs.
+PAGE_STYLE = (
+    "body{font:16px/1.5 system-ui,sans-serif;color:#1b1f23;margin:0;background:#f7f8f9}"
+    "main{max-width:46rem;margin:0 auto;padding:1.5rem 1rem 3rem;background:#fff}"
+    "h1{font-size:1.5rem;margin:0 0 .5rem}h2{font-size:1.2rem;margin:2rem 0 .5rem;"
+    "border-bottom:2px solid #2f6f73}h3{font-size:1.05rem;margin:1.25rem 0 .25rem}"
+    "dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:.25rem 0}"
+    "dt{font-weight:600}dd{margin:0;white-space:pre-wrap;overflow-wrap:anywhere}"
+    "ol,ul{padding-left:1.25rem}li{margin:.4rem 0;white-space:pre-wrap;overflow-wrap:anywhere}"
+    ".meta{color:#4a5560;font-size:.9rem}.who{font-weight:600}"
+)
+_STYLE_HASH = base64.b64encode(hashlib.sha256(PAGE_STYLE.encode()).digest()).decode()
+PAGE_POLICY = f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'"
+#: Headers of the readable page: as :data:`NO_STORE`, with the page's own style allowed.
+PAGE_HEADERS: dict[str, str] = {
+    **NO_STORE,
+    "Content-Security-Policy": f"{PAGE_POLICY}; frame-ancestors 'none'; sandbox",
+}
+
+#: Headings of the journal's kinds of entry in the readable copy.
+KIND_TITLES: dict[str, str] = {
+    "integration": "Session reflection",
+    "trigger": "Craving or trigger reflection",
+    "checkin": "Check-in",
+    "safety_plan": "Safety plan",
+}
+SPEAKERS: dict[str, str] = {"patient": "You", "assistant": "Companion"}
+RATINGS = ("mood", "craving")
+
+
 @router.get(
     f"{my_data.PATH}/{{token}}",
     tags=["patients"],
@@ -114,4 +166,149 @@ def my_data_download(token: str, request: Request) -> Response:
         exports.json_bytes(document),
         media_type="application/json; charset=utf-8",
         headers={**NO_STORE, "Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get(
+    f"{my_data.PATH}/{{token}}{my_data.READABLE_SUFFIX}",
+    tags=["patients"],
+    responses=READABLE_RESPONSES,
+    response_class=HTMLResponse,
+)
+def my_data_readable(token: str, request: Request) -> Response:
+    """The same data as a page I can read (HTML), with the same link (10 minutes)."""
+    ip = request.client.host if request.client else None
+    try:
+        document, filename = my_data.download(token, ip=ip, file_format="html")
+    except my_data.ExportRefused as refused:
+        return HTMLResponse(
+            page("Download link", [f"<p>{_text(refused.message)}</p>"]),
+            refused.status,
+            headers=PAGE_HEADERS,
+        )
+    return HTMLResponse(
+        readable_page(document),
+        headers={**PAGE_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# ----------------------------------------------------------------------------- readable page
+
+
+def _text(value: Any) -> str:
+    """Any value as escaped text: what the patient wrote can never become markup."""
+    return html.escape(str(value), quote=True)
+
+
+def _value(value: Any) -> str:
+    """A journal field's value (text, number, list or nested answers) as escaped HTML."""
+    if isinstance(value, dict):
+        return _pairs([(ANSWER_LABELS.get(key, key), item) for key, item in value.items()])
+    if isinstance(value, list | tuple):
+        return _text(", ".join(str(item) for item in value))
+    return _text(value)
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> str:
+    rows = "".join(
+        f"<dt>{_text(label)}</dt><dd>{_value(value)}</dd>"
+        for label, value in pairs
+        if value not in (None, "", [], {})
+    )
+    return f"<dl>{rows}</dl>" if rows else ""
+
+
+def _entry(entry: dict[str, Any]) -> str:
+    title = KIND_TITLES.get(entry["kind"], entry["kind"].replace("_", " ").capitalize())
+    pairs: list[tuple[str, Any]] = [
+        ("Written", entry["created_at"]),
+        ("Status", entry["status"]),
+        ("Session date", entry.get("session_date")),
+    ]
+    pairs += [
+        (rating.capitalize(), f"{entry[rating]}/10")
+        for rating in RATINGS
+        if entry.get(rating) is not None
+    ]
+    pairs += [(ANSWER_LABELS.get(key, key), value) for key, value in entry["fields"].items()]
+    return f"<h3>{_text(entry['number'])}. {_text(title)}</h3>{_pairs(pairs)}"
+
+
+def _flag(flag: dict[str, Any]) -> str:
+    category = flag.get("category") or "unspecified"
+    said = f": {_text(flag['message'])}" if flag.get("message") else ""
+    return (
+        f'<li><span class="meta">{_text(flag["created_at"])} ({_text(category)})</span>{said}</li>'
+    )
+
+
+def _message(message: dict[str, Any]) -> str:
+    who = SPEAKERS.get(message["speaker"], message["speaker"])
+    options = (
+        f'<br><span class="meta">Options: {_text(", ".join(message["options"]))}</span>'
+        if message.get("options")
+        else ""
+    )
+    return (
+        f'<li><span class="who">{_text(who)}</span> '
+        f'<span class="meta">{_text(message["at"])}</span><br>{_text(message["text"])}'
+        f"{options}</li>"
+    )
+
+
+def _conversation(conversation: dict[str, Any]) -> str:
+    messages = "".join(_message(message) for message in conversation["messages"])
+    return (
+        f"<h3>Conversation {_text(conversation['number'])}</h3>"
+        f'<p class="meta">{_text(conversation["started_at"])} to '
+        f"{_text(conversation['ended_at'])}</p><ol>{messages}</ol>"
+    )
+
+
+def _section(title: str, items: list[str], empty: str, *, listed: bool = False) -> str:
+    if not items:
+        return f"<h2>{_text(title)}</h2><p>{_text(empty)}</p>"
+    body = f"<ul>{''.join(items)}</ul>" if listed else "".join(items)
+    return f"<h2>{_text(title)}</h2>{body}"
+
+
+def page(title: str, parts: list[str]) -> str:
+    """A complete page around already escaped ``parts``, with its policy in the page itself."""
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta http-equiv="Content-Security-Policy" content="{PAGE_POLICY}">'
+        '<meta name="referrer" content="no-referrer">'
+        f"<title>{_text(title)}</title><style>{PAGE_STYLE}</style></head>"
+        f"<body><main>{''.join(parts)}</main></body></html>"
+    )
+
+
+def readable_page(document: dict[str, Any]) -> str:
+    """The export document (:func:`bot.my_data.export_document`) as a readable page."""
+    intro = (
+        "<h1>Your data</h1>"
+        f'<p class="meta">Clinic: {_text(document["clinic"])} · Exported: '
+        f"{_text(document['exported_at'])} · Your id: {_text(document['patient'])}</p>"
+        "<p>Everything the companion keeps about you: your journal, the messages it treated "
+        "as a sign of crisis, and your conversations. The JSON download holds the same data "
+        "for other programs.</p>"
+    )
+    return page(
+        "Your data",
+        [
+            intro,
+            _section("Journal", [_entry(e) for e in document["entries"]], "No journal entries."),
+            _section(
+                "Safety notes",
+                [_flag(f) for f in document["risk_flags"]],
+                "No safety notes.",
+                listed=True,
+            ),
+            _section(
+                "Conversations",
+                [_conversation(c) for c in document["conversations"]],
+                "No conversations.",
+            ),
+        ],
     )

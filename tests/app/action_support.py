@@ -64,19 +64,20 @@ def form_turn(
     intent: str = "inform",
     slots: dict[str, Any] | None = None,
     sender: str = PATIENT,
+    parsed: dict[str, Any] | None = None,
 ) -> Tracker:
     """The tracker Rasa sends to ``validate_<form>`` after the person answered ``slot``.
 
     ``extracted`` is what the slot's mappings took from the message (None: nothing); by
     default, the message itself where the slot's first mapping is ``from_text`` and the
     intent is not one it excludes (so nothing for a custom-mapped slot such as
-    ``session_date``).
+    ``session_date``). ``parsed`` adds to the NLU's output (e.g. the response selector's).
     """
     if extracted is FROM_MAPPING:
         mapping = domain["slots"][slot]["mappings"][0]
         from_text = mapping["type"] == "from_text" and intent not in mapping.get("not_intent", [])
         extracted = message if from_text else None
-    latest = parse_data(message, intent)
+    latest = parse_data(message, intent, **(parsed or {}))
     values = empty_slots(domain) | (slots or {}) | {"requested_slot": slot}
     events: list[dict[str, Any]] = [
         {"event": "active_loop", "name": form},

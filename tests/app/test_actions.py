@@ -31,6 +31,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.checkin import ActionSaveCheckin, ValidateCheckinForm
+from actions.forms import ACKNOWLEDGED_SLOTS
 from actions.integration import ActionSaveIntegration, ValidateIntegrationForm
 from actions.journal import ActionShowEntry, ActionShowJournal
 from actions.safety import ActionRecordRiskFlag
@@ -38,6 +39,7 @@ from actions.stopping import ActionDiscardPartial, ActionKeepPartial, ActionStop
 from actions.triggers import ActionSaveTrigger, ValidateTriggerForm
 from actions.urge_surfing import ActionFinishUrgeSurfing, ValidateUrgeSurfingForm
 from bot import journal, journal_text, settings
+from bot.acknowledgements import all_lines
 from bot.parsing import MAX_ANSWER_CHARS, SKIPPED
 from bot.storage import db
 
@@ -181,14 +183,28 @@ def validate(
     domain: dict[str, Any], dispatcher: CollectingDispatcher, tracker: Tracker
 ) -> dict[str, Any]:
     """Run the form's validation action; the slots it set (not which question comes next:
-    that is tested in test_actions_risk.py, where a low mood brings the safety question)."""
+    that is tested in test_actions_risk.py, where a low mood brings the safety question; nor
+    the acknowledgement said, tested in test_form_replies.py)."""
     form = tracker.active_loop_name or tracker.latest_action_name
     events = slot_events(run(VALIDATORS[form](), dispatcher, tracker, domain))
-    return {name: value for name, value in events.items() if name != "requested_slot"}
+    return {name: value for name, value in events.items() if name not in NOT_ANSWER_SLOTS}
+
+
+#: Slots a validation sets besides the answer: the next question, the acknowledgement.
+NOT_ANSWER_SLOTS = frozenset({"requested_slot", "last_ack", "support_offered"})
+
+
+ACK_LINES = all_lines()
+
+#: Slots every form clears with its answers: how the next question is worded, the last
+#: acknowledgement, a rating proposed from a range or a word.
+CONVERSATION_SLOTS = frozenset(
+    {"reask", "range_low", "range_high", "rating_guess", "last_ack", "support_offered"}
+)
 
 
 def reset_slots_of(domain: dict[str, Any], form: str) -> set[str]:
-    return set(domain["forms"][form]["required_slots"])
+    return set(domain["forms"][form]["required_slots"]) | CONVERSATION_SLOTS
 
 
 # --------------------------------------------------------------------------- validation: every slot
@@ -210,7 +226,11 @@ def test_text_answers_are_kept_verbatim(
     domain: dict[str, Any], dispatcher: CollectingDispatcher, slot: str, text: str
 ) -> None:
     assert validate(domain, dispatcher, form_turn(domain, slot, text)) == {slot: text}
-    assert dispatcher.messages == []
+    said = [message["text"] for message in dispatcher.messages]
+    if slot in ACKNOWLEDGED_SLOTS:
+        assert len(said) == 1 and said[0] in ACK_LINES
+    else:
+        assert said == []
 
 
 @pytest.mark.parametrize("slot", sorted(TEXT_SLOTS))
@@ -250,16 +270,22 @@ def test_ratings_are_stored_as_whole_numbers(
 def test_ratings_out_of_range_are_asked_again(
     domain: dict[str, Any], dispatcher: CollectingDispatcher, slot: str, text: str
 ) -> None:
-    assert validate(domain, dispatcher, form_turn(domain, slot, text)) == {slot: None}
+    assert validate(domain, dispatcher, form_turn(domain, slot, text)) == {
+        slot: None,
+        "reask": "once",
+    }
     assert responses(dispatcher) == ["utter_rating_out_of_range"]
 
 
 @pytest.mark.parametrize("slot", sorted(RATING_SLOTS))
-@pytest.mark.parametrize("text", ["banana", "🙂", "6.5", "6 or 7", "très bien"])
+@pytest.mark.parametrize("text", ["banana", "🙂", "6.5", "très bien"])
 def test_ratings_not_understood_are_asked_again(
     domain: dict[str, Any], dispatcher: CollectingDispatcher, slot: str, text: str
 ) -> None:
-    assert validate(domain, dispatcher, form_turn(domain, slot, text)) == {slot: None}
+    assert validate(domain, dispatcher, form_turn(domain, slot, text)) == {
+        slot: None,
+        "reask": "once",
+    }
     assert responses(dispatcher) == ["utter_rating_not_understood"]
 
 
@@ -268,7 +294,10 @@ def test_ratings_not_understood_are_asked_again(
 def test_empty_answers_are_asked_again(
     domain: dict[str, Any], dispatcher: CollectingDispatcher, slot: str, text: str
 ) -> None:
-    assert validate(domain, dispatcher, form_turn(domain, slot, text)) == {slot: None}
+    assert validate(domain, dispatcher, form_turn(domain, slot, text)) == {
+        slot: None,
+        "reask": "once",
+    }
     assert responses(dispatcher) == ["utter_answer_empty"]
 
 
@@ -278,7 +307,10 @@ def test_answers_over_the_limit_are_refused_with_the_limit(
 ) -> None:
     text = "I remember " + "so much " * 2500  # 20,011 characters
     assert len(text) > 20_000
-    assert validate(domain, dispatcher, form_turn(domain, slot, text)) == {slot: None}
+    assert validate(domain, dispatcher, form_turn(domain, slot, text)) == {
+        slot: None,
+        "reask": "once",
+    }
     assert responses(dispatcher) == ["utter_answer_too_long"]
     assert dispatcher.messages[0]["max_chars"] == MAX_ANSWER_CHARS
 
@@ -408,7 +440,7 @@ def test_session_dates_that_cannot_be_used_are_asked_again(
     domain: dict[str, Any], dispatcher: CollectingDispatcher, text: str, response: str
 ) -> None:
     slots = validate(domain, dispatcher, form_turn(domain, "session_date", text))
-    assert slots == {"session_date": None}
+    assert slots == {"session_date": None, "reask": "once"}
     assert responses(dispatcher) == [response]
 
 

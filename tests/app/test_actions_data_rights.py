@@ -99,6 +99,8 @@ def test_the_export_link_opens_the_patients_own_data(clinic: str, domain: dict[s
     assert 1 <= message["minutes"] <= 10
     token = message["url"].rsplit("/", 1)[1]
     assert message["url"].startswith("https://companion.example/api/my-data/")
+    # The readable copy is the same link, so the same token with the same limits.
+    assert message["readable_url"] == f"{message['url']}/readable"
     # The link names this patient, whose document holds their own words.
     assert my_data.verify_token(token).sender_id == person.sender_id
     assert person.journal_text in str(my_data.export_document(person.sender_id))

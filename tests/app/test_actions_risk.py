@@ -250,7 +250,7 @@ def test_an_unclear_answer_is_asked_again_without_a_flag(
     events = answer_safety_question(
         domain, dispatcher, "why do you ask", extracted="why do you ask", intent="out_of_scope"
     )
-    assert events == {"safety_answer": None, "requested_slot": "safety_answer"}
+    assert events == {"safety_answer": None, "requested_slot": "safety_answer", "reask": "once"}
     assert responses(dispatcher) == ["utter_safety_answer_not_understood"]
     assert stored_flags(journal_db) == []
 
@@ -343,7 +343,8 @@ def test_after_no_the_check_in_is_saved_complete_without_the_answer(
     assert (entry["status"], entry["mood"], entry["craving"]) == ("complete", 2, 3)
     assert entry["fields"] == {"note": "went to my meeting"}
     assert events["safety_answer"] is None
-    assert len(dispatcher.messages) == 1  # the summary only: no craving offer at 3
+    # The summary and the low-mood offer; no craving offer at 3.
+    assert responses(dispatcher) == [None, "utter_low_mood_offer"]
     assert stored_flags(journal_db) == []
 
 
@@ -434,7 +435,7 @@ def test_a_slip_on_opioids_or_sedatives_is_checked_first(
     events = run(
         ActionCheckLapse(), dispatcher, turn(domain, message, intent="report_lapse"), domain
     )
-    assert slot_events(events) == {"lapse_needs_check": True}
+    assert slot_events(events) == {"lapse_needs_check": True, "lapse_report": message}
     assert dispatcher.messages == []
     assert stored_flags(journal_db) == []
 
@@ -444,7 +445,7 @@ def test_a_slip_on_alcohol_goes_straight_to_the_reflection(
 ) -> None:
     tracker = turn(domain, "i drank last night", intent="report_lapse")
     events = run(ActionCheckLapse(), dispatcher, tracker, domain)
-    assert slot_events(events) == {"lapse_needs_check": False}
+    assert slot_events(events) == {"lapse_needs_check": False, "lapse_report": "i drank last night"}
     assert dispatcher.messages == []
 
 
@@ -456,6 +457,7 @@ def test_a_new_slip_clears_the_previous_checks_answers(
     events = run(ActionCheckLapse(), dispatcher, tracker, domain)
     assert slot_events(events) == {
         "lapse_needs_check": True,
+        "lapse_report": "took some oxy",
         "lapse_check": None,
         "lapse_check_result": None,
     }
@@ -548,9 +550,25 @@ def test_an_unclear_answer_to_the_check_after_a_slip_is_asked_again(
     domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
     events = answer(domain, dispatcher, "lapse_check_form", "lapse_check", "hmm", extracted="hmm")
-    assert events == {"lapse_check": None, "lapse_check_result": None}
+    assert events == {"lapse_check": None, "lapse_check_result": None, "reask": "once"}
     assert responses(dispatcher) == ["utter_lapse_check_not_understood"]
     assert stored_flags(journal_db) == []
+
+
+def test_unclear_twice_gives_the_safety_advice_as_for_someone_alone(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
+) -> None:
+    events = answer(
+        domain,
+        dispatcher,
+        "lapse_check_form",
+        "lapse_check",
+        "hmm dunno",
+        extracted="hmm dunno",
+        slots={"reask": "once"},
+    )
+    assert events["lapse_check_result"] == "alone" and events["reask"] is None
+    assert responses(dispatcher) == ["utter_lapse_check_unclear"]
 
 
 def test_the_check_after_a_slip_and_the_plain_facts(domain: dict[str, Any]) -> None:

@@ -302,6 +302,68 @@ def test_filters_by_kind_and_date(harbour: Browser) -> None:
     assert len(re.findall(r'<li id="entry-\d+"', response.text)) == 12
 
 
+def test_slips_are_marked_on_the_chart_and_listed(harbour: Browser) -> None:
+    info = harbour.server.info
+    sender_id = "p-slips-on-the-chart"
+    with db.session_scope() as session:
+        session.add(Patient(sender_id=sender_id, clinic_id=info.harbour.id))
+    payload = '<img src=x onerror="alert(1)">'
+    journal.save_entry(
+        sender_id,
+        "trigger",
+        fields={
+            "trigger_kind": "lapse",
+            "substances": ["alcohol", "cocaine", payload],
+            "lapse_date": "2026-03-07",
+            "lapse_when": f"sat night {payload}",
+            "context": "the party",
+        },
+        craving=8,
+    )
+    journal.save_entry(sender_id, "trigger", fields={"trigger_kind": "lapse"}, craving=6)
+
+    response = harbour.get(page_path(sender_id))
+
+    assert response.status_code == 200
+    html = response.text
+    assert payload not in html and "<img" not in html.lower()
+    svg = ET.fromstring(re.search(r"<svg.*?</svg>", html, re.S).group(0))
+    titles = [
+        g.findtext("{http://www.w3.org/2000/svg}title")
+        for g in svg.iter()
+        if g.get("class") == "chart-lapse"
+    ]
+    assert titles[0] == "Slip, Sat 7 Mar 2026: alcohol, cocaine — Slip reflection #1"
+    assert titles[1].endswith(
+        "(day of the slip not given): substance not named — Slip reflection #2"
+    )
+    assert payload not in ET.tostring(svg, encoding="unicode")  # no patient text in the chart
+    trend = html[html.index('id="trend"') : html.index('id="journal"')]
+    slips = re.findall(r'<li id="slip-(\d+)">(.*?)</li>', trend, re.S)
+    assert [number for number, _ in slips] == ["1", "2"]
+    first = unescape(re.sub(r"<[^>]+>", "", slips[0][1]))
+    assert first == (
+        f"Sat 7 Mar 2026 · alcohol, cocaine · in their words: “sat night {payload}” · "
+        "Slip reflection #1"
+    )
+    assert f'href="/therapist/patients/{sender_id}#entry-1"' in slips[0][1]
+    assert "the day of the slip was not given" in slips[1][1]
+    assert "orange diamonds under the time axis mark slips" in text_of(response)
+    text = text_of(response)
+    assert f"Substancesalcohol, cocaine, {payload}" in text  # the entry itself, escaped
+    assert "Day of the slipSat 7 Mar 2026" in text
+
+    csv_rows = list(
+        csv.DictReader(
+            io.StringIO(
+                harbour.get(page_path(sender_id) + "/export.csv").content.decode("utf-8-sig")
+            )
+        )
+    )
+    assert csv_rows[0]["substances"] == f"alcohol; cocaine; {payload}"
+    assert csv_rows[0]["lapse_date"] == "2026-03-07"
+
+
 # ----------------------------------------------------------------------------- scope
 
 

@@ -106,6 +106,43 @@ def test_json_bytes_keep_characters_as_typed() -> None:
     assert body.endswith(b"\n")
 
 
+def test_csv_has_a_slips_details_in_question_order() -> None:
+    export = {
+        "entries": [
+            {
+                "number": 1,
+                "kind": "trigger",
+                "status": "complete",
+                "created_at": "2026-03-08T10:00:00+00:00",
+                "session_date": None,
+                "mood": None,
+                "craving": 7,
+                "fields": {
+                    "context": "party",
+                    "lapse_when": "=sat night",
+                    "lapse_date": "2026-03-07",
+                    "substances": ["alcohol", "cocaine"],
+                    "trigger_kind": "lapse",
+                },
+            }
+        ]
+    }
+    text = exports.csv_bytes(export).decode("utf-8-sig")
+    header, row = csv.reader(io.StringIO(text))
+    fields = dict(zip(header, row, strict=True))
+    assert header[len(exports.CSV_BASE_COLUMNS) :] == [
+        "trigger_kind",
+        "substances",
+        "lapse_date",
+        "lapse_when",
+        "context",
+    ]
+    assert fields["substances"] == "alcohol; cocaine"
+    assert fields["lapse_date"] == "2026-03-07"
+    assert fields["lapse_when"] == "'=sat night"  # patient text: defused like any other
+    assert json.loads(exports.json_bytes(export)) == export
+
+
 # ----------------------------------------------------------------------------- PDF
 
 
@@ -189,6 +226,43 @@ def test_pdf_never_fetches_what_patient_text_names(fresh_patient: records.Patien
         server.server_close()
     assert _Counting.hits == []
     assert "img.png" in pdf_text(body)  # shown as the text it is
+
+
+def test_pdf_lists_slips_with_their_details(fresh_patient: records.PatientRef) -> None:
+    journal.save_entry(
+        fresh_patient.sender_id,
+        "trigger",
+        fields={
+            "trigger_kind": "lapse",
+            "substances": ["alcohol", "mdma"],
+            "lapse_date": "2026-03-07",
+            "lapse_when": "sat <b>night</b>",
+            "context": "party at a friend's",
+        },
+        craving=7,
+    )
+    record = records.load_record(fresh_patient)
+
+    html = exports.report_html(record, exported_by="t@solo.example", exported_at=EXPORTED_AT)
+    text = pdf_text(
+        exports.pdf_bytes(record, exported_by="t@solo.example", exported_at=EXPORTED_AT)
+    )
+
+    assert "<b>night</b>" not in html and "sat &lt;b&gt;night&lt;/b&gt;" in html
+    for expected in (
+        "Slips",
+        "Sat 7 Mar 2026 alcohol, MDMA · in their words: “sat <b>night</b>” · entry #1",
+        "Substances alcohol, MDMA",
+        "Day of the slip Sat 7 Mar 2026",
+        "When, in their words sat <b>night</b>",
+        "Slip",  # the chart's legend
+    ):
+        assert expected in text, expected
+    svg = ET.fromstring(re.search(r"<svg.*?</svg>", html, re.S).group(0))
+    (slip,) = svg.findall(f".//{SVG}g[@class='chart-lapse']")
+    assert (
+        slip.findtext(f"{SVG}title") == "Slip, Sat 7 Mar 2026: alcohol, MDMA — Slip reflection #1"
+    )
 
 
 @pytest.fixture
@@ -297,3 +371,63 @@ def test_seeded_chart_has_every_rating(seeded: SeedInfo) -> None:
     assert len(svg.findall(f".//{SVG}g[@class='chart-point chart-craving']")) == 12
     assert len(svg.findall(f".//{SVG}g[@class='chart-point chart-mood']")) == 9
     assert len(svg.findall(f".//{SVG}g[@class='chart-session']")) == 3
+
+
+def _lapse(day: int, *, number: int = 1, **details: object) -> records.ChartLapse:
+    return records.ChartLapse(
+        day=date(2026, 3, day), number=number, label=f"Slip reflection #{number}", **details
+    )
+
+
+def test_chart_marks_slips_below_the_time_axis() -> None:
+    points = [
+        ChartPoint(_at(2), mood=4, craving=2, label="Check-in #1"),
+        ChartPoint(_at(9), mood=6, craving=8, label="Check-in #2"),
+    ]
+    lapses = (
+        _lapse(5, number=3, substances=("alcohol", "cocaine")),
+        _lapse(9, number=4, dated_by_entry=True),
+    )
+    markup = charts.render_chart(ChartData(tuple(points), (), None, None, lapses=lapses))
+    svg = ET.fromstring(str(markup))
+
+    slips = svg.findall(f".//{SVG}g[@class='chart-lapse']")
+    assert [g.findtext(f"{SVG}title") for g in slips] == [
+        "Slip, Thu 5 Mar 2026: alcohol, cocaine — Slip reflection #3",
+        "Slip, recorded Mon 9 Mar 2026 (day of the slip not given): substance not named"
+        " — Slip reflection #4",
+    ]
+    first = [float(n) for n in re.findall(r"-?[\d.]+", slips[0].find(f"{SVG}path").get("d"))]
+    line = slips[0].find(f"{SVG}line")
+    axis_y = float(line.get("y2"))
+    assert min(first[1::2]) > axis_y  # the diamond is under the axis, clear of 0/10 ratings
+    early, late = (
+        g.find(f"{SVG}rect") for g in svg.findall(f".//{SVG}g[@class='chart-point chart-craving']")
+    )
+    assert float(early.get("x")) < float(line.get("x1")) < float(late.get("x"))
+    assert svg.findtext(f"{SVG}title").endswith("and slips")
+    desc = svg.findtext(f"{SVG}desc")
+    assert (
+        "2 slips: Thu 5 Mar 2026 (alcohol, cocaine); Mon 9 Mar 2026 (substance not named)." in desc
+    )
+    assert "Slip" in [t.text for t in svg.iter(f"{SVG}text")]  # the legend
+    assert not any(element.get("style") for element in svg.iter())
+
+
+def test_chart_with_only_a_slip_and_labels_are_escaped() -> None:
+    lapse = _lapse(7, substances=("<b>odd</b> & co",))
+    markup = str(charts.render_chart(ChartData((), (), None, None, lapses=(lapse,))))
+
+    assert "<b>" not in markup and "&lt;b&gt;odd&lt;/b&gt; &amp; co" in markup
+    svg = ET.fromstring(markup)
+    assert len(svg.findall(f".//{SVG}g[@class='chart-lapse']")) == 1
+    assert "1 slip: Sat 7 Mar 2026 (<b>odd</b> & co)." in svg.findtext(f"{SVG}desc")
+
+
+def test_chart_without_slips_has_no_slip_legend() -> None:
+    svg = _chart(
+        [ChartPoint(_at(2), mood=4, craving=2, label="Check-in #1")], (), start=None, end=None
+    )
+    assert "Slip" not in [t.text for t in svg.iter(f"{SVG}text")]
+    assert not svg.findall(f".//{SVG}g[@class='chart-lapse']")
+    assert "slip" not in svg.findtext(f"{SVG}desc").lower()

@@ -23,9 +23,10 @@ REPLIES = {
 OFFERS = {"/start_checkin", "/start_integration", "/coping_menu", "/report_craving"}
 #: A craving report names wanting, needing or being tempted to use, or a substance.
 CRAVING_CUE = re.compile(
-    r"crav|urge|want|need|wanna|tempt|itching|jones|fiend|white knuckl|relaps|use|using|"
+    r"crav|urge|want|need|wanna|tempt|itch|jones|fiend|white.knuckl|relaps|use|using|"
     r"high|fix|drink|beer|bottle|wasted|drunk|dealer|score|bump|line|pills|bars|oxy|xanax|"
-    r"ket|heroin|coke|liquor|bar and|picking up|pull to|miss the high|line of|relapsing"
+    r"ket|heroin|coke|liquor|whiskey|mouth is watering|bar and|picking up|pull to|"
+    r"miss the high|line of|relapsing"
 )
 
 

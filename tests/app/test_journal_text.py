@@ -123,3 +123,54 @@ def test_unsaved_answers_give_every_answer_back() -> None:
 
 def test_empty_journal_is_friendly() -> None:
     assert "empty so far" in journal_text.journal_list([])
+
+
+# --------------------------------------------------------------------------- a slip's details
+
+SLIP = {
+    "trigger_kind": "lapse",
+    "substances": ["alcohol", "mdma"],
+    "lapse_date": "2026-11-25",
+    "lapse_when": "last night",
+}
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        (SLIP, "Slip: alcohol and MDMA, last night"),
+        ({"substances": ["opioids"], "lapse_when": "on friday"}, "Slip: opioids, on friday"),
+        (
+            {"substances": ["alcohol", "cocaine", "cannabis"]},
+            "Slip: alcohol, cocaine and cannabis",
+        ),
+        ({"lapse_date": "2026-11-25"}, "Slip: on 25 Nov 2026"),
+        ({"lapse_when": "last\nweek"}, "Slip: last week"),
+        ({"substances": "alcohol", "lapse_date": "someday"}, None),
+        ({}, None),
+    ],
+)
+def test_lapse_summary(fields: dict[str, Any], expected: str | None) -> None:
+    assert journal_text.lapse_summary(fields) == expected
+
+
+def test_saved_slip_says_what_and_when() -> None:
+    said = journal_text.trigger_summary(entry("trigger", number=5, **SLIP))
+    assert "Slip: alcohol and MDMA, last night." in said.splitlines()
+    craving = journal_text.trigger_summary(entry("trigger", **{**SLIP, "trigger_kind": "craving"}))
+    assert "Slip:" not in craving
+
+
+def test_journal_line_names_the_substances_of_a_slip() -> None:
+    line = journal_text.journal_line(entry("trigger", context="after work", **SLIP))
+    assert line == "#4 · 26 Nov 2026 · Slip reflection · alcohol, MDMA — “after work”"
+
+
+def test_full_slip_entry_shows_what_and_the_day() -> None:
+    shown = journal_text.full_entry(entry("trigger", context="<i>party</i>", **SLIP))
+    assert shown.splitlines() == [
+        "Entry #4 · Slip reflection · 26 Nov 2026",
+        "Slip: alcohol and MDMA, last night",
+        "Day of the slip: Wednesday 25 November 2026",
+        "What was happening: <i>party</i>",
+    ]

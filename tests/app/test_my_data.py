@@ -112,7 +112,13 @@ def test_the_link_downloads_everything_about_the_patient(web: Served, person: Pe
             select(AuditEvent).where(AuditEvent.action == "patient_export")
         ).all()
     assert (row.actor, row.target, row.outcome) == ("patient", person.sender_id, "ok")
-    assert row.detail == {"jti": claims["jti"], "entries": 2, "risk_flags": 1, "conversations": 2}
+    assert row.detail == {
+        "jti": claims["jti"],
+        "entries": 2,
+        "risk_flags": 1,
+        "conversations": 2,
+        "format": "json",
+    }
     assert row.ip == "127.0.0.1"
 
 
@@ -193,6 +199,8 @@ def test_the_endpoint_is_in_the_published_schema(web: Served) -> None:
     ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok == {"$ref": "#/components/schemas/MyDataExport"}
     assert {"404", "410"} <= set(operation["responses"])
+    readable = schema["paths"]["/api/my-data/{token}/readable"]["get"]
+    assert "text/html" in readable["responses"]["200"]["content"]
     assert set(schema["components"]["schemas"]["MyDataExport"]["required"]) == {
         "patient",
         "clinic",
@@ -201,3 +209,61 @@ def test_the_endpoint_is_in_the_published_schema(web: Served) -> None:
         "risk_flags",
         "conversations",
     }
+
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quotes"'
+
+
+def test_the_readable_copy_is_the_same_data_escaped(web: Served, person: Person) -> None:
+    journal.save_entry(person.sender_id, "checkin", mood=4, fields={"note": HOSTILE})
+    url, _ = my_data.export_link(person.sender_id)
+    readable = my_data.readable_link(url)
+    assert readable == f"{url}/readable"
+
+    response = fetch(readable)
+
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="my-companion-data-')
+    assert disposition.endswith('.html"')
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    assert "script-src" not in policy and "'unsafe-inline'" not in policy
+    page = response.text
+    # The page carries its own policy, so a saved copy runs no script either.
+    assert '<meta http-equiv="Content-Security-Policy" content="default-src' in page
+    assert person.journal_text.replace("'", "&#x27;") in page
+    assert person.chat_text.replace("'", "&#x27;") in page
+    assert "walk after dinner" in page and "Intention" in page and "4/10" in page
+    assert HOSTILE not in page and "<script" not in page and "<img" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+
+    with db.session_scope(write=False) as session:
+        rows = session.scalars(select(AuditEvent).where(AuditEvent.action == "patient_export"))
+        formats = [row.detail["format"] for row in rows if row.target == person.sender_id]
+    assert formats == ["html"]
+
+
+def test_the_readable_copy_keeps_the_links_limits(web: Served, person: Person) -> None:
+    now = datetime.now(UTC)
+    expired, _ = my_data.issue_token(person.sender_id, now=now - timedelta(minutes=11))
+    response = fetch(my_data.readable_link(path_url(web, expired)))
+    assert response.status_code == 410
+    assert response.headers["content-type"].startswith("text/html")
+    assert "content-disposition" not in response.headers
+    assert "links work for 10 minutes" in response.text
+
+    invite = patients.invite("harbour")
+    response = fetch(my_data.readable_link(path_url(web, invite.token)))
+    assert response.status_code == 404
+    assert person.journal_text not in response.text
+
+    url, _ = my_data.export_link(person.sender_id)
+    assert patients.revoke(sender_id=person.sender_id) == 1
+    response = fetch(my_data.readable_link(url))
+    assert response.status_code == 410
+    assert "switched off your chat link" in response.text
+    assert person.journal_text not in response.text

@@ -1,5 +1,10 @@
 """Content checks for the psychoeducation answers: truthful, sourced, readable, well trained.
 
+Each topic has a short answer (the response `utter_psychoeducation/<topic>` in
+data/psychoeducation.yml) and a longer one ("Tell me more", bot/content/psychoeducation_more.yml).
+Together they must say what one long answer said; each on its own must be true and name its
+sources, because a person may read only one of them.
+
 These answers go to people in addiction treatment, so an invented figure, a study that does not
 exist or a claim like "ketamine grows new neurons" is a safety problem, not a style issue. Each
 test turns one rule of the project's facts page into code, so a careless edit of
@@ -18,6 +23,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAINING_FILE = ROOT / "data" / "psychoeducation.yml"
+MORE_FILE = ROOT / "bot" / "content" / "psychoeducation_more.yml"
 SOURCES_FILE = ROOT / "bot" / "content" / "sources.yml"
 HOLDOUT_FILE = ROOT / "tests" / "nlu" / "holdout_psychoeducation.yml"
 DOMAIN_FILE = ROOT / "domain.yml"
@@ -29,7 +35,11 @@ RESPONSE_PREFIX = "utter_psychoeducation/"
 MIN_TOPICS = 15
 MIN_EXAMPLES = 12
 MIN_HOLDOUT_EXAMPLES = 5
-MIN_WORDS, MAX_WORDS = 60, 140
+# The whole answer (short + more) still explains the topic; the short one fits a phone screen;
+# the longer one stays shorter than the single answers were before the split.
+MIN_WORDS = 60
+LEAD_MAX_WORDS_TOTAL, LEAD_MAX_PROSE_WORDS, LEAD_MAX_SENTENCES = 50, 45, 3
+MORE_MAX_WORDS = 140
 MAX_AVERAGE_GRADE = 9.0
 MAX_SINGLE_GRADE = 10.0
 FIGURATIVE_EXAMPLE = "I'm dying to know how ketamine works"
@@ -161,6 +171,27 @@ KEY_MESSAGES: dict[str, list[str]] = {
     "halt": ["Hungry, Angry, Lonely, Tired", "not a tested", "validated"],
     "history": ["not a model", "Roquet", "Krupitsky"],
     "measures": ["no clinical cut-offs", "over time"],
+    "next_day_effects": [
+        "next day",
+        "tiredness",
+        "headache",
+        "low mood or anxiety",
+        "detached for longer",
+        "care team",
+        "thoughts of ending your life",
+        "Nobody reads this chat live",
+    ],
+    # Nobody knows how long the benefit lasts: say so, and only give the trials' follow-ups.
+    "benefit_duration": [
+        "it is not known how long the benefit lasts",
+        "21 days",
+        "6 months",
+        "2 years",
+        "1 year",
+        "relapse was not clearly different",
+        "cravings did not differ",
+        "care team",
+    ],
     "naloxone": [
         "reverse an opioid overdose",
         "safe to give if you are not sure",
@@ -197,7 +228,26 @@ REQUIRED_SOURCES: dict[str, set[str]] = {
     "tolerance_after_break": {"Strang et al., 2003"},
     "opioid_medicines": {"Sordo et al., 2017"},
     "withdrawal_danger": {"ASAM, 2020", "FDA, 2020"},
+    "benefit_duration": {
+        "Dakwar et al., 2020",
+        "Grabski et al., 2022",
+        "Dakwar et al., 2019",
+        "Krupitsky et al., 2002",
+        "Krupitsky et al., 2007",
+    },
 }
+
+# Cited topics whose short answer states only facts the facts page gives without a study, so
+# it names no source (the longer answer names the study it goes on to describe).
+LEADS_WITHOUT_SOURCE: dict[str, str] = {
+    "measures": "The short answer is the page fact about single 0 to 10 ratings; the Penn "
+    "Alcohol Craving Scale and its source come in the longer answer.",
+}
+
+# Topics added for questions patients asked and got no answer to: trained the way patients
+# type (lower case, typos, fragments).
+PATIENT_WORDED_TOPICS = ("next_day_effects", "benefit_duration")
+FOLLOW_UP_INTENTS = ("more_detail", "not_what_i_asked")
 
 # Safety topics answer first, in a few short sentences, before any study is described.
 LEAD_SENTENCES, LEAD_MAX_WORDS = 3, 16
@@ -308,11 +358,34 @@ SHORT_CITATIONS = {source["short"]: source for source in SOURCES["sources"]}
 UNCITED_TOPICS: dict[str, str] = SOURCES.get("uncited_topics", {})
 
 
-def answer(topic: str) -> str:
-    """The single text answer of a topic, whitespace as the chat will show it."""
+MORE: dict[str, str] = load_yaml(MORE_FILE)
+PARTS = ("lead", "more")
+
+
+def lead(topic: str) -> str:
+    """The short answer of a topic, as the chat shows it first."""
     variations = RESPONSES[topic]
     assert len(variations) == 1, f"{topic}: expected one reviewed answer"
     return variations[0]["text"]
+
+
+def more(topic: str) -> str:
+    """The longer answer of a topic ("Tell me more")."""
+    return MORE[topic]
+
+
+def part(topic: str, which: str) -> str:
+    return lead(topic) if which == "lead" else more(topic)
+
+
+def answer(topic: str) -> str:
+    """Everything a topic says: the short answer, then the longer one."""
+    return f"{lead(topic)}\n\n{more(topic)}"
+
+
+def whole_prose(topic: str) -> str:
+    """The sentences of both answers, without their sources lines."""
+    return f"{prose(lead(topic))} {prose(more(topic))}"
 
 
 def allowed_numbers(topic: str, text: str) -> set[str]:
@@ -339,6 +412,11 @@ def test_every_topic_has_examples_and_a_response() -> None:
         f"examples without answer: {sorted(set(EXAMPLES) - set(RESPONSES))}; "
         f"answers without examples: {sorted(set(RESPONSES) - set(EXAMPLES))}"
     )
+    assert set(MORE) == set(RESPONSES), (
+        f"short answer without a longer one: {sorted(set(RESPONSES) - set(MORE))}; "
+        f"longer answer without a topic: {sorted(set(MORE) - set(RESPONSES))}"
+    )
+    assert all(isinstance(text, str) and text.strip() for text in MORE.values())
     thin = {topic: len(items) for topic, items in EXAMPLES.items() if len(items) < MIN_EXAMPLES}
     assert not thin, f"fewer than {MIN_EXAMPLES} examples: {thin}"
 
@@ -356,6 +434,46 @@ def test_a_figurative_question_is_trained_as_a_question() -> None:
     assert FIGURATIVE_EXAMPLE in EXAMPLES["how_ketamine_works"]
 
 
+def intent_examples(document: dict[str, Any], intent: str) -> list[str]:
+    """The examples of one ordinary intent, as Rasa reads them."""
+    for block in document.get("nlu", []):
+        if block.get("intent") == intent:
+            return [
+                line.strip()[2:].strip()
+                for line in block["examples"].splitlines()
+                if line.strip().startswith("- ")
+            ]
+    return []
+
+
+@pytest.mark.parametrize("intent", FOLLOW_UP_INTENTS)
+def test_follow_up_intents_are_trained_here(intent: str) -> None:
+    examples = intent_examples(TRAINING, intent)
+    assert len(examples) >= MIN_EXAMPLES, f"{intent}: {len(examples)} examples"
+    keys = [normalise(example) for example in examples]
+    assert len(set(keys)) == len(keys), f"{intent} repeats an example"
+    topic_keys = {normalise(e) for items in EXAMPLES.values() for e in items}
+    assert not topic_keys & set(keys), f"{intent} shares examples with a topic"
+
+
+@pytest.mark.parametrize("topic", PATIENT_WORDED_TOPICS)
+def test_new_topics_are_trained_as_patients_type(topic: str) -> None:
+    examples = EXAMPLES[topic]
+    assert len(examples) >= MIN_EXAMPLES
+    assert all(example == example.lower() for example in examples), topic
+    assert any(not example.endswith(("?", ".")) for example in examples), "only full sentences"
+
+
+def test_the_addiction_question_is_trained_on_the_misuse_answer() -> None:
+    """Asked whether ketamine itself is addictive, the person needs the misuse answer, not a
+    study of ketamine for heroin; varied wordings of that question train it."""
+    addiction = re.compile(r"addict|hooked|dependen|dependant", re.IGNORECASE)
+    about_ketamine = [e for e in EXAMPLES["ketamine_misuse"] if addiction.search(e)]
+    assert len(about_ketamine) >= MIN_EXAMPLES, about_ketamine
+    for topic in ("evidence_opioids", "evidence_alcohol", "evidence_cocaine"):
+        assert not [e for e in EXAMPLES[topic] if re.search(r"addicted to ket", e, re.I)], topic
+
+
 def test_answers_offer_no_retrieval_intent_buttons() -> None:
     """Rasa 3.6 cannot trigger `/psychoeducation/<topic>`: such a button would be misread."""
     for topic in TOPICS:
@@ -368,7 +486,7 @@ def test_answers_offer_no_retrieval_intent_buttons() -> None:
 
 
 def test_sources_have_full_references_and_are_all_used() -> None:
-    all_text = " ".join(answer(topic) for topic in TOPICS)
+    all_text = " ".join(" ".join(answer(topic).split()) for topic in TOPICS)
     for short, source in SHORT_CITATIONS.items():
         assert CITATION.fullmatch(short), f"not a short citation: {short!r}"
         assert source["reference"].startswith(short.split(",")[0]), short
@@ -392,8 +510,8 @@ def test_uncited_topics_are_real_topics_with_reasons() -> None:
 
 
 @pytest.mark.parametrize("topic", TOPICS)
-def test_answer_cites_only_known_sources_and_ends_with_them(topic: str) -> None:
-    text = answer(topic)
+def test_longer_answer_cites_only_known_sources_and_ends_with_them(topic: str) -> None:
+    text = more(topic)
     body, closing = split_sources_line(text)
     cited = set(citations_in(text))
     unknown = cited - set(SHORT_CITATIONS)
@@ -409,19 +527,63 @@ def test_answer_cites_only_known_sources_and_ends_with_them(topic: str) -> None:
 
 
 @pytest.mark.parametrize("topic", TOPICS)
-def test_every_figure_comes_from_a_cited_source(topic: str) -> None:
-    text = answer(topic)
+def test_short_answer_names_its_sources(topic: str) -> None:
+    """The short answer is all many people read: it names the study it rests on, at its end,
+    and only studies the longer answer goes on to describe."""
+    text = lead(topic)
+    body, closing = split_sources_line(text)
+    cited = set(citations_in(text))
+    assert not cited - set(SHORT_CITATIONS), f"{topic}: unknown sources {cited}"
+    if topic in UNCITED_TOPICS or topic in LEADS_WITHOUT_SOURCE:
+        assert not cited and closing is None, f"{topic}: expected no source, got {cited}"
+        return
+    assert closing, f"{topic}: the short answer must end with its sources"
+    assert set(citations_in(body)) <= set(closing), f"{topic}: cited in text but not at the end"
+    assert set(closing) <= set(citations_in(more(topic))), (
+        f"{topic}: the short answer cites {closing}, the longer one does not"
+    )
+
+
+def test_short_answers_without_a_source_say_why() -> None:
+    for topic, reason in LEADS_WITHOUT_SOURCE.items():
+        assert topic in RESPONSES and topic not in UNCITED_TOPICS, topic
+        assert len(reason.split()) >= 8, f"{topic}: give a real reason"
+
+
+def figures(topic: str, text: str) -> list[str]:
     stripped = text
     for short in SHORT_CITATIONS:
         stripped = stripped.replace(short, "")
+    return NUMBER.findall(stripped)
+
+
+@pytest.mark.parametrize("which", PARTS)
+@pytest.mark.parametrize("topic", TOPICS)
+def test_every_figure_comes_from_a_cited_source(topic: str, which: str) -> None:
+    text = part(topic, which)
     allowed = allowed_numbers(topic, text)
-    unsupported = [n for n in NUMBER.findall(stripped) if n not in allowed]
+    unsupported = [n for n in figures(topic, text) if n not in allowed]
     assert not unsupported, f"{topic}: figures not on the facts page for its sources: {unsupported}"
 
 
 @pytest.mark.parametrize("topic", TOPICS)
-def test_answer_makes_no_forbidden_claim(topic: str) -> None:
-    assert forbidden_claims(answer(topic)) == []
+def test_short_answer_figures_are_backed_by_the_longer_answer_or_the_facts(topic: str) -> None:
+    """A figure in the short answer is one the longer answer explains, or one the facts page
+    gives for the source named (where the page is present)."""
+    in_more = set(figures(topic, more(topic)))
+    facts = FACTS_PAGE.read_text(encoding="utf-8") if FACTS_PAGE.exists() else None
+    for figure in figures(topic, lead(topic)):
+        if figure in in_more:
+            continue
+        assert figure in allowed_numbers(topic, lead(topic)), f"{topic}: {figure}"
+        if facts is not None:
+            assert figure in facts, f"{topic}: {figure} is not on the facts page"
+
+
+@pytest.mark.parametrize("which", PARTS)
+@pytest.mark.parametrize("topic", TOPICS)
+def test_answer_makes_no_forbidden_claim(topic: str, which: str) -> None:
+    assert forbidden_claims(part(topic, which)) == []
 
 
 @pytest.mark.parametrize(
@@ -449,10 +611,10 @@ def test_forbidden_claim_checker(sentence: str, expect_problem: bool) -> None:
 
 def test_plasticity_window_is_never_given_a_number() -> None:
     for topic in TOPICS:
-        text = answer(topic)
-        if "window" in text.lower():
-            assert not WINDOW_LENGTH.search(text), f"{topic} puts a number on the window"
-    assert not re.search(r"\d", prose(answer("plasticity_window")))
+        for text in (lead(topic), more(topic)):
+            if "window" in text.lower():
+                assert not WINDOW_LENGTH.search(text), f"{topic} puts a number on the window"
+    assert not re.search(r"\d", whole_prose("plasticity_window"))
 
 
 @pytest.mark.parametrize("topic", sorted(KEY_MESSAGES))
@@ -468,32 +630,33 @@ def test_every_topic_has_a_key_message() -> None:
 
 @pytest.mark.parametrize("topic", sorted(REQUIRED_SOURCES))
 def test_answer_names_the_sources_it_rests_on(topic: str) -> None:
-    missing = REQUIRED_SOURCES[topic] - set(citations_in(answer(topic)))
+    missing = REQUIRED_SOURCES[topic] - set(citations_in(" ".join(answer(topic).split())))
     assert not missing, f"{topic} must cite {sorted(missing)}"
 
 
 @pytest.mark.parametrize("topic", sorted(LEADS))
 def test_safety_answers_lead_with_short_plain_sentences(topic: str) -> None:
-    sentences = SENTENCE_END.split(" ".join(prose(answer(topic)).split()))[:LEAD_SENTENCES]
+    sentences = SENTENCE_END.split(" ".join(prose(lead(topic)).split()))[:LEAD_SENTENCES]
     long = [s for s in sentences if len(s.split()) > LEAD_MAX_WORDS]
     assert not long, f"{topic}: opening sentences over {LEAD_MAX_WORDS} words: {long}"
-    lead = " ".join(sentences)
-    missing = [p for p in LEADS[topic] if not re.search(p, lead, re.IGNORECASE)]
+    opening = " ".join(sentences)
+    missing = [p for p in LEADS[topic] if not re.search(p, opening, re.IGNORECASE)]
     assert not missing, f"{topic}: the first {LEAD_SENTENCES} sentences lack {missing}"
 
 
 def test_mechanism_in_rats_comes_before_the_unknowns_in_addiction() -> None:
     """The glutamate and synapse steps are rodent depression work, said as such; the addiction
     mechanism is unknown, and the two candidate ideas are called hypotheses."""
-    text = " ".join(answer("how_ketamine_works").split())
+    text = " ".join(whole_prose("how_ketamine_works").split())
     for sentence in SENTENCE_END.split(text):
         if re.search(r"burst|BDNF|mTOR|synapses", sentence):
             assert re.search(r"\brats?\b|\banimals?\b", sentence), (
                 f"animal work given without its species: {sentence!r}"
             )
-    unknown = text.index("is not known")
+    full = " ".join(answer("how_ketamine_works").split())
+    unknown = full.index("is not known")
     for hypothesis in ("Das et al., 2019", "Rothberg et al., 2021"):
-        assert text.index(hypothesis) > unknown, f"{hypothesis} is cited before 'not known'"
+        assert full.index(hypothesis) > unknown, f"{hypothesis} is cited before 'not known'"
 
 
 def recreational_source_misuses(text: str) -> list[str]:
@@ -528,9 +691,10 @@ def test_recreational_source_checker(text: str, expect_problem: bool) -> None:
     assert bool(recreational_source_misuses(text)) is expect_problem
 
 
+@pytest.mark.parametrize("which", PARTS)
 @pytest.mark.parametrize("topic", TOPICS)
-def test_recreational_use_reviews_are_not_cited_for_clinic_safety(topic: str) -> None:
-    assert recreational_source_misuses(answer(topic)) == []
+def test_recreational_use_reviews_are_not_cited_for_clinic_safety(topic: str, which: str) -> None:
+    assert recreational_source_misuses(part(topic, which)) == []
 
 
 def test_recreational_use_reviews_say_so_in_sources() -> None:
@@ -550,9 +714,26 @@ def test_no_answer_claims_ketamine_works_best_in_a_plan(topic: str) -> None:
 
 
 @pytest.mark.parametrize("topic", TOPICS)
+def test_short_answer_fits_a_phone_screen(topic: str) -> None:
+    words = len(lead(topic).split())
+    assert words <= LEAD_MAX_WORDS_TOTAL, f"{topic}: {words} words with its sources"
+    sentences = SENTENCE_END.split(" ".join(prose(lead(topic)).split()))
+    assert len(sentences) <= LEAD_MAX_SENTENCES, f"{topic}: {len(sentences)} sentences"
+    assert sum(len(s.split()) for s in sentences) <= LEAD_MAX_PROSE_WORDS, topic
+
+
+@pytest.mark.parametrize("topic", TOPICS)
 def test_answer_length(topic: str) -> None:
-    words = len(answer(topic).split())
-    assert MIN_WORDS <= words <= MAX_WORDS, f"{topic}: {words} words"
+    words = len(more(topic).split())
+    assert words <= MORE_MAX_WORDS, f"{topic}: the longer answer has {words} words"
+    assert len(whole_prose(topic).split()) >= MIN_WORDS, f"{topic}: too little said"
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_the_longer_answer_is_not_the_short_one_again(topic: str) -> None:
+    """ "Tell me more" must add something, or the person gets the same answer twice."""
+    assert normalise(prose(more(topic))) != normalise(prose(lead(topic)))
+    assert len(prose(more(topic)).split()) > len(prose(lead(topic)).split()), topic
 
 
 @pytest.fixture(scope="session")
@@ -590,7 +771,7 @@ def test_answers_are_plain_language(
     record_property: Callable[[str, Any], None],
 ) -> None:
     """Readable by a 13-year-old: graded on the sentences, not on the reference list."""
-    grades = {topic: flesch_kincaid_grade(prose(answer(topic))) for topic in TOPICS}
+    grades = {topic: flesch_kincaid_grade(whole_prose(topic)) for topic in TOPICS}
     average = sum(grades.values()) / len(grades)
     record_property("average_flesch_kincaid_grade", round(average, 2))
     assert average <= MAX_AVERAGE_GRADE, f"average grade {average:.1f}: {grades}"

@@ -392,6 +392,97 @@ def test_chart_data(seeded: SeedInfo) -> None:
     assert (chart.start, chart.end) == (None, None)
 
 
+def test_seeded_slip_without_details_is_on_the_chart_on_its_entry_day(seeded: SeedInfo) -> None:
+    record = main_record(seeded)
+    slip = next(e for e in record.entries if e.title == "Slip reflection")
+
+    (lapse,) = record.chart.lapses
+
+    assert lapse.number == slip.number
+    assert lapse.day == slip.created_at.astimezone(UTC).date()
+    assert lapse.dated_by_entry
+    assert lapse.substances == () and lapse.substances_text == "substance not named"
+    assert lapse.label == f"Slip reflection #{slip.number}"
+
+
+def _slip(sender_id: str, **details: object) -> None:
+    journal.save_entry(
+        sender_id,
+        "trigger",
+        fields={"trigger_kind": "lapse", "context": "after the phone call", **details},
+        craving=8,
+    )
+
+
+def test_a_slips_details_are_labelled_fields_in_question_order(fresh: Clinic) -> None:
+    patient = add_patient(fresh, "p-slip-fields")
+    journal.save_entry(
+        "p-slip-fields",
+        "trigger",
+        fields={
+            "context": "party",
+            "lapse_when": "sat night",
+            "substances": ["cocaine", "alcohol", "mdma"],
+            "trigger_kind": "lapse",
+            "lapse_date": "2026-03-07",
+        },
+    )
+
+    (entry,) = records.load_record(patient).entries
+
+    assert [(f.key, f.label, f.text) for f in entry.fields] == [
+        ("trigger_kind", "Kind", "Slip"),
+        ("substances", "Substances", "cocaine, alcohol, MDMA"),
+        ("lapse_date", "Day of the slip", "Sat 7 Mar 2026"),
+        ("lapse_when", "When, in their words", "sat night"),
+        ("context", "What was happening", "party"),
+    ]
+    searched = records.load_record(patient, Filters.parse(query="MDMA")).entries
+    assert [e.number for e in searched] == [entry.number]
+
+
+def test_slips_on_the_chart(fresh: Clinic) -> None:
+    patient = add_patient(fresh, "p-slips")
+    _slip(
+        "p-slips",
+        substances=["alcohol", "<script>alert(1)</script>"],
+        lapse_date="2020-03-07",
+        lapse_when="sat <b>night</b>",
+    )
+    _slip("p-slips", substances=["opioids"], lapse_date="2020-03-02")
+    _slip("p-slips", lapse_date="not a date")
+    journal.save_entry(
+        "p-slips", "trigger", fields={"trigger_kind": "craving", "lapse_date": "2020-03-05"}
+    )
+    journal.save_entry("p-slips", "checkin", fields={"note": "ok"}, mood=6)
+
+    record = records.load_record(patient)
+    chart = record.chart
+    written = {e.number: e.created_at.astimezone(UTC).date() for e in record.entries}
+
+    assert [(lapse.number, lapse.day) for lapse in chart.lapses] == [
+        (2, date(2020, 3, 2)),
+        (1, date(2020, 3, 7)),
+        (3, written[3]),  # no day given: the day the entry was written
+    ]
+    opioids, alcohol, undated = chart.lapses
+    assert alcohol.substances == ("alcohol",)  # only the bot's own names reach the chart
+    assert alcohol.when_text == "sat <b>night</b>"  # kept verbatim; the page escapes it
+    assert not alcohol.dated_by_entry and opioids.substances == ("opioids",)
+    assert undated.dated_by_entry and undated.when_text is None
+    assert not chart.is_empty
+
+    march = records.load_record(patient, Filters.parse(start="2020-03-05", end="2020-03-31"))
+    assert [lapse.number for lapse in march.chart.lapses] == [1]
+    assert march.chart.points == ()  # the check-in's rating was written today
+
+
+def test_a_chart_with_only_slips_is_not_empty() -> None:
+    lapse = records.ChartLapse(day=date(2026, 3, 7), number=1, label="Slip reflection #1")
+    assert not records.ChartData((), (), None, None, lapses=(lapse,)).is_empty
+    assert records.ChartData((), (), None, None).is_empty
+
+
 # ----------------------------------------------------------------------------- changes
 
 

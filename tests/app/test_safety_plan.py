@@ -207,7 +207,7 @@ def test_keep_with_no_plan_asks_for_words(
 ) -> None:
     slot = "plan_coping_alone"
     tracker = form_turn(domain, slot, "keep", intent="keep_entry")
-    assert validate(domain, dispatcher, tracker) == {slot: None}
+    assert validate(domain, dispatcher, tracker) == {slot: None, "reask": "once"}
     assert responses(dispatcher) == ["utter_safety_plan_nothing_to_keep"]
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from deployment import deployed
+from deployment import Deployment, deployed
 
 from bot import encryption, runner
 
@@ -25,6 +25,7 @@ class Assistant:
     services: dict[str, runner.Service]
     rest_url: str
     database_url: str
+    deployment: Deployment
 
     def send(self, sender: str, message: str) -> list[dict]:
         response = requests.post(
@@ -61,6 +62,7 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
                 services=running.services,
                 rest_url=running.rest_url,
                 database_url=running.database_url,
+                deployment=running,
             )
     encryption.reset()
 

@@ -12,7 +12,7 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.nlu.crisis_policy import ELEVATED_SECONDS, next_crisis_action
+from bot.nlu.crisis_policy import ELEVATED_SECONDS, SUPPORTIVE_TURNS, next_crisis_action
 
 KNOWN = {
     "utter_crisis_suicide",
@@ -22,6 +22,7 @@ KNOWN = {
     "utter_safety_thanks",
     "utter_still_here",
     "utter_glad_safe",
+    "utter_supportive",
     "action_record_risk_flag",
     "action_deactivate_loop",
     "integration_form",
@@ -153,9 +154,44 @@ def test_the_first_ordinary_message_after_an_urgent_reply_gets_one_check_in():
     after = [*events, act("utter_still_here"), act(ACTION_LISTEN_NAME)]
     assert run([*after, user("affirm")]) == ["utter_glad_safe", ACTION_LISTEN_NAME]
     assert run([*after, user("deny")])[0] == "utter_crisis_suicide"
-    # Only once: the message after the check-in's answer is answered as usual.
+    # The check-in only once: an "ok" after its answer gets the supportive reply instead.
     done = [*after, user("affirm"), act("utter_glad_safe"), act(ACTION_LISTEN_NAME)]
-    assert run([*done, user("affirm")]) == []
+    assert run([*done, user("affirm")]) == ["utter_supportive", ACTION_LISTEN_NAME]
+
+
+@pytest.mark.parametrize("intent", ["affirm", "unsure", "nlu_fallback", "share_feeling", "deny"])
+def test_ordinary_messages_after_an_urgent_reply_get_warmth_not_a_menu(intent):
+    events = [*urgent_turn(time.time()), user("affirm"), act("utter_still_here")]
+    events += [act(ACTION_LISTEN_NAME), user("affirm"), act("utter_glad_safe")]
+    events += [act(ACTION_LISTEN_NAME), user(intent)]
+    assert run(events) == ["utter_supportive", ACTION_LISTEN_NAME]
+
+
+def test_after_the_safety_question_a_no_then_an_ok_gets_warmth():
+    events = [user("crisis", "ask", "suicide"), act("utter_ask_safety"), act(ACTION_LISTEN_NAME)]
+    events += [user("deny"), act("utter_safety_thanks"), act(ACTION_LISTEN_NAME)]
+    assert run([*events, user("affirm")]) == ["utter_supportive", ACTION_LISTEN_NAME]
+
+
+def test_inside_a_form_the_answer_is_the_forms():
+    events = [user("crisis", "ask", "suicide"), act("utter_ask_safety"), act(ACTION_LISTEN_NAME)]
+    events += [user("deny"), act("utter_safety_thanks"), act("integration_form")]
+    events += [ActiveLoop("integration_form"), act(ACTION_LISTEN_NAME)]
+    assert run([*events, user("unsure")]) == []
+
+
+def test_the_supportive_turns_end():
+    events = [*urgent_turn(time.time())]
+    for _ in range(SUPPORTIVE_TURNS):
+        events += [user("share_feeling"), act("utter_supportive"), act(ACTION_LISTEN_NAME)]
+    assert run([*events, user("share_feeling")]) == []
+
+
+def test_greetings_thanks_and_venting_keep_their_own_replies():
+    events = [*urgent_turn(time.time()), user("affirm"), act("utter_still_here")]
+    events += [act(ACTION_LISTEN_NAME), user("affirm"), act("utter_glad_safe")]
+    for intent in ("thank", "goodbye", "greet", "vent", "start_checkin"):
+        assert run([*events, act(ACTION_LISTEN_NAME), user(intent)]) == []
 
 
 def test_a_request_after_an_urgent_reply_is_answered_as_usual():
@@ -178,21 +214,37 @@ def test_a_crisis_message_without_a_stored_assessment_is_assessed_from_its_text(
     assert run([bare("meh whatever")])[0] == "utter_ask_safety"
 
 
-def test_a_classifier_guess_inside_a_form_pauses_it_and_asks():
-    """The message kept its own intent (so the form could store it as the answer); the ask
-    comes before the form's next question."""
-    guess = UserUttered(
-        "heavy chest, then lightness",
+def classifier_guess(text: str) -> UserUttered:
+    return UserUttered(
+        text,
         intent={"name": "share_reflection", "confidence": 0.1},
         parse_data={
             "crisis_detection": {"level": "ask", "kind": "suicide", "source": "classifier"}
         },
     )
-    assert run([*IN_FORM, guess]) == [
+
+
+def test_a_classifier_guess_inside_a_journal_form_is_its_answer():
+    """Reflections, cravings and check-ins are about hard feelings and using: the classifier's
+    guess alone reads the topic there; the form keeps the answer (the detector still reads it)."""
+    assert run([*IN_FORM, classifier_guess("heavy chest, then lightness")]) == []
+
+
+def test_a_classifier_guess_in_another_form_pauses_it_and_asks():
+    """The message kept its own intent (so the form could store it as the answer); the ask
+    comes before the form's next question."""
+    in_message = [act("care_team_message_form"), ActiveLoop("care_team_message_form")]
+    assert run([*in_message, classifier_guess("tell them i cant do this anymore")]) == [
         "action_deactivate_loop",
         "utter_ask_safety",
         ACTION_LISTEN_NAME,
     ]
+
+
+def test_a_classifier_guess_in_a_journal_form_of_an_elevated_conversation_is_urgent():
+    now = time.time()
+    events = [*urgent_turn(now - 60), *IN_FORM, classifier_guess("heavy chest, then lightness")]
+    assert run(events)[0] == "utter_crisis_suicide"
 
 
 def test_a_classifier_guess_inside_the_safety_plan_is_its_answer_but_the_detector_still_asks():

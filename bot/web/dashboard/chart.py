@@ -6,7 +6,9 @@ in the browser and in the PDF, and stays readable with no CSS at all: colours an
 are SVG presentation attributes, which the policy does not block.
 
 The SVG is built with :mod:`xml.etree.ElementTree`, which escapes every text and attribute
-value; what goes in is numbers, dates and our own labels, never patient text.
+value; what goes in is numbers, dates and our own labels, never patient text. Slips are drawn
+as diamonds under the time axis with the substances from the bot's own list; the patient's
+words for when stay out of the chart (the page lists them, escaped).
 """
 
 from __future__ import annotations
@@ -16,13 +18,21 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from markupsafe import Markup
 
-from bot.records import ChartData, ChartPoint, format_day, format_time
+from bot.records import ChartData, ChartLapse, ChartPoint, format_day, format_time
 
-__all__ = ["CRAVING_COLOR", "MOOD_COLOR", "SESSION_COLOR", "render_chart"]
+__all__ = [
+    "CRAVING_COLOR",
+    "LAPSE_COLOR",
+    "MOOD_COLOR",
+    "SESSION_COLOR",
+    "lapse_title",
+    "render_chart",
+]
 
 CRAVING_COLOR = "#b03a2e"
 MOOD_COLOR = "#1f5f99"
 SESSION_COLOR = "#6c3f8f"
+LAPSE_COLOR = "#a35200"
 GRID_COLOR = "#d8d8d8"
 TEXT_COLOR = "#404040"
 FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
@@ -35,11 +45,15 @@ _MARGIN_LEFT = 34
 _MARGIN_RIGHT = 14
 _MARGIN_TOP = 26
 _MARGIN_BOTTOM = 58
+#: Where a slip's diamond sits: this far below the time axis, between its labels and the legend.
+_LAPSE_OFFSET = 27
+_LAPSE_SIZE = 5
 
 
 def _period(chart: ChartData) -> tuple[date, date]:
     days = [point.at.astimezone(UTC).date() for point in chart.points]
     days += list(chart.session_dates)
+    days += [lapse.day for lapse in chart.lapses]
     start = chart.start or min(days)
     end = chart.end or max(days)
     return start, end
@@ -138,6 +152,41 @@ def _sessions(svg: ET.Element, plot: _Plot, sessions: tuple[date, ...]) -> None:
         )
 
 
+def lapse_title(lapse: ChartLapse) -> str:
+    """The slip's accessible name: "Slip, Tue 3 Mar 2026: alcohol — Slip reflection #5"."""
+    when = format_day(lapse.day)
+    if lapse.dated_by_entry:
+        when = f"recorded {when} (day of the slip not given)"
+    return f"Slip, {when}: {lapse.substances_text} — {lapse.label}"
+
+
+def _lapses(svg: ET.Element, plot: _Plot, lapses: tuple[ChartLapse, ...]) -> None:
+    for lapse in lapses:
+        x = plot.x(datetime.combine(lapse.day, time(12), UTC))
+        y = plot.bottom + _LAPSE_OFFSET
+        group = _titled(svg, lapse_title(lapse))
+        group.set("class", "chart-lapse")
+        _sub(
+            group,
+            "line",
+            x1=x,
+            x2=x,
+            y1=float(plot.top),
+            y2=plot.bottom,
+            stroke=LAPSE_COLOR,
+            stroke_width="1",
+            stroke_dasharray="1 3",
+        )
+        size = _LAPSE_SIZE
+        _sub(
+            group,
+            "path",
+            d=f"M {_num(x)} {y - size} L {_num(x + size)} {y} L {_num(x)} {y + size} "
+            f"L {_num(x - size)} {y} Z",
+            fill=LAPSE_COLOR,
+        )
+
+
 def _series(
     svg: ET.Element, plot: _Plot, points: tuple[ChartPoint, ...], name: str, color: str
 ) -> None:
@@ -170,7 +219,7 @@ def _series(
             )
 
 
-def _legend(svg: ET.Element, plot: _Plot, height: int) -> None:
+def _legend(svg: ET.Element, plot: _Plot, height: int, *, lapses: bool) -> None:
     legend = _sub(svg, "g", aria_hidden="true")
     y = float(height - 14)
     x = float(plot.left)
@@ -192,6 +241,17 @@ def _legend(svg: ET.Element, plot: _Plot, height: int) -> None:
         stroke_dasharray="4 3",
     )
     _text(legend, x + 8, y, "Ketamine session")
+    if lapses:
+        x += 140
+        size = _LAPSE_SIZE
+        _sub(
+            legend,
+            "path",
+            d=f"M {_num(x)} {y - 4 - size} L {_num(x + size)} {y - 4} L {_num(x)} {y - 4 + size} "
+            f"L {_num(x - size)} {y - 4} Z",
+            fill=LAPSE_COLOR,
+        )
+        _text(legend, x + 10, y, "Slip")
 
 
 def _description(chart: ChartData, start: date, end: date) -> str:
@@ -210,6 +270,12 @@ def _description(chart: ChartData, start: date, end: date) -> str:
         parts.append(f"Ketamine sessions: {days}.")
     else:
         parts.append("No ketamine session dates recorded.")
+    if chart.lapses:
+        slips = "; ".join(
+            f"{format_day(lapse.day)} ({lapse.substances_text})" for lapse in chart.lapses
+        )
+        count = len(chart.lapses)
+        parts.append(f"{count} {'slip' if count == 1 else 'slips'}: {slips}.")
     return " ".join(parts)
 
 
@@ -218,8 +284,8 @@ def render_chart(chart: ChartData, *, width: int = 720, height: int = 280) -> Ma
 
     Marking the result as safe HTML is sound because every string enters through
     ElementTree (``.text`` and attribute values), whose serialiser escapes ``&``, ``<``, ``>``
-    and quotes; and the strings are dates, ratings and entry titles ("Check-in #3"), never
-    text a patient wrote.
+    and quotes; and the strings are dates, ratings, entry titles ("Check-in #3") and
+    substance labels from the bot's own list, never text a patient wrote.
     """
     if chart.is_empty:
         return None
@@ -238,11 +304,14 @@ def render_chart(chart: ChartData, *, width: int = 720, height: int = 280) -> Ma
         },
     )
     title = _sub(svg, "title", id="trend-chart-title")
-    title.text = "Craving and mood over time, with ketamine session dates"
+    title.text = "Craving and mood over time, with ketamine session dates" + (
+        " and slips" if chart.lapses else ""
+    )
     _sub(svg, "desc", id="trend-chart-desc").text = _description(chart, start, end)
     _grid(svg, plot)
     _sessions(svg, plot, chart.session_dates)
+    _lapses(svg, plot, chart.lapses)
     _series(svg, plot, chart.points, "mood", MOOD_COLOR)
     _series(svg, plot, chart.points, "craving", CRAVING_COLOR)
-    _legend(svg, plot, height)
+    _legend(svg, plot, height, lapses=bool(chart.lapses))
     return Markup(ET.tostring(svg, encoding="unicode", short_empty_elements=True))

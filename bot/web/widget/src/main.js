@@ -8,6 +8,7 @@ import { DEFAULT_CONFIG, loadConfig, telHref, textOn } from "./config.js";
 import { el, srOnly } from "./dom.js";
 import { IdentityError, anonymousToken, takeFragmentToken } from "./identity.js";
 import { SessionState } from "./storage.js";
+import STARTERS from "./starters.json";
 import { CSS } from "./styles.js";
 
 const STARTED = Symbol.for("companion-widget.started");
@@ -56,7 +57,11 @@ const TEXT = {
     "use \u201cGet help now\u201d.",
   notSent: "Not sent yet",
   resending: "Your message will be sent again by itself in a few seconds.",
-  downloadDefault: "Download your data",
+  downloadDefault: "Download my data",
+  readableDefault: "Readable copy (web page)",
+  chooseAny: "Choose any that fit",
+  sendChoices: "Send",
+  sendChoicesName: "Send the ones I chose",
 };
 
 function findScript() {
@@ -100,6 +105,18 @@ function quickReplies(value) {
     }));
 }
 
+/**
+ * A question that takes several of its suggested replies at once (e.g. the HALT check):
+ * {exclusive}, the payloads that stand alone ("none") and are sent at once, or null.
+ */
+function multiSelect(value) {
+  if (!value || typeof value !== "object") return null;
+  const exclusive = Array.isArray(value.exclusive)
+    ? value.exclusive.filter((payload) => typeof payload === "string" && payload)
+    : [];
+  return { exclusive };
+}
+
 function attachmentLink(value) {
   const src = value && value.payload && (value.payload.src || value.payload.url);
   if (typeof src !== "string") return null;
@@ -118,7 +135,13 @@ function attachmentLink(value) {
 function downloadOffer(value) {
   if (!value || typeof value !== "object" || typeof value.url !== "string") return null;
   const label = typeof value.label === "string" && value.label.trim() ? value.label.trim() : "";
-  return { url: value.url, label };
+  const offer = { url: value.url, label };
+  if (typeof value.readable_url === "string" && value.readable_url) {
+    offer.readable_url = value.readable_url;
+    const readable = value.readable_label;
+    offer.readable_label = typeof readable === "string" && readable.trim() ? readable.trim() : "";
+  }
+  return offer;
 }
 
 /**
@@ -198,6 +221,7 @@ class Widget {
       const items = this.state.data.transcript.map((item) => this.renderItem(item));
       this.log.replaceChildren(...(this.greeting ? [this.greeting] : []), ...items);
       this.input.value = this.state.data.draft;
+      this.settleReplies();
     }
     if (!this.panel.hidden || this.state.data.outbox.length) this.ensureConnection();
   }
@@ -211,8 +235,10 @@ class Widget {
     this.panel.setAttribute("aria-label", `Chat with ${config.name}`);
     this.crisisList.replaceChildren(...this.crisisItems(config.crisis_lines));
     if (!this.greeting) {
-      this.greeting = this.renderBot({ text: config.greeting }, false);
+      // The widget's own first message, so it offers the ways in that Rasa's greeting does.
+      this.greeting = this.renderBot({ text: config.greeting, quick_replies: STARTERS });
       this.log.insertBefore(this.greeting, this.log.firstChild);
+      this.settleReplies();
     }
   }
 
@@ -407,19 +433,20 @@ class Widget {
     this.host = host;
 
     for (const item of this.state.data.transcript) this.log.appendChild(this.renderItem(item));
+    this.settleReplies();
   }
 
   renderItem(item) {
     if (item.kind === "patient") return this.renderPatient(item);
-    return this.renderBot(item, true);
+    return this.renderBot(item);
   }
 
-  renderBot(item, withReplies) {
-    const node = el(
-      "div",
-      { class: "msg bot" },
-      el("p", { class: "bubble" }, srOnly("Assistant: "), item.text || ""),
-    );
+  renderBot(item) {
+    const node = el("div", { class: "msg bot" });
+    // A download sent on its own (a custom payload) has no words: no empty bubble for it.
+    if (item.text || !item.download) {
+      node.appendChild(el("p", { class: "bubble" }, srOnly("Assistant: "), item.text || ""));
+    }
     if (item.link) {
       const attrs = {
         class: "link",
@@ -430,32 +457,117 @@ class Widget {
       node.appendChild(el("a", attrs, item.link));
     }
     if (item.download) node.appendChild(this.renderDownload(item.download));
-    const replies = withReplies ? item.quick_replies || [] : [];
-    if (replies.length) {
-      node.appendChild(
-        el(
-          "div",
-          { class: "quick-replies", role: "group", "aria-label": "Suggested replies" },
-          replies.map((reply) =>
-            el(
-              "button",
-              { type: "button", onclick: () => this.send(reply.title, reply.payload) },
-              reply.title,
-            ),
-          ),
-        ),
-      );
-    }
+    const replies = item.quick_replies || [];
+    if (replies.length && item.multi) node.appendChild(this.renderChoices(replies, item.multi));
+    else if (replies.length) node.appendChild(this.renderReplies(replies));
     return node;
+  }
+
+  replyButton(reply) {
+    return el(
+      "button",
+      { type: "button", class: "reply", onclick: () => this.send(reply.title, reply.payload) },
+      reply.title,
+    );
+  }
+
+  renderReplies(replies) {
+    return el(
+      "div",
+      { class: "quick-replies", role: "group", "aria-label": "Suggested replies" },
+      replies.map((reply) => this.replyButton(reply)),
+    );
+  }
+
+  /**
+   * Toggle chips and one "Send" for a question that takes several answers at once; an
+   * exclusive reply ("None of these") stays an ordinary button that answers on its own.
+   */
+  renderChoices(replies, multi) {
+    const exclusive = new Set(multi.exclusive);
+    const chips = replies
+      .filter((reply) => !exclusive.has(reply.payload))
+      .map((reply) => {
+        const chip = el(
+          "button",
+          {
+            type: "button",
+            class: "chip",
+            "aria-pressed": "false",
+            onclick: () => {
+              const pressed = chip.getAttribute("aria-pressed") !== "true";
+              chip.setAttribute("aria-pressed", String(pressed));
+              this.settleReplies();
+            },
+          },
+          reply.title,
+        );
+        chip.reply = reply;
+        return chip;
+      });
+    const sendButton = el(
+      "button",
+      {
+        type: "button",
+        class: "choices-send",
+        "aria-label": TEXT.sendChoicesName,
+        onclick: () => this.sendChoices(chips),
+      },
+      TEXT.sendChoices,
+    );
+    const alone = replies.filter((reply) => exclusive.has(reply.payload));
+    return el(
+      "div",
+      { class: "quick-replies choices", role: "group", "aria-label": TEXT.chooseAny },
+      chips,
+      alone.map((reply) => this.replyButton(reply)),
+      sendButton,
+    );
+  }
+
+  /** One message naming every chosen option, e.g. "hungry, tired". */
+  sendChoices(chips) {
+    const chosen = chips
+      .filter((chip) => chip.getAttribute("aria-pressed") === "true")
+      .map((chip) => chip.reply);
+    if (!chosen.length) return;
+    const intents = chosen.some((reply) => reply.payload.startsWith("/"));
+    const text = chosen.map((reply) => reply.title).join(", ");
+    const payload = intents ? text : chosen.map((reply) => reply.payload).join(", ");
+    this.send(text, payload);
+  }
+
+  /**
+   * Only the newest message's replies can be pressed, and only while it is the assistant's:
+   * older ones (also in a transcript restored after a reload) answer nothing any more.
+   */
+  settleReplies() {
+    const messages = this.log.querySelectorAll(".msg");
+    const last = messages[messages.length - 1];
+    const live = last && last.classList.contains("bot") ? last : null;
+    for (const group of this.log.querySelectorAll(".quick-replies")) {
+      const active = live !== null && live.contains(group);
+      group.classList.toggle("answered", !active);
+      const chosen = group.querySelector('.chip[aria-pressed="true"]') !== null;
+      for (const button of group.querySelectorAll("button")) {
+        const waiting = button.classList.contains("choices-send") && !chosen;
+        button.disabled = !active || waiting;
+      }
+    }
   }
 
   renderDownload(offer) {
     const label = offer.label || TEXT.downloadDefault;
     const href = ownDataUrl(offer.url, this.base);
-    if (href) {
-      return el("a", { class: "link download", href, download: "", rel: "noopener" }, label);
+    if (!href) return el("p", { class: "download-text" }, `${label}: ${offer.url}`);
+    const links = [el("a", { class: "download", href, download: "", rel: "noopener" }, label)];
+    const readable = offer.readable_url && ownDataUrl(offer.readable_url, this.base);
+    if (readable) {
+      const text = offer.readable_label || TEXT.readableDefault;
+      const attrs = { class: "download-alt", href: readable, download: "", rel: "noopener" };
+      links.push(el("a", attrs, text));
     }
-    return el("p", { class: "download-text" }, `${label}: ${offer.url}`);
+    return el("div", { class: "downloads" }, links);
   }
 
   renderPatient(item) {
@@ -469,13 +581,27 @@ class Widget {
 
   /** A new message in the conversation: older quick replies no longer apply. */
   addItem(item) {
-    for (const button of this.log.querySelectorAll(".quick-replies button:not([disabled])")) {
-      button.disabled = true;
-    }
     this.state.data.transcript.push(item);
     this.state.save();
     this.log.appendChild(this.renderItem(item));
+    this.settleReplies();
     this.scrollToEnd();
+  }
+
+  /**
+   * Rasa sends a response's custom payload as a message of its own, right after the
+   * response's words and buttons: a multi-select marker turns those buttons into chips.
+   */
+  markMultiSelect(multi) {
+    const transcript = this.state.data.transcript;
+    const item = transcript[transcript.length - 1];
+    if (!item || item.kind !== "bot" || !item.quick_replies || item.multi) return;
+    item.multi = multi;
+    this.state.save();
+    const messages = this.log.querySelectorAll(".msg");
+    const node = messages[messages.length - 1];
+    if (node) node.replaceWith(this.renderItem(item));
+    this.settleReplies();
   }
 
   /** A notice about the connection or access; not part of the stored conversation. */
@@ -807,11 +933,17 @@ class Widget {
     const replies = quickReplies(data.quick_replies);
     const link = attachmentLink(data.attachment);
     const download = downloadOffer(data.download);
+    const multi = multiSelect(data.multi_select);
+    if (multi && !text && !replies.length && !link && !download) {
+      this.markMultiSelect(multi);
+      return;
+    }
     if (!text && !replies.length && !link && !download) return;
     this.unanswered = [];
     this.showTyping(false);
     const item = { kind: "bot", text };
     if (replies.length) item.quick_replies = replies;
+    if (replies.length && multi) item.multi = multi;
     if (link) item.link = link;
     if (download) item.download = download;
     this.addItem(item);

@@ -108,13 +108,38 @@ button, textarea { font: inherit; color: inherit; }
 }
 .link { color: #0b4f9c; }
 .download-text { margin: 4px 0 0; font-size: 0.875rem; overflow-wrap: anywhere; }
-.quick-replies { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; }
+/* Touch targets: every button and link a patient taps is at least 44 by 44 CSS pixels. */
+.downloads { display: flex; flex-wrap: wrap; align-items: center; gap: 8px; margin-top: 6px; }
+.download, .download-alt {
+  display: inline-flex; align-items: center; justify-content: center;
+  min-height: 44px; min-width: 44px; padding: 8px 16px; border-radius: 22px;
+  font-weight: 600; text-decoration: none;
+}
+.download { background: var(--companion-accent); color: var(--companion-on-accent); }
+.download-alt { color: #0b4f9c; text-decoration: underline; padding: 8px 4px; }
+.quick-replies { display: flex; flex-wrap: wrap; gap: 8px; margin-top: 6px; }
 .quick-replies button {
-  min-height: 36px; padding: 6px 12px; border-radius: 18px; cursor: pointer;
+  min-height: 44px; min-width: 44px; padding: 8px 14px; border-radius: 22px; cursor: pointer;
   border: 2px solid var(--companion-accent); background: #ffffff; color: var(--companion-text);
 }
 .quick-replies button:hover:not(:disabled) { background: #eef1f3; }
-.quick-replies button:disabled { cursor: default; border-color: #c3c8cd; color: #5f6a74; }
+.quick-replies button:disabled {
+  cursor: default; border-color: #c3c8cd; border-style: dashed; background: #f4f6f8;
+  color: #5f6a74;
+}
+.chip[aria-pressed="true"] {
+  background: var(--companion-accent); color: var(--companion-on-accent);
+}
+.chip[aria-pressed="true"]::before { content: "\\2713\\00a0" / ""; }
+.quick-replies .chip[aria-pressed="true"]:hover:not(:disabled) {
+  background: var(--companion-accent);
+}
+.quick-replies .chip[aria-pressed="true"]:disabled {
+  background: #dfe3e6; color: var(--companion-text);
+}
+.quick-replies .choices-send:not(:disabled) {
+  background: var(--companion-accent); color: var(--companion-on-accent); font-weight: 600;
+}
 .typing { padding: 4px 12px; }
 .typing-dots { display: inline-flex; gap: 4px; }
 .typing .dot {

@@ -1,0 +1,170 @@
+"""Rasa NLU component that corrects three readings the classifier gets wrong in everyday words.
+
+- **A command inside a longer sentence.** "i want to stop letting my dad's voice run my life"
+  is an answer, not "stop". Inside a form a ``stop`` intent ends the reflection and the
+  answer is lost, so a command intent (``stop``, ``skip`` …) on a message that cannot be a
+  command (:func:`bot.reply_reading.is_command_shaped`) gives way to the next-best intent.
+- **A slip told in passing.** "i had a couple drinks last night after. feel like an idiot"
+  read as a craving is answered with praise for not acting on it. A message that reports a
+  use (:func:`bot.reply_reading.reports_use`) becomes ``report_lapse`` when the classifier
+  chose a craving, a feeling, or nothing it was sure of.
+- **A craving in everyday words.** "now i really want a drink" read as nothing becomes
+  ``report_craving`` when the classifier found nothing more specific.
+- **A request for a person, for more, or a complaint that the answer missed.** "can i talk to
+  my therapist?", "tell me more", "that's not what i asked" in words the classifier files
+  elsewhere become ``contact_care_team``, ``more_detail`` or ``not_what_i_asked``.
+
+It runs after the FallbackClassifier and before the crisis detector (config.yml), so danger
+still overrides everything. What it changed is recorded under ``intent_guard``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.reply_reading import (
+    asks_for_a_person,
+    asks_for_more,
+    command_intents,
+    is_command_shaped,
+    reports_use,
+    says_wrong_answer,
+    tells_craving,
+)
+
+GUARD_KEY = "intent_guard"
+LAPSE_INTENT = "report_lapse"
+PERSON_INTENT = "contact_care_team"
+MORE_INTENT = "more_detail"
+WRONG_ANSWER_INTENT = "not_what_i_asked"
+CRAVING_INTENT = "report_craving"
+#: When no other reading is left for a message that is not a command.
+DEFAULT_INTENT = "share_reflection"
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class IntentGuards(GraphComponent, IntentClassifier):
+    """Replaces the classifier's intent in the three cases above; leaves every other alone."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.component_config = config
+        self._slip_over = frozenset(config["slip_over"])
+        self._craving_over = frozenset(config["craving_over"])
+        self._requests_over = frozenset(config["requests_over"])
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """Which classifier readings a slip or a craving in plain words may replace."""
+        return {
+            "slip_over": [
+                "report_craving",
+                "report_trigger",
+                "share_feeling",
+                "vent",
+                "share_reflection",
+                "out_of_scope",
+                "nlu_fallback",
+            ],
+            "craving_over": [
+                "share_feeling",
+                "vent",
+                "share_reflection",
+                "out_of_scope",
+                "nlu_fallback",
+            ],
+            "requests_over": [
+                "help",
+                "bot_challenge",
+                "out_of_scope",
+                "nlu_fallback",
+                "share_feeling",
+                "share_reflection",
+                "vent",
+                "gratitude",
+                "milestone",
+                "affirm",
+                "deny",
+                "unsure",
+                "skip",
+                "continue_form",
+                "start_checkin",
+                "thank",
+            ],
+        }
+
+    @staticmethod
+    def supported_languages() -> list[str]:
+        return ["en"]
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> IntentGuards:
+        return cls({**cls.get_default_config(), **config})
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            self._process_one(message)
+        return messages
+
+    def _process_one(self, message: Message) -> None:
+        text = message.get(TEXT) or ""
+        intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+        if intent is None or text.startswith("/"):
+            return
+        if intent in self._requests_over and asks_for_a_person(text):
+            self._replace(message, intent, PERSON_INTENT, "person")
+        elif intent in command_intents() and not is_command_shaped(text):
+            self._replace(message, intent, _next_best(message, command_intents()), "not_a_command")
+        elif intent in self._requests_over and says_wrong_answer(text):
+            self._replace(message, intent, WRONG_ANSWER_INTENT, "wrong_answer")
+        elif intent in self._requests_over and asks_for_more(text):
+            self._replace(message, intent, MORE_INTENT, "more")
+        elif intent in self._slip_over and reports_use(text):
+            self._replace(message, intent, LAPSE_INTENT, "slip")
+        elif intent in self._craving_over and tells_craving(text):
+            self._replace(message, intent, CRAVING_INTENT, "craving")
+
+    @staticmethod
+    def _replace(message: Message, original: str, replacement: str, rule: str) -> None:
+        ranking = message.get(INTENT_RANKING_KEY) or []
+        confidence = next(
+            (
+                float(entry.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+                for entry in ranking
+                if entry.get(INTENT_NAME_KEY) == replacement
+            ),
+            0.0,
+        )
+        chosen = {INTENT_NAME_KEY: replacement, PREDICTED_CONFIDENCE_KEY: confidence}
+        others = [e for e in ranking if e.get(INTENT_NAME_KEY) != replacement]
+        message.set(INTENT, chosen, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [dict(chosen), *others], add_to_output=True)
+        message.set(GUARD_KEY, {"from": original, "rule": rule}, add_to_output=True)
+
+
+def _next_best(message: Message, excluded: frozenset[str]) -> str:
+    """The classifier's best intent that is not excluded (nor the fallback's placeholder)."""
+    for entry in message.get(INTENT_RANKING_KEY) or []:
+        name = entry.get(INTENT_NAME_KEY)
+        if name and name not in excluded and name != "nlu_fallback":
+            return str(name)
+    return DEFAULT_INTENT

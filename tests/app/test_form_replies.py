@@ -1,0 +1,340 @@
+"""Inside a form: replies that are not answers, ratings as people give them, acknowledgements,
+and a slip told in the middle of a craving reflection."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from action_support import (
+    PATIENT,
+    form_turn,
+    responses,
+    run,
+    slot_events,
+    stored_entries,
+    stored_flags,
+    turn,
+)
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.checkin import ActionSaveCheckin, ValidateCheckinForm
+from actions.integration import ValidateIntegrationForm
+from actions.risk import ActionCheckLapse
+from actions.triggers import ActionSaveTrigger, ValidateTriggerForm
+from bot import journal
+from bot.acknowledgements import lines_of
+from bot.parsing import SKIPPED
+from bot.psychoeducation import more_texts
+
+SELECTED = {
+    "response_selector": {
+        "default": {
+            "response": {
+                "intent_response_key": "psychoeducation/side_effects",
+                "utter_action": "utter_psychoeducation/side_effects",
+                "confidence": 0.8,
+            },
+            "ranking": [
+                {"intent_response_key": "psychoeducation/side_effects", "confidence": 0.8},
+                {"intent_response_key": "psychoeducation/next_day_effects", "confidence": 0.15},
+            ],
+        }
+    }
+}
+
+
+def validate_integration(domain, dispatcher, slot, text, **kwargs) -> dict[str, Any]:
+    """The slots the validation sets (which question comes next is the form's business)."""
+    tracker = form_turn(domain, "integration_form", slot, text, **kwargs)
+    events = slot_events(run(ValidateIntegrationForm(), dispatcher, tracker, domain))
+    return {name: value for name, value in events.items() if name != "requested_slot"}
+
+
+def test_a_question_inside_the_form_is_answered_not_stored(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    text = "wait, is it normal to feel spaced out for days?"
+    slots = validate_integration(
+        domain, dispatcher, "feelings", text, intent="psychoeducation", parsed=SELECTED
+    )
+    assert slots["feelings"] is None
+    assert slots["reask"] == "once"
+    assert slots["last_topic"] == "side_effects"
+    assert responses(dispatcher) == ["utter_psychoeducation/side_effects"]
+    titles = [b["title"] for b in dispatcher.messages[0]["buttons"]]
+    assert titles == ["Tell me more", "That's not what I asked"]
+
+
+def test_tell_me_more_inside_the_form_gives_more_and_asks_again(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    slots = validate_integration(
+        domain,
+        dispatcher,
+        "feelings",
+        "/more_detail",
+        intent="more_detail",
+        slots={"last_topic": "side_effects"},
+    )
+    assert slots["feelings"] is None
+    assert dispatcher.messages[0]["text"] == more_texts()["side_effects"]
+
+
+def test_a_statement_the_classifier_reads_as_psychoeducation_is_still_an_answer(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    text = "warm hands and a heavy chest, like the ketamine was working"
+    slots = validate_integration(
+        domain, dispatcher, "feelings", text, intent="psychoeducation", parsed=SELECTED
+    )
+    assert slots["feelings"] == text
+
+
+@pytest.mark.parametrize("text", ["what do you mean?", "wdym", "huh", "why do you need to know"])
+def test_what_do_you_mean_gets_the_questions_explanation(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, text: str
+) -> None:
+    slots = validate_integration(domain, dispatcher, "insight", text, intent="nlu_fallback")
+    assert slots == {"insight": None, "reask": "once"}
+    assert responses(dispatcher) == ["utter_explain_insight"]
+
+
+@pytest.mark.parametrize("text", ["idk", "i literally said idk", "no idea tbh", "dunno"])
+def test_i_dont_know_is_a_kind_skip(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, text: str
+) -> None:
+    slots = validate_integration(domain, dispatcher, "small_step", text, intent="unsure")
+    assert slots["small_step"] == SKIPPED
+    assert responses(dispatcher) == ["utter_unsure_skipped"]
+
+
+def test_you_didnt_answer_is_an_apology_not_an_answer(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    text = "you didnt answer my question lol"
+    slots = validate_integration(domain, dispatcher, "insight", text, intent="share_feeling")
+    assert slots == {"insight": None, "reask": "once"}
+    assert responses(dispatcher) == ["utter_form_unanswered"]
+
+
+def test_asking_twice_never_reads_the_same(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    slots = validate_integration(
+        domain, dispatcher, "insight", "huh", intent="nlu_fallback", slots={"reask": "once"}
+    )
+    assert slots["reask"] == "again"
+
+
+def test_every_re_ask_has_its_own_wording(domain: dict[str, Any]) -> None:
+    """Each question a form asks again has a plain, an "once" and an "again" wording."""
+    for slot in ("stood_out", "feelings", "insight", "intention", "small_step", "mood", "craving"):
+        variants = domain["responses"][f"utter_ask_{slot}"]
+        conditions = {
+            (v.get("condition") or [{}])[0].get("value") for v in variants if v.get("condition")
+        }
+        assert {"once", "again"} <= conditions, slot
+        texts = [v["text"] for v in variants]
+        assert len(set(texts)) == len(texts), slot
+
+
+def test_small_step_does_not_mention_a_skipped_intention(domain: dict[str, Any]) -> None:
+    variants = domain["responses"]["utter_ask_small_step"]
+    skipped = [
+        v for v in variants if any(c.get("name") == "intention" for c in v.get("condition") or [])
+    ]
+    assert skipped and all("intention" not in v["text"] for v in skipped)
+    assert skipped[0]["condition"][0]["value"] == SKIPPED
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high"), [("still like 6-7", "6", "7"), ("between 4 and 6", "4", "6")]
+)
+def test_a_range_asks_which_is_closer(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, text: str, low: str, high: str
+) -> None:
+    slots = validate_integration(domain, dispatcher, "mood", text)
+    assert slots == {"mood": None, "reask": "range", "range_low": low, "range_high": high}
+    assert dispatcher.messages == []  # the form's next ask says it
+
+
+def test_a_word_is_proposed_as_a_number_and_yes_takes_it(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    slots = validate_integration(domain, dispatcher, "mood", "meh")
+    assert slots == {"mood": None, "reask": "word", "rating_guess": "5"}
+    confirmed = validate_integration(
+        domain,
+        dispatcher,
+        "mood",
+        "yes",
+        intent="affirm",
+        slots={"reask": "word", "rating_guess": "5"},
+    )
+    assert confirmed["mood"] == "5"
+    assert confirmed["reask"] is None and confirmed["rating_guess"] is None
+
+
+def test_words_mean_different_numbers_for_a_craving(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    slots = validate_integration(domain, dispatcher, "craving", "pretty bad")
+    assert slots["rating_guess"] == "7"
+
+
+def test_a_heavy_answer_is_acknowledged_with_an_offer_once(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    text = "my dad died in march and i cried through the whole session"
+    slots = validate_integration(domain, dispatcher, "stood_out", text)
+    said = [m["text"] for m in dispatcher.messages]
+    assert slots["stood_out"] == text
+    assert said[0] in lines_of("heavy")
+    assert "care team" in said[1]
+    assert slots["support_offered"] is True
+    again = CollectingDispatcher()
+    later = validate_integration(
+        domain,
+        again,
+        "feelings",
+        "grief, mostly, and tears",
+        slots={"support_offered": True, "last_ack": said[0]},
+    )
+    assert len(again.messages) == 1 and again.messages[0]["text"] != said[0]
+    assert "support_offered" not in later
+
+
+def test_a_slip_told_in_a_craving_reflection_turns_it_into_a_slip_reflection(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
+) -> None:
+    tracker = form_turn(
+        domain,
+        "trigger_form",
+        "trigger_craving",
+        "i didnt though. i drank",
+        intent="report_lapse",
+        slots={"trigger_kind": "craving"},
+    )
+    slots = slot_events(run(ValidateTriggerForm(), dispatcher, tracker, domain))
+    assert slots["trigger_kind"] == "lapse"
+    assert slots["trigger_craving"] is None
+    assert slots["lapse_report"] == "i didnt though. i drank"
+    assert responses(dispatcher) == ["utter_lapse_told_in_form"]
+    assert not any("acting on it" in (m.get("text") or "") for m in dispatcher.messages)
+
+
+def test_an_opioid_slip_in_a_craving_reflection_gets_the_harm_reduction_note(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
+) -> None:
+    tracker = form_turn(
+        domain,
+        "trigger_form",
+        "trigger_context",
+        "i was at my cousins and ended up taking some of his percs",
+        intent="share_reflection",
+        slots={"trigger_kind": "craving"},
+    )
+    slots = slot_events(run(ValidateTriggerForm(), dispatcher, tracker, domain))
+    assert slots["trigger_context"].startswith("i was at my cousins")
+    assert slots["trigger_kind"] == "lapse"
+    assert responses(dispatcher)[:2] == ["utter_lapse_told_in_form", "utter_lapse_harm_reduction"]
+    assert stored_flags(journal_db) == []
+
+
+def test_a_craving_that_stayed_a_craving_is_left_alone(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    tracker = form_turn(
+        domain,
+        "checkin_form",
+        "checkin_note",
+        "almost drank but called my sponsor",
+        slots={"trigger_kind": None},
+    )
+    slots = slot_events(run(ValidateCheckinForm(), dispatcher, tracker, domain))
+    assert slots["checkin_note"] == "almost drank but called my sponsor"
+
+
+def test_a_slip_is_saved_with_what_was_taken_and_when(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
+) -> None:
+    slots = {
+        "trigger_kind": "lapse",
+        "lapse_report": "had a couple drinks last night after. feel like an idiot",
+        "trigger_context": "my brother's birthday",
+    }
+    run(ActionSaveTrigger(), dispatcher, turn(domain, slots=slots), domain)
+    (entry,) = stored_entries(journal_db)
+    assert entry["fields"]["trigger_kind"] == "lapse"
+    assert entry["fields"]["substances"] == ["alcohol"]
+    assert entry["fields"]["lapse_when"] == "last night"
+    assert entry["fields"]["lapse_date"] == (date.today() - timedelta(days=1)).isoformat()
+
+
+def test_a_craving_keeps_no_slip_details(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
+) -> None:
+    slots = {"trigger_kind": "craving", "lapse_report": None, "trigger_context": "payday"}
+    run(ActionSaveTrigger(), dispatcher, turn(domain, slots=slots), domain)
+    (entry,) = stored_entries(journal_db)
+    assert "substances" not in entry["fields"] and "lapse_date" not in entry["fields"]
+
+
+@pytest.mark.parametrize(("days", "noted"), [(1, True), (3, True), (9, False)])
+def test_a_slip_days_after_a_session_gets_the_after_session_note(
+    domain: dict[str, Any],
+    dispatcher: CollectingDispatcher,
+    journal_db: str,
+    days: int,
+    noted: bool,
+) -> None:
+    journal.save_entry(
+        PATIENT, "integration", fields={}, session_date=date.today() - timedelta(days=days)
+    )
+    tracker = turn(domain, "i drank last night", intent="report_lapse")
+    run(ActionCheckLapse(), dispatcher, tracker, domain)
+    assert ("utter_lapse_after_session" in responses(dispatcher)) is noted
+
+
+def test_a_slip_without_any_recorded_session_gets_no_session_note(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
+) -> None:
+    run(
+        ActionCheckLapse(),
+        dispatcher,
+        turn(domain, "used on friday", intent="report_lapse"),
+        domain,
+    )
+    assert responses(dispatcher) == []
+
+
+@pytest.mark.parametrize(("mood", "offered"), [("3", True), ("4", True), ("5", False)])
+def test_a_low_mood_check_in_ends_with_an_offer_not_only_thanks(
+    domain: dict[str, Any],
+    dispatcher: CollectingDispatcher,
+    journal_db: str,
+    mood: str,
+    offered: bool,
+) -> None:
+    slots = {"checkin_mood": mood, "checkin_craving": "2", "checkin_note": "lost my job today"}
+    run(ActionSaveCheckin(), dispatcher, turn(domain, slots=slots), domain)
+    assert ("utter_low_mood_offer" in responses(dispatcher)) is offered
+
+
+def test_a_question_about_the_scale_is_not_a_rating(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    slots = validate_integration(domain, dispatcher, "mood", "is 10 the best or the worst?")
+    assert slots == {"mood": None, "reask": "once"}
+    assert responses(dispatcher) == ["utter_explain_mood"]
+
+
+@pytest.mark.parametrize(("slot", "text"), [("mood", "banana"), ("session_date", "the blue one")])
+def test_after_three_asks_the_question_is_left_kindly(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, slot: str, text: str
+) -> None:
+    slots = validate_integration(domain, dispatcher, slot, text, slots={"reask": "again"})
+    assert slots[slot] == SKIPPED
+    assert responses(dispatcher) == ["utter_moving_on"]
