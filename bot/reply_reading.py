@@ -26,7 +26,7 @@ from bot.content import load_mapping
 WORDS_FILE = Path(__file__).resolve().parent / "content" / "reply_words.yml"
 
 #: An "I don't know" is a short reply; a longer one that contains "not sure" is an answer.
-MAX_UNSURE_WORDS = 6
+MAX_UNSURE_WORDS = 8
 #: "What do you mean?" and its kin are short; longer replies are answers or real questions.
 MAX_CLARIFY_WORDS = 10
 #: Classifier readings under which a short question back is taken as one about the question.
@@ -151,8 +151,15 @@ def _openers() -> re.Pattern[str]:
     return _phrases(_words()["question_openers"])
 
 
-def looks_like_question(text: str) -> bool:
-    """Whether a reply is phrased as a question: it has a "?" or opens like one.
+@cache
+def _question_words() -> frozenset[str]:
+    return frozenset(_words()["question_words"])
+
+
+def looks_like_question(text: str, *, loosely: bool = False) -> bool:
+    """Whether a reply is phrased as a question: it has a "?" or opens like one ("is it
+    normal", "can i"); ``loosely``, a question word at the start is enough ("how long does
+    it last").
 
     Only the shape is read here; whether it is a question *to the assistant* about the
     treatment is the classifier's part (see :func:`read_form_reply`).
@@ -162,7 +169,10 @@ def looks_like_question(text: str) -> bool:
         return False
     if "?" in text or "\uff1f" in text:
         return True
-    return _openers().match(" ".join(words)) is not None
+    core = _strip_fillers(words)
+    if loosely and core and core[0] in _question_words():
+        return True
+    return _openers().match(" ".join(core)) is not None
 
 
 def read_form_reply(text: str, intent: str | None) -> Reading:
@@ -183,7 +193,7 @@ def read_form_reply(text: str, intent: str | None) -> Reading:
         return Reading.MORE
     if asks_what_it_means(text):
         return Reading.CLARIFY
-    if intent == "psychoeducation" and looks_like_question(text):
+    if intent == "psychoeducation" and looks_like_question(text, loosely=True):
         return Reading.QUESTION
     if intent == "bot_challenge" and looks_like_question(text):
         return Reading.ABOUT_ASSISTANT

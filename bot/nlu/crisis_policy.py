@@ -43,30 +43,27 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.safety.assessment import assess
-from bot.safety.detector import default_matcher
+from bot.safety.detector import default_matcher, mentions_risk_words
 
 CRISIS_INTENT = "crisis"
 CRISIS_PREFIX = "utter_crisis_"
 RECENT_RESPONSE = "utter_crisis_recent"
 DEFAULT_KIND = "suicide"
 ASK_RESPONSE = "utter_ask_safety"
-#: Forms whose answers are about risk or using itself (a safety plan's warning signs, a
-#: craving's trigger, feelings after a session, whether a slip's effects have worn off): there
-#: the classifier's guess alone reads the topic, not the person. Measured on the held-out
-#: conversations (tests/conversations/), it asked the safety question of 1 answer in 20 in the
-#: journal forms, at a confidence of 0.5 to 1.0 on grateful, venting and reflective answers
-#: alike, and each ask broke the reflection. The detector's rules still read every answer
-#: (urgent and ask alike), a mood of 2 or lower still brings the direct question, and in a
-#: conversation that had an urgent reply in the last hours a guess is still urgent.
-GUESSES_NOT_ASKED_IN = frozenset(
-    {
-        "safety_plan_form",
-        "integration_form",
-        "checkin_form",
-        "trigger_form",
-        "urge_surfing_form",
-        "lapse_check_form",
-    }
+#: Forms whose answers are about risk itself (a safety plan's warning signs, means kept away,
+#: people to call): there the classifier's guess alone reads the topic, not the person, and
+#: asking would break the plan at every step. The detector's rules still read every answer.
+GUESSES_NOT_ASKED_IN = frozenset({"safety_plan_form"})
+#: Journal forms, whose answers are full of hard feelings and talk of using. Measured on the
+#: held-out conversations (tests/conversations/), the classifier's guess alone asked the safety
+#: question of 1 answer in 20 there, at a confidence of 0.5 to 1.0 on grateful, venting and
+#: reflective answers alike, and each ask broke the reflection. There the guess asks only when
+#: the answer also speaks of living, dying, ending or hurting
+#: (:func:`bot.safety.detector.mentions_risk_words`). The detector's rules still read every
+#: answer, a mood of 2 or lower still brings the direct question, and in a conversation that
+#: had an urgent reply in the last hours a guess is urgent.
+GUESSES_NEED_RISK_WORDS_IN = frozenset(
+    {"integration_form", "checkin_form", "trigger_form", "urge_surfing_form", "lapse_check_form"}
 )
 SAFETY_THANKS = "utter_safety_thanks"
 STILL_HERE = "utter_still_here"
@@ -190,7 +187,11 @@ def crisis_sequence(tracker: DialogueStateTracker, known: set[str]) -> list[str]
         elif (
             level == "ask"
             and turn.detection.get("source") == "classifier"
-            and turn.active_loop in GUESSES_NOT_ASKED_IN
+            and (
+                turn.active_loop in GUESSES_NOT_ASKED_IN
+                or turn.active_loop in GUESSES_NEED_RISK_WORDS_IN
+                and not mentions_risk_words(turn.user.text or "")
+            )
         ):
             return None  # the form takes the answer; the detector has read it already
         if level in ("urgent", "recent"):

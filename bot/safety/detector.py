@@ -647,6 +647,20 @@ class CrisisMatcher:
 
 
 @functools.lru_cache(maxsize=1)
+@functools.cache
+def _risk_words_pattern() -> re.Pattern[str]:
+    words = sorted({str(w).casefold() for w in load_lexicon(LEXICON_PATH).get("risk_words") or []})
+    body = "|".join(r"\s+".join(map(re.escape, w.split())) for w in sorted(words, key=len)[::-1])
+    return re.compile(rf"(?<![\w'])(?:{body})(?![\w'])")
+
+
+def mentions_risk_words(text: str) -> bool:
+    """Whether the text speaks of living, dying, ending or hurting (``risk_words`` in
+    base.yml): what a classifier's crisis guess needs beside it inside a journal form."""
+    plain = text.casefold().replace("\u2019", "'")
+    return bool(_risk_words_pattern().search(plain))
+
+
 def default_matcher() -> CrisisMatcher:
     """The process-wide matcher for the packaged lexicon (built on first use)."""
     return CrisisMatcher()

@@ -6,12 +6,15 @@ import pytest
 
 from bot.reply_reading import (
     Reading,
+    asks_for_a_person,
+    asks_for_more,
     asks_what_it_means,
     is_command_shaped,
     is_unsure,
     looks_like_question,
     read_form_reply,
     reports_use,
+    says_wrong_answer,
     tells_craving,
 )
 
@@ -155,3 +158,39 @@ def test_everyday_craving(text):
 @pytest.mark.parametrize("text", ["no cravings today", "i didnt even want a drink", "fine thanks"])
 def test_no_craving(text):
     assert not tells_craving(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can i talk to my therapist?",
+        "how do i reach someone at the clinic",
+        "no, i want to talk to a real person",
+        "who can i call about this",
+        "can someone from the clinic call me",
+        "is there a number i can ring",
+    ],
+)
+def test_requests_for_a_person(text):
+    assert asks_for_a_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["my therapist said i should journal more", "are you a real person?", "i talked to my mom"],
+)
+def test_telling_or_asking_about_the_assistant_is_not_a_request(text):
+    assert not asks_for_a_person(text)
+
+
+def test_answers_that_open_with_a_question_word_stay_answers():
+    assert read_form_reply("when i got home i cried", "nlu_fallback") is Reading.ANSWER
+    assert read_form_reply("do more yoga", "nlu_fallback") is Reading.ANSWER
+    assert read_form_reply("how long does the effect last", "psychoeducation") is Reading.QUESTION
+    assert read_form_reply("what does that even count as?", "out_of_scope") is Reading.CLARIFY
+
+
+def test_more_and_wrong_answer():
+    assert asks_for_more("tell me more pls")
+    assert says_wrong_answer("thats not what i asked lol")
+    assert not asks_for_more("i want to tell my mom more about my recovery and my plans for it")

@@ -59,15 +59,37 @@ def test_integration_reflection_is_saved_verbatim_and_exported(assistant, sender
 
 def test_bad_ratings_are_asked_again_kindly(assistant, sender, journal):
     assistant.say(sender, "quick check-in please")
-    assert "number" in assistant.say(sender, "banana").lower()
-    assert "0 to 10" in assistant.say(sender, "-3")
-    assert "0 to 10" in assistant.say(sender, "11")
+    first = assistant.say(sender, "banana")
+    assert "number" in first.lower()
+    second = assistant.say(sender, "-3")
+    assert "0 to 10" in second
+    # Asked again, never in the same words twice in a row.
+    assert first.splitlines()[-1] != second.splitlines()[-1]
     assistant.say(sender, "6")
+    assert "0 to 10" in assistant.say(sender, "11")
     assistant.say(sender, "2")
     assistant.say(sender, "skip")
     [entry] = journal.recent_entries(sender)
     assert (entry.kind, entry.mood, entry.craving) == ("checkin", 6, 2)
     assert "note" not in entry.fields
+
+
+def test_a_question_inside_a_form_is_answered_and_never_stored(assistant, sender, journal):
+    assistant.say(sender, "I want to reflect on my session")
+    assistant.say(sender, "yesterday")
+    question = "wait, how does ketamine actually work in the brain?"
+    reply = assistant.say(sender, question)
+    assert "NMDA" in reply or "glutamate" in reply  # the short answer, with its source
+    assert "stood out" in reply.lower()  # then the same question, in other words
+    answers = ["my grandmother's kitchen", "idk", "calm, then tired"]
+    for text in answers:
+        assistant.say(sender, text)
+    assistant.say(sender, "stop")
+    assistant.say(sender, "keep it")
+    [entry] = journal.recent_entries(sender)
+    stored = " ".join(str(value) for value in entry.fields.values())
+    assert question not in stored and "idk" not in stored
+    assert entry.fields["stood_out"] == "my grandmother's kitchen"
 
 
 def test_crisis_in_the_middle_of_a_form_gets_the_crisis_reply_and_a_flag(

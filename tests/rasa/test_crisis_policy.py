@@ -230,6 +230,14 @@ def test_a_classifier_guess_inside_a_journal_form_is_its_answer():
     assert run([*IN_FORM, classifier_guess("heavy chest, then lightness")]) == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["i don't really see the point of being here anymore", "everyone would be better off"],
+)
+def test_a_classifier_guess_in_a_journal_form_that_speaks_of_life_asks(text):
+    assert run([*IN_FORM, classifier_guess(text)])[-2:] == ["utter_ask_safety", ACTION_LISTEN_NAME]
+
+
 def test_a_classifier_guess_in_another_form_pauses_it_and_asks():
     """The message kept its own intent (so the form could store it as the answer); the ask
     comes before the form's next question."""
