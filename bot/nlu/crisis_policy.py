@@ -219,14 +219,31 @@ def crisis_sequence(tracker: DialogueStateTracker, known: set[str]) -> list[str]
 
     if previous is not None and _urgent_reply(previous.actions) and turn.intent in CHECK_IN_INTENTS:
         return [STILL_HERE]
-    recent = before[-SUPPORTIVE_TURNS:]
     if (
         turn.active_loop is None
         and turn.intent in SUPPORTIVE_INTENTS
-        and any(_urgent_reply(t.actions) or ASK_RESPONSE in t.actions for t in recent)
+        and _supportive_chain(before[-SUPPORTIVE_TURNS:])
     ):
         return [SUPPORTIVE]
     return None
+
+
+#: Replies that keep the supportive mode going: the crisis replies and the ones that follow them.
+_SUPPORTIVE_CHAIN = frozenset({ASK_RESPONSE, SAFETY_THANKS, STILL_HERE, GLAD_SAFE, SUPPORTIVE})
+
+
+def _supportive_chain(recent: list[_Turn]) -> bool:
+    """Whether the last turns, up to the newest, are a crisis reply and what followed it.
+
+    Any other reply in between ends the mode: after "delete my data" a "no" answers that
+    question, not the crisis reply three messages before.
+    """
+    for earlier in reversed(recent):
+        if _urgent_reply(earlier.actions) or ASK_RESPONSE in earlier.actions:
+            return True
+        if not _SUPPORTIVE_CHAIN.intersection(earlier.actions):
+            return False
+    return False
 
 
 def next_crisis_action(tracker: DialogueStateTracker, known: set[str]) -> str | None:

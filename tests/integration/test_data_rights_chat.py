@@ -91,7 +91,10 @@ def test_export_my_data_answers_with_a_short_lived_link(assistant, sender) -> No
     assistant.say(sender, "skip")
     replies = assistant.send(sender, "export my data")
     texts = " ".join(m.get("text", "") for m in replies)
-    assert "/api/my-data/" in texts and "minutes" in texts
+    # The link is a "Download my data" button beside a readable copy, never a raw URL in a bubble.
+    assert "minutes" in texts and "/api/my-data/" not in texts
     [custom] = [m["custom"] for m in replies if m.get("custom")]
-    assert custom["download"]["url"].split("/api/my-data/")[1]
-    assert custom["download"]["url"] in texts
+    download = custom["download"]
+    assert download["label"] == "Download my data"
+    assert download["url"].split("/api/my-data/")[1]
+    assert download["readable_url"].startswith(download["url"])

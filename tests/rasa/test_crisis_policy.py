@@ -180,6 +180,11 @@ def test_inside_a_form_the_answer_is_the_forms():
     assert run([*events, user("unsure")]) == []
 
 
+def test_another_question_in_between_ends_the_supportive_mode():
+    events = [*urgent_turn(time.time()), user("erase_my_data"), act("utter_confirm_erase")]
+    assert run([*events, act(ACTION_LISTEN_NAME), user("deny")]) == []
+
+
 def test_the_supportive_turns_end():
     events = [*urgent_turn(time.time())]
     for _ in range(SUPPORTIVE_TURNS):
