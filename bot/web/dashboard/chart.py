@@ -127,22 +127,29 @@ def _grid(svg: ET.Element, plot: _Plot) -> None:
     )
 
 
+def _day_line(
+    group: ET.Element, plot: _Plot, x: float, color: str, *, width: str, dashes: str
+) -> None:
+    """A dashed vertical line through the plot marking one day (a session, a slip)."""
+    _sub(
+        group,
+        "line",
+        x1=x,
+        x2=x,
+        y1=float(plot.top),
+        y2=plot.bottom,
+        stroke=color,
+        stroke_width=width,
+        stroke_dasharray=dashes,
+    )
+
+
 def _sessions(svg: ET.Element, plot: _Plot, sessions: tuple[date, ...]) -> None:
     for day in sessions:
         x = plot.x(datetime.combine(day, time(12), UTC))
         group = _titled(svg, f"Ketamine session, {format_day(day)}")
         group.set("class", "chart-session")
-        _sub(
-            group,
-            "line",
-            x1=x,
-            x2=x,
-            y1=float(plot.top),
-            y2=plot.bottom,
-            stroke=SESSION_COLOR,
-            stroke_width="1.5",
-            stroke_dasharray="4 3",
-        )
+        _day_line(group, plot, x, SESSION_COLOR, width="1.5", dashes="4 3")
         _sub(
             group,
             "path",
@@ -166,17 +173,7 @@ def _lapses(svg: ET.Element, plot: _Plot, lapses: tuple[ChartLapse, ...]) -> Non
         y = plot.bottom + _LAPSE_OFFSET
         group = _titled(svg, lapse_title(lapse))
         group.set("class", "chart-lapse")
-        _sub(
-            group,
-            "line",
-            x1=x,
-            x2=x,
-            y1=float(plot.top),
-            y2=plot.bottom,
-            stroke=LAPSE_COLOR,
-            stroke_width="1",
-            stroke_dasharray="1 3",
-        )
+        _day_line(group, plot, x, LAPSE_COLOR, width="1", dashes="1 3")
         size = _LAPSE_SIZE
         _sub(
             group,
