@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import inspect, text
+from sqlalchemy import TextClause, inspect, text
 
 from bot import encryption
 from bot.settings import PROJECT_ROOT
@@ -135,26 +135,34 @@ def slot_events(events: list[dict[str, Any]]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the stored journal
 
 
-def raw_rows(url: str, query: str, sender: str) -> list[dict[str, Any]]:
+#: A patient's journal entries as stored; the patient is the bound parameter ``:sender``.
+ENTRY_ROWS = text(
+    "SELECT e.number, e.kind, e.status, e.session_date, e.mood, e.craving, e.fields "
+    "FROM journal_entries e JOIN patients p ON p.id = e.patient_id "
+    "WHERE p.sender_id = :sender ORDER BY e.number"
+)
+#: A patient's risk flags as stored, oldest first; the patient is bound as ``:sender``.
+FLAG_ROWS = text(
+    "SELECT f.level, f.category, f.source, f.message FROM risk_flags f "
+    "JOIN patients p ON p.id = f.patient_id WHERE p.sender_id = :sender ORDER BY f.id"
+)
+
+
+def raw_rows(url: str, query: TextClause, sender: str) -> list[dict[str, Any]]:
     """Rows as they sit in the database, read with plain SQL (not the models, which would
-    open the sealed columns themselves); none if nothing was ever stored."""
+    open the sealed columns themselves); none if nothing was ever stored. ``query`` is one of
+    the fixed statements above: the patient is always a bound parameter, never spliced in."""
     engine = db.get_engine(url)
     if not inspect(engine).has_table("patients"):
         return []
     with engine.connect() as connection:
-        return [dict(row) for row in connection.execute(text(query), {"sender": sender}).mappings()]
+        return [dict(row) for row in connection.execute(query, {"sender": sender}).mappings()]
 
 
 def stored_entries(url: str, sender: str = PATIENT) -> list[dict[str, Any]]:
     """Entries as stored, opened with the test's data key (the database holds sealed text
     only). Dates as ISO text, as SQLite stores them, whatever the database."""
-    rows = raw_rows(
-        url,
-        "SELECT e.number, e.kind, e.status, e.session_date, e.mood, e.craving, e.fields "
-        "FROM journal_entries e JOIN patients p ON p.id = e.patient_id "
-        "WHERE p.sender_id = :sender ORDER BY e.number",
-        sender,
-    )
+    rows = raw_rows(url, ENTRY_ROWS, sender)
     return [
         row
         | {
@@ -167,10 +175,5 @@ def stored_entries(url: str, sender: str = PATIENT) -> list[dict[str, Any]]:
 
 def stored_flags(url: str, sender: str = PATIENT) -> list[dict[str, Any]]:
     """Risk flags as stored, oldest first, the message opened with the test's data key."""
-    rows = raw_rows(
-        url,
-        "SELECT f.level, f.category, f.source, f.message FROM risk_flags f "
-        "JOIN patients p ON p.id = f.patient_id WHERE p.sender_id = :sender ORDER BY f.id",
-        sender,
-    )
+    rows = raw_rows(url, FLAG_ROWS, sender)
     return [row | {"message": encryption.open_value(row["message"])} for row in rows]

@@ -6,7 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from action_support import PATIENT, raw_rows, responses, run, slot_events, stored_flags, turn
+from action_support import (
+    FLAG_ROWS,
+    PATIENT,
+    raw_rows,
+    responses,
+    run,
+    slot_events,
+    stored_flags,
+    turn,
+)
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.care_team import (
@@ -40,7 +49,7 @@ def test_a_message_is_kept_for_the_care_team_as_a_request_sealed(
         "source": "patient",
         "message": words,
     }
-    sealed = raw_rows(journal_db, "SELECT message FROM risk_flags", PATIENT)[0]["message"]
+    sealed = raw_rows(journal_db, FLAG_ROWS, PATIENT)[0]["message"]
     assert words not in sealed  # sealed at rest
 
 

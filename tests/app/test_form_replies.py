@@ -206,18 +206,22 @@ def test_a_heavy_answer_is_acknowledged_with_an_offer_once(
     assert "support_offered" not in later
 
 
+def answer_craving_reflection(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, slot: str, text: str, intent: str
+) -> dict[str, Any]:
+    """The slots the craving reflection's validation sets for ``text`` given at ``slot``."""
+    tracker = form_turn(
+        domain, "trigger_form", slot, text, intent=intent, slots={"trigger_kind": "craving"}
+    )
+    return slot_events(run(ValidateTriggerForm(), dispatcher, tracker, domain))
+
+
 def test_a_slip_told_in_a_craving_reflection_turns_it_into_a_slip_reflection(
     domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
-    tracker = form_turn(
-        domain,
-        "trigger_form",
-        "trigger_craving",
-        "i didnt though. i drank",
-        intent="report_lapse",
-        slots={"trigger_kind": "craving"},
+    slots = answer_craving_reflection(
+        domain, dispatcher, "trigger_craving", "i didnt though. i drank", "report_lapse"
     )
-    slots = slot_events(run(ValidateTriggerForm(), dispatcher, tracker, domain))
     assert slots["trigger_kind"] == "lapse"
     assert slots["trigger_craving"] is None
     assert slots["lapse_report"] == "i didnt though. i drank"
@@ -228,15 +232,13 @@ def test_a_slip_told_in_a_craving_reflection_turns_it_into_a_slip_reflection(
 def test_an_opioid_slip_in_a_craving_reflection_gets_the_harm_reduction_note(
     domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
-    tracker = form_turn(
+    slots = answer_craving_reflection(
         domain,
-        "trigger_form",
+        dispatcher,
         "trigger_context",
         "i was at my cousins and ended up taking some of his percs",
-        intent="share_reflection",
-        slots={"trigger_kind": "craving"},
+        "share_reflection",
     )
-    slots = slot_events(run(ValidateTriggerForm(), dispatcher, tracker, domain))
     assert slots["trigger_context"].startswith("i was at my cousins")
     assert slots["trigger_kind"] == "lapse"
     assert responses(dispatcher)[:2] == ["utter_lapse_told_in_form", "utter_lapse_harm_reduction"]

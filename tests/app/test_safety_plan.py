@@ -24,6 +24,7 @@ from action_support import PATIENT, raw_rows, responses, run, slot_events, texts
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from servers import Browser, SeededServer, point_at, seeded_server
+from sqlalchemy import text
 
 from actions.safety import ActionRecordRiskFlag
 from actions.safety_plan import (
@@ -77,16 +78,18 @@ def validate(
     return slot_events(run(ValidateSafetyPlanForm(), dispatcher, tracker, domain))
 
 
+#: A patient's safety-plan entries as stored; patient and kind are bound parameters.
+PLAN_ROWS = text(
+    "SELECT e.number, e.status, e.fields FROM journal_entries e "
+    "JOIN patients p ON p.id = e.patient_id "
+    "WHERE p.sender_id = :sender AND e.kind = :kind ORDER BY e.number"
+).bindparams(kind="safety_plan")
+
+
 def stored_plans(url: str, sender: str = PATIENT) -> list[dict[str, Any]]:
     """Safety plan entries as stored: the raw sealed text and the fields opened with the
     test's key, oldest first."""
-    rows = raw_rows(
-        url,
-        "SELECT e.number, e.status, e.fields FROM journal_entries e "
-        "JOIN patients p ON p.id = e.patient_id "
-        "WHERE p.sender_id = :sender AND e.kind = 'safety_plan' ORDER BY e.number",
-        sender,
-    )
+    rows = raw_rows(url, PLAN_ROWS, sender)
     return [
         row | {"sealed": row["fields"], "fields": json.loads(encryption.open_value(row["fields"]))}
         for row in rows
