@@ -10,6 +10,7 @@ theirs with ``new_database``.
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -78,6 +79,30 @@ def migrated_template(postgres_server: pg_server.PostgresServer) -> str:
     return MIGRATED_TEMPLATE
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to the latest revision once per session; ``migrated`` copies it
+    (running the migrations for every test would cost a third of a second each)."""
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    url = f"sqlite:///{path}"
+    db.upgrade(url)
+    db.get_engine(url).dispose()
+    return path
+
+
+def copy_sqlite(template: Path, url: str) -> None:
+    """Write ``template``'s schema and rows to ``url``'s SQLite file (made with its folder),
+    through SQLite's backup API, which copies a consistent state whatever the journal mode."""
+    path = Path(url.removeprefix("sqlite:///"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    source, target = sqlite3.connect(template), sqlite3.connect(path)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+
+
 NewDatabase = Callable[..., str]
 
 
@@ -94,7 +119,7 @@ def new_database(database_backend: str, request: pytest.FixtureRequest) -> Itera
         if database_backend == "sqlite":
             url = f"sqlite:///{sqlite_path}"
             if migrated:
-                db.upgrade(url)
+                copy_sqlite(request.getfixturevalue("sqlite_template"), url)
             return url
         server = request.getfixturevalue("postgres_server")
         template = request.getfixturevalue("migrated_template") if migrated else "template1"
@@ -160,13 +185,12 @@ def database_url(fresh_database: str, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 
 @pytest.fixture
-def migrated(database_url: str, database_backend: str) -> str:
-    """A fresh database with the schema at the latest revision.
-
-    On PostgreSQL it is a copy of a database the migrations brought there once per session
-    (see ``fresh_database``); migrating each one would cost a second a test.
-    """
-    if database_backend == "sqlite" or db.current_revision() is None:
+def migrated(database_url: str, database_backend: str, request: pytest.FixtureRequest) -> str:
+    """A fresh database with the schema at the latest revision: a copy of one the migrations
+    brought there once per session (on PostgreSQL, see ``fresh_database``)."""
+    if database_backend == "sqlite":
+        copy_sqlite(request.getfixturevalue("sqlite_template"), database_url)
+    elif db.current_revision() is None:
         db.upgrade()
     return database_url
 

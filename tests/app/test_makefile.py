@@ -81,3 +81,23 @@ def test_make_help_names_every_target() -> None:
     ).stdout
     listed = {line.split()[0] for line in shown.splitlines() if line.startswith("  ")}
     assert targets <= listed, sorted(targets - listed)
+
+
+def test_every_custom_component_of_the_model_is_a_training_input():
+    """A change to a component config.yml names must retrain the model; the modules that run
+    around the model (channels, stores, gates) are left out so that changing them does not."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "config.yml").read_text())
+    custom = {
+        item["name"].rsplit(".", 1)[0].replace(".", "/") + ".py"
+        for item in [*config["pipeline"], *config["policies"]]
+        if item["name"].startswith("bot.")
+    }
+    database = subprocess.run(
+        ["make", "-pnq", "-C", str(ROOT), "help"], capture_output=True, text=True
+    ).stdout
+    [line] = [line for line in database.splitlines() if line.startswith("MODEL_COMPONENTS :=")]
+    listed = set(line.split(":=", 1)[1].split())
+    assert custom == listed
+    assert "bot/nlu/patient_channel.py" not in listed
