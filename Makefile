@@ -34,7 +34,7 @@ RASA_INPUTS := domain.yml config.yml $(wildcard data/*.yml) $(MODEL_COMPONENTS) 
                $(wildcard bot/safety/*.py) $(wildcard bot/safety/lexicon/*.yml)
 
 .PHONY: help install postgres-server run shell train test lint format validate test-app test-rasa-side test-stories \
-        test-nlu test-safety test-integration test-browser screenshots bench clean cluster-deps
+        test-nlu test-safety test-integration test-browser screenshots bench clean cluster-deps figures
 
 help: ## this list
 	@echo "make run    install what is missing, train if needed, start the assistant"
@@ -117,10 +117,12 @@ postgres-server: ## install PostgreSQL from Debian's packages if missing
 	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
 
 # The two-server tests (tests/integration/test_cluster.py) start throwaway Redis and nginx
-# servers from Debian's packages, next to PostgreSQL.
-cluster-deps: postgres-server ## install Redis and nginx (and PostgreSQL) if missing
-	@command -v redis-server >/dev/null && { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || \
-	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server nginx; }
+# servers from Debian's packages, next to PostgreSQL; tests/integration/test_deploy_units.py
+# checks the systemd units with systemd-analyze (Debian's systemd package).
+cluster-deps: postgres-server ## install Redis, nginx and systemd-analyze (and PostgreSQL) if missing
+	@command -v redis-server >/dev/null && { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } \
+	  && command -v systemd-analyze >/dev/null || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server nginx systemd; }
 
 # tests/rasa/test_lock_store.py starts a real redis-server: cluster-deps installs it.
 test-rasa-side: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg cluster-deps ## the tests that run in the Rasa environment (tests/rasa)
@@ -162,6 +164,12 @@ bench: install $(MODEL) $(CHROMIUM) postgres-server ## run the benchmarks and re
 	$(PY) bench/journal_writes.py --out bench/results/journal_writes.json
 	$(PY) bench/startup.py --out bench/results/startup.json
 	$(PY) bench/report.py --results bench/results --doc docs/benchmarks.md
+	$(PY) bench/readme_figures.py
+
+# README's "Measured" table from committed results: the figures of the last evaluation runs
+# (results/, written by make test) are copied into bench/results/evaluations.json first.
+figures: $(VENV)/.installed ## copy the last evaluation figures into bench/results and regenerate README's table
+	$(PY) bench/readme_figures.py --collect results
 
 clean: ## remove models, results and caches
 	rm -rf models results .pytest_cache

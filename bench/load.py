@@ -342,7 +342,11 @@ class MemorySampler:
             for process in tree:
                 try:
                     rss = process.memory_info().rss
-                    name = f"{role}: {' '.join(process.cmdline()[:3])[-80:]} (pid {process.pid})"
+                    # Paths relative to the checkout: the results are committed.
+                    command = " ".join(process.cmdline()[:3]).replace(
+                        f"{settings.PROJECT_ROOT}/", ""
+                    )
+                    name = f"{role}: {command[-80:]} (pid {process.pid})"
                 except psutil.Error:
                     continue
                 self.peak[name] = max(self.peak.get(name, 0), rss)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -106,10 +107,16 @@ def targets(load: dict[str, Any]) -> list[str]:
     return lines
 
 
+def project_relative(label: str) -> str:
+    """``label`` without the absolute folders of the checkout it was measured in (which need
+    not be this one): ``/any/where/.venv-rasa/bin/rasa`` reads ``.venv-rasa/bin/rasa``."""
+    return re.sub(r"(?<!\S)/\S*?/(?=\.venv)", "", label.replace(str(ROOT) + "/", ""))
+
+
 def memory_table(load: dict[str, Any]) -> list[str]:
     lines = ["| process | peak RSS MiB | mean RSS MiB |", "|---|---:|---:|"]
     for name, values in load["rss"].items():
-        label = name.split(" (pid")[0].replace(str(ROOT) + "/", "")
+        label = project_relative(name.split(" (pid")[0])
         lines.append(f"| {label} | {values['peak_mib']} | {values['mean_mib']} |")
     return lines
 

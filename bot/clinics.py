@@ -308,7 +308,8 @@ def check_patient_url(url: str) -> str:
         parts = urlsplit(url.strip())
     except ValueError as error:
         raise ClinicError(f"{url!r} is not a web page address: {error}") from error
-    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.fragment:
+    # "#" alone leaves urlsplit's fragment empty: look for the character itself.
+    if parts.scheme not in {"http", "https"} or not parts.hostname or "#" in url:
         raise ClinicError(f"{url!r} is not a web page address (https://…, without a #fragment).")
     return url.strip()
 
@@ -370,7 +371,7 @@ def check_webhook_url(url: str) -> str:
         raise ClinicError(f"{url!r} is not a web address: {error}") from error
     if port == 0:
         raise ClinicError(f"{url!r} has port 0, which no server can listen on.")
-    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.fragment:
+    if parts.scheme not in {"http", "https"} or not parts.hostname or "#" in value:
         raise ClinicError(f"{url!r} is not a webhook address (https://…, without a #fragment).")
     if parts.username is not None or parts.password is not None:
         raise ClinicError(

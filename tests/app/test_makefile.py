@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVERS = {
     "redis-server": "cluster-deps",
     "nginx": "cluster-deps",
+    "systemd-analyze": "cluster-deps",
     "initdb": "postgres-server",
 }
 
