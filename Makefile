@@ -15,6 +15,8 @@ CHROMIUM   := /usr/bin/chromium
 PANGO      := /usr/lib/$(shell uname -m)-linux-gnu/libpangoft2-1.0.so.0
 SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
 export PYTHONPATH := $(CURDIR)
+# Runs a command as a named stage and notes its time (printed at the end of make test).
+STAGE      := tests/timed.sh
 # endpoints.yml reads the action server's secret from the environment (Rasa refuses to start
 # without the variable): the key `make run` made, or empty where no action server is called.
 export COMPANION_ACTION_SECRET ?= $(shell cat var/secrets/action.key 2>/dev/null)
@@ -34,7 +36,7 @@ RASA_INPUTS := domain.yml config.yml $(wildcard data/*.yml) $(MODEL_COMPONENTS) 
                $(wildcard bot/safety/*.py) $(wildcard bot/safety/lexicon/*.yml)
 
 .PHONY: help install postgres-server run shell train test lint format validate test-app test-rasa-side test-stories \
-        test-nlu test-safety test-integration test-browser screenshots bench clean cluster-deps figures
+        test-nlu test-safety test-integration test-browser screenshots bench clean cluster-deps figures stage-times-reset check
 
 help: ## this list
 	@echo "make run    install what is missing, train if needed, start the assistant"
@@ -46,14 +48,14 @@ help: ## this list
 $(VENV)/.installed: requirements/app.in requirements/app.lock
 	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements/app.in -c requirements/app.lock
+	$(STAGE) install-app $(PY) -m pip install --quiet -r requirements/app.in -c requirements/app.lock
 	touch $@
 
 $(RASA_VENV)/.installed: requirements/rasa.in requirements/rasa.lock
 	@test -n "$(PYTHON310)" || { echo "Rasa 3.6 needs Python 3.10 (python3.10 or pyenv's 3.10.x); none found." >&2; exit 1; }
 	test -x $(RASA_PY) || $(PYTHON310) -m venv $(RASA_VENV)
 	$(RASA_PY) -m pip install --quiet --upgrade pip
-	$(RASA_PY) -m pip install --quiet -r requirements/rasa.in -c requirements/rasa.lock
+	$(STAGE) install-rasa $(RASA_PY) -m pip install --quiet -r requirements/rasa.in -c requirements/rasa.lock
 	touch $@
 
 $(SPACY_MODEL)/config.cfg: $(RASA_VENV)/.installed bot/safety/spacy_pipeline.py
@@ -82,7 +84,7 @@ $(CHROMIUM):
 # Trains only when the domain, config, training data or the Rasa-side code changed.
 $(MODEL): $(RASA_INPUTS) $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg
 	mkdir -p models
-	$(RASA) train --fixed-model-name current --out models
+	$(STAGE) train $(RASA) train --fixed-model-name current --out models
 	touch $@
 
 train: $(MODEL) ## train the Rasa model (only when its inputs changed)
@@ -96,18 +98,27 @@ shell: install $(MODEL) ## a terminal chat with the trained model (next to make 
 
 # ---------------------------------------------------------------- checks
 lint: $(VENV)/.installed ## ruff format --check and ruff check
-	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/ruff check .
+	$(STAGE) lint-format $(VENV)/bin/ruff format --check .
+	$(STAGE) lint $(VENV)/bin/ruff check .
 
 format: $(VENV)/.installed ## ruff format and ruff check --fix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
 validate: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg ## rasa data validate --fail-on-warning
-	$(RASA) data validate --fail-on-warning
+	$(STAGE) $@ $(RASA) data validate --fail-on-warning
 
-test-app: $(VENV)/.installed $(WIDGET) $(PANGO) postgres-server ## the application's tests (tests/app), on SQLite and PostgreSQL
-	$(PY) -m pytest tests/app -q
+test-app: $(VENV)/.installed $(WIDGET) $(PANGO) cluster-deps ## the application's tests (tests/app), on SQLite and PostgreSQL
+	$(STAGE) $@ $(PY) -m pytest tests/app -q
+
+# The everyday loop: lint, then the application's and the Rasa side's suites spread over every
+# core (pytest-xdist). No training and no Rasa servers; the suites start their own throwaway
+# PostgreSQL, Redis and web servers as in make test.
+check: $(VENV)/.installed $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg $(WIDGET) $(PANGO) cluster-deps ## lint and the app and Rasa-side suites on every core, without training: the everyday loop
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest tests/app -q -n auto
+	$(RASA_PY) -m pytest -c tests/rasa/pytest.ini tests/rasa -q -p no:cacheprovider -n auto
 
 # The storage and tracker-store tests run on SQLite and on a throwaway PostgreSQL server
 # (tests/pg_server.py) started from Debian's package: initdb, pg_ctl and psql.
@@ -126,36 +137,42 @@ cluster-deps: postgres-server ## install Redis, nginx and systemd-analyze (and P
 
 # tests/rasa/test_lock_store.py starts a real redis-server: cluster-deps installs it.
 test-rasa-side: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg cluster-deps ## the tests that run in the Rasa environment (tests/rasa)
-	$(RASA_PY) -m pytest -c tests/rasa/pytest.ini tests/rasa -q -p no:cacheprovider
+	$(STAGE) $@ $(RASA_PY) -m pytest -c tests/rasa/pytest.ini tests/rasa -q -p no:cacheprovider
 
 # End-to-end conversation tests (tests/test_*.yml) through the trained model.
 test-stories: $(MODEL) ## end-to-end conversation stories through the trained model
-	$(RASA) test core --model $(MODEL) --stories tests/ --fail-on-prediction-errors --out results/stories
+	$(STAGE) $@ $(RASA) test core --model $(MODEL) --stories tests/ --fail-on-prediction-errors --out results/stories
 
 # NLU evaluation on the held-out split in tests/nlu/ (never trained on).
 test-nlu: $(MODEL) ## NLU evaluation on the held-out split (tests/nlu)
-	$(RASA_PY) tests/nlu/evaluate.py --model $(MODEL) --out results/nlu
+	$(STAGE) $@ $(RASA_PY) tests/nlu/evaluate.py --model $(MODEL) --out results/nlu
 
 # Safety evaluation on tests/safety_eval/messages.yml, written apart from the lexicon and the
 # training data and never trained on. Floors: false alarms at the targets; urgent recall where
 # the assistant stands today, so a change that lowers it fails (the targets are in the report).
 SAFETY_FLOORS := --explicit-urgent-recall 1.0 --urgent-recall 0.86 --false-urgent-rate 0.02 --false-ask-rate 0.05
 test-safety: $(MODEL) ## safety evaluation on the held-out set (tests/safety_eval)
-	$(RASA_PY) tests/safety_eval/evaluate.py --model $(MODEL) --out results/safety $(SAFETY_FLOORS)
+	$(STAGE) $@ $(RASA_PY) tests/safety_eval/evaluate.py --model $(MODEL) --out results/safety $(SAFETY_FLOORS)
 
 # The real Rasa server and action server over HTTP, on their own ports and database.
 test-integration: install $(MODEL) cluster-deps ## the real Rasa and action servers over HTTP (tests/integration)
-	$(PY) -m pytest tests/integration -q
+	$(STAGE) $@ $(PY) -m pytest tests/integration -q
 
 # The widget in a real browser against the real servers (web app, Rasa, actions).
 test-browser: install $(MODEL) $(CHROMIUM) ## the widget and dashboard in a real browser (tests/browser)
-	$(PY) -m pytest tests/browser -q
+	$(STAGE) $@ $(PY) -m pytest tests/browser -q
 
 # Refresh the README's screenshots (docs/screenshots/) from a real conversation.
 screenshots: install $(MODEL) $(CHROMIUM) ## refresh the README's screenshots from a real conversation
 	COMPANION_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest tests/browser -q -k "checkin or phone or reviews"
 
-test: lint validate test-app test-rasa-side test-stories test-nlu test-safety test-integration test-browser ## the whole test suite
+test: stage-times-reset lint validate test-app test-rasa-side test-stories test-nlu test-safety test-integration test-browser ## the whole test suite, then how long each stage took
+	@echo "make test: every stage passed; seconds per stage:"
+	@cat results/stage-times.txt
+
+# Each stage notes its time in results/stage-times.txt (tests/timed.sh); make test starts afresh.
+stage-times-reset: ## start make test's table of stage times afresh
+	@mkdir -p results && rm -f results/stage-times.txt
 bench: install $(MODEL) $(CHROMIUM) postgres-server ## run the benchmarks and regenerate docs/benchmarks.md
 	$(PY) bench/latency.py --out bench/results/latency.json
 	$(PY) bench/widget.py --out bench/results/widget.json

@@ -102,3 +102,12 @@ def test_every_custom_component_of_the_model_is_a_training_input():
     listed = set(line.split(":=", 1)[1].split())
     assert custom == listed
     assert "bot/nlu/patient_channel.py" not in listed
+
+
+def test_make_help_names_every_target():
+    """Every target a contributor can call is in ``make help`` with one line saying what it does."""
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z][a-z-]*):(?!=)", makefile, flags=re.M))
+    listed = subprocess.run(["make", "-s", "-C", str(ROOT), "help"], capture_output=True, text=True)
+    named = set(re.findall(r"^  ([a-z][a-z-]*) ", listed.stdout, flags=re.M))
+    assert targets and targets == named
