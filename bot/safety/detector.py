@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -661,9 +662,20 @@ def mentions_risk_words(text: str) -> bool:
     return bool(_risk_words_pattern().search(plain))
 
 
+_per_thread = threading.local()
+
+
 def default_matcher() -> CrisisMatcher:
-    """The process-wide matcher for the packaged lexicon (built on first use)."""
-    return CrisisMatcher()
+    """The matcher for the packaged lexicon, built once per thread on first use.
+
+    Building one reads and compiles the whole lexicon (seconds of work), so callers that ask
+    for it per message, like the crisis policy, must get the same one back; each thread gets
+    its own because a spaCy pipeline is not meant to be shared between threads.
+    """
+    matcher = getattr(_per_thread, "matcher", None)
+    if matcher is None:
+        matcher = _per_thread.matcher = CrisisMatcher()
+    return matcher
 
 
 # -- helpers --------------------------------------------------------------------------------

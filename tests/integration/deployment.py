@@ -152,6 +152,12 @@ class Patient:
         def connect_error(data: Any = None) -> None:
             self.refusal = data
 
+        # A dropped connection shows in the events, so that a test waiting for a reply says
+        # why none came instead of timing out on an empty queue.
+        @self.sio.on("disconnect")
+        def disconnect(reason: Any = None) -> None:
+            self.events.put(("disconnect", reason))
+
     def _recorder(self, name: str) -> Any:
         def record(data: Any = None) -> None:
             self.events.put((name, data))

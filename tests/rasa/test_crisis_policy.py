@@ -276,3 +276,10 @@ def test_a_classifier_guess_inside_the_safety_plan_is_its_answer_but_the_detecto
         parse_data={"crisis_detection": {"level": "ask", "kind": "suicide", "source": "detector"}},
     )
     assert run([*in_plan, rule])[-2:] == ["utter_ask_safety", ACTION_LISTEN_NAME]
+
+
+def test_the_policy_reads_texts_with_one_matcher_built_once():
+    """Building a matcher compiles the whole lexicon: the policy asks for one per message."""
+    from bot.safety.detector import default_matcher
+
+    assert default_matcher() is default_matcher()
