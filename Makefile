@@ -109,7 +109,7 @@ validate: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg ## rasa data validat
 	$(STAGE) $@ $(RASA) data validate --fail-on-warning
 
 test-app: $(VENV)/.installed $(WIDGET) $(PANGO) cluster-deps ## the application's tests (tests/app), on SQLite and PostgreSQL
-	$(STAGE) $@ $(PY) -m pytest tests/app -q
+	$(STAGE) $@ $(PY) -m pytest tests/app -q -n auto
 
 # The everyday loop: lint, then the application's and the Rasa side's suites spread over every
 # core (pytest-xdist). No training and no Rasa servers; the suites start their own throwaway
@@ -137,7 +137,7 @@ cluster-deps: postgres-server ## install Redis, nginx and systemd-analyze (and P
 
 # tests/rasa/test_lock_store.py starts a real redis-server: cluster-deps installs it.
 test-rasa-side: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg cluster-deps ## the tests that run in the Rasa environment (tests/rasa)
-	$(STAGE) $@ $(RASA_PY) -m pytest -c tests/rasa/pytest.ini tests/rasa -q -p no:cacheprovider
+	$(STAGE) $@ $(RASA_PY) -m pytest -c tests/rasa/pytest.ini tests/rasa -q -p no:cacheprovider -n auto
 
 # End-to-end conversation tests (tests/test_*.yml) through the trained model.
 test-stories: $(MODEL) ## end-to-end conversation stories through the trained model

@@ -31,8 +31,15 @@ STORE_NAMES = {
 
 
 class ActionExportMyData(Action):
-    """A download link for everything stored about the patient, valid for a few minutes, and
-    the link to the same data as a readable page."""
+    """The chat's "Download my data" buttons, for everything stored about the patient.
+
+    The message carries no link: whatever a message carries is kept with the conversation,
+    which the care team reads, and a link there would let them download the patient's data
+    as the patient. The response's ``url`` and ``readable_url`` are left blank; the widget
+    asks the web app for a link (``POST /api/my-data``, with the patient's own chat token)
+    when the button is pressed. The action still tells who has nothing stored yet, and for
+    how long a link works.
+    """
 
     def name(self) -> str:
         return "action_export_my_data"
@@ -41,7 +48,7 @@ class ActionExportMyData(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         try:
-            url, expires_at = my_data.export_link(tracker.sender_id)
+            expires_at = my_data.link_expiry(tracker.sender_id)
         except my_data.UnknownPatient:
             dispatcher.utter_message(response="utter_nothing_to_export")
             return []
@@ -51,10 +58,7 @@ class ActionExportMyData(Action):
             return []
         minutes = max(1, round((expires_at - datetime.now(UTC)).total_seconds() / 60))
         dispatcher.utter_message(
-            response="utter_export_ready",
-            url=url,
-            readable_url=my_data.readable_link(url),
-            minutes=minutes,
+            response="utter_export_ready", url="", readable_url="", minutes=minutes
         )
         return []
 

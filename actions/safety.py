@@ -5,6 +5,11 @@ policy before this action runs, so it reaches the person even when the action se
 database is down. This action records a risk flag for the care team (urgent, or elevated
 after ``utter_crisis_recent``), adds one line from the patient's safety plan if they have one,
 and - if a journal form was open - keeps the answers written so far, so nothing is lost.
+
+The reply is never limited, but the flags are: a message of the same category as the patient's
+open flag, soon after its latest one, is added to that flag rather than raising another
+(:func:`bot.journal.record_risk_flag`), so a flood of crisis messages stays one flag and one
+notice while a more urgent message still raises its own.
 """
 
 from __future__ import annotations

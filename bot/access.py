@@ -14,6 +14,7 @@ SQLAlchemy Core ``text()`` queries, which mean the same in both versions, and th
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -49,7 +50,27 @@ MESSAGES: dict[str, str] = {
     "unknown_clinic": "This clinic is not set up for the chat.",
     "anonymous_not_allowed": "This clinic's chat needs the personal link they gave you.",
     "wrong_clinic": "This conversation belongs to another clinic.",
+    "anonymous_off": "Chats without a personal link are switched off on this server. "
+    "Please open the link your clinic gave you.",
 }
+
+
+#: A conversation id a client may name (the demo-mode REST channel): letters, digits, ``-`` and
+#: ``_``, starting with a letter or digit, at most 255 characters (the tracker store's column).
+#: The id becomes part of dashboard addresses, file names of exports and log lines, so nothing
+#: that means something there (``/``, ``.``, ``%``, spaces, line breaks, surrogates) is allowed.
+SENDER_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}")
+
+#: What a client is told when the sender id it named does not fit the pattern.
+SENDER_ID_MESSAGE = (
+    "That sender id is not valid: use 1 to 255 letters, digits, '-' or '_', "
+    "starting with a letter or digit."
+)
+
+
+def valid_sender_id(value: object) -> bool:
+    """Whether ``value`` is a conversation id a client may name (:data:`SENDER_ID_PATTERN`)."""
+    return isinstance(value, str) and SENDER_ID_PATTERN.fullmatch(value) is not None
 
 
 class AccessDenied(Exception):

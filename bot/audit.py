@@ -36,6 +36,11 @@ ACTIONS: tuple[str, ...] = (
     "view_erasure_requests",
     "patient_export",
     "purge",
+    "view_staff",
+    "disable_therapist",
+    "enable_therapist",
+    "end_sessions",
+    "set_password",
 )
 OUTCOMES: tuple[str, ...] = ("ok", "denied", "failed")
 #: Column sizes of ``audit_log``; longer values (a pasted essay as "e-mail") are cut, not refused,

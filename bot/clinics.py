@@ -588,13 +588,18 @@ def demo_clinic(session: Session) -> Clinic:
     return clinic
 
 
-def ensure_demo_clinic() -> ClinicView:
-    """The demo clinic, set up if needed.
+def ensure_demo_clinic() -> ClinicView | None:
+    """The demo clinic, set up if needed; in a deployment (demo mode off) only one that
+    already exists, untouched, or None.
 
     Every widget load asks for it, so the usual case is a plain read; the write transaction
-    (which takes SQLite's write lock) is only opened when something is missing.
+    (which takes SQLite's write lock) is only opened when something is missing. With demo
+    mode off nothing is created or changed: a demo clinic allows anonymous chats from the
+    web app's own address, which a deployment must not offer.
     """
     current = get_clinic(settings.demo_clinic_slug())
+    if not settings.demo_mode():
+        return current
     if current is not None and current.origins and set(demo_origins()) <= set(current.origins):
         return current
     with db.session_scope() as session:

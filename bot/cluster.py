@@ -40,6 +40,9 @@ CONFIG_ROOT = "/etc/companion"
 #: The ports the shipped files name for Rasa server 1 and 2 and the web app.
 SHIPPED_RASA_PORTS = (5005, 5006)
 SHIPPED_WEB_PORT = 8000
+#: Where the shipped site file writes nginx's access log, and that log's name.
+SHIPPED_LOG_DIR = "/var/log/nginx"
+ACCESS_LOG = "access.log"
 
 _VARIABLE = re.compile(r"\$\{(\w+)\}")
 
@@ -198,15 +201,22 @@ class NginxService(runner.Service):
 
 
 def render_nginx_site(
-    *, rasa_ports: list[int], web_port: int, https_port: int, cert: Path, key: Path
+    *,
+    rasa_ports: list[int],
+    web_port: int,
+    https_port: int,
+    cert: Path,
+    key: Path,
+    log_dir: Path,
 ) -> str:
-    """deploy/nginx/companion.conf with test ports, served names and certificate.
+    """deploy/nginx/companion.conf with test ports, served names, certificate and log folder.
 
     The Rasa server named ``chat.companion.example`` is served as 127.0.0.1 (what a client
     of the test sends as Host), the web app as ``localhost``; the port-80 redirect is left
-    out. Everything else, the upstreams and locations, is used as shipped.
+    out; what the file logs in ``/var/log/nginx/`` goes to ``log_dir``. Everything else, the
+    upstreams, locations and log format, is used as shipped.
     """
-    site = NGINX_SITE.read_text()
+    site = NGINX_SITE.read_text().replace(f"{SHIPPED_LOG_DIR}/", f"{log_dir}/")
     redirect = re.compile(r"server \{\s*listen 80;.*?\n\}\n", re.S)
     site, dropped = redirect.subn("", site)
     for shipped, port in zip(SHIPPED_RASA_PORTS, rasa_ports, strict=True):
@@ -223,7 +233,12 @@ def render_nginx_site(
 
 
 def nginx_service(site: str, workdir: Path, https_port: int, ca_file: Path) -> NginxService:
-    """nginx in the foreground with everything it writes in ``workdir``."""
+    """nginx in the foreground with everything it writes in ``workdir``.
+
+    The main configuration is a distribution's (Debian's nginx.conf): an http-level access
+    log in nginx's default (combined) format at ``workdir/access.log``, so the site file is
+    tested as it would really be included, where it must replace that log's format.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "companion.conf").write_text(site)
     temp = {name: workdir / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
@@ -232,7 +247,7 @@ def nginx_service(site: str, workdir: Path, https_port: int, ca_file: Path) -> N
         f"worker_processes 1;\npid {workdir / 'nginx.pid'};\n"
         f"error_log {workdir / 'error.log'} warn;\n"
         "events { worker_connections 512; }\n"
-        "http {\n    access_log off;\n"
+        f"http {{\n    access_log {workdir / ACCESS_LOG};\n"
         f"    client_body_temp_path {temp['body']};\n    proxy_temp_path {temp['proxy']};\n"
         f"    fastcgi_temp_path {temp['fastcgi']};\n    uwsgi_temp_path {temp['uwsgi']};\n"
         f"    scgi_temp_path {temp['scgi']};\n    include {workdir / 'companion.conf'};\n}}\n"
@@ -293,6 +308,10 @@ class Cluster:
     """A running deployment: the balancer's address and each process by name."""
 
     balancer_url: str
+    #: The same nginx, as the web app's server name (``localhost`` in the test).
+    web_balancer_url: str
+    #: nginx's access log, which the shipped site file writes to.
+    access_log: Path
     rasa_urls: list[str]
     ca_file: Path
     services: dict[str, runner.Service]
@@ -374,6 +393,7 @@ def started(workdir: Path, shared_env: dict[str, str], *, servers: int = 2) -> I
         https_port=https_port,
         cert=cert,
         key=key,
+        log_dir=workdir / "nginx",
     )
     running.append(nginx_service(site, workdir / "nginx", https_port, cert))
     try:
@@ -383,6 +403,8 @@ def started(workdir: Path, shared_env: dict[str, str], *, servers: int = 2) -> I
             runner.wait_until_ready(service)
         yield Cluster(
             balancer_url=f"https://127.0.0.1:{https_port}",
+            web_balancer_url=f"https://localhost:{https_port}",
+            access_log=workdir / "nginx" / ACCESS_LOG,
             rasa_urls=[f"http://127.0.0.1:{port}" for port in rasa_ports],
             ca_file=cert,
             services={service.name: service for service in running},

@@ -223,7 +223,7 @@ def _erase_risk_flags(session: Session, patient: Patient, at: datetime) -> dict[
         session.execute(
             update(RiskFlag)
             .where(RiskFlag.id.in_(kept))
-            .values(message="", erased_at=at)
+            .values(message="", latest_messages=None, coalesce_key=None, erased_at=at)
             .execution_options(synchronize_session=False)
         )
     result = session.execute(

@@ -56,6 +56,9 @@ FLAG_CSV_COLUMNS: tuple[str, ...] = (
     "category",
     "source",
     "message",
+    "message_count",
+    "last_message_at",
+    "latest_messages",
     "acknowledged_at",
     "acknowledged_by",
 )
@@ -144,13 +147,24 @@ def write_export_csv(export: dict[str, Any], stream: IO[str]) -> None:
         writer.writerow([neutralise_formula(cell) for cell in (*base, *extra)])
 
 
+#: Between two of a flag's latest messages in their CSV cell.
+MESSAGE_SEPARATOR = "\n"
+
+
+def _flag_cell(flag: dict[str, Any], column: str) -> str:
+    if column == "latest_messages":
+        return MESSAGE_SEPARATOR.join(str(m.get("text", "")) for m in flag.get(column) or ())
+    return _scalar_text(flag.get(column))
+
+
 def write_flags_csv(export: dict[str, Any], stream: IO[str]) -> None:
     """Write one CSV row per risk flag, newest first as exported, with its level (urgent,
-    elevated, info); the message that raised it is patient text, defused like the journal's."""
+    elevated, info) and how many messages it stands for; the messages are patient text,
+    defused like the journal's (the latest ones one per line in their cell)."""
     writer = csv.writer(stream)
     writer.writerow(FLAG_CSV_COLUMNS)
     for flag in export["risk_flags"]:
-        writer.writerow([neutralise_formula(_scalar_text(flag[c])) for c in FLAG_CSV_COLUMNS])
+        writer.writerow([neutralise_formula(_flag_cell(flag, c)) for c in FLAG_CSV_COLUMNS])
 
 
 def csv_bytes(export: dict[str, Any]) -> bytes:
@@ -211,7 +225,7 @@ def _report_environment() -> Any:
 def report_html(record: PatientRecord, *, exported_by: str, exported_at: datetime) -> str:
     """The HTML that becomes the PDF (kept separate so it can be checked on its own)."""
     from bot import records
-    from bot.web.dashboard.chart import render_chart
+    from bot.chart import render_chart
 
     template = _report_environment().get_template(REPORT_TEMPLATE)
     return template.render(

@@ -11,9 +11,10 @@ person about them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
@@ -21,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot import settings
 from bot.clinics import demo_clinic
 from bot.journal_fields import FIELD_KEYS, URGE_SURFING_KEYS
 from bot.storage import db
@@ -45,6 +47,7 @@ __all__ = [
     "URGE_SURFING_KEYS",
     "EntryView",
     "export_patient",
+    "flag_window",
     "get_entry",
     "latest_entry",
     "leave_care_team_message",
@@ -53,6 +56,8 @@ __all__ = [
     "save_entry",
     "update_entry_fields",
 ]
+
+logger = logging.getLogger(__name__)
 
 MAX_SENDER_ID_LENGTH = 255
 
@@ -293,6 +298,72 @@ def leave_care_team_message(sender_id: str, message: str) -> int:
     )
 
 
+#: The longest category or source a flag keeps (the width of their columns).
+LABEL_CHARS = 64
+#: How many of a flag's later messages it keeps (with the first, in ``message``).
+LATEST_MESSAGES = 5
+#: Levels whose messages each keep a flag of their own: a message the patient left for the
+#: care team is what they asked, and none of them may be cut to "the latest few".
+UNCOALESCED_LEVELS = frozenset({"request"})
+
+
+def flag_window() -> timedelta:
+    """How long an open flag takes the patient's next messages of its category, counted from
+    its latest message (:func:`bot.settings.flag_window_minutes`)."""
+    return timedelta(minutes=settings.flag_window_minutes())
+
+
+def _urgency(level: str) -> int:
+    """0 for the most pressing level (urgent), then in the order of :data:`RISK_LEVELS`."""
+    return RISK_LEVELS.index(level)
+
+
+def _coalesce(
+    session: Session,
+    patient: Patient,
+    *,
+    message: str,
+    category: str | None,
+    level: str,
+    now: datetime,
+) -> RiskFlag | None:
+    """The open flag that takes this message, updated; ``None`` if a new flag must be made.
+
+    The flag taking the patient's messages of a category is the one whose ``coalesce_key``
+    is set. It takes a message of its level or a lower one, within the window of its latest
+    message. It stops taking them when the window passes or a message of a more urgent level
+    comes: that message gets a flag (and a notice) of its own, so an escalation is never
+    folded into a flag the care team has already been told of.
+
+    Called with the patient's row locked (``SELECT ... FOR UPDATE`` on PostgreSQL, the write
+    lock on SQLite), so writers for one patient take turns here; the unique
+    ``(patient_id, coalesce_key)`` makes any writer that did not a retried IntegrityError.
+    """
+    key = category or ""
+    current = session.scalars(
+        select(RiskFlag)
+        .where(RiskFlag.patient_id == patient.id, RiskFlag.coalesce_key == key)
+        .with_for_update()
+    ).one_or_none()
+    if current is None:
+        return None
+    taking = (
+        current.acknowledged_at is None
+        and current.erased_at is None
+        and current.last_message_at > now - flag_window()
+        and _urgency(level) >= _urgency(current.level)
+    )
+    if not taking:
+        current.coalesce_key = None
+        session.flush()
+        return None
+    entry = {"at": now.isoformat(), "text": message}
+    current.latest_messages = [*(current.latest_messages or []), entry][-LATEST_MESSAGES:]
+    current.message_count += 1
+    current.last_message_at = now
+    return current
+
+
 def record_risk_flag(
     sender_id: str,
     *,
@@ -305,6 +376,12 @@ def record_risk_flag(
 
     ``level`` (one of :data:`RISK_LEVELS`) says how soon the care team should look, and
     whether the clinic is told at once (its ``notify_levels``, :mod:`bot.notify`).
+
+    A message of the same patient and category as an open flag, within :func:`flag_window`
+    of that flag's latest message and no more urgent than it, is added to that flag (its
+    count and latest messages) and its id returned: one flag and one notice however many
+    messages a crisis, or a flood, brings. Messages for the care team (``request``) each
+    keep a flag of their own.
     """
     _check_sender_id(sender_id)
     if not isinstance(message, str):
@@ -316,16 +393,32 @@ def record_risk_flag(
     # PostgreSQL text cannot hold NUL; losing a crisis flag over an invisible control
     # character would be far worse than showing it as U+FFFD.
     message = message.replace("\x00", "\ufffd")
+    # The columns hold 64 characters, and PostgreSQL refuses a longer value where SQLite
+    # keeps it: a label that long is not one the detector gives, and must not cost the flag.
+    category = category[:LABEL_CHARS] if category is not None else None
+    source = source[:LABEL_CHARS]
 
     def insert(session: Session) -> int:
         patient = _patient_for_write(session, sender_id)
+        now = utcnow()
+        coalescing = level not in UNCOALESCED_LEVELS
+        if coalescing:
+            found = _coalesce(
+                session, patient, message=message, category=category, level=level, now=now
+            )
+            if found is not None:
+                session.flush()
+                return found.id
         flag = RiskFlag(
             patient_id=patient.id,
             category=category,
             source=source,
             level=level,
             message=message,
-            created_at=utcnow(),
+            created_at=now,
+            last_message_at=now,
+            message_count=1,
+            coalesce_key=(category or "") if coalescing else None,
         )
         session.add(flag)
         session.flush()
@@ -384,6 +477,9 @@ def export_patient(sender_id: str) -> dict[str, Any] | None:
                     "category": flag.category,
                     "source": flag.source,
                     "message": flag.message,
+                    "message_count": flag.message_count,
+                    "last_message_at": _iso(flag.last_message_at),
+                    "latest_messages": [dict(m) for m in flag.latest_messages or ()],
                     "acknowledged_at": _iso(flag.acknowledged_at),
                     "acknowledged_by": flag.acknowledged_by,
                 }

@@ -50,6 +50,7 @@ __all__ = [
     "export_document",
     "export_link",
     "issue_token",
+    "link_expiry",
     "readable_link",
     "verify_token",
 ]
@@ -154,16 +155,30 @@ def verify_token(token: str) -> Claims:
     )
 
 
-def export_link(sender_id: str) -> tuple[str, datetime]:
-    """The download link for the chat to show, and when it stops working.
-
-    :class:`UnknownPatient` if no patient has this sender id.
-    """
+def _check_known(sender_id: str) -> None:
+    """:class:`UnknownPatient` if no patient has this sender id."""
     db.ensure_schema()
     with db.session_scope(write=False) as session:
         known = session.scalar(select(Patient.id).where(Patient.sender_id == sender_id))
     if known is None:
         raise UnknownPatient(sender_id)
+
+
+def link_expiry(sender_id: str) -> datetime:
+    """When a link made now for ``sender_id`` would stop working, for the chat to say so.
+
+    :class:`UnknownPatient` if no patient has this sender id.
+    """
+    _check_known(sender_id)
+    return (utcnow() + LIFETIME).replace(microsecond=0)
+
+
+def export_link(sender_id: str) -> tuple[str, datetime]:
+    """A download link for the patient's widget to open, and when it stops working.
+
+    :class:`UnknownPatient` if no patient has this sender id.
+    """
+    _check_known(sender_id)
     token, expires_at = issue_token(sender_id)
     return f"{settings.public_web_url()}{PATH}/{token}", expires_at
 
@@ -212,6 +227,8 @@ def export_document(sender_id: str) -> dict[str, Any]:
                 "created_at": flag["created_at"],
                 "category": flag["category"],
                 "message": flag["message"],
+                "message_count": flag["message_count"],
+                "latest_messages": flag["latest_messages"],
             }
             for flag in journal["risk_flags"]
         ],

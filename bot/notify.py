@@ -24,6 +24,19 @@ notice says so, and the notifier deletes the row as soon as the notice is delive
 also deletes any such row that was acknowledged on the dashboard meanwhile (or whose level
 is not announced), so none outlives its purpose.
 
+One notice per flag, not per message: messages of one patient and category that follow each
+other closely are one flag (:func:`bot.journal.record_risk_flag`), announced once with how many
+messages it held when the notice went out. Each clinic also has a notice limit:
+:func:`notice_limit` notices of their own per :func:`bot.journal.flag_window` (10 per 30
+minutes unless set). Past it, a pass bundles the clinic's remaining flags into one digest
+notice (``risk_flag.digest``: each flag's id, level, category, count and link) instead of one
+notice each. Two kinds of notice never wait for the digest, limit or not: a patient's first
+notice in the window, and a flag more urgent than any the clinic was told of for that patient
+in the window. So a flood from one patient can use up the limit with its own repeats, but can
+neither hide another patient's first flag nor fold that patient's own escalation into a
+digest. Several notifier processes count the limit each from the database, so together they
+may send a few more notices than it allows, never fewer.
+
 Delivery is at least once. A clinic with both e-mail and a webhook gets both on every
 attempt until one attempt delivers to all of them, so a failing webhook can repeat an
 e-mail; for a crisis, a repeated alert is better than a missing one. Repeats are easy to
@@ -67,8 +80,9 @@ import requests
 from sqlalchemy import delete, or_, select, update
 
 from bot import settings
+from bot.journal import flag_window
 from bot.storage import db
-from bot.storage.models import Clinic, Patient, RiskFlag, utcnow
+from bot.storage.models import RISK_LEVELS, Clinic, Patient, RiskFlag, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +99,7 @@ CLAIM_LEASE = timedelta(minutes=2)
 BATCH = 100
 MAX_ERROR_CHARS = 1000
 EVENT = "risk_flag.created"
+DIGEST_EVENT = "risk_flag.digest"
 #: ``notify_attempts`` of a flag whose level the clinic is not notified of.
 NOT_NOTIFIED = -1
 #: The notice's first sentence, by level.
@@ -121,6 +136,8 @@ class Notice:
     level: str = "urgent"
     #: The patient erased their data meanwhile: the row goes once this notice is delivered.
     erased: bool = False
+    #: How many messages the flag stood for when the notice was read from the outbox.
+    message_count: int = 1
 
     @property
     def url(self) -> str:
@@ -129,6 +146,29 @@ class Notice:
     @property
     def channels(self) -> bool:
         return bool(self.emails or self.webhook_url)
+
+    @property
+    def name(self) -> str:
+        return f"Risk flag {self.flag_id}"
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One notice for several flags of a clinic that is past its notice limit."""
+
+    clinic_slug: str
+    clinic_name: str
+    emails: tuple[str, ...]
+    webhook_url: str | None
+    notices: tuple[Notice, ...]
+
+    @property
+    def flag_ids(self) -> list[int]:
+        return [notice.flag_id for notice in self.notices]
+
+    @property
+    def name(self) -> str:
+        return f"Digest of risk flags {', '.join(str(i) for i in self.flag_ids)}"
 
 
 @dataclass
@@ -147,6 +187,8 @@ class NotifyReport:
     not_notified: list[int] = field(default_factory=list)
     #: Kept only until the care team knew of them (the patient erased their data): deleted.
     deleted: list[int] = field(default_factory=list)
+    #: Sent (also in ``sent``) in a digest notice, their clinic being past its notice limit.
+    digested: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -155,6 +197,10 @@ class NotifyReport:
     def summary(self) -> str:
         """One line per outcome that happened, for operators."""
         lines = [f"Sent {_count(self.sent)}." if self.sent else "Sent nothing."]
+        if self.digested:
+            lines.append(
+                f"In a digest, their clinic being past its notice limit: {_ids(self.digested)}."
+            )
         for flag_id, error in self.failed.items():
             lines.append(f"Flag {flag_id} failed (will be retried): {error}")
         if self.waiting:
@@ -188,6 +234,12 @@ def _ids(ids: list[int]) -> str:
 
 
 # ----------------------------------------------------------------------------- content
+
+
+def notice_limit() -> int:
+    """Notices of their own a clinic gets per :func:`bot.journal.flag_window` before the rest
+    go into a digest (:func:`bot.settings.notice_limit`; see the module docstring)."""
+    return settings.notice_limit()
 
 
 def patient_page_url(sender_id: str) -> str:
@@ -247,6 +299,7 @@ def email_message(notice: Notice) -> EmailMessage:
         f"Level: {level}\n"
         f"Raised: {_time(notice.created_at)}\n"
         f"Category: {category}\n"
+        f"Messages: {notice.message_count}\n"
         "\n"
         f"{follow_up}"
         f"{notice.url}\n"
@@ -254,6 +307,9 @@ def email_message(notice: Notice) -> EmailMessage:
         "This e-mail deliberately does not contain what the patient wrote.\n"
     )
     return message
+
+
+_LEVEL_ORDER: tuple[str, ...] = tuple(_LEVEL_SENTENCES)
 
 
 def _level(value: str | None) -> str:
@@ -273,8 +329,65 @@ def webhook_body(notice: Notice) -> bytes:
         "source": _label(notice.source),
         "level": _level(notice.level),
         "erased": notice.erased,
+        "message_count": notice.message_count,
         "url": notice.url,
     }
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("ascii")
+
+
+def _digest_line(notice: Notice) -> str:
+    messages = f"{notice.message_count} message{'s' if notice.message_count != 1 else ''}"
+    erased = ", since erased by the patient" if notice.erased else ""
+    return (
+        f"- Flag {notice.flag_id}: {_level(notice.level)}, "
+        f"{_label(notice.category) or 'category not given'}, raised {_time(notice.created_at)}, "
+        f"{messages}{erased}\n  {notice.url}\n"
+    )
+
+
+def digest_email(digest: Digest) -> EmailMessage:
+    """The e-mail for a digest: one line and link per flag, no patient text."""
+    sender = settings.smtp_from()
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    clinic = _plain(digest.clinic_name) or digest.clinic_slug
+    ids = digest.flag_ids
+    levels = [_level(notice.level) for notice in digest.notices]
+    most = min(levels, key=_LEVEL_ORDER.index)
+    message = EmailMessage()
+    message["Subject"] = (
+        f"{len(ids)} more risk flag{'s' if len(ids) != 1 else ''} at {clinic} "
+        f"(digest, most pressing: {most})"
+    )
+    message["From"] = sender
+    message["To"] = ", ".join(digest.emails)
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = (
+        f"<risk-flag-digest-{ids[0]}-{ids[-1]}-{len(ids)}.{digest.clinic_slug}@{domain}>"
+    )
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(
+        f"{clinic} has had its limit of notices of their own for now. These risk flags were\n"
+        "raised since, by patients the care team was already told of in this period, at\n"
+        "levels no more urgent than before. Open each patient's record on the dashboard\n"
+        "(sign-in required) to read it and acknowledge the flag:\n"
+        "\n"
+        + "".join(_digest_line(notice) for notice in digest.notices)
+        + "\nThis e-mail deliberately does not contain what the patients wrote.\n"
+    )
+    return message
+
+
+def digest_body(digest: Digest) -> bytes:
+    """The JSON document POSTed to the clinic's webhook for a digest (ASCII, keys sorted)."""
+    document = {
+        "event": DIGEST_EVENT,
+        "clinic": digest.clinic_slug,
+        "clinic_name": digest.clinic_name,
+        "flag_ids": digest.flag_ids,
+        "flags": [json.loads(webhook_body(notice)) for notice in digest.notices],
+    }
+    for flag in document["flags"]:
+        del flag["event"], flag["clinic"], flag["clinic_name"]
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("ascii")
 
 
@@ -294,7 +407,7 @@ def sign(key: str, timestamp: str, body: bytes) -> str:
 # ----------------------------------------------------------------------------- channels
 
 
-def send_email(notice: Notice) -> str | None:
+def send_email(notice: Notice | Digest) -> str | None:
     """Send the e-mail; a warning if some (not all) addresses were refused.
 
     With STARTTLS on (the default) nothing is sent unless the connection is encrypted and
@@ -304,7 +417,7 @@ def send_email(notice: Notice) -> str | None:
     if host is None:
         raise DeliveryError("e-mail: no SMTP server is configured (COMPANION_SMTP_HOST)")
     try:
-        message = email_message(notice)
+        message = digest_email(notice) if isinstance(notice, Digest) else email_message(notice)
         with smtplib.SMTP(host, settings.smtp_port(), timeout=SMTP_TIMEOUT) as smtp:
             smtp.ehlo()
             if settings.smtp_starttls():
@@ -331,15 +444,16 @@ def send_email(notice: Notice) -> str | None:
     return None
 
 
-def post_webhook(notice: Notice) -> None:
+def post_webhook(notice: Notice | Digest) -> None:
     """POST the signed notice; anything but a 2xx answer is a failure (redirects too)."""
     assert notice.webhook_url is not None
-    body = webhook_body(notice)
+    digest = isinstance(notice, Digest)
+    body = digest_body(notice) if isinstance(notice, Digest) else webhook_body(notice)
     timestamp = str(int(time.time()))
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "integration-companion-notifier",
-        "X-Companion-Event": EVENT,
+        "X-Companion-Event": DIGEST_EVENT if digest else EVENT,
         "X-Companion-Timestamp": timestamp,
         "X-Companion-Signature": sign(webhook_key(notice.clinic_slug), timestamp, body),
     }
@@ -358,7 +472,7 @@ def post_webhook(notice: Notice) -> None:
             raise DeliveryError(f"webhook: answered HTTP {response.status_code}")
 
 
-def deliver(notice: Notice) -> str | None:
+def deliver(notice: Notice | Digest) -> str | None:
     """Try every channel of the clinic; :class:`DeliveryError` naming each that failed.
 
     Returns a warning for a delivery that worked only in part (some addresses refused),
@@ -372,7 +486,7 @@ def deliver(notice: Notice) -> str | None:
         except DeliveryError as error:
             errors.append(str(error))
         except Exception as error:  # noqa: BLE001 - the webhook must still be tried
-            logger.exception("Risk flag %s: unexpected e-mail failure", notice.flag_id)
+            logger.exception("%s: unexpected e-mail failure", notice.name)
             errors.append(f"e-mail: {_describe(error)}")
     if notice.webhook_url:
         try:
@@ -380,7 +494,7 @@ def deliver(notice: Notice) -> str | None:
         except DeliveryError as error:
             errors.append(str(error))
         except Exception as error:  # noqa: BLE001 - the failure must still be recorded
-            logger.exception("Risk flag %s: unexpected webhook failure", notice.flag_id)
+            logger.exception("%s: unexpected webhook failure", notice.name)
             errors.append(f"webhook: {_describe(error)}")
     if errors:
         raise DeliveryError("; ".join(errors))
@@ -454,6 +568,7 @@ def _pending() -> list[tuple[Notice, int, str | None, bool]]:
             RiskFlag.created_at,
             RiskFlag.notify_attempts,
             RiskFlag.notify_error,
+            RiskFlag.message_count,
             Patient.sender_id,
             Clinic.slug,
             Clinic.name,
@@ -486,6 +601,7 @@ def _pending() -> list[tuple[Notice, int, str | None, bool]]:
                 webhook_url=row.webhook_url,
                 level=row.level,
                 erased=row.erased_at is not None,
+                message_count=row.message_count or 1,
             ),
             row.notify_attempts or 0,
             row.notify_error,
@@ -561,14 +677,20 @@ def _claim(flag_id: int, attempts: int, at: datetime) -> bool:
     )
 
 
-def _record_sent(flag_id: int, at: datetime, warning: str | None) -> bool:
+def _record_sent(
+    flag_id: int, at: datetime, warning: str | None, *, in_digest: bool = False
+) -> bool:
     """Mark the flag notified; a flag kept only for this notice (its patient erased their
     data) is deleted instead, in the same transaction. True if it was deleted."""
     with db.session_scope() as session:
         session.execute(
             update(RiskFlag)
             .where(RiskFlag.id == flag_id, RiskFlag.notified_at.is_(None))
-            .values(notified_at=at, notify_error=warning[:MAX_ERROR_CHARS] if warning else None)
+            .values(
+                notified_at=at,
+                notify_error=warning[:MAX_ERROR_CHARS] if warning else None,
+                notified_in_digest=in_digest,
+            )
             .execution_options(synchronize_session=False)
         )
         result = session.execute(
@@ -581,6 +703,106 @@ def _record_sent(flag_id: int, at: datetime, warning: str | None) -> bool:
 
 def _record_failed(flag_id: int, attempt: int, at: datetime, reason: str) -> None:
     _update_unsent(flag_id, attempt, notify_error=_state(at, "failed", attempt, reason))
+
+
+@dataclass
+class _Told:
+    """What each clinic was told during the window: to decide notice or digest."""
+
+    #: Notices of their own, per clinic slug (digests not counted).
+    notices: dict[str, int] = field(default_factory=dict)
+    #: The most pressing level the clinic was told of, per (clinic slug, sender id), as its
+    #: place in :data:`RISK_LEVELS` (0 is urgent).
+    levels: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def needs_own_notice(self, notice: Notice, limit: int) -> bool:
+        """A patient's first notice, an escalation, or a clinic still under its limit."""
+        told = self.levels.get((notice.clinic_slug, notice.sender_id))
+        return (
+            told is None
+            or _rank(notice.level) < told
+            or self.notices.get(notice.clinic_slug, 0) < limit
+        )
+
+    def add(self, clinic_slug: str, sender_id: str, level: str, *, own: bool) -> None:
+        key = (clinic_slug, sender_id)
+        self.levels[key] = min(self.levels.get(key, len(RISK_LEVELS)), _rank(level))
+        if own:
+            self.notices[clinic_slug] = self.notices.get(clinic_slug, 0) + 1
+
+
+def _rank(level: str) -> int:
+    """A level's place in :data:`RISK_LEVELS` (0 is urgent); an unknown one counts as urgent."""
+    return RISK_LEVELS.index(level) if level in RISK_LEVELS else 0
+
+
+def _told_since(since: datetime) -> _Told:
+    """Every notice delivered since ``since``, as :class:`_Told` counts them."""
+    query = (
+        select(Clinic.slug, Patient.sender_id, RiskFlag.level, RiskFlag.notified_in_digest)
+        .join(Patient, RiskFlag.patient_id == Patient.id)
+        .join(Clinic, Patient.clinic_id == Clinic.id)
+        .where(RiskFlag.notified_at.is_not(None), RiskFlag.notified_at >= since)
+    )
+    told = _Told()
+    with db.session_scope(write=False) as session:
+        for slug, sender_id, level, in_digest in session.execute(query):
+            told.add(slug, sender_id, level, own=not in_digest)
+    return told
+
+
+def _send_one(notice: Notice, attempts: int, now: datetime | None, report: NotifyReport) -> bool:
+    """Deliver one claimed notice and record the outcome; True if it was delivered."""
+    try:
+        warning = deliver(notice)
+    except DeliveryError as error:
+        reason = str(error)
+        _record_failed(notice.flag_id, attempts + 1, now or utcnow(), reason)
+        report.failed[notice.flag_id] = reason
+        logger.warning(
+            "Risk flag %s: notifying clinic %s failed (attempt %s): %s",
+            notice.flag_id,
+            notice.clinic_slug,
+            attempts + 1,
+            reason,
+        )
+        return False
+    if _record_sent(notice.flag_id, now or utcnow(), warning):
+        report.deleted.append(notice.flag_id)
+    report.sent.append(notice.flag_id)
+    logger.info("Risk flag %s: clinic %s notified", notice.flag_id, notice.clinic_slug)
+    return True
+
+
+def _send_digest(
+    claimed: list[tuple[Notice, int]], now: datetime | None, report: NotifyReport
+) -> None:
+    """Deliver one digest for a clinic's claimed flags and record the outcome on each."""
+    first = claimed[0][0]
+    digest = Digest(
+        clinic_slug=first.clinic_slug,
+        clinic_name=first.clinic_name,
+        emails=first.emails,
+        webhook_url=first.webhook_url,
+        notices=tuple(notice for notice, _ in claimed),
+    )
+    try:
+        warning = deliver(digest)
+    except DeliveryError as error:
+        reason = str(error)
+        for notice, attempts in claimed:
+            _record_failed(notice.flag_id, attempts + 1, now or utcnow(), reason)
+            report.failed[notice.flag_id] = reason
+        logger.warning(
+            "%s: notifying clinic %s failed: %s", digest.name, digest.clinic_slug, reason
+        )
+        return
+    for notice, _ in claimed:
+        if _record_sent(notice.flag_id, now or utcnow(), warning, in_digest=True):
+            report.deleted.append(notice.flag_id)
+        report.sent.append(notice.flag_id)
+        report.digested.append(notice.flag_id)
+    logger.info("%s: clinic %s notified", digest.name, digest.clinic_slug)
 
 
 def send_pending(
@@ -596,10 +818,17 @@ def send_pending(
     a later time instead of waiting out a pause. ``ignore_backoff`` retries failed notices
     at once (an operator who just fixed the mail settings), but never one that another
     process is sending. ``stop`` ends the pass early, between two notices.
+
+    A clinic past its :func:`notice_limit` gets the pass's remaining flags in one digest
+    notice, sent at the end of the pass, except for the notices that never wait (a patient's
+    first in the window, an escalation; see the module docstring).
     """
     db.ensure_schema()
     report = NotifyReport()
     report.deleted.extend(delete_erased_flags())
+    per_clinic = notice_limit()
+    told = _told_since((now or utcnow()) - flag_window())
+    digests: dict[str, list[tuple[Notice, int]]] = {}
     attempted = 0
     for notice, attempts, state, announced in _pending():
         if not announced:
@@ -627,24 +856,14 @@ def send_pending(
             report.taken.append(notice.flag_id)
             continue
         attempted += 1
-        try:
-            warning = deliver(notice)
-        except DeliveryError as error:
-            reason = str(error)
-            _record_failed(notice.flag_id, attempts + 1, now or utcnow(), reason)
-            report.failed[notice.flag_id] = reason
-            logger.warning(
-                "Risk flag %s: notifying clinic %s failed (attempt %s): %s",
-                notice.flag_id,
-                notice.clinic_slug,
-                attempts + 1,
-                reason,
-            )
-        else:
-            if _record_sent(notice.flag_id, now or utcnow(), warning):
-                report.deleted.append(notice.flag_id)
-            report.sent.append(notice.flag_id)
-            logger.info("Risk flag %s: clinic %s notified", notice.flag_id, notice.clinic_slug)
+        if not told.needs_own_notice(notice, per_clinic):
+            digests.setdefault(notice.clinic_slug, []).append((notice, attempts))
+            told.add(notice.clinic_slug, notice.sender_id, notice.level, own=False)
+            continue
+        if _send_one(notice, attempts, now, report):
+            told.add(notice.clinic_slug, notice.sender_id, notice.level, own=True)
+    for claimed in digests.values():
+        _send_digest(claimed, now, report)
     return report
 
 

@@ -69,6 +69,7 @@ __all__ = [
     "Field",
     "Filters",
     "Flag",
+    "FlagMessage",
     "Message",
     "PatientRecord",
     "PatientRef",
@@ -215,6 +216,14 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class FlagMessage:
+    """One of the later messages a flag stands for: when it came and what the patient wrote."""
+
+    at: datetime | None
+    text: str
+
+
+@dataclass(frozen=True)
 class Flag:
     """A risk flag and the message that raised it; ``message_anchor`` points at that message
     in the transcript when it can be found there."""
@@ -231,10 +240,21 @@ class Flag:
     #: When the patient erased their data: the message is gone, and the flag is kept only
     #: until the care team has been told of it (notified, or acknowledged here).
     erased_at: datetime | None = None
+    #: How many messages the flag stands for (see :func:`bot.journal.record_risk_flag`).
+    message_count: int = 1
+    #: When the latest of them came.
+    last_message_at: datetime | None = None
+    #: The latest few messages after the first (``message``), oldest first.
+    latest_messages: tuple[FlagMessage, ...] = ()
 
     @property
     def is_open(self) -> bool:
         return self.acknowledged_at is None
+
+    @property
+    def more_messages(self) -> int:
+        """Messages of this flag that are neither the first nor among the latest shown."""
+        return max(self.message_count - 1 - len(self.latest_messages), 0)
 
     @property
     def level_label(self) -> str:
@@ -642,6 +662,13 @@ def _flag(flag: RiskFlag, anchor: str | None = None) -> Flag:
         message_anchor=anchor,
         level=flag.level,
         erased_at=flag.erased_at,
+        message_count=flag.message_count or 1,
+        last_message_at=flag.last_message_at,
+        latest_messages=tuple(
+            FlagMessage(at=_iso_moment(m.get("at")), text=str(m.get("text", "")))
+            for m in flag.latest_messages or ()
+            if isinstance(m, dict)
+        ),
     )
 
 
@@ -667,6 +694,17 @@ def _moment(timestamp: float | None) -> datetime | None:
         return datetime.fromtimestamp(float(timestamp), UTC)
     except (OverflowError, OSError, ValueError):
         return None
+
+
+def _iso_moment(value: Any) -> datetime | None:
+    """An ISO 8601 time as a flag's latest messages keep it; ``None`` if it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _max(*moments: datetime | None) -> datetime | None:
@@ -1136,7 +1174,7 @@ def acknowledge_flag(patient: PatientRef, flag_id: int, *, by: str) -> Flag | No
                 RiskFlag.patient_id == patient.id,
                 RiskFlag.acknowledged_at.is_(None),
             )
-            .values(acknowledged_at=utcnow(), acknowledged_by=by)
+            .values(acknowledged_at=utcnow(), acknowledged_by=by, coalesce_key=None)
         )
         flag = session.scalars(
             select(RiskFlag).where(RiskFlag.id == flag_id, RiskFlag.patient_id == patient.id)

@@ -86,6 +86,11 @@ def services(
     root = settings.PROJECT_ROOT
     model = model or root / "models" / "current.tar.gz"
     endpoints = endpoints or root / "endpoints.yml"
+    interface = settings.rasa_interface()
+    # Where this machine reaches the Rasa server: its own address, or loopback for "any".
+    rasa_host = "127.0.0.1" if interface in {"0.0.0.0", "::", "[::]"} else interface
+    if ":" in rasa_host and not rasa_host.startswith("["):
+        rasa_host = f"[{rasa_host}]"
     # Rasa sends it (endpoints.yml reads it from the environment); the action server checks it.
     secret = {"COMPANION_ACTION_SECRET": settings.action_secret().decode()}
     found = [
@@ -110,6 +115,10 @@ def services(
                 "run",
                 "--model",
                 str(model),
+                # Loopback unless the deployment says otherwise: in demo mode anyone who can
+                # reach the REST channel can read and erase demo conversations.
+                "--interface",
+                interface,
                 "--port",
                 str(rasa_port),
                 "--endpoints",
@@ -117,7 +126,7 @@ def services(
                 "--credentials",
                 str(root / "credentials.yml"),
             ],
-            ready_url=f"http://127.0.0.1:{rasa_port}/",
+            ready_url=f"http://{rasa_host}:{rasa_port}/",
             # Sanic reads a whole body before the channel can refuse it: cap it at 2 MB
             # (a chat message is at most 5,000 characters; see bot/nlu/message_gate.py).
             env={"PYTHONPATH": str(root), "SANIC_REQUEST_MAX_SIZE": "2000000", **secret},
@@ -229,7 +238,8 @@ def run(rasa_port: int = 5005, action_port: int = 5055, web_port: int = 8000) ->
     encryption.ensure_keys_file()  # before the migrations seal with it and the servers race
     db.upgrade()
     settings.token_secret()  # created here once, before the servers race to create it
-    ensure_demo_clinic()
+    if settings.demo_mode():
+        ensure_demo_clinic()
     running = services(rasa_port=rasa_port, action_port=action_port, web_port=web_port)
     stopping = False
 
@@ -265,6 +275,7 @@ def run(rasa_port: int = 5005, action_port: int = 5055, web_port: int = 8000) ->
                     f"the therapists' dashboard is {settings.public_web_url()}/therapist/ "
                     "(accounts: python -m bot therapist create).\n"
                     f"Or over REST (demo mode): POST http://localhost:{rasa_port}/webhooks/rest/webhook "
+                    "with Content-Type: application/json and "
                     '{"sender": "you", "message": "hi"}\nPress Ctrl-C to stop.\n',
                     flush=True,
                 )

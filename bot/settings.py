@@ -6,6 +6,7 @@ read the same values the same way.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import time
@@ -152,12 +153,16 @@ def login_window() -> float:
 
 
 def login_lock() -> float:
-    """Seconds sign-in stays paused for an address after too many failures (default 15 min)."""
+    """The longest wait between two sign-in attempts on one address from one network, and of
+    one network across addresses (default 15 min). Sign-in is slowed, never locked: guesses
+    from elsewhere cannot keep a clinician out (see :mod:`bot.therapists`)."""
     return _dashboard_seconds("COMPANION_LOGIN_LOCK_SECONDS", 15 * 60)
 
 
 def login_delay_step() -> float:
-    """Extra wait per failed sign-in beyond the third (default 1 s; at most five steps)."""
+    """The first wait between sign-in attempts once they need spacing (default 1 s); the
+    waits double from there, and an attempt more than five steps from its turn is refused
+    without its password being checked."""
     return _dashboard_seconds("COMPANION_LOGIN_DELAY_SECONDS", 1.0)
 
 
@@ -264,9 +269,18 @@ def rate_limit() -> tuple[int, float] | None:
     on average; ``off`` switches the limit off (a benchmark that floods on purpose).
     A crisis message always gets through (see ``bot.nlu.message_gate``).
     """
-    raw = os.environ.get("COMPANION_RATE_LIMIT", "").strip().lower()
+    return _rate("COMPANION_RATE_LIMIT", (30, 60.0))
+
+
+def _rate(name: str, default: tuple[int, float]) -> tuple[int, float] | None:
+    """``COUNT/SECONDS`` from the environment variable ``name``, or None for ``off``.
+
+    A value that is neither is a configuration mistake, reported at once rather than
+    silently replaced by the default.
+    """
+    raw = os.environ.get(name, "").strip().lower()
     if not raw:
-        return 30, 60.0
+        return default
     if raw in {"0", "off", "false", "no", "none"}:
         return None
     count, slash, seconds = raw.partition("/")
@@ -275,9 +289,7 @@ def rate_limit() -> tuple[int, float] | None:
     except ValueError:
         parsed = (0, 0.0)
     if parsed[0] < 1 or not 0 < parsed[1] < float("inf"):
-        raise RuntimeError(
-            f"COMPANION_RATE_LIMIT={raw!r} is not MESSAGES/SECONDS (e.g. 30/60) or off"
-        )
+        raise RuntimeError(f"{name}={raw!r} is not COUNT/SECONDS (e.g. 30/60) or off")
     return parsed
 
 
@@ -305,6 +317,46 @@ def rate_limit_burst() -> int:
     return _whole_number("COMPANION_RATE_LIMIT_BURST", 20)
 
 
+def ip_rate_limit() -> tuple[int, float] | None:
+    """How many messages all the conversations of one network address may send per period.
+
+    Beside the per-patient limit: anyone can start many conversations (anonymous demo
+    sessions, demo-mode REST senders), and each would have an allowance of its own.
+    ``COMPANION_IP_RATE_LIMIT="300/60"`` (the default) is far above what the patients of one
+    clinic behind one address type; ``off`` switches it off, and so does
+    ``COMPANION_RATE_LIMIT=off`` (a benchmark that floods on purpose from one machine).
+    Crisis messages always get through, as with the per-patient limit.
+    """
+    if rate_limit() is None:
+        return None
+    return _rate("COMPANION_IP_RATE_LIMIT", (300, 60.0))
+
+
+def ip_rate_limit_burst() -> int:
+    """Messages one address may send at once before its sustained rate applies (default
+    120, ``COMPANION_IP_RATE_LIMIT_BURST``)."""
+    return _whole_number("COMPANION_IP_RATE_LIMIT_BURST", 120)
+
+
+def anonymous_sessions_per_ip() -> tuple[int, float] | None:
+    """Anonymous demo sessions one network address may start per period (each is a new
+    patient with its own chat allowance, and rows in the database).
+
+    ``COMPANION_ANONYMOUS_SESSIONS_PER_IP="10/600"`` (default): ten at once, then one a
+    minute; ``off`` for none.
+    """
+    return _rate("COMPANION_ANONYMOUS_SESSIONS_PER_IP", (10, 600.0))
+
+
+def anonymous_sessions_total() -> tuple[int, float] | None:
+    """Anonymous demo sessions the web app starts per period from all addresses together,
+    so that many addresses cannot fill the database either.
+
+    ``COMPANION_ANONYMOUS_SESSIONS="120/60"`` (default); ``off`` for none.
+    """
+    return _rate("COMPANION_ANONYMOUS_SESSIONS", (120, 60.0))
+
+
 # ----------------------------------------------------------------------------- Rasa server
 
 
@@ -312,3 +364,50 @@ def concurrent_turns() -> int:
     """How many turns one Rasa server works on at once (``COMPANION_CONCURRENT_TURNS``,
     default 4); the other messages wait their turn in order (:mod:`bot.nlu.turn_slots`)."""
     return _whole_number("COMPANION_CONCURRENT_TURNS", 4)
+
+
+def rasa_interface() -> str:
+    """The address the Rasa server that ``make run`` starts listens on.
+
+    Loopback by default: in demo mode its REST channel is open to anyone who can reach it.
+    ``COMPANION_RASA_INTERFACE=0.0.0.0`` for a deployment where other machines (a reverse
+    proxy) must reach it directly.
+    """
+    return os.environ.get("COMPANION_RASA_INTERFACE", "").strip() or "127.0.0.1"
+
+
+def _forgiving_whole_number(name: str, default: int) -> int:
+    """The environment variable ``name`` as a whole number of 1 or more; ``default`` when it
+    is unset, or (logged as an error) when it is anything else.
+
+    For settings read while a crisis flag or its notice is written: a typo must never cost
+    the flag, so it is reported in the log rather than raised.
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        logging.getLogger(__name__).error(
+            "%s=%r is not a whole number of 1 or more: using %s", name, raw, default
+        )
+        return default
+    return value
+
+
+def flag_window_minutes() -> int:
+    """Minutes an open risk flag takes the patient's next messages of its category, counted
+    from its latest message (``COMPANION_FLAG_WINDOW_MINUTES``, default 30); also the period
+    of each clinic's notice limit. A flood of crisis messages then makes one flag with a
+    count, not a flag per message."""
+    return _forgiving_whole_number("COMPANION_FLAG_WINDOW_MINUTES", 30)
+
+
+def notice_limit() -> int:
+    """Notices of their own a clinic gets per flag window before the rest go into one digest
+    (``COMPANION_NOTICE_LIMIT``, default 10). A patient's first flag in the window and an
+    escalation are always announced on their own."""
+    return _forgiving_whole_number("COMPANION_NOTICE_LIMIT", 10)

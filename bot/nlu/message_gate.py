@@ -2,8 +2,8 @@
 
 In order:
 
-1. The sender's rate limit (:mod:`bot.nlu.rate_limit`) takes a token, whatever the message
-   is, so a flood of broken messages is limited like any other.
+1. The sender's rate limit and its network address's (:mod:`bot.nlu.rate_limit`) each take a
+   token, whatever the message is, so a flood of broken messages is limited like any other.
 2. The text must be a non-blank string. NUL characters are removed (PostgreSQL refuses them
    in text columns, and no keyboard types them) and unpaired surrogates, which JSON allows
    but UTF-8 cannot encode, become U+FFFD, so the tracker store and the action server never
@@ -52,7 +52,7 @@ from typing import Any
 
 import yaml
 
-from bot.nlu.rate_limit import RateLimiter
+from bot.nlu.rate_limit import RateLimiter, combined
 from bot.safety.detector import CrisisMatcher
 
 logger = logging.getLogger(__name__)
@@ -222,8 +222,10 @@ class MessageGate:
         chat_limits: ChatLimits | None = None,
         check: CrisisCheck | None = None,
         second_opinion: Callable[[str], Awaitable[bool]] | None = None,
+        address_limiter: RateLimiter | None = None,
     ) -> None:
         self.limiter = limiter
+        self.address_limiter = address_limiter
         self.limits = chat_limits or limits()
         self._check = check
         self._second_opinion = second_opinion
@@ -232,9 +234,20 @@ class MessageGate:
     def _refused(self, reason: str, retry_after: int = 0) -> Refused:
         return Refused(reason, self.limits.messages[reason], retry_after)
 
-    async def admit(self, sender_id: str, raw: Any) -> Admitted | Refused:
-        """Let ``raw`` (the client's ``message`` value) through, or say why not."""
-        decision = self.limiter.take(sender_id) if self.limiter is not None else None
+    async def admit(
+        self, sender_id: str, raw: Any, address: str | None = None
+    ) -> Admitted | Refused:
+        """Let ``raw`` (the client's ``message`` value) through, or say why not.
+
+        ``address`` is the client's network address, for the limit of everything sent from
+        it (None: not known, only the sender's limit applies).
+        """
+        decision = combined(
+            self.limiter.take(sender_id) if self.limiter is not None else None,
+            self.address_limiter.take(address)
+            if self.address_limiter is not None and address
+            else None,
+        )
         if not isinstance(raw, str) or not raw.strip():
             return self._refused(UNREADABLE)
         text = clean_text(raw)

@@ -8,9 +8,13 @@ instead, and nothing the client sends can change it.
 
 socket.io (the widget):
 
-- The engine.io handshake refuses a page whose ``Origin`` no clinic allows (HTTP 400).
-  python-engineio only checks an Origin that is present, so ``connect`` refuses a missing
-  one too: every browser sends it, and a program without it has no business here.
+- The engine.io handshake refuses a page whose ``Origin`` no clinic allows, and a request
+  without an ``Origin`` at all (HTTP 400, ``{"error", "reason", "message"}``): python-engineio
+  only checks an Origin that is present, every browser sends it, and a program without it has
+  no business here. ``connect`` refuses a missing one too.
+- A packet that cannot be decoded is dropped with one warning line a minute at most (how
+  many were dropped in between), not a traceback each: anyone who completes a handshake can
+  send them.
 - ``connect`` verifies ``auth.token`` and that the page's Origin is one of the token's
   clinic's; a refusal carries ``{"reason", "message"}`` as the error's ``data``.
 - The socket joins the room named by the token's sender id, so several tabs of one patient
@@ -22,7 +26,12 @@ socket.io (the widget):
 REST (scripts, load tests, the demo): ``Authorization: Bearer <token>`` names the sender.
 Without a token it is refused, except in demo mode, where it stays open for conversations
 that no token was ever issued for and that are not another clinic's patients' (demo and test
-conversations started over REST).
+conversations started over REST). Such a sender id must match
+:data:`bot.access.SENDER_ID_PATTERN` (400 otherwise): it ends up in dashboard addresses and
+export file names. The body must be sent as ``application/json`` (415 otherwise): a page of
+any site can make a browser post ``text/plain``, form or untyped bodies here without asking,
+but not JSON. ``?stream=true`` is refused (400): a streamed turn would bypass the turn slots
+and the early crisis reply.
 
 The token checks query the database synchronously, so they run in the default thread-pool
 executor and never stall the event loop that serves every other conversation. The one
@@ -31,8 +40,10 @@ origins that :mod:`bot.access` caches for a few seconds, so it touches the datab
 once per cache period.
 
 Every message passes :class:`bot.nlu.message_gate.MessageGate` before it reaches the agent:
-a per-patient rate limit (keyed by the token's sender id, or by the demo-mode REST sender),
-a maximum length, and clean text; a crisis message always goes through. Over the limit the
+a per-patient rate limit (keyed by the token's sender id, or by the demo-mode REST sender)
+and a per-address one (the client's IP address: Sanic's ``remote_addr`` behind a proxy it is
+told to trust, see docs/deploy.md, else the peer's), a maximum length, and clean text; a
+crisis message always goes through. Over the limit the
 socket gets ``rate_limited`` ``{"message", "retry_after"[, "id"]}`` (``id`` echoes the
 client's message id, so the widget knows which message to send again); REST answers 429
 with ``Retry-After``. A REST body that is not a JSON object, too large (413) or not UTF-8
@@ -53,6 +64,10 @@ If the database cannot be read, new connections are refused (``unavailable``, or
 the handshake; REST answers 503), but a conversation that is already open goes on with the
 identity checked at connect until the token expires: a patient in the middle of a chat,
 perhaps in crisis, must not lose the assistant because a revocation cannot be looked up.
+
+The Rasa server these channels are registered on answers ``GET /`` with ``{"status": "ok"}``
+rather than Rasa's greeting with its version (which tells an attacker which advisories
+apply), and every response it sends carries :data:`SECURITY_HEADERS`.
 """
 
 from __future__ import annotations
@@ -62,16 +77,18 @@ import functools
 import inspect
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
+from types import TracebackType
 from typing import Any, TypeVar
 
-import rasa.utils.endpoints
+import engineio
 import yaml
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
-from sanic import Blueprint, response
+from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
@@ -111,6 +128,33 @@ UNAVAILABLE_REASON = "unavailable"
 UNAVAILABLE_MESSAGE = "The chat is not available right now. Please try again in a few minutes."
 # How long a REST crisis reply waits for its turn's own messages before it goes out alone.
 CRISIS_TURN_WAIT_SECONDS = 1.0
+
+#: Headers on every response of the Rasa server: an API's share of the web app's
+#: (bot/web/app.py). Nothing here is a page to sniff, frame, cache or refer from.
+SECURITY_HEADERS: dict[str, str] = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+#: Why an engine.io handshake without an ``Origin`` header is refused.
+ORIGIN_REQUIRED_MESSAGE = (
+    "The chat connects from a web page only: this request has no Origin header."
+)
+#: Why an engine.io POST without a session id is refused.
+NO_SESSION_MESSAGE = "This request names no chat session: connect first."
+#: Why a REST body that is not sent as JSON is refused.
+JSON_REQUIRED_MESSAGE = "Send the message as JSON, with the header Content-Type: application/json."
+#: Why ``?stream=true`` is refused.
+STREAM_REFUSED_MESSAGE = (
+    "This server does not stream replies: send the message without ?stream=true, and the "
+    "replies come back together as one JSON list."
+)
+#: At most one warning line per this many seconds about undecodable socket.io packets.
+UNDECODABLE_LOG_SECONDS = 60.0
 
 
 async def _off_loop(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -165,6 +209,145 @@ def refusal(denied: access.AccessDenied) -> SocketConnectionRefused:
     return SocketConnectionRefused(
         denied.message, {"reason": denied.reason, "message": denied.message}
     )
+
+
+def client_address(request: Request | None) -> str | None:
+    """The client's IP address: the one a trusted proxy names (Sanic's ``remote_addr``, empty
+    unless ``SANIC_PROXIES_COUNT`` or ``SANIC_FORWARDED_SECRET`` says whom to trust), else the
+    peer's. A header a client sets itself is never believed."""
+    if request is None:
+        return None
+    return request.remote_addr or request.ip or None
+
+
+def _library_frames_only(traceback: TracebackType | None) -> bool:
+    """Whether no frame of ``traceback`` is this project's code: the failure is in
+    python-engineio/python-socketio reading what a client sent, not a bug of ours."""
+    root = str(settings.PROJECT_ROOT / "bot")
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename.startswith(root):
+            return False
+        traceback = traceback.tb_next
+    return True
+
+
+class UndecodablePackets(logging.Filter):
+    """Turns python-engineio's traceback for each packet it cannot decode into one warning
+    line a minute at most, saying how many were dropped.
+
+    Anyone who completes a handshake can send such packets, and each used to write a
+    25-line traceback: a cheap way to fill the disk and bury what matters in the logs.
+    Tracebacks of our own handlers' failures are kept as they are.
+    """
+
+    def __init__(
+        self,
+        interval: float = UNDECODABLE_LOG_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.interval = interval
+        self._clock = clock
+        self._last: float | None = None
+        self._dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, (ValueError, TypeError, IndexError, KeyError)):
+            return True
+        if not _library_frames_only(error.__traceback__):
+            return True
+        self._dropped += 1
+        now = self._clock()
+        if self._last is not None and now - self._last < self.interval:
+            return False
+        self._last = now
+        record.msg = "socket.io: %d undecodable packet(s) dropped (%s)"
+        record.args = (self._dropped, type(error).__name__)
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info, record.exc_text = None, None
+        self._dropped = 0
+        return True
+
+
+def _engineio_logger() -> logging.Logger:
+    """The logger python-engineio writes to: errors only (its INFO lines quote packets, that
+    is, patients' messages), with :class:`UndecodablePackets` in front of it."""
+    log = logging.getLogger(f"{__name__}.engineio")
+    log.setLevel(logging.ERROR)
+    if not any(isinstance(existing, UndecodablePackets) for existing in log.filters):
+        log.addFilter(UndecodablePackets())
+    return log
+
+
+def _handshake_refusal(request: Any) -> HTTPResponse | None:
+    """The refusal of an engine.io request that opens no session of a web page: a handshake
+    without ``Origin``, or a POST without a session id (which python-engineio answers with a
+    server error)."""
+    if not isinstance(request, Request) or request.args.get("sid"):
+        return None
+    if not request.headers.get("origin"):
+        return _json_refusal(400, "origin_required", ORIGIN_REQUIRED_MESSAGE)
+    if request.method not in {"GET", "OPTIONS"}:
+        return _json_refusal(400, "bad_request", NO_SESSION_MESSAGE)
+    return None
+
+
+class PatientEngineIOServer(engineio.AsyncServer):
+    """python-engineio's server, refusing requests that open no session of a web page."""
+
+    async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
+        refused = _handshake_refusal(args[0] if args else None)
+        if refused is not None:
+            return refused
+        return await super().handle_request(*args, **kwargs)
+
+
+class PatientSocketServer(AsyncServer):
+    """python-socketio's server on :class:`PatientEngineIOServer`."""
+
+    def _engineio_server_class(self) -> type[engineio.AsyncServer]:
+        return PatientEngineIOServer
+
+
+async def _status_instead_of_version(request: Request) -> HTTPResponse | None:
+    """``GET /`` answers with a plain status, not Rasa's greeting with its version."""
+    if request.path == "/" and request.method in {"GET", "HEAD"}:
+        return response.json({"status": "ok"})
+    return None
+
+
+async def _add_security_headers(_: Request, answer: HTTPResponse) -> None:
+    """:data:`SECURITY_HEADERS` on a response, leaving any the response set itself."""
+    for name, value in SECURITY_HEADERS.items():
+        if name not in answer.headers:
+            answer.headers[name] = value
+
+
+def harden_server(app: Sanic) -> None:
+    """Install :func:`_status_instead_of_version` and the security headers on the server
+    (once, whichever channel is registered first)."""
+    if getattr(app.ctx, "patient_channels_hardened", False):
+        return
+    app.ctx.patient_channels_hardened = True
+    app.register_middleware(_status_instead_of_version, "request")
+    app.register_middleware(_add_security_headers, "response")
+
+
+class HardeningBlueprint(Blueprint):
+    """A blueprint that hardens the server it is registered on (:func:`harden_server`)."""
+
+    def register(self, app: Sanic, options: dict[str, Any]) -> None:
+        harden_server(app)
+        super().register(app, options)
+
+
+class HardeningSocketBlueprint(SocketBlueprint):
+    """Rasa's socket.io blueprint, hardening the server it is registered on."""
+
+    def register(self, app: Sanic, options: dict[str, Any]) -> None:
+        harden_server(app)
+        super().register(app, options)
 
 
 @functools.lru_cache(maxsize=1)
@@ -305,20 +488,27 @@ class PatientSocketIOInput(SocketIOInput):
         return PatientSocketIOOutput(self.sio, self.bot_message_evt)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        sio = AsyncServer(
+        sio = PatientSocketServer(
             async_mode="sanic",
             # A callable: python-engineio answers the handshake of a page whose Origin no
             # clinic allows with HTTP 400 (Rasa's ``[]`` switches the check off).
             cors_allowed_origins=origin_allowed,
             # Nothing here uses cookies; do not invite browsers to send them.
             cors_credentials=False,
+            engineio_logger=_engineio_logger(),
         )
-        socketio_webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
+        socketio_webhook = HardeningSocketBlueprint(
+            sio, self.socketio_path, "socketio_webhook", __name__
+        )
         # Kept for get_output_channel (messages pushed through Rasa's HTTP API).
         self.sio = sio
         namespace = self.namespace
         opinion = SecondOpinion()
-        gate = MessageGate(rate_limit.from_settings(), second_opinion=opinion)
+        gate = MessageGate(
+            rate_limit.from_settings(),
+            second_opinion=opinion,
+            address_limiter=rate_limit.ip_from_settings(),
+        )
         message_gate.crisis_check().warm()  # the early crisis reply must not wait for spaCy
         # Each socket's patient, readable without an await (see handle_message).
         senders: dict[str, str] = {}
@@ -329,7 +519,8 @@ class PatientSocketIOInput(SocketIOInput):
 
         @sio.on("connect", namespace=namespace)
         async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
-            opinion.app = opinion.app or getattr(environ.get("sanic.request"), "app", None)
+            request = environ.get("sanic.request")
+            opinion.app = opinion.app or getattr(request, "app", None)
             origin = environ.get("HTTP_ORIGIN")
             token = auth.get("token") if isinstance(auth, dict) else None
             try:
@@ -354,6 +545,7 @@ class PatientSocketIOInput(SocketIOInput):
                     "token": token,
                     "origin": origin,
                     "expires_at": identity.expires_at,
+                    "address": client_address(request),
                 },
                 namespace=namespace,
             )
@@ -396,7 +588,9 @@ class PatientSocketIOInput(SocketIOInput):
             # The gate comes before the token re-check: a flood is refused from memory,
             # without a database query per message.
             admission = await gate.admit(
-                sender_id, data.get("message") if isinstance(data, dict) else None
+                sender_id,
+                data.get("message") if isinstance(data, dict) else None,
+                session.get("address"),
             )
             if isinstance(admission, Refused):
                 await self._refuse(sio, sid, admission, _client_id(data))
@@ -503,13 +697,28 @@ def _gate_refusal(refused: Refused) -> HTTPResponse:
     return _json_refusal(status, refused.reason, refused.message, retry)
 
 
-def json_body(request: Request) -> dict[str, Any] | HTTPResponse:
-    """The request's JSON object, or the refusal: too large, not UTF-8, not JSON, not an object.
+def _is_json_type(content_type: str | None) -> bool:
+    """Whether a ``Content-Type`` names JSON: ``application/json`` or ``application/*+json``."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    kind, slash, subtype = media.partition("/")
+    return (
+        kind == "application" and bool(slash) and (subtype == "json" or subtype.endswith("+json"))
+    )
 
+
+def json_body(request: Request) -> dict[str, Any] | HTTPResponse:
+    """The request's JSON object, or the refusal: not sent as JSON (415), too large, not
+    UTF-8, not JSON, not an object.
+
+    Only a body declared as JSON is read: a page of any site can make a browser post a
+    ``text/plain``, form-encoded or untyped body here without asking first (no CORS
+    preflight), so accepting those would let any web page write into demo conversations.
     The body is parsed here rather than with Sanic's ``request.json``, whose failures become
-    Sanic's own error pages; the content type is not checked, as Rasa does not check it.
+    Sanic's own error pages.
     """
     chat_limits = message_gate.limits()
+    if not _is_json_type(request.headers.get("content-type")):
+        return _json_refusal(415, "unsupported_media_type", JSON_REQUIRED_MESSAGE)
     raw = request.body or b""
     if len(raw) > chat_limits.max_body_bytes:
         return _json_refusal(413, "body_too_large", chat_limits.messages["body_too_large"])
@@ -520,6 +729,12 @@ def json_body(request: Request) -> dict[str, Any] | HTTPResponse:
     if not isinstance(body, dict):
         return _json_refusal(400, "bad_request", chat_limits.messages["bad_request"])
     return body
+
+
+def _wants_stream(request: Request) -> bool:
+    """Whether the request asks for a streamed reply (``?stream=`` anything but false)."""
+    values = request.args.getlist("stream") or []
+    return any(value.strip().lower() not in {"", "false", "0", "no", "off"} for value in values)
 
 
 def _bearer_token(request: Request) -> str | None:
@@ -537,7 +752,8 @@ class PatientRestInput(RestInput):
     The body's ``sender`` only counts in demo mode without a token, and never for a patient
     of a clinic other than the demo clinic or for a conversation that has a token. ``input_channel`` and ``metadata`` from the body
     are not used: the metadata is ``{"clinic": slug}`` of the verified patient or the demo
-    clinic. Replies, streaming (``?stream=true``) and errors are Rasa's, with one exception:
+    clinic. Streaming (``?stream=true``) is refused. Replies and errors are Rasa's, with one
+    exception:
     a message with an urgent crisis statement is answered with its crisis reply at once, and its turn
     (the risk flag, closing a form) goes on after the response. A REST response carries a
     whole turn, so otherwise the crisis reply would wait for the turn, and under load the turn
@@ -589,8 +805,10 @@ class PatientRestInput(RestInput):
         sender = body.get("sender")
         if not isinstance(sender, str) or not sender:
             return _json_error(400, "bad_request", "Send a sender id with the message.")
-        if len(sender) > message_gate.limits().max_sender_chars or "\x00" in sender:
-            return _json_error(400, "bad_request", "That sender id is not valid.")
+        if len(sender) > message_gate.limits().max_sender_chars or not access.valid_sender_id(
+            sender
+        ):
+            return _json_error(400, "bad_request", access.SENDER_ID_MESSAGE)
         demo = settings.demo_clinic_slug()
         try:
             clinic = await _off_loop(access.sender_clinic, sender)
@@ -611,9 +829,13 @@ class PatientRestInput(RestInput):
         return sender, demo
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
+        webhook = HardeningBlueprint(f"custom_webhook_{type(self).__name__}", __name__)
         opinion = SecondOpinion()
-        gate = MessageGate(rate_limit.from_settings(), second_opinion=opinion)
+        gate = MessageGate(
+            rate_limit.from_settings(),
+            second_opinion=opinion,
+            address_limiter=rate_limit.ip_from_settings(),
+        )
         message_gate.crisis_check().warm()  # the early crisis reply must not wait for spaCy
 
         @webhook.route("/", methods=["GET"])
@@ -623,6 +845,8 @@ class PatientRestInput(RestInput):
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             opinion.app = opinion.app or request.app
+            if _wants_stream(request):
+                return _json_refusal(400, "stream_not_supported", STREAM_REFUSED_MESSAGE)
             body = json_body(request)
             if isinstance(body, HTTPResponse):
                 return body
@@ -631,7 +855,7 @@ class PatientRestInput(RestInput):
                 return authorized
             sender_id, clinic = authorized
             raw = body.get("message")
-            admission = await gate.admit(sender_id, raw)
+            admission = await gate.admit(sender_id, raw, client_address(request))
             if isinstance(admission, Refused):
                 if admission.reason == message_gate.UNREADABLE and isinstance(raw, str):
                     # Blank text is answered like a reply, as on the socket; a message that
@@ -640,11 +864,6 @@ class PatientRestInput(RestInput):
                 return _gate_refusal(admission)
             text = admission.text
             metadata = {"clinic": clinic}
-            if rasa.utils.endpoints.bool_arg(request, "stream", default=False):
-                return response.stream(
-                    self.stream_response(on_new_message, text, sender_id, self.name(), metadata),
-                    content_type="text/event-stream",
-                )
             collector = CollectingOutputChannel()
             message = UserMessage(
                 text, collector, sender_id, input_channel=self.name(), metadata=metadata

@@ -1,4 +1,5 @@
-"""Per-patient message rate limit for the chat channels: a token bucket per sender id.
+"""Message rate limits for the chat channels: a token bucket per sender id, and one per
+network address.
 
 Why: one patient (or a script with a patient's token, or a demo-mode REST sender) sending
 thousands of messages a minute would keep the NLU pipeline, the policies and the tracker
@@ -16,6 +17,11 @@ rest of a window.
 Memory stays bounded: a bucket that has refilled completely says nothing a new bucket would
 not, so idle senders are dropped as they reach the front of the least-recently-used order,
 and at most ``max_senders`` buckets are kept whatever happens (the oldest goes first).
+
+The same buckets, keyed by the client's address (:func:`ip_from_settings`), limit what all the
+conversations from one address send together: conversations are cheap to start (an anonymous
+demo session, a demo-mode REST sender), so a per-sender limit alone does not stop one
+machine.
 
 The limiter is per process and not shared between Rasa server processes; each process limits
 what reaches its own agent, which is the point. It is used from the event loop only, but a
@@ -130,3 +136,33 @@ def from_settings() -> RateLimiter | None:
 @functools.lru_cache(maxsize=8)
 def _shared(count: int, seconds: float, burst: int) -> RateLimiter:
     return RateLimiter(count, seconds, burst)
+
+
+def ip_from_settings() -> RateLimiter | None:
+    """The per-address limiter for the current settings, shared by both channels of this
+    process; None when it is switched off (``COMPANION_IP_RATE_LIMIT``)."""
+    limit = settings.ip_rate_limit()
+    if limit is None:
+        return None
+    return _shared_by_address(limit[0], limit[1], settings.ip_rate_limit_burst())
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_by_address(count: int, seconds: float, burst: int) -> RateLimiter:
+    return RateLimiter(count, seconds, burst)
+
+
+def combined(*decisions: Decision | None) -> Decision | None:
+    """One decision from several limits: allowed only if every one allows it, then as long
+    a wait as the longest; a first refusal if any limit's refusal is its first."""
+    present = [decision for decision in decisions if decision is not None]
+    if not present:
+        return None
+    refused = [decision for decision in present if not decision.allowed]
+    if not refused:
+        return Decision(allowed=True)
+    return Decision(
+        allowed=False,
+        retry_after=max(decision.retry_after for decision in refused),
+        first_refusal=any(decision.first_refusal for decision in refused),
+    )

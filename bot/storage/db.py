@@ -8,6 +8,8 @@ is needed; :func:`ensure_schema` lets a fresh database work without a separate s
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +27,12 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 #: Execution option that makes a SQLite transaction start with ``BEGIN IMMEDIATE``.
 SQLITE_IMMEDIATE = "companion_sqlite_immediate"
+
+#: The SQLite database and its companions are the service account's alone: they hold every
+#: conversation. SQLite creates -wal, -shm and -journal with the database file's own mode.
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_FOLDER_MODE = 0o700
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
 _lock = threading.Lock()
 _databases: dict[str, tuple[Engine, sessionmaker[Session]]] = {}
@@ -53,6 +61,46 @@ def _sqlite_file(url: URL) -> Path | None:
     if url.query.get("mode") == "memory":
         return None
     return Path(database)
+
+
+def _restrict(path: Path, allowed: int) -> None:
+    """Take away every permission bit of ``path`` that ``allowed`` lacks, if it is ours.
+
+    A file owned by someone else is left alone: changing it would fail, and it is not this
+    process's to change.
+    """
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return
+    current = stat.S_IMODE(status.st_mode)
+    if status.st_uid == os.geteuid() and current & ~allowed:
+        os.chmod(path, current & allowed)
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Make the database file before SQLite does, readable and writable by its owner only.
+
+    SQLite would create it with the umask's mode (usually 0644, readable by every local
+    user), and gives the -wal and -shm files it creates later the database file's mode, so
+    creating the file with 0600 first keeps all three private. A folder made here is 0700.
+    An existing folder is tightened only if it is the app's own ``var/``: a folder the
+    operator chose may be shared with others who need it. Files an earlier version left
+    readable are closed now.
+    """
+    folder = path.parent
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER_MODE)
+    if created:
+        os.chmod(folder, PRIVATE_FOLDER_MODE)
+    elif folder.resolve() == Path(settings.VAR_DIR).resolve():
+        _restrict(folder, PRIVATE_FOLDER_MODE)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+    except FileExistsError:
+        pass
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in SQLITE_COMPANIONS)):
+        _restrict(file, PRIVATE_FILE_MODE)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -107,7 +155,7 @@ def _create_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         path = _sqlite_file(parsed)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(path)
         engine = create_engine(parsed, hide_parameters=True)
         _configure_sqlite(engine)
         return engine

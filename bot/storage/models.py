@@ -226,12 +226,19 @@ class RiskFlag(Base):
 
     ``level`` is one of :data:`RISK_LEVELS`. ``acknowledged_at``/``acknowledged_by`` are
     filled in by the therapist dashboard once a clinician has seen the flag.
+
+    Messages of one patient and category that follow each other closely are one flag (see
+    :func:`bot.journal.record_risk_flag`): ``message`` is the first of them, ``message_count``
+    how many there were, ``latest_messages`` the latest few. A flood of crisis messages then
+    stays one line on the dashboard and one notice, and never buries another patient's flag.
     """
 
     __tablename__ = "risk_flags"
     __table_args__ = (
         Index("ix_risk_flags_patient_id_created_at", "patient_id", "created_at"),
         CheckConstraint(_in_list("level", RISK_LEVELS), name="level"),
+        CheckConstraint("message_count >= 1", name="message_count_positive"),
+        UniqueConstraint("patient_id", "coalesce_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -255,6 +262,23 @@ class RiskFlag(Base):
     #: message is gone, the row stays (level, category, time) until the notice is delivered
     #: or the flag acknowledged, and is deleted then (:mod:`bot.erasure`, :mod:`bot.notify`).
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: How many messages this flag stands for: the first, and every later one of the same
+    #: patient and category that came within the window of the one before.
+    message_count: Mapped[int] = mapped_column(Integer, default=1)
+    #: When the latest of those messages came; the window is measured from it.
+    last_message_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The latest few messages after the first, oldest first, as ``{"at": ISO time, "text":
+    #: what the patient wrote}``; ``None`` while the flag holds one message. Patient text,
+    #: so sealed like ``message`` and erased with it.
+    latest_messages: Mapped[list[dict[str, str]] | None] = mapped_column(SealedJSON)
+    #: While the flag takes further messages: its category (``""`` for none). Cleared once
+    #: it is acknowledged, erased, quiet for the window or overtaken by a more urgent flag of
+    #: the same category. Unique per patient, so that the database itself refuses a second
+    #: flag taking the same messages, whichever process writes it.
+    coalesce_key: Mapped[str | None] = mapped_column(String(64))
+    #: The clinic was told of this flag in a digest notice (over its notice limit) rather
+    #: than in a notice of its own; such notices do not count towards the limit.
+    notified_in_digest: Mapped[bool] = mapped_column(Boolean, default=False)
 
     patient: Mapped[Patient] = relationship(back_populates="risk_flags")
 

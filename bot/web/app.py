@@ -6,7 +6,11 @@ working when the Rasa server is down - above all the clinic's crisis numbers, wh
 widget receives with its configuration.
 
 Cross-origin rules are per clinic: a clinic's page may read that clinic's configuration and
-start an anonymous demo chat only from one of that clinic's origins.
+start an anonymous demo chat only from one of that clinic's origins. The ``Origin`` header
+only keeps other sites' pages out: any program can send it. So anonymous sessions are also
+limited per client address and in total (each is a new patient with its own chat allowance
+and rows in the database), and there are none at all with demo mode off, where no demo
+clinic is made either.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from bot import clinics, patients, settings
 from bot.access import MESSAGES, AccessDenied, normalize_origin
+from bot.nlu.rate_limit import RateLimiter
 from bot.storage import db
 from bot.web import access_log, api_docs, dashboard, my_data
 from bot.web.dashboard import security as dashboard_security
@@ -46,8 +51,61 @@ SECURITY_HEADERS: dict[str, str] = {
 }
 
 
-def _error(status: int, reason: str, message: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": reason, "message": message or MESSAGES[reason]}, status)
+#: Why an anonymous session was refused for the rate limit.
+TOO_MANY_SESSIONS_MESSAGE = (
+    "Too many chats were started from here just now. Please try again in a few minutes. "
+    "If you are in crisis, call or text 988, or call 911 in an emergency."
+)
+
+ANONYMOUS_SESSION_DOCS: dict[int | str, dict[str, Any]] = {
+    **api_docs.ANONYMOUS_SESSION_RESPONSES,
+    403: {
+        "model": api_docs.ApiError,
+        "description": "The clinic allows no anonymous chats, or not from this page's origin, "
+        "or this server allows none (demo mode off).",
+    },
+    429: {
+        "model": api_docs.ApiError,
+        "description": "Too many anonymous sessions from this address, or in all; "
+        "``Retry-After`` says how many seconds to wait.",
+    },
+}
+
+
+def _error(
+    status: int, reason: str, message: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": reason, "message": message or MESSAGES[reason]}, status, headers=headers
+    )
+
+
+class SessionLimits:
+    """How many anonymous sessions may start: per client address and in total
+    (``COMPANION_ANONYMOUS_SESSIONS_PER_IP``, ``COMPANION_ANONYMOUS_SESSIONS``), each a
+    token bucket as full as its count."""
+
+    def __init__(self) -> None:
+        per_ip = settings.anonymous_sessions_per_ip()
+        total = settings.anonymous_sessions_total()
+        self.per_ip = RateLimiter(per_ip[0], per_ip[1], per_ip[0]) if per_ip else None
+        self.total = RateLimiter(total[0], total[1], total[0]) if total else None
+
+    def wait(self, address: str) -> int:
+        """Seconds to wait before a session may start from ``address``; 0 takes one now.
+
+        The address's bucket is asked first, so one address flooding the endpoint spends
+        its own allowance and not everyone's.
+        """
+        if self.per_ip is not None:
+            decision = self.per_ip.take(address)
+            if not decision.allowed:
+                return decision.retry_after
+        if self.total is not None:
+            decision = self.total.take("")
+            if not decision.allowed:
+                return decision.retry_after
+        return 0
 
 
 def _cors(response: Response, request: Request, clinic: clinics.ClinicView | None) -> Response:
@@ -66,6 +124,7 @@ def _cors(response: Response, request: Request, clinic: clinics.ClinicView | Non
 
 
 def _clinic_or_none(slug: str) -> clinics.ClinicView | None:
+    """The clinic of ``slug``; the demo clinic is made on first use in demo mode only."""
     if slug == settings.demo_clinic_slug():
         return clinics.ensure_demo_clinic()
     try:
@@ -82,7 +141,7 @@ def _demo_page_policy() -> str:
     sockets = rasa.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
     return (
         f"default-src 'self'; script-src 'self' {web}; connect-src 'self' {web} {rasa} {sockets}; "
-        f"style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        f"style-src 'self'; img-src 'self' data:; "
         "frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'"
     )
 
@@ -142,6 +201,7 @@ def create_app() -> FastAPI:
     app.include_router(my_data.router)
 
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    session_limits = SessionLimits()
 
     @app.get("/healthz", tags=["operations"], responses=api_docs.HEALTH_RESPONSES)
     def healthz() -> JSONResponse:
@@ -173,7 +233,13 @@ def create_app() -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def demo_page(request: Request) -> Response:
-        clinic = clinics.ensure_demo_clinic()
+        clinic = clinics.ensure_demo_clinic() if settings.demo_mode() else None
+        if clinic is None:
+            return HTMLResponse(
+                "<!doctype html><title>Not found</title><p>There is no demo on this server.</p>",
+                404,
+                headers={"Content-Security-Policy": _demo_page_policy()},
+            )
         response = TEMPLATES.TemplateResponse(
             request,
             "demo.html",
@@ -199,13 +265,21 @@ def create_app() -> FastAPI:
     @app.post(
         "/api/clinics/{slug}/anonymous-session",
         tags=["widget"],
-        responses=api_docs.ANONYMOUS_SESSION_RESPONSES,
+        responses=ANONYMOUS_SESSION_DOCS,
     )
     def anonymous_session(slug: str, request: Request) -> Response:
         """A short-lived token for a visitor without a personal link (demo clinics only)."""
+        wait = session_limits.wait(request.client.host if request.client else "")
+        if wait:
+            refusal = _error(
+                429, "rate_limited", TOO_MANY_SESSIONS_MESSAGE, {"Retry-After": str(wait)}
+            )
+            return _cors(refusal, request, None)
         clinic = _clinic_or_none(slug)
         if clinic is None:
             return _cors(_error(404, "unknown_clinic"), request, None)
+        if not settings.demo_mode():
+            return _cors(_error(403, "anonymous_off"), request, clinic)
         try:
             token, expires_at = patients.start_anonymous(slug, request.headers.get("origin"))
         except AccessDenied as denied:

@@ -5,6 +5,11 @@ attachment that no browser or proxy keeps) or into a refusal with a kind sentenc
 that is forged, mistyped, of another kind or for nobody is the same 404; a link that was
 good once is a 410 saying why it stopped working.
 
+``POST /api/my-data`` is how the widget gets such a link: with the patient's chat token (the
+``Authorization`` header, from one of their clinic's pages), when the patient presses the
+chat's download button. The link is never part of a chat message, so it is not kept with the
+conversation, where the care team reads it and could open the patient's data as the patient.
+
 ``GET /api/my-data/{token}/readable`` is the same data, with the same token and the same
 checks, as an HTML page a person can read without a JSON viewer. Everything the patient
 wrote is untrusted text: every value is escaped, and the page runs no script and loads
@@ -22,7 +27,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
-from bot import exports, my_data
+from bot import access, exports, my_data
 from bot.journal_text import ANSWER_LABELS
 from bot.web.api_docs import ApiError
 
@@ -50,12 +55,22 @@ class MyDataEntry(BaseModel):
     fields: dict[str, Any]
 
 
+class MyDataFlagMessage(BaseModel):
+    """A later message of the patient's kept with a flag."""
+
+    at: str
+    text: str
+
+
 class MyDataFlag(BaseModel):
-    """A message of the patient's that the companion treated as a sign of crisis."""
+    """A message of the patient's that the companion treated as a sign of crisis, with how
+    many such messages the flag stands for and the latest few of them."""
 
     created_at: str
     category: str | None
     message: str
+    message_count: int = 1
+    latest_messages: list[MyDataFlagMessage] = []
 
 
 class MyDataMessage(BaseModel):
@@ -103,6 +118,31 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+class MyDataLink(BaseModel):
+    """A fresh link to the patient's own data, as a file and as a readable page."""
+
+    url: str
+    readable_url: str
+    expires_at: str
+
+
+LINK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": MyDataLink, "description": "A download link made for this patient now."},
+    403: {
+        "model": ApiError,
+        "description": "No chat token, or one that is not valid (any more), or a page that is "
+        "not one of the clinic's.",
+    },
+    404: {"model": ApiError, "description": "Nothing is stored about this patient yet."},
+}
+
+#: Messages of the link route that :data:`bot.access.MESSAGES` does not have.
+NOTHING_STORED = (
+    "There's nothing stored about you yet. Once you've written in your journal, you can ask "
+    "for a copy at any time."
+)
+
+
 READABLE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"text/html": {}},
@@ -144,6 +184,63 @@ KIND_TITLES: dict[str, str] = {
 }
 SPEAKERS: dict[str, str] = {"patient": "You", "assistant": "Companion"}
 RATINGS = ("mood", "craving")
+
+
+def _bearer(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, or ``None``."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return credentials.strip() or None
+
+
+def _link_cors(response: Response, origin: str | None, allowed: bool) -> Response:
+    """Let the widget on the patient's clinic page read the answer, and no other page."""
+    response.headers["Vary"] = "Origin"
+    if origin and allowed:
+        response.headers["Access-Control-Allow-Origin"] = origin
+    return response
+
+
+@router.post(my_data.PATH, tags=["widget"], responses=LINK_RESPONSES)
+def my_data_link(request: Request) -> Response:
+    """A link to my data, made when I press the chat's download button (10 minutes).
+
+    The chat token (``Authorization: Bearer``) names the patient, and the page asking must be
+    one of their clinic's, as for the chat itself.
+    """
+    origin = request.headers.get("origin")
+    try:
+        identity = access.verify_token(_bearer(request), origin=origin)
+    except access.AccessDenied as denied:
+        refusal = JSONResponse(
+            {"error": denied.reason, "message": denied.message}, 403, headers=NO_STORE
+        )
+        return _link_cors(refusal, origin, access.origin_allowed_anywhere(origin))
+    try:
+        url, expires_at = my_data.export_link(identity.sender_id)
+    except my_data.UnknownPatient:
+        nothing = JSONResponse(
+            {"error": "nothing_stored", "message": NOTHING_STORED}, 404, headers=NO_STORE
+        )
+        return _link_cors(nothing, origin, True)
+    link = {
+        "url": url,
+        "readable_url": my_data.readable_link(url),
+        "expires_at": expires_at.isoformat(),
+    }
+    return _link_cors(JSONResponse(link, headers=NO_STORE), origin, True)
+
+
+@router.options(my_data.PATH, include_in_schema=False)
+def my_data_link_preflight(request: Request) -> Response:
+    """The browser's question before the widget sends its token from a clinic's page."""
+    origin = request.headers.get("origin")
+    response = Response(status_code=204)
+    response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    response.headers["Access-Control-Allow-Headers"] = "Authorization"
+    response.headers["Access-Control-Max-Age"] = "600"
+    return _link_cors(response, origin, access.origin_allowed_anywhere(origin))
 
 
 @router.get(
@@ -237,8 +334,13 @@ def _entry(entry: dict[str, Any]) -> str:
 def _flag(flag: dict[str, Any]) -> str:
     category = flag.get("category") or "unspecified"
     said = f": {_text(flag['message'])}" if flag.get("message") else ""
+    later = "".join(
+        f'<br><span class="meta">{_text(m.get("at", ""))}</span> {_text(m.get("text", ""))}'
+        for m in flag.get("latest_messages") or ()
+    )
     return (
-        f'<li><span class="meta">{_text(flag["created_at"])} ({_text(category)})</span>{said}</li>'
+        f'<li><span class="meta">{_text(flag["created_at"])} ({_text(category)})</span>{said}'
+        f"{later}</li>"
     )
 
 

@@ -273,6 +273,7 @@ def test_every_reason_has_a_message_for_the_patient() -> None:
         "origin_not_allowed",
         "unknown_clinic",
         "anonymous_not_allowed",
+        "anonymous_off",
         "wrong_clinic",
     }
     assert set(access.MESSAGES) == expected

@@ -90,19 +90,19 @@ def test_someone_with_nothing_stored_is_told_so(clinic: str, domain: dict[str, A
     assert events == []
 
 
-def test_the_export_link_opens_the_patients_own_data(clinic: str, domain: dict[str, Any]) -> None:
+def test_the_export_offer_is_for_the_patients_own_data(clinic: str, domain: dict[str, Any]) -> None:
     person = make_person(clinic, "Cai")
     [message], events = run(
         ActionExportMyData(), person.sender_id, "export my data", "export_my_data", domain
     )
     assert message["response"] == "utter_export_ready"
     assert 1 <= message["minutes"] <= 10
-    token = message["url"].rsplit("/", 1)[1]
-    assert message["url"].startswith("https://companion.example/api/my-data/")
-    # The readable copy is the same link, so the same token with the same limits.
-    assert message["readable_url"] == f"{message['url']}/readable"
-    # The link names this patient, whose document holds their own words.
-    assert my_data.verify_token(token).sender_id == person.sender_id
+    # The link itself is made when the patient presses the button (tests/app/test_my_data_link.py).
+    assert (message["url"], message["readable_url"]) == ("", "")
+    # The link the widget then gets names this patient, whose document holds their own words.
+    url, _ = my_data.export_link(person.sender_id)
+    assert url.startswith("https://companion.example/api/my-data/")
+    assert my_data.verify_token(url.rsplit("/", 1)[1]).sender_id == person.sender_id
     assert person.journal_text in str(my_data.export_document(person.sender_id))
     assert events == []
 

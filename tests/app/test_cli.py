@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import cli, journal
+from bot import journal
+from bot.cli import main as cli
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
 
@@ -170,7 +171,7 @@ def test_db_upgrade(database_url: str, database_path: Path) -> None:
     result = run_cli("db", "upgrade", database_url=database_url)
 
     assert result.returncode == 0, result.stderr
-    assert "0006" in result.stdout
+    assert "0007" in result.stdout
     with sqlite3.connect(database_path) as connection:
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
     assert {"clinics", "patients", "journal_entries", "risk_flags"} <= tables

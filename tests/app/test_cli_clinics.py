@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from bot import access, clinics, settings
 from bot.access import AccessDenied
-from bot.cli import build_parser
-from bot.cli_clinics import parse_duration
+from bot.cli.clinics import parse_duration
+from bot.cli.main import build_parser
 from bot.settings import PROJECT_ROOT
 
 DEFAULT_LINES = clinics.defaults()["crisis_lines"]

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import update
 
 from bot import access, clinics
-from bot.cli import build_parser
-from bot.cli_clinics import register_clinic
+from bot.cli.clinics import register_clinic
+from bot.cli.main import build_parser
 from bot.clinics import ClinicError
 from bot.safety import clinic_lines
 from bot.settings import PROJECT_ROOT
@@ -365,7 +365,7 @@ def test_the_command_line_sets_every_crisis_setting(
 def test_the_command_line_refuses_notify_levels_without_urgent(
     clinic_db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bot.cli import CommandError
+    from bot.cli.common import CommandError
 
     parsed = build_parser([register_clinic]).parse_args(
         ["clinic", "create", "--slug", "north", "--name", "North", "--origin", "https://n.example"]

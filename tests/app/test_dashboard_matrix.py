@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from conftest import NewDatabase
 from servers import Browser, SeededServer, point_at, seeded_server
 from sqlalchemy import select
 
@@ -18,14 +19,20 @@ from bot import clinics, erasure
 from bot.storage import db
 from bot.storage.models import AuditEvent, ErasureRequest, RiskFlag
 
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
+
 SECRET = "matrix-test-secret-0123456789abcdef0123456789abcdef01"
 ROLES = ("anonymous", "harbour", "harbour_admin", "northside")
 OK, DENIED, LOGIN = "ok", "denied", "login"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededServer]:
-    with seeded_server(tmp_path_factory.mktemp("matrix"), SECRET) as running:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, new_database: NewDatabase
+) -> Iterator[SeededServer]:
+    directory = tmp_path_factory.mktemp("matrix")
+    url = new_database(directory / "companion.db")
+    with seeded_server(directory, SECRET, database_url=url) as running:
         yield running
 
 

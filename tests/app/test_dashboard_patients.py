@@ -482,6 +482,43 @@ def test_acknowledging_a_flag_records_who_and_when(harbour: Browser) -> None:
         assert (flag.acknowledged_by, flag.acknowledged_at) == (info.therapist.email, first_time)
 
 
+def test_a_coalesced_flag_shows_its_count_and_latest_messages_and_exports_the_count(
+    harbour: Browser,
+) -> None:
+    info = harbour.server.info
+    sender_id = "p-flood-" + info.now.strftime("%H%M%S")
+    flag_id = new_patient_with_flag(info.harbour.id, sender_id, "crisis message 1")
+    for number in range(2, 41):
+        same = journal.record_risk_flag(
+            sender_id, message=f"crisis message {number}", category="suicide", source="test"
+        )
+        assert same == flag_id
+
+    page = harbour.get(page_path(sender_id))
+
+    assert page.status_code == 200
+    text = text_of(page)
+    assert "40 messages in this flag" in text
+    assert "34 messages in between are in the conversation only" in text
+    assert "The first message that raised it:" in text
+    latest = re.findall(r"crisis message (\d+)", text)
+    assert latest.count("1") == 1 and [n for n in latest if n != "1"] == [
+        "36",
+        "37",
+        "38",
+        "39",
+        "40",
+    ]
+    assert page.text.count('class="flag open') == 1
+
+    flags_csv = harbour.get(page_path(sender_id) + "/export.flags.csv")
+    rows = list(csv.DictReader(io.StringIO(flags_csv.content.decode("utf-8-sig"), newline="")))
+    assert [(row["id"], row["message_count"]) for row in rows] == [(str(flag_id), "40")]
+    assert rows[0]["latest_messages"].splitlines() == [f"crisis message {n}" for n in range(36, 41)]
+    exported = harbour.get(page_path(sender_id) + "/export.json").json()
+    assert [f["message_count"] for f in exported["risk_flags"]] == [40]
+
+
 # ----------------------------------------------------------------------------- XSS
 
 

@@ -1,4 +1,4 @@
-"""Export files (bot.exports) and the mood and craving chart (bot.web.dashboard.chart)."""
+"""Export files (bot.exports) and the mood and craving chart (bot.chart)."""
 
 from __future__ import annotations
 
@@ -24,10 +24,11 @@ from dashboard_seed import (
     seed,
 )
 
-from bot import cli, exports, journal, records
+from bot import chart as charts
+from bot import exports, journal, records
+from bot.cli import main as cli
 from bot.records import ChartData, ChartPoint
 from bot.storage import db
-from bot.web.dashboard import chart as charts
 
 SVG = "{http://www.w3.org/2000/svg}"
 EXPORTED_AT = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot import encryption, journal, rekey
+from bot import encryption, journal
 from bot.records import EVENTS
 from bot.settings import PROJECT_ROOT
-from bot.storage import db
+from bot.storage import db, rekey
 from bot.storage.models import JournalEntry, RiskFlag
 
 CHAT = "I told the bot about the red tram to Scheveningen"
@@ -58,7 +58,11 @@ def fill(entries: int) -> None:
     for number in range(entries):
         journal.save_entry("p-keys", "checkin", fields={"note": f"note {number}"}, mood=5)
     for number in range(3):
-        journal.record_risk_flag("p-keys", message=f"flag {number}", category=None, source="t")
+        journal.record_risk_flag(
+            "p-keys", message=f"flag {number}", category=f"kind-{number}", source="t"
+        )
+    # A second message of the first flag's category: kept with that flag, in its own column.
+    journal.record_risk_flag("p-keys", message="flag 0 again", category="kind-0", source="t")
     engine = db.get_engine()
     EVENTS.metadata.create_all(engine, tables=[EVENTS])
     with engine.begin() as connection:
@@ -124,7 +128,12 @@ def test_rotate_seals_every_row_with_a_new_key(migrated: str, key_file: Path) ->
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     new_id = encryption.key_id(new)
     assert "journal: sealed up to row 3" in result.stdout
-    assert by_key() == {"journal": {new_id: 7}, "risk_flags": {new_id: 3}, "events": {new_id: 5}}
+    assert by_key() == {
+        "journal": {new_id: 7},
+        "risk_flags": {new_id: 3},
+        "risk_flag_messages": {new_id: 1},
+        "events": {new_id: 5},
+    }
     encryption.reset()
     assert_everything_opens(7)
     assert new not in result.stdout + result.stderr
@@ -150,7 +159,12 @@ def test_an_interrupted_rotation_is_resumed(migrated: str, key_file: Path) -> No
 
     assert result.returncode == 0, result.stderr
     assert keys_in(key_file) == [new, old]  # --resume adds no key
-    assert by_key() == {"journal": {new_id: 10}, "risk_flags": {new_id: 3}, "events": {new_id: 5}}
+    assert by_key() == {
+        "journal": {new_id: 10},
+        "risk_flags": {new_id: 3},
+        "risk_flag_messages": {new_id: 1},
+        "events": {new_id: 5},
+    }
     assert_everything_opens(10)
 
 
@@ -265,7 +279,12 @@ def test_keys_from_the_environment(migrated: str, monkeypatch: pytest.MonkeyPatc
 
     assert resumed.returncode == 0, resumed.stderr
     new_id = encryption.key_id(new)
-    assert by_key() == {"journal": {new_id: 2}, "risk_flags": {new_id: 3}, "events": {new_id: 5}}
+    assert by_key() == {
+        "journal": {new_id: 2},
+        "risk_flags": {new_id: 3},
+        "risk_flag_messages": {new_id: 1},
+        "events": {new_id: 5},
+    }
     status = run_keys("status", COMPANION_DATA_KEYS=f"{new},{old}")
     assert "the environment variable COMPANION_DATA_KEYS" in status.stdout
     assert new not in status.stdout and old not in status.stdout

@@ -1,4 +1,5 @@
-"""Risk-flag notifications against a real SMTP server (aiosmtpd) and a real HTTP receiver.
+"""Risk-flag notifications against a real SMTP server (aiosmtpd) and a real HTTP receiver,
+on SQLite files and PostgreSQL databases.
 
 Flags are raised the way the action server raises them (:func:`bot.journal.record_risk_flag`
 for a patient invited to a clinic); the notifier then talks to servers listening on
@@ -34,8 +35,8 @@ from servers import serving, web_app_service
 from sqlalchemy import select, update
 
 from bot import clinics, journal, notify, patients, settings
-from bot.cli import build_parser
-from bot.cli_notify import register_notify
+from bot.cli.main import build_parser
+from bot.cli.notify import register_notify
 from bot.runner import STOP_GRACE_SECONDS, Service, free_port, stop_all, wait_until_ready
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
@@ -48,6 +49,8 @@ TEST_PUBLIC_WEB_URL = "https://companion.example"
 #: What a patient wrote. No part of it may appear in any notice.
 SENTENCE = "The violet heron sang about Lake Winnipesaukee at three in the morning."
 TELLTALES = ("heron", "Winnipesaukee", "violet")
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
+
 SMTP_VARIABLES = (
     "COMPANION_SMTP_HOST",
     "COMPANION_SMTP_PORT",
@@ -543,6 +546,7 @@ def test_the_webhook_is_signed_and_carries_no_patient_text(receiver: Receiver) -
         "source": "lexicon",
         "level": "urgent",
         "erased": False,
+        "message_count": 1,
         "url": f"{TEST_PUBLIC_WEB_URL}/therapist/patients/{sender_id}",
     }
     assert flag(flag_id)["notified_at"] is not None
@@ -715,8 +719,8 @@ def test_a_pass_sends_at_most_its_limit(receiver: Receiver) -> None:
 
 TWO_PROCESSES = """
 import sys
-from bot.cli import build_parser
-from bot.cli_notify import register_notify
+from bot.cli.main import build_parser
+from bot.cli.notify import register_notify
 
 args = build_parser([register_notify]).parse_args(["notify", "--once"])
 sys.exit(args.handler(args))
@@ -957,7 +961,7 @@ def test_notify_webhook_key(notify_db: str, capsys: pytest.CaptureFixture[str]) 
     expected = hmac.new(WEBHOOK_SECRET.encode(), b"companion-webhook:north", hashlib.sha256)
     assert (code, out) == (0, expected.hexdigest() + "\n")
     parsed = build_parser([register_notify]).parse_args(["notify", "--webhook-key", "nowhere"])
-    from bot.cli import CommandError
+    from bot.cli.common import CommandError
 
     with pytest.raises(CommandError, match="No clinic"):
         parsed.handler(parsed)

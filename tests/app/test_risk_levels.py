@@ -220,7 +220,7 @@ def test_migration_0005_makes_old_flags_urgent_and_gives_clinics_the_crisis_sett
     # Going back refuses to lose the safety plan 0004 could not hold.
     with pytest.raises(RuntimeError, match="safety plans are stored"):
         command.downgrade(db.alembic_config(), "0004")
-    assert db.current_revision() in {"0005", "0006"}
+    assert db.current_revision() in {"0005", "0006", "0007"}
     assert [entry.kind for entry in journal.recent_entries("p-before")] == ["safety_plan"]
 
 
@@ -228,7 +228,9 @@ def test_a_flag_keeps_its_level_and_an_unknown_level_is_refused(clinic_db: str) 
     new_clinic()
     sender_id = new_patient()
 
-    ids = {level: flag(sender_id, level) for level in ("urgent", "elevated", "info")}
+    ids = {
+        level: flag(sender_id, level, category=level) for level in ("urgent", "elevated", "info")
+    }
     default = journal.record_risk_flag(sender_id, message="m", category=None, source="detector")
 
     assert {level: row(flag_id).level for level, flag_id in ids.items()} == {
@@ -350,8 +352,8 @@ def test_the_patients_list_puts_the_most_urgent_first_and_filters_by_level(
     flag(elevated_one, "elevated")
     acknowledged = flag(elevated_one, "urgent")
     set_flag(acknowledged, acknowledged_at=utcnow(), acknowledged_by="dr@north.example")
-    flag(info_only, "info")  # the latest activity of all: still after the more urgent ones
-    flag(info_only, "info")
+    flag(info_only, "info", category="craving")  # the latest activity of all: still after
+    flag(info_only, "info", category="bladder")  # the more urgent ones
 
     listed = records.list_patients(clinic_id_of(clinic.slug))
 
@@ -375,9 +377,9 @@ def test_the_patient_page_filters_flags_by_level_and_says_what_it_hides(clinic_d
     new_clinic()
     sender_id = new_patient()
     urgent = flag(sender_id, "urgent")
-    elevated = flag(sender_id, "elevated")
-    info = flag(sender_id, "info")
-    seen = flag(sender_id, "elevated")
+    elevated = flag(sender_id, "elevated", category="recent")
+    info = flag(sender_id, "info", category="craving")
+    seen = flag(sender_id, "elevated", category="bladder")
     set_flag(seen, acknowledged_at=utcnow(), acknowledged_by="dr@north.example")
 
     everything = records.load_record(ref(sender_id))
@@ -427,11 +429,11 @@ def test_an_erasure_keeps_a_flag_its_care_team_has_not_been_told_of(receiver: Re
     sender_id = new_patient()
     bystander = flag(new_patient(), "urgent", message="someone else's words")
     pending = flag(sender_id, "urgent", message="I have the pills ready", category="suicide")
-    notified = flag(sender_id, "elevated")
+    notified = flag(sender_id, "elevated", category="recent")
     set_flag(notified, notified_at=utcnow(), notify_attempts=1)
-    acknowledged = flag(sender_id, "urgent")
+    acknowledged = flag(sender_id, "urgent", category="overdose")
     set_flag(acknowledged, acknowledged_at=utcnow(), acknowledged_by="dr@north.example")
-    info = flag(sender_id, "info")  # the clinic is not notified of info flags
+    info = flag(sender_id, "info", category="craving")  # its level is not announced
     before = row(pending)
 
     receipt = erasure.erase_patient(sender_id, "admin@north.example")

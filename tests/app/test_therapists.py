@@ -7,7 +7,9 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,6 +21,8 @@ from bot import clinics, settings, therapists
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
 from bot.storage.models import AuditEvent, LoginThrottle, Therapist, TherapistSession, utcnow
+
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
 PASSWORD = "correct horse battery staple"
 
@@ -154,56 +158,99 @@ def test_hashes_made_with_weaker_settings_are_upgraded_at_sign_in(north: str) ->
 # ----------------------------------------------------------------------------- throttling
 
 
-def test_failures_slow_down_then_pause_sign_in(north: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COMPANION_LOGIN_DELAY_SECONDS", "1")
+def throttle(key: str) -> LoginThrottle | None:
+    with db.session_scope(write=False) as session:
+        return session.get(LoginThrottle, key)
+
+
+def test_attempts_wait_longer_and_longer_then_are_refused_unchecked(
+    north: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COMPANION_LOGIN_DELAY_SECONDS", "2")
     therapists.create(north, "ann@north.example", PASSWORD)
-    delays = []
-    for _ in range(5):
-        delays.append(therapists.login_delay("ANN@north.example"))
-        assert not therapists.authenticate("ann@north.example", "wrong password!").ok
-    assert delays == [0, 0, 0, 1, 2]
-    with db.session_scope(write=False) as session:
-        throttle = session.get(LoginThrottle, "ann@north.example")
-        assert throttle is not None and throttle.failures == 5
-        assert throttle.locked_until is not None
-        assert throttle.locked_until - utcnow() > timedelta(minutes=14)
-    # Paused: the right password does not help, and the record says why.
-    assert not therapists.authenticate("ann@north.example", PASSWORD).ok
-    assert logins("ann@north.example")[-1].detail == {"reason": "locked"}
-    with db.session_scope(write=False) as session:
-        assert session.get(LoginThrottle, "ann@north.example").failures == 5  # not extended
+    attempts = [therapists.reserve("ANN@north.example", "192.0.2.1") for _ in range(6)]
+    # Three at once, then turns one and three steps away; the next, seven steps away, is
+    # beyond the five-step wait and is refused (and not counted).
+    assert [a.refused for a in attempts] == [False] * 5 + [True]
+    assert [a.wait for a in attempts[:5]] == pytest.approx([0, 0, 0, 2, 6], abs=0.5)
+    pair = therapists.pair_key("ann@north.example", therapists.network_key("192.0.2.1"))
+    assert (throttle(pair).failures, throttle("ann@north.example").failures) == (5, 5)
+
+    refused = therapists.authenticate("ann@north.example", PASSWORD, attempt=attempts[5])
+    assert not refused.ok
+    assert logins("ann@north.example")[-1].detail == {"reason": "throttled"}
+
+    # The same address from another network is not held up: it never waits for a pause.
+    elsewhere = therapists.reserve("ann@north.example", "198.51.100.1")
+    assert (elsewhere.refused, elsewhere.wait) == (False, 0)
+    assert therapists.authenticate(
+        "ann@north.example", PASSWORD, ip="198.51.100.1", attempt=elsewhere
+    ).ok
+    # Success forgets the address's failures; the guessing network keeps its own wait.
+    assert throttle("ann@north.example") is None
+    assert throttle(pair) is not None and throttle(pair).failures == 5
 
 
-def test_the_wait_is_capped_at_five_steps(north: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COMPANION_LOGIN_DELAY_SECONDS", "0.5")
-    with db.session_scope() as session:
-        session.add(LoginThrottle(key="x@north.example", failures=4, first_failure_at=utcnow()))
-        session.add(LoginThrottle(key="y@north.example", failures=40, first_failure_at=utcnow()))
-    assert therapists.login_delay("x@north.example") == 1.0
-    assert therapists.login_delay("y@north.example") == 2.5
+def test_simultaneous_attempts_queue_in_the_database(
+    north: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thirty threads, each with its own connection, reserve at once: five turns, no more."""
+    monkeypatch.setenv("COMPANION_LOGIN_DELAY_SECONDS", "10")
+    barrier = threading.Barrier(30)
+
+    def attempt(_: int) -> therapists.Attempt:
+        barrier.wait()
+        return therapists.reserve("ann@north.example", "192.0.2.2")
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        results = list(pool.map(attempt, range(30)))
+    assert sum(not result.refused for result in results) == 5
+    assert sorted(round(r.wait) for r in results if not r.refused) == [0, 0, 0, 10, 30]
+    assert throttle("ann@north.example").failures == 5
 
 
-def test_a_pause_ends_and_counting_starts_again(north: str) -> None:
+def test_the_gaps_double_up_to_their_caps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMPANION_LOGIN_LOCK_SECONDS", "600")
+    pair, address = therapists.PAIR_POLICY, therapists.ADDRESS_POLICY
+    assert [pair.gap(n, 0.5) for n in (1, 2, 3, 4, 5)] == [0, 0, 0.5, 1.0, 2.0]
+    assert pair.gap(40, 0.5) == 600  # a guessing network waits up to the longest pause
+    assert address.gap(9, 0.5) == 0 and address.gap(10, 0.5) == 0.5
+    assert address.gap(40, 0.5) == 15  # an address from anywhere: half a minute at most
+    assert therapists.GLOBAL_POLICY.gap(500, 1.0) == 0.5
+
+
+def test_a_wait_ends_and_counting_starts_again(north: str) -> None:
     therapists.create(north, "ann@north.example", PASSWORD)
     with db.session_scope() as session:
         session.add(
             LoginThrottle(
                 key="ann@north.example",
-                failures=5,
+                failures=12,
                 first_failure_at=utcnow() - timedelta(minutes=16),
                 locked_until=utcnow() - timedelta(seconds=1),
             )
         )
-    assert therapists.login_delay("ann@north.example") == 0
-    assert not therapists.authenticate("ann@north.example", "wrong password!").ok
-    with db.session_scope(write=False) as session:
-        throttle = session.get(LoginThrottle, "ann@north.example")
-        assert (throttle.failures, throttle.locked_until) == (1, None)
-    assert therapists.authenticate("ann@north.example", PASSWORD).ok
+    attempt = therapists.reserve("ann@north.example")
+    assert (attempt.refused, attempt.wait) == (False, 0)
+    row = throttle("ann@north.example")
+    assert (row.failures, row.locked_until) == (1, None)
+    assert therapists.authenticate("ann@north.example", PASSWORD, attempt=attempt).ok
+
+
+def test_a_pending_wait_is_kept_past_the_window(north: str) -> None:
+    with db.session_scope() as session:
+        session.add(
+            LoginThrottle(
+                key="ann@north.example",
+                failures=12,
+                first_failure_at=utcnow() - timedelta(minutes=16),
+                locked_until=utcnow() + timedelta(minutes=1),
+            )
+        )
+    assert therapists.reserve("ann@north.example").refused
 
 
 def test_old_failures_outside_the_window_do_not_count(north: str) -> None:
-    therapists.create(north, "ann@north.example", PASSWORD)
     with db.session_scope() as session:
         session.add(
             LoginThrottle(
@@ -212,11 +259,26 @@ def test_old_failures_outside_the_window_do_not_count(north: str) -> None:
                 first_failure_at=utcnow() - timedelta(minutes=15, seconds=5),
             )
         )
-    assert therapists.login_delay("ann@north.example") == 0
-    assert not therapists.authenticate("ann@north.example", "wrong password!").ok
-    with db.session_scope(write=False) as session:
-        throttle = session.get(LoginThrottle, "ann@north.example")
-        assert (throttle.failures, throttle.locked_until) == (1, None)
+    assert therapists.reserve("ann@north.example").wait == 0
+    assert throttle("ann@north.example").failures == 1
+
+
+def test_nothing_typed_as_an_address_reaches_a_networks_counter(north: str) -> None:
+    network = therapists.network_key("192.0.2.9")
+    for typed in (network, network.lower(), therapists.GLOBAL_KEY, " ALL "):
+        therapists.reserve(typed, "198.51.100.9")
+    assert throttle(network) is None
+    assert throttle(therapists.GLOBAL_KEY).failures == 4  # the app counts every attempt
+    assert throttle(network.lower()).failures == 2
+
+
+def test_network_keys() -> None:
+    key = therapists.network_key
+    assert key("192.0.2.1") == "NET 192.0.2.1"
+    assert key("::ffff:192.0.2.1") == "NET 192.0.2.1"
+    assert key("2001:db8:1:2::1") == key("2001:db8:1:2:ffff::9") == "NET 2001:db8:1:2::/64"
+    assert key("2001:db8:1:3::1") != key("2001:db8:1:2::1")
+    assert key(None) == key("not an address") == "NET unknown"
 
 
 # ----------------------------------------------------------------------------- sessions

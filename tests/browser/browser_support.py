@@ -13,10 +13,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Dialog, Locator, Page, expect
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Dialog,
+    Locator,
+    Page,
+    expect,
+)
 from sqlalchemy import create_engine, text
 
 from bot import encryption, runner, settings
@@ -67,6 +76,8 @@ def stack_env(workdir: Path, *, web_port: int, rasa_port: int) -> dict[str, str]
         "COMPANION_DEMO_MODE": "1",
         "COMPANION_PUBLIC_WEB_URL": f"http://localhost:{web_port}",
         "COMPANION_PUBLIC_RASA_URL": f"http://localhost:{rasa_port}",
+        # Every page a module opens starts an anonymous session from this one address.
+        "COMPANION_ANONYMOUS_SESSIONS_PER_IP": "off",
     }
 
 
@@ -93,17 +104,24 @@ class Stack:
         self.services["rasa"].start()
         runner.wait_until_ready(self.services["rasa"])
 
-    def user_texts(self) -> list[str]:
-        """Everything patients said, in the order the tracker store saved it."""
+    def user_texts(self, sender: str | None = None) -> list[str]:
+        """Everything patients (or the one ``sender``) said, in the order it was stored."""
+        return [data.get("text") for data in self.event_data("user", sender)]
+
+    def event_data(self, type_name: str, sender: str | None = None) -> list[dict[str, Any]]:
+        """The stored events of one type (of one ``sender``), opened, in stored order."""
+        query = "SELECT data FROM events WHERE type_name = :type_name"
+        if sender is not None:
+            query += " AND sender_id = :sender"
         engine = create_engine(self.database_url)
         try:
             with engine.connect() as connection:
                 rows = connection.execute(
-                    text("SELECT data FROM events WHERE type_name = 'user' ORDER BY id")
+                    text(f"{query} ORDER BY id"), {"type_name": type_name, "sender": sender}
                 ).all()
         finally:
             engine.dispose()
-        return [json.loads(encryption.open_value(data)).get("text") for (data,) in rows]
+        return [json.loads(encryption.open_value(data)) for (data,) in rows]
 
 
 @contextmanager
@@ -142,10 +160,12 @@ def running_stack(workdir: Path, env: dict[str, str] | None = None) -> Iterator[
 
 @dataclass
 class PageWatch:
-    """What a page did that a test must notice: dialogs (alert) and uncaught errors."""
+    """What a page did that a test must notice: dialogs (alert), uncaught errors, and
+    anything the page's Content Security Policy refused."""
 
     dialogs: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
 
 
 def open_context(browser: Browser, **options: object) -> tuple[BrowserContext, Page, PageWatch]:
@@ -158,8 +178,13 @@ def open_context(browser: Browser, **options: object) -> tuple[BrowserContext, P
         watch.dialogs.append(dialog.message)
         dialog.dismiss()
 
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            watch.refused.append(message.text)
+
     page.on("dialog", on_dialog)
     page.on("pageerror", lambda error: watch.errors.append(str(error)))
+    page.on("console", on_console)
     return context, page, watch
 
 
@@ -222,13 +247,30 @@ class Widget:
         return [(link.inner_text(), link.get_attribute("href") or "") for link in links.all()]
 
 
+#: A clinic site's policy as strict as a careful clinic's: scripts and styles from files only
+#: (no 'unsafe-inline'), the widget's script and connections from the test's servers (all on
+#: localhost). The widget must work under it: it needs no inline script or style.
+CLINIC_SITE_POLICY = (
+    "default-src 'self'; script-src 'self' http://localhost:*; style-src 'self'; "
+    "connect-src 'self' http://localhost:* ws://localhost:*; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
 class QuietHandler(SimpleHTTPRequestHandler):
+    """Static files with the clinic site's strict policy, and no request log on stderr."""
+
+    def end_headers(self) -> None:
+        self.send_header("Content-Security-Policy", CLINIC_SITE_POLICY)
+        super().end_headers()
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
         pass
 
 
 class ClinicSite:
-    """A clinic's own web site: static files on another port of this machine (another origin)."""
+    """A clinic's own web site: static files on another port of this machine (another origin),
+    served with :data:`CLINIC_SITE_POLICY`."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory

@@ -47,11 +47,13 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def desktop(browser: Browser) -> Iterator[tuple[Page, PageWatch]]:
-    """A desktop-sized page in a fresh profile; fails the test on any uncaught page error."""
+    """A desktop-sized page in a fresh profile; fails the test on any uncaught page error and
+    on anything the page's Content Security Policy refused."""
     context, page, watch = open_context(browser, viewport=DESKTOP)
     yield page, watch
     context.close()
     assert not watch.errors, f"errors in the page: {watch.errors}"
+    assert not watch.refused, f"refused by the page's policy: {watch.refused}"
 
 
 @pytest.fixture

@@ -16,19 +16,21 @@ from playwright.sync_api import Page, expect
 
 from bot import clinics, journal, patients
 
-# A clinic's stylesheet that would wreck any widget living in the page's own DOM.
+# A clinic's stylesheet that would wreck any widget living in the page's own DOM. It is a
+# file: the clinic site's policy allows no inline style (browser_support.CLINIC_SITE_POLICY).
+CLINIC_CSS = """
+* { font-family: "Comic Sans MS", cursive !important; color: #ff00ff !important; }
+div, section, p { border: 4px dashed lime; margin: 30px; }
+button { display: none !important; }
+h1 { color: rgb(1, 2, 3) !important; }
+"""
 CLINIC_PAGE = """<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>{name}</title>
-  <style>
-    * {{ font-family: "Comic Sans MS", cursive !important; color: #ff00ff !important; }}
-    div, section, p {{ border: 4px dashed lime; margin: 30px; }}
-    button {{ display: none !important; }}
-    h1 {{ color: rgb(1, 2, 3) !important; }}
-  </style>
+  <link rel="stylesheet" href="clinic.css">
 </head>
 <body>
   <h1>{name}</h1>
@@ -47,6 +49,7 @@ def stored_token(page: Page, slug: str) -> str | None:
 def test_clinic_site_on_another_origin_with_a_patient_link(stack, desktop, clinic_site):
     page, watch = desktop
     slug, name = "riverside", "Riverside Recovery"
+    clinic_site.page("clinic.css", CLINIC_CSS)
     page_url = clinic_site.page(
         "index.html", CLINIC_PAGE.format(name=name, web=stack.web_url, slug=slug)
     )
@@ -110,11 +113,13 @@ def test_clinic_site_on_another_origin_with_a_patient_link(stack, desktop, clini
     assert stored_token(page, slug) is None
 
     # Another patient's link opened in the same tab (a shared computer; only the fragment
-    # changes) shows none of the first patient's conversation. This link was switched off
-    # before its first use, so the connection itself is refused, with the reason.
+    # changes) is used once the person at the screen says so, and then shows none of the
+    # first patient's conversation. This link was switched off before its first use, so the
+    # connection itself is refused, with the reason.
     other = patients.invite(slug, timedelta(hours=1))
     patients.revoke(sender_id=other.sender_id)
     page.goto(other.url)
+    widget.log.get_by_role("button", name="Use the new link").click()
     expect(refusal).to_have_count(1)
     expect(widget.patient()).to_have_count(0)
     expect(widget.bot()).to_have_count(1)  # the greeting
@@ -126,6 +131,7 @@ def test_clinic_site_on_another_origin_with_a_patient_link(stack, desktop, clini
 def test_site_the_clinic_does_not_allow_still_gets_the_crisis_numbers(stack, desktop, clinic_site):
     """The configuration cannot be read from a foreign origin; built-in numbers are shown."""
     page, _ = desktop
+    clinic_site.page("clinic.css", CLINIC_CSS)
     url = clinic_site.page(
         "foreign.html", CLINIC_PAGE.format(name="Not a clinic", web=stack.web_url, slug="demo")
     )

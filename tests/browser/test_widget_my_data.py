@@ -32,15 +32,29 @@ def test_export_then_erase_from_the_chat(stack, desktop):
     sender = sender_of(page)
 
     widget.say("export my data", "minutes")
-    link = widget.log.get_by_role("link", name="Download my data")
-    expect(link).to_have_count(1)
-    assert link.get_attribute("href").startswith(stack.web_url + "/api/my-data/")
+    button = widget.log.get_by_role("button", name="Download my data")
+    expect(button).to_have_count(1)
     with page.expect_download() as download_info:
-        link.click()
+        button.click()
     download = download_info.value
+    assert download.url.startswith(stack.web_url + "/api/my-data/")
     document = json.loads(open(download.path(), encoding="utf-8").read())
     assert [entry["fields"].get("note") for entry in document["entries"]] == [NOTE]
     assert NOTE in json.dumps(document["conversations"])
+    # The link was made for the press of the button: it is in neither the stored conversation
+    # (which the care team reads) nor this tab's copy of it.
+    token = download.url.rsplit("/", 1)[1]
+    stored = json.dumps(stack.event_data("bot", sender))
+    assert "/api/my-data/" not in stored and token not in stored
+    assert "/api/my-data/" not in page.evaluate(
+        "() => sessionStorage.getItem('companion-widget:demo')"
+    )
+    # The readable copy is made the same way, with a link of its own.
+    readable = widget.log.get_by_role("button", name="Readable copy (web page)")
+    with page.expect_download() as readable_info:
+        readable.click()
+    assert readable_info.value.url.endswith("/readable")
+    assert readable_info.value.url != download.url + "/readable"
 
     widget.say("delete my data", "can't be undone")
     widget.click_reply("Yes, delete everything", "deleted")

@@ -51,7 +51,7 @@ MIN_TARGET_PX = 44
 # Every button and download link a patient can tap in the conversation, with its size.
 TARGET_SIZES = """
 () => [...document.querySelector('companion-chat').shadowRoot
-    .querySelectorAll('.log .quick-replies button, .log .downloads a')]
+    .querySelectorAll('.log .quick-replies button, .log .downloads a, .log .downloads button')]
   .filter((node) => node.getClientRects().length > 0)
   .map((node) => {
     const box = node.getBoundingClientRect();
@@ -92,7 +92,7 @@ def border_style(button: Locator) -> str:
 
 
 def assert_touch_sized(page: Page) -> int:
-    """Every reply button and download link is at least 44 by 44 px; how many there are."""
+    """Every reply button and download link or button is at least 44 by 44 px; how many."""
     sizes = page.evaluate(TARGET_SIZES)
     small = [
         size for size in sizes if size["width"] < MIN_TARGET_PX or size["height"] < MIN_TARGET_PX
@@ -331,7 +331,8 @@ def test_export_from_the_chat_gives_one_button_and_a_readable_copy(
 
     widget.say("export my data", "minutes")
 
-    buttons = widget.log.get_by_role("link", name="Download my data")
+    # Buttons: the link is made when one is pressed (tests/browser/test_widget_my_data.py).
+    buttons = widget.log.get_by_role("button", name="Download my data")
     expect(buttons).to_have_count(1)
     bubbles = widget.log.locator(".bubble").all_inner_texts()
     assert not [text for text in bubbles if "/api/my-data/" in text or "http" in text]
@@ -341,7 +342,7 @@ def test_export_from_the_chat_gives_one_button_and_a_readable_copy(
     document = json.loads(Path(download_info.value.path()).read_text(encoding="utf-8"))
     assert [entry["fields"].get("note") for entry in document["entries"]] == [note]
 
-    readable = widget.log.get_by_role("link", name="Readable copy (web page)")
+    readable = widget.log.get_by_role("button", name="Readable copy (web page)")
     expect(readable).to_have_count(1)
     with page.expect_download() as download_info:
         readable.click()

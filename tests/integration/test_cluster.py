@@ -141,6 +141,47 @@ def test_socketio_through_the_balancer(running, journal):
     assert entry.fields["note"] == note
 
 
+def test_nginx_logs_no_query_string_and_no_data_link_token(running):
+    """Requests through the balancer as the shipped site file logs them: the paths are there,
+    but neither a query string (a therapist's search for a patient's words, socket.io's
+    session id) nor the token of a patient's data link, however its path is spelt."""
+    token = "eyJkata.link-token-of-a-patient.c2lnbmF0dXJl"
+    words = "drank-again-after-the-funeral"
+    web = running.cluster.web_balancer_url
+    chat = running.cluster.balancer_url
+    http = requests.Session()
+    http.verify = str(running.cluster.ca_file)
+    http.trust_env = False
+    sent = [
+        ("GET", f"{web}/api/my-data/{token}?download=1"),
+        ("GET", f"{web}/api/my-data/{token}/readable"),
+        ("GET", f"{web}//api//My-Data//{token}"),
+        ("GET", f"{web}/dashboard/patients?q={words}&page=2"),
+        ("GET", f"{chat}/socket.io/?EIO=4&transport=polling&sid={words}"),
+        ("POST", f"{chat}/webhooks/rest/webhook?token={token}"),
+    ]
+    for method, url in sent:
+        http.request(method, url, json={"message": "hello"}, timeout=30)
+
+    deadline = time.monotonic() + 10
+    while True:
+        lines = running.cluster.access_log.read_text().splitlines()
+        if sum("/api/my-data/" in line for line in lines) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    logged = "\n".join(lines)
+    assert "/api/my-data/[redacted] " in logged
+    assert "/api/my-data/[redacted]/readable " in logged
+    assert "/api/My-Data/[redacted] " in logged
+    assert "/dashboard/patients " in logged
+    assert "/socket.io/ " in logged
+    assert "/webhooks/rest/webhook " in logged
+    assert token not in logged
+    assert words not in logged
+    assert "?" not in logged
+    assert "link-token-of-a-patient" not in logged
+
+
 def test_killing_a_rasa_server_loses_no_answered_message(running, journal):
     """Patients chat through the balancer while Rasa server 1 is killed (SIGKILL, no
     goodbye). Answered messages are all stored once; a message in flight on the killed server

@@ -26,7 +26,12 @@ from bot.nlu.patient_channel import RATE_LIMITED_EVENT, UNREADABLE_MESSAGE
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {"COMPANION_RATE_LIMIT": "30/60", "COMPANION_RATE_LIMIT_BURST": "20"}
+    env = {
+        "COMPANION_RATE_LIMIT": "30/60",
+        "COMPANION_RATE_LIMIT_BURST": "20",
+        # Every client here shares one address: the per-address limit has tests of its own.
+        "COMPANION_IP_RATE_LIMIT": "off",
+    }
     with channel_server(tmp_path_factory.mktemp("bad-input"), env) as running:
         yield running
 
@@ -157,11 +162,12 @@ def test_rest_blank_text_is_answered_with_a_reply_that_says_so(
     assert agent.received() == []
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
-def test_rest_a_json_body_is_read_whatever_the_content_type(
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "application/json; charset=utf-8", "application/vnd+json"]
+)
+def test_rest_a_json_body_is_read_when_sent_as_json(
     content_type: str, server: Server, agent: RecordingAgent
 ) -> None:
-    """Like Rasa's own REST channel: curl without -H still works."""
     sender = visitor()
     body = json.dumps({"sender": sender, "message": "typed"}).encode()
 
@@ -171,7 +177,33 @@ def test_rest_a_json_body_is_read_whatever_the_content_type(
     assert agent.received() == [(sender, "typed", {"clinic": "demo"}, "rest")]
 
 
-@pytest.mark.parametrize("sender", ["s" * 256, "a\x00b", 17, ["x"]])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "text/plain; charset=utf-8",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "",
+    ],
+)
+def test_rest_a_body_a_cross_site_page_could_send_is_refused(
+    content_type: str, server: Server, agent: RecordingAgent
+) -> None:
+    """Any web page can make a browser post these types (or none) here without a CORS
+    preflight; only JSON needs one, so only JSON is read."""
+    body = json.dumps({"sender": visitor(), "message": "typed"}).encode()
+
+    answer = post_raw(server, body, content_type)
+
+    assert_refusal(answer, 415, "unsupported_media_type")
+    assert agent.received() == []
+    assert_still_serving(server)
+
+
+@pytest.mark.parametrize(
+    "sender", ["s" * 256, "a\x00b", 17, ["x"], "X/export.csv", "a\nb", "a\ud800", "..", "-x", "é"]
+)
 def test_rest_an_unusable_demo_sender_is_a_bad_request(
     sender: Any, server: Server, agent: RecordingAgent
 ) -> None:

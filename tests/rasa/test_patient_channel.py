@@ -9,7 +9,6 @@ tests/integration/test_socketio.py.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -247,19 +246,19 @@ def test_rest_unusable_bodies_are_a_bad_request(
     assert agent.received() == []
 
 
-def test_rest_stream_uses_the_token_sender(server: Server, agent: RecordingAgent) -> None:
+def test_rest_stream_is_refused(server: Server, agent: RecordingAgent) -> None:
+    """A streamed turn would skip the turn slots and the early crisis reply."""
     north_a = server.people["north_a"]
     response = requests.post(
         f"{server.rest}?stream=true",
-        json={"sender": "someone-else", "message": "streamed"},
+        json={"message": "I want to kill myself"},
         headers={"Authorization": f"Bearer {north_a.token}"},
         timeout=30,
     )
 
-    assert response.status_code == 200
-    lines = [json.loads(line) for line in response.text.splitlines() if line]
-    assert lines == [{"recipient_id": north_a.sender_id, "text": "echo: streamed"}]
-    assert agent.received() == [(north_a.sender_id, "streamed", {"clinic": "north"}, "rest")]
+    assert response.status_code == 400
+    assert response.json()["error"] == "stream_not_supported"
+    assert agent.received() == []
 
 
 # -- socket.io: the handshake ----------------------------------------------------------------
@@ -390,11 +389,15 @@ def test_socket_refuses_a_missing_token(auth: str | None, server: Server) -> Non
     assert asyncio.run(refusal_for(server, auth, NORTH)) == refusal_data("missing_token")
 
 
-def test_socket_refuses_a_missing_origin(server: Server) -> None:
-    """python-engineio lets a handshake without Origin through; the connect handler does not."""
-    refusal = asyncio.run(refusal_for(server, server.people["north_a"].token, None))
+def test_socket_refuses_a_missing_origin_at_the_handshake(server: Server) -> None:
+    """python-engineio lets a handshake without Origin through; the channel's server does not."""
+    response = handshake(server, None)
 
-    assert refusal == refusal_data("origin_not_allowed")
+    assert response.status_code == 400
+    assert response.json()["reason"] == "origin_required"
+    # The client is told so by the HTTP answer: no socket.io session was ever opened.
+    refusal = asyncio.run(refusal_for(server, server.people["north_a"].token, None))
+    assert "origin_required" in str(refusal)
 
 
 def test_socket_refuses_another_clinics_origin(server: Server) -> None:

@@ -1,8 +1,11 @@
-"""Signing in and out of the dashboard, and the clinic administrators' audit log page."""
+"""Signing in and out of the dashboard, and the clinic administrators' pages: the audit log
+and the staff page, where an administrator ends a colleague's access (disable, enable, end
+sessions) for accounts of their own clinic only."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime
 from typing import Annotated
 
@@ -22,10 +25,12 @@ from bot.web.dashboard.security import (
     client_ip,
     current_viewer,
     delete_cookie,
+    denied,
     login_csrf_token,
     new_login_nonce,
     render,
     require_admin,
+    require_admin_csrf,
     require_csrf,
     safe_next,
     set_cookie,
@@ -36,6 +41,14 @@ router = APIRouter()
 SIGNED_OUT = "You have signed out."
 #: Longest value of a filter field that is worth looking up.
 _FILTER_MAX = 320
+STAFF_PAGE = f"{PREFIX}/staff"
+_ACCOUNT_ID = re.compile(r"^[0-9]{1,18}$")
+#: The staff forms' actions, and what the page says after each.
+STAFF_ACTIONS: dict[str, str] = {
+    "disable": "{email} can no longer sign in, and every session of theirs has ended.",
+    "enable": "{email} can sign in again.",
+    "end-sessions": "{email} was signed out everywhere.",
+}
 
 
 def _login_page(
@@ -89,23 +102,26 @@ async def login_submit(
     csrf_token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",
 ) -> Response:
-    """Check the form token, wait out any throttling delay, then check the password.
+    """Check the form token, take the attempt's turn, wait for it, then check the password.
 
-    The delay is an ``asyncio.sleep`` so that a guesser slows only their own attempts, not the
-    worker threads everyone else's pages need.
+    The turn is taken (and counted) before the wait, so simultaneous attempts queue instead of
+    all being checked; the wait is an ``asyncio.sleep`` so that a guesser slows only their own
+    attempts, not the worker threads everyone else's pages need.
     """
     if not check_login_csrf(request, csrf_token):
         context = {"title": CSRF_TITLE, "message": CSRF_MESSAGE}
         return render(request, "therapist/error.html", context, None, 403)
-    delay = await run_in_threadpool(therapists.login_delay, email)
-    if delay > 0:
-        await asyncio.sleep(delay)
+    ip = client_ip(request)
+    attempt = await run_in_threadpool(therapists.reserve, email, ip)
+    if not attempt.refused and attempt.wait > 0:
+        await asyncio.sleep(attempt.wait)
     result = await run_in_threadpool(
         therapists.authenticate,
         email,
         password,
-        ip=client_ip(request),
+        ip=ip,
         user_agent=request.headers.get("user-agent"),
+        attempt=attempt,
     )
     if not result.ok or result.cookie is None:
         return _login_page(
@@ -187,4 +203,86 @@ def audit_page(
             "limit": audit.DEFAULT_LIMIT,
         },
         viewer,
+    )
+
+
+# ----------------------------------------------------------------------------- staff page
+
+
+def _staff_page(
+    request: Request,
+    viewer: Viewer,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    """The clinic's accounts; the visit is recorded before the list is read."""
+    audit.record(
+        "view_staff", actor=viewer.email, clinic_id=viewer.clinic_id, ip=client_ip(request)
+    )
+    members = therapists.staff(viewer.clinic_id)
+    return render(
+        request,
+        "therapist/staff.html",
+        {"members": members, "notice": notice, "error": error},
+        viewer,
+        status=status,
+    )
+
+
+@router.get("/staff", include_in_schema=False)
+def staff_page(
+    request: Request,
+    viewer: Annotated[Viewer, Depends(require_admin)],
+    done: str = "",
+    account: str = "",
+) -> Response:
+    """The clinic's accounts, with what the last form did (from the redirect's query)."""
+    notice = None
+    if done in STAFF_ACTIONS and _ACCOUNT_ID.fullmatch(account):
+        emails = {member.id: member.email for member in therapists.staff(viewer.clinic_id)}
+        if int(account) in emails:
+            notice = STAFF_ACTIONS[done].format(email=emails[int(account)])
+    return _staff_page(request, viewer, notice=notice)
+
+
+@router.post("/staff/{account_id}/{action}", include_in_schema=False)
+def staff_change(
+    request: Request,
+    account_id: str,
+    action: str,
+    viewer: Annotated[Viewer, Depends(require_admin_csrf)],
+) -> Response:
+    """Disable, enable or sign out an account of the administrator's own clinic.
+
+    Another clinic's account is the same audited 404 as one that does not exist. Disabling
+    keeps at least one administrator able to sign in, so no administrator can shut the
+    clinic out of this page (the command line can, for whoever runs the server).
+    """
+    if action not in STAFF_ACTIONS or not _ACCOUNT_ID.fullmatch(account_id):
+        raise denied(request, viewer)
+    scope = {
+        "by": viewer.email,
+        "therapist_id": int(account_id),
+        "clinic": viewer.clinic_id,
+        "ip": client_ip(request),
+    }
+    try:
+        if action == "disable":
+            change = therapists.disable(keep_an_admin=True, **scope)
+        elif action == "enable":
+            change = therapists.enable(**scope)
+        else:
+            change = therapists.end_sessions(**scope)
+    except therapists.AccountNotFound:
+        raise denied(request, viewer) from None
+    except therapists.LastAdministrator as problem:
+        return _staff_page(request, viewer, error=str(problem), status=409)
+    if change.therapist.id == viewer.therapist_id and action != "enable":
+        response = RedirectResponse(f"{PREFIX}/login?signed_out=1", status_code=303)
+        delete_cookie(response, request, SESSION_COOKIE)
+        return response
+    return RedirectResponse(
+        f"{STAFF_PAGE}?done={action}&account={change.therapist.id}", status_code=303
     )

@@ -18,8 +18,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from bot import audit, erasure, exports, records
+from bot.chart import render_chart
 from bot.storage.models import RISK_LEVELS, utcnow
-from bot.web.dashboard.chart import render_chart
 from bot.web.dashboard.security import (
     PREFIX,
     PageError,

@@ -3,7 +3,8 @@
 - :func:`require_viewer` is the FastAPI dependency of every page behind the login: it
   resolves the ``companion_session`` cookie to a live server-side session or raises
   :class:`LoginRequired`, which the app answers with a redirect to the login page.
-- :func:`require_csrf` guards every POST: the form's ``csrf_token`` must be the session's.
+- :func:`require_csrf` guards every POST: the form's ``csrf_token`` must be the session's;
+  :func:`require_admin` and :func:`require_admin_csrf` add the administrator's role.
 - :func:`render` renders a template with the headers every dashboard page needs; the
   app's :class:`bot.web.headers.AddHeaders` middleware adds the same headers to anything else under
   ``/therapist`` (exports, redirects, errors), so no response there is cached or framed.
@@ -156,18 +157,23 @@ def require_viewer(request: Request) -> Viewer:
     return viewer
 
 
+def denied(request: Request, viewer: Viewer) -> PageError:
+    """Record a refused address in the audit log and return the ordinary 404 to raise."""
+    audit.record(
+        "access_denied",
+        actor=viewer.email,
+        clinic_id=viewer.clinic_id,
+        outcome="denied",
+        ip=client_ip(request),
+        detail={"path": request.url.path},
+    )
+    return not_found(viewer)
+
+
 def require_admin(request: Request, viewer: Annotated[Viewer, Depends(require_viewer)]) -> Viewer:
     """FastAPI dependency: a clinic administrator; anyone else gets the ordinary 404 (audited)."""
     if not viewer.is_admin:
-        audit.record(
-            "access_denied",
-            actor=viewer.email,
-            clinic_id=viewer.clinic_id,
-            outcome="denied",
-            ip=client_ip(request),
-            detail={"path": request.url.path},
-        )
-        raise not_found(viewer)
+        raise denied(request, viewer)
     return viewer
 
 
@@ -190,6 +196,16 @@ async def require_csrf(
             detail={"path": request.url.path, "reason": "csrf"},
         )
         raise PageError(403, CSRF_TITLE, CSRF_MESSAGE, viewer)
+    return viewer
+
+
+async def require_admin_csrf(
+    request: Request, viewer: Annotated[Viewer, Depends(require_csrf)]
+) -> Viewer:
+    """FastAPI dependency for an administrator's POST: the session's form token first, then
+    the role; anyone else gets the ordinary 404 (audited), as for the admin pages."""
+    if not viewer.is_admin:
+        raise await run_in_threadpool(denied, request, viewer)
     return viewer
 
 

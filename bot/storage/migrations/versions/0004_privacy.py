@@ -7,7 +7,7 @@ Create Date: 2026-11-27
 ``journal_entries.fields`` becomes a text column holding a sealed JSON document
 (:class:`bot.storage.sealed.SealedJSON`), and every value stored before - journal answers,
 the messages that raised risk flags, the events in Rasa's tracker store - is sealed with the
-newest data key (:mod:`bot.rekey`), which this migration creates if there is none yet.
+newest data key (:mod:`bot.storage.rekey`), which this migration creates if there is none yet.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from bot import rekey
+from bot.storage import rekey
 
 revision: str = "0004"
 down_revision: str | Sequence[str] | None = "0003"

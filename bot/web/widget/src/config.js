@@ -62,7 +62,7 @@ export function normalizeConfig(raw, slug) {
 }
 
 /** Fetch JSON with a time limit; never sends cookies (the widget has no use for them). */
-export async function fetchJson(url, { method = "GET", timeoutMs = 10000 } = {}) {
+export async function fetchJson(url, { method = "GET", timeoutMs = 10000, headers = {} } = {}) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
@@ -72,7 +72,7 @@ export async function fetchJson(url, { method = "GET", timeoutMs = 10000 } = {})
       credentials: "omit",
       cache: "no-store",
       signal: controller.signal,
-      headers: { Accept: "application/json" },
+      headers: { ...headers, Accept: "application/json" },
     });
     let body = null;
     try {

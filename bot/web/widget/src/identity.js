@@ -1,6 +1,7 @@
 // Who the patient is: a signed token from the clinic's invite link. Looked for in the script
-// tag (data-token), then in the page address (#companion-token=..., removed at once so it is
-// not left in the address bar, history or a screenshot), then in this tab's sessionStorage.
+// tag (data-token), then in the page address when the page loads (#companion-token=...,
+// removed at once so it is not left in the address bar, history or a screenshot; a fragment
+// changed later is only offered, see Widget.offerLink), then in this tab's sessionStorage.
 // Only if none is found, and the clinic allows it, an anonymous session is requested.
 
 import { fetchJson } from "./config.js";

@@ -4,7 +4,7 @@
 // token, and keeps this tab's conversation in sessionStorage so a reload does not lose it.
 
 import { io } from "socket.io-client";
-import { DEFAULT_CONFIG, loadConfig, telHref, textOn } from "./config.js";
+import { DEFAULT_CONFIG, fetchJson, loadConfig, telHref, textOn } from "./config.js";
 import { el, srOnly } from "./dom.js";
 import { IdentityError, anonymousToken, takeFragmentToken } from "./identity.js";
 import { SessionState } from "./storage.js";
@@ -24,8 +24,10 @@ const RATE_RETRY_MAX_S = 300;
 const RATE_NOTE_INTERVAL_MS = 60000;
 // Messages remembered after sending, so a rate_limited event can name which to send again.
 const SENT_REMEMBERED = 100;
-// Where the web app serves a patient's own data (the "download my data" links).
+// Where the web app serves a patient's own data (the "download my data" links), and where the
+// widget asks for such a link with the patient's token when a download button is pressed.
 const MY_DATA_PATH = "/api/my-data/";
+const MY_DATA_LINK_PATH = "/api/my-data";
 // Refusals after which this token will never work again, so it is forgotten.
 const DEAD_TOKEN = new Set([
   "expired",
@@ -62,6 +64,12 @@ const TEXT = {
   chooseAny: "Choose any that fit",
   sendChoices: "Send",
   sendChoicesName: "Send the ones I chose",
+  downloadFailed: "The download could not be prepared just now. Please try again in a moment.",
+  linkOffer:
+    "A different chat link was opened in this page. Your messages still go to the " +
+    "conversation shown here. If the new link is yours, switch to it: this conversation " +
+    "will then be closed on this screen.",
+  linkSwitch: "Use the new link",
 };
 
 function findScript() {
@@ -129,14 +137,16 @@ function attachmentLink(value) {
 }
 
 /**
- * A "download my data" payload: {url, label}, or null. Whether it becomes a link is decided
- * when it is shown (ownDataUrl), so a stored transcript is checked again on every render.
+ * A "download my data" payload: {url, label}, or null. A blank url is the chat's offer: the
+ * link is asked for when the button is pressed, so it is never part of a message (nor of the
+ * conversation the clinic keeps). Whether a url becomes a link is decided when it is shown
+ * (ownDataUrl), so a stored transcript is checked again on every render.
  */
 function downloadOffer(value) {
   if (!value || typeof value !== "object" || typeof value.url !== "string") return null;
   const label = typeof value.label === "string" && value.label.trim() ? value.label.trim() : "";
   const offer = { url: value.url, label };
-  if (typeof value.readable_url === "string" && value.readable_url) {
+  if (typeof value.readable_url === "string" && (value.readable_url || !value.url)) {
     offer.readable_url = value.readable_url;
     const readable = value.readable_label;
     offer.readable_label = typeof readable === "string" && readable.trim() ? readable.trim() : "";
@@ -187,6 +197,8 @@ class Widget {
     this.holdTimer = null;
     this.rateNotedAt = -Infinity;
     this.greeting = null;
+    this.pendingLink = null;
+    this.linkOffer = null;
   }
 
   async start() {
@@ -199,11 +211,52 @@ class Widget {
     this.mount();
     if (this.config) this.applyConfig(this.config);
     else this.addSystem(TEXT.configFailed);
+    if (this.pendingLink) this.showLinkOffer();
     if (this.state.data.open) this.open({ focus: false });
     else if (this.state.data.outbox.length) this.ensureConnection();
   }
 
-  /** A new patient link while the page is open: its conversation replaces what is shown. */
+  /**
+   * A patient link whose fragment changed while the page stayed open. Another window can do
+   * that unseen (a page that opened this tab, a link the patient was lured to), so the token
+   * is not adopted: the conversation on screen stays, and the person is asked. Only their
+   * press of the button switches to the new link.
+   */
+  offerLink(token) {
+    if (token === this.state.data.token) return;
+    this.pendingLink = token;
+    if (this.host) this.showLinkOffer();
+  }
+
+  showLinkOffer() {
+    if (this.linkOffer) this.linkOffer.remove();
+    const token = this.pendingLink;
+    if (!token) return;
+    const offer = el(
+      "div",
+      { class: "system link-offer" },
+      el("p", {}, TEXT.linkOffer),
+      el(
+        "button",
+        {
+          type: "button",
+          onclick: () => {
+            offer.remove();
+            this.linkOffer = null;
+            this.pendingLink = null;
+            this.switchToLink(token);
+          },
+        },
+        TEXT.linkSwitch,
+      ),
+    );
+    this.linkOffer = offer;
+    this.log.appendChild(offer);
+    this.scrollToEnd();
+    if (this.panel.hidden) this.unread.hidden = false;
+  }
+
+  /** A new patient link the person chose to use: its conversation replaces what is shown. */
   switchToLink(token) {
     const before = this.state.data.patient;
     this.state.setToken(token, { fromLink: true });
@@ -257,8 +310,10 @@ class Widget {
   mount() {
     const config = { ...DEFAULT_CONFIG, clinic: this.slug };
     const host = document.createElement("companion-chat");
-    // Inline !important beats any rule in the clinic's stylesheets aimed at our element.
-    host.setAttribute("style", "all: initial !important;");
+    // Inline !important beats any rule in the clinic's stylesheets aimed at our element. Set
+    // through the CSSOM: a style attribute would be refused by a page policy without
+    // 'unsafe-inline'.
+    host.style.setProperty("all", "initial", "important");
     const shadow = host.attachShadow({ mode: "open" });
     // A constructed stylesheet is not an inline <style>, so a strict page CSP allows it.
     const constructable = window.CSSStyleSheet && "replaceSync" in CSSStyleSheet.prototype;
@@ -558,6 +613,7 @@ class Widget {
 
   renderDownload(offer) {
     const label = offer.label || TEXT.downloadDefault;
+    if (!offer.url) return this.renderDownloadButtons(offer, label);
     const href = ownDataUrl(offer.url, this.base);
     if (!href) return el("p", { class: "download-text" }, `${label}: ${offer.url}`);
     const links = [el("a", { class: "download", href, download: "", rel: "noopener" }, label)];
@@ -568,6 +624,55 @@ class Widget {
       links.push(el("a", attrs, text));
     }
     return el("div", { class: "downloads" }, links);
+  }
+
+  renderDownloadButtons(offer, label) {
+    const onclick = (event) => this.download(event.currentTarget, "url");
+    const buttons = [el("button", { type: "button", class: "download", onclick }, label)];
+    if (typeof offer.readable_url === "string") {
+      const text = offer.readable_label || TEXT.readableDefault;
+      const readable = (event) => this.download(event.currentTarget, "readable_url");
+      const attrs = { type: "button", class: "download-alt", onclick: readable };
+      buttons.push(el("button", attrs, text));
+    }
+    return el("div", { class: "downloads" }, buttons);
+  }
+
+  /**
+   * Ask the web app for a link to the patient's data with this tab's token, and open it
+   * (``which``: "url" for the file, "readable_url" for the page). The link is made for this
+   * press of the button and kept nowhere.
+   */
+  async download(button, which) {
+    const token = this.state.data.token;
+    if (!token) {
+      this.addSystem(TEXT.downloadFailed);
+      return;
+    }
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+    try {
+      const { ok, body } = await fetchJson(`${this.base}${MY_DATA_LINK_PATH}`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      const url = ok && body && typeof body[which] === "string" ? body[which] : "";
+      const href = url && ownDataUrl(url, this.base);
+      if (!href) {
+        const message = body && typeof body.message === "string" ? body.message : null;
+        this.addSystem(message || TEXT.downloadFailed);
+        return;
+      }
+      const link = el("a", { href, download: "", rel: "noopener", hidden: true });
+      this.root.appendChild(link);
+      link.click();
+      link.remove();
+    } catch {
+      this.addSystem(TEXT.downloadFailed);
+    } finally {
+      button.disabled = false;
+      button.removeAttribute("aria-busy");
+    }
   }
 
   renderPatient(item) {
@@ -966,10 +1071,11 @@ function boot() {
   const fragmentToken = takeFragmentToken();
   const explicitToken = (script.getAttribute("data-token") || "").trim() || fragmentToken;
   const widget = new Widget({ slug, base, explicitToken });
-  // A patient link opened in a tab that already shows this page changes only the fragment.
+  // The link's token is read at page load only. A fragment changed later (another patient's
+  // link on a shared computer, or another window steering this one) is offered, not adopted.
   window.addEventListener("hashchange", () => {
     const token = takeFragmentToken();
-    if (token) widget.switchToLink(token);
+    if (token) widget.offerLink(token);
   });
   const go = () => widget.start();
   if (document.body) go();

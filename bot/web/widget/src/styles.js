@@ -117,6 +117,14 @@ button, textarea { font: inherit; color: inherit; }
 }
 .download { background: var(--companion-accent); color: var(--companion-on-accent); }
 .download-alt { color: #0b4f9c; text-decoration: underline; padding: 8px 4px; }
+button.download, button.download-alt { border: 0; cursor: pointer; font: inherit; }
+button.download-alt { background: transparent; }
+button.download:disabled, button.download-alt:disabled { cursor: progress; opacity: 0.7; }
+.link-offer p { margin: 0 0 6px; }
+.link-offer button {
+  min-height: 44px; padding: 8px 14px; border-radius: 22px; cursor: pointer; font-weight: 600;
+  border: 2px solid var(--companion-accent); background: #ffffff; color: var(--companion-text);
+}
 .quick-replies { display: flex; flex-wrap: wrap; gap: 8px; margin-top: 6px; }
 .quick-replies button {
   min-height: 44px; min-width: 44px; padding: 8px 14px; border-radius: 22px; cursor: pointer;

@@ -2,18 +2,26 @@
 
 Each command is one ``register_*`` function that adds its sub-parser and sets ``handler``
 (a function taking the parsed arguments and returning the exit code). :func:`_all_commands`
-lists them; a new command is a new registrar, and when this file grows the registrars can
-move to sibling modules unchanged. Handlers import the application lazily so that
-``--help`` and commands that need no database stay fast.
+lists them: ``run``, ``export`` and ``db`` here, the other groups in sibling modules, which
+import only :mod:`bot.cli.common`. Handlers import the application lazily so that ``--help``
+and commands that need no database stay fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any, TextIO
+from collections.abc import Sequence
+from typing import TextIO
+
+from bot.cli.common import (
+    CommandError,
+    Handler,
+    Registrar,
+    SubParsers,
+    command_group,
+    database_errors,
+)
 
 # The export formats live in bot.exports (the dashboard writes the same files); these names
 # stay importable from here for scripts written against the command line's module.
@@ -22,40 +30,6 @@ from bot.exports import LIST_SEPARATOR as LIST_SEPARATOR
 from bot.exports import flatten_fields as flatten_fields
 from bot.exports import neutralise_formula as neutralise_formula
 from bot.exports import write_export_csv, write_export_json
-
-SubParsers = Any  # argparse's sub-parser action type is private
-Registrar = Callable[[SubParsers], None]
-Handler = Callable[[argparse.Namespace], int]
-
-
-def command_group(subparsers: SubParsers, name: str, *, help: str, description: str) -> SubParsers:
-    """Add ``python -m bot NAME COMMAND ...`` and return where its commands are added."""
-    parser = subparsers.add_parser(name, help=help, description=description)
-    return parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
-
-
-class CommandError(Exception):
-    """A failure to report as one line on stderr with exit status 1, without a traceback."""
-
-
-@contextmanager
-def database_errors() -> Iterator[None]:
-    """Turn a database failure into one readable line (with the password masked).
-
-    Only failures to reach or use the database (bad URL, missing driver, locked or
-    unreachable database, a file path that cannot be created) are caught; programming
-    errors keep their traceback.
-    """
-    from sqlalchemy.exc import ArgumentError, DBAPIError
-
-    from bot.storage import db
-
-    try:
-        yield
-    except (ArgumentError, DBAPIError, ImportError, OSError) as error:
-        reason = getattr(error, "orig", None) or error
-        raise CommandError(f"Could not use the database at {db.display_url()}: {reason}") from error
-
 
 # ----------------------------------------------------------------------------- export
 
@@ -148,11 +122,11 @@ def register_run(subparsers: SubParsers) -> None:
 
 
 def _all_commands() -> tuple[Registrar, ...]:
-    from bot.cli_clinics import register_clinic, register_patient
-    from bot.cli_keys import register_keys
-    from bot.cli_notify import register_notify
-    from bot.cli_purge import register_purge
-    from bot.cli_staff import register_audit, register_therapist
+    from bot.cli.clinics import register_clinic, register_patient
+    from bot.cli.keys import register_keys
+    from bot.cli.notify import register_notify
+    from bot.cli.purge import register_purge
+    from bot.cli.staff import register_audit, register_therapist
 
     return (
         register_run,

@@ -42,6 +42,7 @@ class Store:
 STORES: tuple[Store, ...] = (
     Store("journal", "journal_entries", "fields"),
     Store("risk_flags", "risk_flags", "message"),
+    Store("risk_flag_messages", "risk_flags", "latest_messages"),
     Store("events", "events", "data"),
 )
 
@@ -109,8 +110,15 @@ def _reseal_batch(connection: Connection, store: Store, after: int, batch: int) 
 
 
 def _present(connection: Connection) -> list[Store]:
-    tables = set(inspect(connection).get_table_names())
-    return [store for store in STORES if store.table in tables]
+    """The stores this database has: a migration that reseals (0004) runs before later
+    migrations add their columns."""
+    inspector = inspect(connection)
+    tables = set(inspector.get_table_names())
+    columns = {
+        table: {column["name"] for column in inspector.get_columns(table)}
+        for table in {store.table for store in STORES} & tables
+    }
+    return [store for store in STORES if store.column in columns.get(store.table, ())]
 
 
 def reseal_engine(

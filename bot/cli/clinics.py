@@ -13,7 +13,7 @@ import sys
 from datetime import timedelta
 from typing import Any
 
-from bot.cli import CommandError, SubParsers, command_group, database_errors
+from bot.cli.common import CommandError, SubParsers, cli_actor, command_group, database_errors
 from bot.safety.clinic_lines import LINE_KINDS
 
 _DURATION = re.compile(r"\s*(\d{1,7})\s*([mhdw])\s*")
@@ -314,13 +314,12 @@ def _confirmed(sender_id: str, assume_yes: bool) -> bool:
 
 def _patient_erase(args: argparse.Namespace) -> int:
     from bot import erasure
-    from bot.cli_staff import _cli_actor
 
     if not _confirmed(args.patient, args.yes):
         raise CommandError("The id typed did not match: nothing was erased.")
     with database_errors():
         try:
-            receipt = erasure.erase_patient(args.patient, _cli_actor())
+            receipt = erasure.erase_patient(args.patient, cli_actor())
         except erasure.UnknownPatient as error:
             raise CommandError(f"No patient with id {args.patient!r} in this database.") from error
     for store, result in receipt.stores.items():

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot.cli import CommandError, SubParsers, command_group, database_errors
+from bot.cli.common import CommandError, SubParsers, command_group, database_errors
 
 #: Passes over the stores before ``rotate`` gives up on rows that running servers keep
 #: writing with an old key (each pass seals what the one before could not see yet).
@@ -44,8 +44,7 @@ def _source() -> str:
 def _count_by_key() -> dict[str, dict[str, int]]:
     """Per store, how many rows each key id (or ``plaintext``) sealed; a store whose table
     does not exist yet is missing."""
-    from bot import rekey
-    from bot.storage import db
+    from bot.storage import db, rekey
 
     with database_errors(), db.get_engine().connect() as connection:
         return rekey.count_by_key(connection)
@@ -63,8 +62,7 @@ def _save_keys(keys: list[str]) -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from bot import rekey
-    from bot.storage import db
+    from bot.storage import db, rekey
 
     ring = _keyring()
     print(f"Keys from {_source()}, newest first:")
@@ -127,8 +125,7 @@ def _checkpoint() -> None:
 def reseal_all(batch: int) -> dict[str, int]:
     """Seal every store with the newest key, pass after pass until nothing is left (rows a
     running server wrote with the old key while a pass went on); what is left at the end."""
-    from bot import rekey
-    from bot.storage import db
+    from bot.storage import db, rekey
 
     engine = db.get_engine()
 

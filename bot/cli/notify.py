@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from bot.cli import CommandError, SubParsers, database_errors
+from bot.cli.common import CommandError, SubParsers, database_errors
 
 
 def _notify(args: argparse.Namespace) -> int:
