@@ -57,7 +57,10 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
         patch.setenv(encryption.ENV_KEYS_FILE, keys[encryption.ENV_KEYS_FILE])
         encryption.reset()
         encryption.ensure_keys_file()
-        with deployed(workdir, keys) as running:
+        # Every patient of this suite writes from this machine's one address, hundreds of
+        # messages a minute: the per-address limit, which has tests of its own
+        # (test_rasa_exposure.py), would refuse them.
+        with deployed(workdir, {**keys, "COMPANION_IP_RATE_LIMIT": "off"}) as running:
             yield Assistant(
                 services=running.services,
                 rest_url=running.rest_url,
