@@ -40,11 +40,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, inspect, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.orm import Session
 
 from bot import audit
-from bot.records import EVENTS
 from bot.storage import db
 from bot.storage.models import (
     Clinic,
@@ -54,6 +53,7 @@ from bot.storage.models import (
     RiskFlag,
     utcnow,
 )
+from bot.storage.rasa_events import EVENTS, events_exist
 
 __all__ = [
     "STORES",
@@ -191,10 +191,6 @@ def _find_patient(session: Session, sender_id: str, *, lock: bool = False) -> Pa
     return session.scalars(query).one_or_none()
 
 
-def _has_events(session: Session) -> bool:
-    return inspect(session.connection()).has_table(EVENTS.name)
-
-
 def _erase_journal(session: Session, patient: Patient, at: datetime) -> int:
     result = session.execute(delete(JournalEntry).where(JournalEntry.patient_id == patient.id))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -239,7 +235,7 @@ def _erase_events(session: Session, patient: Patient, at: datetime) -> int:
     """The tracker store's rows and the ``erased_at`` mark, together or not at all: the
     mark is what stops a turn in flight from writing the deleted rows back."""
     session.execute(update(Patient).where(Patient.id == patient.id).values(erased_at=at))
-    if not _has_events(session):
+    if not events_exist(session):
         return 0
     result = session.execute(delete(EVENTS).where(EVENTS.c.sender_id == patient.sender_id))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

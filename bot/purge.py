@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, inspect, select
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session
 
 from bot import audit
-from bot.records import EVENTS
 from bot.storage import db
 from bot.storage.models import Clinic, Patient, utcnow
+from bot.storage.rasa_events import EVENTS, events_exist
 
 __all__ = ["PurgeResult", "purge"]
 
@@ -110,7 +110,7 @@ def purge(
         if clinic_slug is not None:
             query = query.where(Clinic.slug == clinic_slug)
         clinic_ids = list(session.scalars(query))
-        has_events = inspect(session.connection()).has_table(EVENTS.name)
+        has_events = events_exist(session)
     if clinic_slug is not None and not clinic_ids:
         raise LookupError(clinic_slug)
     results: list[PurgeResult] = []

@@ -8,9 +8,9 @@ The conversations come from Rasa's tracker store, the ``events`` table in the sa
 database, where each event's ``data`` is sealed (:mod:`bot.encryption`; rows from before
 encryption are read as they are; a row that cannot be opened is an error, not a silent gap
 in what the therapist reads). Rasa creates and owns that table (see
-:data:`bot.storage.models.FOREIGN_TABLES`), so it is declared here with the columns Rasa 3.6
-gives it, in a metadata of its own that Alembic never sees, and only ever read. A database
-where Rasa never ran has no such table: then there are simply no transcripts.
+:data:`bot.storage.models.FOREIGN_TABLES`; declared once in :mod:`bot.storage.rasa_events`),
+and it is only ever read here. A database where Rasa never ran has no such table: then there
+are simply no transcripts.
 
 Everything returned is a frozen dataclass detached from the database session. Patient text
 is returned as plain strings; turning it into HTML is the templates' job (autoescaped).
@@ -26,17 +26,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Column,
-    Float,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
     and_,
     case,
     func,
-    inspect,
     or_,
     select,
     update,
@@ -56,10 +48,10 @@ from bot.lapse_details import (
 )
 from bot.storage import db
 from bot.storage.models import KINDS, RISK_LEVELS, Clinic, JournalEntry, Patient, RiskFlag, utcnow
+from bot.storage.rasa_events import EVENTS, events_exist
 
 __all__ = [
     "CONVERSATION",
-    "EVENTS",
     "FILTER_KINDS",
     "FORMATS",
     "ChartLapse",
@@ -108,19 +100,6 @@ LEVEL_LABELS: dict[str, str] = {
 MAX_QUERY = 200
 MAX_SENDER_ID = 255
 
-_rasa_metadata = MetaData()
-#: Rasa 3.6's ``SQLTrackerStore`` table, read-only for us.
-EVENTS = Table(
-    "events",
-    _rasa_metadata,
-    Column("id", Integer, primary_key=True),
-    Column("sender_id", String(255), nullable=False, index=True),
-    Column("type_name", String(255), nullable=False),
-    Column("timestamp", Float),
-    Column("intent_name", String(255)),
-    Column("action_name", String(255)),
-    Column("data", Text),
-)
 #: Event types that carry what was said.
 _SPOKEN = ("user", "bot")
 #: What marks the start of a conversation in the tracker store: Rasa runs
@@ -683,10 +662,6 @@ def _ref(patient: Patient, clinic: Clinic) -> PatientRef:
     )
 
 
-def _has_events(session: Session) -> bool:
-    return inspect(session.connection()).has_table(EVENTS.name)
-
-
 def _moment(timestamp: float | None) -> datetime | None:
     if timestamp is None:
         return None
@@ -802,7 +777,7 @@ def list_patients(clinic_id: int, *, level: str | None = None) -> list[PatientSu
         ).all():
             open_levels.setdefault(patient_id, {})[flag_level] = int(count)
         spoken: dict[str, datetime | None] = {}
-        if _has_events(session):
+        if events_exist(session):
             spoken = {
                 sender_id: _moment(latest)
                 for sender_id, latest in session.execute(
@@ -1092,7 +1067,7 @@ def load_record(patient: PatientRef, filters: Filters | None = None) -> PatientR
                 .order_by(RiskFlag.created_at.desc(), RiskFlag.id.desc())
             )
         )
-        available = _has_events(session)
+        available = events_exist(session)
         conversations = _read_conversations(session, patient.sender_id) if available else []
 
         flagged: dict[int, Message] = {}
@@ -1210,6 +1185,6 @@ def read_conversations(sender_id: str) -> list[Conversation]:
     own data export gives them. ``[]`` where Rasa never ran (no ``events`` table)."""
     db.ensure_schema()
     with db.session_scope(write=False) as session:
-        if not _has_events(session):
+        if not events_exist(session):
             return []
         return _read_conversations(session, sender_id)

@@ -33,9 +33,9 @@ from typing import Any
 from sqlalchemy import select
 
 from bot import clinics, therapists
-from bot.records import EVENTS
 from bot.storage import db
 from bot.storage.models import Clinic, JournalEntry, Patient, RiskFlag
+from bot.storage.rasa_events import EVENTS
 
 MODEL_ID = "66cf6bf1d8ba41dc9b139472d8933a07"
 ASSISTANT_ID = "integration-companion"

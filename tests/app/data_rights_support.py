@@ -20,8 +20,8 @@ from dashboard_seed import _Conversation
 from sqlalchemy import text
 
 from bot import encryption, journal, patients
-from bot.records import EVENTS
 from bot.storage import db
+from bot.storage.rasa_events import EVENTS
 
 _ids = (uuid.UUID(int=n).hex for n in itertools.count(0xDA7A0000))
 

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import select, text
 
 from bot import encryption, journal, records
-from bot.records import EVENTS
 from bot.storage import db
 from bot.storage.models import JournalEntry, RiskFlag
+from bot.storage.rasa_events import EVENTS
 
 SENTENCE = "The lighthouse keeper's cello reminded me of my grandmother Ilsebrandt"
 FLAG_MESSAGE = "I keep thinking about the quarry road at midnight, Marisol"

@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import select
 
 from bot import encryption, journal
-from bot.records import EVENTS
 from bot.settings import PROJECT_ROOT
 from bot.storage import db, rekey
 from bot.storage.models import JournalEntry, RiskFlag
+from bot.storage.rasa_events import EVENTS
 
 CHAT = "I told the bot about the red tram to Scheveningen"
 

@@ -15,10 +15,10 @@ from data_rights_support import conversation_rows, insert_events
 from sqlalchemy import select
 
 from bot import clinics, patients, purge
-from bot.records import EVENTS
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
 from bot.storage.models import AuditEvent
+from bot.storage.rasa_events import EVENTS
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 

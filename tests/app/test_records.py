@@ -19,9 +19,10 @@ from dashboard_seed import (
 from sqlalchemy import select
 
 from bot import journal, records
-from bot.records import EVENTS, Filters, Segment
+from bot.records import Filters, Segment
 from bot.storage import db
 from bot.storage.models import Clinic, JournalEntry, Patient, RiskFlag
+from bot.storage.rasa_events import EVENTS
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 

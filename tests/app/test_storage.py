@@ -22,10 +22,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from bot import encryption
-from bot.records import EVENTS
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
 from bot.storage.models import Base, Clinic
+from bot.storage.rasa_events import EVENTS
 
 MODEL_TABLES = {
     "clinics",
@@ -57,7 +57,7 @@ def _diff(url: str, *, filtered: bool = True) -> list[object]:
 def _rasa_events_table(url: str) -> None:
     """Create ``events`` the way Rasa 3.6's SQLTrackerStore does, with one event in it.
 
-    The declaration is the one the dashboard reads (:data:`bot.records.EVENTS`), kept apart
+    The declaration is the one the dashboard reads (:data:`bot.storage.rasa_events.EVENTS`), kept apart
     from our models' metadata, so the migrations have to leave it alone.
     """
     engine = create_engine(db.sqlalchemy_url(url))
