@@ -57,7 +57,6 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "bot.cli",
             "bot.runner",
             "bot.action_server",
-            "bot.cluster",
             "bot.__main__",
         ),
     ),

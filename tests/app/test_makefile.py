@@ -54,7 +54,9 @@ def servers_started_by(folder: str) -> set[str]:
     text = "\n".join(
         path.read_text() for path in (ROOT / folder).rglob("*.py") if path.resolve() != here
     )
-    text += (ROOT / "tests" / "pg_server.py").read_text() if "pg_server" in text else ""
+    for harness in ("pg_server", "cluster"):  # shared harnesses at the top of tests/
+        if re.search(rf"^import {harness}\b", text, flags=re.M):
+            text += (ROOT / "tests" / f"{harness}.py").read_text()
     return {server for server in SERVERS if re.search(rf"\b{re.escape(server)}\b", text)}
 
 

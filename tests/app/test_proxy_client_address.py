@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cluster
 import pytest
 import requests
 from requests.adapters import HTTPAdapter
 from servers import environment
 from sqlalchemy import select
 
-from bot import clinics, cluster, runner, settings, therapists
+from bot import clinics, runner, settings, therapists
 from bot.storage import db
 from bot.storage.models import AuditEvent
 

@@ -1,6 +1,6 @@
 """The two-server deployment for tests, and patients who talk to it.
 
-``cluster_deployment`` starts what ``deploy/`` ships (bot/cluster.py: Redis, two action
+``cluster_deployment`` starts what ``deploy/`` ships (tests/cluster.py: Redis, two action
 servers and two Rasa servers from the systemd units, nginx from its site file) on a fresh
 database of a throwaway PostgreSQL server, migrated by ``migrate.service``'s own command line.
 This process plays the clinic's staff: it makes a clinic and patients' links with the
@@ -19,11 +19,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import cluster
 import pytest
 import requests
 from deployment import NORTH, Deployment, Patient
 
-from bot import clinics, cluster, encryption, patients, settings
+from bot import clinics, encryption, patients, settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 

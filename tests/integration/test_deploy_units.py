@@ -13,10 +13,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import cluster
 import requests
 import yaml
 
-from bot import cluster, runner, settings
+from bot import runner, settings
 
 SERVICES = ["rasa@.service", "actions@.service", "web.service", "migrate.service"]
 

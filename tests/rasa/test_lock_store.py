@@ -16,12 +16,13 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import cluster
 import pytest
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import RedisLockStore, _create_from_endpoint_config
 from rasa.utils.endpoints import EndpointConfig
 
-from bot import cluster, runner
+from bot import runner
 from bot.nlu.lock_store import AtomicRedisLockStore
 
 PASSWORD = os.urandom(8).hex()
