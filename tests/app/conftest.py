@@ -10,7 +10,9 @@ theirs with ``new_database``.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -260,3 +262,44 @@ def broken_journal(
     db.reset_engines()
     yield
     db.reset_engines()
+
+
+# --------------------------------------------------------------------------- the command line
+
+CliRun = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path) -> CliRun:
+    """``run_cli(*args, stdin="")``: ``python -m bot ARGS`` in a process of its own, as an
+    operator runs it, on the test's database and keys (inherited through the environment),
+    with a ``var/`` of its own; never raises on a failing command, so tests read its result."""
+    from bot.settings import PROJECT_ROOT
+
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *args],
+            cwd=PROJECT_ROOT,
+            env={
+                **os.environ,
+                "PYTHONPATH": str(PROJECT_ROOT),
+                "COMPANION_VAR_DIR": str(tmp_path / "var"),
+            },
+            input=stdin,
+            capture_output=True,
+            encoding="utf-8",
+            timeout=120,
+            check=False,
+        )
+
+    return run
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The error line of a command that failed as the command line promises: exit status 1,
+    one line on stderr, no traceback, nothing on stdout."""
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    return result.stderr

@@ -6,26 +6,22 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import subprocess
-import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from html import unescape
-from pathlib import Path
 
 import pytest
 import requests
-from conftest import NewDatabase
+from conftest import CliRun, NewDatabase, one_line_error
 from servers import base_environment, point_at, serving, web_app_service
 from sqlalchemy import select
 
 from bot import clinics, therapists
 from bot.runner import free_port
-from bot.settings import PROJECT_ROOT
 from bot.storage import db
 from bot.storage.models import AuditEvent, Therapist, TherapistSession
 
@@ -74,38 +70,15 @@ def north(clinic_db: str) -> str:
 
 
 @pytest.fixture
-def cli(north: str, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bot", *args],
-            cwd=PROJECT_ROOT,
-            env={
-                **os.environ,
-                "PYTHONPATH": str(PROJECT_ROOT),
-                "COMPANION_VAR_DIR": str(tmp_path / "var"),
-            },
-            input=stdin,
-            capture_output=True,
-            encoding="utf-8",
-            timeout=120,
-            check=False,
-        )
-
-    return run
+def cli(north: str, run_cli: CliRun) -> CliRun:
+    """The command line, on a database with the North clinic and its staff."""
+    return run_cli
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 0, (result.stdout, result.stderr)
     assert result.stderr == ""
     return result.stdout
-
-
-def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 1, (result.stdout, result.stderr)
-    assert result.stdout == ""
-    assert "Traceback" not in result.stderr
-    assert len(result.stderr.splitlines()) == 1, result.stderr
-    return result.stderr
 
 
 def test_cli_disable_ends_every_session_at_once_and_enable_undoes_it(cli) -> None:

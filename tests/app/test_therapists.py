@@ -3,22 +3,18 @@ and ``python -m bot therapist create`` as a real subprocess."""
 
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
+from conftest import CliRun, one_line_error
 from sqlalchemy import func, select, update
 
 from bot import clinics, settings, therapists
-from bot.settings import PROJECT_ROOT
 from bot.storage import db
 from bot.storage.models import AuditEvent, LoginThrottle, Therapist, TherapistSession, utcnow
 
@@ -343,32 +339,9 @@ def test_settings_for_the_dashboard(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def cli(north: str, tmp_path: Path):
-    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bot", *args],
-            cwd=PROJECT_ROOT,
-            env={
-                **os.environ,
-                "PYTHONPATH": str(PROJECT_ROOT),
-                "COMPANION_VAR_DIR": str(tmp_path / "var"),
-            },
-            input=stdin,
-            capture_output=True,
-            encoding="utf-8",
-            timeout=120,
-            check=False,
-        )
-
-    return run
-
-
-def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 1, (result.stdout, result.stderr)
-    assert result.stdout == ""
-    assert "Traceback" not in result.stderr
-    assert len(result.stderr.splitlines()) == 1, result.stderr
-    return result.stderr
+def cli(north: str, run_cli: CliRun) -> CliRun:
+    """The command line, on a database with the North clinic and its staff."""
+    return run_cli
 
 
 def test_cli_creates_an_account_from_stdin(cli) -> None:
