@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 from action_support import PATIENT, run, turn
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import select, text, update
+from sqlalchemy import column as sa_column
+from sqlalchemy import select, table, text, update
 from sqlalchemy.exc import IntegrityError
 from test_notify import WEBHOOK_SECRET, Receiver, http_receiver
 
@@ -93,11 +94,10 @@ def flags_of(sender: str = PATIENT) -> list[RiskFlag]:
 
 def raw(flag_id: int, column: str) -> Any:
     """A column as it sits in the database (sealed text stays sealed)."""
-    assert column in {"message", "latest_messages", "coalesce_key"}
+    # A bare table, not the model: the model's column types would open the sealed text.
+    flags = table("risk_flags", sa_column("id"), sa_column(column))
     with db.get_engine().connect() as connection:
-        return connection.execute(
-            text(f"SELECT {column} FROM risk_flags WHERE id = :id"), {"id": flag_id}
-        ).scalar_one()
+        return connection.execute(select(flags.c[column]).where(flags.c.id == flag_id)).scalar_one()
 
 
 def backdate(flag_id: int, minutes: float) -> None:
@@ -459,25 +459,33 @@ def test_migration_0007_keeps_old_flags_and_refuses_to_lose_coalesced_ones(
     db.upgrade(revision="0006")
     with db.get_engine().begin() as connection:
         connection.execute(
+            # The schema of revision 0006, not today's models: fixed statements, bound values.
             text(
                 "INSERT INTO clinics (slug, name, created_at, origins, crisis_lines, accent_color,"
-                " allow_anonymous, notify_emails, erasure_review) VALUES ('demo', 'Demo',"
-                " CURRENT_TIMESTAMP, '[]', '[]', '#2f6f73', false, '[]', false)"
-            )
+                " allow_anonymous, notify_emails, erasure_review) VALUES (:slug, :name,"
+                " CURRENT_TIMESTAMP, :empty, :empty, :colour, :no, :empty, :no)"
+            ),
+            {"slug": "demo", "name": "Demo", "empty": "[]", "colour": "#2f6f73", "no": False},
         )
         connection.execute(
             text(
                 "INSERT INTO patients (clinic_id, sender_id, created_at, last_seen_at)"
-                " SELECT id, 'p-old', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM clinics"
-            )
+                " SELECT id, :sender, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM clinics"
+            ),
+            {"sender": "p-old"},
         )
         connection.execute(
             text(
                 "INSERT INTO risk_flags (patient_id, category, source, level, message, created_at,"
-                " notify_attempts) SELECT id, 'suicide', 'lexicon', 'urgent', :m,"
+                " notify_attempts) SELECT id, :category, :source, :level, :m,"
                 " CURRENT_TIMESTAMP, 0 FROM patients"
             ),
-            {"m": encryption.seal("an old flag")},
+            {
+                "category": "suicide",
+                "source": "lexicon",
+                "level": "urgent",
+                "m": encryption.seal("an old flag"),
+            },
         )
 
     db.upgrade()

@@ -26,10 +26,11 @@ from playwright.sync_api import (
     Page,
     expect,
 )
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select
 
 from bot import encryption, runner, settings
 from bot.storage import db
+from bot.storage.rasa_events import EVENTS
 
 MODEL = settings.PROJECT_ROOT / "models" / "current.tar.gz"
 WIDGET_JS = settings.PROJECT_ROOT / "bot" / "web" / "static" / "widget.js"
@@ -110,15 +111,13 @@ class Stack:
 
     def event_data(self, type_name: str, sender: str | None = None) -> list[dict[str, Any]]:
         """The stored events of one type (of one ``sender``), opened, in stored order."""
-        query = "SELECT data FROM events WHERE type_name = :type_name"
+        query = select(EVENTS.c.data).where(EVENTS.c.type_name == type_name)
         if sender is not None:
-            query += " AND sender_id = :sender"
+            query = query.where(EVENTS.c.sender_id == sender)
         engine = create_engine(self.database_url)
         try:
             with engine.connect() as connection:
-                rows = connection.execute(
-                    text(f"{query} ORDER BY id"), {"type_name": type_name, "sender": sender}
-                ).all()
+                rows = connection.execute(query.order_by(EVENTS.c.id)).all()
         finally:
             engine.dispose()
         return [json.loads(encryption.open_value(data)) for (data,) in rows]
