@@ -23,7 +23,7 @@ from bot.web.dashboard.security import (
     PREFIX,
     Viewer,
     client_ip,
-    not_found,
+    denied,
     render,
     require_csrf,
     require_viewer,
@@ -34,18 +34,6 @@ router = APIRouter()
 PAGE = f"{PREFIX}/erasure-requests"
 _REQUEST_ID = re.compile(r"^[0-9]{1,18}$")
 DECISIONS = ("erase", "decline")
-
-
-def _denied(request: Request, viewer: Viewer) -> Exception:
-    audit.record(
-        "access_denied",
-        actor=viewer.email,
-        clinic_id=viewer.clinic_id,
-        outcome="denied",
-        ip=client_ip(request),
-        detail={"path": request.url.path},
-    )
-    return not_found(viewer)
 
 
 def _page(
@@ -111,10 +99,10 @@ def resolve(
 ) -> Response:
     """Erase the patient's data, or decline the request with a reason for the patient."""
     if not viewer.is_admin or not _REQUEST_ID.fullmatch(request_id):
-        raise _denied(request, viewer)
+        raise denied(request, viewer)
     found = erasure.request_of(viewer.clinic_id, int(request_id))
     if found is None:
-        raise _denied(request, viewer)
+        raise denied(request, viewer)
     if not found.is_open:
         return _page(
             request, viewer, error=f"Request {found.id} was already {found.status}.", status=409
