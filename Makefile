@@ -143,9 +143,9 @@ test-rasa-side: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg cluster-deps #
 test-stories: $(MODEL) ## end-to-end conversation stories through the trained model
 	$(STAGE) $@ $(RASA) test core --model $(MODEL) --stories tests/ --fail-on-prediction-errors --out results/stories
 
-# NLU evaluation on the held-out split in tests/nlu/ (never trained on).
-test-nlu: $(MODEL) ## NLU evaluation on the held-out split (tests/nlu)
-	$(STAGE) $@ $(RASA_PY) tests/nlu/evaluate.py --model $(MODEL) --out results/nlu
+# NLU evaluation on the held-out split in tests/nlu_eval/ (never trained on).
+test-nlu: $(MODEL) ## NLU evaluation on the held-out split (tests/nlu_eval)
+	$(STAGE) $@ $(RASA_PY) tests/nlu_eval/evaluate.py --model $(MODEL) --out results/nlu
 
 # Safety evaluation on tests/safety_eval/messages.yml, written apart from the lexicon and the
 # training data and never trained on. Floors: false alarms at the targets; urgent recall where

@@ -1,8 +1,8 @@
-"""Score a trained model's NLU on the held-out test split in tests/nlu/.
+"""Score a trained model's NLU on the held-out test split in tests/nlu_eval/.
 
 Run with the Rasa environment after training, from anywhere:
 
-    .venv-rasa/bin/python tests/nlu/evaluate.py --model models/current.tar.gz --out results/nlu
+    .venv-rasa/bin/python tests/nlu_eval/evaluate.py --model models/current.tar.gz --out results/nlu
 
 Why a wrapper around ``rasa test nlu``: Rasa's report scores every intent alike, but for
 this assistant two numbers matter more than the rest and get their own gate.
