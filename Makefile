@@ -29,8 +29,8 @@ PYTHON310 ?= $(call find_python,python3.10,3.10)
 PYTHON3   ?= $(or $(call find_python,python3.11,3.11),$(call find_python,python3.12,3.12),python3)
 
 # What the trained model is made from: the training data, the domain, the pipeline and the
-# custom components config.yml names (with the safety kernel they read). The channels, stores
-# and gates beside them in bot/nlu/ run around the model and do not call for training.
+# custom components config.yml names (bot/nlu/, with the safety kernel they read). The channels,
+# stores and gates in bot/chat/ run around the model and do not call for training.
 MODEL_COMPONENTS := bot/nlu/intent_guards.py bot/nlu/crisis_detector.py bot/nlu/crisis_policy.py
 RASA_INPUTS := domain.yml config.yml $(wildcard data/*.yml) $(MODEL_COMPONENTS) \
                $(wildcard bot/safety/*.py) $(wildcard bot/safety/lexicon/*.yml)

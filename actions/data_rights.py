@@ -6,7 +6,7 @@ records must be kept). These actions only turn the outcome into a reply.
 
 After an erasure the action sets ``data_erased_at``: the tracker store writes nothing of the
 conversation from before that event back to the database, although Rasa still holds it in
-memory for the rest of this turn (see ``bot/nlu/tracker_store.py``).
+memory for the rest of this turn (see ``bot/chat/tracker_store.py``).
 """
 
 from __future__ import annotations

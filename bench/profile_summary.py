@@ -28,7 +28,7 @@ PARTS = {
     "DIET classifier": "diet_classifier.py",
     "featurizers": "featuriz",
     "SQL (tracker store)": "sqlalchemy/",
-    "tracker store save": "save (bot/nlu/tracker_store",
+    "tracker store save": "save (bot/chat/tracker_store",
     "tracker store retrieve": "retrieve",
     "sealing/opening events (Fernet)": "encryption.py",
     "rule and memoization policies": "rule_policy",

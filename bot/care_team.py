@@ -2,7 +2,7 @@
 when it answers (clinic settings ``care_team_contact``, ``care_team_hours``), and when a
 message left for it is usually read (``response_time``).
 
-Pure Python, so that the Rasa server's response generator (:mod:`bot.nlu.clinic_nlg`) and
+Pure Python, so that the Rasa server's response generator (:mod:`bot.chat.clinic_nlg`) and
 the application both use it; settings come back from hand-written SQL there, so nothing in
 them is trusted.
 """

@@ -128,7 +128,7 @@ def services(
             ],
             ready_url=f"http://{rasa_host}:{rasa_port}/",
             # Sanic reads a whole body before the channel can refuse it: cap it at 2 MB
-            # (a chat message is at most 5,000 characters; see bot/nlu/message_gate.py).
+            # (a chat message is at most 5,000 characters; see bot/chat/message_gate.py).
             env={"PYTHONPATH": str(root), "SANIC_REQUEST_MAX_SIZE": "2000000", **secret},
         ),
     ]

@@ -267,7 +267,7 @@ def rate_limit() -> tuple[int, float] | None:
 
     ``COMPANION_RATE_LIMIT="30/60"`` (the default) lets a patient send 30 messages a minute
     on average; ``off`` switches the limit off (a benchmark that floods on purpose).
-    A crisis message always gets through (see ``bot.nlu.message_gate``).
+    A crisis message always gets through (see ``bot.chat.message_gate``).
     """
     return _rate("COMPANION_RATE_LIMIT", (30, 60.0))
 
@@ -362,7 +362,7 @@ def anonymous_sessions_total() -> tuple[int, float] | None:
 
 def concurrent_turns() -> int:
     """How many turns one Rasa server works on at once (``COMPANION_CONCURRENT_TURNS``,
-    default 4); the other messages wait their turn in order (:mod:`bot.nlu.turn_slots`)."""
+    default 4); the other messages wait their turn in order (:mod:`bot.chat.turn_slots`)."""
     return _whole_number("COMPANION_CONCURRENT_TURNS", 4)
 
 

@@ -2,7 +2,7 @@
 
 The words live in domain.yml (``utter_crisis_<kind>``, with placeholders); the numbers in the
 clinic's settings (:mod:`bot.safety.clinic_lines`). Both the dialogue's response generator
-(:mod:`bot.nlu.clinic_nlg`) and the channels' early crisis reply (:mod:`bot.nlu.patient_channel`)
+(:mod:`bot.chat.clinic_nlg`) and the channels' early crisis reply (:mod:`bot.chat.patient_channel`)
 render through :func:`render`, so the two give the same text and a reply sent early is
 recognised when the turn sends it again. Placeholders:
 

@@ -139,7 +139,7 @@ def sqlalchemy_url(url: str) -> URL:
     """``url`` with the driver this environment has for it.
 
     ``DATABASE_URL`` is written without a driver (``postgresql://...``), and the Rasa
-    server's environment reads it with psycopg2 (see ``bot.nlu.tracker_store.engine_url``).
+    server's environment reads it with psycopg2 (see ``bot.chat.tracker_store.engine_url``).
     SQLAlchemy 2 would pick psycopg2 too, which is not installed here: this side uses
     psycopg 3. ``postgres://`` (an older spelling some hosts hand out) is read the same way;
     an explicitly named driver is kept.

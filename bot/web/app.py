@@ -31,7 +31,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from bot import clinics, patients, settings
 from bot.access import MESSAGES, AccessDenied, normalize_origin
-from bot.nlu.rate_limit import RateLimiter
+from bot.chat.rate_limit import RateLimiter
 from bot.storage import db
 from bot.web import access_log, api_docs, dashboard, my_data
 from bot.web.dashboard import security as dashboard_security

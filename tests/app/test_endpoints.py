@@ -11,8 +11,8 @@ import yaml
 
 from bot import runner, settings
 
-NLG = "bot.nlu.clinic_nlg.ClinicResponseGenerator"
-TRACKER_STORE = "bot.nlu.tracker_store.DatabaseUrlTrackerStore"
+NLG = "bot.chat.clinic_nlg.ClinicResponseGenerator"
+TRACKER_STORE = "bot.chat.tracker_store.DatabaseUrlTrackerStore"
 
 
 @pytest.mark.parametrize("path", ["endpoints.yml", "deploy/endpoints.yml"])

@@ -53,6 +53,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "what runs it",
         (
             "bot.nlu",
+            "bot.chat",
             "bot.web",
             "bot.cli",
             "bot.runner",

@@ -106,4 +106,4 @@ def test_every_custom_component_of_the_model_is_a_training_input():
     [line] = [line for line in database.splitlines() if line.startswith("MODEL_COMPONENTS :=")]
     listed = set(line.split(":=", 1)[1].split())
     assert custom == listed
-    assert "bot/nlu/patient_channel.py" not in listed
+    assert "bot/chat/patient_channel.py" not in listed

@@ -126,7 +126,7 @@ def _rows(url: str, query: str) -> list[tuple[object, ...]]:
 )
 def test_database_urls_get_this_environments_driver(given: str, expected: str) -> None:
     """DATABASE_URL names no driver; this side reads PostgreSQL with psycopg 3 (the Rasa
-    server's side with psycopg2, bot.nlu.tracker_store.engine_url)."""
+    server's side with psycopg2, bot.chat.tracker_store.engine_url)."""
     assert db.sqlalchemy_url(given).render_as_string(hide_password=False) == expected
 
 

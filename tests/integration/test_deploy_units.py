@@ -41,8 +41,8 @@ def test_every_variable_the_units_and_endpoints_use_is_set():
     used = set(re.findall(r"\$\{(\w+)\}", endpoints))
     assert used <= defined, used - defined
     config = yaml.safe_load(endpoints)
-    assert config["lock_store"]["type"] == "bot.nlu.lock_store.AtomicRedisLockStore"
-    assert config["tracker_store"] == {"type": "bot.nlu.tracker_store.DatabaseUrlTrackerStore"}
+    assert config["lock_store"]["type"] == "bot.chat.lock_store.AtomicRedisLockStore"
+    assert config["tracker_store"] == {"type": "bot.chat.tracker_store.DatabaseUrlTrackerStore"}
 
 
 def test_instances_do_not_share_ports():

@@ -30,7 +30,7 @@ from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
 from bot import access
-from bot.nlu.patient_channel import PatientRestInput, PatientSocketIOInput
+from bot.chat.patient_channel import PatientRestInput, PatientSocketIOInput
 
 SECRET = "patient-channel-test-secret-of-32-bytes-or-more"
 DEMO = "http://localhost:8000"  # the demo clinic's origin for COMPANION_PUBLIC_WEB_URL below

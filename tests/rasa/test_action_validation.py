@@ -9,7 +9,7 @@ import pytest
 from jsonschema.exceptions import ValidationError
 from rasa.core.actions.action import RemoteAction
 
-from bot.nlu import action_validation
+from bot.chat import action_validation
 
 VALID = [
     {"events": [], "responses": []},

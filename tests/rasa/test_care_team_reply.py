@@ -1,4 +1,4 @@
-"""The care-team reply through Rasa's response generator (bot/nlu/clinic_nlg.py): the clinic's
+"""The care-team reply through Rasa's response generator (bot/chat/clinic_nlg.py): the clinic's
 contact details and hours, the last copy read when the database is down, and words that say
 where to look when the clinic has set none."""
 
@@ -13,7 +13,7 @@ from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import access, care_team
-from bot.nlu import clinic_nlg
+from bot.chat import clinic_nlg
 from bot.settings import PROJECT_ROOT
 
 

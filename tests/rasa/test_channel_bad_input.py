@@ -20,8 +20,8 @@ import requests
 from channel_server import Person, RecordingAgent, Server, channel_server, new_patient
 from test_patient_channel import NORTH, Client, refusal_data, refusal_for
 
-from bot.nlu.message_gate import limits
-from bot.nlu.patient_channel import RATE_LIMITED_EVENT, UNREADABLE_MESSAGE
+from bot.chat.message_gate import limits
+from bot.chat.patient_channel import RATE_LIMITED_EVENT, UNREADABLE_MESSAGE
 
 
 @pytest.fixture(scope="module")

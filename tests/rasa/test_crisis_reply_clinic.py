@@ -1,4 +1,4 @@
-"""Crisis replies name the patient's own clinic's numbers (bot/nlu/clinic_nlg.py,
+"""Crisis replies name the patient's own clinic's numbers (bot/chat/clinic_nlg.py,
 bot/safety/crisis_replies.py), on the real channels: a clinic outside the US gets its own
 emergency number and lines; with the database unreachable an open chat still gets the crisis
 reply, from the copy of the settings read before, or with the defaults' numbers."""
@@ -15,7 +15,7 @@ from channel_server import Person, Server, channel_server, run_app_code
 from test_patient_channel import Client
 
 from bot import access
-from bot.nlu import clinic_nlg
+from bot.chat import clinic_nlg
 
 UK = "https://uk.example"
 CRISIS = "i want to kill myself"

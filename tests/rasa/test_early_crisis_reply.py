@@ -22,8 +22,8 @@ from channel_server import RecordingAgent, Server, channel_server, new_patient
 from rasa.core.channels.channel import UserMessage
 from test_patient_channel import NORTH, Client
 
-from bot.nlu import patient_channel
-from bot.nlu.patient_channel import crisis_reply
+from bot.chat import patient_channel
+from bot.chat.patient_channel import crisis_reply
 
 BUSY_SECONDS = 3.0
 CRISIS = "i want to kill myself"

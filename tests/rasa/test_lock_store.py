@@ -1,4 +1,4 @@
-"""The shared lock store (bot/nlu/lock_store.py) on a real redis-server.
+"""The shared lock store (bot/chat/lock_store.py) on a real redis-server.
 
 Each store instance below stands for one Rasa server: its own Redis connection pool, the same
 Redis. What must hold: two servers never hold a conversation's lock at once, tickets are never
@@ -23,7 +23,7 @@ from rasa.core.lock_store import RedisLockStore, _create_from_endpoint_config
 from rasa.utils.endpoints import EndpointConfig
 
 from bot import runner
-from bot.nlu.lock_store import AtomicRedisLockStore
+from bot.chat.lock_store import AtomicRedisLockStore
 
 PASSWORD = os.urandom(8).hex()
 
@@ -43,7 +43,7 @@ def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 def _config(port: int, prefix: str) -> EndpointConfig:
     return EndpointConfig(
         url="127.0.0.1",
-        type="bot.nlu.lock_store.AtomicRedisLockStore",
+        type="bot.chat.lock_store.AtomicRedisLockStore",
         port=port,
         password=PASSWORD,
         db=1,

@@ -1,4 +1,4 @@
-"""The patient channels (bot/nlu/patient_channel.py) on a real Sanic server and database file.
+"""The patient channels (bot/chat/patient_channel.py) on a real Sanic server and database file.
 
 The server, its database and the echoing agent are tests/rasa/channel_server.py's; the
 clients are python-socketio's AsyncClient and plain HTTP. These tests are about who may say
@@ -24,8 +24,8 @@ import socketio
 from channel_server import DEMO, Person, RecordingAgent, Server, channel_server, run_app_code
 
 from bot import access
-from bot.nlu import patient_channel
-from bot.nlu.patient_channel import ACCESS_DENIED_EVENT, UNREADABLE_MESSAGE, _maybe_await
+from bot.chat import patient_channel
+from bot.chat.patient_channel import ACCESS_DENIED_EVENT, UNREADABLE_MESSAGE, _maybe_await
 
 NORTH = "https://north.example"
 SOUTH = "https://south.example:8443"

@@ -21,10 +21,10 @@ from crisis_holdout import held_out_crisis_examples
 from test_patient_channel import NORTH, Client
 
 from bot import settings
-from bot.nlu import message_gate, rate_limit
-from bot.nlu.message_gate import Admitted, MessageGate, Refused, limits
-from bot.nlu.patient_channel import RATE_LIMITED_EVENT, crisis_reply
-from bot.nlu.rate_limit import RateLimiter
+from bot.chat import message_gate, rate_limit
+from bot.chat.message_gate import Admitted, MessageGate, Refused, limits
+from bot.chat.patient_channel import RATE_LIMITED_EVENT, crisis_reply
+from bot.chat.rate_limit import RateLimiter
 from bot.safety.detector import CrisisMatcher
 
 BURST = 3

@@ -19,8 +19,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from bot import encryption
+from bot.chat.tracker_store import DatabaseUrlTrackerStore, TrackerStoreConfigError, engine_url
 from bot.nlu.spacy_model import save_pipeline
-from bot.nlu.tracker_store import DatabaseUrlTrackerStore, TrackerStoreConfigError, engine_url
 
 DETECTION = {
     "level": "urgent",
@@ -100,7 +100,7 @@ def test_sqlite_file_from_database_url(
 
 def test_endpoints_yml_names_only_the_class(project_root: Path) -> None:
     config = yaml.safe_load((project_root / "endpoints.yml").read_text())["tracker_store"]
-    assert config == {"type": "bot.nlu.tracker_store.DatabaseUrlTrackerStore"}
+    assert config == {"type": "bot.chat.tracker_store.DatabaseUrlTrackerStore"}
 
 
 @pytest.mark.parametrize(
@@ -117,7 +117,7 @@ def test_competing_connection_settings_stop_the_server(
 ) -> None:
     """Rasa swallows ImportError/AttributeError into an in-memory store; this must not."""
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'companion.db'}")
-    config = EndpointConfig(type="bot.nlu.tracker_store.DatabaseUrlTrackerStore", **settings)
+    config = EndpointConfig(type="bot.chat.tracker_store.DatabaseUrlTrackerStore", **settings)
     with pytest.raises(TrackerStoreConfigError, match="DATABASE_URL"):
         TrackerStore.create(config)
 
@@ -131,7 +131,7 @@ def test_missing_driver_is_an_error_not_an_in_memory_fallback(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
-    config = EndpointConfig(type="bot.nlu.tracker_store.DatabaseUrlTrackerStore")
+    config = EndpointConfig(type="bot.chat.tracker_store.DatabaseUrlTrackerStore")
     with pytest.raises(TrackerStoreConfigError, match="cannot open the tracker store"):
         TrackerStore.create(config)
 

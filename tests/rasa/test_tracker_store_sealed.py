@@ -26,7 +26,7 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUtt
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import encryption
-from bot.nlu.tracker_store import DatabaseUrlTrackerStore, engine_url
+from bot.chat.tracker_store import DatabaseUrlTrackerStore, engine_url
 
 SENDER = "p-sealed-1"
 BEFORE = "my brother Anselm drove me to the pharmacy on Kloosterweg"

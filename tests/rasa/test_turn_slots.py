@@ -1,4 +1,4 @@
-"""The server's turn slots (bot/nlu/turn_slots.py): at most N turns at once, first come first
+"""The server's turn slots (bot/chat/turn_slots.py): at most N turns at once, first come first
 served, one slot per conversation at a time, one set per event loop, sized by the setting.
 (tests/rasa/test_early_crisis_reply.py: crisis replies while every slot is taken.)"""
 
@@ -9,8 +9,8 @@ import asyncio
 import pytest
 
 from bot import settings
-from bot.nlu import turn_slots
-from bot.nlu.turn_slots import TurnSlots
+from bot.chat import turn_slots
+from bot.chat.turn_slots import TurnSlots
 
 
 def test_never_more_turns_at_once_than_slots() -> None:

@@ -9,7 +9,7 @@ and journal write goes through a custom action, so every patient pays for it.
 
 :func:`install` swaps in a method that checks the same schema, raises the same
 ``ValidationError`` with the same message, and builds the validator once per process.
-:mod:`bot.nlu.patient_channel` installs it, so it is in place whenever our channels serve.
+:mod:`bot.chat.patient_channel` installs it, so it is in place whenever our channels serve.
 """
 
 from __future__ import annotations

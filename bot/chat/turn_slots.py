@@ -5,7 +5,7 @@ milliseconds at a time (model inference, the tracker store). With fifty patients
 flight, one pass of the loop runs dozens of those pieces before it looks at the network
 again, so a message that has just arrived waits seconds before its handler even starts, and
 a crisis message with it, although its reply needs no model at all (the channels send it at
-once, :mod:`bot.nlu.patient_channel`). Letting only a few turns into the pipeline at a time
+once, :mod:`bot.chat.patient_channel`). Letting only a few turns into the pipeline at a time
 keeps each pass of the loop short: new messages are read, crisis replies sent, and
 everything else queues here without holding the loop.
 

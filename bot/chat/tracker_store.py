@@ -3,7 +3,7 @@
 endpoints.yml names only the class::
 
     tracker_store:
-      type: bot.nlu.tracker_store.DatabaseUrlTrackerStore
+      type: bot.chat.tracker_store.DatabaseUrlTrackerStore
 
 and the connection comes from ``bot.settings.database_url()``, the same setting the journal
 uses, so the conversation history and the journal always live in one database: the SQLite

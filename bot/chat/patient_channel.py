@@ -39,7 +39,7 @@ exception is python-engineio's origin callable, which must return at once: it re
 origins that :mod:`bot.access` caches for a few seconds, so it touches the database at most
 once per cache period.
 
-Every message passes :class:`bot.nlu.message_gate.MessageGate` before it reaches the agent:
+Every message passes :class:`bot.chat.message_gate.MessageGate` before it reaches the agent:
 a per-patient rate limit (keyed by the token's sender id, or by the demo-mode REST sender)
 and a per-address one (the client's IP address: Sanic's ``remote_addr`` behind a proxy it is
 told to trust, see docs/deploy.md, else the peer's), a maximum length, and clean text; a
@@ -52,7 +52,7 @@ is answered with a JSON refusal ``{"error", "reason", "message"}``, never a serv
 A message with an urgent crisis statement is answered with its ``utter_crisis_<kind>`` before anything else:
 over socket.io before the per-message token re-check and before the turn (which then does not
 repeat it), over REST as the response itself, the turn going on after it. Turns enter the
-assistant through the server's turn slots (:mod:`bot.nlu.turn_slots`), so that under load new
+assistant through the server's turn slots (:mod:`bot.chat.turn_slots`), so that under load new
 messages are still read, and crisis replies sent, at once.
 
 Custom payloads (``json_message`` of a custom action) reach the socket as the data of a
@@ -95,9 +95,9 @@ from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError as SocketConnectionRefused
 
 from bot import access, settings
-from bot.nlu import action_validation, clinic_nlg, message_gate, rate_limit, turn_slots
+from bot.chat import action_validation, clinic_nlg, message_gate, rate_limit, turn_slots
+from bot.chat.message_gate import MessageGate, Refused
 from bot.nlu.crisis_detector import CRISIS_INTENT
-from bot.nlu.message_gate import MessageGate, Refused
 from bot.safety import crisis_replies
 
 logger = logging.getLogger(__name__)
@@ -367,7 +367,7 @@ def _crisis_templates() -> dict[str, str]:
 
 def crisis_reply(kind: str = "suicide", clinic: str | None = None) -> str | None:
     """The crisis reply of ``kind`` with ``clinic``'s numbers, exactly as the turn's response
-    generator renders it (:mod:`bot.nlu.clinic_nlg`, whose copy of the clinic's settings it
+    generator renders it (:mod:`bot.chat.clinic_nlg`, whose copy of the clinic's settings it
     uses), so a reply sent early is recognised when the turn sends it."""
     template = _crisis_templates().get(kind)
     if template is None:
@@ -413,7 +413,7 @@ class PatientSocketIOOutput(SocketIOOutput):
 
 async def _early_crisis_reply(text: str, clinic: str | None) -> str | None:
     """The crisis reply for ``text`` if it has an urgent crisis statement (checked on the
-    loop, see :meth:`bot.nlu.message_gate.CrisisCheck.urgent_kind_now`), with the clinic's
+    loop, see :meth:`bot.chat.message_gate.CrisisCheck.urgent_kind_now`), with the clinic's
     numbers (read now if the server has no copy yet)."""
     kind = message_gate.crisis_check().urgent_kind_now(text)
     if kind is None:

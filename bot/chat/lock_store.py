@@ -3,7 +3,7 @@
 endpoints.yml of a deployment with several Rasa servers (deploy/endpoints.yml) names it::
 
     lock_store:
-      type: bot.nlu.lock_store.AtomicRedisLockStore
+      type: bot.chat.lock_store.AtomicRedisLockStore
       url: ...        # the same keys as Rasa's own ``type: redis``
 
 Why not Rasa's ``RedisLockStore``: it keeps a conversation's ticket queue as one JSON value and

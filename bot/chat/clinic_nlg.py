@@ -1,6 +1,6 @@
 """Rasa's response generator, with crisis and care-team replies filled in from the clinic.
 
-Configured in endpoints.yml (``nlg: type: bot.nlu.clinic_nlg.ClinicResponseGenerator``).
+Configured in endpoints.yml (``nlg: type: bot.chat.clinic_nlg.ClinicResponseGenerator``).
 Every response but ``utter_crisis_<kind>`` and the care-team replies is Rasa's templated
 response as usual. A crisis reply names the clinic's own emergency number and lines
 (:mod:`bot.safety.crisis_replies`); a care-team reply (:data:`CARE_TEAM_RESPONSES`) how to

@@ -2,7 +2,7 @@
 
 In order:
 
-1. The sender's rate limit and its network address's (:mod:`bot.nlu.rate_limit`) each take a
+1. The sender's rate limit and its network address's (:mod:`bot.chat.rate_limit`) each take a
    token, whatever the message is, so a flood of broken messages is limited like any other.
 2. The text must be a non-blank string. NUL characters are removed (PostgreSQL refuses them
    in text columns, and no keyboard types them) and unpaired surrogates, which JSON allows
@@ -29,7 +29,7 @@ pipeline's detector in the main thread (spaCy does not promise they are thread-s
 check itself fails, the message goes through: a missed refusal costs little, a missed crisis
 a great deal.
 
-The early crisis reply of the chat channels (:mod:`bot.nlu.patient_channel`) asks
+The early crisis reply of the chat channels (:mod:`bot.chat.patient_channel`) asks
 :meth:`CrisisCheck.is_crisis_now` instead, on the event loop itself, with a matcher of its own
 that only the loop's thread uses. An admitted message is at most ``max_message_chars`` long,
 which the detector reads in about 3 ms (0.2 ms for a chat-sized message): less than one hop
@@ -52,7 +52,7 @@ from typing import Any
 
 import yaml
 
-from bot.nlu.rate_limit import RateLimiter, combined
+from bot.chat.rate_limit import RateLimiter, combined
 from bot.safety.detector import CrisisMatcher
 
 logger = logging.getLogger(__name__)
