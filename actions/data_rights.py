@@ -1,6 +1,6 @@
 """The patient's rights over their own data, from the chat: a copy of it, and its erasure.
 
-The work is done by :mod:`bot.my_data` (a short-lived download link) and :mod:`bot.erasure`
+The work is done by :mod:`bot.privacy.my_data` (a short-lived download link) and :mod:`bot.privacy.erasure`
 (the erasure itself with its receipt in the audit log, or a request to the clinic where
 records must be kept). These actions only turn the outcome into a reply.
 
@@ -19,7 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.forms import log_journal_failure
-from bot import erasure, my_data
+from bot.privacy import erasure, my_data
 
 #: Readable names of the stores an erasure may fail in, for the patient's reply.
 STORE_NAMES = {

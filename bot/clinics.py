@@ -8,7 +8,7 @@ A clinic may also name where new risk flags are announced (``notify_emails``,
 ``webhook_url``) and which levels of flag are (``notify_levels``); :mod:`bot.notify` sends
 those announcements. ``retention_days`` is how long conversations are kept (``python -m bot
 purge``), and ``erasure_review`` makes a patient's "delete my data" a request for staff
-instead of an erasure at once (:mod:`bot.erasure`).
+instead of an erasure at once (:mod:`bot.privacy.erasure`).
 
 Crisis settings - ``crisis_lines`` with the reply kinds each is named in, ``emergency_number``,
 ``response_time`` and ``peer_support_line`` - are what the crisis replies are built from

@@ -19,7 +19,7 @@ when it was raised, its category and a link to the patient's page on the dashboa
 staff of that clinic read the rest after signing in.
 
 A flag whose patient erased their data before its notice went out was kept without its
-message (``erased_at``, :mod:`bot.erasure`) only so that the care team is still told. Its
+message (``erased_at``, :mod:`bot.privacy.erasure`) only so that the care team is still told. Its
 notice says so, and the notifier deletes the row as soon as the notice is delivered; a pass
 also deletes any such row that was acknowledged on the dashboard meanwhile (or whose level
 is not announced), so none outlives its purpose.

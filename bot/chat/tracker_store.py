@@ -26,7 +26,7 @@ What this store adds to Rasa's ``SQLTrackerStore``:
   as Rasa writes them, so Rasa's queries work unchanged;
 - SQLite connections get the same pragmas as the application's (WAL, ``busy_timeout``,
   ``secure_delete``), so replaced or erased rows are zeroed in the file;
-- an erasure (:mod:`bot.erasure` deletes the sender's rows and sets ``patients.erased_at``)
+- an erasure (:mod:`bot.privacy.erasure` deletes the sender's rows and sets ``patients.erased_at``)
   is not undone by the turn in flight: see :meth:`DatabaseUrlTrackerStore.save`.
 """
 

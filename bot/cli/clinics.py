@@ -313,7 +313,7 @@ def _confirmed(sender_id: str, assume_yes: bool) -> bool:
 
 
 def _patient_erase(args: argparse.Namespace) -> int:
-    from bot import erasure
+    from bot.privacy import erasure
 
     if not _confirmed(args.patient, args.yes):
         raise CommandError("The id typed did not match: nothing was erased.")

@@ -12,11 +12,13 @@ from bot.cli.common import CommandError, SubParsers, cli_actor, database_errors
 
 
 def _purge(args: argparse.Namespace) -> int:
-    from bot import purge
+    from bot.privacy import retention
 
     with database_errors():
         try:
-            results = purge.purge(clinic_slug=args.clinic, dry_run=args.dry_run, actor=cli_actor())
+            results = retention.purge(
+                clinic_slug=args.clinic, dry_run=args.dry_run, actor=cli_actor()
+            )
         except LookupError as error:
             raise CommandError(f"No clinic with the slug {args.clinic!r}.") from error
     verb = "would delete" if args.dry_run else "deleted"

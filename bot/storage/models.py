@@ -260,7 +260,7 @@ class RiskFlag(Base):
     notify_error: Mapped[str | None] = mapped_column(Text)
     #: The patient erased their data before the care team was told about this flag: the
     #: message is gone, the row stays (level, category, time) until the notice is delivered
-    #: or the flag acknowledged, and is deleted then (:mod:`bot.erasure`, :mod:`bot.notify`).
+    #: or the flag acknowledged, and is deleted then (:mod:`bot.privacy.erasure`, :mod:`bot.notify`).
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: How many messages this flag stands for: the first, and every later one of the same
     #: patient and category that came within the window of the one before.

@@ -1,6 +1,6 @@
 """``GET /api/my-data/{token}``: the patient's own data, through the link the chat gave them.
 
-The work is done by :mod:`bot.my_data`; this route turns its answer into a download (an
+The work is done by :mod:`bot.privacy.my_data`; this route turns its answer into a download (an
 attachment that no browser or proxy keeps) or into a refusal with a kind sentence. A link
 that is forged, mistyped, of another kind or for nobody is the same 404; a link that was
 good once is a 410 saying why it stopped working.
@@ -27,8 +27,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
-from bot import access, exports, my_data
+from bot import access, exports
 from bot.journal_text import ANSWER_LABELS
+from bot.privacy import my_data
 from bot.web.api_docs import ApiError
 
 router = APIRouter()
@@ -387,7 +388,7 @@ def page(title: str, parts: list[str]) -> str:
 
 
 def readable_page(document: dict[str, Any]) -> str:
-    """The export document (:func:`bot.my_data.export_document`) as a readable page."""
+    """The export document (:func:`bot.privacy.my_data.export_document`) as a readable page."""
     intro = (
         "<h1>Your data</h1>"
         f'<p class="meta">Clinic: {_text(document["clinic"])} · Exported: '

@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from data_rights_support import make_person, raw_values  # noqa: E402
 
 from actions.data_rights import ActionEraseMyData, ActionExportMyData  # noqa: E402
-from bot import clinics, encryption, journal, my_data  # noqa: E402
+from bot import clinics, encryption, journal
+from bot.privacy import my_data  # noqa: E402
 from bot.settings import PROJECT_ROOT  # noqa: E402
 
 
@@ -57,7 +58,7 @@ def test_erasing_in_the_chat_removes_everything_and_marks_the_moment(
     assert [m["response"] for m in messages] == ["utter_erased"]
     assert messages[0]["entries"] == 2
     # All that is left is the flag's emptied message: its care team was not told of it yet
-    # (bot.erasure keeps it, without the text, until they are).
+    # (bot.privacy.erasure keeps it, without the text, until they are).
     assert [encryption.open_value(value) for value in raw_values(person.sender_id)] == [""]
     assert journal.recent_entries(person.sender_id, 10) == []
     [marker] = events

@@ -69,7 +69,7 @@ def on_a_terminal(*args: str, typed: str, tmp_path: Path) -> subprocess.Complete
 
 
 #: The person's flag was never notified (their clinic sends no notices) nor acknowledged, so
-#: it stays without its text until the care team knows of it (bot.erasure).
+#: it stays without its text until the care team knows of it (bot.privacy.erasure).
 FLAGS_KEPT = (
     "risk_flags\t0 erased, 1 kept without what the patient wrote until the care team is notified"
 )

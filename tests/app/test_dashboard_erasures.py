@@ -10,7 +10,8 @@ from data_rights_support import make_person
 from servers import Browser, SeededServer, point_at, seeded_server
 from sqlalchemy import select, text
 
-from bot import clinics, erasure
+from bot import clinics
+from bot.privacy import erasure
 from bot.storage import db
 from bot.storage.models import AuditEvent, ErasureRequest
 

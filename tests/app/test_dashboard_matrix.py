@@ -15,7 +15,8 @@ from conftest import NewDatabase
 from servers import Browser, SeededServer, point_at, seeded_server
 from sqlalchemy import select
 
-from bot import clinics, erasure
+from bot import clinics
+from bot.privacy import erasure
 from bot.storage import db
 from bot.storage.models import AuditEvent, ErasureRequest, RiskFlag
 

@@ -238,7 +238,7 @@ def test_migration_seals_what_was_stored_before(
     stored = stored_values(database_url)
     assert len(stored) == 3 and all(encryption.is_sealed(value) for value in stored)
     # SQLite's secure_delete zeroes the replaced rows. PostgreSQL keeps them as dead row
-    # versions until VACUUM (as after an erasure; see bot.erasure), so only SQLite's file
+    # versions until VACUUM (as after an erasure; see bot.privacy.erasure), so only SQLite's file
     # is searched.
     if database_backend == "sqlite":
         checkpoint(database_path)

@@ -1,4 +1,4 @@
-"""Erasing a patient (bot.erasure) on real SQLite files and PostgreSQL databases: every
+"""Erasing a patient (bot.privacy.erasure) on real SQLite files and PostgreSQL databases: every
 store, failures, and (SQLite) the bytes left in the file."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import pytest
 from data_rights_support import Person, file_bytes, make_person, raw_values
 from sqlalchemy import select, text, update
 
-from bot import audit, clinics, erasure, exports, journal, my_data, patients, records
+from bot import audit, clinics, exports, journal, patients, records
+from bot.privacy import erasure, my_data
 from bot.storage import db
 from bot.storage.models import AuditEvent, ErasureRequest, Patient, PatientLink, RiskFlag
 
@@ -193,7 +194,7 @@ def test_a_failing_store_does_not_stop_the_others(
     assert [row.outcome for row in audit_rows("erase_patient")] == ["failed", "ok"]
 
 
-@pytest.mark.databases("sqlite")  # PostgreSQL keeps deleted rows until VACUUM (bot.erasure)
+@pytest.mark.databases("sqlite")  # PostgreSQL keeps deleted rows until VACUUM (bot.privacy.erasure)
 def test_erased_text_is_not_left_in_the_database_file(
     target: Person, bystander: Person, database_path: Path
 ) -> None:

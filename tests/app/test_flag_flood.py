@@ -30,7 +30,8 @@ from sqlalchemy.exc import IntegrityError
 from test_notify import WEBHOOK_SECRET, Receiver, http_receiver
 
 from actions.safety import ActionRecordRiskFlag
-from bot import clinics, encryption, erasure, journal, notify, patients, records
+from bot import clinics, encryption, journal, notify, patients, records
+from bot.privacy import erasure
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
 from bot.storage.models import Patient, RiskFlag, utcnow

@@ -1,4 +1,4 @@
-"""The patient's own data export (bot.my_data) through a real uvicorn web app."""
+"""The patient's own data export (bot.privacy.my_data) through a real uvicorn web app."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from data_rights_support import Person, make_person
 from servers import base_environment, environment, point_at, serving, web_app_service
 from sqlalchemy import select
 
-from bot import access, clinics, erasure, journal, my_data, patients
+from bot import access, clinics, journal, patients
+from bot.privacy import erasure, my_data
 from bot.runner import free_port
 from bot.storage import db
 from bot.storage.models import AuditEvent

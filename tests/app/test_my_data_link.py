@@ -23,7 +23,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from servers import base_environment, environment, point_at, serving, web_app_service
 
 from actions.data_rights import ActionExportMyData
-from bot import clinics, journal, my_data, patients
+from bot import clinics, journal, patients
+from bot.privacy import my_data
 from bot.runner import free_port
 from bot.settings import PROJECT_ROOT
 from bot.storage import db

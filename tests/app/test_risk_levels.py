@@ -21,7 +21,8 @@ from alembic import command
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from bot import clinics, encryption, erasure, exports, journal, notify, patients, records
+from bot import clinics, encryption, exports, journal, notify, patients, records
+from bot.privacy import erasure
 from bot.storage import db
 from bot.storage.models import AuditEvent, Clinic, Patient, RiskFlag, utcnow
 

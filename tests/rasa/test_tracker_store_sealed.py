@@ -1,10 +1,10 @@
 """The tracker store seals what is said, on a real SQLite file and a real PostgreSQL database
-with the application's schema, and an erasure (the application's own ``bot.erasure``, run in
+with the application's schema, and an erasure (the application's own ``bot.privacy.erasure``, run in
 the application's environment as the action server and the dashboard run it, with its own
 driver) is never undone by a turn in flight.
 
 The bytes left on disk after an erasure are checked on SQLite only: PostgreSQL keeps deleted
-rows until VACUUM (see bot.erasure)."""
+rows until VACUUM (see bot.privacy.erasure)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def domain(project_root: Path) -> Domain:
 
 
 def app(project_root: Path, code: str) -> None:
-    """Run ``code`` with the application's Python (where bot.erasure and the ORM live)."""
+    """Run ``code`` with the application's Python (where bot.privacy.erasure and the ORM live)."""
     subprocess.run(
         [str(project_root / ".venv" / "bin" / "python"), "-c", code],
         cwd=project_root,

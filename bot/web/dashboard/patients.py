@@ -17,8 +17,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from bot import audit, erasure, exports, records
+from bot import audit, exports, records
 from bot.chart import render_chart
+from bot.privacy import erasure
 from bot.storage.models import RISK_LEVELS, utcnow
 from bot.web.dashboard.security import (
     PREFIX,

@@ -1,4 +1,4 @@
-"""Retention (bot.purge, ``python -m bot purge``) on real rows, checked against Rasa itself,
+"""Retention (bot.privacy.retention, ``python -m bot purge``) on real rows, checked against Rasa itself,
 on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import pytest
 from data_rights_support import conversation_rows, insert_events
 from sqlalchemy import select
 
-from bot import clinics, patients, purge
+from bot import clinics, patients
+from bot.privacy import retention
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
 from bot.storage.models import AuditEvent
@@ -126,10 +127,10 @@ def test_purge_deletes_only_old_rows_outside_current_sessions(
     assert all(rasa_before.values())  # Rasa found the rows at all
     cutoff = days_ago(30).timestamp()
 
-    dry = purge.purge(dry_run=True, now=NOW)
+    dry = retention.purge(dry_run=True, now=NOW)
     assert purge_rows() == []
     assert {sender: event_times(sender) for sender in senders} == before
-    results = purge.purge(actor="cli:operator", now=NOW)
+    results = retention.purge(actor="cli:operator", now=NOW)
 
     assert [(r.clinic_slug, r.events) for r in results] == [(r.clinic_slug, r.events) for r in dry]
     (kept,) = results  # the clinic without a retention period is not touched at all
@@ -159,14 +160,14 @@ def test_purge_deletes_only_old_rows_outside_current_sessions(
         "events": deleted,
     }
     # Running it again finds nothing more.
-    assert [r.events for r in purge.purge(now=NOW)] == [0]
+    assert [r.events for r in retention.purge(now=NOW)] == [0]
 
 
 def test_purge_of_one_clinic_and_of_an_unknown_one(world: dict[str, str]) -> None:
-    assert purge.purge(clinic_slug="forever", now=NOW) == []
+    assert retention.purge(clinic_slug="forever", now=NOW) == []
     with pytest.raises(LookupError):
-        purge.purge(clinic_slug="nowhere", now=NOW)
-    (result,) = purge.purge(clinic_slug="kept", dry_run=True, now=NOW)
+        retention.purge(clinic_slug="nowhere", now=NOW)
+    (result,) = retention.purge(clinic_slug="kept", dry_run=True, now=NOW)
     assert result.events > 0 and result.dry_run
 
 
