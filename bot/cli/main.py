@@ -23,13 +23,13 @@ from bot.cli.common import (
     database_errors,
 )
 
-# The export formats live in bot.exports (the dashboard writes the same files); these names
+# The export formats live in bot.records.exports (the dashboard writes the same files); these names
 # stay importable from here for scripts written against the command line's module.
-from bot.exports import CSV_BASE_COLUMNS as CSV_BASE_COLUMNS
-from bot.exports import LIST_SEPARATOR as LIST_SEPARATOR
-from bot.exports import flatten_fields as flatten_fields
-from bot.exports import neutralise_formula as neutralise_formula
-from bot.exports import write_export_csv, write_export_json
+from bot.records.exports import CSV_BASE_COLUMNS as CSV_BASE_COLUMNS
+from bot.records.exports import LIST_SEPARATOR as LIST_SEPARATOR
+from bot.records.exports import flatten_fields as flatten_fields
+from bot.records.exports import neutralise_formula as neutralise_formula
+from bot.records.exports import write_export_csv, write_export_json
 
 # ----------------------------------------------------------------------------- export
 

@@ -2,11 +2,11 @@
 
 The chat offers the link (:func:`export_link`); opening it downloads one JSON document with
 everything stored about the patient (and the same link with :data:`READABLE_SUFFIX` the same
-data as a page a person can read, see :mod:`bot.web.my_data`): the journal exactly as ``bot.exports`` writes it, the
-messages that raised risk flags, and the conversations as the dashboard reads them. The
-link's token is a JWT signed with the same key as patients' chat tokens, but it is its own
-kind of token (``typ`` and ``aud`` "my-data", and none of the chat token's claims), so a chat
-token opens no download and a download token opens no chat.
+data as a page a person can read, see :mod:`bot.web.my_data`): the journal exactly as
+``bot.records.exports`` writes it, the messages that raised risk flags, and the conversations
+as the dashboard reads them. The link's token is a JWT signed with the same key as patients'
+chat tokens, but it is its own kind of token (``typ`` and ``aud`` "my-data", and none of the
+chat token's claims), so a chat token opens no download and a download token opens no chat.
 
 The link lasts ten minutes: long enough to click, short enough that a link forwarded or left
 in a chat window on a shared computer is soon useless. Within that time it may be opened
@@ -211,7 +211,7 @@ def _conversation(conversation: records.Conversation) -> dict[str, Any]:
 def export_document(sender_id: str) -> dict[str, Any]:
     """Everything stored about the patient, as the download gives it.
 
-    ``entries`` has exactly the shape of the JSON export (``bot.exports``); risk flags carry
+    ``entries`` has exactly the shape of the JSON export (``bot.records.exports``); risk flags carry
     when, what kind and the patient's own message (not which staff member saw it).
     """
     journal = export_patient(sender_id)

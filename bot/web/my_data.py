@@ -27,9 +27,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
-from bot import access, exports
+from bot import access
 from bot.journal_text import ANSWER_LABELS
 from bot.privacy import my_data
+from bot.records import exports
 from bot.web.api_docs import ApiError
 
 router = APIRouter()

@@ -10,8 +10,9 @@ import pytest
 from data_rights_support import Person, file_bytes, make_person, raw_values
 from sqlalchemy import select, text, update
 
-from bot import audit, clinics, exports, journal, patients, records
+from bot import audit, clinics, journal, patients, records
 from bot.privacy import erasure, my_data
+from bot.records import exports
 from bot.storage import db
 from bot.storage.models import AuditEvent, ErasureRequest, Patient, PatientLink, RiskFlag
 

@@ -1,4 +1,4 @@
-"""Export files (bot.exports) and the mood and craving chart (bot.chart)."""
+"""Export files (bot.records.exports) and the mood and craving chart (bot.records.chart)."""
 
 from __future__ import annotations
 
@@ -24,10 +24,10 @@ from dashboard_seed import (
     seed,
 )
 
-from bot import chart as charts
-from bot import exports, journal, records
+from bot import journal, records
 from bot.cli import main as cli
-from bot.records import ChartData, ChartPoint
+from bot.records import ChartData, ChartPoint, exports
+from bot.records import chart as charts
 from bot.storage import db
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -41,8 +41,6 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "bot.journal_text",
             "bot.safety_plan",
             "bot.records",
-            "bot.chart",
-            "bot.exports",
             "bot.privacy",
             "bot.notify",
         ),

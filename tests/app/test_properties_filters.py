@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.records import FILTER_KINDS, MAX_QUERY, Filters, _segments
+from bot.records.views import FILTER_KINDS, MAX_QUERY, Filters, search_segments
 
 KINDS = st.lists(st.one_of(st.sampled_from(FILTER_KINDS), st.text(max_size=12)), max_size=6)
 DAYS = st.dates(min_value=date(1900, 1, 1), max_value=date(2200, 12, 31))
@@ -102,7 +102,7 @@ def test_the_audit_detail_never_contains_the_search_text(
 
 @given(text=st.text(), query=st.text(max_size=5))
 def test_highlighting_keeps_the_text_and_marks_only_the_query(text: str, query: str) -> None:
-    segments, found = _segments(text, query)
+    segments, found = search_segments(text, query)
     assert "".join(segment.text for segment in segments) == text
     assert all(segment.text for segment in segments) or segments == (segments[0],)
     matches = [segment for segment in segments if segment.match]
@@ -123,8 +123,8 @@ def test_highlighting_keeps_the_text_and_marks_only_the_query(text: str, query: 
 def test_text_containing_the_query_in_any_case_is_found(
     before: str, query: str, after: str, ascii_query: str
 ) -> None:
-    assert _segments(before + query + after, query)[1]
+    assert search_segments(before + query + after, query)[1]
     for variant in (ascii_query.upper(), ascii_query.lower(), ascii_query.swapcase()):
-        segments, found = _segments(before + variant + after, ascii_query)
+        segments, found = search_segments(before + variant + after, ascii_query)
         assert found
         assert any(s.match and s.text.lower() == ascii_query.lower() for s in segments)

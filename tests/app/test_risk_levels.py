@@ -21,8 +21,9 @@ from alembic import command
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from bot import clinics, encryption, exports, journal, notify, patients, records
+from bot import clinics, encryption, journal, notify, patients, records
 from bot.privacy import erasure
+from bot.records import exports
 from bot.storage import db
 from bot.storage.models import AuditEvent, Clinic, Patient, RiskFlag, utcnow
 

@@ -4,7 +4,7 @@ Each route does the same four things in the same order: find the patient *within
 viewer's clinic* (anyone else's patient is the same audited 404 as one who does not exist),
 read the record, write the audit row, and only then return the data. If the audit row
 cannot be written the request fails and nothing is shown. The reading and the rules live in
-:mod:`bot.records` and :mod:`bot.exports`; these functions only connect them to HTTP.
+:mod:`bot.records` and :mod:`bot.records.exports`; these functions only connect them to HTTP.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from bot import audit, exports, records
-from bot.chart import render_chart
+from bot import audit, records
 from bot.privacy import erasure
+from bot.records import exports
+from bot.records.chart import render_chart
 from bot.storage.models import RISK_LEVELS, utcnow
 from bot.web.dashboard.security import (
     PREFIX,

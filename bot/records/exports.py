@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.records import PatientRecord
+    from bot.records.views import PatientRecord
 
 __all__ = [
     "CSV_BASE_COLUMNS",
@@ -67,7 +67,7 @@ LIST_SEPARATOR = "; "
 # (OWASP "CSV injection"); a leading apostrophe makes it plain text again.
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
-TEMPLATES_DIR = Path(__file__).resolve().parent / "web" / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "web" / "templates"
 REPORT_TEMPLATE = "therapist/report.html"
 
 
@@ -224,8 +224,8 @@ def _report_environment() -> Any:
 
 def report_html(record: PatientRecord, *, exported_by: str, exported_at: datetime) -> str:
     """The HTML that becomes the PDF (kept separate so it can be checked on its own)."""
-    from bot import records
-    from bot.chart import render_chart
+    from bot.records import views
+    from bot.records.chart import render_chart
 
     template = _report_environment().get_template(REPORT_TEMPLATE)
     return template.render(
@@ -233,7 +233,7 @@ def report_html(record: PatientRecord, *, exported_by: str, exported_at: datetim
         chart=render_chart(record.chart, width=680, height=240),
         exported_by=exported_by,
         exported_at=exported_at,
-        fmt=records.FORMATS,
+        fmt=views.FORMATS,
     )
 
 

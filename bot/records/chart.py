@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from markupsafe import Markup
 
-from bot.records import ChartData, ChartLapse, ChartPoint, format_day, format_time
+from bot.records.views import ChartData, ChartLapse, ChartPoint, format_day, format_time
 
 __all__ = [
     "CRAVING_COLOR",

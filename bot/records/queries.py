@@ -1,0 +1,382 @@
+"""The dashboard's questions, always within the viewer's clinic: the patients list, one
+patient (the scope check), one patient's record, acknowledging a flag, the JSON export.
+
+Every function takes the viewer's clinic, or a :class:`~bot.records.views.PatientRef` found
+within it, and finds nothing outside it. Each opens its own session and returns views
+detached from it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import Session
+
+from bot.journal import export_patient
+from bot.records.entries import chart_of, entry_of, safety_plan_of
+from bot.records.transcripts import (
+    filter_conversations,
+    find_flagged,
+    last_spoken,
+    read_conversations_in,
+)
+from bot.records.views import (
+    CONVERSATION,
+    Conversation,
+    Filters,
+    Flag,
+    FlagMessage,
+    Message,
+    PatientRecord,
+    PatientRef,
+    PatientSummary,
+)
+from bot.storage import db
+from bot.storage.models import RISK_LEVELS, Clinic, JournalEntry, Patient, RiskFlag, utcnow
+from bot.storage.rasa_events import events_exist
+
+MAX_SENDER_ID = 255
+
+
+# ----------------------------------------------------------------------------- patients list
+
+
+def list_patients(clinic_id: int, *, level: str | None = None) -> list[PatientSummary]:
+    """The clinic's patients: those with open risk flags first (the most urgent first), then
+    by latest activity.
+
+    Activity is the latest journal entry, risk flag or message in the tracker store;
+    a patient who was invited but never wrote anything has none and comes last. With
+    ``level``, only the patients with an open flag of that level.
+    """
+    db.ensure_schema()
+    with db.session_scope(write=False) as session:
+        patients = session.execute(
+            select(Patient.id, Patient.sender_id, Patient.created_at).where(
+                Patient.clinic_id == clinic_id
+            )
+        ).all()
+        entry_stats = {
+            patient_id: (count, latest)
+            for patient_id, count, latest in session.execute(
+                select(
+                    JournalEntry.patient_id,
+                    func.count(JournalEntry.id),
+                    func.max(JournalEntry.created_at),
+                )
+                .join(Patient, Patient.id == JournalEntry.patient_id)
+                .where(Patient.clinic_id == clinic_id)
+                .group_by(JournalEntry.patient_id)
+            ).all()
+        }
+        flag_stats = {
+            patient_id: (open_count or 0, latest)
+            for patient_id, open_count, latest in session.execute(
+                select(
+                    RiskFlag.patient_id,
+                    func.sum(case((RiskFlag.acknowledged_at.is_(None), 1), else_=0)),
+                    func.max(RiskFlag.created_at),
+                )
+                .join(Patient, Patient.id == RiskFlag.patient_id)
+                .where(Patient.clinic_id == clinic_id)
+                .group_by(RiskFlag.patient_id)
+            ).all()
+        }
+        open_levels: dict[int, dict[str, int]] = {}
+        for patient_id, flag_level, count in session.execute(
+            select(RiskFlag.patient_id, RiskFlag.level, func.count(RiskFlag.id))
+            .join(Patient, Patient.id == RiskFlag.patient_id)
+            .where(Patient.clinic_id == clinic_id, RiskFlag.acknowledged_at.is_(None))
+            .group_by(RiskFlag.patient_id, RiskFlag.level)
+        ).all():
+            open_levels.setdefault(patient_id, {})[flag_level] = int(count)
+        spoken = last_spoken(session, clinic_id)
+        moods = _latest_rating(session, clinic_id, JournalEntry.mood)
+        cravings = _latest_rating(session, clinic_id, JournalEntry.craving)
+
+    summaries = []
+    for patient_id, sender_id, created_at in patients:
+        entries, latest_entry = entry_stats.get(patient_id, (0, None))
+        open_flags, latest_flag = flag_stats.get(patient_id, (0, None))
+        mood = moods.get(patient_id)
+        craving = cravings.get(patient_id)
+        levels = open_levels.get(patient_id, {})
+        if level is not None and not levels.get(level):
+            continue
+        summaries.append(
+            PatientSummary(
+                sender_id=sender_id,
+                created_at=_aware(created_at),
+                last_activity=_max(
+                    _aware(latest_entry) if latest_entry else None,
+                    _aware(latest_flag) if latest_flag else None,
+                    spoken.get(sender_id),
+                ),
+                latest_mood=mood[0] if mood else None,
+                latest_mood_at=mood[1] if mood else None,
+                latest_craving=craving[0] if craving else None,
+                latest_craving_at=craving[1] if craving else None,
+                open_flags=int(open_flags),
+                entries=entries,
+                open_levels=tuple((name, levels[name]) for name in RISK_LEVELS if levels.get(name)),
+            )
+        )
+    oldest = datetime.min.replace(tzinfo=UTC)
+    summaries.sort(key=lambda s: s.sender_id)
+    summaries.sort(
+        key=lambda s: (s.open_flags > 0, _urgency(s.highest_open_level), s.last_activity or oldest),
+        reverse=True,
+    )
+    return summaries
+
+
+def _urgency(level: str | None) -> int:
+    """Higher for more urgent levels, 0 for none (sorting the patients list)."""
+    return len(RISK_LEVELS) - RISK_LEVELS.index(level) if level in RISK_LEVELS else 0
+
+
+def _latest_rating(
+    session: Session, clinic_id: int, column: Any
+) -> dict[int, tuple[int, datetime]]:
+    ranked = (
+        select(
+            JournalEntry.patient_id,
+            column.label("value"),
+            JournalEntry.created_at,
+            func.row_number()
+            .over(
+                partition_by=JournalEntry.patient_id,
+                order_by=(JournalEntry.created_at.desc(), JournalEntry.id.desc()),
+            )
+            .label("rank"),
+        )
+        .join(Patient, Patient.id == JournalEntry.patient_id)
+        .where(Patient.clinic_id == clinic_id, column.is_not(None))
+        .subquery()
+    )
+    rows = session.execute(
+        select(ranked.c.patient_id, ranked.c.value, ranked.c.created_at).where(ranked.c.rank == 1)
+    )
+    # created_at comes back from a subquery without the UTCDateTime type on some backends.
+    return {patient_id: (value, _aware(created_at)) for patient_id, value, created_at in rows.all()}
+
+
+# ----------------------------------------------------------------------------- one patient
+
+
+def find_patient(clinic_id: int, sender_id: str) -> PatientRef | None:
+    """The patient with this id in this clinic; ``None`` for anyone else, known or not."""
+    if not isinstance(sender_id, str) or not sender_id or len(sender_id) > MAX_SENDER_ID:
+        return None
+    if "\x00" in sender_id:
+        return None
+    db.ensure_schema()
+    with db.session_scope(write=False) as session:
+        row = session.execute(
+            select(Patient, Clinic)
+            .join(Clinic, Clinic.id == Patient.clinic_id)
+            .where(Patient.sender_id == sender_id, Patient.clinic_id == clinic_id)
+        ).one_or_none()
+        return _ref(*row) if row is not None else None
+
+
+def load_record(patient: PatientRef, filters: Filters | None = None) -> PatientRecord:
+    """The patient page's content: flags, entries and conversations after ``filters``.
+
+    Open flags are always all there, whatever the filters: they are what a therapist must
+    not miss. The chart follows the date range only, so that searching the text does not
+    make the trend disappear.
+    """
+    filters = filters or Filters()
+    db.ensure_schema()
+    with db.session_scope(write=False) as session:
+        entries = list(
+            session.scalars(
+                select(JournalEntry)
+                .where(JournalEntry.patient_id == patient.id)
+                .order_by(JournalEntry.created_at.desc(), JournalEntry.number.desc())
+            )
+        )
+        flags = list(
+            session.scalars(
+                select(RiskFlag)
+                .where(RiskFlag.patient_id == patient.id)
+                .order_by(RiskFlag.created_at.desc(), RiskFlag.id.desc())
+            )
+        )
+        available = events_exist(session)
+        conversations = read_conversations_in(session, patient.sender_id) if available else []
+
+        flagged: dict[int, Message] = {}
+        for flag in flags:
+            message = find_flagged(flag, conversations)
+            if message is not None:
+                flagged[flag.id] = message
+        all_flag_views = [
+            _flag(flag, flagged[flag.id].anchor if flag.id in flagged else None) for flag in flags
+        ]
+        flag_views = [flag for flag in all_flag_views if filters.shows_level(flag.level)]
+        hidden_open = sum(
+            1 for flag in all_flag_views if flag.is_open and not filters.shows_level(flag.level)
+        )
+        shown_entries = []
+        if filters.kinds - {CONVERSATION} or not filters.kinds:
+            for entry in entries:
+                if not filters.shows(entry.kind) or not filters.in_period(entry.created_at):
+                    continue
+                view = entry_of(entry, filters.query)
+                if filters.query and not view.matches:
+                    continue
+                shown_entries.append(view)
+        shown_conversations: list[Conversation] = []
+        if filters.shows(CONVERSATION):
+            shown_conversations = filter_conversations(
+                conversations, filters, {message.event_id for message in flagged.values()}
+            )
+            shown_conversations.reverse()
+        chart = chart_of(entries, filters)
+        current_safety_plan = safety_plan_of(entries)
+
+    spoken_times = [c.started_at for c in conversations] + [c.ended_at for c in conversations]
+    first = _min(
+        *(entry.created_at for entry in entries),
+        *(flag.created_at for flag in flags),
+        *spoken_times,
+    )
+    last = _max(
+        *(entry.created_at for entry in entries),
+        *(flag.created_at for flag in flags),
+        *spoken_times,
+    )
+    return PatientRecord(
+        patient=patient,
+        filters=filters,
+        open_flags=tuple(flag for flag in flag_views if flag.is_open),
+        acknowledged_flags=tuple(flag for flag in flag_views if not flag.is_open),
+        hidden_open_flags=hidden_open,
+        entries=tuple(shown_entries),
+        conversations=tuple(shown_conversations),
+        chart=chart,
+        total_entries=len(entries),
+        total_conversations=len(conversations),
+        transcripts_available=available,
+        first_activity=first,
+        last_activity=last,
+        last_session=max(
+            (entry.session_date for entry in entries if entry.session_date), default=None
+        ),
+        safety_plan=current_safety_plan,
+    )
+
+
+def acknowledge_flag(patient: PatientRef, flag_id: int, *, by: str) -> Flag | None:
+    """Mark the patient's flag as seen by ``by`` (the therapist's e-mail), now.
+
+    ``None`` if the flag is not this patient's. A flag already acknowledged keeps who
+    acknowledged it first and when: the record shows when the care team first knew. A flag
+    kept only until the care team knew of it (its patient erased their data) is deleted
+    now that it does; the view returned is the flag as it was acknowledged.
+    """
+    db.ensure_schema()
+    with db.session_scope() as session:
+        session.execute(
+            update(RiskFlag)
+            .where(
+                RiskFlag.id == flag_id,
+                RiskFlag.patient_id == patient.id,
+                RiskFlag.acknowledged_at.is_(None),
+            )
+            .values(acknowledged_at=utcnow(), acknowledged_by=by, coalesce_key=None)
+        )
+        flag = session.scalars(
+            select(RiskFlag).where(RiskFlag.id == flag_id, RiskFlag.patient_id == patient.id)
+        ).one_or_none()
+        if flag is None:
+            return None
+        view = _flag(flag)
+        if flag.erased_at is not None:
+            session.delete(flag)
+        return view
+
+
+def flag_of(patient: PatientRef, flag_id: int) -> Flag | None:
+    """The patient's flag with this id, or ``None`` (another patient's flag included)."""
+    db.ensure_schema()
+    with db.session_scope(write=False) as session:
+        flag = session.scalars(
+            select(RiskFlag).where(RiskFlag.id == flag_id, RiskFlag.patient_id == patient.id)
+        ).one_or_none()
+        return _flag(flag) if flag is not None else None
+
+
+def export_data(patient: PatientRef) -> dict[str, Any]:
+    """The JSON export: exactly what ``python -m bot export --patient`` prints."""
+    export = export_patient(patient.sender_id)
+    if export is None:  # deleted between the scope check and now
+        raise LookupError(patient.sender_id)
+    return export
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _flag(flag: RiskFlag, anchor: str | None = None) -> Flag:
+    return Flag(
+        id=flag.id,
+        created_at=flag.created_at,
+        category=flag.category,
+        source=flag.source,
+        message=flag.message,
+        acknowledged_at=flag.acknowledged_at,
+        acknowledged_by=flag.acknowledged_by,
+        message_anchor=anchor,
+        level=flag.level,
+        erased_at=flag.erased_at,
+        message_count=flag.message_count or 1,
+        last_message_at=flag.last_message_at,
+        latest_messages=tuple(
+            FlagMessage(at=_iso_moment(m.get("at")), text=str(m.get("text", "")))
+            for m in flag.latest_messages or ()
+            if isinstance(m, dict)
+        ),
+    )
+
+
+def _ref(patient: Patient, clinic: Clinic) -> PatientRef:
+    return PatientRef(
+        id=patient.id,
+        sender_id=patient.sender_id,
+        clinic_id=clinic.id,
+        clinic_slug=clinic.slug,
+        clinic_name=clinic.name,
+        created_at=patient.created_at,
+    )
+
+
+def _iso_moment(value: Any) -> datetime | None:
+    """An ISO 8601 time as a flag's latest messages keep it; ``None`` if it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _aware(value: datetime | str) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _max(*moments: datetime | None) -> datetime | None:
+    present = [moment for moment in moments if moment is not None]
+    return max(present) if present else None
+
+
+def _min(*moments: datetime | None) -> datetime | None:
+    present = [moment for moment in moments if moment is not None]
+    return min(present) if present else None

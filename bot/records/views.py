@@ -1,0 +1,452 @@
+"""What the dashboard's read model returns: frozen dataclasses, the filters, and their words.
+
+Every view here is a frozen dataclass, detached from the database session; patient text is a
+plain string (the templates escape it). The labels, the search highlighting and the
+formatting helpers (``fmt`` in the templates) sit next to the views they describe.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from bot.storage.models import KINDS, RISK_LEVELS, utcnow
+
+#: The kind filter's name for the conversation transcripts, next to the journal's kinds.
+CONVERSATION = "conversation"
+FILTER_KINDS: tuple[str, ...] = (*KINDS, CONVERSATION)
+KIND_LABELS: dict[str, str] = {
+    "integration": "Session reflections",
+    "trigger": "Cravings and triggers",
+    "checkin": "Check-ins",
+    "safety_plan": "Safety plans",
+    CONVERSATION: "Conversations",
+}
+LEVEL_LABELS: dict[str, str] = {
+    "urgent": "Urgent",
+    "elevated": "Elevated",
+    "info": "Info",
+    "request": "Message for the care team",
+}
+#: Longest search text taken from the query string; longer input is cut, not refused.
+MAX_QUERY = 200
+
+
+# ----------------------------------------------------------------------------- views
+
+
+@dataclass(frozen=True)
+class PatientRef:
+    """A patient known to be in the viewer's clinic (the result of the scope check)."""
+
+    id: int
+    sender_id: str
+    clinic_id: int
+    clinic_slug: str
+    clinic_name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PatientSummary:
+    """One line of the patients list."""
+
+    sender_id: str
+    created_at: datetime
+    last_activity: datetime | None
+    latest_mood: int | None
+    latest_mood_at: datetime | None
+    latest_craving: int | None
+    latest_craving_at: datetime | None
+    open_flags: int
+    entries: int
+    #: Open flags per level, most urgent first, levels without any left out.
+    open_levels: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def highest_open_level(self) -> str | None:
+        return self.open_levels[0][0] if self.open_levels else None
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of text, and whether it is what the therapist searched for."""
+
+    text: str
+    match: bool = False
+
+
+@dataclass(frozen=True)
+class Field:
+    """One answer of a journal entry: a label, the text, or sub-answers (urge surfing)."""
+
+    key: str
+    label: str
+    text: str = ""
+    segments: tuple[Segment, ...] = ()
+    parts: tuple[Field, ...] = ()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A journal entry with every structured field, labelled, in question order."""
+
+    number: int
+    kind: str
+    title: str
+    status: str
+    created_at: datetime
+    session_date: date | None
+    mood: int | None
+    craving: int | None
+    fields: tuple[Field, ...]
+    matches: bool = False
+
+
+@dataclass(frozen=True)
+class FlagMessage:
+    """One of the later messages a flag stands for: when it came and what the patient wrote."""
+
+    at: datetime | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A risk flag and the message that raised it; ``message_anchor`` points at that message
+    in the transcript when it can be found there."""
+
+    id: int
+    created_at: datetime
+    category: str | None
+    source: str
+    message: str
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    message_anchor: str | None = None
+    level: str = "urgent"
+    #: When the patient erased their data: the message is gone, and the flag is kept only
+    #: until the care team has been told of it (notified, or acknowledged here).
+    erased_at: datetime | None = None
+    #: How many messages the flag stands for (see :func:`bot.journal.record_risk_flag`).
+    message_count: int = 1
+    #: When the latest of them came.
+    last_message_at: datetime | None = None
+    #: The latest few messages after the first (``message``), oldest first.
+    latest_messages: tuple[FlagMessage, ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        return self.acknowledged_at is None
+
+    @property
+    def more_messages(self) -> int:
+        """Messages of this flag that are neither the first nor among the latest shown."""
+        return max(self.message_count - 1 - len(self.latest_messages), 0)
+
+    @property
+    def level_label(self) -> str:
+        return LEVEL_LABELS.get(self.level, self.level.capitalize())
+
+    @property
+    def category_label(self) -> str:
+        if not self.category:
+            return "Crisis"
+        return self.category.replace("_", " ").capitalize()
+
+
+@dataclass(frozen=True)
+class Message:
+    """One thing said in a conversation: by the patient or by the assistant."""
+
+    event_id: int
+    at: datetime
+    speaker: str  # "patient" or "assistant"
+    text: str
+    segments: tuple[Segment, ...]
+    options: tuple[str, ...] = ()
+    matches: bool = False
+    flagged: bool = False
+
+    @property
+    def anchor(self) -> str:
+        return f"message-{self.event_id}"
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """The messages of one Rasa session, oldest first."""
+
+    number: int
+    started_at: datetime
+    ended_at: datetime
+    messages: tuple[Message, ...]
+
+    @property
+    def anchor(self) -> str:
+        return f"conversation-{self.number}"
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    """A rating on the chart: when, mood and/or craving, and which entry it came from."""
+
+    at: datetime
+    mood: int | None
+    craving: int | None
+    label: str
+
+
+@dataclass(frozen=True)
+class ChartLapse:
+    """A slip on the chart: its day, what it was on, and which entry it came from.
+
+    ``day`` is the day the patient said the slip happened; when they did not say,
+    ``dated_by_entry`` is true and the day is the one the entry was written (UTC).
+    ``substances`` are the labels of known substances only ("alcohol", "MDMA"), so the chart
+    carries no patient text; ``when_text`` is the patient's own words and must be escaped.
+    """
+
+    day: date
+    number: int
+    label: str
+    substances: tuple[str, ...] = ()
+    when_text: str | None = None
+    dated_by_entry: bool = False
+
+    @property
+    def substances_text(self) -> str:
+        return ", ".join(self.substances) if self.substances else "substance not named"
+
+
+@dataclass(frozen=True)
+class ChartData:
+    """What the mood and craving chart shows; the period is inclusive, in UTC days."""
+
+    points: tuple[ChartPoint, ...]
+    session_dates: tuple[date, ...]
+    start: date | None
+    end: date | None
+    #: Slips in the period, oldest first.
+    lapses: tuple[ChartLapse, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.points and not self.session_dates and not self.lapses
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Search text, kinds and an inclusive date range (UTC days), as given in the URL.
+
+    Built with :meth:`parse`, which never fails: what cannot be understood is left out and
+    described in ``problems`` so the page can say so.
+    """
+
+    query: str = ""
+    kinds: frozenset[str] = frozenset()
+    start: date | None = None
+    end: date | None = None
+    problems: tuple[str, ...] = ()
+    #: Risk-flag levels to list; empty lists every level.
+    levels: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        query: str | None = None,
+        kinds: Iterable[str] = (),
+        start: str | None = None,
+        end: str | None = None,
+        levels: Iterable[str] = (),
+    ) -> Filters:
+        problems: list[str] = []
+        kinds = list(kinds)
+        levels = [level for level in levels if level]
+        chosen_levels = frozenset(level for level in levels if level in RISK_LEVELS)
+        if chosen_levels == frozenset(RISK_LEVELS):
+            chosen_levels = frozenset()
+        if any(level not in RISK_LEVELS for level in levels):
+            problems.append("An unknown risk level was left out of the filter.")
+        text = (query or "").strip()[:MAX_QUERY]
+        chosen = frozenset(kind for kind in kinds if kind in FILTER_KINDS)
+        if chosen == frozenset(FILTER_KINDS):
+            chosen = frozenset()
+        if any(kind not in FILTER_KINDS for kind in kinds):
+            problems.append("An unknown kind was left out of the filter.")
+        first = _parse_day(start, "From", problems)
+        last = _parse_day(end, "To", problems)
+        if first is not None and last is not None and first > last:
+            first, last = last, first
+            problems.append("The dates were the wrong way round and have been swapped.")
+        return cls(
+            query=text,
+            kinds=chosen,
+            start=first,
+            end=last,
+            problems=tuple(problems),
+            levels=chosen_levels,
+        )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.query or self.kinds or self.start or self.end or self.levels)
+
+    def shows_level(self, level: str) -> bool:
+        return not self.levels or level in self.levels
+
+    def shows(self, kind: str) -> bool:
+        return not self.kinds or kind in self.kinds
+
+    def in_period(self, moment: datetime) -> bool:
+        day = moment.astimezone(UTC).date()
+        if self.start is not None and day < self.start:
+            return False
+        return self.end is None or day <= self.end
+
+    def audit_detail(self) -> dict[str, Any]:
+        """What the audit log keeps about the filters: which ones, never the search text."""
+        detail: dict[str, Any] = {}
+        if self.query:
+            detail["search"] = True
+        if self.kinds:
+            detail["kinds"] = sorted(self.kinds)
+        if self.start:
+            detail["from"] = self.start.isoformat()
+        if self.end:
+            detail["to"] = self.end.isoformat()
+        if self.levels:
+            detail["levels"] = sorted(self.levels)
+        return detail
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """One answered step of a safety plan: its number (1 to 7), label and the patient's words."""
+
+    number: int
+    key: str
+    label: str
+    text: str
+
+
+@dataclass(frozen=True)
+class SafetyPlan:
+    """The patient's current safety plan: their newest safety plan entry, whatever the filters."""
+
+    number: int
+    created_at: datetime
+    status: str
+    steps: tuple[PlanStep, ...]
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """Everything the patient page and the PDF show about one patient."""
+
+    patient: PatientRef
+    filters: Filters
+    open_flags: tuple[Flag, ...]
+    acknowledged_flags: tuple[Flag, ...]
+    #: Newest first, after the filters.
+    entries: tuple[Entry, ...]
+    #: Newest first, after the filters.
+    conversations: tuple[Conversation, ...]
+    chart: ChartData
+    total_entries: int
+    total_conversations: int
+    transcripts_available: bool
+    first_activity: datetime | None
+    last_activity: datetime | None
+    #: The latest ketamine session date the patient gave, whatever the filters.
+    last_session: date | None
+    #: Open flags left out by the level filter: the page says how many.
+    hidden_open_flags: int = 0
+    #: The current safety plan, whatever the filters; ``None`` if the patient has none.
+    safety_plan: SafetyPlan | None = None
+
+    @property
+    def flags(self) -> tuple[Flag, ...]:
+        return self.open_flags + self.acknowledged_flags
+
+
+# ----------------------------------------------------------------------------- formatting
+
+
+def format_time(moment: datetime | None) -> str:
+    """``3 Mar 2026, 14:05 UTC``: the dashboard shows UTC and says so."""
+    if moment is None:
+        return "—"
+    moment = moment.astimezone(UTC)
+    return f"{moment.day} {moment:%b %Y, %H:%M} UTC"
+
+
+def format_day(day: date | datetime | None) -> str:
+    """``Tue 3 Mar 2026``."""
+    if day is None:
+        return "—"
+    if isinstance(day, datetime):
+        day = day.astimezone(UTC).date()
+    return f"{day:%a} {day.day} {day:%b %Y}"
+
+
+def format_age(moment: datetime | None, now: datetime | None = None) -> str:
+    """How long ago, roughly: ``just now``, ``5 min ago``, ``3 h ago``, ``4 days ago``."""
+    if moment is None:
+        return "no activity yet"
+    seconds = ((now or utcnow()) - moment).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 2 * 86400:
+        return f"{int(seconds // 3600)} h ago"
+    return f"{int(seconds // 86400)} days ago"
+
+
+class _Formats:
+    """The formatting helpers, handed to templates as one object (``fmt.time(…)``)."""
+
+    time = staticmethod(format_time)
+    day = staticmethod(format_day)
+    age = staticmethod(format_age)
+    kind_label = staticmethod(lambda kind: KIND_LABELS.get(kind, kind))
+    level_label = staticmethod(lambda level: LEVEL_LABELS.get(level, level))
+
+
+FORMATS = _Formats()
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _parse_day(value: str | None, name: str, problems: list[str]) -> date | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        problems.append(f"“{name}” was not a date (YYYY-MM-DD) and was left out.")
+        return None
+
+
+def search_segments(text: str, query: str) -> tuple[tuple[Segment, ...], bool]:
+    """``text`` cut into searched-for and other pieces (case-insensitive)."""
+    if not query:
+        return (Segment(text),), False
+    pieces: list[Segment] = []
+    position = 0
+    for found in re.finditer(re.escape(query), text, flags=re.IGNORECASE):
+        if found.start() > position:
+            pieces.append(Segment(text[position : found.start()]))
+        pieces.append(Segment(found.group(0), match=True))
+        position = found.end()
+    if not pieces:
+        return (Segment(text),), False
+    if position < len(text):
+        pieces.append(Segment(text[position:]))
+    return tuple(pieces), True
