@@ -7,12 +7,14 @@ These functions sit between the chat and the journal, so they follow two rules:
 - When an answer is ambiguous, the parser says "not understood" and the bot asks again,
   rather than guessing a number or a date that then sits in a clinical record looking certain.
 
-The word lists (skip phrases, number words, trigger and HALT synonyms) live in
-``bot/content/answer_words.yml`` so they can be extended without touching code.
+The word lists (skip phrases, number words, rating words and what stands around a rating,
+date fillers and spellings, trigger and HALT synonyms) live in ``bot/content/answer_words.yml``
+so they can be extended without touching code.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -136,12 +138,46 @@ def _negative_word_pattern() -> re.Pattern[str]:
 _NUMBER = re.compile(
     r"(?P<neg>(?<![\w.])-\s?)?"
     r"(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]+))?"
-    r"(?:\s*(?:/|out\s+of\b|of\b)\s*(?P<scale>[0-9]+(?:\.0+)?))?"
+    r"(?:\s*(?:/|out\s+of\b|outta\b|outa\b|of\b|on\b)\s*(?P<scale>[0-9]+(?:\.0+)?))?"
 )
 
 # Digit strings longer than this are out of range without converting them; Python refuses
 # to convert very long digit strings at all.
 _MAX_RATING_DIGITS = 6
+
+
+_ISH = re.compile(r"(?<=[a-z0-9])-?ish(?![\w'])")
+
+
+def _with_digits(text: str) -> str:
+    """The reply with number words as digits and "-ish" apart: "sixish" → " 6  ish"."""
+    normalised = _ISH.sub(" ish", _normalise(text))
+    return _number_word_pattern().sub(
+        lambda m: f" {_words()['number_words'][_phrase(m.group(0))]} ", normalised
+    )
+
+
+@cache
+def _unit_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    units = sorted({u.casefold() for u in _words()["not_rating_units"]}, key=len, reverse=True)
+    after = "|".join(r"\s+".join(map(re.escape, u.split())) for u in units)
+    before = _phrase_pattern(_words()["not_rating_before"]).pattern
+    return (
+        # Glued or not: "5pm", "4 hours", "3rd".
+        re.compile(rf"(?:st|nd|rd|th|\s*(?:{after}))(?![\w'])"),
+        re.compile(rf"(?:{before})\s*$"),
+    )
+
+
+def _not_a_rating(text: str, match: re.Match[str]) -> bool:
+    """Whether a number in a reply counts something else: "slept 4 hours", "day 30", "the 3rd".
+
+    A number with a scale ("6/10") is always a rating.
+    """
+    if match.group("scale") is not None:
+        return False
+    after, before = _unit_patterns()
+    return bool(after.match(text, match.end()) or before.search(text[: match.start()]))
 
 
 def parse_rating(text: str) -> int | None:
@@ -157,14 +193,13 @@ def parse_rating(text: str) -> int | None:
     ("-3", "11", "12/10", "minus two"), so the bot can explain the scale instead of
     saying it did not understand.
     """
-    normalised = _normalise(text)
-    numbers = _number_word_pattern().sub(
-        lambda m: f" {_words()['number_words'][_phrase(m.group(0))]} ", normalised
-    )
+    numbers = _with_digits(text)
     numbers = _negative_word_pattern().sub(" -", numbers)
 
     values: set[int] = set()
     for match in _NUMBER.finditer(numbers):
+        if _not_a_rating(numbers, match):
+            continue
         scale = match.group("scale")
         if scale is not None and float(scale) != 10:
             return None
@@ -198,8 +233,11 @@ class RatingWord:
     value: int
 
 
+# Two numbers for one rating: "6-7", "6 or 7", "between 5 and 7", "a 6 maybe 7" (the "maybe"
+# is a filler, so it reads "6 7"), "6, 7".
 _RANGE = re.compile(
-    r"^(?:an?\s+)?(?:between\s+)?(?:an?\s+)?(?P<a>[0-9]{1,2})(?:\s*ish)?\s*(?:-|–|to|or|and|/)\s*"
+    r"^(?:an?\s+)?(?:between\s+)?(?:an?\s+)?(?P<a>[0-9]{1,2})(?:\s*ish)?"
+    r"(?:\s*(?:-|–|to|or|and|/|,)\s*|\s+)"
     r"(?:an?\s+)?(?P<b>[0-9]{1,2})(?:\s*ish)?$"
 )
 
@@ -211,20 +249,92 @@ def _rating_filler_pattern() -> re.Pattern[str]:
 
 def _rating_core(text: str) -> str:
     """The reply without words that do not change a rating ("still like 6-7" → "6-7")."""
-    normalised = _number_word_pattern().sub(
-        lambda m: f" {_words()['number_words'][_phrase(m.group(0))]} ", _normalise(text)
+    without = _rating_filler_pattern().sub(" ", _with_digits(text))
+    # A decimal stays one token, so "6.5" is never read as the range "6 5".
+    return " ".join(
+        re.findall(r"[0-9]+(?:[.,][0-9]+)?|[^\W\d_]+(?:[-'][^\W\d_]+)*|[-–/,]", without)
     )
-    without = _rating_filler_pattern().sub(" ", normalised)
-    return " ".join(re.findall(r"[0-9]+|[^\W\d_]+(?:[-'][^\W\d_]+)*|[-–/]", without))
+
+
+#: Fillers taken off each end of a rating reply at most ("um like honestly low tbh lol").
+_MAX_EDGE_FILLERS = 4
+
+
+def _rating_edges(text: str) -> list[str]:
+    """The reply with fillers taken off its ends one by one, every step kept: "like no craving
+    tbh" gives "no craving tbh", "like no craving", "no craving", "no" … Inside a phrase (and
+    at its end: "no craving") a filler word is part of it, so each step is a candidate."""
+    one = _rating_filler_pattern().pattern
+    lead, trail = re.compile(rf"^\W*(?:{one})\W*"), re.compile(rf"\W*(?:{one})\W*$")
+    found: list[str] = []
+    start = _normalise(text).strip()
+    for _ in range(_MAX_EDGE_FILLERS):
+        end = start
+        for _ in range(_MAX_EDGE_FILLERS):
+            found.append(end)
+            stripped = trail.sub("", end)
+            if stripped == end:
+                break
+            end = stripped
+        stripped = lead.sub("", start)
+        if stripped == start:
+            break
+        start = stripped
+    return found
+
+
+@cache
+def _rating_modifiers() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    amplifiers = _phrase_pattern(_words()["rating_amplifiers"]).pattern
+    after = _phrase_pattern(_words()["rating_amplifiers_after"]).pattern
+    negations = _phrase_pattern(_words()["rating_negations"]).pattern
+    return (
+        re.compile(rf"^(?:{amplifiers})\s+(?P<rest>.+)$"),
+        re.compile(rf"^(?P<rest>.+?)\s+(?:{after})$"),
+        re.compile(rf"^(?:{negations})\s+(?P<rest>.+)$"),
+    )
+
+
+def _word_value(phrase: str, scale: str, depth: int = 0) -> int | None:
+    """The number a rating phrase stands for on a scale, or ``None``.
+
+    A phrase of the list has its own value; otherwise it is read as the list's word with "-ish"
+    (the word), stretched letters ("sooo baaad"), an amplifier ("really high", "bad af": a
+    point further from the middle) or a negation ("not too bad": the other side of the middle).
+    """
+    words = {_phrase(k): int(v) for k, v in _words()["rating_words"][scale].items()}
+    if phrase in words:
+        return words[phrase]
+    if depth > 3 or not phrase:
+        return None
+    candidates = [re.sub(r"(?<=[a-z])[ -]?ish$", "", phrase)]
+    candidates += [re.sub(r"(.)\1{2,}", r"\1\1", phrase), re.sub(r"(.)\1{2,}", r"\1", phrase)]
+    for candidate in candidates:
+        if candidate != phrase and (value := _word_value(candidate, scale, depth + 1)) is not None:
+            return value
+    amplified, amplified_after, negated = _rating_modifiers()
+    for pattern in (amplified, amplified_after):
+        match = pattern.match(phrase)
+        if match and (value := _word_value(match["rest"], scale, depth + 1)) is not None:
+            return value if value == 5 else min(10, value + 1) if value > 5 else max(0, value - 1)
+    match = negated.match(phrase)
+    if match and (value := _word_value(match["rest"], scale, depth + 1)) is not None:
+        if value == 5:
+            return None
+        if scale == "mood":
+            return 4 if value > 5 else 6
+        return 3 if value > 5 else 5
+    return None
 
 
 def read_rating_words(text: str, scale: str) -> RatingRange | RatingWord | None:
     """A rating :func:`parse_rating` cannot read as one number, read as people give them.
 
-    "still like 6-7" and "between 5 and 7" are a :class:`RatingRange` (the bot asks which);
-    "meh" or "pretty bad" a :class:`RatingWord` on the given scale ("mood" or "intensity":
-    "low" is a 3 for a mood and a 2 for a craving), which the bot proposes for the person to
-    confirm. Anything else is ``None``.
+    "still like 6-7", "between 5 and 7" and "like a 6 maybe 7" are a :class:`RatingRange` (the
+    bot asks which); "meh", "pretty bad", "through the roof", "low-ish", "not too bad" a
+    :class:`RatingWord` on the given scale ("mood" or "intensity": "low" is a 3 for a mood and
+    a 2 for a craving), which the bot proposes for the person to confirm. Anything else is
+    ``None``.
     """
     core = _rating_core(text)
     match = _RANGE.match(core)
@@ -232,10 +342,11 @@ def read_rating_words(text: str, scale: str) -> RatingRange | RatingWord | None:
         low, high = sorted((int(match["a"]), int(match["b"])))
         if low != high and 0 <= low and high <= 10:
             return RatingRange(low, high)
-        return None
-    words = _words()["rating_words"][scale]
-    value = {_phrase(k): v for k, v in words.items()}.get(_phrase(core))
-    return RatingWord(int(value)) if value is not None else None
+    for phrase in [*(_phrase(edged) for edged in _rating_edges(text)), _phrase(core)]:
+        value = _word_value(phrase, scale)
+        if value is not None:
+            return RatingWord(value)
+    return None
 
 
 # --------------------------------------------------------------------------- dates
@@ -340,6 +451,9 @@ def _dateparser_date(text: str, today: date) -> date | None:
         "PREFER_DATES_FROM": "past",
         "RELATIVE_BASE": datetime(today.year, today.month, today.day, 12, 0),
         "RETURN_AS_TIMEZONE_AWARE": False,
+        # A month alone ("may") or a misread ordinal ("3rd" as March) is no day: without a day,
+        # dateparser would fill in today's, a date the person never gave.
+        "REQUIRE_PARTS": ["day"],
     }
     try:
         parsed = dateparser.parse(text, languages=["en"], settings=settings)
@@ -348,18 +462,114 @@ def _dateparser_date(text: str, today: date) -> date | None:
     return parsed.date() if parsed is not None else None
 
 
+#: Shortest typo of a weekday or "yesterday" read by similarity ("wensday", "yesturday").
+_MIN_FUZZY_CHARS = 5
+#: How close such a typo must be (difflib's ratio) to the word it stands for.
+_FUZZY_CUTOFF = 0.8
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_CLOCK_TIME = re.compile(
+    r"(?<![\w'])(?:at|around|about|by|@)?\s*[0-9]{1,2}(?:[:.][0-9]{2})?\s*(?:am|pm|a\.m\.?|p\.m\.?)"
+    r"(?![\w'])|(?<![\w'])(?:at|around|@)\s+[0-9]{1,2}(?:[:.][0-9]{2})?(?![\w'/.:-])"
+)
+_HOURS_AGO = re.compile(
+    r"(?:an?|one|[0-9]{1,2}|few|a\s+few|couple(?:\s+of)?|a\s+couple(?:\s+of)?|some)\s+"
+    r"(?:hours?|hrs?|mins?|minutes?)\s+ago"
+)
+_ORDINAL_DAY = re.compile(
+    r"(?:on\s+)?(?:(?P<weekday>" + "|".join(_WEEKDAYS) + r")\s+)?(?:the\s+)?"
+    r"(?P<day>[0-9]{1,2})(?:st|nd|rd|th)"
+)
+
+
+@cache
+def _date_spellings() -> dict[str, str]:
+    return {
+        _phrase(spelling): word
+        for word, spellings in _words()["date_spellings"].items()
+        for spelling in spellings
+    }
+
+
+def _date_word(token: str) -> str:
+    """A word of a date answer spelled as meant: "thurs" → "thursday", "wensday" → "wednesday".
+
+    Typos are read by similarity to the weekdays and "yesterday" only, starting with the same
+    letter, never for plurals ("mondays are hard" names no day).
+    """
+    known = _date_spellings().get(token)
+    if known is not None:
+        return known
+    targets = [*_WEEKDAYS, "yesterday"]
+    if len(token) < _MIN_FUZZY_CHARS or token in targets or token.rstrip("s") in targets:
+        return token
+    same_letter = [word for word in targets if word[0] == token[0]]
+    close = difflib.get_close_matches(token, same_letter, n=1, cutoff=_FUZZY_CUTOFF)
+    return close[0] if close else token
+
+
+@cache
+def _date_filler_pattern() -> re.Pattern[str]:
+    fillers = sorted({_normalise(f) for f in _words()["date_fillers"]}, key=len, reverse=True)
+    body = "|".join(r"\s+".join(map(re.escape, f.split())) for f in fillers)
+    edge = r"[\s,.!;:~()\-]*"
+    return re.compile(
+        rf"^{edge}(?:(?:{body})(?![\w']){edge})+|{edge}(?:(?<![\w'])(?:{body}){edge})+$"
+    )
+
+
+def _date_core(text: str) -> str:
+    """A date answer reduced to its date: words spelled out, clock times and fillers taken off.
+
+    "hey it was tues afternoon i think" → "tuesday afternoon"; "like 3 days ago lol" →
+    "3 days ago"; "last thurs at 3pm" → "last thursday".
+    """
+    spelled = _TOKEN.sub(lambda m: _date_word(m.group(0)), _normalise(clean_answer(text)))
+    without_times = _CLOCK_TIME.sub(" ", spelled)
+    core = " ".join(without_times.split())
+    previous = None
+    while core != previous:
+        previous, core = core, _date_filler_pattern().sub("", core).strip()
+    return core
+
+
+def _ordinal_day(match: re.Match[str], today: date) -> date | None:
+    """The day of "the 3rd" / "on the 21st": this month's, or last month's if still to come.
+
+    With a weekday ("monday the 3rd") the two must agree, else the answer is not understood.
+    """
+    day = int(match["day"])
+    year, month = today.year, today.month
+    for _ in range(3):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            candidate = None
+        if candidate is not None and candidate <= today:
+            weekday = match["weekday"]
+            if weekday is not None and _WEEKDAYS.index(weekday) != candidate.weekday():
+                return None
+            return candidate
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return None
+
+
 def parse_session_date(text: str, today: date) -> date | None:
     """The date of a session from a reply to "When was your session?".
 
-    Understands "today", "yesterday", "this morning", "last night", weekdays, "3 days
-    ago", "20 November", "Nov 20", "11/20/2026" (month first, as in the US), ISO dates,
-    and a sentence that names one of these clearly ("it was yesterday afternoon").
-    Relative and year-less dates resolve to the past ("20 November" on 1 November is
-    last year's); a date the person spells out in full is returned as given even when it
-    is in the future, so the caller can say so instead of "not understood".
+    Understands "today", "yesterday", "this morning", "last night", weekdays ("last thurs",
+    "on sunday", "monday afternoon", typos such as "wensday"), "3 days ago", "a week ago
+    today", "an hour ago", "the 3rd", "20 November", "Nov 20", "dec 2", "11/20/2026" (month
+    first, as in the US), ISO dates, with greetings, hedges and times around them ("hey it
+    was tuesday", "sunday i think", "it was yesterday lol", "tues at 3pm"), and a sentence
+    that names one of these clearly ("it was yesterday afternoon"). Relative and year-less
+    dates resolve to the past ("20 November" on 1 November is last year's); a date the person
+    spells out in full is returned as given even when it is in the future, so the caller can
+    say so instead of "not understood".
 
-    Returns ``None`` for anything else, including bare numbers ("6" is not a date) and
-    vague periods ("last week", "recently"), which stand for no single day.
+    Returns ``None`` for anything else, including bare numbers ("6" is not a date), a month
+    alone, two different days ("monday or tuesday") and vague periods ("last week",
+    "recently", "the other day"), which stand for no single day.
     """
     phrase = _phrase(text)
     if not phrase or len(text) > MAX_ANSWER_CHARS:
@@ -372,19 +582,28 @@ def parse_session_date(text: str, today: date) -> date | None:
             return None
     if re.fullmatch(r"[0-9\s]+", _normalise(text)):
         return None
-    if phrase in {_phrase(p) for p in _words()["vague_dates"]}:
+    core = _date_core(text)
+    core_phrase = _phrase(core)
+    if not core_phrase or re.fullmatch(r"[0-9\s]+", core):
+        return None
+    if core_phrase in {_phrase(p) for p in _words()["vague_dates"]}:
         return None
 
-    if _TODAY.fullmatch(phrase) or phrase in {"just now", "now"}:
+    if _TODAY.fullmatch(core_phrase) or core_phrase in {"just now", "now"}:
         return today
-    if _YESTERDAY.fullmatch(phrase):
+    if _YESTERDAY.fullmatch(core_phrase):
         return _days_ago(today, 1)
+    if _HOURS_AGO.fullmatch(core_phrase):
+        return today
+    ordinal = _ORDINAL_DAY.fullmatch(core_phrase)
+    if ordinal:
+        return _ordinal_day(ordinal, today)
 
-    if len(text) <= _MAX_DATE_PHRASE_CHARS:
-        parsed = _dateparser_date(clean_answer(text).strip(), today)
+    if len(core) <= _MAX_DATE_PHRASE_CHARS:
+        parsed = _dateparser_date(core, today)
         if parsed is not None:
             return parsed
-    return find_session_date(text, today)
+    return find_session_date(core, today) or find_session_date(text, today)
 
 
 # --------------------------------------------------------------------------- categories

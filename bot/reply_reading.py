@@ -78,6 +78,12 @@ def _phrases(items: Iterable[str]) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w-])(?:{body})(?![\w-])")
 
 
+def _alternatives_of(items: Iterable[str]) -> str:
+    """A regex alternation of phrases in plain text, longest first, any spacing between words."""
+    ordered = sorted({plain(item) for item in items if plain(item)}, key=len, reverse=True)
+    return "(?:" + "|".join(r"\s+".join(map(re.escape, item.split())) for item in ordered) + ")"
+
+
 @cache
 def _unsure() -> frozenset[str]:
     return frozenset(plain(p) for p in _words()["unsure_replies"])
@@ -88,8 +94,11 @@ def _unsure_phrase() -> re.Pattern[str]:
     return _phrases(_words()["unsure_phrases"])
 
 
-#: Words after "no idea" or "not sure" that keep it an "I don't know": "no idea what to put".
-_UNKNOWN_OBJECTS = frozenset({"what", "how", "tbh", "honestly", "really", "lol", "man", "tho"})
+@cache
+def _unknown_objects() -> re.Pattern[str]:
+    """Words after "no idea" or "not sure" that keep it an "I don't know": "no idea what to
+    put", "not sure when"."""
+    return re.compile(rf"\s*{_phrases(_words()['unsure_objects']).pattern}")
 
 
 @cache
@@ -112,13 +121,20 @@ def is_unsure(text: str) -> bool:
     if not words or len(words) > MAX_UNSURE_WORDS:
         return False
     core = " ".join(_strip_fillers(words))
-    if core in _unsure():
+    # Fillers taken off one end only as well: "nothing rn" is a reply of its own, and so is
+    # "nah nothing rn", while "nothing" alone is an answer (to the HALT question).
+    kept_end = " ".join(_strip_fillers([*words, "."])[:-1])
+    kept_start = " ".join(_strip_fillers(["."] + words)[1:])
+    if {core, " ".join(words), kept_end, kept_start} & _unsure():
         return True
+    if not core:
+        # Nothing but fillers, one of which says it: "um nah", "nah lol".
+        return any(word in _unsure() for word in words)
     match = _unsure_phrase().search(core)
     # "not sure why but it helped" answers; the phrase must end the reply or be followed by
     # what the person does not know ("no idea what to say").
     return match is not None and (
-        match.end() == len(core) or core[match.end() :].split()[0] in _UNKNOWN_OBJECTS
+        match.end() == len(core) or _unknown_objects().match(core[match.end() :]) is not None
     )
 
 
@@ -257,9 +273,12 @@ def _use_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     object_body = "|".join(r"\s+".join(map(re.escape, o.split())) for o in objects)
     used = re.escape(plain(config["used_word"]))
     not_before = "|".join(re.escape(plain(w)) for w in config["used_not_before"])
+    # The words between may not turn the sentence into a wish: "i've had i need a bottle".
+    between = rf"(?:\s+(?!{_alternatives_of(config['not_between'])}(?![\w-]))[\w-]+)"
     verb_object = re.compile(
-        rf"(?<![\w-])(?:{verb_body})(?:\s+[\w-]+){{0,{_OBJECT_REACH}}}?\s+(?:{object_body})(?![\w-])"
+        rf"(?<![\w-])(?:{verb_body}){between}{{0,{_OBJECT_REACH}}}?\s+(?:{object_body})(?![\w-])"
         rf"|(?<![\w-]){used}(?![\w-])(?!\s+(?:{not_before})(?![\w-]))"
+        rf"|(?<![\w-]){used}\s+{_alternatives_of(config['used_then'])}(?![\w-])"
     )
     return _phrases(config["phrases"]), verb_object, _phrases(config["not_happened"])
 
@@ -271,39 +290,193 @@ def _clauses(text: str) -> list[str]:
     return [plain(part) for part in parts if plain(part)]
 
 
+#: Stands for "{n}" (any one word) in the word lists while they are made into patterns.
+_ANY_WORD = "anyoneword"
+
+#: The person and someone else together: "me and my cousin", "my friend and i".
+_TOGETHER = re.compile(
+    r"(?<![\w-])(?:me|i)\s+and\s+(?:my\s+)?[\w-]+\s*$|(?<![\w-])and\s+(?:i|me)\s*$"
+)
+
+
+@cache
+def _use_context() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """Slips told with a time ("slipped on tuesday"); what makes a use no slip of the person's:
+    no alcohol after it, their own medication, or someone else doing it."""
+    config = _words()["use_reports"]
+    timed = config["with_time"]
+    with_time = re.compile(
+        rf"(?<![\w-]){_alternatives_of(timed['verbs'])}\s+{_alternatives_of(timed['times'])}"
+        r"(?![\w-])"
+    )
+    after = _alternatives_of(
+        item.replace("{n}", _ANY_WORD) for item in config["not_a_use_after"]
+    ).replace(_ANY_WORD, r"[\w-]+")
+    right_after = _alternatives_of(config["not_a_use_right_after"])
+    not_a_use_after = re.compile(
+        rf"^(?:\s+[\w-]+){{0,3}}?\s+{after}(?![\w-])|^(?:\s+[\w-]+)?\s+{right_after}(?![\w-])"
+    )
+    own_medication = re.compile(rf"{_alternatives_of(config['own_medication'])}$")
+    someone_else = re.compile(rf"^{_alternatives_of(config['someone_else'])}$")
+    return with_time, not_a_use_after, own_medication, someone_else
+
+
+@cache
+def _adverbs() -> frozenset[str]:
+    return frozenset(plain(word) for word in _words()["use_reports"]["adverbs"])
+
+
+def _someone_else_did_it(before: str) -> bool:
+    """Whether the word right before a use (adverbs aside) names someone other than the person:
+    "my dad drank", "he relapsed", "everyone was drinking". After "and" the subject is the one
+    before it ("i was at my cousins and ended up taking …"), so only the very next word counts.
+    """
+    if _TOGETHER.search(before):
+        return False  # "me and my friend drank", "my friend and i got high"
+    someone_else = _use_context()[3]
+    words = [word for word in before.split() if word not in _adverbs()][-2:]
+    return bool(words) and (
+        someone_else.match(words[-1]) is not None or someone_else.match(" ".join(words)) is not None
+    )
+
+
+@cache
+def _history_just_before() -> re.Pattern[str]:
+    history = _alternatives_of(_words()["use_reports"]["history_just_before"])
+    return re.compile(rf"(?<![\w-]){history}\s*$")
+
+
+def _is_a_slip(clause: str, match: re.Match[str]) -> bool:
+    _, _, not_happened = _use_patterns()
+    _, not_a_use_after, own_medication, _ = _use_context()
+    before, after = clause[: match.start()], clause[match.end() :]
+    return not (
+        not_happened.search(before)
+        or _history_just_before().search(before)
+        or _someone_else_did_it(before)
+        or not_a_use_after.match(after)
+        or own_medication.search(match.group(0))
+    )
+
+
 def reports_use(text: str) -> bool:
     """Whether the message says the person drank or used, in any tense.
 
-    "i drank", "had a couple drinks last night after", "used on friday", "picked up again" —
-    yes. "i almost drank", "i didnt drink", "if i used i'd lose everything", "i used to drink
-    every day", "i used my coping skills" — no.
+    "i drank", "had a couple drinks last night after", "used on friday", "picked up again",
+    "slipped on tuesday", "been drinking all week" — yes. "i almost drank", "i didnt drink",
+    "if i used i'd lose everything", "i used to drink every day", "i used my coping skills",
+    "drinking water", "my dad drank a lot", "took my pills" — no.
     """
-    phrases, verb_object, not_happened = _use_patterns()
+    phrases, verb_object, _ = _use_patterns()
+    with_time = _use_context()[0]
     for clause in _clauses(text):
-        for pattern in (phrases, verb_object):
+        for pattern in (phrases, verb_object, with_time):
             for match in pattern.finditer(clause):
-                if not not_happened.search(clause[: match.start()]):
+                if _is_a_slip(clause, match):
                     return True
     return False
 
 
 @cache
-def _craving() -> re.Pattern[str]:
-    return _phrases(_words()["craving_phrases"])
+def _craving() -> tuple[re.Pattern[str], ...]:
+    """The craving phrases, and the shape wish + small words + what is wished for."""
+    desire, glue = _alternatives_of(_words()["craving_desires"]), _words()["craving_glue"]
+    target = _alternatives_of(_words()["craving_targets"])
+    bare = _alternatives_of(_words()["craving_bare_targets"])
+    bare_after = _alternatives_of(_words()["craving_bare_after"])
+    between = rf"(?:\s+{_alternatives_of(glue)}){{0,3}}?"
+    return (
+        _phrases(_words()["craving_phrases"]),
+        re.compile(rf"(?<![\w-]){desire}{between}\s+{target}(?![\w-])"),
+        re.compile(rf"(?<![\w-]){desire}{between}\s+{bare}(?=\s+{bare_after}(?![\w-])|\s*$)"),
+    )
+
+
+@cache
+def _craving_words() -> frozenset[str]:
+    """Words of the craving lists ending in -ing, to read "jonesin", "itchin" as them."""
+    lists = ("craving_phrases", "craving_desires", "craving_targets", "craving_glue")
+    return frozenset(
+        word
+        for key in lists
+        for item in _words()[key]
+        for word in plain(item).split()
+        if word.endswith("ing")
+    )
+
+
+def _full_ing(clause: str) -> str:
+    """ "jonesin hard" → "jonesing hard": phone typing drops the g of a craving word."""
+    words = _craving_words()
+    return " ".join(w + "g" if w.endswith("in") and w + "g" in words else w for w in clause.split())
+
+
+@cache
+def _denials() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    not_after = _alternatives_of(_words()["craving_not_after"])
+    return (
+        _phrases(_words()["craving_denials"]),
+        _phrases(_words()["craving_told_before"]),
+        re.compile(rf"^(?:\s+[\w-]+){{0,3}}?\s+{not_after}(?![\w-])"),
+    )
+
+
+def _denied(before: str, after: str) -> bool:
+    """Whether the words around a craving say it is none now: a denial within three words
+    before ("i dont even want a drink"), a telling about it ("i told my doctor about the
+    cravings") or, within four words after, its going ("my cravings have been lower")."""
+    denial, told, going = _denials()
+    near = " ".join(before.split()[-3:])
+    return bool(denial.search(near) or told.search(near) or going.match(after))
 
 
 def tells_craving(text: str) -> bool:
-    """Whether the message speaks of wanting to drink or use ("could really use a drink rn").
+    """Whether the message speaks of wanting to drink or use ("could really use a drink rn",
+    "all i can think about is getting high", "jonesin hard", "i didnt drink even though i
+    wanted to").
 
-    Not when the same clause denies it: "i didnt even want a drink", "no cravings today".
+    Not when the same clause denies it ("i didnt even want a drink", "no cravings today") or
+    what is wanted is no alcohol ("i want a drink of water").
     """
-    _, _, not_happened = _use_patterns()
-    for clause in _clauses(text):
-        for match in _craving().finditer(clause):
-            before = clause[: match.start()]
-            if not not_happened.search(before) and not re.search(r"(?<![\w-])no\s*$", before):
-                return True
-    return False
+    _, not_a_use_after, _, _ = _use_context()
+    clauses = [_full_ing(clause) for clause in _clauses(text)]
+    for clause in clauses:
+        for pattern in _craving():
+            for match in pattern.finditer(clause):
+                before, after = clause[: match.start()], clause[match.end() :]
+                if not _denied(before, after) and not not_a_use_after.match(after):
+                    return True
+    return _elided_craving(clauses)
+
+
+@cache
+def _elided() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    elided = re.compile(rf"(?<![\w-]){_alternatives_of(_words()['craving_elided'])}\s*$")
+    return elided, _phrases(_words()["craving_elided_use"])
+
+
+def _elided_craving(clauses: list[str]) -> bool:
+    """ "i didnt drink even though i wanted to": a wish whose object is the use told before."""
+    elided, use = _elided()
+    return any(
+        elided.search(clause) and any(use.search(other) for other in clauses[:index])
+        for index, clause in enumerate(clauses)
+    )
+
+
+@cache
+def _resisted() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    denial = _alternatives_of(_words()["resisted_denials"])
+    uses = _alternatives_of(_words()["resisted_uses"])
+    shape = re.compile(rf"(?<![\w-]){denial}(?:\s+[\w-]+){{0,2}}?\s+{uses}(?![\w-])")
+    return shape, _phrases(_words()["resisted_phrases"])
+
+
+def says_resisted(text: str) -> bool:
+    """Whether the message tells of a use resisted: "i didnt drink even though i wanted to",
+    "stayed sober", "didnt give in". A slip read into it is a misreading."""
+    shape, phrases = _resisted()
+    return any(shape.search(clause) or phrases.search(clause) for clause in _clauses(text))
 
 
 # --------------------------------------------------------------------------- requests
@@ -314,26 +487,134 @@ def _requests(key: str) -> re.Pattern[str]:
     return _phrases(_words()[key])
 
 
-#: A question about what the assistant is, not a request to reach someone.
-_ABOUT_THE_ASSISTANT = re.compile(
-    r"\b(are|r)\s+(you|u)\b|\bis\s+(this|it|that|there)\s+(a\s+)?(real|actual|live|human)\b"
-    r"|\b(am i|are we)\s+(talking|speaking|chatting)\b|\bis a (real|actual) person\b"
-)
+@cache
+def _about_the_assistant() -> tuple[re.Pattern[str], ...]:
+    """Questions about what the assistant is ("are you a real person?"), not requests."""
+    return tuple(re.compile(pattern) for pattern in _words()["about_the_assistant"])
+
+
+def _alternatives(key: str) -> str:
+    """A regex alternation of one word family of reply_words.yml."""
+    return _alternatives_of(_words()[key])
+
+
+#: Longest message read as a bare request: "human please", "my therapist pls", "call my nurse".
+MAX_BARE_REQUEST_WORDS = 6
 
 
 @cache
-def _person_patterns() -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(pattern) for pattern in _words()["person_patterns"])
+def _person_shapes() -> tuple[tuple[re.Pattern[str], ...], tuple[re.Pattern[str], ...]]:
+    """The shapes of a request for a person, built from the word families in reply_words.yml.
+
+    The first group counts in a message of any length; the second only in a short one, where
+    an imperative ("talk to my nurse") or a bare person ("real human pls") is the request.
+    """
+    lead, soft = _alternatives("person_leads"), _alternatives("person_softeners")
+    reach, det = _alternatives("person_reach"), _alternatives("person_determiners")
+    role, someone = _alternatives("person_roles"), _alternatives("person_someone")
+    real, polite = _alternatives("person_real"), _alternatives("person_polite")
+    ask, callback = _alternatives("person_ask_words"), _alternatives("person_callback")
+    callback_me = _alternatives_of(c for c in _words()["person_callback"] if "me" in c.split())
+    # "my therapist", "the ketamine clinic", "someone at the clinic", "dr smith", "a real person".
+    target = rf"(?:{det}\s+(?:[\w-]+\s+)?{role}|{role}|{real}|{someone})(?![\w-])"
+    a_role = rf"(?:{det}\s+(?:[\w-]+\s+)?{role}|{real})(?![\w-])"
+    start, end = r"(?<![\w-])", r"(?![\w-])"
+    anywhere = (
+        # "can i please talk to my therapist", "how do i get hold of someone at the clinic"
+        rf"{start}{lead}(?:\s+{soft}){{0,2}}\s+{reach}\s+{target}",
+        # "can someone from the clinic call me", "pls have my therapist text me"
+        rf"{start}{ask}\s+(?:\w+\s+)?(?:{someone}|{det}\s+(?:[\w-]+\s+)?{role})"
+        rf"(?:\s+[\w-]+){{0,4}}?\s+{callback}{end}",
+        # "any chance my nurse could ring me", "someone can call me back"
+        rf"{start}(?:{someone}|{det}\s+(?:[\w-]+\s+)?{role})\s+(?:could|can)\s+(?:\w+\s+)?"
+        rf"{callback_me}{end}",
+        # "i need a real person", "i want my therapist", "get me my counselor"
+        rf"{start}{lead}(?:\s+{soft}){{0,2}}\s+{a_role}",
+        # "is there someone i can talk to", "someone to speak to"
+        rf"{start}{someone}\s+(?:that\s+|who\s+)?(?:i\s+can|i\s+could|to)\s+(?:talk|speak|call"
+        rf"|reach|contact|text|chat|ring|message){end}",
+        # "is anyone there from the clinic"
+        rf"{start}(?:is|are)\s+{someone}\s+(?:there\s+|around\s+|available\s+|on\s+)?"
+        rf"(?:from|at|in)\s+(?:the|my)\s+(?:[\w-]+\s+)?{role}{end}",
+        # "who can i call", "who should i talk to"
+        rf"{start}who\s+(?:can|do|should|could|would|am)\s+i\s+(?:supposed\s+to\s+)?"
+        rf"(?:talk|speak|call|contact|reach|message|email|text|ring|phone|chat){end}",
+        # "is there a number", "whats the clinics number", "therapists email"
+        rf"{start}(?:is\s+there|whats|what\s+is|what\s+s|do\s+you\s+have|send\s+me|give\s+me)"
+        rf"\s+(?:a|the|an|any|their|your)?\s*(?:[\w-]+\s+)?(?:phone\s+|contact\s+|direct\s+)?"
+        rf"(?:number|email|contact\s+details|contact\s+info)(?!\s+of){end}",
+        rf"{start}{role}s?\s+(?:phone\s+|office\s+|contact\s+)?(?:number|contact|email|hours"
+        rf"|phone|details|info){end}",
+        # "get my therapist on the phone"
+        rf"{start}(?:get|put)\s+{a_role}\s+on\s+(?:the\s+)?(?:phone|line){end}",
+        # "i need help from a real person"
+        rf"{start}{lead}(?:\s+{soft}){{0,2}}\s+(?:some\s+)?(?:help|support|advice|answers?)"
+        rf"\s+from\s+{target}",
+    )
+    short = (
+        # "talk to my nurse", "contact the clinic", "call someone pls"
+        rf"^(?:{polite}\s+)*{reach}\s+{target}",
+        # "real human pls", "an actual person", "human please"
+        rf"^(?:{polite}\s+)*{real}(?:\s+{polite})*$",
+        # "anyone from the clinic?", "someone at my care team pls"
+        rf"^(?:{polite}\s+)*{someone}\s+(?:from|at)\s+(?:the|my)\s+(?:[\w-]+\s+)?{role}"
+        rf"(?:\s+{polite})*$",
+        # "my therapist pls", "therapist now"
+        rf"^(?:{det}\s+)?(?:[\w-]+\s+)?{role}(?:\s+{polite})+$",
+        # "call me please", "can someone call me back"
+        rf"^(?:{polite}\s+)*(?:(?:can|could)\s+(?:you|u|someone|somebody)\s+)?{callback}"
+        rf"(?:\s+(?:back|{polite}))*$",
+    )
+    return (
+        tuple(re.compile(shape) for shape in anywhere),
+        tuple(re.compile(shape) for shape in short),
+    )
+
+
+@cache
+def _not_a_request() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """Words before (no one to ask, a plan), right before (a question whether one should) and
+    after (when, tomorrow) that make it no request."""
+    before = _phrases(_words()["person_not_a_request"])
+    just_before = re.compile(rf"(?<![\w-]){_alternatives('person_plan_just_before')}\s*$")
+    after = re.compile(rf"^\s*{_alternatives('person_plan_after')}(?![\w-])")
+    return before, just_before, after
+
+
+def _no_request_around(clause: str, match: re.Match[str]) -> bool:
+    """Whether the words around a request shape make it none ("i dont really have anyone i
+    can call": the shape's first word may end the phrase that says so)."""
+    before, just_before, after = _not_a_request()
+    ahead = clause[: match.start()]
+    first_word = clause[match.start() :].split(maxsplit=1)[0]
+    return bool(
+        before.search(f"{ahead}{first_word}")
+        or just_before.search(ahead)
+        or after.match(clause[match.end() :])
+    )
 
 
 def asks_for_a_person(text: str) -> bool:
-    """Whether the message asks to reach a person: the therapist, the clinic, "a real person"."""
-    words = plain(text)
-    if _requests("person_requests").search(words):
-        return True
-    if _ABOUT_THE_ASSISTANT.search(words):
-        return False  # "are you a real person?" asks what the assistant is (utter_iamabot)
-    return any(pattern.search(words) for pattern in _person_patterns())
+    """Whether the message asks to reach a person: the therapist, the clinic, "a real person".
+
+    Read clause by clause: a clause asking what the assistant is ("are you a real person?")
+    is no request, and neither is a clause that tells of having no one ("i wish i had someone
+    to talk to") or of a plan ("i'll call my therapist tomorrow", "talk to my counselor when i
+    feel low"): those are feelings and answers, which the conversation must keep.
+    """
+    anywhere, short = _person_shapes()
+    shapes = (_requests("person_requests"), *anywhere)
+    if len(_words_of(text)) <= MAX_BARE_REQUEST_WORDS:
+        shapes += short
+    for part in re.split(r"[.!?;,\n]+|\s+(?:but|though|tho)\s+", text):
+        clause = " ".join(_words_of(part))
+        if not clause or any(p.search(clause) for p in _about_the_assistant()):
+            continue  # "are you a real person?" asks what the assistant is (utter_iamabot)
+        for shape in shapes:
+            for match in shape.finditer(clause):
+                if not _no_request_around(clause, match):
+                    return True
+    return False
 
 
 def asks_for_more(text: str) -> bool:

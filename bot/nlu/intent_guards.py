@@ -1,4 +1,4 @@
-"""Rasa NLU component that corrects three readings the classifier gets wrong in everyday words.
+"""Rasa NLU component that corrects readings the classifier gets wrong in everyday words.
 
 - **A command inside a longer sentence.** "i want to stop letting my dad's voice run my life"
   is an answer, not "stop". Inside a form a ``stop`` intent ends the reflection and the
@@ -10,12 +10,22 @@
   chose a craving, a feeling, or nothing it was sure of.
 - **A craving in everyday words.** "now i really want a drink" read as nothing becomes
   ``report_craving`` when the classifier found nothing more specific.
-- **A request for a person, for more, or a complaint that the answer missed.** "can i talk to
-  my therapist?", "tell me more", "that's not what i asked" in words the classifier files
-  elsewhere become ``contact_care_team``, ``more_detail`` or ``not_what_i_asked``.
+- **A craving resisted, read as a slip.** "i didn't drink even though i wanted to" is no slip:
+  a ``report_lapse`` on a message that tells of a use denied and of wanting it, and of no use,
+  becomes ``report_craving`` (:func:`bot.reply_reading.says_resisted`).
+- **A request for a person.** "can someone call me", "real human pls", "how do i get hold of
+  my therapist" become ``contact_care_team`` whatever the classifier read, except a crisis
+  (the crisis detector and policy answer it, with the clinic's numbers), a "no" (it may answer
+  "are you safe right now?", where the crisis policy reads the intent), a slip (its safety
+  check comes first) or a message for the care team (a more specific request).
+- **A request for more, or a complaint that the answer missed.** "tell me more", "that's not
+  what i asked" in words the classifier files elsewhere become ``more_detail`` or
+  ``not_what_i_asked``.
 
 It runs after the FallbackClassifier and before the crisis detector (config.yml), so danger
-still overrides everything. What it changed is recorded under ``intent_guard``.
+still overrides everything: the guards never replace ``crisis``, and whatever they choose, the
+detector makes a message it finds dangerous ``crisis`` afterwards. What they changed is recorded
+under ``intent_guard``.
 """
 
 from __future__ import annotations
@@ -42,6 +52,7 @@ from bot.reply_reading import (
     command_intents,
     is_command_shaped,
     reports_use,
+    says_resisted,
     says_wrong_answer,
     tells_craving,
 )
@@ -58,33 +69,47 @@ DEFAULT_INTENT = "share_reflection"
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class IntentGuards(GraphComponent, IntentClassifier):
-    """Replaces the classifier's intent in the three cases above; leaves every other alone."""
+    """Replaces the classifier's intent in the cases above; leaves every other alone."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.component_config = config
         self._slip_over = frozenset(config["slip_over"])
         self._craving_over = frozenset(config["craving_over"])
         self._requests_over = frozenset(config["requests_over"])
+        self._person_kept = frozenset(config["person_kept"])
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        """Which classifier readings a slip or a craving in plain words may replace."""
+        """Which classifier readings a slip, a craving or a request in plain words may replace;
+        ``person_kept``: the readings a request for a person never replaces."""
+        # Readings of a message that says nothing more specific than the words the guards read.
+        # Not "deny": a "no" may answer "are you safe right now?", which the crisis policy
+        # reads by that intent (a no there is urgent), so no guard takes it away.
+        unspecific = [
+            "share_feeling",
+            "vent",
+            "share_reflection",
+            "out_of_scope",
+            "nlu_fallback",
+            "greet",
+            "goodbye",
+            "help",
+            "affirm",
+            "unsure",
+            "thank",
+            "gratitude",
+            "milestone",
+            "bot_challenge",
+        ]
         return {
-            "slip_over": [
-                "report_craving",
-                "report_trigger",
-                "share_feeling",
-                "vent",
-                "share_reflection",
-                "out_of_scope",
-                "nlu_fallback",
-            ],
-            "craving_over": [
-                "share_feeling",
-                "vent",
-                "share_reflection",
-                "out_of_scope",
-                "nlu_fallback",
+            "slip_over": ["report_craving", "report_trigger", "start_checkin", *unspecific],
+            "craving_over": unspecific,
+            "person_kept": [
+                "crisis",
+                "deny",
+                "report_lapse",
+                "leave_care_team_message",
+                "contact_care_team",
             ],
             "requests_over": [
                 "help",
@@ -130,7 +155,7 @@ class IntentGuards(GraphComponent, IntentClassifier):
         intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
         if intent is None or text.startswith("/"):
             return
-        if intent in self._requests_over and asks_for_a_person(text):
+        if intent not in self._person_kept and asks_for_a_person(text):
             self._replace(message, intent, PERSON_INTENT, "person")
         elif intent in command_intents() and not is_command_shaped(text):
             self._replace(message, intent, _next_best(message, command_intents()), "not_a_command")
@@ -138,10 +163,17 @@ class IntentGuards(GraphComponent, IntentClassifier):
             self._replace(message, intent, WRONG_ANSWER_INTENT, "wrong_answer")
         elif intent in self._requests_over and asks_for_more(text):
             self._replace(message, intent, MORE_INTENT, "more")
+        elif intent == LAPSE_INTENT and self._resisted(text):
+            self._replace(message, intent, CRAVING_INTENT, "resisted")
         elif intent in self._slip_over and reports_use(text):
             self._replace(message, intent, LAPSE_INTENT, "slip")
         elif intent in self._craving_over and tells_craving(text):
             self._replace(message, intent, CRAVING_INTENT, "craving")
+
+    @staticmethod
+    def _resisted(text: str) -> bool:
+        """A craving told with the use it did not lead to: no slip, whatever the classifier read."""
+        return says_resisted(text) and tells_craving(text) and not reports_use(text)
 
     @staticmethod
     def _replace(message: Message, original: str, replacement: str, rule: str) -> None:

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from bot.parsing import (
     MAX_ANSWER_CHARS,
     RatingOutOfRange,
+    RatingRange,
+    RatingWord,
     clean_answer,
     find_entry_number,
     find_session_date,
@@ -20,7 +22,9 @@ from bot.parsing import (
     parse_rating,
     parse_session_date,
     parse_trigger_types,
+    read_rating_words,
 )
+from bot.reply_reading import is_unsure
 
 NUMBER_WORDS = [
     "zero",
@@ -154,6 +158,95 @@ def test_parse_rating_never_raises_anything_else_and_stays_in_range(text: str) -
     assert result is None or 0 <= result <= 10
 
 
+# Ratings as people type them at "how strong is any craving, 0 to 10?" and "how is your mood?":
+# numbers in words and sentences, ranges, and words.
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("six", 6),
+        ("seven-ish", 7),
+        ("sixish", 6),
+        ("8/10", 8),
+        ("6 out of 10", 6),
+        ("7 outta 10", 7),
+        ("honestly like 9", 9),
+        ("prob a 4", 4),
+        ("a solid 8", 8),
+        ("def a 9 rn", 9),
+        ("slept like 4 hours so mood is prob a 5", 5),
+        ("day 30 sober and feeling like an 8", 8),
+        ("had 2 drinks earlier, craving is 6 now", 6),
+        ("mood 6/10 after 3 hrs sleep", 6),
+        ("at 5pm it was 7", 7),
+        ("3 days clean, feeling a 7", 7),
+    ],
+)
+def test_a_rating_said_in_a_sentence_is_taken(text: str, expected: int) -> None:
+    assert parse_rating(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high"),
+    [
+        ("like a 6 maybe 7", 6, 7),
+        ("a 6. maybe 7", 6, 7),
+        ("maybe 3 or 4", 3, 4),
+        ("6-7ish", 6, 7),
+        ("six or seven", 6, 7),
+        ("prob 7 or 8", 7, 8),
+        ("5 or so, maybe 6", 5, 6),
+    ],
+)
+def test_a_rating_between_two_numbers_is_a_range(text: str, low: int, high: int) -> None:
+    assert parse_rating(text) is None
+    assert read_rating_words(text, "mood") == RatingRange(low, high)
+
+
+@pytest.mark.parametrize(
+    ("text", "scale", "value"),
+    [
+        ("pretty strong", "intensity", 7),
+        ("really bad", "intensity", 8),
+        ("really bad", "mood", 2),
+        ("not great", "mood", 4),
+        ("so-so", "mood", 5),
+        ("meh", "mood", 5),
+        ("through the roof", "intensity", 10),
+        ("barely there", "intensity", 1),
+        ("about half", "intensity", 5),
+        ("medium", "intensity", 5),
+        ("kinda high", "intensity", 7),
+        ("low-ish", "mood", 3),
+        ("lowish", "intensity", 2),
+        ("okayish", "mood", 5),
+        ("super high", "intensity", 8),
+        ("strong af", "intensity", 8),
+        ("sooo bad", "mood", 2),
+        ("not too bad", "mood", 6),
+        ("not too bad", "intensity", 3),
+        ("decent", "mood", 6),
+        ("shitty", "mood", 2),
+        ("no cravings", "intensity", 0),
+        ("none at all", "intensity", 0),
+        ("off the charts", "intensity", 10),
+        ("medium-high", "intensity", 6),
+        ("50/50", "mood", 5),
+        ("pretty high tbh", "intensity", 8),
+    ],
+)
+def test_a_rating_in_words_is_proposed(text: str, scale: str, value: int) -> None:
+    assert parse_rating(text) is None
+    assert read_rating_words(text, scale) == RatingWord(value)
+
+
+@pytest.mark.parametrize("text", ["6.5", "banana", "very", "the 3rd", "slept 4 hours"])
+def test_no_rating_is_read_where_there_is_none(text: str) -> None:
+    assert parse_rating(text) is None
+    assert read_rating_words(text, "mood") is None
+
+
 # --------------------------------------------------------------------------- free text
 
 
@@ -231,6 +324,26 @@ def test_is_skip_trusts_the_skip_intent_only_for_short_replies() -> None:
     assert not is_skip("I don't really want to talk about that part", "skip")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "idk",
+        "dunno",
+        "pass",
+        "nah",
+        "nothing really",
+        "not sure yet",
+        "no intention rn",
+        "i don't have one",
+        "can't remember",
+        "not sure when",
+        "idk tbh",
+    ],
+)
+def test_non_answers_are_skipped(text: str) -> None:
+    assert is_skip(text, None) or is_unsure(text)
+
+
 # --------------------------------------------------------------------------- dates
 
 
@@ -270,6 +383,65 @@ def test_parse_session_date(text: str, expected: date) -> None:
     ["banana", "", "skip", "6", "2026", "last week", "recently", "2026-02-30", "🙂"],
 )
 def test_parse_session_date_returns_none_for_no_single_day(text: str) -> None:
+    assert parse_session_date(text, FRIDAY) is None
+
+
+# Answers to "When was your session?" as they are typed: greetings and hedges around the date,
+# short and misspelt weekdays, ordinals, relative days. FRIDAY is 27 November 2026.
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("hey it was tuesday", date(2026, 11, 24)),
+        ("sunday i think", date(2026, 11, 22)),
+        ("like 3 days ago", date(2026, 11, 24)),
+        ("last thurs", date(2026, 11, 26)),
+        ("last sat", date(2026, 11, 21)),
+        ("weds", date(2026, 11, 25)),
+        ("wensday", date(2026, 11, 25)),
+        ("tuseday i guess", date(2026, 11, 24)),
+        ("monday afternoon", date(2026, 11, 23)),
+        ("mon morning", date(2026, 11, 23)),
+        ("on the 3rd", date(2026, 11, 3)),
+        ("the 30th", date(2026, 10, 30)),  # this month's 30th is still to come
+        ("dec 2", date(2025, 12, 2)),
+        ("december 2nd", date(2025, 12, 2)),
+        ("a week ago today", date(2026, 11, 20)),
+        ("it was yesterday lol", date(2026, 11, 26)),
+        ("yday", date(2026, 11, 26)),
+        ("yesturday", date(2026, 11, 26)),
+        ("last nite", date(2026, 11, 26)),
+        ("hi! yesterday", date(2026, 11, 26)),
+        ("like an hour ago", FRIDAY),
+        ("this aft", FRIDAY),
+        ("tues at 3pm", date(2026, 11, 24)),
+        ("tuesday at 3", date(2026, 11, 24)),
+        ("this sunday", date(2026, 11, 22)),
+        ("not sure, maybe monday", date(2026, 11, 23)),
+        ("good morning! it was monday", date(2026, 11, 23)),
+        ("monday the 23rd", date(2026, 11, 23)),
+    ],
+)
+def test_parse_session_date_as_typed_in_a_chat(text: str, expected: date) -> None:
+    assert parse_session_date(text, FRIDAY) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "may",  # a month alone is no day
+        "march",
+        "monday or tuesday",
+        "monday the 3rd",  # the 3rd was a Tuesday
+        "the other day",
+        "last weekend",
+        "a couple days ago",
+        "mondays are hard",
+        "hey",
+    ],
+)
+def test_parse_session_date_does_not_guess(text: str) -> None:
     assert parse_session_date(text, FRIDAY) is None
 
 

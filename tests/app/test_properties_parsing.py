@@ -31,6 +31,7 @@ from bot.parsing import (
     parse_rating,
     parse_session_date,
     parse_trigger_types,
+    read_rating_words,
 )
 
 
@@ -125,6 +126,38 @@ def test_text_without_digits_or_number_words_is_never_a_rating(text: str) -> Non
     assert parse_rating(text) is None
 
 
+@given(
+    value=RATINGS,
+    count=st.integers(min_value=0, max_value=99),
+    unit=st.sampled_from(["hours", "hrs", "days", "drinks", "weeks", "pm"]),
+)
+def test_a_number_counting_something_else_is_not_the_rating(
+    value: int, count: int, unit: str
+) -> None:
+    assert parse_rating(f"slept {count} {unit}, mood {value}") == value
+    assert parse_rating(f"{min(count, 10)} {unit}") is None
+
+
+@pytest.mark.parametrize("scale", ["mood", "intensity"])
+def test_an_amplified_rating_word_is_further_from_the_middle(scale: str) -> None:
+    own = {" ".join(k.split()) for k in words()["rating_words"][scale]}
+    for word, value in words()["rating_words"][scale].items():
+        for amplified in (f"really {word}", f"{word} af"):
+            if amplified in own or value == 5:
+                continue
+            reading = read_rating_words(amplified, scale)
+            assert reading is not None, amplified
+            assert abs(reading.value - 5) >= abs(value - 5), amplified
+
+
+@pytest.mark.parametrize("scale", ["mood", "intensity"])
+def test_every_rating_word_reads_as_its_value_with_ish_and_fillers(scale: str) -> None:
+    for word, value in words()["rating_words"][scale].items():
+        for text in (word, f"like {word} tbh", f"{word.upper()}!"):
+            reading = read_rating_words(text, scale)
+            assert reading is not None and reading.value == value, text
+
+
 # --------------------------------------------------------------------------- entry numbers
 
 
@@ -162,6 +195,43 @@ def test_n_days_ago_in_a_sentence_is_exact(today: date, days: int, before: str) 
     expected = today - timedelta(days=days)
     assert find_session_date(f"{before} {days} days ago", today) == expected
     assert parse_session_date(f"{days} days ago", today) == expected
+
+
+#: What people put around a date answer: greetings, hedges, "it was".
+DATE_AROUND = st.tuples(
+    st.sampled_from(["", "hey", "hi!", "um", "ok so", "it was", "hey it was", "i think"]),
+    st.sampled_from(["", "i think", "lol", "i guess", "?", "tbh", "after work"]),
+)
+
+
+@settings(deadline=None)
+@given(today=DAYS, data=st.data(), lead=st.sampled_from(["on", "last", ""]), around=DATE_AROUND)
+def test_a_weekday_however_spelled_and_whatever_is_around_it_is_that_weekday(
+    today: date, data: st.DataObject, lead: str, around: tuple[str, str]
+) -> None:
+    weekday = data.draw(st.sampled_from(WEEKDAYS))
+    spelling = data.draw(st.sampled_from([weekday, *words()["date_spellings"][weekday]]))
+    before, after = around
+    text = " ".join(part for part in (before, lead, spelling, after) if part)
+    assert parse_session_date(text, today) == parse_session_date(weekday, today), text
+
+
+@settings(deadline=None)
+@given(today=DAYS, day=st.integers(min_value=1, max_value=31))
+def test_an_ordinal_day_is_that_day_of_the_month_and_never_to_come(today: date, day: int) -> None:
+    suffix = {1: "st", 2: "nd", 3: "rd", 21: "st", 22: "nd", 23: "rd", 31: "st"}.get(day, "th")
+    for text in (f"the {day}{suffix}", f"on the {day}{suffix}", f"{day}{suffix}"):
+        found = parse_session_date(text, today)
+        assert found is not None and found.day == day and found <= today, text
+        assert (today - found).days < 93
+
+
+@settings(deadline=None)
+@given(today=DAYS, phrase=st.sampled_from(["yesterday", "today", "3 days ago", "last night"]))
+def test_fillers_around_a_date_change_nothing(today: date, phrase: str) -> None:
+    expected = parse_session_date(phrase, today)
+    for text in (f"hey it was {phrase} lol", f"um {phrase} i think", f"{phrase} i guess tbh"):
+        assert parse_session_date(text, today) == expected, text
 
 
 @settings(deadline=None)

@@ -14,6 +14,7 @@ from bot.reply_reading import (
     looks_like_question,
     read_form_reply,
     reports_use,
+    says_resisted,
     says_wrong_answer,
     tells_craving,
 )
@@ -194,3 +195,261 @@ def test_more_and_wrong_answer():
     assert asks_for_more("tell me more pls")
     assert says_wrong_answer("thats not what i asked lol")
     assert not asks_for_more("i want to tell my mom more about my recovery and my plans for it")
+
+
+# --------------------------------------------------------------------------- asking for a person
+# Everyday ways of asking for a human, as typed on a phone: the classifier files many of them
+# as out_of_scope, greet, help or share_reflection, so the words alone must carry them.
+
+ASKING_FOR_A_PERSON = [
+    "i need to talk to someone not a bot",
+    "can someone call me",
+    "how do i get hold of my therapist",
+    "is there a number i can call",
+    "put me through to my counselor",
+    "put me thru to someone pls",
+    "i want a real human",
+    "an actual person please",
+    "real human pls",
+    "human please",
+    "can i talk to my case manager",
+    "can my case manager call me",
+    "i need my nurse",
+    "need to speak w my doc",
+    "get me my counselor",
+    "can i get a call back",
+    "pls have someone call me",
+    "can someone reach out to me",
+    "can i have someone from my team call",
+    "get my therapist on the phone",
+    "how can i get in contact with the clinic",
+    "can you have my therapist call me",
+    "is anyone there from the clinic",
+    "not a bot pls",
+    "call me please",
+    "number to call?",
+    "my therapist pls",
+    "i need help from a real person",
+    "hey can i speak to someone at the clinic",
+    "i need someone to call me back",
+    "youre a bot. i want a human",
+    "who do i contact about my dose",
+    "any chance my nurse could ring me today",
+    "i'd really like a human to look at this",
+    "hello? anyone from the clinic?",
+]
+
+
+@pytest.mark.parametrize("text", ASKING_FOR_A_PERSON)
+def test_everyday_requests_for_a_person(text):
+    assert asks_for_a_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "talked to my counselor today it went well",
+        "i wish i had someone to talk to",
+        "i dont really have anyone i can call",
+        "nobody to talk to tonight",
+        "you're not a real person are you",
+        "youre not a bot right",
+        "is there an actual human here",
+        "i'll call my therapist tomorrow",
+        "i'll ask my therapist to call me back",
+        "gonna text my therapist later",
+        "i want to talk to my therapist more openly",
+        "reach out to someone when i feel low",
+        "i need to call my mom",
+        "can you call my mum for me",
+        "i feel like a real person again",
+        "my nurse called me yesterday",
+        "do i need a doctor to stop drinking",
+        "whats the best phone to buy",
+        "people",
+        "my therapist",
+        "my therapist can call me whenever i need",
+        "my doctor can call in a prescription",
+        "i want to talk about my session",
+        "got a call from someone i used to buy from",
+    ],
+)
+def test_telling_about_people_is_not_asking_for_one(text):
+    assert not asks_for_a_person(text)
+
+
+# --------------------------------------------------------------------------- nothing to say
+# Non-answers to the open questions (the intention above all): a kind skip, never an answer.
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nothing really",
+        "not sure yet",
+        "no intention rn",
+        "dunno",
+        "nah",
+        "um nah",
+        "i don't have one",
+        "i dont really have one yet",
+        "nothing rn",
+        "not really",
+        "no intentions atm",
+        "nah not really",
+        "still thinking about it",
+        "can't remember",
+        "cant remember the date",
+        "not sure when",
+        "no idea when tbh",
+        "i forget",
+        "havent decided yet",
+        "idk really",
+        "nah nothing rn",
+        "nothing i can think of",
+    ],
+)
+def test_nothing_to_say_is_unsure(text):
+    assert is_unsure(text)
+    assert read_form_reply(text, "share_reflection") is Reading.UNSURE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nothing really stood out except feeling calm",
+        "nothing",
+        "none",
+        "no",
+        "nah i felt good actually",
+        "i forgot how much i loved music",
+        "not sure the session helped much",
+        "to be kinder to myself",
+    ],
+)
+def test_answers_that_start_like_nothing_to_say_stay_answers(text):
+    assert not is_unsure(text)
+
+
+# --------------------------------------------------------------------------- cravings and slips
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "now i really want a drink",
+        "could really use a drink rn",
+        "white-knuckling it",
+        "itching to use",
+        "all i can think about is getting high",
+        "jonesing",
+        "jonesin hard tonight",
+        "feenin for a bump",
+        "dying to get high",
+        "id kill for a beer",
+        "i could murder a pint",
+        "my body is screaming for a drink",
+        "wish i could just have one drink",
+        "i want to go to the liquor store so bad",
+        "tryna get drunk tonight",
+        "want 2 drink",
+        "i need a hit",
+        "cant stop thinking about booze",
+        "i really want to use again",
+        "thinking of relapsing",
+        "my brain wants a drink",
+        "the urge is strong today",
+        "i didn't drink even though i wanted to",
+        "could rly go for a cold one",
+        "thinking about scoring tonight",
+    ],
+)
+def test_cravings_in_everyday_words(text):
+    assert tells_craving(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "drinking water",
+        "my dad drank a lot when i was a kid",
+        "i want to stop drinking",
+        "i need to pick up my kids",
+        "i want to use my coping skills",
+        "i want a drink of water",
+        "i dont even want to use",
+        "my cravings have been way lower since the session",
+        "i told my doctor about the cravings and she listened",
+        "i need to fix my car",
+        "i want to use the app more",
+    ],
+)
+def test_no_craving_in_everyday_words(text):
+    assert not tells_craving(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "had a couple drinks last night",
+        "i drank",
+        "used on friday",
+        "picked up again",
+        "i slipped",
+        "relapsed over the weekend",
+        "slipped on tuesday",
+        "been drinking all week",
+        "i was drinking at the party",
+        "went out drinking saturday",
+        "ended up using again",
+        "i drunk a whole bottle of wine",
+        "me and my buddy got wasted friday",
+        "my friend and i got high",
+        "im drunk right now",
+        "broke my streak last night",
+        "back to day one",
+        "i used a little over the weekend, dont be mad",
+        "messed up again last night",
+        "i was at my cousins and ended up taking some of his percs",
+    ],
+)
+def test_more_slips_in_any_tense(text):
+    assert reports_use(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i didn't drink even though i wanted to",
+        "drinking water",
+        "my dad drank a lot when i was a kid",
+        "he relapsed last month",
+        "everyone was drinking at the bbq",
+        "my ex is drinking again",
+        "i had a glass of water",
+        "we drank coffee and talked",
+        "i took my pills as prescribed",
+        "i slipped on the ice",
+        "i drank for 20 years before i got sober",
+        "back when i was using i barely left my flat",
+        "had my ketamine session yesterday",
+        "after the day ive had i need a bottle",
+        "i got high marks on my test",
+    ],
+)
+def test_no_slip_of_the_persons_own(text):
+    assert not reports_use(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "resisted"),
+    [
+        ("i didn't drink even though i wanted to", True),
+        ("wanted a drink so bad but i didnt give in", True),
+        ("stayed sober through the whole wedding", True),
+        ("i drank", False),
+        ("i really want a drink", False),
+    ],
+)
+def test_a_use_resisted(text, resisted):
+    assert says_resisted(text) is resisted

@@ -94,3 +94,106 @@ def test_telling_about_the_therapist_is_not_a_request(guards):
     message = classified("my therapist said i should journal more", ("share_reflection", 0.8))
     guards.process([message])
     assert message.get("intent")["name"] == "share_reflection"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("i need to talk to someone not a bot", "out_of_scope"),
+        ("hey can someone call me", "greet"),
+        ("how do i get hold of my therapist", "help"),
+        ("is there a number i can call", "share_reflection"),
+        ("put me through to my counselor pls", "nlu_fallback"),
+        ("real human pls", "bot_challenge"),
+        ("can i speak to someone at the clinic about my dose", "psychoeducation"),
+        ("stop. i want an actual person", "stop"),
+        ("get my case manager on the phone", "report_trigger"),
+    ],
+)
+def test_a_request_for_a_person_is_one_whatever_the_classifier_read(guards, text, intent):
+    message = classified(text, (intent, 0.7), ("contact_care_team", 0.2))
+    guards.process([message])
+    assert message.get("intent") == {"name": "contact_care_team", "confidence": 0.2}
+    assert message.get(GUARD_KEY) == {"from": intent, "rule": "person"}
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # Risk is the crisis detector's and policy's: a crisis reading is never replaced.
+        ("i cant do this anymore, can someone call me", "crisis"),
+        # A "no" may answer "are you safe right now?", which the crisis policy reads by intent.
+        ("no i need to talk to someone", "deny"),
+        # A slip's safety check comes first.
+        ("i drank last night, can i talk to my counselor", "report_lapse"),
+        ("can you tell my therapist i need to reschedule", "leave_care_team_message"),
+    ],
+)
+def test_a_request_for_a_person_keeps_crisis_and_safety_readings(guards, text, intent):
+    message = classified(text, (intent, 0.7), ("contact_care_team", 0.2))
+    guards.process([message])
+    assert message.get("intent")["name"] == intent
+    assert message.get(GUARD_KEY) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("talked to my counselor today it went well", "share_reflection"),
+        ("i wish i had someone to talk to", "share_feeling"),
+        ("you're not a real person are you", "bot_challenge"),
+        ("i'll call my therapist tomorrow about it", "share_reflection"),
+    ],
+)
+def test_telling_about_people_keeps_its_reading(guards, text, intent):
+    message = classified(text, (intent, 0.8), ("contact_care_team", 0.1))
+    guards.process([message])
+    assert message.get("intent")["name"] == intent
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("hey. all i can think about is getting high", "greet"),
+        ("help im jonesing so bad", "help"),
+        ("could really use a drink rn", "out_of_scope"),
+        ("itching to use after that call", "vent"),
+    ],
+)
+def test_a_craving_in_everyday_words_is_a_craving(guards, text, intent):
+    message = classified(text, (intent, 0.6), ("report_craving", 0.3))
+    guards.process([message])
+    assert message.get("intent")["name"] == "report_craving"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("30 days and then i drank on saturday", "milestone"),
+        ("relapsed over the weekend", "share_feeling"),
+        ("slipped on tuesday, feel awful", "vent"),
+    ],
+)
+def test_a_slip_in_any_tense_is_a_slip(guards, text, intent):
+    message = classified(text, (intent, 0.6), ("report_lapse", 0.3))
+    guards.process([message])
+    assert message.get("intent")["name"] == "report_lapse"
+
+
+def test_a_craving_resisted_is_no_slip(guards):
+    message = classified(
+        "i didn't drink even though i wanted to", ("report_lapse", 0.6), ("report_craving", 0.3)
+    )
+    guards.process([message])
+    assert message.get("intent") == {"name": "report_craving", "confidence": 0.3}
+    assert message.get(GUARD_KEY) == {"from": "report_lapse", "rule": "resisted"}
+
+
+@pytest.mark.parametrize(
+    "text", ["drinking water and resting", "my dad drank a lot when i was a kid", "i drank"]
+)
+def test_no_craving_resisted_and_no_slip_of_ones_own_keep_their_reading(guards, text):
+    message = classified(text, ("share_reflection", 0.6), ("report_lapse", 0.3))
+    guards.process([message])
+    expected = "report_lapse" if text == "i drank" else "share_reflection"
+    assert message.get("intent")["name"] == expected
