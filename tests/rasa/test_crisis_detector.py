@@ -758,6 +758,9 @@ LEVELLED: list[tuple[str, str, str]] = [
     # violence in the past tense is still urgent
     ("he punched me in the stomach on saturday", "urgent", "violence"),
     ("my girlfriend strangled me during a row last night", "urgent", "violence"),
+    # trying is the present: a plan for the weekend is urgent, not a recent attempt
+    ("i'm trying to kill myself this weekend", "urgent", "suicide"),
+    ("im trying to end it all on saturday", "urgent", "suicide"),
     # dangerous withdrawal
     ("quit the xanax four days ago and now i'm seeing shadows and shaking", "urgent", "withdrawal"),
     # a child at risk
@@ -793,6 +796,7 @@ def test_levels(crisis_matcher: CrisisMatcher, text: str, level: str, category: 
     "text",
     [
         # distant history, told calmly, is not a crisis now
+        "my first overdose was at age 19 and i have been clean a long while",
         "i overdosed years ago, before i got clean",
         "my dad hit me when i was a kid",
         "i used to cut when i was a teenager",
