@@ -128,6 +128,7 @@ CRISIS: list[tuple[str, str]] = [
     ("my boyfriend overdosed", "overdose"),
     ("took too many xanax bars", "overdose"),
     ("💊💊 took all my 💊", "overdose"),
+    ("got the 🔫 out, tonight is the night", "suicide"),
     ("I want to die of an overdose", "overdose"),
     ("i think im od'ing", "overdose"),
     ("I just took 20 pills", "overdose"),
@@ -803,6 +804,7 @@ def test_levels(crisis_matcher: CrisisMatcher, text: str, level: str, category: 
         "i had a seizure when i was detoxing back in 2015",
         # news and other people far away
         "there were hundreds of overdoses in my city this year according to the news",
+        "read a news story about fentanyl overdoses in our town",
         # milestones about withdrawal passing
         "two weeks sober and the shakes are finally gone",
         "stopped drinking and i'm seeing my kids more",
