@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TRAINING_FILE = ROOT / "data" / "psychoeducation.yml"
 MORE_FILE = ROOT / "bot" / "content" / "psychoeducation_more.yml"
 SOURCES_FILE = ROOT / "bot" / "content" / "sources.yml"
-HOLDOUT_FILE = ROOT / "tests" / "nlu" / "holdout_psychoeducation.yml"
+HOLDOUT_FILE = ROOT / "tests" / "nlu_eval" / "holdout_psychoeducation.yml"
 DOMAIN_FILE = ROOT / "domain.yml"
 # The team's facts page lives beside the project checkout, not in it: checked where present.
 FACTS_PAGE = ROOT.parent / "shared" / "reference" / "psychoeducation-facts.md"

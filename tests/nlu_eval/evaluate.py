@@ -78,7 +78,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--nlu",
-        default=str(PROJECT_ROOT / "tests" / "nlu"),
+        default=str(Path(__file__).resolve().parent),
         help="held-out NLU data (file or folder)",
     )
     parser.add_argument(

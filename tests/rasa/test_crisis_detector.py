@@ -762,6 +762,8 @@ LEVELLED: list[tuple[str, str, str]] = [
     # trying is the present: a plan for the weekend is urgent, not a recent attempt
     ("i'm trying to kill myself this weekend", "urgent", "suicide"),
     ("im trying to end it all on saturday", "urgent", "suicide"),
+    # a week's supply at once is an amount, not a time past
+    ("accidentally took my whole week's methadone", "urgent", "overdose"),
     # dangerous withdrawal
     ("quit the xanax four days ago and now i'm seeing shadows and shaking", "urgent", "withdrawal"),
     # a child at risk
