@@ -1,7 +1,8 @@
 """The quick mood and craving check-in.
 
 A mood of 2 or lower brings the direct safety question, a craving of 8 or higher a coping offer
-(actions/risk.py).
+(actions/risk.py). A slip told in the note is recorded as a slip, and a craving told in it gets
+the coping offer too (actions/slips.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.forms import (
-    JournalFormValidation,
     answered_slots,
     form_slots,
     rating_answer,
@@ -25,12 +25,15 @@ from actions.risk import (
     keep_interrupted,
     notice_after_save,
 )
+from actions.slips import NoticesSlipsAndCravings
 from bot import journal_text
 
 FORM = "checkin_form"
 
 
-class ValidateCheckinForm(SafetyQuestionMixin, JournalFormValidation):
+class ValidateCheckinForm(SafetyQuestionMixin, NoticesSlipsAndCravings):
+    """A slip or a craving told in an answer gets its own reply (actions/slips.py)."""
+
     def name(self) -> str:
         return "validate_checkin_form"
 

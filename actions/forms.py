@@ -33,7 +33,7 @@ from actions.form_replies import (
     answer_side_step,
     reask_events,
 )
-from bot import journal, journal_text, safety_plan
+from bot import journal, journal_text, risk_checks, safety_plan
 from bot.acknowledgements import acknowledge
 from bot.journal import EntryView
 from bot.lapse_details import lapse_fields, read_lapse
@@ -51,7 +51,7 @@ from bot.parsing import (
     parse_trigger_types,
     read_rating_words,
 )
-from bot.reply_reading import Reading, looks_like_question, read_form_reply
+from bot.reply_reading import Reading, asks_for_a_person, looks_like_question, read_form_reply
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def reset_form_events(
 ) -> list[EventType]:
     """Clear a form's slots, the slots that go with it, and (by default) ``paused_form``."""
     slots = form_slots(domain, form_name) + list(FORM_EXTRA_SLOTS.get(form_name, ()))
-    slots += [REASK_SLOT, *RATING_PROPOSAL_SLOTS, "last_ack", "support_offered"]
+    slots += [REASK_SLOT, *RATING_PROPOSAL_SLOTS, "last_ack", "support_offered", "craving_told"]
     events = [SlotSet(slot, None) for slot in slots]
     if clear_paused:
         events.append(SlotSet("paused_form", None))
@@ -153,6 +153,21 @@ class Screened:
         return {slot: self.value, **self.slots}
 
 
+#: Safety-plan steps that ask for the people and services to call: there, naming the care
+#: team is the answer (data/care_team.yml).
+CARE_TEAM_ANSWERS = frozenset(
+    {
+        "plan_people_to_ask",
+        "plan_professionals",
+        "plan_coping_alone",
+        "plan_distractions",
+        "plan_warning_signs",
+        "plan_safer_surroundings",
+        "plan_reasons_for_living",
+    }
+)
+
+
 def screen_answer(
     slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
 ) -> Screened:
@@ -177,6 +192,11 @@ def screen_answer(
     if is_skip(text, intent):
         dispatcher.utter_message(response="utter_skipped")
         return Screened(True, SKIPPED)
+    if live and asks_for_a_person(text) and slot not in CARE_TEAM_ANSWERS:
+        # "i want to talk to my therapist" in any words the classifier did not file as a
+        # request for the care team: the clinic's contact details, and the question again.
+        dispatcher.utter_message(response="utter_care_team")
+        return Screened(True, None)
     if live:
         reading = read_form_reply(text, intent)
         if reading is not Reading.ANSWER:
@@ -294,9 +314,34 @@ def validate_rating_answer(
     return {slot: None}
 
 
-def slot_validator(slot: str, check: Callable[..., dict[str, Any]]) -> SlotValidator:
+def kept_answer(value: Any, *, rating: bool) -> str | None:
+    """What is kept as the answer of a reply that told something more pressing besides (a
+    slip, a craving: :meth:`JournalFormValidation.told_besides`), which has had its reply.
+
+    Text is kept as typed (it is the person's answer, and often the slip's own story); a
+    rating only when the reply gives one, else the question is asked again, in other words.
+    Nothing else is said about it: one reply to one message.
+    """
+    text = clean_answer(value if isinstance(value, str) else str(value))
+    if rating:
+        try:
+            found = parse_rating(text)
+        except RatingOutOfRange:
+            return None
+        return None if found is None else str(found)
+    return text if text.strip() and len(text) <= MAX_ANSWER_CHARS else None
+
+
+def slot_validator(
+    slot: str, check: Callable[..., dict[str, Any]], *, rating: bool = False
+) -> SlotValidator:
     """A ``validate_<slot>`` method that hands the value to ``check``: rasa-sdk finds a
-    slot's validator by the method's name, so every answer check is wrapped the same way."""
+    slot's validator by the method's name, so every answer check is wrapped the same way.
+
+    A reply to the question just asked is first read for what it tells besides its answer
+    (the form's :meth:`JournalFormValidation.told_besides`): then that gets the reply, and
+    the answer is kept without the usual acknowledgement (:func:`kept_answer`).
+    """
 
     async def validate(
         self: Any,
@@ -305,6 +350,15 @@ def slot_validator(slot: str, check: Callable[..., dict[str, Any]]) -> SlotValid
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
+        told_besides = getattr(self, "told_besides", None)
+        if (
+            told_besides is not None
+            and value not in (None, SKIPPED)
+            and tracker.get_slot("requested_slot") == slot
+        ):
+            told = told_besides(slot, dispatcher, tracker)
+            if told is not None:
+                return {slot: kept_answer(value, rating=rating), **told}
         return check(slot, value, dispatcher, tracker)
 
     validate.__name__ = f"validate_{slot}"
@@ -318,7 +372,69 @@ def text_answer(slot: str) -> SlotValidator:
 
 def rating_answer(slot: str) -> SlotValidator:
     """A ``validate_<slot>`` method for a 0 to 10 question."""
-    return slot_validator(slot, validate_rating_answer)
+    return slot_validator(slot, validate_rating_answer, rating=True)
+
+
+#: Every 0 to 10 question of the journal forms.
+RATING_SLOTS = frozenset(
+    {
+        "mood",
+        "craving",
+        "trigger_craving",
+        "surf_before",
+        "surf_after",
+        "checkin_mood",
+        "checkin_craving",
+    }
+)
+#: What the direct safety question's "no" resumes the form with (bot/nlu/crisis_policy.py).
+SAFETY_THANKS = "utter_safety_thanks"
+SAFETY_SLOT = "safety_answer"
+
+
+def resumed_by_a_no(tracker: Tracker) -> bool:
+    """Whether this turn is the form coming back after a "no" to the direct safety question:
+    the crisis policy thanked the person for the latest message and ran the form again."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "action" and event.get("name") == SAFETY_THANKS:
+            return True
+    return False
+
+
+def rating_said_with_a_no(
+    tracker: Tracker, required: list[str], form_slots: list[str]
+) -> dict[str, Any]:
+    """The rating a "no" to the safety question also gave ("no. honestly its like a 6 today"),
+    as the answer to the 0 to 10 question the paused form was on: it must not be lost.
+
+    The question is the first of ``required`` still empty, the one the form would ask
+    (``form_slots`` are all the form's questions). Only a rating is
+    taken: a number says what it is, while the rest of a text ("no i just meant work is
+    hard") was about the safety question and is not put in the journal as an answer. A mood
+    low enough for the safety question takes the "no" just given as its answer too, so the
+    same question is not asked twice in a row.
+    """
+    if not resumed_by_a_no(tracker):
+        return {}
+    pending = next((slot for slot in required if tracker.get_slot(slot) is None), None)
+    if pending not in RATING_SLOTS:
+        return {}
+    try:
+        rating = parse_rating(latest_text(tracker))
+    except RatingOutOfRange:
+        return {}
+    if rating is None:
+        return {}
+    found: dict[str, Any] = {pending: str(rating)}
+    if (
+        pending in MOOD_RATING_SLOTS
+        and SAFETY_SLOT in form_slots
+        and risk_checks.mood_needs_safety_question(rating)
+    ):
+        found[SAFETY_SLOT] = risk_checks.SAFETY_NO
+    return found
 
 
 class JournalFormValidation(FormValidationAction, ABC):
@@ -333,6 +449,26 @@ class JournalFormValidation(FormValidationAction, ABC):
     @abstractmethod
     def name(self) -> str:
         """``validate_<form name>``."""
+
+    def told_besides(
+        self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any] | None:
+        """What the reply to ``slot``'s question tells besides its answer, replied to: the
+        slots to set, or None when it tells nothing more (the answer is then checked as
+        usual). None here; the journal forms read slips and cravings (:mod:`actions.slips`)."""
+        return None
+
+    async def get_extraction_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """The form's own extractions, and a rating told with a "no" to the safety question
+        that resumed the form (:func:`rating_said_with_a_no`), validated like any answer."""
+        events = await super().get_extraction_events(dispatcher, tracker, domain)
+        tracker.slots.update({e["name"]: e["value"] for e in events if e.get("event") == "slot"})
+        listed = self.domain_slots(domain)
+        required = await self.required_slots(listed, dispatcher, tracker, domain)
+        told = rating_said_with_a_no(tracker, required, listed)
+        return [*events, *(SlotSet(name, value) for name, value in told.items())]
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -12,7 +12,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.forms import (
-    JournalFormValidation,
     answered_slots,
     asked_enough,
     form_slots,
@@ -31,6 +30,7 @@ from actions.risk import (
     keep_interrupted,
     notice_after_save,
 )
+from actions.slips import NoticesSlipsAndCravings
 from bot import access, journal_text
 from bot.parsing import clean_answer, find_session_date, parse_session_date
 
@@ -54,10 +54,11 @@ def session_date_problem(day: date, reference: date) -> str | None:
     return None
 
 
-class ValidateIntegrationForm(SafetyQuestionMixin, JournalFormValidation):
+class ValidateIntegrationForm(SafetyQuestionMixin, NoticesSlipsAndCravings):
     """Validates the reflection; the session date may come from the message that started it.
 
-    A mood of 2 or lower brings the direct safety question next (actions/risk.py).
+    A mood of 2 or lower brings the direct safety question next (actions/risk.py); a slip or
+    a craving told in an answer gets its own reply (actions/slips.py).
     """
 
     def name(self) -> str:
@@ -97,7 +98,15 @@ class ValidateIntegrationForm(SafetyQuestionMixin, JournalFormValidation):
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
-        """Stores the date as ISO text (``2026-11-26``), or :data:`SKIPPED`."""
+        """Stores the date as ISO text (``2026-11-26``), or :data:`SKIPPED`.
+
+        A slip told instead ("i drank last night") is answered as a slip, and the date is asked
+        again: the day in it is the slip's, not the session's.
+        """
+        if value is not None and tracker.get_slot("requested_slot") == "session_date":
+            told = self.told_besides("session_date", dispatcher, tracker)
+            if told is not None:
+                return {"session_date": None, **told}
         screened = screen_answer("session_date", value, dispatcher, tracker)
         if screened.done:
             return screened.result("session_date")

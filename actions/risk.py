@@ -76,6 +76,8 @@ LAPSE_RESULT_SLOT = "lapse_check_result"
 LAPSE_NEEDS_CHECK_SLOT = "lapse_needs_check"
 #: The message that told the slip, read for the substance and the day when the entry is saved.
 LAPSE_REPORT_SLOT = "lapse_report"
+#: A craving told in words in an answer of the check-in or the reflection (actions/slips.py).
+CRAVING_TOLD_SLOT = "craving_told"
 
 
 def record_flag(sender_id: str, *, message: str, category: str, source: str, level: str) -> bool:
@@ -176,7 +178,8 @@ class SafetyQuestionMixin:
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
-        """yes / not sure → crisis reply and urgent flag; no → thanks; skip → gentle note."""
+        """yes / not sure → crisis reply and urgent flag; no → thanks; skip → gentle note;
+        unclear → asked once more in other words, then the gentle note."""
         if tracker.get_slot("requested_slot") != SAFETY_SLOT:
             # Validated again when a stopped form resumes: keep a "no" silently.
             return {SAFETY_SLOT: value if value in risk_checks.SAFETY_ANSWERS else None}
@@ -186,8 +189,12 @@ class SafetyQuestionMixin:
         answer = _safety_answer_from(text, tracker)
         if answer is None and is_skip(text, latest_intent(tracker)):
             answer = risk_checks.SAFETY_SKIPPED
+        if answer is None and tracker.get_slot(REASK_SLOT) is not None:
+            # Asked twice and still unclear: no third ask, the gentle note as for a skip.
+            answer = risk_checks.SAFETY_SKIPPED
         if answer is None:
-            dispatcher.utter_message(response="utter_safety_answer_not_understood")
+            # The form asks once more, in other words (utter_ask_safety_answer's "once"
+            # wording): one message, never the same question twice in a row.
             return {SAFETY_SLOT: None}
         if answer == risk_checks.SAFETY_NO:
             dispatcher.utter_message(response="utter_safety_answer_no")
@@ -242,11 +249,15 @@ def notice_after_save(
     mood_slot = MOOD_SLOTS.get(form)
     mood = values.get(mood_slot) if mood_slot else None
     high_craving = risk_checks.craving_needs_support(craving)
-    if risk_checks.mood_is_low(mood) and not (high_craving and form not in OFFERS_SUPPORT_ALREADY):
+    # A craving told in words in an answer was promised this offer (actions/slips.py).
+    coping_offer = form not in OFFERS_SUPPORT_ALREADY and (
+        high_craving or bool(tracker.get_slot(CRAVING_TOLD_SLOT))
+    )
+    if risk_checks.mood_is_low(mood) and not coping_offer:
         dispatcher.utter_message(response="utter_low_mood_offer")
+    if coping_offer:
+        dispatcher.utter_message(response="utter_high_craving_offer")
     if high_craving:
-        if form not in OFFERS_SUPPORT_ALREADY:
-            dispatcher.utter_message(response="utter_high_craving_offer")
         record_flag(
             tracker.sender_id,
             message=f"Craving rated {craving}/10 in {_FORM_TITLES[form]}.",

@@ -8,7 +8,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.forms import (
-    JournalFormValidation,
     answered_slots,
     form_slots,
     log_journal_failure,
@@ -20,12 +19,15 @@ from actions.forms import (
     text_answer,
 )
 from actions.risk import notice_after_save
+from actions.slips import NoticesSlipsAndCravings
 from bot import journal_text
 
 FORM = "urge_surfing_form"
 
 
-class ValidateUrgeSurfingForm(JournalFormValidation):
+class ValidateUrgeSurfingForm(NoticesSlipsAndCravings):
+    """A slip told in an answer is recorded as a slip (actions/slips.py)."""
+
     def name(self) -> str:
         return "validate_urge_surfing_form"
 

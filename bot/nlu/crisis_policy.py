@@ -22,14 +22,39 @@ nothing but the tracker and the domain (the ``crisis_detection`` of each message
   now? I'm still here.") once, instead of a menu or a fallback. "Yes" to it ->
   ``utter_glad_safe``; "no" -> the urgent reply again.
 - for a few more turns after that, or after the direct safety question (:data:`SUPPORTIVE_TURNS`),
-  an "ok", an "idk" or a feeling outside a form gets ``utter_supportive`` (short and warm: the safety plan, the care team, or just talking),
-  never the menu or "I didn't understand". A request ("make a safety plan") is answered.
+  an "ok", an "idk", a "help" or a feeling outside a form gets ``utter_supportive`` (short and
+  warm: the safety plan, the care team, or just talking), never the menu or "I didn't
+  understand". A request ("make a safety plan") is answered. Warm replies of their own (to a
+  thanks, a vent) do not end these turns; a reply to another question does.
+
+The answer to the direct safety question is read from its words as well as its intent
+(:func:`read_safety_reply`), because people rarely answer with a bare button: "nah im ok just
+tired", "no. honestly its like a 6 today", "i'm fine lets keep going". Erring towards help:
+
+- risk the detector finds in the answer, or a yes or a not-sure anywhere in it: urgent;
+- a no ("no", "nah", "i'm fine", "not really" …) without either: thanks, and the paused form
+  again with its answers untouched (a rating said with the no, "no, like a 6", is taken by the
+  form's validation on the action server: :mod:`actions.forms`);
+- a request of its own ("are you a real person?"): answered as usual;
+- anything else: one re-ask in other words (``utter_ask_safety_again``; the same text is never
+  sent twice in a row), and if that is unclear too, a kind line (``utter_safety_carry_on``) and
+  the paused form again.
+
+One more reading of words at this level, because no rule can: right after an answer about the
+treatment outside a form (``action_answer_question`` and its follow-ups), "tell me more" in any
+words gets the longer answer (``action_more_detail``) and "that's not what I asked" the
+next-best topic (``action_not_what_i_asked``), whatever intent the classifier gave them
+("continue_form", "skip", "nlu_fallback" …). Never over a risk signal: the crisis sequences are
+decided first, and a message with risk is never a follow-up. It lives in this policy because it
+is the one that reads the tracker before the rules and abstains otherwise.
 
 Otherwise the policy abstains (all zeros) and the other policies decide.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +67,8 @@ from rasa.shared.core.events import ActionExecuted, ActiveLoop, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.reply_reading import asks_for_more, plain, says_wrong_answer
+from bot.risk_checks import SAFETY_NO, SAFETY_UNSURE, SAFETY_YES, parse_safety_answer
 from bot.safety.assessment import assess
 from bot.safety.detector import default_matcher, mentions_risk_words
 
@@ -66,12 +93,85 @@ GUESSES_NEED_RISK_WORDS_IN = frozenset(
     {"integration_form", "checkin_form", "trigger_form", "urge_surfing_form", "lapse_check_form"}
 )
 SAFETY_THANKS = "utter_safety_thanks"
+#: The direct question asked once more, in other words, when the answer was unclear.
+ASK_AGAIN_RESPONSE = "utter_ask_safety_again"
+#: After a second unclear answer: a kind line (and the paused form again), no third ask.
+CARRY_ON_RESPONSE = "utter_safety_carry_on"
+ASK_RESPONSES = frozenset({ASK_RESPONSE, ASK_AGAIN_RESPONSE})
 STILL_HERE = "utter_still_here"
 GLAD_SAFE = "utter_glad_safe"
 RISK_FLAG_ACTION = "action_record_risk_flag"
 DEACTIVATE_LOOP_ACTION = "action_deactivate_loop"
 YES_INTENTS = frozenset({"affirm", "unsure"})
 NO_INTENTS = frozenset({"deny"})
+#: Requests of their own: after the direct question they are answered as usual unless their
+#: words say yes or not sure ("yes. can i talk to someone?" is urgent). Every other intent
+#: (feelings, "ok", a number, the fallback …) is read as an answer to the question.
+ANSWERED_AS_USUAL = frozenset(
+    {
+        "bot_challenge",
+        "psychoeducation",
+        "more_detail",
+        "not_what_i_asked",
+        "start_integration",
+        "start_checkin",
+        "report_craving",
+        "report_lapse",
+        "report_trigger",
+        "start_urge_surfing",
+        "coping_menu",
+        "show_journal",
+        "keep_entry",
+        "discard_entry",
+        "export_my_data",
+        "erase_my_data",
+        "make_safety_plan",
+        "show_safety_plan",
+        "contact_care_team",
+        "leave_care_team_message",
+        "stop",
+    }
+)
+#: Words of replies that say nothing either way, whatever intent the classifier gives them
+#: ("ok thanks" is often read as affirm): such a reply is asked again, not taken as a yes.
+NOT_AN_ANSWER = frozenset(
+    {
+        "ok",
+        "okay",
+        "k",
+        "kk",
+        "sure",
+        "alright",
+        "right",
+        "hm",
+        "hmm",
+        "thanks",
+        "thank",
+        "you",
+        "thx",
+        "ty",
+        "cool",
+        "oh",
+        "ah",
+        "i",
+        "see",
+        "got",
+        "it",
+    }
+)
+#: Words that only soften what follows ("nah im ok, kind of tired"), dropped before reading an
+#: answer: the safety answers' word list counts "kind of" as a yes.
+_SOFTENERS = re.compile(r"(?<![\w'])(?:kind of|kinda|sort of|sorta|a bit|a little)(?![\w'])")
+#: A no in words the safety answers' list leaves out, because there they can be part of a yes.
+_MORE_NOS = re.compile(
+    r"(?<![\w'])(?:i'?m|i am) (?:fine|good|alright|all right)(?![\w'])"
+    r"|(?<![\w'])(?:all good|nothing like that|not thinking (?:about|of) (?:that|it))(?![\w'])"
+)
+#: "i'm not ok" is no "no": the list's "i'm not" means "i'm not having those thoughts".
+_NOT_WELL = re.compile(
+    r"(?<![\w'])(?:not|n't|nt) (?:really |feeling |doing )?"
+    r"(?:ok|okay|fine|good|alright|all right|safe|well|great)(?![\w'])"
+)
 #: How long a conversation that got an urgent reply stays elevated: an ask is then urgent.
 ELEVATED_SECONDS = 6 * 3600
 #: Messages that get the one check-in after an urgent reply instead of their usual answer:
@@ -90,16 +190,31 @@ CHECK_IN_INTENTS = frozenset(
         "share_feeling",
         "vent",
         "gratitude",
+        "help",
     }
 )
 
 
-#: How many messages after an urgent reply stay in the supportive mode.
-SUPPORTIVE_TURNS = 4
+#: How many messages after an urgent reply (or the direct question) stay in the supportive mode:
+#: long enough for the "ok", "idk" and "help" that follow a crisis reply, which read as a
+#: person still shaken, not as one asking for the menu.
+SUPPORTIVE_TURNS = 6
 SUPPORTIVE = "utter_supportive"
 #: Messages that get the supportive reply in those turns: the check-in's, except greetings,
 #: thanks, goodbyes and venting, which have warm replies of their own ("Just talk" is a vent).
+#: "help" or "i dont know what to do" then asks for support, not for the menu.
 SUPPORTIVE_INTENTS = CHECK_IN_INTENTS - {"thank", "goodbye", "greet", "vent"}
+#: Form commands that, with nothing paused, would get "nothing in progress" and a menu.
+SUPPORTIVE_WITH_NOTHING_PAUSED = frozenset({"continue_form", "skip", "stop"})
+
+#: Answers about the treatment outside a form (data/psychoeducation.yml, actions/psychoeducation.py).
+PSYCHOEDUCATION_ANSWERS = frozenset(
+    {"action_answer_question", "action_more_detail", "action_not_what_i_asked"}
+)
+MORE_DETAIL_ACTION = "action_more_detail"
+OTHER_ANSWER_ACTION = "action_not_what_i_asked"
+#: Intents that keep their own answer right after one about the treatment: a new question.
+_NOT_FOLLOW_UPS = frozenset({CRISIS_INTENT, "psychoeducation"})
 
 
 @dataclass
@@ -126,6 +241,23 @@ class _Turn:
             return {}
         match = default_matcher().detect(self.user.text or "")
         return assess(match, classifier_crisis=1.0).as_dict()
+
+    def detector_risk(self) -> dict[str, Any]:
+        """The detector's own finding in the message (not a classifier guess), or ``{}``.
+
+        Read again from the text when the message carries no assessment (a conversation
+        replayed from a story): the answer to the safety question must never be taken as a
+        "no" past a risk the detector sees in it.
+        """
+        value = (self.user.parse_data or {}).get("crisis_detection")
+        if isinstance(value, dict) and value.get("level"):
+            found = value
+        else:
+            match = default_matcher().detect(self.user.text or "")
+            found = assess(match).as_dict() if match is not None else {}
+        if found.get("source") == "classifier" or found.get("level") in (None, "none"):
+            return {}
+        return found
 
 
 def _turns(tracker: DialogueStateTracker) -> list[_Turn]:
@@ -168,6 +300,7 @@ def crisis_sequence(tracker: DialogueStateTracker, known: set[str]) -> list[str]
         return None
     turn, before = turns[-1], turns[:-1]
     previous = before[-1] if before else None
+    asked = previous is not None and bool(ASK_RESPONSES.intersection(previous.actions))
 
     def reply(kind: str | None) -> str:
         name = f"{CRISIS_PREFIX}{kind or DEFAULT_KIND}"
@@ -182,11 +315,15 @@ def crisis_sequence(tracker: DialogueStateTracker, known: set[str]) -> list[str]
     if turn.intent == CRISIS_INTENT or turn.detection.get("level") == "ask":
         level = turn.detection.get("level") or "ask"
         kind = turn.detection.get("kind")
+        guess = turn.detection.get("source") == "classifier"
         if level == "ask" and _elevated(tracker, turn.user.timestamp):
+            level = "urgent"
+        elif level == "ask" and asked and not guess:
+            # Risk in the answer to the question itself: asking again would only repeat it.
             level = "urgent"
         elif (
             level == "ask"
-            and turn.detection.get("source") == "classifier"
+            and guess
             and (
                 turn.active_loop in GUESSES_NOT_ASKED_IN
                 or turn.active_loop in GUESSES_NEED_RISK_WORDS_IN
@@ -196,15 +333,12 @@ def crisis_sequence(tracker: DialogueStateTracker, known: set[str]) -> list[str]
             return None  # the form takes the answer; the detector has read it already
         if level in ("urgent", "recent"):
             return urgent(kind if level == "urgent" else "recent")
-        return [*close, ASK_RESPONSE]
+        if not asked:
+            return [*close, ASK_RESPONSE]
+        # A classifier's guess on the answer to the question: its words decide, below.
 
-    if previous is not None and ASK_RESPONSE in previous.actions:
-        if turn.intent in YES_INTENTS:
-            return urgent(DEFAULT_KIND)
-        if turn.intent in NO_INTENTS:
-            paused = previous.active_loop if DEACTIVATE_LOOP_ACTION in previous.actions else None
-            return [SAFETY_THANKS, *([paused] if paused in known else [])]
-        return None
+    if asked and previous is not None:
+        return _answer_to_safety_question(turn, before, known, urgent)
 
     if previous is not None and STILL_HERE in previous.actions:
         if turn.intent == "affirm":
@@ -215,21 +349,128 @@ def crisis_sequence(tracker: DialogueStateTracker, known: set[str]) -> list[str]
                 None,
             )
             return urgent(earlier[len(CRISIS_PREFIX) :] if earlier else DEFAULT_KIND)
-        return None
+        # Anything else after "are you safe?" is one of the supportive turns (below).
 
     if previous is not None and _urgent_reply(previous.actions) and turn.intent in CHECK_IN_INTENTS:
         return [STILL_HERE]
     if (
         turn.active_loop is None
-        and turn.intent in SUPPORTIVE_INTENTS
+        and _supportive_intent(turn.intent, tracker)
         and _supportive_chain(before[-SUPPORTIVE_TURNS:])
     ):
         return [SUPPORTIVE]
     return None
 
 
-#: Replies that keep the supportive mode going: the crisis replies and the ones that follow them.
-_SUPPORTIVE_CHAIN = frozenset({ASK_RESPONSE, SAFETY_THANKS, STILL_HERE, GLAD_SAFE, SUPPORTIVE})
+def read_safety_reply(text: str) -> str | None:
+    """What a typed reply to "are you having thoughts of ending your life?" says: ``"yes"``,
+    ``"unsure"``, ``"no"``, or ``None`` when it says none of them.
+
+    The safety answers' word list (:func:`bot.risk_checks.parse_safety_answer`) decides, erring
+    towards help (a yes or a not-sure anywhere wins: "no... well maybe" is not sure), after
+    the softeners that turn a no into a yes there are dropped ("nah im ok, kind of tired"), with
+    the few nos it leaves out ("i'm fine lets keep going"). "i'm not ok" is not sure, not a no;
+    a bare "ok" says nothing.
+    """
+    if says_nothing(text):
+        return None
+    lowered = text.casefold().replace("\u2019", "'")
+    if _NOT_WELL.search(lowered):
+        return SAFETY_UNSURE
+    answer = parse_safety_answer(_SOFTENERS.sub(" ", lowered))
+    if answer is None and _MORE_NOS.search(lowered):
+        return SAFETY_NO
+    return answer
+
+
+def says_nothing(text: str) -> bool:
+    """Whether a reply is only an "ok", a "thanks" or a "hmm" (:data:`NOT_AN_ANSWER`)."""
+    words = [word for word in plain(text).split() if word != "?"]
+    return bool(words) and all(word in NOT_AN_ANSWER for word in words)
+
+
+def _reading(turn: _Turn) -> str | None:
+    """The answer: a button by its intent; typed words by what they say, and when they say
+    neither yes nor no, by the classifier's not sure or no, or its yes unless the reply is
+    only an "ok" (:func:`says_nothing`: "ok thanks" is no yes to this question)."""
+    text = turn.user.text or ""
+    if not text.startswith("/"):
+        answer = read_safety_reply(text)
+        if answer is not None:
+            return answer
+        if says_nothing(text):
+            return None
+    if turn.intent == "unsure":
+        return SAFETY_UNSURE
+    if turn.intent in YES_INTENTS:
+        return SAFETY_YES
+    if turn.intent in NO_INTENTS:
+        return SAFETY_NO
+    return None
+
+
+def _answer_to_safety_question(
+    turn: _Turn,
+    before: list[_Turn],
+    known: set[str],
+    urgent: Callable[[str | None], list[str]],
+) -> list[str] | None:
+    """The sequence for the message that answers the direct safety question (or its re-ask)."""
+    risk = turn.detector_risk()
+    if risk:
+        level = risk.get("level")
+        return urgent("recent" if level == "recent" else risk.get("kind") or DEFAULT_KIND)
+    answer = _reading(turn)
+    if answer in (SAFETY_YES, SAFETY_UNSURE):
+        return urgent(DEFAULT_KIND)
+    if (turn.intent or "").split("/")[0] in ANSWERED_AS_USUAL:
+        return None
+    paused = _paused_by_question(before)
+    resume = [paused] if paused is not None and paused in known else []
+    if answer == SAFETY_NO:
+        return [SAFETY_THANKS, *resume]
+    if ASK_AGAIN_RESPONSE not in before[-1].actions and ASK_AGAIN_RESPONSE in known:
+        return [ASK_AGAIN_RESPONSE]
+    return [CARRY_ON_RESPONSE, *resume]
+
+
+def _paused_by_question(before: list[_Turn]) -> str | None:
+    """The form the direct question paused: the one active when the turn that asked it came
+    (back past a re-ask), if that turn closed it."""
+    for earlier in reversed(before):
+        if ASK_RESPONSE in earlier.actions:
+            return earlier.active_loop if DEACTIVATE_LOOP_ACTION in earlier.actions else None
+        if ASK_AGAIN_RESPONSE not in earlier.actions:
+            return None
+    return None
+
+
+def _supportive_intent(intent: str | None, tracker: DialogueStateTracker) -> bool:
+    """Whether the message gets the supportive reply in the turns after a crisis reply."""
+    if intent in SUPPORTIVE_INTENTS:
+        return True
+    return intent in SUPPORTIVE_WITH_NOTHING_PAUSED and tracker.get_slot("paused_form") is None
+
+
+#: Replies that keep the supportive mode going: the crisis replies and the ones that follow
+#: them, and the warm replies of their own to a thanks, an "ok", a feeling or a vent.
+_SUPPORTIVE_CHAIN = frozenset(
+    {
+        *ASK_RESPONSES,
+        SAFETY_THANKS,
+        CARRY_ON_RESPONSE,
+        STILL_HERE,
+        GLAD_SAFE,
+        SUPPORTIVE,
+        "utter_welcome",
+        "utter_im_here",
+        "utter_share_feeling",
+        "utter_gratitude",
+        "vent_form",
+        "utter_vent_ack",
+        "action_end_vent",
+    }
+)
 
 
 def _supportive_chain(recent: list[_Turn]) -> bool:
@@ -239,17 +480,51 @@ def _supportive_chain(recent: list[_Turn]) -> bool:
     question, not the crisis reply three messages before.
     """
     for earlier in reversed(recent):
-        if _urgent_reply(earlier.actions) or ASK_RESPONSE in earlier.actions:
+        if _urgent_reply(earlier.actions) or ASK_RESPONSES.intersection(earlier.actions):
             return True
         if not _SUPPORTIVE_CHAIN.intersection(earlier.actions):
             return False
     return False
 
 
+def follow_up_sequence(tracker: DialogueStateTracker, known: set[str]) -> list[str] | None:
+    """The answer to "tell me more" or "that's not what I asked" said in any words right after
+    an answer about the treatment outside a form; None for anything else.
+
+    Read from the words (:func:`bot.reply_reading.says_wrong_answer`,
+    :func:`~bot.reply_reading.asks_for_more`) because the classifier files them under
+    whatever is nearest ("go on" as continue_form, "no i meant something else" as skip). A
+    button (``/more_detail``) and a new question keep their own rules, and a message with any
+    risk signal is never a follow-up.
+    """
+    turns = _turns(tracker)
+    if len(turns) < 2:
+        return None
+    turn, previous = turns[-1], turns[-2]
+    text = turn.user.text or ""
+    if (
+        turn.active_loop is not None
+        or not PSYCHOEDUCATION_ANSWERS.intersection(previous.actions)
+        or text.startswith("/")
+        or (turn.intent or "").split("/")[0] in _NOT_FOLLOW_UPS
+        or turn.detection.get("level") not in (None, "none")
+    ):
+        return None
+    if says_wrong_answer(text):
+        action = OTHER_ANSWER_ACTION
+    elif asks_for_more(text):
+        action = MORE_DETAIL_ACTION
+    else:
+        return None
+    return [action] if action in known else None
+
+
 def next_crisis_action(tracker: DialogueStateTracker, known: set[str]) -> str | None:
     """The next action of this turn's sequence; None when the sequence is done (the last
     step is listening, or a resumed form taking over) or this is not such a turn."""
     sequence = crisis_sequence(tracker, known)
+    if sequence is None:
+        sequence = follow_up_sequence(tracker, known)
     if sequence is None:
         return None
     done: list[str] = []

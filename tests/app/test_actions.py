@@ -199,7 +199,15 @@ ACK_LINES = all_lines()
 #: Slots every form clears with its answers: how the next question is worded, the last
 #: acknowledgement, a rating proposed from a range or a word.
 CONVERSATION_SLOTS = frozenset(
-    {"reask", "range_low", "range_high", "rating_guess", "last_ack", "support_offered"}
+    {
+        "reask",
+        "range_low",
+        "range_high",
+        "rating_guess",
+        "last_ack",
+        "support_offered",
+        "craving_told",
+    }
 )
 
 

@@ -1,5 +1,6 @@
 """Inside a form: replies that are not answers, ratings as people give them, acknowledgements,
-and a slip told in the middle of a craving reflection."""
+a slip told in the middle of a craving reflection, a rating told with a "no" to the safety
+question, and a request for a person."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 import pytest
 from action_support import (
     PATIENT,
+    empty_slots,
     form_turn,
+    parse_data,
     responses,
     run,
     slot_events,
@@ -17,6 +20,7 @@ from action_support import (
     stored_flags,
     turn,
 )
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.checkin import ActionSaveCheckin, ValidateCheckinForm
@@ -340,3 +344,114 @@ def test_after_three_asks_the_question_is_left_kindly(
     slots = validate_integration(domain, dispatcher, slot, text, slots={"reask": "again"})
     assert slots[slot] == SKIPPED
     assert responses(dispatcher) == ["utter_moving_on"]
+
+
+# --------------------------------------------------------------------------- after "no" to the safety question
+
+
+def resumed_after_a_no(
+    domain: dict[str, Any],
+    form: str,
+    message: str,
+    *,
+    thanked: bool = True,
+    slots: dict[str, Any] | None = None,
+) -> Tracker:
+    """The tracker the form's validation gets when the crisis policy read ``message`` as "no"
+    to the direct safety question: thanks, then the paused form again, nothing requested."""
+    latest = parse_data(message, "deny")
+    events: list[dict[str, Any]] = [
+        {"event": "user", "text": message, "parse_data": latest},
+        *([{"event": "action", "name": "utter_safety_thanks"}] if thanked else []),
+        {"event": "active_loop", "name": form},
+        {"event": "action", "name": form},
+    ]
+    values = empty_slots(domain) | (slots or {})
+    return Tracker(PATIENT, values, latest, events, False, None, {"name": form}, form)
+
+
+def validate_resumed(domain: dict[str, Any], dispatcher, tracker: Tracker) -> dict[str, Any]:
+    return slot_events(run(ValidateCheckinForm(), dispatcher, tracker, domain))
+
+
+def test_a_rating_said_with_the_no_answers_the_paused_question(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    tracker = resumed_after_a_no(domain, "checkin_form", "no. honestly its like a 6 today")
+    slots = validate_resumed(domain, dispatcher, tracker)
+    assert slots["checkin_mood"] == "6"
+    assert slots["requested_slot"] == "checkin_craving"
+    assert dispatcher.messages == []
+
+
+def test_a_low_rating_said_with_the_no_is_not_asked_the_same_question_again(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    tracker = resumed_after_a_no(domain, "checkin_form", "nah, its a 2 but im ok")
+    slots = validate_resumed(domain, dispatcher, tracker)
+    assert slots["checkin_mood"] == "2"
+    assert slots["safety_answer"] == "no"
+    assert slots["requested_slot"] == "checkin_craving"
+
+
+def test_a_rating_said_with_the_no_fills_the_first_empty_question_only(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    tracker = resumed_after_a_no(
+        domain, "checkin_form", "no, craving is like 3", slots={"checkin_mood": "5"}
+    )
+    slots = validate_resumed(domain, dispatcher, tracker)
+    assert slots["checkin_craving"] == "3"
+    assert slots["requested_slot"] == "checkin_note"
+
+
+@pytest.mark.parametrize(
+    ("message", "thanked", "filled"),
+    [
+        ("no i just meant work is hard", True, {}),
+        ("no. its like a 6 today", False, {}),  # not the turn of a "no": nothing taken
+        ("no, 6", True, {"checkin_note": None}),  # the pending question is the note, not a rating
+    ],
+)
+def test_nothing_is_taken_from_a_no_without_a_rating_for_the_question(
+    domain: dict[str, Any],
+    dispatcher: CollectingDispatcher,
+    message: str,
+    thanked: bool,
+    filled: dict[str, Any],
+) -> None:
+    answered = {"checkin_mood": "5", "checkin_craving": "2"} if filled else {}
+    tracker = resumed_after_a_no(domain, "checkin_form", message, thanked=thanked, slots=answered)
+    slots = validate_resumed(domain, dispatcher, tracker)
+    assert not {"checkin_mood", "checkin_craving", "checkin_note"} & set(slots)
+
+
+# --------------------------------------------------------------------------- asking for a person
+
+
+@pytest.mark.parametrize("intent", ["nlu_fallback", "out_of_scope", "share_feeling", "inform"])
+@pytest.mark.parametrize(
+    ("slot", "text"),
+    [
+        ("insight", "i want to talk to my therapist"),
+        ("mood", "can i talk to a real person please"),
+    ],
+)
+def test_asking_for_a_person_inside_a_form_gets_the_care_team_and_the_question_again(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, intent: str, slot: str, text: str
+) -> None:
+    slots = validate_integration(domain, dispatcher, slot, text, intent=intent)
+    assert slots == {slot: None, "reask": "once"}
+    assert responses(dispatcher) == ["utter_care_team"]
+
+
+def test_naming_the_care_team_in_the_safety_plan_is_an_answer(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    from actions.safety_plan import ValidateSafetyPlanForm
+
+    text = "i want to talk to my therapist"
+    tracker = form_turn(domain, "safety_plan_form", "plan_professionals", text)
+    slots = slot_events(run(ValidateSafetyPlanForm(), dispatcher, tracker, domain))
+    assert slots["plan_professionals"] == text
+    assert "utter_care_team" not in responses(dispatcher)

@@ -1,6 +1,8 @@
 """The crisis policy's sequences (bot/nlu/crisis_policy.py) on real Rasa trackers: by level
-and kind, the direct safety question answered both ways, a paused form resumed, the
-elevated state and the one check-in after an urgent reply."""
+and kind, the direct safety question answered both ways (buttons and typed words), a paused
+form resumed, one re-ask in other words, the elevated state, the one check-in and the
+supportive turns after an urgent reply, and "tell me more" after an answer about the
+treatment."""
 
 from __future__ import annotations
 
@@ -9,10 +11,15 @@ from typing import Any
 
 import pytest
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
-from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, UserUttered
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.nlu.crisis_policy import ELEVATED_SECONDS, SUPPORTIVE_TURNS, next_crisis_action
+from bot.nlu.crisis_policy import (
+    ELEVATED_SECONDS,
+    SUPPORTIVE_TURNS,
+    next_crisis_action,
+    read_safety_reply,
+)
 
 KNOWN = {
     "utter_crisis_suicide",
@@ -26,16 +33,33 @@ KNOWN = {
     "action_record_risk_flag",
     "action_deactivate_loop",
     "integration_form",
+    "utter_ask_safety_again",
+    "utter_safety_carry_on",
+    "action_answer_question",
+    "action_more_detail",
+    "action_not_what_i_asked",
 }
 
 
-def user(intent: str, level: str | None = None, kind: str | None = None, at: float | None = None):
+def user(
+    intent: str,
+    level: str | None = None,
+    kind: str | None = None,
+    at: float | None = None,
+    text: str = "text",
+    source: str | None = None,
+):
     parse: dict[str, Any] = {}
     if level:
-        parse["crisis_detection"] = {"level": level, "kind": kind}
+        parse["crisis_detection"] = {"level": level, "kind": kind, "source": source}
     return UserUttered(
-        "text", intent={"name": intent, "confidence": 1.0}, parse_data=parse, timestamp=at
+        text, intent={"name": intent, "confidence": 1.0}, parse_data=parse, timestamp=at
     )
+
+
+def says(text: str, intent: str) -> UserUttered:
+    """A typed message the classifier read as ``intent`` and the detector found nothing in."""
+    return user(intent, text=text)
 
 
 def act(name: str, at: float | None = None) -> ActionExecuted:
@@ -283,3 +307,211 @@ def test_the_policy_reads_texts_with_one_matcher_built_once():
     from bot.safety.detector import default_matcher
 
     assert default_matcher() is default_matcher()
+
+
+# --------------------------------------------------------------------------- typed answers to the question
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("nah im ok just tired", "share_feeling"),
+        ("no. honestly its like a 6 today", "show_entry"),
+        ("i'm fine lets keep going", "continue_form"),
+        ("no i just meant work is hard", "vent"),
+        ("nah im ok, kind of tired", "nlu_fallback"),
+        ("not really", "affirm"),
+    ],
+)
+def test_a_typed_no_resumes_the_paused_form(text: str, intent: str):
+    assert run([*asked_in_form(), says(text, intent)]) == [
+        "utter_safety_thanks",
+        "integration_form",
+    ]
+
+
+def test_a_typed_no_outside_a_form_is_thanked():
+    asked = [user("crisis", "ask", "suicide"), act("utter_ask_safety"), act(ACTION_LISTEN_NAME)]
+    assert run([*asked, says("nah im ok just tired", "share_feeling")]) == [
+        "utter_safety_thanks",
+        ACTION_LISTEN_NAME,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("no... well maybe", "deny"),
+        ("i dont know what to do", "help"),
+        ("im not ok", "share_feeling"),
+        ("sometimes", "nlu_fallback"),
+        ("yes. can i talk to someone", "contact_care_team"),
+        ("i do", "affirm"),
+    ],
+)
+def test_a_typed_yes_or_not_sure_is_urgent_whatever_the_intent(text: str, intent: str):
+    assert run([*asked_in_form(), says(text, intent)]) == [
+        "utter_crisis_suicide",
+        "action_record_risk_flag",
+        ACTION_LISTEN_NAME,
+    ]
+
+
+def test_risk_the_detector_finds_in_the_answer_is_urgent_even_after_a_no():
+    """Read again from the words when the message carries no assessment (a replayed story)."""
+    reply = says("no. everyone would be better off without me", "share_feeling")
+    assert run([*asked_in_form(), reply])[0] == "utter_crisis_suicide"
+    stored = user("share_feeling", "ask", "suicide", text="no but it's hopeless", source="detector")
+    assert run([*asked_in_form(), stored])[0] == "utter_crisis_suicide"
+
+
+def test_a_classifier_guess_on_the_answer_leaves_it_to_its_words():
+    guess = user(
+        "share_feeling", "ask", "suicide", text="nah im ok just tired", source="classifier"
+    )
+    assert run([*asked_in_form(), guess]) == ["utter_safety_thanks", "integration_form"]
+
+
+def asked_again() -> list[Event]:
+    return [
+        *asked_in_form(),
+        says("ok", "affirm"),
+        act("utter_ask_safety_again"),
+        act(ACTION_LISTEN_NAME),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [("ok", "affirm"), ("ok thanks", "affirm"), ("thanks", "thank"), ("k", "nlu_fallback")],
+)
+def test_an_unclear_answer_is_asked_once_more_in_other_words(text: str, intent: str):
+    assert run([*asked_in_form(), says(text, intent)]) == [
+        "utter_ask_safety_again",
+        ACTION_LISTEN_NAME,
+    ]
+
+
+def test_after_the_re_ask_a_no_resumes_the_form_and_a_yes_is_urgent():
+    assert run([*asked_again(), says("no", "deny")]) == ["utter_safety_thanks", "integration_form"]
+    assert run([*asked_again(), user("affirm")])[0] == "utter_crisis_suicide"
+
+
+def test_a_second_unclear_answer_is_not_asked_a_third_time():
+    assert run([*asked_again(), says("hmm whatever", "nlu_fallback")]) == [
+        "utter_safety_carry_on",
+        "integration_form",
+    ]
+
+
+def test_a_request_after_the_question_is_answered_as_usual():
+    assert run([*asked_in_form(), says("are you a real person?", "bot_challenge")]) == []
+    assert (
+        run([*asked_in_form(), says("no. can i talk to my therapist", "contact_care_team")]) == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("nah im ok just tired", "no"),
+        ("I\u2019m fine, let's keep going", "no"),
+        ("honestly no", "no"),
+        ("no im not", "no"),
+        ("not thinking about that", "no"),
+        ("no... well maybe", "unsure"),
+        ("i'm not sure", "unsure"),
+        ("i'm not ok", "unsure"),
+        ("no, sometimes", "yes"),
+        ("ok", None),
+        ("im tired", None),
+    ],
+)
+def test_reading_a_typed_answer(text: str, answer: str | None):
+    assert read_safety_reply(text) == answer
+
+
+# --------------------------------------------------------------------------- the supportive turns
+
+
+def still_here_turns() -> list[Event]:
+    return [
+        *urgent_turn(time.time()),
+        user("affirm"),
+        act("utter_still_here"),
+        act(ACTION_LISTEN_NAME),
+    ]
+
+
+@pytest.mark.parametrize("intent", ["help", "nlu_fallback", "unsure", "share_feeling"])
+def test_after_are_you_safe_anything_but_yes_or_no_gets_warmth(intent: str):
+    assert run([*still_here_turns(), user(intent)]) == ["utter_supportive", ACTION_LISTEN_NAME]
+
+
+def test_help_right_after_an_urgent_reply_gets_the_check_in_not_the_menu():
+    assert run([*urgent_turn(time.time()), user("help")]) == [
+        "utter_still_here",
+        ACTION_LISTEN_NAME,
+    ]
+
+
+def test_warm_replies_of_their_own_do_not_end_the_supportive_turns():
+    events = [*still_here_turns(), user("thank"), act("utter_welcome"), act(ACTION_LISTEN_NAME)]
+    assert run([*events, user("nlu_fallback")]) == ["utter_supportive", ACTION_LISTEN_NAME]
+    events += [user("affirm"), act("utter_im_here"), act(ACTION_LISTEN_NAME)]
+    assert run([*events, user("help")]) == ["utter_supportive", ACTION_LISTEN_NAME]
+
+
+def test_carry_on_with_nothing_paused_gets_warmth_but_resumes_a_paused_form():
+    assert run([*still_here_turns(), user("continue_form")]) == [
+        "utter_supportive",
+        ACTION_LISTEN_NAME,
+    ]
+    paused = [SlotSet("paused_form", "checkin_form"), *still_here_turns()]
+    assert run([*paused, user("continue_form")]) == []
+
+
+# --------------------------------------------------------------------------- after an answer about the treatment
+
+
+def answered() -> list[Event]:
+    return [
+        user("psychoeducation", text="how does ketamine work?"),
+        act("action_answer_question"),
+        act(ACTION_LISTEN_NAME),
+    ]
+
+
+@pytest.mark.parametrize("intent", ["continue_form", "nlu_fallback", "affirm", "more_detail"])
+def test_tell_me_more_in_any_intent_gets_the_longer_answer(intent: str):
+    assert run([*answered(), says("tell me more", intent)]) == [
+        "action_more_detail",
+        ACTION_LISTEN_NAME,
+    ]
+
+
+@pytest.mark.parametrize("intent", ["more_detail", "skip", "milestone", "deny"])
+def test_not_what_i_asked_in_any_intent_gets_the_next_best_topic(intent: str):
+    for text in ("that's not what I asked", "no i meant something else"):
+        assert run([*answered(), says(text, intent)]) == [
+            "action_not_what_i_asked",
+            ACTION_LISTEN_NAME,
+        ]
+
+
+def test_follow_ups_are_read_only_right_after_an_answer_outside_a_form():
+    assert run([says("tell me more", "continue_form")]) == []
+    later = [*answered(), says("hi", "greet"), act("utter_greet"), act(ACTION_LISTEN_NAME)]
+    assert run([*later, says("tell me more", "continue_form")]) == []
+    in_form = [*answered(), *IN_FORM]
+    assert run([*in_form, says("tell me more", "continue_form")]) == []
+
+
+def test_buttons_and_new_questions_keep_their_own_rules():
+    assert run([*answered(), says("/more_detail", "more_detail")]) == []
+    assert run([*answered(), says("tell me more about side effects", "psychoeducation")]) == []
+
+
+def test_a_risk_signal_is_never_a_follow_up():
+    reply = user("crisis", "ask", "suicide", text="tell me more, i want it to be over")
+    assert run([*answered(), reply])[-2:] == ["utter_ask_safety", ACTION_LISTEN_NAME]
