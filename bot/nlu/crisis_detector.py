@@ -95,7 +95,8 @@ class CrisisDetector(GraphComponent, IntentClassifier):
         intent = message.get(INTENT) or {}
         ranking = message.get(INTENT_RANKING_KEY) or []
         confidence = _classifier_crisis(intent, ranking)
-        assessment = assess(match, classifier_crisis=confidence)
+        explained = match is None and confidence is not None and self._matcher.explains_away(text)
+        assessment = assess(match, classifier_crisis=confidence, explained=explained)
         if assessment.outcome == NONE:
             return
         logger.debug("Risk: level=%s kind=%s", assessment.outcome, assessment.kind)

@@ -65,10 +65,13 @@ def assess(
     *,
     classifier_crisis: float | None = None,
     elevated: bool = False,
+    explained: bool = False,
 ) -> Assessment:
     """Decide on a message from the detector's ``match`` and the classifier's confidence that
     it is a crisis (``None`` when crisis was not its guess), in an ``elevated`` conversation
-    or not."""
+    or not. ``explained``: the lexicon read the message's risk words as figurative, the
+    distant past or the news (:meth:`bot.safety.detector.CrisisMatcher.explains_away`); the
+    classifier's guess alone then asks nothing."""
     if match is not None:
         if match.level == URGENT:
             return Assessment(URGENT, match.reply, match.category, match.pattern_id, "detector")
@@ -77,6 +80,6 @@ def assess(
         if elevated:
             return Assessment(URGENT, match.reply, match.category, match.pattern_id, "detector")
         return Assessment(ASK, match.reply, match.category, match.pattern_id, "detector")
-    if classifier_crisis is not None:
+    if classifier_crisis is not None and not explained:
         return Assessment(ASK, ASK_REPLY, None, None, "classifier")
     return Assessment(NONE)

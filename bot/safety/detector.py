@@ -312,6 +312,36 @@ class CrisisMatcher:
                 result.append(match)
         return result
 
+    def explains_away(self, text: str) -> bool:
+        """Whether the lexicon read risk words in ``text`` and judged them not a crisis now: a
+        figurative use ("this job is killing me", "dying to know"), or risk told as the distant
+        past or the news ("my cousin overdosed years ago", "an article about overdoses").
+
+        The intent classifier guesses ``crisis`` on exactly such words; where the lexicon has
+        explained them, that guess alone is no reason to ask about suicidal thoughts. The rest
+        of the message must not speak of living, dying, ending or hurting
+        (:func:`mentions_risk_words`): "work is killing me and i just want to disappear" is not
+        explained away, and neither is anything :meth:`detect` finds.
+        """
+        if self._detect(text):
+            return False
+        normalized = self.normalize(text if isinstance(text, str) else "")
+        explained = False
+        for _, window in _windows(normalized):
+            doc = self._make_doc(window)
+            whole = [(0, len(doc))]
+            # The figurative uses, and the candidates none of which survived the time and
+            # clause rules (detect found nothing).
+            spans = [*self._figurative.find(doc, whole), *self._rules.find(doc, whole)]
+            covered = [False] * len(doc)
+            for _, start, end in spans:
+                covered[start:end] = [True] * (end - start)
+            rest = " ".join(token.text for token in doc if not covered[token.i])
+            if mentions_risk_words(rest):
+                return False
+            explained = explained or bool(spans)
+        return explained
+
     def normalize(self, text: str) -> str:
         """The text as the patterns see it (see lexicon/base.yml for the steps)."""
         if not text:

@@ -41,3 +41,10 @@ def test_the_classifier_alone_only_ever_asks(classifier):
 def test_nothing_is_nothing():
     assert assess(None).outcome == NONE
     assert assess(None, elevated=True).outcome == NONE
+
+
+def test_a_classifier_guess_on_words_the_lexicon_explained_asks_nothing():
+    assert assess(None, classifier_crisis=0.97, explained=True).outcome == NONE
+    # the detector's own softer signal still asks, explained or not
+    ask = CrisisMatch("passive_ideation", "x", "p", level="ask", reply="suicide")
+    assert assess(ask, classifier_crisis=0.97, explained=True).outcome == ASK

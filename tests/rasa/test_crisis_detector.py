@@ -1218,3 +1218,34 @@ def test_supersedes_must_name_known_entries(tmp_path: Path) -> None:
     )
     with pytest.raises(LexiconError, match="overdose.wrod"):
         CrisisMatcher(lexicon, nlp=build_pipeline())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "this job is killing me",
+        "i'm dying to know how my scan went",
+        "my cousin overdosed years ago, we still miss him",
+        "read an article about overdoses in the city",
+    ],
+)
+def test_risk_words_read_as_figurative_or_history_are_explained_away(
+    crisis_matcher: CrisisMatcher, text: str
+) -> None:
+    assert crisis_matcher.detect(text) is None
+    assert crisis_matcher.explains_away(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # nothing the lexicon read
+        "hello there",
+        "i feel really flat today",
+        # a figurative use, but the rest speaks of dying or disappearing
+        "my legs are killing me and honestly i could just die",
+        "this week is killing me, i want to disappear",
+    ],
+)
+def test_other_messages_are_not_explained_away(crisis_matcher: CrisisMatcher, text: str) -> None:
+    assert not crisis_matcher.explains_away(text)

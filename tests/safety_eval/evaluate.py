@@ -2,8 +2,8 @@
 the lexicon or the training data).
 
 For every message, the risk assessment (bot/safety/assessment.py) decides urgent, ask, recent
-or none - twice: from the deterministic detector alone, and from the detector with the trained
-model's classifier (the assistant as it runs). Reported per category: urgent recall (urgent with
+or none - twice: from the deterministic detector alone, and as the trained model's pipeline
+records it (the assistant as it runs). Reported per category: urgent recall (urgent with
 the expected reply kind), ask rate, recent rate, and on the hard negatives false urgent replies
 and false asks; and each target below as met or missed:
 
@@ -49,14 +49,18 @@ def load_set(path: Path = SET_PATH) -> dict[str, dict[str, Any]]:
     return yaml.safe_load(path.read_text())["categories"]
 
 
-def classifier_crisis(parse: dict[str, Any]) -> float | None:
-    """The classifier's own confidence in ``crisis`` when it chose it (as the pipeline's crisis
-    component records it), None otherwise."""
+def as_run(parse: dict[str, Any]) -> Assessment:
+    """The assessment the pipeline's crisis component made of the message (none when it
+    recorded nothing): the assistant as it runs, classifier, lexicon and all."""
     detection = parse.get("crisis_detection") or {}
-    if "classifier_confidence" in detection:
-        return detection["classifier_confidence"]
-    intent = parse.get("intent") or {}
-    return float(intent.get("confidence") or 0.0) if intent.get("name") == "crisis" else None
+    level = detection.get("level") or NONE
+    return Assessment(
+        level,
+        detection.get("kind"),
+        detection.get("category"),
+        detection.get("pattern"),
+        detection.get("source"),
+    )
 
 
 def score(categories: dict[str, dict[str, Any]], outcomes: dict[str, list[Assessment]]) -> dict:
@@ -176,7 +180,7 @@ def main() -> int:
         match = matcher.detect(text)
         detector.setdefault(name, []).append(assess(match))
         if parses is not None:
-            found = assess(match, classifier_crisis=classifier_crisis(parses[index]))
+            found = as_run(parses[index])
             assistant.setdefault(name, []).append(found)
             expect = categories[name]["expect"]
             if found.outcome != expect:
