@@ -31,7 +31,7 @@ from actions.risk import (
     notice_after_save,
 )
 from actions.slips import NoticesSlipsAndCravings
-from bot import access, journal_text
+from bot import journal_text, patient_tokens
 from bot.parsing import clean_answer, find_session_date, parse_session_date
 
 FORM = "integration_form"
@@ -150,7 +150,7 @@ class ActionSaveIntegration(Action):
         )
         notice_after_save(FORM, values, dispatcher, tracker)
         try:
-            if access.offers_peer_support(tracker.sender_id):
+            if patient_tokens.offers_peer_support(tracker.sender_id):
                 dispatcher.utter_message(response="utter_peer_support_line")
         except Exception as error:  # noqa: BLE001 - an offer must never break the save
             logger.error(

@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 import socketio
 
-from bot import patients
+from bot.clinics import patients
 
 CRISIS = "I want to kill myself"
 MARK = "988"  # the crisis line, in utter_crisis

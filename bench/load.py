@@ -45,7 +45,8 @@ import psutil
 import socketio
 import stock_bot
 
-from bot import clinics, encryption, patients, runner, settings
+from bot import encryption, runner, settings
+from bot.clinics import patients, registry
 from bot.storage import db
 
 LEVELS = (1, 10, 50)
@@ -423,7 +424,7 @@ def prepare_our_side(workdir: Path) -> str:
     encryption.reset()
     encryption.ensure_keys_file()
     db.upgrade(database_url)
-    clinics.create(CLINIC, "Bench clinic", origins=[ORIGIN])
+    registry.create(CLINIC, "Bench clinic", origins=[ORIGIN])
     return database_url
 
 

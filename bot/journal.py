@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot import settings
-from bot.clinics import demo_clinic
+from bot.clinics.registry import demo_clinic
 from bot.journal_fields import FIELD_KEYS, URGE_SURFING_KEYS
 from bot.storage import db
 from bot.storage.models import (
@@ -375,7 +375,7 @@ def record_risk_flag(
     """Keep a message that showed signs of risk for the care team; returns the flag's id.
 
     ``level`` (one of :data:`RISK_LEVELS`) says how soon the care team should look, and
-    whether the clinic is told at once (its ``notify_levels``, :mod:`bot.notify`).
+    whether the clinic is told at once (its ``notify_levels``, :mod:`bot.clinics.notify`).
 
     A message of the same patient and category as an open flag, within :func:`flag_window`
     of that flag's latest message and no more urgent than it, is added to that flag (its

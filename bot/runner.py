@@ -232,7 +232,7 @@ def started(
 def run(rasa_port: int = 5005, action_port: int = 5055, web_port: int = 8000) -> int:
     """Run the servers in the foreground until a signal arrives or one of them exits."""
     from bot import encryption
-    from bot.clinics import ensure_demo_clinic
+    from bot.clinics.registry import ensure_demo_clinic
     from bot.storage import db
 
     encryption.ensure_keys_file()  # before the migrations seal with it and the servers race

@@ -155,7 +155,7 @@ def login_window() -> float:
 def login_lock() -> float:
     """The longest wait between two sign-in attempts on one address from one network, and of
     one network across addresses (default 15 min). Sign-in is slowed, never locked: guesses
-    from elsewhere cannot keep a clinician out (see :mod:`bot.therapists`)."""
+    from elsewhere cannot keep a clinician out (see :mod:`bot.clinics.therapists`)."""
     return _dashboard_seconds("COMPANION_LOGIN_LOCK_SECONDS", 15 * 60)
 
 

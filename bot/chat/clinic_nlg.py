@@ -22,7 +22,8 @@ from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot import access, care_team
+from bot import patient_tokens
+from bot.clinics import care_team
 from bot.safety import crisis_replies
 
 logger = logging.getLogger(__name__)
@@ -49,13 +50,13 @@ def cached_settings(clinic: str | None) -> dict[str, Any] | None:
 async def clinic_settings(clinic: str | None) -> dict[str, Any] | None:
     """The clinic's crisis settings: fresh if possible, else the last copy, else None (the
     defaults)."""
-    return await _read(clinic, _cache, access.clinic_crisis_settings)
+    return await _read(clinic, _cache, patient_tokens.clinic_crisis_settings)
 
 
 async def care_team_settings(clinic: str | None) -> dict[str, Any] | None:
-    """How the clinic's care team is reached (:func:`bot.access.clinic_care_team`), read and
+    """How the clinic's care team is reached (:func:`bot.patient_tokens.clinic_care_team`), read and
     kept like the crisis settings."""
-    return await _read(clinic, _care_team_cache, access.clinic_care_team)
+    return await _read(clinic, _care_team_cache, patient_tokens.clinic_care_team)
 
 
 async def _read(

@@ -3,7 +3,7 @@
 Rasa's own channels take the conversation id from the client: the REST channel from the
 body's ``sender``, the socket.io channel from the ``session_id`` the browser sends with every
 message. Anyone could therefore read or write another patient's conversation by sending
-their id. These subclasses take the sender id from a token signed by :mod:`bot.access`
+their id. These subclasses take the sender id from a token signed by :mod:`bot.patient_tokens`
 instead, and nothing the client sends can change it.
 
 socket.io (the widget):
@@ -27,7 +27,7 @@ REST (scripts, load tests, the demo): ``Authorization: Bearer <token>`` names th
 Without a token it is refused, except in demo mode, where it stays open for conversations
 that no token was ever issued for and that are not another clinic's patients' (demo and test
 conversations started over REST). Such a sender id must match
-:data:`bot.access.SENDER_ID_PATTERN` (400 otherwise): it ends up in dashboard addresses and
+:data:`bot.patient_tokens.SENDER_ID_PATTERN` (400 otherwise): it ends up in dashboard addresses and
 export file names. The body must be sent as ``application/json`` (415 otherwise): a page of
 any site can make a browser post ``text/plain``, form or untyped bodies here without asking,
 but not JSON. ``?stream=true`` is refused (400): a streamed turn would bypass the turn slots
@@ -36,7 +36,7 @@ and the early crisis reply.
 The token checks query the database synchronously, so they run in the default thread-pool
 executor and never stall the event loop that serves every other conversation. The one
 exception is python-engineio's origin callable, which must return at once: it reads a set of
-origins that :mod:`bot.access` caches for a few seconds, so it touches the database at most
+origins that :mod:`bot.patient_tokens` caches for a few seconds, so it touches the database at most
 once per cache period.
 
 Every message passes :class:`bot.chat.message_gate.MessageGate` before it reaches the agent:
@@ -94,7 +94,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError as SocketConnectionRefused
 
-from bot import access, settings
+from bot import patient_tokens, settings
 from bot.chat import action_validation, clinic_nlg, message_gate, rate_limit, turn_slots
 from bot.chat.message_gate import MessageGate, Refused
 from bot.nlu.crisis_detector import CRISIS_INTENT
@@ -174,16 +174,18 @@ async def _maybe_await(value: Any) -> None:
         await value
 
 
-def verify_token(token: Any, *, origin: str | None, check_origin: bool = True) -> access.Identity:
-    """:func:`bot.access.verify_token`, with a token that cannot be a JWT refused up front.
+def verify_token(
+    token: Any, *, origin: str | None, check_origin: bool = True
+) -> patient_tokens.Identity:
+    """:func:`bot.patient_tokens.verify_token`, with a token that cannot be a JWT refused up front.
 
     A JWT is ASCII; a header with other bytes arrives as a string with surrogate escapes,
     on which PyJWT fails with ``UnicodeEncodeError`` - which would read as "the database is
     unreachable" (503) rather than "this token is malformed" (401).
     """
     if isinstance(token, str) and not token.isascii():
-        raise access.AccessDenied("malformed_token")
-    return access.verify_token(token, origin=origin, check_origin=check_origin)
+        raise patient_tokens.AccessDenied("malformed_token")
+    return patient_tokens.verify_token(token, origin=origin, check_origin=check_origin)
 
 
 def origin_allowed(origin: str | None) -> bool:
@@ -193,13 +195,13 @@ def origin_allowed(origin: str | None) -> bool:
     with a server error on every request; the widget then says the connection failed.
     """
     try:
-        return access.origin_allowed_anywhere(origin)
+        return patient_tokens.origin_allowed_anywhere(origin)
     except Exception:
         logger.exception("socket.io handshake refused: the clinics' origins could not be read")
         return False
 
 
-def refusal(denied: access.AccessDenied) -> SocketConnectionRefused:
+def refusal(denied: patient_tokens.AccessDenied) -> SocketConnectionRefused:
     """The socket.io refusal for ``denied``.
 
     python-socketio sends ``{"message": first argument, "data": second argument}``; the
@@ -474,7 +476,7 @@ class PatientSocketIOInput(SocketIOInput):
 
     Accepts Rasa's socket.io credentials. ``session_persistence`` is always in effect (the
     conversation is the token's whatever the setting), and ``jwt_key``/``jwt_method`` and
-    client metadata are not used: the token of :mod:`bot.access` replaces them.
+    client metadata are not used: the token of :mod:`bot.patient_tokens` replaces them.
     """
 
     @classmethod
@@ -525,9 +527,9 @@ class PatientSocketIOInput(SocketIOInput):
             token = auth.get("token") if isinstance(auth, dict) else None
             try:
                 if not origin:
-                    raise access.AccessDenied("origin_not_allowed")
+                    raise patient_tokens.AccessDenied("origin_not_allowed")
                 identity = await _off_loop(verify_token, token, origin=origin)
-            except access.AccessDenied as denied:
+            except patient_tokens.AccessDenied as denied:
                 logger.info("socket.io connection refused: %s", denied.reason)
                 raise refusal(denied) from None
             except Exception:
@@ -606,7 +608,7 @@ class PatientSocketIOInput(SocketIOInput):
             try:
                 try:
                     await _off_loop(verify_token, session["token"], origin=session["origin"])
-                except access.AccessDenied:
+                except patient_tokens.AccessDenied:
                     raise
                 except Exception:
                     # The token was good at connect and its link cannot be read now.
@@ -615,8 +617,8 @@ class PatientSocketIOInput(SocketIOInput):
                     # token's own expiry still holds.
                     logger.exception("socket.io token re-check failed; using the connect check")
                     if datetime.now(timezone.utc) >= session["expires_at"]:
-                        raise access.AccessDenied("expired") from None
-            except access.AccessDenied as denied:
+                        raise patient_tokens.AccessDenied("expired") from None
+            except patient_tokens.AccessDenied as denied:
                 logger.info("socket.io message refused: %s", denied.reason)
                 await sio.emit(
                     ACCESS_DENIED_EVENT,
@@ -662,7 +664,7 @@ def _json_error(status: int, reason: str, message: str) -> HTTPResponse:
     return response.json({"error": reason, "message": message}, status=status, headers=headers)
 
 
-def _denied(denied: access.AccessDenied) -> HTTPResponse:
+def _denied(denied: patient_tokens.AccessDenied) -> HTTPResponse:
     status = 403 if denied.reason in FORBIDDEN_REASONS else 401
     return _json_error(status, denied.reason, denied.message)
 
@@ -794,38 +796,38 @@ class PatientRestInput(RestInput):
                 identity = await _off_loop(
                     verify_token, token or None, origin=None, check_origin=False
                 )
-            except access.AccessDenied as denied:
+            except patient_tokens.AccessDenied as denied:
                 return _denied(denied)
             except Exception:
                 logger.exception("REST request refused: the token could not be checked")
                 return _json_error(503, UNAVAILABLE_REASON, UNAVAILABLE_MESSAGE)
             return identity.sender_id, identity.clinic
         if not settings.demo_mode():
-            return _denied(access.AccessDenied("missing_token"))
+            return _denied(patient_tokens.AccessDenied("missing_token"))
         sender = body.get("sender")
         if not isinstance(sender, str) or not sender:
             return _json_error(400, "bad_request", "Send a sender id with the message.")
-        if len(sender) > message_gate.limits().max_sender_chars or not access.valid_sender_id(
+        if len(
             sender
-        ):
-            return _json_error(400, "bad_request", access.SENDER_ID_MESSAGE)
+        ) > message_gate.limits().max_sender_chars or not patient_tokens.valid_sender_id(sender):
+            return _json_error(400, "bad_request", patient_tokens.SENDER_ID_MESSAGE)
         demo = settings.demo_clinic_slug()
         try:
-            clinic = await _off_loop(access.sender_clinic, sender)
+            clinic = await _off_loop(patient_tokens.sender_clinic, sender)
         except Exception:
             logger.exception("REST request refused: the sender's clinic could not be read")
             return _json_error(503, UNAVAILABLE_REASON, UNAVAILABLE_MESSAGE)
         if clinic is not None and clinic != demo:
-            return _denied(access.AccessDenied("wrong_clinic"))
+            return _denied(patient_tokens.AccessDenied("wrong_clinic"))
         try:
-            linked = await _off_loop(access.sender_has_links, sender)
+            linked = await _off_loop(patient_tokens.sender_has_links, sender)
         except Exception:
             logger.exception("REST request refused: the sender's links could not be read")
             return _json_error(503, UNAVAILABLE_REASON, UNAVAILABLE_MESSAGE)
         if linked:
             # A conversation opened with a personal link or an anonymous demo session is
             # reachable with its token only, even in demo mode.
-            return _denied(access.AccessDenied("missing_token"))
+            return _denied(patient_tokens.AccessDenied("missing_token"))
         return sender, demo
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

@@ -43,7 +43,7 @@ def parse_retention(text: str) -> int:
 
 
 def _crisis_lines(values: list[str] | None) -> list[dict[str, Any]] | None:
-    from bot.clinics import ClinicError, parse_crisis_line
+    from bot.clinics.registry import ClinicError, parse_crisis_line
 
     if not values:
         return None
@@ -59,7 +59,7 @@ def _print_clinic(clinic: Any) -> None:
 
 def _clinic_save(args: argparse.Namespace) -> int:
     """``clinic create`` and ``clinic update``: the same settings, all optional on update."""
-    from bot import clinics
+    from bot.clinics import registry
 
     settings: dict[str, Any] = {
         "crisis_lines": _crisis_lines(args.crisis_line),
@@ -81,26 +81,26 @@ def _clinic_save(args: argparse.Namespace) -> int:
     with database_errors():
         try:
             if args.clinic_command == "create":
-                clinic = clinics.create(args.slug, args.name, origins=args.origin, **settings)
+                clinic = registry.create(args.slug, args.name, origins=args.origin, **settings)
             else:
-                clinic = clinics.update(
+                clinic = registry.update(
                     args.slug,
                     name=args.name,
                     origins=args.origin,
                     add_origins=args.add_origin,
                     **settings,
                 )
-        except clinics.ClinicError as error:
+        except registry.ClinicError as error:
             raise CommandError(str(error)) from error
     _print_clinic(clinic)
     return 0
 
 
 def _clinic_list(args: argparse.Namespace) -> int:
-    from bot import clinics
+    from bot.clinics import registry
 
     with database_errors():
-        found = clinics.list_clinics()
+        found = registry.list_clinics()
     if args.json:
         print(json.dumps([c.as_dict() for c in found], ensure_ascii=False, indent=2))
         return 0
@@ -262,8 +262,8 @@ def register_clinic(subparsers: SubParsers) -> None:
 
 
 def _patient_invite(args: argparse.Namespace) -> int:
-    from bot import patients
-    from bot.access import AccessDenied
+    from bot.clinics import patients
+    from bot.patient_tokens import AccessDenied
 
     with database_errors():
         try:
@@ -283,7 +283,7 @@ def _patient_invite(args: argparse.Namespace) -> int:
 
 
 def _patient_revoke(args: argparse.Namespace) -> int:
-    from bot import patients
+    from bot.clinics import patients
 
     with database_errors():
         count = patients.revoke(sender_id=args.patient, link_id=args.link)

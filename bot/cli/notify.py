@@ -1,6 +1,6 @@
 """``python -m bot notify …``: risk-flag notifications by hand.
 
-The web app sends them by itself (:class:`bot.notify.NotifierThread`); this is for an
+The web app sends them by itself (:class:`bot.clinics.notify.NotifierThread`); this is for an
 operator who wants to see what is stuck and why, to send now after fixing the mail
 settings, or to hand a clinic the key that signs its webhook requests.
 Registrar in the style of :mod:`bot.cli`, which lists it.
@@ -14,13 +14,13 @@ from bot.cli.common import CommandError, SubParsers, database_errors
 
 
 def _notify(args: argparse.Namespace) -> int:
-    from bot import notify
+    from bot.clinics import notify
 
     if args.webhook_key is not None:
-        from bot import clinics
+        from bot.clinics import registry
 
         with database_errors():
-            clinic = clinics.get_clinic(args.webhook_key)
+            clinic = registry.get_clinic(args.webhook_key)
         if clinic is None:
             raise CommandError(f"No clinic with the slug {args.webhook_key!r}.")
         print(notify.webhook_key(clinic.slug))

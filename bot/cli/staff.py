@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from bot.cli.common import CommandError, SubParsers, cli_actor, command_group, database_errors
 
 if TYPE_CHECKING:
-    from bot.therapists import AccountChange
+    from bot.clinics.therapists import AccountChange
 
 
 # ----------------------------------------------------------------------------- therapist
@@ -40,7 +40,7 @@ def _read_password(args: argparse.Namespace, *, unchanged: str = "nothing was cr
 
 
 def _therapist_create(args: argparse.Namespace) -> int:
-    from bot import therapists
+    from bot.clinics import therapists
 
     password = _read_password(args)
     with database_errors():
@@ -59,7 +59,7 @@ def _sessions(count: int) -> str:
 
 def _therapist_list(args: argparse.Namespace) -> int:
     """Print a clinic's accounts; like reading the audit log, reading the list is recorded."""
-    from bot import audit, therapists
+    from bot.clinics import audit, therapists
 
     with database_errors():
         clinic_id = therapists.clinic_id(args.clinic)
@@ -90,7 +90,7 @@ def _therapist_list(args: argparse.Namespace) -> int:
 
 def _account_change(action: str, args: argparse.Namespace) -> AccountChange:
     """Run one account change as the person at the terminal; a missing account is one line."""
-    from bot import therapists
+    from bot.clinics import therapists
 
     changes = {
         "disable": therapists.disable,
@@ -130,7 +130,7 @@ def _therapist_end_sessions(args: argparse.Namespace) -> int:
 
 
 def _therapist_set_password(args: argparse.Namespace) -> int:
-    from bot import therapists
+    from bot.clinics import therapists
 
     password = _read_password(args, unchanged="the password was not changed")
     with database_errors():
@@ -224,7 +224,7 @@ def register_therapist(subparsers: SubParsers) -> None:
 
 def _moment(text: str, *, end: bool = False) -> datetime:
     """argparse type for ``--since``: an ISO date or date and time (UTC unless said)."""
-    from bot.audit import parse_moment
+    from bot.clinics.audit import parse_moment
 
     try:
         return parse_moment(text, end=end)
@@ -243,7 +243,7 @@ def _audit(args: argparse.Namespace) -> int:
     """Print a clinic's audit log; reading it is itself recorded first, like on the web page."""
     from sqlalchemy import select
 
-    from bot import audit, clinics
+    from bot.clinics import audit, registry
     from bot.storage import db
     from bot.storage.models import Clinic
 
@@ -255,8 +255,8 @@ def _audit(args: argparse.Namespace) -> int:
             clinic_id = session.scalar(select(Clinic.id).where(Clinic.slug == args.clinic))
         if clinic_id is None:
             try:
-                clinics.check_slug(args.clinic)
-            except clinics.ClinicError as error:
+                registry.check_slug(args.clinic)
+            except registry.ClinicError as error:
                 raise CommandError(str(error)) from error
             raise CommandError(f"No clinic with the slug {args.clinic!r}.")
         filters = {

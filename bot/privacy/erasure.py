@@ -10,7 +10,7 @@ keep the others' data alive:
   crisis who then erases everything is exactly who must not fall through). Such a flag keeps
   its level, category, source and time; its message becomes ``""`` and ``erased_at`` is set.
   The notifier deletes it as soon as its notice is delivered, or once it is acknowledged on
-  the dashboard (:mod:`bot.notify`). The receipt counts these as ``kept_until_notified``;
+  the dashboard (:mod:`bot.clinics.notify`). The receipt counts these as ``kept_until_notified``;
 - ``events``: the patient's conversation in Rasa's tracker store (a database where Rasa never
   ran has no such table: nothing to erase there). The same transaction sets
   ``patients.erased_at``, which the tracker store reads so that a turn in flight does not
@@ -43,7 +43,7 @@ from typing import Any
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.orm import Session
 
-from bot import audit
+from bot.clinics import audit
 from bot.storage import db
 from bot.storage.models import (
     Clinic,
@@ -199,7 +199,7 @@ def _erase_journal(session: Session, patient: Patient, at: datetime) -> int:
 def _erase_risk_flags(session: Session, patient: Patient, at: datetime) -> dict[str, int]:
     """Delete the flags the care team knows of; keep the others without their message."""
     levels = session.scalar(select(Clinic.notify_levels).where(Clinic.id == patient.clinic_id))
-    # Urgent flags are always announced (bot.notify), whatever the stored setting says.
+    # Urgent flags are always announced (bot.clinics.notify), whatever the stored setting says.
     announced = {"urgent", *(levels or ())}
     unknown_to_care_team = and_(
         RiskFlag.notified_at.is_(None),

@@ -34,9 +34,10 @@ from typing import Any
 import jwt
 from sqlalchemy import select
 
-from bot import audit, records, settings
-from bot.access import ALGORITHM
+from bot import records, settings
+from bot.clinics import audit
 from bot.journal import export_patient
+from bot.patient_tokens import ALGORITHM
 from bot.storage import db
 from bot.storage.models import Patient, PatientLink, utcnow
 

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session
 
-from bot import audit
+from bot.clinics import audit
 from bot.storage import db
 from bot.storage.models import Clinic, Patient, utcnow
 from bot.storage.rasa_events import EVENTS, events_exist

@@ -3,8 +3,8 @@
 Why a module of its own: crisis replies are built from the clinic's own lines (a clinic in the
 UK needs 999 and Samaritans, not 911 and 988), and they are built in the Rasa server
 (Python 3.10, SQLAlchemy 1.4) as well as in the application. This module therefore takes a
-clinic's settings as a plain dict - what :func:`bot.access.clinic_crisis_settings` reads, or
-:meth:`bot.clinics.ClinicView.crisis_settings` gives - and imports nothing but the standard
+clinic's settings as a plain dict - what :func:`bot.patient_tokens.clinic_crisis_settings` reads, or
+:meth:`bot.clinics.registry.ClinicView.crisis_settings` gives - and imports nothing but the standard
 library and PyYAML, so that both environments can use it, with the database down too
 (:func:`default_settings`).
 
@@ -156,7 +156,7 @@ def _usable_lines(lines: object) -> list[dict[str, Any]]:
 def complete_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
     """``settings`` with every key present and usable, the defaults standing in for the rest.
 
-    Values stored by :mod:`bot.clinics` were checked on the way in; this is for what comes
+    Values stored by :mod:`bot.clinics.registry` were checked on the way in; this is for what comes
     back from a database by hand-written SQL, where nothing may be assumed.
     """
     given = settings or {}

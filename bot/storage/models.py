@@ -37,8 +37,8 @@ LINK_KINDS: tuple[str, ...] = ("invite", "anonymous")
 #: ``request`` (a message the patient left for the care team: a flag's path, not a risk).
 RISK_LEVELS: tuple[str, ...] = ("urgent", "elevated", "info", "request")
 DEFAULT_ACCENT_COLOR = "#2f6f73"
-# The same values as bot/content/clinic_defaults.yml, for rows made without bot.clinics (and
-# for the migration's existing rows): a clinic is never without an emergency number.
+# The same values as bot/content/clinic_defaults.yml, for rows made without
+# bot.clinics.registry (and for the migration's existing rows): a clinic is never without an emergency number.
 DEFAULT_EMERGENCY_NUMBER = "911"
 DEFAULT_RESPONSE_TIME = "within one working day"
 DEFAULT_NOTIFY_LEVELS: tuple[str, ...] = ("urgent", "elevated", "request")
@@ -145,7 +145,7 @@ class Clinic(Base):
     emergency_number: Mapped[str] = mapped_column(String(32), default=DEFAULT_EMERGENCY_NUMBER)
     #: When the care team usually reads a new flag, as every crisis reply says it.
     response_time: Mapped[str] = mapped_column(Text, default=DEFAULT_RESPONSE_TIME)
-    #: The risk-flag levels announced by e-mail or webhook (:mod:`bot.notify`); the others
+    #: The risk-flag levels announced by e-mail or webhook (:mod:`bot.clinics.notify`); the others
     #: are only shown on the dashboard.
     notify_levels: Mapped[list[str]] = mapped_column(
         JSON, default=lambda: list(DEFAULT_NOTIFY_LEVELS)
@@ -254,13 +254,14 @@ class RiskFlag(Base):
     #: webhook) by the web app, which keeps retrying until this is set; the flag never waits
     #: for that to be stored.
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    #: Attempts so far; :data:`bot.notify.NOT_NOTIFIED` (-1) for a flag whose level the
+    #: Attempts so far; :data:`bot.clinics.notify.NOT_NOTIFIED` (-1) for a flag whose level the
     #: clinic is not notified of, which the outbox then never reads again.
     notify_attempts: Mapped[int] = mapped_column(Integer, default=0)
     notify_error: Mapped[str | None] = mapped_column(Text)
     #: The patient erased their data before the care team was told about this flag: the
     #: message is gone, the row stays (level, category, time) until the notice is delivered
-    #: or the flag acknowledged, and is deleted then (:mod:`bot.privacy.erasure`, :mod:`bot.notify`).
+    #: or the flag acknowledged, and is deleted then (:mod:`bot.privacy.erasure`,
+    #: :mod:`bot.clinics.notify`).
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: How many messages this flag stands for: the first, and every later one of the same
     #: patient and category that came within the window of the one before.

@@ -29,9 +29,10 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
 from starlette.middleware.gzip import GZipMiddleware
 
-from bot import clinics, patients, settings
-from bot.access import MESSAGES, AccessDenied, normalize_origin
+from bot import settings
 from bot.chat.rate_limit import RateLimiter
+from bot.clinics import patients, registry
+from bot.patient_tokens import MESSAGES, AccessDenied, normalize_origin
 from bot.storage import db
 from bot.web import access_log, api_docs, dashboard, my_data
 from bot.web.dashboard import security as dashboard_security
@@ -108,7 +109,7 @@ class SessionLimits:
         return 0
 
 
-def _cors(response: Response, request: Request, clinic: clinics.ClinicView | None) -> Response:
+def _cors(response: Response, request: Request, clinic: registry.ClinicView | None) -> Response:
     """Let the clinic's own pages read this response, and nobody else's."""
     response.headers["Vary"] = "Origin"
     origin = request.headers.get("origin")
@@ -123,15 +124,15 @@ def _cors(response: Response, request: Request, clinic: clinics.ClinicView | Non
     return response
 
 
-def _clinic_or_none(slug: str) -> clinics.ClinicView | None:
+def _clinic_or_none(slug: str) -> registry.ClinicView | None:
     """The clinic of ``slug``; the demo clinic is made on first use in demo mode only."""
     if slug == settings.demo_clinic_slug():
-        return clinics.ensure_demo_clinic()
+        return registry.ensure_demo_clinic()
     try:
-        clinics.check_slug(slug)
-    except clinics.ClinicError:
+        registry.check_slug(slug)
+    except registry.ClinicError:
         return None
-    return clinics.get_clinic(slug)
+    return registry.get_clinic(slug)
 
 
 def _demo_page_policy() -> str:
@@ -161,7 +162,7 @@ def _server_error(_request: Request, _error: Exception) -> Response:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Run the risk-flag notifier beside the app: flags are told to clinics from here, never
     from the action server, so a crisis reply never waits for e-mail."""
-    from bot.notify import NotifierThread
+    from bot.clinics.notify import NotifierThread
 
     interval = settings.notify_interval()
     notifier = None
@@ -233,7 +234,7 @@ def create_app() -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def demo_page(request: Request) -> Response:
-        clinic = clinics.ensure_demo_clinic() if settings.demo_mode() else None
+        clinic = registry.ensure_demo_clinic() if settings.demo_mode() else None
         if clinic is None:
             return HTMLResponse(
                 "<!doctype html><title>Not found</title><p>There is no demo on this server.</p>",
@@ -256,7 +257,7 @@ def create_app() -> FastAPI:
     def widget_config(slug: str, request: Request) -> Response:
         """Branding, greeting, crisis numbers and where to connect, for the clinic's widget."""
         clinic = _clinic_or_none(slug)
-        config: dict[str, Any] | None = clinics.widget_config(slug) if clinic else None
+        config: dict[str, Any] | None = registry.widget_config(slug) if clinic else None
         if config is None:
             return _cors(_error(404, "unknown_clinic"), request, None)
         response = JSONResponse(config, headers={"Cache-Control": "no-cache"})

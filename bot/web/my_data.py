@@ -27,7 +27,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
-from bot import access
+from bot import patient_tokens
 from bot.journal_text import ANSWER_LABELS
 from bot.privacy import my_data
 from bot.records import exports
@@ -138,7 +138,7 @@ LINK_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ApiError, "description": "Nothing is stored about this patient yet."},
 }
 
-#: Messages of the link route that :data:`bot.access.MESSAGES` does not have.
+#: Messages of the link route that :data:`bot.patient_tokens.MESSAGES` does not have.
 NOTHING_STORED = (
     "There's nothing stored about you yet. Once you've written in your journal, you can ask "
     "for a copy at any time."
@@ -213,12 +213,12 @@ def my_data_link(request: Request) -> Response:
     """
     origin = request.headers.get("origin")
     try:
-        identity = access.verify_token(_bearer(request), origin=origin)
-    except access.AccessDenied as denied:
+        identity = patient_tokens.verify_token(_bearer(request), origin=origin)
+    except patient_tokens.AccessDenied as denied:
         refusal = JSONResponse(
             {"error": denied.reason, "message": denied.message}, 403, headers=NO_STORE
         )
-        return _link_cors(refusal, origin, access.origin_allowed_anywhere(origin))
+        return _link_cors(refusal, origin, patient_tokens.origin_allowed_anywhere(origin))
     try:
         url, expires_at = my_data.export_link(identity.sender_id)
     except my_data.UnknownPatient:
@@ -242,7 +242,7 @@ def my_data_link_preflight(request: Request) -> Response:
     response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
     response.headers["Access-Control-Allow-Headers"] = "Authorization"
     response.headers["Access-Control-Max-Age"] = "600"
-    return _link_cors(response, origin, access.origin_allowed_anywhere(origin))
+    return _link_cors(response, origin, patient_tokens.origin_allowed_anywhere(origin))
 
 
 @router.get(

@@ -208,18 +208,18 @@ TEST_PUBLIC_RASA_URL = "https://chat.companion.example"
 def clinic_db(migrated: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A migrated database plus the settings that clinics and patient tokens read.
 
-    :mod:`bot.access` keeps its own engines and an origin cache; both are forgotten before
+    :mod:`bot.patient_tokens` keeps its own engines and an origin cache; both are forgotten before
     and after the test so that no test sees another test's database.
     """
-    from bot import access
+    from bot import patient_tokens
 
     monkeypatch.setenv("COMPANION_TOKEN_SECRET", TEST_TOKEN_SECRET)
     monkeypatch.setenv("COMPANION_PUBLIC_WEB_URL", TEST_PUBLIC_WEB_URL)
     monkeypatch.setenv("COMPANION_PUBLIC_RASA_URL", TEST_PUBLIC_RASA_URL)
     monkeypatch.delenv("COMPANION_DEMO_MODE", raising=False)
-    access.reset()
+    patient_tokens.reset()
     yield migrated
-    access.reset()
+    patient_tokens.reset()
 
 
 # --------------------------------------------------------------------------- the custom actions

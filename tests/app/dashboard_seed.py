@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import clinics, therapists
+from bot.clinics import registry, therapists
 from bot.storage import db
 from bot.storage.models import Clinic, JournalEntry, Patient, RiskFlag
 from bot.storage.rasa_events import EVENTS
@@ -479,12 +479,12 @@ def seed(database_url: str, *, now: datetime | None = None) -> SeedInfo:
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(second=0, microsecond=0)
     db.upgrade(database_url)
     with _database(database_url):
-        harbour_view = clinics.create(
+        harbour_view = registry.create(
             "harbour",
             "Harbour Recovery Clinic",
             origins=["https://harbour.example"],
         )
-        northside_view = clinics.create(
+        northside_view = registry.create(
             "northside", "Northside Ketamine Centre", origins=["https://northside.example"]
         )
         therapist = SeededTherapist("dr.rivera@harbour.example", "harbour-therapist-42", "harbour")

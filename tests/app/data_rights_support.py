@@ -19,7 +19,8 @@ from typing import Any
 from dashboard_seed import _Conversation
 from sqlalchemy import text
 
-from bot import encryption, journal, patients
+from bot import encryption, journal
+from bot.clinics import patients
 from bot.storage import db
 from bot.storage.rasa_events import EVENTS
 

@@ -14,7 +14,7 @@ import pytest
 import requests
 from dashboard_seed import SeededTherapist, SeedInfo, seed
 
-from bot import access, encryption
+from bot import encryption, patient_tokens
 from bot.runner import Service, free_port, services, stop_all, wait_until_ready
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
@@ -87,16 +87,16 @@ ServedT = TypeVar("ServedT", bound=_Served)
 def point_at(server: ServedT, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServedT]:
     """Yield ``server`` with this process pointed at its database, key and address.
 
-    :mod:`bot.access` and :mod:`bot.storage.db` cache engines, so both are forgotten before
+    :mod:`bot.patient_tokens` and :mod:`bot.storage.db` cache engines, so both are forgotten before
     and after.
     """
     for name, value in server.env.items():
         monkeypatch.setenv(name, value)
     db.reset_engines()
-    access.reset()
+    patient_tokens.reset()
     yield server
     db.reset_engines()
-    access.reset()
+    patient_tokens.reset()
 
 
 # ----------------------------------------------------------------------------- the dashboard

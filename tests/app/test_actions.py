@@ -532,10 +532,10 @@ def test_save_integration(
 def test_after_a_reflection_the_peer_support_line_is_offered_where_the_clinic_offers_it(
     domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str, offered: bool
 ) -> None:
-    from bot import clinics
+    from bot.clinics import registry
 
-    clinics.ensure_demo_clinic()
-    clinics.update(settings.demo_clinic_slug(), peer_support_line=offered)
+    registry.ensure_demo_clinic()
+    registry.update(settings.demo_clinic_slug(), peer_support_line=offered)
     slots = {"session_date": date.today().isoformat(), "stood_out": "the music"}
     run(ActionSaveIntegration(), dispatcher, turn(domain, slots=slots), domain)
     assert ("utter_peer_support_line" in responses(dispatcher)) is offered

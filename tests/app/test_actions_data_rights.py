@@ -19,14 +19,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 from data_rights_support import make_person, raw_values  # noqa: E402
 
 from actions.data_rights import ActionEraseMyData, ActionExportMyData  # noqa: E402
-from bot import clinics, encryption, journal
+from bot import encryption, journal
+from bot.clinics import registry
 from bot.privacy import my_data  # noqa: E402
 from bot.settings import PROJECT_ROOT  # noqa: E402
 
 
 @pytest.fixture
 def clinic(clinic_db: str) -> str:
-    clinics.create("northside", "Northside Recovery", origins=["https://northside.example"])
+    registry.create("northside", "Northside Recovery", origins=["https://northside.example"])
     return "northside"
 
 
@@ -71,7 +72,7 @@ def test_erasing_in_the_chat_removes_everything_and_marks_the_moment(
 def test_a_clinic_that_keeps_records_gets_a_request_instead(
     clinic: str, domain: dict[str, Any]
 ) -> None:
-    clinics.update(clinic, erasure_review=True)
+    registry.update(clinic, erasure_review=True)
     person = make_person(clinic, "Ben")
 
     first, events = run(ActionEraseMyData(), person.sender_id, "yes", "affirm", domain)

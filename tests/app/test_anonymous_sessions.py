@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from servers import base_environment, environment, serving, web_app_service
 
-from bot import clinics
-from bot.access import MESSAGES
+from bot.clinics import registry
+from bot.patient_tokens import MESSAGES
 from bot.runner import free_port
 from bot.storage import db
 
@@ -74,7 +74,7 @@ def _serve(directory: Path, extra: dict[str, str], allow_north: bool) -> Iterato
     db.upgrade(env["DATABASE_URL"])
     with environment(env):
         db.reset_engines()
-        clinics.create("north", "North clinic", origins=[NORTH], allow_anonymous=allow_north)
+        registry.create("north", "North clinic", origins=[NORTH], allow_anonymous=allow_north)
     db.reset_engines()
     with serving(web_app_service(port), env):
         yield Served(port, directory / "companion.db")

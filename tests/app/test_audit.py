@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import delete, text, update
 from sqlalchemy.exc import DBAPIError
 
-from bot import audit, clinics
+from bot.clinics import audit, registry
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
 from bot.storage.models import AuditEvent
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.databases("sqlite", "postgresql")
 def two_clinics(clinic_db: str) -> tuple[int, int]:
     ids = []
     for slug in ("north", "south"):
-        clinics.create(slug, slug.title(), origins=[f"https://{slug}.example"])
+        registry.create(slug, slug.title(), origins=[f"https://{slug}.example"])
         with db.session_scope(write=False) as session:
             ids.append(session.scalar(text("SELECT id FROM clinics WHERE slug = :s"), {"s": slug}))
     return ids[0], ids[1]

@@ -23,8 +23,8 @@ from actions.care_team import (
     ActionPauseForCareTeamMessage,
     ActionSendCareTeamMessage,
 )
-from bot import clinics
-from bot.care_team import NO_CARE_TEAM_CONTACT, reply_values
+from bot.clinics import registry
+from bot.clinics.care_team import NO_CARE_TEAM_CONTACT, reply_values
 
 FORM = "care_team_message_form"
 
@@ -151,29 +151,29 @@ def test_care_team_values_come_from_the_clinic_or_say_where_to_look() -> None:
 
 
 def test_a_clinic_sets_and_removes_its_care_team_details(clinic_db: str) -> None:
-    clinics.create("harbour", "Harbour Clinic", origins=["https://harbour.example"])
-    assert clinics.get_clinic("harbour").care_team_contact is None
+    registry.create("harbour", "Harbour Clinic", origins=["https://harbour.example"])
+    assert registry.get_clinic("harbour").care_team_contact is None
 
-    view = clinics.update(
+    view = registry.update(
         "harbour", care_team_contact="call  (555) 010-0100", care_team_hours="Mon-Fri 9-5"
     )
     assert (view.care_team_contact, view.care_team_hours) == ("call (555) 010-0100", "Mon-Fri 9-5")
     assert view.as_dict()["care_team_contact"] == "call (555) 010-0100"
-    from bot import access
+    from bot import patient_tokens
 
-    assert access.clinic_care_team("harbour") == {
+    assert patient_tokens.clinic_care_team("harbour") == {
         "care_team_contact": "call (555) 010-0100",
         "care_team_hours": "Mon-Fri 9-5",
         "response_time": "within one working day",
     }
-    with pytest.raises(clinics.ClinicError, match="1-300"):
-        clinics.update("harbour", care_team_hours="x" * 301)
-    cleared = clinics.update("harbour", care_team_contact="", care_team_hours="")
+    with pytest.raises(registry.ClinicError, match="1-300"):
+        registry.update("harbour", care_team_hours="x" * 301)
+    cleared = registry.update("harbour", care_team_contact="", care_team_hours="")
     assert (cleared.care_team_contact, cleared.care_team_hours) == (None, None)
 
 
 def test_the_demo_clinic_has_example_care_team_details(clinic_db: str) -> None:
-    demo = clinics.ensure_demo_clinic()
+    demo = registry.ensure_demo_clinic()
     assert demo.care_team_contact and "(555)" in demo.care_team_contact
     assert demo.care_team_hours
     assert "request" in demo.notify_levels
@@ -224,7 +224,7 @@ def test_migration_0006_adds_requests_to_default_notices_only_and_refuses_to_los
 
     db.upgrade()
 
-    usual, own = clinics.get_clinic("usual"), clinics.get_clinic("own")
+    usual, own = registry.get_clinic("usual"), registry.get_clinic("own")
     assert usual.notify_levels == ["urgent", "elevated", "request"]
     assert own.notify_levels == ["urgent"]  # chosen by the clinic: untouched
     assert (usual.care_team_contact, usual.care_team_hours) == (None, None)

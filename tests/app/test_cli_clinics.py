@@ -14,13 +14,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import access, clinics, settings
-from bot.access import AccessDenied
+from bot import patient_tokens, settings
 from bot.cli.clinics import parse_duration
 from bot.cli.main import build_parser
+from bot.clinics import registry
+from bot.patient_tokens import AccessDenied
 from bot.settings import PROJECT_ROOT
 
-DEFAULT_LINES = clinics.defaults()["crisis_lines"]
+DEFAULT_LINES = registry.defaults()["crisis_lines"]
 
 
 @pytest.fixture
@@ -99,7 +100,7 @@ def test_clinic_create_prints_the_clinic(cli) -> None:
         "origins": ["https://north.example"],
         "crisis_lines": DEFAULT_LINES,
         "accent_color": "#2f6f73",
-        "greeting": clinics.defaults()["greeting"],
+        "greeting": registry.defaults()["greeting"],
         "allow_anonymous": False,
         "patient_url": None,
         "emergency_number": "911",
@@ -107,7 +108,7 @@ def test_clinic_create_prints_the_clinic(cli) -> None:
         "notify_levels": ["urgent", "elevated", "request"],
         "peer_support_line": False,
     }
-    assert clinics.get_clinic("north").as_dict() == created
+    assert registry.get_clinic("north").as_dict() == created
 
 
 def test_clinic_create_with_every_option(cli) -> None:
@@ -145,7 +146,7 @@ def test_clinic_create_refuses_a_taken_slug(cli) -> None:
         "clinic", "create", "--slug", "north", "--name", "X", "--origin", "https://x.example"
     )
     assert one_line_error(result) == "A clinic with the slug 'north' already exists.\n"
-    assert clinics.get_clinic("north").name == "North clinic"
+    assert registry.get_clinic("north").name == "North clinic"
 
 
 @pytest.mark.parametrize(
@@ -167,7 +168,7 @@ def test_clinic_create_refuses_a_taken_slug(cli) -> None:
 def test_clinic_create_reports_unusable_settings(cli, extra: list[str], words: str) -> None:
     result = cli("clinic", "create", "--name", "X", *extra)
     assert words in one_line_error(result)
-    assert clinics.list_clinics() == []
+    assert registry.list_clinics() == []
 
 
 def test_clinic_create_reports_an_unparsable_patient_url_in_one_line(cli) -> None:
@@ -209,7 +210,7 @@ def test_clinic_create_usage_errors_exit_2(cli, arguments: list[str]) -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert "usage:" in result.stderr
-    assert clinics.list_clinics() == []
+    assert registry.list_clinics() == []
 
 
 def test_clinic_update(cli) -> None:
@@ -238,7 +239,7 @@ def test_clinic_update(cli) -> None:
     assert updated["crisis_lines"] == [{"name": "Samaritans", "number": "116 123"}]
     assert updated["allow_anonymous"] is True
     assert updated["greeting"] == "Hello."
-    assert clinics.get_clinic("north").as_dict() == updated
+    assert registry.get_clinic("north").as_dict() == updated
 
 
 def test_clinic_update_replaces_origins_and_switches_off_anonymous(cli) -> None:
@@ -283,7 +284,7 @@ def test_clinic_update_reports_unusable_settings(cli) -> None:
     assert "origin" in one_line_error(result)
     result = cli("clinic", "update", "--slug", "north", "--crisis-line", "Lifeline")
     assert "NAME=NUMBER" in one_line_error(result)
-    assert clinics.get_clinic("north").as_dict() == created
+    assert registry.get_clinic("north").as_dict() == created
 
 
 def test_clinic_list(cli) -> None:
@@ -313,7 +314,7 @@ def test_clinic_list(cli) -> None:
     ]
     as_json = json.loads(ok(cli("clinic", "list", "--json")).stdout)
     assert [c["slug"] for c in as_json] == ["alpha", "north"]
-    assert as_json[1] == clinics.get_clinic("north").as_dict()
+    assert as_json[1] == registry.get_clinic("north").as_dict()
 
 
 def test_clinic_list_reports_an_unusable_database(cli, tmp_path: Path) -> None:
@@ -335,10 +336,10 @@ def test_patient_invite_prints_a_link_that_works(cli) -> None:
     assert len(lines) == 1
     url = lines[0]
     assert url.startswith("https://north.example/#companion-token=")
-    identity = access.verify_token(token_of(url), origin="https://north.example")
+    identity = patient_tokens.verify_token(token_of(url), origin="https://north.example")
     assert identity.clinic == "north"
     assert identity.kind == "invite"
-    assert access.sender_clinic(identity.sender_id) == "north"
+    assert patient_tokens.sender_clinic(identity.sender_id) == "north"
     remaining = identity.expires_at - datetime.now(UTC)
     assert timedelta(days=29, hours=23) < remaining <= timedelta(days=30)
     # The details go to stderr, so that `… > link.txt` holds the link alone.
@@ -355,7 +356,7 @@ def test_patient_invite_prints_a_link_that_works(cli) -> None:
 def test_patient_invite_expires(cli, expires: str, lifetime: timedelta) -> None:
     create_north(cli)
     url = ok(cli("patient", "invite", "--clinic", "north", "--expires", expires)).stdout.strip()
-    remaining = access.verify_token(
+    remaining = patient_tokens.verify_token(
         token_of(url), origin="https://north.example"
     ).expires_at - datetime.now(UTC)
     assert lifetime - timedelta(seconds=30) < remaining <= lifetime
@@ -379,8 +380,8 @@ def test_patient_invite_for_the_demo_clinic_creates_it(cli) -> None:
     ).stdout.strip()
 
     assert url.startswith("http://localhost:8123/#companion-token=")
-    access.reset()
-    identity = access.verify_token(token_of(url), origin="http://127.0.0.1:8123")
+    patient_tokens.reset()
+    identity = patient_tokens.verify_token(token_of(url), origin="http://127.0.0.1:8123")
     assert identity.clinic == "demo"
 
 
@@ -414,13 +415,13 @@ def test_patient_invite_reports_a_huge_duration_without_a_traceback(cli) -> None
 def test_patient_revoke_by_patient(cli) -> None:
     create_north(cli)
     url = ok(cli("patient", "invite", "--clinic", "north")).stdout.strip()
-    identity = access.verify_token(token_of(url), origin="https://north.example")
+    identity = patient_tokens.verify_token(token_of(url), origin="https://north.example")
 
     result = ok(cli("patient", "revoke", "--patient", identity.sender_id))
 
     assert result.stdout == "Revoked 1 link.\n"
     with pytest.raises(AccessDenied) as caught:
-        access.verify_token(token_of(url), origin="https://north.example")
+        patient_tokens.verify_token(token_of(url), origin="https://north.example")
     assert caught.value.reason == "revoked"
     again = cli("patient", "revoke", "--patient", identity.sender_id)
     assert one_line_error(again) == "No active link matched: nothing was revoked.\n"
@@ -430,13 +431,16 @@ def test_patient_revoke_by_link(cli) -> None:
     create_north(cli)
     first = ok(cli("patient", "invite", "--clinic", "north")).stdout.strip()
     second = ok(cli("patient", "invite", "--clinic", "north")).stdout.strip()
-    first_identity = access.verify_token(token_of(first), origin=None, check_origin=False)
+    first_identity = patient_tokens.verify_token(token_of(first), origin=None, check_origin=False)
 
     assert ok(cli("patient", "revoke", "--link", first_identity.jti)).stdout == "Revoked 1 link.\n"
 
     with pytest.raises(AccessDenied):
-        access.verify_token(token_of(first), origin=None, check_origin=False)
-    assert access.verify_token(token_of(second), origin="https://north.example").clinic == "north"
+        patient_tokens.verify_token(token_of(first), origin=None, check_origin=False)
+    assert (
+        patient_tokens.verify_token(token_of(second), origin="https://north.example").clinic
+        == "north"
+    )
 
 
 def test_patient_revoke_of_an_unknown_patient(cli) -> None:
@@ -463,11 +467,13 @@ def test_cli_and_verifier_share_the_key_file(
     key_file = tmp_path / "var" / "secrets" / "token.key"
     assert key_file.is_file()
     with pytest.raises(AccessDenied) as caught:
-        access.verify_token(token_of(url), origin="https://north.example")
+        patient_tokens.verify_token(token_of(url), origin="https://north.example")
     assert caught.value.reason == "invalid_signature"
     monkeypatch.delenv("COMPANION_TOKEN_SECRET")
     monkeypatch.setattr(settings, "VAR_DIR", tmp_path / "var")
-    assert access.verify_token(token_of(url), origin="https://north.example").clinic == "north"
+    assert (
+        patient_tokens.verify_token(token_of(url), origin="https://north.example").clinic == "north"
+    )
 
 
 @pytest.mark.parametrize("command", [["clinic", "--help"], ["patient", "invite", "--help"]])

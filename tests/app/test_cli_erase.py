@@ -14,7 +14,8 @@ import pytest
 from data_rights_support import Person, make_person
 from sqlalchemy import select
 
-from bot import clinics, journal
+from bot import journal
+from bot.clinics import registry
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
 from bot.storage.models import AuditEvent
@@ -22,7 +23,7 @@ from bot.storage.models import AuditEvent
 
 @pytest.fixture
 def person(clinic_db: str) -> Person:
-    clinics.create("harbour", "Harbour Clinic", origins=["https://harbour.example"])
+    registry.create("harbour", "Harbour Clinic", origins=["https://harbour.example"])
     return make_person("harbour", "Cli-33aa")
 
 
@@ -180,7 +181,7 @@ def test_clinic_privacy_settings(clinic_db: str, tmp_path: Path) -> None:
     assert updated.returncode == 0, updated.stderr
     shown = json.loads(updated.stdout)
     assert (shown["retention_days"], shown["erasure_review"]) == (30, True)
-    view = clinics.get_clinic("north")
+    view = registry.get_clinic("north")
     assert (view.retention_days, view.erasure_review) == (30, True)
 
     cleared = run(
@@ -195,7 +196,7 @@ def test_clinic_privacy_settings(clinic_db: str, tmp_path: Path) -> None:
     )
     assert cleared.returncode == 0, cleared.stderr
     assert not {"retention_days", "erasure_review"} & set(json.loads(cleared.stdout))
-    view = clinics.get_clinic("north")
+    view = registry.get_clinic("north")
     assert (view.retention_days, view.erasure_review) == (None, False)
 
     for bad in ("0", "-3", "ten", "999999"):

@@ -1,7 +1,7 @@
 """A clinic's crisis settings: its lines and the replies that name them, the emergency number,
 the response time, the notified flag levels and the peer-support line - in the pure module
-both environments share (bot.safety.clinic_lines), in bot.clinics and its command line, and as
-the Rasa server reads them (bot.access, SQLite and PostgreSQL)."""
+both environments share (bot.safety.clinic_lines), in bot.clinics.registry and its command line, and as
+the Rasa server reads them (bot.patient_tokens, SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from bot import access, clinics
+from bot import patient_tokens
 from bot.cli.clinics import register_clinic
 from bot.cli.main import build_parser
-from bot.clinics import ClinicError
+from bot.clinics import registry
+from bot.clinics.registry import ClinicError
 from bot.safety import clinic_lines
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
@@ -202,7 +203,7 @@ def test_the_module_imports_without_sqlalchemy_in_both_environments(python: str)
     ],
 )
 def test_a_crisis_line_with_kinds_and_detail(typed: str, expected: dict[str, Any]) -> None:
-    assert clinics.parse_crisis_line(typed) == expected
+    assert registry.parse_crisis_line(typed) == expected
 
 
 @pytest.mark.parametrize(
@@ -219,14 +220,14 @@ def test_a_crisis_line_with_kinds_and_detail(typed: str, expected: dict[str, Any
 )
 def test_a_crisis_line_with_unusable_kinds_or_detail_is_refused(typed: str, complaint: str) -> None:
     with pytest.raises(ClinicError, match=complaint):
-        clinics.parse_crisis_line(typed)
+        registry.parse_crisis_line(typed)
 
 
 # ----------------------------------------------------------------------------- clinics
 
 
 def test_a_new_clinic_gets_the_default_crisis_settings(clinic_db: str) -> None:
-    view = clinics.create("north", "North", origins=["https://north.example"])
+    view = registry.create("north", "North", origins=["https://north.example"])
 
     assert view.crisis_settings() == clinic_lines.default_settings()
     assert view.notify_levels == ["urgent", "elevated", "request"]
@@ -234,7 +235,7 @@ def test_a_new_clinic_gets_the_default_crisis_settings(clinic_db: str) -> None:
 
 
 def test_a_clinic_sets_and_changes_its_crisis_settings(clinic_db: str) -> None:
-    clinics.create(
+    registry.create(
         "thameside",
         "Thameside",
         origins=["https://thameside.example"],
@@ -245,11 +246,11 @@ def test_a_clinic_sets_and_changes_its_crisis_settings(clinic_db: str) -> None:
         peer_support_line=True,
     )
 
-    view = clinics.get_clinic("thameside")
+    view = registry.get_clinic("thameside")
     assert view.crisis_settings() == {**UK, "peer_support_line": True}
     assert view.notify_levels == ["urgent", "info"]
 
-    changed = clinics.update("thameside", emergency_number="112", peer_support_line=False)
+    changed = registry.update("thameside", emergency_number="112", peer_support_line=False)
     assert changed.emergency_number == "112"
     assert changed.peer_support_line is False
     assert changed.response_time == "by the next working day"  # untouched
@@ -274,21 +275,21 @@ def test_a_clinic_sets_and_changes_its_crisis_settings(clinic_db: str) -> None:
 def test_unusable_crisis_settings_are_refused_and_change_nothing(
     clinic_db: str, change: dict[str, Any], complaint: str
 ) -> None:
-    before = clinics.create("north", "North", origins=["https://north.example"])
+    before = registry.create("north", "North", origins=["https://north.example"])
 
     with pytest.raises(ClinicError, match=complaint):
-        clinics.update("north", **change)
+        registry.update("north", **change)
     with pytest.raises(ClinicError, match=complaint):
-        clinics.create("south", "South", origins=["https://south.example"], **change)
+        registry.create("south", "South", origins=["https://south.example"], **change)
 
-    assert clinics.get_clinic("north") == before
-    assert clinics.get_clinic("south") is None
+    assert registry.get_clinic("north") == before
+    assert registry.get_clinic("south") is None
 
 
 def test_the_widget_gets_every_line_with_its_detail_but_not_the_kinds(clinic_db: str) -> None:
-    clinics.create("thameside", "Thameside", origins=["https://t.example"], crisis_lines=UK_LINES)
+    registry.create("thameside", "Thameside", origins=["https://t.example"], crisis_lines=UK_LINES)
 
-    config = clinics.widget_config("thameside")
+    config = registry.widget_config("thameside")
 
     assert config is not None
     assert config["crisis_lines"] == [
@@ -359,7 +360,7 @@ def test_the_command_line_sets_every_crisis_setting(
     assert updated["notify_levels"] == ["urgent", "elevated", "info"]
     assert updated["peer_support_line"] is False
     assert updated["crisis_lines"] == UK_LINES  # untouched
-    assert clinics.get_clinic("thameside").as_dict() == updated
+    assert registry.get_clinic("thameside").as_dict() == updated
 
 
 def test_the_command_line_refuses_notify_levels_without_urgent(
@@ -373,10 +374,10 @@ def test_the_command_line_refuses_notify_levels_without_urgent(
     )
     with pytest.raises(CommandError, match="Urgent flags are always announced"):
         parsed.handler(parsed)
-    assert clinics.get_clinic("north") is None
+    assert registry.get_clinic("north") is None
 
 
-# ----------------------------------------------------------------------------- bot.access
+# ----------------------------------------------------------------------------- bot.patient_tokens
 
 both_databases = pytest.mark.databases("sqlite", "postgresql")
 
@@ -385,7 +386,7 @@ both_databases = pytest.mark.databases("sqlite", "postgresql")
 def test_the_rasa_servers_reader_gives_the_clinics_settings(
     clinic_db: str, database_backend: str
 ) -> None:
-    clinics.create(
+    registry.create(
         "thameside",
         "Thameside",
         origins=["https://thameside.example"],
@@ -394,18 +395,18 @@ def test_the_rasa_servers_reader_gives_the_clinics_settings(
         response_time="by the next working day",
         peer_support_line=True,
     )
-    clinics.create("north", "North", origins=["https://north.example"])
+    registry.create("north", "North", origins=["https://north.example"])
 
-    assert access.clinic_crisis_settings("thameside") == {**UK, "peer_support_line": True}
-    assert access.clinic_crisis_settings("north") == clinic_lines.default_settings()
-    assert access.clinic_crisis_settings("nowhere") is None
+    assert patient_tokens.clinic_crisis_settings("thameside") == {**UK, "peer_support_line": True}
+    assert patient_tokens.clinic_crisis_settings("north") == clinic_lines.default_settings()
+    assert patient_tokens.clinic_crisis_settings("nowhere") is None
 
 
 @both_databases
 def test_the_rasa_servers_reader_never_gives_a_reply_without_numbers(
     clinic_db: str, database_backend: str
 ) -> None:
-    clinics.create("north", "North", origins=["https://north.example"])
+    registry.create("north", "North", origins=["https://north.example"])
     # Written past the application's checks, as a hand-edited database would be.
     with db.get_engine().begin() as connection:
         connection.execute(
@@ -413,6 +414,6 @@ def test_the_rasa_servers_reader_never_gives_a_reply_without_numbers(
             .where(Clinic.slug == "north")
             .values(crisis_lines=[{"name": "no number"}, 42], emergency_number="", response_time="")
         )
-    access.reset()
+    patient_tokens.reset()
 
-    assert access.clinic_crisis_settings("north") == clinic_lines.default_settings()
+    assert patient_tokens.clinic_crisis_settings("north") == clinic_lines.default_settings()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import clinics
-from bot.clinics import ClinicError
+from bot.clinics import registry
+from bot.clinics.registry import ClinicError
 from bot.settings import PROJECT_ROOT
 
 BASE_KEYS = {
@@ -31,8 +31,8 @@ BASE_KEYS = {
 }
 
 
-def create(**options) -> clinics.ClinicView:
-    return clinics.create("north", "North", origins=["https://north.example"], **options)
+def create(**options) -> registry.ClinicView:
+    return registry.create("north", "North", origins=["https://north.example"], **options)
 
 
 # ----------------------------------------------------------------------------- service
@@ -58,7 +58,7 @@ def test_create_with_notifications(clinic_db: str, database_path: Path) -> None:
         "notify_emails": ["care@north.example", "On.Call+risk@north.example"],
         "webhook_url": "https://hooks.north.example/risk?team=7",
     }
-    assert clinics.get_clinic("north") == view
+    assert registry.get_clinic("north") == view
     with sqlite3.connect(database_path) as connection:
         emails, url = connection.execute(
             "SELECT notify_emails, webhook_url FROM clinics WHERE slug = 'north'"
@@ -70,12 +70,12 @@ def test_create_with_notifications(clinic_db: str, database_path: Path) -> None:
 def test_update_replaces_and_clears_notifications(clinic_db: str) -> None:
     create(notify_emails=["care@north.example"], webhook_url="https://hooks.north.example/")
 
-    changed = clinics.update("north", notify_emails=["team@north.example"])
+    changed = registry.update("north", notify_emails=["team@north.example"])
     assert changed.notify_emails == ["team@north.example"]
     assert changed.webhook_url == "https://hooks.north.example/"
-    assert clinics.update("north", name="North Clinic").notify_emails == ["team@north.example"]
+    assert registry.update("north", name="North Clinic").notify_emails == ["team@north.example"]
 
-    cleared = clinics.update("north", notify_emails=[], webhook_url="")
+    cleared = registry.update("north", notify_emails=[], webhook_url="")
     assert cleared.notify_emails == [] and cleared.webhook_url is None
     assert set(cleared.as_dict()) == BASE_KEYS
 
@@ -102,14 +102,14 @@ def test_update_replaces_and_clears_notifications(clinic_db: str) -> None:
 def test_unusable_addresses_are_refused(clinic_db: str, address: str) -> None:
     with pytest.raises(ClinicError, match="e-mail address"):
         create(notify_emails=[address])
-    assert clinics.get_clinic("north") is None
+    assert registry.get_clinic("north") is None
 
 
 def test_at_most_twenty_addresses(clinic_db: str) -> None:
     twenty = [f"care{i}@north.example" for i in range(20)]
     assert create(notify_emails=twenty).notify_emails == twenty
     with pytest.raises(ClinicError, match="At most 20"):
-        clinics.update("north", notify_emails=[*twenty, "one.more@north.example"])
+        registry.update("north", notify_emails=[*twenty, "one.more@north.example"])
 
 
 @pytest.mark.parametrize(
@@ -150,10 +150,10 @@ def test_unusable_webhook_addresses(clinic_db: str, url: str, reason: str) -> No
 def test_a_refused_update_changes_nothing(clinic_db: str) -> None:
     before = create(notify_emails=["care@north.example"], webhook_url="https://h.example/")
     with pytest.raises(ClinicError):
-        clinics.update("north", name="Renamed", notify_emails=["not an address"])
+        registry.update("north", name="Renamed", notify_emails=["not an address"])
     with pytest.raises(ClinicError):
-        clinics.update("north", webhook_url="http://h.example/")
-    assert clinics.get_clinic("north") == before
+        registry.update("north", webhook_url="http://h.example/")
+    assert registry.get_clinic("north") == before
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -200,7 +200,7 @@ def test_clinic_create_and_update_with_notifications(cli) -> None:
     shown = json.loads(created.stdout)
     assert shown["notify_emails"] == ["care@north.example", "lead@north.example"]
     assert shown["webhook_url"] == "https://hooks.north.example/risk"
-    assert clinics.get_clinic("north").as_dict() == shown
+    assert registry.get_clinic("north").as_dict() == shown
 
     replaced = cli("clinic", "update", "--slug", "north", "--notify-email", "oncall@north.example")
     assert json.loads(replaced.stdout)["notify_emails"] == ["oncall@north.example"]
@@ -208,7 +208,7 @@ def test_clinic_create_and_update_with_notifications(cli) -> None:
     cleared = cli("clinic", "update", "--slug", "north", "--no-notify-email", "--webhook-url", "")
     assert cleared.returncode == 0, cleared.stderr
     assert set(json.loads(cleared.stdout)) == BASE_KEYS
-    view = clinics.get_clinic("north")
+    view = registry.get_clinic("north")
     assert view.notify_emails == [] and view.webhook_url is None
 
 
@@ -223,7 +223,7 @@ def test_clinic_cli_refuses_bad_notification_settings(cli) -> None:
 
     plain_http = cli(*base, "--webhook-url", "http://hooks.north.example/")
     assert plain_http.returncode == 1 and "not HTTPS" in plain_http.stderr
-    assert clinics.get_clinic("north") is None
+    assert registry.get_clinic("north") is None
 
     assert cli(*base).returncode == 0
     both = cli(

@@ -10,9 +10,10 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import clinics, settings
-from bot.access import normalize_origin
-from bot.clinics import ClinicError
+from bot import settings
+from bot.clinics import registry
+from bot.clinics.registry import ClinicError
+from bot.patient_tokens import normalize_origin
 from bot.storage import db
 from bot.storage.models import Clinic
 
@@ -61,8 +62,8 @@ def test_the_defaults_file_has_the_us_lines_with_their_kinds() -> None:
     assert by_number["1-800-422-4453"]["kinds"] == ["child"]
     assert by_number["1-800-484-3731"]["kinds"] == ["lapse"]
     assert {key: DEFAULTS[key] for key in DEFAULT_CRISIS_SETTINGS} == DEFAULT_CRISIS_SETTINGS
-    assert clinics.check_crisis_lines(DEFAULT_LINES) == DEFAULT_LINES
-    assert clinics.defaults() == DEFAULTS
+    assert registry.check_crisis_lines(DEFAULT_LINES) == DEFAULT_LINES
+    assert registry.defaults() == DEFAULTS
     assert DEFAULTS["accent_color"] == "#2f6f73"
     assert DEFAULTS["greeting"].strip()
     assert "\n" not in DEFAULTS["greeting"]
@@ -73,7 +74,7 @@ def test_the_defaults_file_has_the_us_lines_with_their_kinds() -> None:
 
 
 def test_create_with_defaults(clinic_db: str) -> None:
-    view = clinics.create(
+    view = registry.create(
         "north", "  North clinic ", origins=["HTTPS://North.Example/", "https://north.example:443"]
     )
 
@@ -88,12 +89,12 @@ def test_create_with_defaults(clinic_db: str) -> None:
         "patient_url": None,
         **DEFAULT_CRISIS_SETTINGS,
     }
-    assert clinics.get_clinic("north") == view
+    assert registry.get_clinic("north") == view
 
 
 def test_create_with_every_setting(clinic_db: str) -> None:
     lines = [{"name": "Samaritans", "number": "116 123"}]
-    view = clinics.create(
+    view = registry.create(
         "east-1",
         "East",
         origins=["https://east.example", "http://localhost:8080", "https://east.example/"],
@@ -110,11 +111,11 @@ def test_create_with_every_setting(clinic_db: str) -> None:
     assert view.greeting == "Welcome to East."
     assert view.allow_anonymous is True
     assert view.patient_url == "https://east.example/chat?x=1"
-    assert clinics.get_clinic("east-1") == view
+    assert registry.get_clinic("east-1") == view
 
 
 def test_create_stores_the_settings_in_the_database(clinic_db: str, database_path: Path) -> None:
-    clinics.create("north", "North", origins=["https://north.example"], accent_color="#123456")
+    registry.create("north", "North", origins=["https://north.example"], accent_color="#123456")
 
     with sqlite3.connect(database_path) as connection:
         row = connection.execute(
@@ -128,10 +129,10 @@ def test_create_stores_the_settings_in_the_database(clinic_db: str, database_pat
 
 
 def test_a_taken_slug_is_refused(clinic_db: str) -> None:
-    clinics.create("north", "North", origins=["https://north.example"])
+    registry.create("north", "North", origins=["https://north.example"])
     with pytest.raises(ClinicError, match="already exists"):
-        clinics.create("north", "Another", origins=["https://other.example"])
-    assert clinics.get_clinic("north").name == "North"
+        registry.create("north", "Another", origins=["https://other.example"])
+    assert registry.get_clinic("north").name == "North"
 
 
 @pytest.mark.parametrize(
@@ -153,13 +154,13 @@ def test_a_taken_slug_is_refused(clinic_db: str) -> None:
 )
 def test_unusable_slugs_are_refused(clinic_db: str, slug: str) -> None:
     with pytest.raises(ClinicError, match="slug"):
-        clinics.create(slug, "Name", origins=["https://x.example"])
-    assert clinics.list_clinics() == []
+        registry.create(slug, "Name", origins=["https://x.example"])
+    assert registry.list_clinics() == []
 
 
 @pytest.mark.parametrize("slug", ["a", "7", "a-b", "a" * 64, "clinic-2024", "x--y"])
 def test_usable_slugs(clinic_db: str, slug: str) -> None:
-    assert clinics.create(slug, "Name", origins=["https://x.example"]).slug == slug
+    assert registry.create(slug, "Name", origins=["https://x.example"]).slug == slug
 
 
 @pytest.mark.parametrize(
@@ -167,9 +168,9 @@ def test_usable_slugs(clinic_db: str, slug: str) -> None:
 )
 def test_unusable_colours_are_refused(clinic_db: str, color: str) -> None:
     with pytest.raises(ClinicError, match="colour"):
-        clinics.create("north", "North", origins=["https://x.example"], accent_color=color or "x")
+        registry.create("north", "North", origins=["https://x.example"], accent_color=color or "x")
     with pytest.raises(ClinicError):
-        clinics.check_color(color)
+        registry.check_color(color)
 
 
 @pytest.mark.parametrize(
@@ -190,8 +191,8 @@ def test_unusable_colours_are_refused(clinic_db: str, color: str) -> None:
 )
 def test_unusable_origins_are_refused(clinic_db: str, origin: str) -> None:
     with pytest.raises(ClinicError):
-        clinics.create("north", "North", origins=["https://ok.example", origin])
-    assert clinics.get_clinic("north") is None
+        registry.create("north", "North", origins=["https://ok.example", origin])
+    assert registry.get_clinic("north") is None
 
 
 @pytest.mark.parametrize(
@@ -214,20 +215,20 @@ def test_unusable_texts_and_urls_are_refused(
     arguments = {"name": "North", field: value}
     name = arguments.pop("name")
     with pytest.raises(ClinicError, match=message):
-        clinics.create("north", name, origins=["https://north.example"], **arguments)
-    assert clinics.list_clinics() == []
+        registry.create("north", name, origins=["https://north.example"], **arguments)
+    assert registry.list_clinics() == []
 
 
 def test_a_patient_url_that_cannot_be_parsed_is_a_clinic_error(clinic_db: str) -> None:
     # The CLI reports ClinicError in one line; any other ValueError would be a traceback.
     with pytest.raises(ClinicError):
-        clinics.create(
+        registry.create(
             "north", "North", origins=["https://north.example"], patient_url="https://[oops/"
         )
 
 
 def test_limits_are_inclusive(clinic_db: str) -> None:
-    view = clinics.create(
+    view = registry.create(
         "north", "n" * 200, origins=["https://north.example"], greeting="g" * 1000
     )
     assert len(view.name) == 200
@@ -248,7 +249,7 @@ def test_limits_are_inclusive(clinic_db: str) -> None:
     ],
 )
 def test_parse_crisis_line(text: str, expected: dict[str, str]) -> None:
-    assert clinics.parse_crisis_line(text) == expected
+    assert registry.parse_crisis_line(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -268,7 +269,7 @@ def test_parse_crisis_line(text: str, expected: dict[str, str]) -> None:
 )
 def test_parse_crisis_line_refuses(text: str) -> None:
     with pytest.raises(ClinicError):
-        clinics.parse_crisis_line(text)
+        registry.parse_crisis_line(text)
 
 
 NUMBER = st.from_regex(r"\+?[0-9][0-9 ().-]{0,30}", fullmatch=True)
@@ -281,13 +282,13 @@ NAME = (
         max_size=200,
     )
     .filter(str.strip)
-    .filter(lambda name: clinics._LINE_OPTION.search(name) is None)
+    .filter(lambda name: registry._LINE_OPTION.search(name) is None)
 )
 
 
 @given(name=NAME, number=NUMBER)
 def test_parse_crisis_line_reads_any_name_and_number(name: str, number: str) -> None:
-    assert clinics.parse_crisis_line(f"{name}={number}") == {
+    assert registry.parse_crisis_line(f"{name}={number}") == {
         "name": name.strip(),
         "number": number.strip(),
     }
@@ -296,14 +297,14 @@ def test_parse_crisis_line_reads_any_name_and_number(name: str, number: str) -> 
 @given(text=st.one_of(st.text(), st.builds("{}={}".format, st.text(), st.text())))
 def test_parse_crisis_line_never_crashes(text: str) -> None:
     try:
-        line = clinics.parse_crisis_line(text)
+        line = registry.parse_crisis_line(text)
     except ClinicError as error:
         assert "NAME=NUMBER" in str(error) or "longer than" in str(error)
         return
     assert set(line) <= {"name", "number", "detail", "kinds"}
     assert line["name"] == line["name"].strip() != ""
-    assert len(line["name"]) <= clinics.MAX_NAME
-    assert clinics.NUMBER_PATTERN.fullmatch(line["number"])
+    assert len(line["name"]) <= registry.MAX_NAME
+    assert registry.NUMBER_PATTERN.fullmatch(line["number"])
     assert line["number"] == line["number"].strip()
 
 
@@ -391,8 +392,8 @@ def test_normalize_origin_keeps_or_refuses_port_zero() -> None:
 
 
 @pytest.fixture
-def north(clinic_db: str) -> clinics.ClinicView:
-    return clinics.create(
+def north(clinic_db: str) -> registry.ClinicView:
+    return registry.create(
         "north",
         "North",
         origins=["https://north.example"],
@@ -401,16 +402,16 @@ def north(clinic_db: str) -> clinics.ClinicView:
     )
 
 
-def test_update_changes_only_what_is_given(north: clinics.ClinicView) -> None:
-    updated = clinics.update("north", name="North Clinic")
+def test_update_changes_only_what_is_given(north: registry.ClinicView) -> None:
+    updated = registry.update("north", name="North Clinic")
 
     assert updated.name == "North Clinic"
     assert updated.as_dict() | {"name": "North"} == north.as_dict()
-    assert clinics.get_clinic("north") == updated
+    assert registry.get_clinic("north") == updated
 
 
-def test_update_every_setting(north: clinics.ClinicView) -> None:
-    updated = clinics.update(
+def test_update_every_setting(north: registry.ClinicView) -> None:
+    updated = registry.update(
         "north",
         origins=["https://new.example/"],
         crisis_lines=[{"name": "Samaritans", "number": "116 123"}],
@@ -426,36 +427,36 @@ def test_update_every_setting(north: clinics.ClinicView) -> None:
     assert updated.greeting == "New greeting."
     assert updated.allow_anonymous is True
     assert updated.patient_url == "https://new.example/talk"
-    assert clinics.get_clinic("north") == updated
+    assert registry.get_clinic("north") == updated
 
-    assert clinics.update("north", allow_anonymous=False).allow_anonymous is False
+    assert registry.update("north", allow_anonymous=False).allow_anonymous is False
 
 
-def test_update_adds_origins_without_duplicates(north: clinics.ClinicView) -> None:
-    updated = clinics.update(
+def test_update_adds_origins_without_duplicates(north: registry.ClinicView) -> None:
+    updated = registry.update(
         "north", add_origins=["https://NORTH.example", "http://localhost:3000/"]
     )
     assert updated.origins == ["https://north.example", "http://localhost:3000"]
 
 
-def test_update_replaces_then_adds(north: clinics.ClinicView) -> None:
-    updated = clinics.update(
+def test_update_replaces_then_adds(north: registry.ClinicView) -> None:
+    updated = registry.update(
         "north", origins=["https://a.example"], add_origins=["https://b.example"]
     )
     assert updated.origins == ["https://a.example", "https://b.example"]
 
 
-def test_update_clears_the_patient_url_with_an_empty_string(north: clinics.ClinicView) -> None:
-    assert clinics.update("north", patient_url="").patient_url is None
+def test_update_clears_the_patient_url_with_an_empty_string(north: registry.ClinicView) -> None:
+    assert registry.update("north", patient_url="").patient_url is None
 
 
-def test_emptied_crisis_lines_fall_back_to_the_defaults(north: clinics.ClinicView) -> None:
-    assert clinics.update("north", crisis_lines=[]).crisis_lines == DEFAULT_LINES
+def test_emptied_crisis_lines_fall_back_to_the_defaults(north: registry.ClinicView) -> None:
+    assert registry.update("north", crisis_lines=[]).crisis_lines == DEFAULT_LINES
 
 
 def test_update_of_an_unknown_clinic(clinic_db: str) -> None:
     with pytest.raises(ClinicError, match="No clinic"):
-        clinics.update("nowhere", name="X")
+        registry.update("nowhere", name="X")
 
 
 @pytest.mark.parametrize(
@@ -469,17 +470,17 @@ def test_update_of_an_unknown_clinic(clinic_db: str) -> None:
         {"patient_url": "mailto:x@north.example"},
     ],
 )
-def test_a_refused_update_changes_nothing(north: clinics.ClinicView, change: dict) -> None:
+def test_a_refused_update_changes_nothing(north: registry.ClinicView, change: dict) -> None:
     with pytest.raises(ClinicError):
-        clinics.update("north", **change)
-    assert clinics.get_clinic("north") == north
+        registry.update("north", **change)
+    assert registry.get_clinic("north") == north
 
 
 def test_list_clinics_in_slug_order(clinic_db: str) -> None:
     for slug in ("zeta", "alpha", "mid"):
-        clinics.create(slug, slug.title(), origins=[f"https://{slug}.example"])
-    assert [c.slug for c in clinics.list_clinics()] == ["alpha", "mid", "zeta"]
-    assert clinics.get_clinic("nowhere") is None
+        registry.create(slug, slug.title(), origins=[f"https://{slug}.example"])
+    assert [c.slug for c in registry.list_clinics()] == ["alpha", "mid", "zeta"]
+    assert registry.get_clinic("nowhere") is None
 
 
 # ----------------------------------------------------------------------------- demo clinic
@@ -500,7 +501,7 @@ def test_demo_clinic_origins_follow_the_public_web_url(
 ) -> None:
     monkeypatch.setenv("COMPANION_PUBLIC_WEB_URL", public_url)
 
-    demo = clinics.ensure_demo_clinic()
+    demo = registry.ensure_demo_clinic()
 
     assert demo.slug == "demo"
     assert demo.origins == origins
@@ -512,37 +513,37 @@ def test_demo_clinic_origins_follow_the_public_web_url(
 
 
 def test_ensure_demo_clinic_is_idempotent(clinic_db: str) -> None:
-    first = clinics.ensure_demo_clinic()
-    second = clinics.ensure_demo_clinic()
+    first = registry.ensure_demo_clinic()
+    second = registry.ensure_demo_clinic()
     assert first == second
-    assert [c.slug for c in clinics.list_clinics()] == ["demo"]
+    assert [c.slug for c in registry.list_clinics()] == ["demo"]
 
 
 def test_ensure_demo_clinic_keeps_staff_changes(clinic_db: str) -> None:
-    clinics.ensure_demo_clinic()
-    clinics.update("demo", name="Our demo", origins=["https://demo.example"])
-    demo = clinics.ensure_demo_clinic()
+    registry.ensure_demo_clinic()
+    registry.update("demo", name="Our demo", origins=["https://demo.example"])
+    demo = registry.ensure_demo_clinic()
     assert demo.name == "Our demo"
     # Staff's origin stays; the web app's own origins come back, since the demo page needs them.
-    assert demo.origins == ["https://demo.example", *clinics.demo_origins()]
+    assert demo.origins == ["https://demo.example", *registry.demo_origins()]
 
 
 def test_ensure_demo_clinic_follows_the_web_app_to_a_new_address(
     clinic_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = clinics.ensure_demo_clinic().origins
+    before = registry.ensure_demo_clinic().origins
     monkeypatch.setenv("COMPANION_PUBLIC_WEB_URL", "https://chat.clinic-group.example")
-    demo = clinics.ensure_demo_clinic()
+    demo = registry.ensure_demo_clinic()
     assert demo.origins == [*before, "https://chat.clinic-group.example"]
-    clinics.update("demo", allow_anonymous=False)
-    assert clinics.ensure_demo_clinic().allow_anonymous is False
+    registry.update("demo", allow_anonymous=False)
+    assert registry.ensure_demo_clinic().allow_anonymous is False
 
 
 def test_a_demo_clinic_without_origins_gets_the_default_ones(clinic_db: str) -> None:
     with db.session_scope() as session:
         session.add(Clinic(slug="demo", name="Old demo", origins=[], allow_anonymous=False))
 
-    demo = clinics.ensure_demo_clinic()
+    demo = registry.ensure_demo_clinic()
 
     assert demo.name == "Old demo"
     assert demo.origins == ["https://companion.example"]
@@ -553,16 +554,16 @@ def test_the_demo_slug_comes_from_the_environment(
     clinic_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COMPANION_DEMO_CLINIC", "trial")
-    assert clinics.ensure_demo_clinic().slug == "trial"
-    assert clinics.widget_config("trial")["clinic"] == "trial"
-    assert clinics.widget_config("demo") is None
+    assert registry.ensure_demo_clinic().slug == "trial"
+    assert registry.widget_config("trial")["clinic"] == "trial"
+    assert registry.widget_config("demo") is None
 
 
 def test_a_journal_patient_creates_the_demo_clinic_with_origins(clinic_db: str) -> None:
     from bot import journal
 
     journal.save_entry("demo-1", "checkin", fields={"note": "ok"})
-    demo = clinics.get_clinic("demo")
+    demo = registry.get_clinic("demo")
     assert demo is not None
     assert demo.origins == ["https://companion.example"]
     assert demo.allow_anonymous is True
@@ -578,7 +579,7 @@ def test_a_clinic_from_before_the_settings_reads_with_defaults(
         )
     db.upgrade()
 
-    old = clinics.get_clinic("old")
+    old = registry.get_clinic("old")
 
     assert old is not None
     assert old.origins == []
@@ -593,9 +594,9 @@ def test_a_clinic_from_before_the_settings_reads_with_defaults(
 
 
 def test_widget_config_of_the_demo_clinic(clinic_db: str) -> None:
-    assert clinics.get_clinic("demo") is None
+    assert registry.get_clinic("demo") is None
 
-    config = clinics.widget_config("demo")
+    config = registry.widget_config("demo")
 
     assert config == {
         "clinic": "demo",
@@ -608,13 +609,13 @@ def test_widget_config_of_the_demo_clinic(clinic_db: str) -> None:
         "socket_path": "/socket.io",
         "anonymous_session_url": "https://companion.example/api/clinics/demo/anonymous-session",
     }
-    assert clinics.get_clinic("demo") is not None
+    assert registry.get_clinic("demo") is not None
 
 
 def test_widget_config_of_a_clinic(
-    north: clinics.ClinicView, monkeypatch: pytest.MonkeyPatch
+    north: registry.ClinicView, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clinics.update(
+    registry.update(
         "north",
         accent_color="#102030",
         crisis_lines=[{"name": "Samaritans", "number": "116 123"}],
@@ -622,7 +623,7 @@ def test_widget_config_of_a_clinic(
     monkeypatch.setenv("COMPANION_PUBLIC_RASA_URL", "https://rasa.north.example/")
     monkeypatch.setenv("COMPANION_PUBLIC_WEB_URL", "https://web.north.example/")
 
-    config = clinics.widget_config("north")
+    config = registry.widget_config("north")
 
     assert config == {
         "clinic": "north",
@@ -640,5 +641,5 @@ def test_widget_config_of_a_clinic(
 
 
 def test_widget_config_of_an_unknown_clinic(clinic_db: str) -> None:
-    assert clinics.widget_config("nowhere") is None
-    assert clinics.get_clinic("nowhere") is None
+    assert registry.widget_config("nowhere") is None
+    assert registry.get_clinic("nowhere") is None

@@ -22,7 +22,8 @@ from conftest import NewDatabase
 from servers import DASHBOARD_CSP, base_environment, point_at, serving, web_app_service
 from sqlalchemy import select, update
 
-from bot import clinics, journal, patients, therapists
+from bot import journal
+from bot.clinics import patients, registry, therapists
 from bot.runner import free_port
 from bot.storage import db
 from bot.storage.models import (
@@ -105,7 +106,7 @@ class Clinic:
 def _new_clinic(name: str = "North") -> Clinic:
     number = next(_numbers)
     slug = f"{name.lower()}-{number}"
-    clinics.create(slug, name, origins=[f"https://{slug}.example"])
+    registry.create(slug, name, origins=[f"https://{slug}.example"])
     therapist = therapists.create(slug, f"therapist{number}@{slug}.example", PASSWORD)
     admin = therapists.create(slug, f"Admin{number}@{slug}.example", PASSWORD, admin=True)
     return Clinic(slug=slug, therapist=therapist.email, admin=admin.email)
@@ -681,7 +682,7 @@ def test_the_web_app_announces_new_risk_flags(
     server = next(notifying)
     try:
         for _ in point_at(server, monkeypatch):
-            clinics.create("west", "West", origins=["https://west.example"], webhook_url=url)
+            registry.create("west", "West", origins=["https://west.example"], webhook_url=url)
             sender_id = patients.invite("west").sender_id
             flag_id = journal.record_risk_flag(
                 sender_id, message="words", category="suicide", source="lexicon"

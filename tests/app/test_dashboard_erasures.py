@@ -10,7 +10,7 @@ from data_rights_support import make_person
 from servers import Browser, SeededServer, point_at, seeded_server
 from sqlalchemy import select, text
 
-from bot import clinics
+from bot.clinics import registry
 from bot.privacy import erasure
 from bot.storage import db
 from bot.storage.models import AuditEvent, ErasureRequest
@@ -28,8 +28,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededServer]:
 @pytest.fixture
 def web(server: SeededServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[SeededServer]:
     for web in point_at(server, monkeypatch):
-        clinics.update("harbour", erasure_review=True)
-        clinics.update("northside", erasure_review=True)
+        registry.update("harbour", erasure_review=True)
+        registry.update("northside", erasure_review=True)
         yield web
 
 

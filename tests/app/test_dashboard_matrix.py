@@ -15,7 +15,7 @@ from conftest import NewDatabase
 from servers import Browser, SeededServer, point_at, seeded_server
 from sqlalchemy import select
 
-from bot import clinics
+from bot.clinics import registry
 from bot.privacy import erasure
 from bot.storage import db
 from bot.storage.models import AuditEvent, ErasureRequest, RiskFlag
@@ -196,7 +196,7 @@ def test_only_the_patients_clinic_administrators_resolve_erasure_requests(
     """Declining (it erases nothing, so every cell can run on the same data)."""
     info = web.info
     for slug in ("harbour", "northside"):
-        clinics.update(slug, erasure_review=True)
+        registry.update(slug, erasure_review=True)
     request = erasure.request_erasure(info.patients[patient]).request
     assert request is not None
     browser = browsers[role]

@@ -10,7 +10,8 @@ import pytest
 from data_rights_support import Person, file_bytes, make_person, raw_values
 from sqlalchemy import select, text, update
 
-from bot import audit, clinics, journal, patients, records
+from bot import journal, records
+from bot.clinics import audit, patients, registry
 from bot.privacy import erasure, my_data
 from bot.records import exports
 from bot.storage import db
@@ -41,17 +42,17 @@ _LEGAL_HOLD = {
 
 
 @pytest.fixture
-def clinic(clinic_db: str) -> clinics.ClinicView:
-    return clinics.create("harbour", "Harbour Clinic", origins=["https://harbour.example"])
+def clinic(clinic_db: str) -> registry.ClinicView:
+    return registry.create("harbour", "Harbour Clinic", origins=["https://harbour.example"])
 
 
 @pytest.fixture
-def target(clinic: clinics.ClinicView) -> Person:
+def target(clinic: registry.ClinicView) -> Person:
     return make_person(clinic.slug, "Target-7f3a")
 
 
 @pytest.fixture
-def bystander(clinic: clinics.ClinicView) -> Person:
+def bystander(clinic: registry.ClinicView) -> Person:
     return make_person(clinic.slug, "Bystander-91c2")
 
 
@@ -154,7 +155,7 @@ def test_a_failing_store_does_not_stop_the_others(
     target: Person, clinic, database_backend: str
 ) -> None:
     notice_delivered(target)
-    clinics.update(clinic.slug, erasure_review=True)
+    registry.update(clinic.slug, erasure_review=True)
     outcome = erasure.request_erasure(target.sender_id)
     assert outcome.kind == "requested" and outcome.request is not None
     hold, release = _LEGAL_HOLD[database_backend]
@@ -219,7 +220,7 @@ def test_erased_text_is_not_left_in_the_database_file(
     assert all(value.split(":", 2)[2].encode() in on_disk for value in bystander_values)
 
 
-def test_a_database_without_the_tracker_table(clinic: clinics.ClinicView) -> None:
+def test_a_database_without_the_tracker_table(clinic: registry.ClinicView) -> None:
     invite = patients.invite(clinic.slug)
     journal.save_entry(invite.sender_id, "checkin", fields={"note": "only a journal here"})
     receipt = erasure.erase_patient(invite.sender_id, "patient")
@@ -235,7 +236,7 @@ def test_unknown_patients_and_foreign_requests(target: Person, bystander: Person
     with pytest.raises(erasure.UnknownPatient):
         erasure.erase_patient("p-nobody", "cli:operator")
     assert erasure.request_erasure("p-nobody").kind == "unknown"
-    clinics.update(clinic.slug, erasure_review=True)
+    registry.update(clinic.slug, erasure_review=True)
     theirs = erasure.request_erasure(bystander.sender_id).request
     assert theirs is not None
     with pytest.raises(ValueError, match="not this patient"):
@@ -255,9 +256,9 @@ def test_request_erasure_erases_at_once_without_review(target: Person) -> None:
 
 
 def test_request_erasure_files_one_request_under_review(
-    target: Person, clinic: clinics.ClinicView
+    target: Person, clinic: registry.ClinicView
 ) -> None:
-    clinics.update(clinic.slug, erasure_review=True)
+    registry.update(clinic.slug, erasure_review=True)
     first = erasure.request_erasure(target.sender_id)
     second = erasure.request_erasure(target.sender_id)
     assert first.kind == "requested" and first.receipt is None
@@ -282,9 +283,9 @@ def session_patient_id(sender_id: str) -> int:
 
 
 def test_declining_needs_a_reason_and_happens_once(
-    target: Person, clinic: clinics.ClinicView
+    target: Person, clinic: registry.ClinicView
 ) -> None:
-    clinics.update(clinic.slug, erasure_review=True)
+    registry.update(clinic.slug, erasure_review=True)
     request = erasure.request_erasure(target.sender_id).request
     assert request is not None
     clinic_id = clinic_id_of(target)

@@ -30,7 +30,8 @@ from sqlalchemy.exc import IntegrityError
 from test_notify import WEBHOOK_SECRET, Receiver, http_receiver
 
 from actions.safety import ActionRecordRiskFlag
-from bot import clinics, encryption, journal, notify, patients, records
+from bot import encryption, journal, records
+from bot.clinics import notify, patients, registry
 from bot.privacy import erasure
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
@@ -282,7 +283,7 @@ def test_after_the_window_of_quiet_a_new_flag_starts(
 
 
 def test_an_acknowledged_flag_takes_no_more_messages(domain: dict[str, Any], flood_db: str) -> None:
-    clinics.create("north", "North clinic", origins=["https://north.example"])
+    registry.create("north", "North clinic", origins=["https://north.example"])
     sender = invited()
     record(domain, "first", sender)
     (flag,) = flags_of(sender)
@@ -319,7 +320,7 @@ def test_messages_for_the_care_team_are_each_kept(flood_db: str) -> None:
 def test_a_flood_gets_one_notice_and_another_patients_first_flag_its_own(
     domain: dict[str, Any], receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clinics.create(
+    registry.create(
         "north", "North clinic", origins=["https://north.example"], webhook_url=receiver.url
     )
     monkeypatch.setenv("COMPANION_NOTICE_LIMIT", "2")
@@ -365,7 +366,7 @@ def test_a_flood_gets_one_notice_and_another_patients_first_flag_its_own(
 def test_an_escalation_is_announced_on_its_own_past_the_limit(
     domain: dict[str, Any], receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clinics.create(
+    registry.create(
         "north", "North clinic", origins=["https://north.example"], webhook_url=receiver.url
     )
     monkeypatch.setenv("COMPANION_NOTICE_LIMIT", "1")
@@ -387,7 +388,7 @@ def test_an_escalation_is_announced_on_its_own_past_the_limit(
 
 
 def test_the_digest_e_mail_lists_flags_without_patient_text(flood_db: str) -> None:
-    clinics.create("north", "North clinic", origins=["https://north.example"])
+    registry.create("north", "North clinic", origins=["https://north.example"])
     notices = tuple(
         notify.Notice(
             flag_id=flag_id,
@@ -434,7 +435,7 @@ def test_the_notice_limit_setting(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_erasure_removes_the_latest_messages_of_a_flag_kept_until_notified(
     domain: dict[str, Any], flood_db: str
 ) -> None:
-    clinics.create("north", "North clinic", origins=["https://north.example"])
+    registry.create("north", "North clinic", origins=["https://north.example"])
     sender = invited()
     for n in range(4):
         record(domain, f"the words {n}", sender)

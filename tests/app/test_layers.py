@@ -31,18 +31,13 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     (
         "the application",
         (
-            "bot.access",
-            "bot.audit",
-            "bot.care_team",
+            "bot.patient_tokens",
             "bot.clinics",
-            "bot.patients",
-            "bot.therapists",
             "bot.journal",
             "bot.journal_text",
             "bot.safety_plan",
             "bot.records",
             "bot.privacy",
-            "bot.notify",
         ),
     ),
     (

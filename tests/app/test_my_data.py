@@ -14,7 +14,8 @@ from data_rights_support import Person, make_person
 from servers import base_environment, environment, point_at, serving, web_app_service
 from sqlalchemy import select
 
-from bot import access, clinics, journal, patients
+from bot import journal, patient_tokens
+from bot.clinics import patients, registry
 from bot.privacy import erasure, my_data
 from bot.runner import free_port
 from bot.storage import db
@@ -37,7 +38,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     env = {**base_environment(directory, port, SECRET), "COMPANION_NOTIFY_INTERVAL": "0"}
     with environment(env):
         db.reset_engines()
-        clinics.create("harbour", "Harbour Clinic", origins=["https://harbour.example"])
+        registry.create("harbour", "Harbour Clinic", origins=["https://harbour.example"])
     db.reset_engines()
     with serving(web_app_service(port), env):
         yield Served(f"http://127.0.0.1:{port}", env)
@@ -158,8 +159,8 @@ def test_links_that_do_not_work(web: Served, person: Person) -> None:
         assert_refused(fetch(path_url(web, token)), 404, "not_found")
     # ... and a download token opens no chat.
     download_token = my_data.export_link(person.sender_id)[0].rsplit("/", 1)[1]
-    with pytest.raises(access.AccessDenied):
-        access.verify_token(download_token, origin="https://harbour.example")
+    with pytest.raises(patient_tokens.AccessDenied):
+        patient_tokens.verify_token(download_token, origin="https://harbour.example")
 
 
 def test_a_revoked_patient_cannot_download(web: Served, person: Person) -> None:

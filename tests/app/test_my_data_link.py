@@ -23,7 +23,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from servers import base_environment, environment, point_at, serving, web_app_service
 
 from actions.data_rights import ActionExportMyData
-from bot import clinics, journal, patients
+from bot import journal
+from bot.clinics import patients, registry
 from bot.privacy import my_data
 from bot.runner import free_port
 from bot.settings import PROJECT_ROOT
@@ -49,8 +50,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     env = {**base_environment(directory, port, SECRET), "COMPANION_NOTIFY_INTERVAL": "0"}
     with environment(env):
         db.reset_engines()
-        clinics.create("harbour", "Harbour Clinic", origins=[ORIGIN])
-        clinics.create("elsewhere", "Elsewhere Clinic", origins=["https://elsewhere.example"])
+        registry.create("harbour", "Harbour Clinic", origins=[ORIGIN])
+        registry.create("elsewhere", "Elsewhere Clinic", origins=["https://elsewhere.example"])
     db.reset_engines()
     with serving(web_app_service(port), env):
         yield Served(f"http://127.0.0.1:{port}", env)

@@ -34,9 +34,10 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 from servers import serving, web_app_service
 from sqlalchemy import select, update
 
-from bot import clinics, journal, notify, patients, settings
+from bot import journal, settings
 from bot.cli.main import build_parser
 from bot.cli.notify import register_notify
+from bot.clinics import notify, patients, registry
 from bot.runner import STOP_GRACE_SECONDS, Service, free_port, stop_all, wait_until_ready
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
@@ -207,8 +208,8 @@ def receiver(notify_db: str) -> Iterator[Receiver]:
 # ----------------------------------------------------------------------------- helpers
 
 
-def make_clinic(slug: str = "north", **options: Any) -> clinics.ClinicView:
-    return clinics.create(
+def make_clinic(slug: str = "north", **options: Any) -> registry.ClinicView:
+    return registry.create(
         slug, f"{slug.title()} clinic", origins=[f"https://{slug}.example"], **options
     )
 
@@ -237,7 +238,7 @@ def flag(flag_id: int) -> dict[str, Any]:
 
 
 def expected_signature(slug: str, timestamp: str, body: bytes) -> str:
-    """The receiver's side, written out independently of :mod:`bot.notify`."""
+    """The receiver's side, written out independently of :mod:`bot.clinics.notify`."""
     key = hmac.new(WEBHOOK_SECRET.encode(), b"companion-webhook:" + slug.encode(), hashlib.sha256)
     mac = hmac.new(key.hexdigest().encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
@@ -295,7 +296,7 @@ def test_a_new_flag_is_emailed_without_what_the_patient_wrote(inbox: Inbox) -> N
 
 def test_a_clinic_name_cannot_break_the_headers(inbox: Inbox) -> None:
     make_clinic(notify_emails=["care@north.example"])
-    clinics.update("north", name="North\r\nBcc: attacker@evil.example")
+    registry.update("north", name="North\r\nBcc: attacker@evil.example")
     _, flag_id = raise_flag()
 
     assert notify.send_pending().sent == [flag_id]
@@ -636,7 +637,7 @@ def test_a_clinic_without_channels_keeps_its_flags_until_it_has_one(receiver: Re
         "notify_error": None,
         "created_at": None,
     }
-    clinics.update("north", webhook_url=receiver.url)
+    registry.update("north", webhook_url=receiver.url)
     assert notify.send_pending().sent == [flag_id]
 
 
@@ -817,7 +818,7 @@ def test_a_failing_pass_does_not_end_the_thread(
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{blocker / 'companion.db'}")
     db.reset_engines()
     notifier = notify.NotifierThread(0.1)
-    with caplog.at_level(logging.ERROR, logger="bot.notify"):
+    with caplog.at_level(logging.ERROR, logger="bot.clinics.notify"):
         notifier.start()
         wait_for(lambda: len([r for r in caplog.records if "outbox" in r.getMessage()]) >= 2)
         assert notifier.is_alive()

@@ -18,7 +18,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from servers import base_environment, serving, web_app_service
 
-from bot import clinics
+from bot.clinics import registry
 from bot.runner import free_port
 from bot.storage import db
 from bot.web.app import create_app
@@ -46,7 +46,7 @@ def web_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         for name, value in env.items():
             patch.setenv(name, value)
         db.reset_engines()
-        clinics.create("north", "North clinic", origins=[NORTH], allow_anonymous=True)
+        registry.create("north", "North clinic", origins=[NORTH], allow_anonymous=True)
         db.reset_engines()
     with serving(web_app_service(port), env):
         yield f"http://127.0.0.1:{port}"

@@ -1,4 +1,4 @@
-"""Patients' personal links, anonymous demo sessions and revocation (bot.patients)."""
+"""Patients' personal links, anonymous demo sessions and revocation (bot.clinics.patients)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from bot import access, clinics, patients
-from bot.access import AccessDenied
+from bot import patient_tokens
+from bot.clinics import patients, registry
+from bot.patient_tokens import AccessDenied
 from bot.storage import db
 from bot.storage.models import Patient, PatientLink
 
@@ -18,8 +19,8 @@ NORTH = "https://north.example"
 
 
 @pytest.fixture
-def north(clinic_db: str) -> clinics.ClinicView:
-    return clinics.create(
+def north(clinic_db: str) -> registry.ClinicView:
+    return registry.create(
         "north", "North", origins=[NORTH, "https://www.north.example"], allow_anonymous=False
     )
 
@@ -41,7 +42,7 @@ def token_of(url: str) -> str:
 # ----------------------------------------------------------------------------- invite
 
 
-def test_invite_creates_a_patient_and_a_link_in_the_clinic(north: clinics.ClinicView) -> None:
+def test_invite_creates_a_patient_and_a_link_in_the_clinic(north: registry.ClinicView) -> None:
     before = datetime.now(UTC)
     invite = patients.invite("north", timedelta(days=30))
 
@@ -57,10 +58,10 @@ def test_invite_creates_a_patient_and_a_link_in_the_clinic(north: clinics.Clinic
     assert invite.clinic == "north"
     assert re.fullmatch(r"[0-9a-f]{32}", invite.link_id)
     assert re.fullmatch(r"p-[A-Za-z0-9_-]{20,}", invite.sender_id)
-    assert access.sender_clinic(invite.sender_id) == "north"
+    assert patient_tokens.sender_clinic(invite.sender_id) == "north"
 
 
-def test_the_token_is_not_stored(north: clinics.ClinicView, database_path) -> None:
+def test_the_token_is_not_stored(north: registry.ClinicView, database_path) -> None:
     import sqlite3
 
     invite = patients.invite("north")
@@ -69,44 +70,47 @@ def test_the_token_is_not_stored(north: clinics.ClinicView, database_path) -> No
     assert invite.token.split(".")[2] not in dump
 
 
-def test_the_default_lifetime_is_30_days(north: clinics.ClinicView) -> None:
+def test_the_default_lifetime_is_30_days(north: registry.ClinicView) -> None:
     invite = patients.invite("north")
     lifetime = invite.expires_at - datetime.now(UTC)
     assert timedelta(days=30) - timedelta(seconds=5) < lifetime <= timedelta(days=30)
 
 
-def test_each_invite_is_a_new_patient(north: clinics.ClinicView) -> None:
+def test_each_invite_is_a_new_patient(north: registry.ClinicView) -> None:
     invites = [patients.invite("north") for _ in range(5)]
     assert len({i.sender_id for i in invites}) == 5
     assert len({i.link_id for i in invites}) == 5
     assert len({i.token for i in invites}) == 5
 
 
-def test_the_invite_url_opens_the_first_origin(north: clinics.ClinicView) -> None:
+def test_the_invite_url_opens_the_first_origin(north: registry.ClinicView) -> None:
     invite = patients.invite("north")
 
     assert invite.url == f"{NORTH}/#companion-token={invite.token}"
     assert token_of(invite.url) == invite.token
-    identity = access.verify_token(token_of(invite.url), origin=NORTH)
+    identity = patient_tokens.verify_token(token_of(invite.url), origin=NORTH)
     assert identity.sender_id == invite.sender_id
     assert identity.kind == "invite"
     assert identity.clinic == "north"
     assert identity.expires_at == invite.expires_at
     # Any of the clinic's origins may open it, none of the others.
-    assert access.verify_token(invite.token, origin="https://www.north.example").clinic == "north"
+    assert (
+        patient_tokens.verify_token(invite.token, origin="https://www.north.example").clinic
+        == "north"
+    )
     with pytest.raises(AccessDenied) as caught:
-        access.verify_token(invite.token, origin="https://companion.example")
+        patient_tokens.verify_token(invite.token, origin="https://companion.example")
     assert caught.value.reason == "origin_not_allowed"
 
 
-def test_the_invite_url_opens_the_patient_url(north: clinics.ClinicView) -> None:
-    clinics.update("north", patient_url="https://north.example/companion?lang=en")
+def test_the_invite_url_opens_the_patient_url(north: registry.ClinicView) -> None:
+    registry.update("north", patient_url="https://north.example/companion?lang=en")
     invite = patients.invite("north")
     assert invite.url == f"https://north.example/companion?lang=en#companion-token={invite.token}"
 
 
 def test_a_clinic_without_origins_links_to_the_web_app(clinic_db: str) -> None:
-    clinics.create("bare", "Bare", origins=[])
+    registry.create("bare", "Bare", origins=[])
     invite = patients.invite("bare")
     assert invite.url == f"https://companion.example/#companion-token={invite.token}"
 
@@ -115,13 +119,15 @@ def test_the_demo_clinic_links_to_the_web_app(
     clinic_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COMPANION_PUBLIC_WEB_URL", "http://localhost:8123/")
-    assert clinics.get_clinic("demo") is None
+    assert registry.get_clinic("demo") is None
 
     invite = patients.invite("demo")
 
     assert invite.url == f"http://localhost:8123/#companion-token={invite.token}"
-    assert access.verify_token(invite.token, origin="http://127.0.0.1:8123").clinic == "demo"
-    assert clinics.get_clinic("demo").allow_anonymous is True
+    assert (
+        patient_tokens.verify_token(invite.token, origin="http://127.0.0.1:8123").clinic == "demo"
+    )
+    assert registry.get_clinic("demo").allow_anonymous is True
 
 
 def test_invite_to_an_unknown_clinic(clinic_db: str) -> None:
@@ -143,7 +149,7 @@ def test_invite_to_an_unknown_clinic(clinic_db: str) -> None:
     ],
 )
 def test_lifetimes_outside_the_limits_are_refused(
-    north: clinics.ClinicView, lifetime: timedelta
+    north: registry.ClinicView, lifetime: timedelta
 ) -> None:
     with pytest.raises(ValueError, match="between one minute and one year"):
         patients.invite("north", lifetime)
@@ -152,11 +158,11 @@ def test_lifetimes_outside_the_limits_are_refused(
 
 
 @pytest.mark.parametrize("lifetime", [timedelta(minutes=1), timedelta(days=366)])
-def test_the_lifetime_limits_are_inclusive(north: clinics.ClinicView, lifetime: timedelta) -> None:
+def test_the_lifetime_limits_are_inclusive(north: registry.ClinicView, lifetime: timedelta) -> None:
     invite = patients.invite("north", lifetime)
     remaining = invite.expires_at - datetime.now(UTC)
     assert lifetime - timedelta(seconds=5) < remaining <= lifetime
-    assert access.verify_token(invite.token, origin=NORTH).expires_at == invite.expires_at
+    assert patient_tokens.verify_token(invite.token, origin=NORTH).expires_at == invite.expires_at
 
 
 # ----------------------------------------------------------------------------- anonymous
@@ -169,7 +175,7 @@ def test_start_anonymous_for_the_demo_clinic(
 
     token, expires_at = patients.start_anonymous("demo", "http://127.0.0.1:8000")
 
-    identity = access.verify_token(token, origin="http://localhost:8000")
+    identity = patient_tokens.verify_token(token, origin="http://localhost:8000")
     assert identity.clinic == "demo"
     assert identity.kind == "anonymous"
     assert identity.expires_at == expires_at
@@ -181,7 +187,7 @@ def test_start_anonymous_for_the_demo_clinic(
 
 def test_every_anonymous_session_is_a_new_patient(clinic_db: str) -> None:
     senders = {
-        access.verify_token(
+        patient_tokens.verify_token(
             patients.start_anonymous("demo", "https://companion.example")[0],
             origin=None,
             check_origin=False,
@@ -210,11 +216,11 @@ def test_start_anonymous_only_from_the_clinics_origins(clinic_db: str, origin: s
 
 def test_start_anonymous_accepts_the_origin_however_written(clinic_db: str) -> None:
     token, _ = patients.start_anonymous("demo", "HTTPS://Companion.Example:443/")
-    assert access.verify_token(token, origin="https://companion.example").clinic == "demo"
+    assert patient_tokens.verify_token(token, origin="https://companion.example").clinic == "demo"
 
 
 def test_start_anonymous_is_refused_by_a_clinic_without_anonymous_chats(
-    north: clinics.ClinicView,
+    north: registry.ClinicView,
 ) -> None:
     for origin in (NORTH, "https://evil.example"):
         with pytest.raises(AccessDenied) as caught:
@@ -224,12 +230,12 @@ def test_start_anonymous_is_refused_by_a_clinic_without_anonymous_chats(
         assert session.scalars(select(Patient)).all() == []
 
 
-def test_start_anonymous_for_another_clinic_that_allows_it(north: clinics.ClinicView) -> None:
-    clinics.update("north", allow_anonymous=True)
+def test_start_anonymous_for_another_clinic_that_allows_it(north: registry.ClinicView) -> None:
+    registry.update("north", allow_anonymous=True)
 
     token, _ = patients.start_anonymous("north", NORTH)
 
-    assert access.verify_token(token, origin=NORTH).clinic == "north"
+    assert patient_tokens.verify_token(token, origin=NORTH).clinic == "north"
     with pytest.raises(AccessDenied) as caught:
         patients.start_anonymous("north", "https://companion.example")
     assert caught.value.reason == "origin_not_allowed"
@@ -244,7 +250,7 @@ def test_start_anonymous_for_an_unknown_clinic(clinic_db: str) -> None:
 # ----------------------------------------------------------------------------- revoke
 
 
-def test_revoke_by_link(north: clinics.ClinicView) -> None:
+def test_revoke_by_link(north: registry.ClinicView) -> None:
     first = patients.invite("north")
     second = patients.invite("north")
 
@@ -254,10 +260,10 @@ def test_revoke_by_link(north: clinics.ClinicView) -> None:
     link, _, _ = stored_link(first.link_id)
     assert link.revoked_at is not None
     assert stored_link(second.link_id)[0].revoked_at is None
-    assert access.verify_token(second.token, origin=NORTH).sender_id == second.sender_id
+    assert patient_tokens.verify_token(second.token, origin=NORTH).sender_id == second.sender_id
 
 
-def test_revoke_by_patient_switches_off_every_link(north: clinics.ClinicView) -> None:
+def test_revoke_by_patient_switches_off_every_link(north: registry.ClinicView) -> None:
     invite = patients.invite("north")
     other = patients.invite("north")
     now = datetime.now(UTC)
@@ -281,7 +287,7 @@ def test_revoke_by_patient_switches_off_every_link(north: clinics.ClinicView) ->
     assert stored_link(other.link_id)[0].revoked_at is None
 
 
-def test_revoke_of_nothing_known(north: clinics.ClinicView) -> None:
+def test_revoke_of_nothing_known(north: registry.ClinicView) -> None:
     assert patients.revoke(sender_id="p-never") == 0
     assert patients.revoke(link_id="f" * 32) == 0
 
@@ -294,10 +300,10 @@ def test_revoke_needs_exactly_one_target(clinic_db: str, arguments: dict) -> Non
 
 def test_an_anonymous_session_can_be_revoked(clinic_db: str) -> None:
     token, _ = patients.start_anonymous("demo", "https://companion.example")
-    identity = access.verify_token(token, origin="https://companion.example")
+    identity = patient_tokens.verify_token(token, origin="https://companion.example")
 
     assert patients.revoke(sender_id=identity.sender_id) == 1
 
     with pytest.raises(AccessDenied) as caught:
-        access.verify_token(token, origin="https://companion.example")
+        patient_tokens.verify_token(token, origin="https://companion.example")
     assert caught.value.reason == "revoked"

@@ -1,4 +1,4 @@
-"""Properties of the clinic settings' validation (bot/clinics.py), beyond test_clinics.py.
+"""Properties of the clinic settings' validation (bot/clinics/registry.py), beyond test_clinics.py.
 
 test_clinics.py has examples for each check plus properties of crisis lines and origins.
 Here every other check is held to the same rules for any input: it returns the value in
@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import clinics
-from bot.clinics import ClinicError
+from bot.clinics import registry
+from bot.clinics.registry import ClinicError
 
 SLUGS = st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?", fullmatch=True)
 COLOURS = st.from_regex(r"#[0-9a-fA-F]{6}", fullmatch=True)
@@ -47,13 +47,13 @@ def checked(check: Callable[[Any], Any], value: Any) -> Any:
 
 @given(slug=SLUGS)
 def test_every_slug_of_the_documented_form_is_accepted_unchanged(slug: str) -> None:
-    assert clinics.check_slug(slug) == slug
+    assert registry.check_slug(slug) == slug
 
 
 @given(text=st.text(max_size=80))
 def test_a_slug_is_accepted_exactly_when_it_has_the_documented_form(text: str) -> None:
-    result = checked(clinics.check_slug, text)
-    documented = clinics.SLUG_PATTERN.fullmatch(text) is not None
+    result = checked(registry.check_slug, text)
+    documented = registry.SLUG_PATTERN.fullmatch(text) is not None
     assert (result == text) is documented
     if not documented:
         assert isinstance(result, ClinicError)
@@ -62,7 +62,7 @@ def test_a_slug_is_accepted_exactly_when_it_has_the_documented_form(text: str) -
 @given(slug=SLUGS.filter(lambda s: any(c.isalpha() for c in s)))
 def test_slugs_are_case_sensitive_lower_case(slug: str) -> None:
     with pytest.raises(ClinicError):
-        clinics.check_slug(slug.upper())
+        registry.check_slug(slug.upper())
 
 
 # ----------------------------------------------------------------------------- colours
@@ -70,15 +70,15 @@ def test_slugs_are_case_sensitive_lower_case(slug: str) -> None:
 
 @given(colour=COLOURS)
 def test_colours_are_stored_lower_case_and_idempotent(colour: str) -> None:
-    stored = clinics.check_color(colour)
+    stored = registry.check_color(colour)
     assert stored == colour.lower()
-    assert clinics.check_color(stored) == stored
+    assert registry.check_color(stored) == stored
 
 
 @given(text=st.text(max_size=12))
 def test_anything_but_a_hex_colour_is_refused(text: str) -> None:
-    result = checked(clinics.check_color, text)
-    if clinics.COLOR_PATTERN.fullmatch(text):
+    result = checked(registry.check_color, text)
+    if registry.COLOR_PATTERN.fullmatch(text):
         assert result == text.lower()
     else:
         assert isinstance(result, ClinicError)
@@ -110,10 +110,10 @@ def test_check_origins_normalises_deduplicates_and_keeps_order(
     for _, normal in typed:
         if normal not in expected:
             expected.append(normal)
-    result = clinics.check_origins([text for text, _ in typed])
+    result = registry.check_origins([text for text, _ in typed])
     assert result == expected
-    assert clinics.check_origins(result) == result
-    assert clinics.check_origins([*result, *reversed(result)]) == result
+    assert registry.check_origins(result) == result
+    assert registry.check_origins([*result, *reversed(result)]) == result
 
 
 @given(
@@ -130,15 +130,17 @@ def test_one_origin_that_is_not_bare_refuses_the_whole_list(
     good: list[tuple[str, str]], bad: str
 ) -> None:
     with pytest.raises(ClinicError):
-        clinics.check_origins([*(text for text, _ in good), bad])
+        registry.check_origins([*(text for text, _ in good), bad])
 
 
 # ----------------------------------------------------------------------------- texts
 
 
-@given(text=st.text(max_size=1100), limit=st.sampled_from([clinics.MAX_NAME, clinics.MAX_GREETING]))
+@given(
+    text=st.text(max_size=1100), limit=st.sampled_from([registry.MAX_NAME, registry.MAX_GREETING])
+)
 def test_texts_are_stripped_and_kept_within_their_limit(text: str, limit: int) -> None:
-    result = checked(lambda value: clinics.check_text("name", value, limit), text)
+    result = checked(lambda value: registry.check_text("name", value, limit), text)
     if isinstance(result, ClinicError):
         assert not text.strip() or len(text.strip()) > limit
     else:
@@ -159,7 +161,7 @@ def test_any_http_page_address_is_accepted_as_given(
     scheme: str, host: str, path: str, query: str
 ) -> None:
     url = f"{scheme}://{host}{path}{query}"
-    assert clinics.check_patient_url(f"  {url} ") == url
+    assert registry.check_patient_url(f"  {url} ") == url
 
 
 NOT_A_PAGE = st.one_of(
@@ -175,16 +177,16 @@ NOT_A_PAGE = st.one_of(
 @given(text=NOT_A_PAGE)
 def test_anything_but_an_http_page_without_a_fragment_is_refused(text: str) -> None:
     with pytest.raises(ClinicError):
-        clinics.check_patient_url(text)
+        registry.check_patient_url(text)
 
 
 @given(text=ANY_TEXT)
 def test_a_patient_page_is_refused_or_an_http_address_without_a_fragment(text: str) -> None:
-    result = checked(clinics.check_patient_url, text)
+    result = checked(registry.check_patient_url, text)
     if not isinstance(result, ClinicError):
         parts = urlsplit(result)
         assert parts.scheme in {"http", "https"} and parts.hostname and not parts.fragment
-        assert clinics.check_patient_url(result) == result
+        assert registry.check_patient_url(result) == result
     else:
         assert str(result)
 
@@ -209,8 +211,8 @@ def test_https_webhooks_anywhere_and_http_only_on_this_machine(
     host: str, path: str, port: int | None
 ) -> None:
     authority = host + (f":{port}" if port else "")
-    assert clinics.check_webhook_url(f"https://{authority}{path}") == f"https://{authority}{path}"
-    plain = checked(clinics.check_webhook_url, f"http://{authority}{path}")
+    assert registry.check_webhook_url(f"https://{authority}{path}") == f"https://{authority}{path}"
+    plain = checked(registry.check_webhook_url, f"http://{authority}{path}")
     if is_loopback(host):
         assert plain == f"http://{authority}{path}"
     else:
@@ -219,7 +221,7 @@ def test_https_webhooks_anywhere_and_http_only_on_this_machine(
 
 @given(host=LOOPBACK, path=PATHS)
 def test_plain_http_webhooks_on_loopback_are_accepted(host: str, path: str) -> None:
-    assert clinics.check_webhook_url(f"http://{host}{path}") == f"http://{host}{path}"
+    assert registry.check_webhook_url(f"http://{host}{path}") == f"http://{host}{path}"
 
 
 @given(
@@ -229,14 +231,14 @@ def test_plain_http_webhooks_on_loopback_are_accepted(host: str, path: str) -> N
 )
 def test_webhooks_with_credentials_are_refused(user: str, host: str, scheme: str) -> None:
     with pytest.raises(ClinicError):
-        clinics.check_webhook_url(f"{scheme}://{user}@{host}/hook")
+        registry.check_webhook_url(f"{scheme}://{user}@{host}/hook")
 
 
 NOT_A_WEBHOOK = st.one_of(
     st.builds("{}://{}{}".format, st.sampled_from(["ftp", "ws", "file", "gopher"]), HOSTS, PATHS),
     st.builds("https://{}{}#{}".format, HOSTS, PATHS, st.text(min_size=0, max_size=5)),
     st.builds("https://{}:0{}".format, HOSTS, PATHS),
-    st.builds("https://{}/{}".format, HOSTS, st.just("x" * clinics.MAX_URL)),
+    st.builds("https://{}/{}".format, HOSTS, st.just("x" * registry.MAX_URL)),
     HOSTS,
 )
 
@@ -244,18 +246,18 @@ NOT_A_WEBHOOK = st.one_of(
 @given(text=NOT_A_WEBHOOK)
 def test_unusable_webhook_addresses_are_refused(text: str) -> None:
     with pytest.raises(ClinicError):
-        clinics.check_webhook_url(text)
+        registry.check_webhook_url(text)
 
 
 @given(text=ANY_TEXT)
 def test_a_webhook_is_refused_or_safe_and_idempotent(text: str) -> None:
-    result = checked(clinics.check_webhook_url, text)
+    result = checked(registry.check_webhook_url, text)
     if not isinstance(result, ClinicError):
         parts = urlsplit(result)
         assert parts.scheme == "https" or is_loopback(parts.hostname or "")
         assert parts.username is None and parts.password is None and not parts.fragment
-        assert len(result) <= clinics.MAX_URL
-        assert clinics.check_webhook_url(result) == result
+        assert len(result) <= registry.MAX_URL
+        assert registry.check_webhook_url(result) == result
     else:
         assert str(result)
 
@@ -272,13 +274,13 @@ LOCAL_PARTS = st.from_regex(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,20}", fullmatch=
     )
 )
 def test_notify_emails_lower_case_domains_and_drop_repeats(addresses: list[str]) -> None:
-    result = clinics.check_notify_emails(addresses)
+    result = registry.check_notify_emails(addresses)
     assert len({a.lower() for a in result}) == len(result)
     for address in result:
         local, _, domain = address.rpartition("@")
         assert domain == domain.lower()
     assert {a.lower() for a in result} == {a.lower() for a in addresses}
-    assert clinics.check_notify_emails(result) == result
+    assert registry.check_notify_emails(result) == result
 
 
 #: Characters that would let an address break out of an e-mail header or add a recipient.
@@ -288,7 +290,7 @@ HEADER_BREAKERS = ' ,;<>"\r\n\t()[]\\'
 @given(address=st.text(max_size=60))
 def test_an_address_that_could_break_an_email_header_is_refused(address: str) -> None:
     value = address.strip()
-    result = checked(clinics.check_notify_emails, [address])
+    result = checked(registry.check_notify_emails, [address])
     if any(char in value for char in HEADER_BREAKERS) or value.count("@") != 1:
         assert isinstance(result, ClinicError)
     if not isinstance(result, ClinicError):
@@ -309,7 +311,7 @@ def test_one_header_breaking_character_anywhere_is_refused(
     address = f"{local}@{host}"
     position = data.draw(st.integers(min_value=1, max_value=len(address) - 1))
     with pytest.raises(ClinicError):
-        clinics.check_notify_emails([address[:position] + breaker + address[position:]])
+        registry.check_notify_emails([address[:position] + breaker + address[position:]])
 
 
 # ----------------------------------------------------------------------------- stored as checked
@@ -319,7 +321,7 @@ INVISIBLE = st.sampled_from(["\t", "\n", "\r", " ", "\x0b", "\x00"])
 
 
 @given(
-    check=st.sampled_from([clinics.check_patient_url, clinics.check_webhook_url]),
+    check=st.sampled_from([registry.check_patient_url, registry.check_webhook_url]),
     host=HOSTS,
     path=PATHS,
     char=INVISIBLE,

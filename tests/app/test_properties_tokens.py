@@ -1,6 +1,6 @@
-"""Properties of patient tokens (bot.access.verify_token) against a real SQLite database.
+"""Properties of patient tokens (bot.patient_tokens.verify_token) against a real SQLite database.
 
-test_access.py has the examples: each way a token can be refused, once. Here the same
+test_patient_tokens.py has the examples: each way a token can be refused, once. Here the same
 promises are checked for generated input: whatever arrives as a token - any object, any
 text, a real token with any one character changed, real claims under another algorithm,
 any claims under the real key - the answer is an :class:`Identity` or an
@@ -18,9 +18,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bot import access, clinics, patients
-from bot.access import AccessDenied, Identity
-from bot.patients import Invite
+from bot import patient_tokens
+from bot.clinics import patients, registry
+from bot.clinics.patients import Invite
+from bot.patient_tokens import AccessDenied, Identity
 
 NORTH = "https://north.example"
 KEY = "test-secret-0123456789abcdef0123456789abcdef"  # conftest.TEST_TOKEN_SECRET
@@ -32,17 +33,17 @@ BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 @pytest.fixture
 def invite(clinic_db: str) -> Invite:
-    clinics.create("north", "North clinic", origins=[NORTH])
+    registry.create("north", "North clinic", origins=[NORTH])
     return patients.invite("north", timedelta(days=7))
 
 
 def outcome(token: object, origin: str | None = NORTH) -> Identity | str:
     """The identity, or the reason of the refusal; any other exception fails the test."""
     try:
-        return access.verify_token(token, origin=origin)  # type: ignore[arg-type]
+        return patient_tokens.verify_token(token, origin=origin)  # type: ignore[arg-type]
     except AccessDenied as denied:
-        assert denied.reason in access.MESSAGES
-        assert denied.message == access.MESSAGES[denied.reason]
+        assert denied.reason in patient_tokens.MESSAGES
+        assert denied.message == patient_tokens.MESSAGES[denied.reason]
         return denied.reason
 
 
@@ -153,7 +154,7 @@ LAST_DATE = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
 def test_the_real_link_with_any_future_expiry_verifies(
     invite: Invite, exp: float, kind: str
 ) -> None:
-    result = access.verify_token(live_link_token(invite, exp, kind), origin=NORTH)
+    result = patient_tokens.verify_token(live_link_token(invite, exp, kind), origin=NORTH)
     assert result.kind == kind
     assert result.expires_at == datetime.fromtimestamp(exp, tz=UTC)
 
@@ -175,18 +176,20 @@ def test_an_expiry_beyond_any_date_is_refused_not_a_crash(invite: Invite, exp: f
 @given(minutes=st.integers(min_value=1, max_value=60 * 24 * 365), kind=st.text(max_size=20))
 def test_issue_then_verify_round_trips(invite: Invite, minutes: int, kind: str) -> None:
     expires_at = (datetime.now(UTC) + timedelta(minutes=minutes)).replace(microsecond=0)
-    token = access.issue_token(
+    token = patient_tokens.issue_token(
         sender_id=invite.sender_id,
         clinic="north",
         jti=invite.link_id,
         kind=kind,
         expires_at=expires_at,
     )
-    assert access.verify_token(token, origin=NORTH) == Identity(
+    assert patient_tokens.verify_token(token, origin=NORTH) == Identity(
         sender_id=invite.sender_id,
         clinic="north",
         jti=invite.link_id,
         kind=kind,
         expires_at=expires_at,
     )
-    assert access.verify_token(token, origin=None, check_origin=False).expires_at == expires_at
+    assert (
+        patient_tokens.verify_token(token, origin=None, check_origin=False).expires_at == expires_at
+    )

@@ -25,7 +25,8 @@ from requests.adapters import HTTPAdapter
 from servers import environment
 from sqlalchemy import select
 
-from bot import clinics, runner, settings, therapists
+from bot import runner, settings
+from bot.clinics import registry, therapists
 from bot.storage import db
 from bot.storage.models import AuditEvent
 
@@ -93,7 +94,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     assert result.returncode == 0, result.stderr[-2000:]
     with environment(shared):
         db.reset_engines()
-        clinics.create("north", "North clinic", origins=["https://north.example"])
+        registry.create("north", "North clinic", origins=["https://north.example"])
         therapists.create("north", EMAIL, PASSWORD)
     db.reset_engines()
 

@@ -14,7 +14,7 @@ import pytest
 from data_rights_support import conversation_rows, insert_events
 from sqlalchemy import select
 
-from bot import clinics, patients
+from bot.clinics import patients, registry
 from bot.privacy import retention
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
@@ -51,8 +51,8 @@ def world(clinic_db: str) -> dict[str, str]:
     """Clinic "kept" (30 days' retention) and "forever" (none), with conversations of
     every age, current sessions older than the cut-off, and senders Rasa sees as one
     session."""
-    clinics.create("kept", "Kept", origins=["https://kept.example"], retention_days=30)
-    clinics.create("forever", "Forever", origins=["https://forever.example"])
+    registry.create("kept", "Kept", origins=["https://kept.example"], retention_days=30)
+    registry.create("forever", "Forever", origins=["https://forever.example"])
     senders = {
         "old_and_current": patients.invite("kept").sender_id,
         "no_sessions": patients.invite("kept").sender_id,

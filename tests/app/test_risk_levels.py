@@ -21,7 +21,8 @@ from alembic import command
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from bot import clinics, encryption, journal, notify, patients, records
+from bot import encryption, journal, records
+from bot.clinics import notify, patients, registry
 from bot.privacy import erasure
 from bot.records import exports
 from bot.storage import db
@@ -77,8 +78,8 @@ def receiver(clinic_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiv
         thread.join(5)
 
 
-def new_clinic(slug: str = "north", **options: Any) -> clinics.ClinicView:
-    return clinics.create(slug, slug.title(), origins=[f"https://{slug}.example"], **options)
+def new_clinic(slug: str = "north", **options: Any) -> registry.ClinicView:
+    return registry.create(slug, slug.title(), origins=[f"https://{slug}.example"], **options)
 
 
 def new_patient(clinic: str = "north") -> str:
@@ -196,9 +197,9 @@ def test_migration_0005_makes_old_flags_urgent_and_gives_clinics_the_crisis_sett
     with db.session_scope(write=False) as session:
         [(level, erased_at)] = session.execute(select(RiskFlag.level, RiskFlag.erased_at)).all()
     assert (level, erased_at) == ("urgent", None)
-    old, own, none = (clinics.get_clinic(slug) for slug in ("old", "own", "none"))
+    old, own, none = (registry.get_clinic(slug) for slug in ("old", "own", "none"))
     # The migration's own copy of the new default lines is the defaults file's.
-    assert old.crisis_lines == none.crisis_lines == clinics.defaults()["crisis_lines"]
+    assert old.crisis_lines == none.crisis_lines == registry.defaults()["crisis_lines"]
     assert own.crisis_lines == own_lines  # chosen by the clinic: untouched
     for view in (old, own, none):
         assert (view.emergency_number, view.response_time) == ("911", "within one working day")
@@ -293,7 +294,7 @@ def test_only_the_levels_a_clinic_is_notified_of_are_announced(receiver: Receive
     assert again.sent == [] and again.not_notified == []
 
     # A clinic that chooses info flags gets the new ones; the one passed over stays so.
-    clinics.update("north", notify_levels=["urgent", "elevated", "info"])
+    registry.update("north", notify_levels=["urgent", "elevated", "info"])
     later = flag(new_patient(), "info")
     assert notify.send_pending().sent == [later]
     assert receiver.levels()[later] == "info"

@@ -29,7 +29,7 @@ from conftest import NewDatabase
 from servers import base_environment, point_at, serving, web_app_service
 from sqlalchemy import delete, select
 
-from bot import clinics, therapists
+from bot.clinics import registry, therapists
 from bot.runner import free_port
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
@@ -118,7 +118,7 @@ def web(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
 def clinician(web: Cluster) -> str:
     """A new clinic's therapist, whose address no other test touches."""
     number = next(_numbers)
-    clinics.create(f"races-{number}", "Races", origins=[f"https://races-{number}.example"])
+    registry.create(f"races-{number}", "Races", origins=[f"https://races-{number}.example"])
     return therapists.create(f"races-{number}", f"clinician{number}@races.example", PASSWORD).email
 
 

@@ -20,7 +20,7 @@ from conftest import CliRun, NewDatabase, one_line_error
 from servers import base_environment, point_at, serving, web_app_service
 from sqlalchemy import select
 
-from bot import clinics, therapists
+from bot.clinics import registry, therapists
 from bot.runner import free_port
 from bot.storage import db
 from bot.storage.models import AuditEvent, Therapist, TherapistSession
@@ -63,7 +63,7 @@ def account(email: str) -> Therapist:
 
 @pytest.fixture
 def north(clinic_db: str) -> str:
-    clinics.create("north", "North Clinic", origins=["https://north.example"])
+    registry.create("north", "North Clinic", origins=["https://north.example"])
     therapists.create("north", "boss@north.example", PASSWORD, admin=True)
     therapists.create("north", "ann@north.example", PASSWORD)
     return "north"
@@ -156,7 +156,7 @@ def test_cli_set_password_replaces_it_and_ends_the_old_sessions(cli) -> None:
 
 
 def test_cli_lists_a_clinics_accounts(cli) -> None:
-    clinics.create("south", "South", origins=["https://south.example"])
+    registry.create("south", "South", origins=["https://south.example"])
     therapists.create("south", "sam@south.example", PASSWORD)
     therapists.authenticate("ann@north.example", PASSWORD)
     ok(cli("therapist", "disable", "--email", "boss@north.example"))
@@ -228,7 +228,7 @@ class Staff:
 def new_clinic(name: str) -> Staff:
     number = next(_numbers)
     slug = f"{name.lower()}-{number}"
-    clinics.create(slug, name, origins=[f"https://{slug}.example"])
+    registry.create(slug, name, origins=[f"https://{slug}.example"])
     admin = therapists.create(slug, f"admin{number}@{slug}.example", PASSWORD, admin=True)
     therapist = therapists.create(slug, f"therapist{number}@{slug}.example", PASSWORD)
     return Staff(clinic_id=admin.clinic_id, admin=admin, therapist=therapist)

@@ -1,4 +1,4 @@
-"""Therapists' accounts, password hashing, sign-in throttling and sessions (bot.therapists),
+"""Therapists' accounts, password hashing, sign-in throttling and sessions (bot.clinics.therapists),
 and ``python -m bot therapist create`` as a real subprocess."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from argon2 import PasswordHasher
 from conftest import CliRun, one_line_error
 from sqlalchemy import func, select, update
 
-from bot import clinics, settings, therapists
+from bot import settings
+from bot.clinics import registry, therapists
 from bot.storage import db
 from bot.storage.models import AuditEvent, LoginThrottle, Therapist, TherapistSession, utcnow
 
@@ -25,7 +26,7 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture
 def north(clinic_db: str) -> str:
-    clinics.create("north", "North Clinic", origins=["https://north.example"])
+    registry.create("north", "North Clinic", origins=["https://north.example"])
     return "north"
 
 
@@ -81,7 +82,7 @@ def test_create_refuses(north: str, clinic: str, email: str, password: str, word
 
 
 def test_an_address_has_one_account_whatever_its_case_or_clinic(north: str) -> None:
-    clinics.create("south", "South", origins=["https://south.example"])
+    registry.create("south", "South", origins=["https://south.example"])
     therapists.create(north, "ann@example.org", PASSWORD)
     for clinic, email in (("north", "ANN@example.org"), ("south", "ann@example.org")):
         with pytest.raises(therapists.TherapistError, match="already exists"):

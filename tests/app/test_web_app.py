@@ -17,8 +17,9 @@ import pytest
 import requests
 from servers import base_environment, point_at, serving, web_app_service
 
-from bot import access, clinics
-from bot.access import MESSAGES, AccessDenied
+from bot import patient_tokens
+from bot.clinics import registry
+from bot.patient_tokens import MESSAGES, AccessDenied
 from bot.runner import Service, free_port
 from bot.storage import db
 from bot.web import app as web_app
@@ -118,7 +119,7 @@ def web(web_server: WebServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebS
 def north(web: WebServer) -> str:
     """A clinic without anonymous chats, with a slug of its own (the server is shared)."""
     slug = f"north-{next(_clinic_numbers)}"
-    clinics.create(slug, "North", origins=[NORTH])
+    registry.create(slug, "North", origins=[NORTH])
     return slug
 
 
@@ -184,13 +185,13 @@ def test_widget_config_of_the_demo_clinic(web: WebServer) -> None:
             "clinic": "demo",
             "name": "Demo clinic",
             "accent_color": "#2f6f73",
-            "greeting": clinics.defaults()["greeting"],
+            "greeting": registry.defaults()["greeting"],
             "allow_anonymous": True,
             # Every crisis line, with its detail (which replies name it is not the widget's
             # business); a line only a reply about a slip names is not for "Get help now".
             "crisis_lines": [
                 {key: value for key, value in line.items() if key != "kinds"}
-                for line in clinics.defaults()["crisis_lines"]
+                for line in registry.defaults()["crisis_lines"]
                 if line.get("kinds") != ["lapse"]
             ],
             "socket_url": RASA_URL,
@@ -222,7 +223,7 @@ def test_widget_config_of_a_clinic_is_readable_only_from_its_origins(
 
 
 def test_widget_config_follows_the_clinics_settings(web: WebServer, north: str) -> None:
-    clinics.update(
+    registry.update(
         north,
         accent_color="#102030",
         greeting="Hello from North.",
@@ -259,7 +260,7 @@ def test_widget_config_of_an_unknown_clinic(web: WebServer, slug: str) -> None:
 def test_an_unknown_slug_does_not_create_a_clinic(web: WebServer) -> None:
     web.get("/api/clinics/ghost-clinic/widget-config")
     web.post("/api/clinics/ghost-clinic/anonymous-session")
-    assert clinics.get_clinic("ghost-clinic") is None
+    assert registry.get_clinic("ghost-clinic") is None
 
 
 def test_preflight(web: WebServer, north: str) -> None:
@@ -296,15 +297,15 @@ def test_anonymous_session_for_the_demo_clinic(web: WebServer) -> None:
     expires_at = datetime.fromisoformat(body["expires_at"])
     assert expires_at.tzinfo is not None
     assert before + timedelta(hours=11) < expires_at <= datetime.now(UTC) + timedelta(hours=12)
-    identity = access.verify_token(body["token"], origin=origin)
+    identity = patient_tokens.verify_token(body["token"], origin=origin)
     assert identity.clinic == "demo"
     assert identity.kind == "anonymous"
     assert identity.expires_at == expires_at
-    assert access.sender_clinic(identity.sender_id) == "demo"
+    assert patient_tokens.sender_clinic(identity.sender_id) == "demo"
     # The other demo origin may use it too; another site may not.
-    assert access.verify_token(body["token"], origin=web.demo_origins[0]).clinic == "demo"
+    assert patient_tokens.verify_token(body["token"], origin=web.demo_origins[0]).clinic == "demo"
     with pytest.raises(AccessDenied):
-        access.verify_token(body["token"], origin=NORTH)
+        patient_tokens.verify_token(body["token"], origin=NORTH)
 
 
 def test_anonymous_sessions_are_separate_patients_even_at_once(web: WebServer) -> None:
@@ -318,7 +319,7 @@ def test_anonymous_sessions_are_separate_patients_even_at_once(web: WebServer) -
 
     assert [r.status_code for r in responses] == [200] * 8
     senders = {
-        access.verify_token(r.json()["token"], origin=web.demo_origins[0]).sender_id
+        patient_tokens.verify_token(r.json()["token"], origin=web.demo_origins[0]).sender_id
         for r in responses
     }
     assert len(senders) == 8
@@ -352,13 +353,13 @@ def test_anonymous_session_of_a_clinic_without_anonymous_chats(web: WebServer, n
 
 
 def test_anonymous_session_of_another_clinic_that_allows_it(web: WebServer, north: str) -> None:
-    clinics.update(north, allow_anonymous=True)
+    registry.update(north, allow_anonymous=True)
 
     response = web.post(f"/api/clinics/{north}/anonymous-session", headers={"Origin": NORTH})
 
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == NORTH
-    assert access.verify_token(response.json()["token"], origin=NORTH).clinic == north
+    assert patient_tokens.verify_token(response.json()["token"], origin=NORTH).clinic == north
 
 
 @pytest.mark.parametrize("slug", ["nowhere", "Not_A_Slug"])
@@ -443,7 +444,7 @@ def test_the_demo_page_policy_allows_the_widget_and_no_inline_script(web: WebSer
 
 def test_the_demo_page_creates_the_demo_clinic(web: WebServer) -> None:
     web.get("/")
-    demo = clinics.get_clinic("demo")
+    demo = registry.get_clinic("demo")
     assert demo is not None
     assert demo.origins == web.demo_origins
     assert demo.allow_anonymous is True

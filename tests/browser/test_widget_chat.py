@@ -22,7 +22,8 @@ from browser_support import (
 )
 from playwright.sync_api import expect
 
-from bot import clinics, journal
+from bot import journal
+from bot.clinics import registry
 from bot.safety import clinic_lines
 
 DISCLAIMER = "automated assistant, not a therapist"
@@ -47,7 +48,7 @@ def test_checkin_on_the_demo_page(stack, desktop):
     print(f"\ngreeting visible {greeting_ms:.0f} ms after navigation start")
     assert greeting_ms < 10_000
 
-    demo = clinics.get_clinic("demo")
+    demo = registry.get_clinic("demo")
     assert demo is not None
     expect(widget.panel).to_have_attribute("aria-label", f"Chat with {demo.name}")
     expect(widget.bot().first).to_contain_text(demo.greeting)
@@ -170,7 +171,7 @@ def test_phone_sized_screen_gets_a_full_screen_chat(stack, browser):
 
         widget.help.tap()
         # The demo clinic's crisis lines are the defaults file's (988 and 911 first).
-        defaults = clinics.help_now_lines(clinic_lines.load_defaults()["crisis_lines"])
+        defaults = registry.help_now_lines(clinic_lines.load_defaults()["crisis_lines"])
         assert [number for number, _ in widget.crisis_numbers()] == [
             line["number"] for line in defaults
         ]

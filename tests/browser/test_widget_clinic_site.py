@@ -14,7 +14,8 @@ from browser_support import (
 )
 from playwright.sync_api import Page, expect
 
-from bot import clinics, journal, patients
+from bot import journal
+from bot.clinics import patients, registry
 
 # A clinic's stylesheet that would wreck any widget living in the page's own DOM. It is a
 # file: the clinic site's policy allows no inline style (browser_support.CLINIC_SITE_POLICY).
@@ -53,7 +54,7 @@ def test_clinic_site_on_another_origin_with_a_patient_link(stack, desktop, clini
     page_url = clinic_site.page(
         "index.html", CLINIC_PAGE.format(name=name, web=stack.web_url, slug=slug)
     )
-    clinics.create(
+    registry.create(
         slug,
         name,
         origins=[clinic_site.origin],

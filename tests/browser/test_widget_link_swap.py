@@ -14,7 +14,7 @@ from datetime import timedelta
 from browser_support import CRAVING_QUESTION, MOOD_QUESTION, Widget
 from playwright.sync_api import expect
 
-from bot import clinics, patients
+from bot.clinics import patients, registry
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -31,7 +31,7 @@ def test_a_changed_fragment_does_not_take_over_the_open_conversation(stack, desk
     page, watch = desktop
     slug = "lakeside"
     page_url = clinic_site.page("index.html", PAGE.format(web=stack.web_url, slug=slug))
-    clinics.create(slug, "Lakeside Recovery", origins=[clinic_site.origin], patient_url=page_url)
+    registry.create(slug, "Lakeside Recovery", origins=[clinic_site.origin], patient_url=page_url)
     patient = patients.invite(slug, timedelta(hours=1))
     attacker = patients.invite(slug, timedelta(hours=1))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from browser_support import MOOD_QUESTION, RECONNECT_TIMEOUT_MS, Widget
 from playwright.sync_api import expect
 
-from bot import clinics
+from bot.clinics import registry
 
 
 def test_help_and_unsent_messages_survive_the_rasa_server_going_down(stack, desktop):
@@ -13,9 +13,9 @@ def test_help_and_unsent_messages_survive_the_rasa_server_going_down(stack, desk
     widget = Widget(page)
     page.goto(stack.web_url + "/")
     widget.open()
-    demo = clinics.get_clinic("demo")  # the web app creates it on first use
+    demo = registry.get_clinic("demo")  # the web app creates it on first use
     assert demo is not None
-    shown = clinics.help_now_lines(demo.crisis_lines)
+    shown = registry.help_now_lines(demo.crisis_lines)
     # The links dial only the dialable characters of each number (widget/src/config.js).
     expected_numbers = [
         (line["number"], "tel:" + "".join(c for c in line["number"] if c in "0123456789+*#"))

@@ -10,7 +10,7 @@ from datetime import timedelta
 from browser_support import CLINIC_SITE_POLICY, MOOD_QUESTION, Widget
 from playwright.sync_api import expect
 
-from bot import clinics, patients
+from bot.clinics import patients, registry
 
 EMBED = """<!doctype html>
 <html lang="en">
@@ -61,7 +61,7 @@ def test_a_clinic_page_embeds_the_widget_with_data_token(stack, desktop, clinic_
     page, watch = desktop
     assert_strict(CLINIC_SITE_POLICY)
     slug = "hillside"
-    clinics.create(slug, "Hillside Recovery", origins=[clinic_site.origin], accent_color="#6a2c91")
+    registry.create(slug, "Hillside Recovery", origins=[clinic_site.origin], accent_color="#6a2c91")
     invite = patients.invite(slug, timedelta(hours=1))
     url = clinic_site.page(
         "portal.html", EMBED.format(web=stack.web_url, slug=slug, token=invite.token)

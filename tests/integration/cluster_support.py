@@ -24,7 +24,8 @@ import pytest
 import requests
 from deployment import NORTH, Deployment, Patient
 
-from bot import clinics, encryption, patients, settings
+from bot import encryption, settings
+from bot.clinics import patients, registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -124,7 +125,7 @@ def _started(workdir: Path, database_url: str) -> Iterator[ClusterDeployment]:
         migrate(workdir / "etc")
         deployment = Deployment(rasa_url="", database_url=database_url, token_secret=TOKEN_SECRET)
         with deployment.as_staff():
-            clinics.create("north", "North clinic", origins=[NORTH])
+            registry.create("north", "North clinic", origins=[NORTH])
         try:
             with cluster.started(workdir, shared) as running:
                 deployment.rasa_url = running.balancer_url

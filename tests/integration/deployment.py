@@ -21,7 +21,8 @@ import pytest
 import socketio
 from sqlalchemy import create_engine, text
 
-from bot import access, clinics, encryption, runner, settings
+from bot import encryption, patient_tokens, runner, settings
+from bot.clinics import registry
 from bot.storage import db
 
 NORTH = "https://north.example"
@@ -88,9 +89,9 @@ class Deployment:
             patch.setenv("DATABASE_URL", self.database_url)
             if self.token_secret is not None:
                 patch.setenv("COMPANION_TOKEN_SECRET", self.token_secret)
-            access.reset()
+            patient_tokens.reset()
             yield
-        access.reset()
+        patient_tokens.reset()
 
 
 @contextmanager
@@ -113,7 +114,7 @@ def deployed(
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DATABASE_URL", database_url)
         for slug, origin in clinic_origins:
-            clinics.create(slug, f"{slug.capitalize()} clinic", origins=[origin])
+            registry.create(slug, f"{slug.capitalize()} clinic", origins=[origin])
     server_env = {"DATABASE_URL": database_url, **(env or {})}
     if token_secret is not None:
         server_env["COMPANION_TOKEN_SECRET"] = token_secret

@@ -13,9 +13,9 @@ DEMO_CONTACT = "(555) 010-0100"
 @pytest.fixture
 def demo_clinic(assistant, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("DATABASE_URL", assistant.database_url)
-    from bot import clinics
+    from bot.clinics import registry
 
-    return clinics.ensure_demo_clinic()
+    return registry.ensure_demo_clinic()
 
 
 def requests_of(journal, sender: str) -> list[tuple[str, str]]:

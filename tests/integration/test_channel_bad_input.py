@@ -21,7 +21,7 @@ import requests
 from crisis_holdout import held_out_crisis_examples
 from deployment import CRISIS_MARK, NORTH, Deployment, Patient, deployed
 
-from bot import patients
+from bot.clinics import patients
 
 SECRET = "bad-input-test-token-key-0123456789abcdef"
 BURST = 3

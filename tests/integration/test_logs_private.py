@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from bot import clinics, encryption, patients, runner, settings, therapists
+from bot import encryption, runner, settings
+from bot.clinics import patients, registry, therapists
 from bot.storage import db
 
 MODEL = settings.PROJECT_ROOT / "models" / "current.tar.gz"
@@ -193,7 +194,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             patch.setenv(name, value)
         db.reset_engines()
         db.upgrade()
-        clinics.create("north", "North clinic", origins=[NORTH])
+        registry.create("north", "North clinic", origins=[NORTH])
         therapists.create("north", *THERAPIST)
         services = runner.services(
             rasa_port,

@@ -22,7 +22,8 @@ import pytest
 import requests
 from deployment import CRISIS_MARK, MODEL, NORTH, Deployment
 
-from bot import clinics, encryption, runner, settings
+from bot import encryption, runner, settings
+from bot.clinics import registry
 from bot.storage import db
 
 ADDRESS_BURST = 4
@@ -82,7 +83,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         encryption.ensure_keys_file()
         db.reset_engines()
         db.upgrade(database_url)
-        clinics.create("north", "North clinic", origins=[NORTH])
+        registry.create("north", "North clinic", origins=[NORTH])
         services = runner.services(
             rasa_port,
             action_port,

@@ -2,7 +2,8 @@
 
 The ``deployment`` servers run the way a clinic deployment does: demo mode off, so every
 chat needs a patient token, and a token key shared by the servers and this process (which
-plays the clinic staff's CLI, making clinics and links with ``bot.clinics``/``bot.patients``).
+plays the clinic staff's CLI, making clinics and links with ``bot.clinics.registry`` and
+``bot.clinics.patients``).
 The demo-mode REST rule is checked on the shared ``assistant`` of conftest.py. What a
 conversation contains is read back from the tracker store's ``events`` table, the one place
 where everything said in a conversation ends up.
@@ -22,8 +23,9 @@ import requests
 from deployment import CRISIS_MARK, NORTH, Deployment, Patient, deployed
 from sqlalchemy import create_engine, text
 
-from bot import access, clinics, patients
-from bot.patients import Invite
+from bot import patient_tokens
+from bot.clinics import patients, registry
+from bot.clinics.patients import Invite
 
 SECRET = "integration-test-token-key-0123456789abcdef"
 SOUTH = "https://south.example"
@@ -75,7 +77,7 @@ def open_patient(deployment: Deployment) -> Iterator[Any]:
 
 
 def refusal(reason: str) -> dict[str, Any]:
-    message = access.MESSAGES[reason]
+    message = patient_tokens.MESSAGES[reason]
     return {"message": message, "data": {"reason": reason, "message": message}}
 
 
@@ -122,7 +124,7 @@ def test_forged_expired_and_revoked_tokens_are_refused_with_their_reason(
 ) -> None:
     claims = jwt.decode(north_a.token, options={"verify_signature": False})
     forged = jwt.encode(claims, "a-key-this-deployment-does-not-have-000000", algorithm="HS256")
-    expired = access.issue_token(
+    expired = patient_tokens.issue_token(
         sender_id=north_a.sender_id,
         clinic="north",
         jti=north_a.link_id,
@@ -243,7 +245,7 @@ def test_revoking_a_link_ends_an_open_chat(
 
     assert patient.next_event() == (
         "access_denied",
-        {"reason": "revoked", "message": access.MESSAGES["revoked"]},
+        {"reason": "revoked", "message": patient_tokens.MESSAGES["revoked"]},
     )
     assert "are you still there" not in deployment.user_texts(north_a.sender_id)
 
@@ -261,7 +263,7 @@ def test_rest_without_a_token_is_refused_outside_demo_mode(
         assert response.status_code == 401
         assert response.json() == {
             "error": "missing_token",
-            "message": access.MESSAGES["missing_token"],
+            "message": patient_tokens.MESSAGES["missing_token"],
         }
     assert deployment.events("someone") == []
     assert deployment.events(north_a.sender_id) == []
@@ -289,7 +291,7 @@ def test_demo_mode_rest_refuses_a_sender_of_another_clinic(
     """The shared demo-mode assistant: open for the demo clinic, not for anyone else's."""
     monkeypatch.setenv("DATABASE_URL", assistant.database_url)
     slug = f"other-{int(time.time() * 1000)}"
-    clinics.create(slug, "Another clinic", origins=["https://other.example"])
+    registry.create(slug, "Another clinic", origins=["https://other.example"])
     other = patients.invite(slug, timedelta(days=1))
 
     refused = requests.post(

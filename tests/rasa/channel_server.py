@@ -3,10 +3,10 @@
 Both channels are registered the way ``rasa run`` does (``channel.register``) and served on
 a free port in a background thread. The database is a SQLite file with the project's
 migrations, and its clinics, patients and links are made by the application's own code
-(``bot.clinics``, ``bot.patients`` in the application environment), so the tokens are the
-ones a clinic hands out. Instead of a trained model, the agent answers every message with
-``echo: <text>`` and records what reached it. A context manager, so each test module can
-start it with its own environment (a lowered rate limit, say) and agent.
+(``bot.clinics.registry``, ``bot.clinics.patients`` in the application environment), so the
+tokens are the ones a clinic hands out. Instead of a trained model, the agent answers every
+message with ``echo: <text>`` and records what reached it. A context manager, so each test
+module can start it with its own environment (a lowered rate limit, say) and agent.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from rasa.core.channels import channel
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
-from bot import access
+from bot import patient_tokens
 from bot.chat.patient_channel import PatientRestInput, PatientSocketIOInput
 
 SECRET = "patient-channel-test-secret-of-32-bytes-or-more"
@@ -39,11 +39,11 @@ APP_PYTHON = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "python"
 SEED = """
 import json, sys
 from datetime import timedelta
-from bot import clinics, patients
+from bot.clinics import patients, registry
 
-clinics.ensure_demo_clinic()
-clinics.create("north", "North clinic", origins=["https://north.example"])
-clinics.create("south", "South clinic", origins=["https://south.example:8443"])
+registry.ensure_demo_clinic()
+registry.create("north", "North clinic", origins=["https://north.example"])
+registry.create("south", "South clinic", origins=["https://south.example:8443"])
 people = {}
 for name, clinic in [("north_a", "north"), ("north_b", "north"), ("south_a", "south"),
                      ("demo_a", "demo"), ("revoked", "north")]:
@@ -57,7 +57,7 @@ json.dump(people, sys.stdout)
 INVITE = """
 import json, sys
 from datetime import timedelta
-from bot import patients
+from bot.clinics import patients
 
 invite = patients.invite(sys.argv[1], timedelta(days=1))
 json.dump({"sender_id": invite.sender_id, "clinic": sys.argv[1], "token": invite.token,
@@ -74,7 +74,8 @@ class Person:
 
 
 def run_app_code(code: str, *args: str) -> Any:
-    """Run ``code`` with the application's Python (SQLAlchemy 2, bot.clinics, bot.patients)."""
+    """Run ``code`` with the application's Python (SQLAlchemy 2, bot.clinics.registry and
+    bot.clinics.patients)."""
     if not APP_PYTHON.exists():
         pytest.fail(f"{APP_PYTHON} is missing: `make install` creates it")
     result = subprocess.run(
@@ -149,7 +150,7 @@ def channel_server(
         for name, value in (env or {}).items():
             patch.setenv(name, value)
         people = {name: Person(**fields) for name, fields in run_app_code(SEED).items()}
-        access.reset()
+        patient_tokens.reset()
 
         Sanic.test_mode = True
         app = Sanic(f"channel-{uuid.uuid4().hex[:8]}")
@@ -193,4 +194,4 @@ def channel_server(
         finally:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(30)
-            access.reset()
+            patient_tokens.reset()

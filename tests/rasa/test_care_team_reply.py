@@ -12,8 +12,9 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot import access, care_team
+from bot import patient_tokens
 from bot.chat import clinic_nlg
+from bot.clinics import care_team
 from bot.settings import PROJECT_ROOT
 
 
@@ -41,7 +42,7 @@ def test_the_clinics_contact_hours_and_response_time_are_said(
         "response_time": "by the next working day",
     }
     monkeypatch.setattr(
-        access, "clinic_care_team", lambda slug: settings if slug == "tham" else None
+        patient_tokens, "clinic_care_team", lambda slug: settings if slug == "tham" else None
     )
     text = reply(generator, "tham", "utter_care_team")
     assert "call Thameside on 020 7946 0000 (weekdays 8 am to 6 pm)." in text
@@ -53,7 +54,7 @@ def test_the_clinics_contact_hours_and_response_time_are_said(
     def down(slug: str) -> None:
         raise OSError("database down")
 
-    monkeypatch.setattr(access, "clinic_care_team", down)
+    monkeypatch.setattr(patient_tokens, "clinic_care_team", down)
     monkeypatch.setattr(clinic_nlg, "REFRESH_SECONDS", 0.0)
     assert "020 7946 0000" in reply(generator, "tham", "utter_care_team")  # the last copy
 
@@ -61,7 +62,7 @@ def test_the_clinics_contact_hours_and_response_time_are_said(
 def test_a_clinic_without_details_or_unknown_gets_where_to_look(
     generator: clinic_nlg.ClinicResponseGenerator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(access, "clinic_care_team", lambda slug: None)
+    monkeypatch.setattr(patient_tokens, "clinic_care_team", lambda slug: None)
     for clinic in ("nowhere", None):
         text = reply(generator, clinic, "utter_care_team")
         assert care_team.NO_CARE_TEAM_CONTACT in text

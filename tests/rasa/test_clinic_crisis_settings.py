@@ -1,4 +1,4 @@
-"""The Rasa server reads a clinic's crisis settings (bot.access.clinic_crisis_settings) with
+"""The Rasa server reads a clinic's crisis settings (bot.patient_tokens.clinic_crisis_settings) with
 SQLAlchemy 1.4, from a database the application (SQLAlchemy 2) migrated and filled, on SQLite
 and PostgreSQL; the pure bot.safety.clinic_lines then picks the lines for each reply."""
 
@@ -13,14 +13,14 @@ import pg_server
 import pytest
 import sqlalchemy
 
-from bot import access
+from bot import patient_tokens
 from bot.safety import clinic_lines
 
 CREATE = """
-from bot import clinics
+from bot.clinics import registry
 from bot.storage import db
 db.upgrade()
-clinics.create(
+registry.create(
     "thameside", "Thameside", origins=["https://thameside.example"],
     crisis_lines=[
         {"name": "Emergency services", "number": "999"},
@@ -29,7 +29,7 @@ clinics.create(
     ],
     emergency_number="999", response_time="by the next working day", peer_support_line=True,
 )
-clinics.create("north", "North", origins=["https://north.example"])
+registry.create("north", "North", origins=["https://north.example"])
 """
 
 
@@ -53,15 +53,15 @@ def database(
         check=True,
         timeout=120,
     )
-    access.reset()
+    patient_tokens.reset()
     yield url
-    access.reset()
+    patient_tokens.reset()
 
 
 def test_the_settings_read_with_sqlalchemy_1_4(database: str) -> None:
     assert sqlalchemy.__version__.startswith("1.4")
 
-    thameside = access.clinic_crisis_settings("thameside")
+    thameside = patient_tokens.clinic_crisis_settings("thameside")
 
     assert thameside == {
         "emergency_number": "999",
@@ -80,5 +80,5 @@ def test_the_settings_read_with_sqlalchemy_1_4(database: str) -> None:
     assert clinic_lines.lines_for("suicide", thameside) == [
         {"name": "Samaritans", "number": "116 123", "detail": "free, day or night"}
     ]
-    assert access.clinic_crisis_settings("north") == clinic_lines.default_settings()
-    assert access.clinic_crisis_settings("nowhere") is None
+    assert patient_tokens.clinic_crisis_settings("north") == clinic_lines.default_settings()
+    assert patient_tokens.clinic_crisis_settings("nowhere") is None

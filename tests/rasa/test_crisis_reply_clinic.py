@@ -14,7 +14,7 @@ import requests
 from channel_server import Person, Server, channel_server, run_app_code
 from test_patient_channel import Client
 
-from bot import access
+from bot import patient_tokens
 from bot.chat import clinic_nlg
 
 UK = "https://uk.example"
@@ -23,10 +23,10 @@ CRISIS = "i want to kill myself"
 SEED_UK = """
 import json, sys
 from datetime import timedelta
-from bot import clinics, patients
+from bot.clinics import patients, registry
 
-clinics.create("uk", "UK clinic", origins=["https://uk.example"])
-clinics.update("uk", emergency_number="999", crisis_lines=[
+registry.create("uk", "UK clinic", origins=["https://uk.example"])
+registry.update("uk", emergency_number="999", crisis_lines=[
     {"name": "Samaritans", "number": "116 123", "kinds": ["suicide", "self_harm", "ask", "recent"]},
     {"name": "Emergency services", "number": "999"},
 ])
@@ -92,10 +92,10 @@ def test_with_the_database_down_an_open_chat_gets_the_last_copy_of_the_numbers(
 
     def break_database() -> None:
         monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'gone' / 'companion.db'}")
-        access.reset()
+        patient_tokens.reset()
 
     text = asyncio.run(crisis_over_socket(server, server.people["second"], break_database))
-    access.reset()
+    patient_tokens.reset()
     assert "call 999" in text, text  # the first paragraph of the reply, as its own event
 
 
@@ -106,8 +106,8 @@ def test_with_the_database_down_and_no_copy_the_defaults_numbers_are_given(
 
     def break_database() -> None:
         monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'gone' / 'companion.db'}")
-        access.reset()
+        patient_tokens.reset()
 
     text = asyncio.run(crisis_over_socket(server, server.people["second"], break_database))
-    access.reset()
+    patient_tokens.reset()
     assert "call 911" in text, text

@@ -23,7 +23,7 @@ import requests
 import socketio
 from channel_server import DEMO, Person, RecordingAgent, Server, channel_server, run_app_code
 
-from bot import access
+from bot import patient_tokens
 from bot.chat import patient_channel
 from bot.chat.patient_channel import ACCESS_DENIED_EVENT, UNREADABLE_MESSAGE, _maybe_await
 
@@ -32,7 +32,7 @@ SOUTH = "https://south.example:8443"
 
 REVOKE = """
 import sys
-from bot import patients
+from bot.clinics import patients
 
 print(patients.revoke(link_id=sys.argv[1]))
 """
@@ -52,7 +52,7 @@ def forged_token(person: Person) -> str:
 
 def expired_token(person: Person) -> str:
     """Correctly signed, for a link that exists and is not revoked, but past its expiry."""
-    return access.issue_token(
+    return patient_tokens.issue_token(
         sender_id=person.sender_id,
         clinic=person.clinic,
         jti=person.link_id,
@@ -63,7 +63,7 @@ def expired_token(person: Person) -> str:
 
 def unknown_link_token(person: Person) -> str:
     """Correctly signed and current, but for a link the database has never had."""
-    return access.issue_token(
+    return patient_tokens.issue_token(
         sender_id=person.sender_id,
         clinic=person.clinic,
         jti=uuid.uuid4().hex,
@@ -144,7 +144,7 @@ def test_rest_refuses_a_bad_token_even_in_demo_mode(
     )
 
     assert response.status_code == 401
-    assert response.json() == {"error": reason, "message": access.MESSAGES[reason]}
+    assert response.json() == {"error": reason, "message": patient_tokens.MESSAGES[reason]}
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert agent.received() == []
 
@@ -179,7 +179,7 @@ def test_rest_without_token_is_refused_outside_demo_mode(
     assert response.status_code == 401
     assert response.json() == {
         "error": "missing_token",
-        "message": access.MESSAGES["missing_token"],
+        "message": patient_tokens.MESSAGES["missing_token"],
     }
     assert agent.received() == []
 
@@ -229,7 +229,10 @@ def test_rest_demo_mode_refuses_another_clinics_patient(
     )
 
     assert response.status_code == 403
-    assert response.json() == {"error": "wrong_clinic", "message": access.MESSAGES["wrong_clinic"]}
+    assert response.json() == {
+        "error": "wrong_clinic",
+        "message": patient_tokens.MESSAGES["wrong_clinic"],
+    }
     assert agent.received() == []
 
 
@@ -371,7 +374,7 @@ async def refusal_for(server: Server, token: str | None, origin: str | None) -> 
 
 
 def refusal_data(reason: str) -> dict[str, Any]:
-    message = access.MESSAGES[reason]
+    message = patient_tokens.MESSAGES[reason]
     return {"message": message, "data": {"reason": reason, "message": message}}
 
 
@@ -527,7 +530,7 @@ def test_socket_revoking_a_link_ends_an_open_conversation(
 
     assert denied == (
         ACCESS_DENIED_EVENT,
-        {"reason": "revoked", "message": access.MESSAGES["revoked"]},
+        {"reason": "revoked", "message": patient_tokens.MESSAGES["revoked"]},
     )
     assert agent.received() == [(patient.sender_id, "before", {"clinic": "north"}, "socketio")]
     assert asyncio.run(refusal_for(server, patient.token, NORTH)) == refusal_data("revoked")
@@ -575,7 +578,7 @@ def test_an_open_chat_goes_on_when_the_database_is_unreachable(
             await client.close()
 
     asyncio.run(scenario())
-    access.reset()  # forget the cached origins: the handshake has to read them now
+    patient_tokens.reset()  # forget the cached origins: the handshake has to read them now
 
     assert agent.received() == [
         (north_a.sender_id, "still there?", {"clinic": "north"}, "socketio")
@@ -595,7 +598,7 @@ def test_an_open_chat_ends_when_its_token_expires_while_the_database_is_unreacha
     server: Server, agent: RecordingAgent, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     north_a = server.people["north_a"]
-    short_lived = access.issue_token(
+    short_lived = patient_tokens.issue_token(
         sender_id=north_a.sender_id,
         clinic="north",
         jti=north_a.link_id,
@@ -616,7 +619,7 @@ def test_an_open_chat_ends_when_its_token_expires_while_the_database_is_unreacha
 
     assert asyncio.run(scenario()) == (
         ACCESS_DENIED_EVENT,
-        {"reason": "expired", "message": access.MESSAGES["expired"]},
+        {"reason": "expired", "message": patient_tokens.MESSAGES["expired"]},
     )
     assert agent.received() == []
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from bot import audit, therapists
+from bot.clinics import audit, therapists
 from bot.web.dashboard.security import (
     CSRF_MESSAGE,
     CSRF_TITLE,

@@ -16,7 +16,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from bot import audit, records
+from bot import records
+from bot.clinics import audit
 from bot.privacy import erasure
 from bot.storage.models import utcnow
 from bot.web.dashboard.patients import patient_path

@@ -17,7 +17,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from bot import audit, records
+from bot import records
+from bot.clinics import audit
 from bot.privacy import erasure
 from bot.records import exports
 from bot.records.chart import render_chart

@@ -25,7 +25,8 @@ from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from bot import audit, settings, therapists
+from bot import settings
+from bot.clinics import audit, therapists
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 PREFIX = "/therapist"

@@ -5,7 +5,7 @@ read by the web app on every widget load. The demo clinic is created on first us
 web app's own address as its origin, so ``make run`` works without any setup.
 
 A clinic may also name where new risk flags are announced (``notify_emails``,
-``webhook_url``) and which levels of flag are (``notify_levels``); :mod:`bot.notify` sends
+``webhook_url``) and which levels of flag are (``notify_levels``); :mod:`bot.clinics.notify` sends
 those announcements. ``retention_days`` is how long conversations are kept (``python -m bot
 purge``), and ``erasure_review`` makes a patient's "delete my data" a request for staff
 instead of an erasure at once (:mod:`bot.privacy.erasure`).
@@ -27,8 +27,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import care_team, settings
-from bot.access import normalize_origin
+from bot import settings
+from bot.clinics import care_team
+from bot.patient_tokens import normalize_origin
 from bot.safety import clinic_lines
 from bot.storage import db
 from bot.storage.models import RISK_LEVELS, Clinic

@@ -605,7 +605,7 @@ def _pending() -> list[tuple[Notice, int, str | None, bool]]:
             ),
             row.notify_attempts or 0,
             row.notify_error,
-            # Urgent is announced whatever the setting says (bot.clinics refuses to drop it).
+            # Urgent is announced whatever the setting says (bot.clinics.registry refuses to drop it).
             row.level == "urgent" or row.level in (row.notify_levels or ()),
         )
         for row in rows

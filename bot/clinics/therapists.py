@@ -38,7 +38,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot import audit, settings
+from bot import settings
+from bot.clinics import audit
 from bot.storage import db
 from bot.storage.models import Clinic, LoginThrottle, Therapist, TherapistSession, utcnow
 

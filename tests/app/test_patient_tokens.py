@@ -1,4 +1,4 @@
-"""Patient tokens and clinics' origins (bot.access) against a real SQLite database."""
+"""Patient tokens and clinics' origins (bot.patient_tokens) against a real SQLite database."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
-from bot import access, clinics, patients, settings
-from bot.access import AccessDenied, Identity, normalize_origin
+from bot import patient_tokens, settings
+from bot.clinics import patients, registry
+from bot.patient_tokens import AccessDenied, Identity, normalize_origin
 from bot.storage import db
 from bot.storage.models import Patient, PatientLink
 
@@ -26,8 +27,8 @@ SOUTH = "https://south.example"
 
 @pytest.fixture
 def two_clinics(clinic_db: str) -> str:
-    clinics.create("north", "North clinic", origins=[NORTH, "http://localhost:3000"])
-    clinics.create("south", "South clinic", origins=[SOUTH])
+    registry.create("north", "North clinic", origins=[NORTH, "http://localhost:3000"])
+    registry.create("south", "South clinic", origins=[SOUTH])
     return clinic_db
 
 
@@ -42,8 +43,8 @@ def claims_of(token: str) -> dict:
 
 def denied(token: object, origin: str | None = NORTH, **kwargs: bool) -> str:
     with pytest.raises(AccessDenied) as caught:
-        access.verify_token(token, origin=origin, **kwargs)  # type: ignore[arg-type]
-    assert caught.value.message == access.MESSAGES[caught.value.reason]
+        patient_tokens.verify_token(token, origin=origin, **kwargs)  # type: ignore[arg-type]
+    assert caught.value.message == patient_tokens.MESSAGES[caught.value.reason]
     return caught.value.reason
 
 
@@ -51,7 +52,7 @@ def denied(token: object, origin: str | None = NORTH, **kwargs: bool) -> str:
 
 
 def test_a_fresh_invite_verifies(north_invite: patients.Invite) -> None:
-    identity = access.verify_token(north_invite.token, origin=NORTH)
+    identity = patient_tokens.verify_token(north_invite.token, origin=NORTH)
 
     assert identity == Identity(
         sender_id=north_invite.sender_id,
@@ -82,14 +83,16 @@ def test_the_token_carries_the_documented_claims(north_invite: patients.Invite) 
 
 def test_check_origin_false_ignores_the_origin(north_invite: patients.Invite) -> None:
     for origin in (None, "https://evil.example", SOUTH, "not an origin"):
-        identity = access.verify_token(north_invite.token, origin=origin, check_origin=False)
+        identity = patient_tokens.verify_token(
+            north_invite.token, origin=origin, check_origin=False
+        )
         assert identity.sender_id == north_invite.sender_id
 
 
 def test_issue_token_round_trips_through_verify(two_clinics: str) -> None:
     invite = patients.invite("south", timedelta(hours=1))
     expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
-    token = access.issue_token(
+    token = patient_tokens.issue_token(
         sender_id=invite.sender_id,
         clinic="south",
         jti=invite.link_id,
@@ -97,7 +100,7 @@ def test_issue_token_round_trips_through_verify(two_clinics: str) -> None:
         expires_at=expires_at,
     )
 
-    identity = access.verify_token(token, origin=SOUTH)
+    identity = patient_tokens.verify_token(token, origin=SOUTH)
 
     assert identity.expires_at == expires_at
     assert identity.sender_id == invite.sender_id
@@ -130,7 +133,7 @@ def test_an_unsigned_token_is_refused(north_invite: patients.Invite) -> None:
 
 
 def test_an_expired_token_is_refused(north_invite: patients.Invite) -> None:
-    token = access.issue_token(
+    token = patient_tokens.issue_token(
         sender_id=north_invite.sender_id,
         clinic="north",
         jti=north_invite.link_id,
@@ -165,7 +168,7 @@ def test_a_link_revoked_by_its_patient_is_refused(north_invite: patients.Invite)
     assert patients.revoke(sender_id=north_invite.sender_id) == 1
 
     assert denied(north_invite.token) == "revoked"
-    assert access.verify_token(other.token, origin=NORTH).sender_id == other.sender_id
+    assert patient_tokens.verify_token(other.token, origin=NORTH).sender_id == other.sender_id
 
 
 def test_a_deleted_link_row_is_refused(north_invite: patients.Invite) -> None:
@@ -187,7 +190,7 @@ def test_a_token_naming_another_patient_is_refused(two_clinics: str) -> None:
     victim = patients.invite("north", timedelta(days=1))
     attacker = patients.invite("north", timedelta(days=1))
     # A correctly signed token whose link id belongs to someone else's row.
-    token = access.issue_token(
+    token = patient_tokens.issue_token(
         sender_id=victim.sender_id,
         clinic="north",
         jti=attacker.link_id,
@@ -200,7 +203,7 @@ def test_a_token_naming_another_patient_is_refused(two_clinics: str) -> None:
 
 def test_a_token_naming_another_clinic_is_refused(north_invite: patients.Invite) -> None:
     # The row says "north"; a token claiming "south" must not open south's pages.
-    token = access.issue_token(
+    token = patient_tokens.issue_token(
         sender_id=north_invite.sender_id,
         clinic="south",
         jti=north_invite.link_id,
@@ -213,7 +216,7 @@ def test_a_token_naming_another_clinic_is_refused(north_invite: patients.Invite)
 
 
 def test_an_unknown_link_id_is_refused(two_clinics: str) -> None:
-    token = access.issue_token(
+    token = patient_tokens.issue_token(
         sender_id="p-nobody",
         clinic="north",
         jti="0" * 32,
@@ -276,11 +279,11 @@ def test_every_reason_has_a_message_for_the_patient() -> None:
         "anonymous_off",
         "wrong_clinic",
     }
-    assert set(access.MESSAGES) == expected
+    assert set(patient_tokens.MESSAGES) == expected
     for reason in expected:
         error = AccessDenied(reason)
         assert error.reason == reason
-        assert error.message == access.MESSAGES[reason]
+        assert error.message == patient_tokens.MESSAGES[reason]
         assert error.message.endswith(".")
         assert "token" not in error.message.lower()
 
@@ -303,7 +306,7 @@ def test_every_reason_has_a_message_for_the_patient() -> None:
 def test_the_clinics_origins_are_accepted_however_written(
     north_invite: patients.Invite, origin: str
 ) -> None:
-    assert access.verify_token(north_invite.token, origin=origin).clinic == "north"
+    assert patient_tokens.verify_token(north_invite.token, origin=origin).clinic == "north"
 
 
 @pytest.mark.parametrize(
@@ -328,73 +331,73 @@ def test_other_origins_are_refused(north_invite: patients.Invite, origin: str | 
 
 
 def test_clinic_allows_origin(two_clinics: str) -> None:
-    assert access.clinic_allows_origin("north", "https://NORTH.example:443/")
-    assert access.clinic_allows_origin("south", SOUTH)
-    assert not access.clinic_allows_origin("south", NORTH)
-    assert not access.clinic_allows_origin("north", None)
-    assert not access.clinic_allows_origin("north", "ftp://north.example")
-    assert not access.clinic_allows_origin("nowhere", NORTH)
+    assert patient_tokens.clinic_allows_origin("north", "https://NORTH.example:443/")
+    assert patient_tokens.clinic_allows_origin("south", SOUTH)
+    assert not patient_tokens.clinic_allows_origin("south", NORTH)
+    assert not patient_tokens.clinic_allows_origin("north", None)
+    assert not patient_tokens.clinic_allows_origin("north", "ftp://north.example")
+    assert not patient_tokens.clinic_allows_origin("nowhere", NORTH)
 
 
 def test_origin_allowed_anywhere(two_clinics: str) -> None:
-    assert access.origin_allowed_anywhere(NORTH)
-    assert access.origin_allowed_anywhere("HTTPS://SOUTH.EXAMPLE:443")
-    assert access.origin_allowed_anywhere("http://localhost:3000/")
+    assert patient_tokens.origin_allowed_anywhere(NORTH)
+    assert patient_tokens.origin_allowed_anywhere("HTTPS://SOUTH.EXAMPLE:443")
+    assert patient_tokens.origin_allowed_anywhere("http://localhost:3000/")
     for origin in (None, "", "https://evil.example", "http://localhost:3001", "garbage", "null"):
-        assert not access.origin_allowed_anywhere(origin)
+        assert not patient_tokens.origin_allowed_anywhere(origin)
 
 
 def test_origin_allowed_anywhere_sees_a_new_clinic_after_reset(two_clinics: str) -> None:
     new = "https://new.example"
-    assert not access.origin_allowed_anywhere(new)
+    assert not patient_tokens.origin_allowed_anywhere(new)
 
-    clinics.create("new", "New clinic", origins=[new])
+    registry.create("new", "New clinic", origins=[new])
 
     # Still the cached answer: the handshake check reads the database at most every 5 s.
-    assert not access.origin_allowed_anywhere(new)
-    access.reset()
-    assert access.origin_allowed_anywhere(new)
+    assert not patient_tokens.origin_allowed_anywhere(new)
+    patient_tokens.reset()
+    assert patient_tokens.origin_allowed_anywhere(new)
 
 
 def test_origin_allowed_anywhere_sees_a_new_clinic_after_the_cache_time(
     two_clinics: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert access.ORIGIN_CACHE_SECONDS <= 5
-    monkeypatch.setattr(access, "ORIGIN_CACHE_SECONDS", 0.3)
+    assert patient_tokens.ORIGIN_CACHE_SECONDS <= 5
+    monkeypatch.setattr(patient_tokens, "ORIGIN_CACHE_SECONDS", 0.3)
     new = "https://later.example"
-    assert not access.origin_allowed_anywhere(new)
-    clinics.create("later", "Later clinic", origins=[new])
+    assert not patient_tokens.origin_allowed_anywhere(new)
+    registry.create("later", "Later clinic", origins=[new])
 
     time.sleep(0.4)
 
-    assert access.origin_allowed_anywhere(new)
+    assert patient_tokens.origin_allowed_anywhere(new)
 
 
 def test_origin_allowed_anywhere_forgets_a_removed_origin(two_clinics: str) -> None:
-    assert access.origin_allowed_anywhere(SOUTH)
-    clinics.update("south", origins=["https://south-new.example"])
-    access.reset()
-    assert not access.origin_allowed_anywhere(SOUTH)
-    assert access.origin_allowed_anywhere("https://south-new.example")
+    assert patient_tokens.origin_allowed_anywhere(SOUTH)
+    registry.update("south", origins=["https://south-new.example"])
+    patient_tokens.reset()
+    assert not patient_tokens.origin_allowed_anywhere(SOUTH)
+    assert patient_tokens.origin_allowed_anywhere("https://south-new.example")
 
 
 def test_the_origin_cache_belongs_to_one_database(
     two_clinics: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert access.origin_allowed_anywhere(NORTH)
+    assert patient_tokens.origin_allowed_anywhere(NORTH)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'other.db'}")
     db.reset_engines()
     db.upgrade()
 
-    assert not access.origin_allowed_anywhere(NORTH)
+    assert not patient_tokens.origin_allowed_anywhere(NORTH)
 
 
 @hypothesis_settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(origin=st.one_of(st.none(), st.text(max_size=40), st.from_regex(r"https?://[a-zA-Z.:/]*")))
 def test_origin_checks_never_raise(two_clinics: str, origin: str | None) -> None:
-    allowed = access.origin_allowed_anywhere(origin)
+    allowed = patient_tokens.origin_allowed_anywhere(origin)
     assert isinstance(allowed, bool)
-    assert access.clinic_allows_origin("north", origin) in {True, False}
+    assert patient_tokens.clinic_allows_origin("north", origin) in {True, False}
     if allowed:
         assert normalize_origin(origin or "") in {NORTH, SOUTH, "http://localhost:3000"}
 
@@ -406,17 +409,17 @@ def test_sender_clinic(two_clinics: str) -> None:
     north = patients.invite("north", timedelta(days=1))
     south = patients.invite("south", timedelta(days=1))
 
-    assert access.sender_clinic(north.sender_id) == "north"
-    assert access.sender_clinic(south.sender_id) == "south"
-    assert access.sender_clinic("p-never-seen") is None
-    assert access.sender_clinic("") is None
+    assert patient_tokens.sender_clinic(north.sender_id) == "north"
+    assert patient_tokens.sender_clinic(south.sender_id) == "south"
+    assert patient_tokens.sender_clinic("p-never-seen") is None
+    assert patient_tokens.sender_clinic("") is None
 
 
 def test_sender_clinic_of_a_journal_patient_is_the_demo_clinic(clinic_db: str) -> None:
     from bot import journal
 
     journal.save_entry("demo-42", "checkin", fields={"note": "fine"})
-    assert access.sender_clinic("demo-42") == "demo"
+    assert patient_tokens.sender_clinic("demo-42") == "demo"
 
 
 def test_sender_has_links_only_for_patients_given_a_token(clinic_db: str) -> None:
@@ -425,15 +428,15 @@ def test_sender_has_links_only_for_patients_given_a_token(clinic_db: str) -> Non
     invited = patients.invite("demo", timedelta(days=1))
     journal.save_entry("demo-rest-1", "checkin", fields={"note": "fine"})
     token, _ = patients.start_anonymous("demo", "https://companion.example")
-    anonymous = access.verify_token(token, origin=None, check_origin=False)
+    anonymous = patient_tokens.verify_token(token, origin=None, check_origin=False)
 
-    assert access.sender_has_links(invited.sender_id)
-    assert access.sender_has_links(anonymous.sender_id)
-    assert not access.sender_has_links("demo-rest-1")
-    assert not access.sender_has_links("p-never-seen")
+    assert patient_tokens.sender_has_links(invited.sender_id)
+    assert patient_tokens.sender_has_links(anonymous.sender_id)
+    assert not patient_tokens.sender_has_links("demo-rest-1")
+    assert not patient_tokens.sender_has_links("p-never-seen")
     # Revoking a link does not reopen the conversation to anyone without a token.
     patients.revoke(sender_id=invited.sender_id)
-    assert access.sender_has_links(invited.sender_id)
+    assert patient_tokens.sender_has_links(invited.sender_id)
 
 
 # ----------------------------------------------------------------------------- the key

@@ -2,7 +2,7 @@
 
 A patient is created when the clinic invites them, with a random sender id that means
 nothing outside this database; the link they receive carries a signed token for that id
-(see :mod:`bot.access`). The token sits in the URL's fragment (``#companion-token=…``),
+(see :mod:`bot.patient_tokens`). The token sits in the URL's fragment (``#companion-token=…``),
 which browsers never send to a server, so it does not end up in the clinic's web logs.
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot import settings
-from bot.access import AccessDenied, issue_token, normalize_origin
+from bot.patient_tokens import AccessDenied, issue_token, normalize_origin
 from bot.storage import db
 from bot.storage.models import Clinic, Patient, PatientLink, utcnow
 
@@ -47,7 +47,7 @@ def _clinic(session: Session, slug: str) -> Clinic:
     clinic = session.scalars(select(Clinic).where(Clinic.slug == slug)).one_or_none()
     if clinic is None:
         if slug == settings.demo_clinic_slug():
-            from bot.clinics import demo_clinic
+            from bot.clinics.registry import demo_clinic
 
             return demo_clinic(session)
         raise AccessDenied("unknown_clinic")
