@@ -102,7 +102,10 @@ def store(database: str, domain: Domain) -> Iterator[DatabaseUrlTrackerStore]:
 
 
 def erase(project_root: Path) -> None:
-    app(project_root, f"from bot.privacy import erasure; erasure.erase_patient({SENDER!r}, 'cli:test')")
+    app(
+        project_root,
+        f"from bot.privacy import erasure; erasure.erase_patient({SENDER!r}, 'cli:test')",
+    )
 
 
 def said(text: str) -> list:
