@@ -68,16 +68,29 @@ CRAVING_NOTICED_IN = frozenset({"integration_form", "checkin_form"})
 CRAVING_QUESTIONS = frozenset({"craving", "checkin_craving"})
 
 
+#: Fewest words for the classifier's reading alone to make a reply a slip or a craving: a
+#: short answer to the form's own question ("yesterday" to "When was your session?", "8" to a
+#: craving rating) is that answer, however the classifier reads it out of context.
+MIN_WORDS_FOR_INTENT_ALONE = 4
+
+
+def _long_enough(text: str) -> bool:
+    return len(text.split()) >= MIN_WORDS_FOR_INTENT_ALONE
+
+
 def tells_slip(text: str, intent: str | None) -> bool:
     """Whether a reply says the person drank or used: in its words, or by the classifier's
-    reading unless its words speak of a craving instead ("i really want to use")."""
-    return reports_use(text) or (intent == "report_lapse" and not tells_craving(text))
+    reading of a reply long enough to be more than an answer, unless its words speak of a
+    craving instead ("i really want to use")."""
+    if reports_use(text):
+        return True
+    return intent == "report_lapse" and _long_enough(text) and not tells_craving(text)
 
 
 def tells_a_craving(text: str, intent: str | None) -> bool:
     """Whether a reply speaks of wanting to drink or use now, in its words or by the
-    classifier's reading."""
-    return tells_craving(text) or intent == "report_craving"
+    classifier's reading of a reply long enough to be more than an answer."""
+    return tells_craving(text) or (intent == "report_craving" and _long_enough(text))
 
 
 def told_besides(

@@ -11,6 +11,7 @@ import pytest
 from action_support import form_turn, responses, run, slot_events, stored_entries, turn
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import slips
 from actions.checkin import ActionSaveCheckin, ValidateCheckinForm
 from actions.integration import ValidateIntegrationForm
 from actions.triggers import ValidateTriggerForm
@@ -283,3 +284,12 @@ def test_the_in_form_replies_have_their_own_wording(domain: dict[str, Any]) -> N
     by_kind = {v["condition"][0]["value"]: v["text"] for v in slip if v.get("condition")}
     assert set(by_kind) == {"craving", "trigger", "lapse"}
     assert "reflection on the slip" in by_kind["craving"]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [("yesterday", "report_lapse"), ("last friday", "report_lapse"), ("8", "report_craving")],
+)
+def test_a_short_answer_is_the_answer_whatever_the_classifier_reads(text, intent):
+    assert not slips.tells_slip(text, intent)
+    assert not slips.tells_a_craving(text, intent)
