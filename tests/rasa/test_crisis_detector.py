@@ -926,10 +926,12 @@ def _best_time(matcher: CrisisMatcher, text: str, runs: int = 5) -> float:
 
 
 def test_20000_character_message_is_fast(crisis_matcher: CrisisMatcher) -> None:
+    """0.16 s on two busy cores (load 6); the bound leaves room for a CI machine whose every
+    core runs a test worker, and still fails on quadratic matching (seconds at this length)."""
     text = (FILLER * 200)[:9_990] + " I want to die " + (FILLER * 200)[:9_995]
     assert len(text) == 20_000
     assert crisis_matcher.detect(text).category == "suicide"
-    assert _best_time(crisis_matcher, text) < 0.2
+    assert _best_time(crisis_matcher, text) < 0.5
 
 
 @pytest.mark.parametrize(
