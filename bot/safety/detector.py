@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from spacy.attrs import LEMMA, LOWER, ORTH
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
@@ -37,6 +36,7 @@ from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Token
 from spacy.vocab import Vocab
 
+from bot.content import read_yaml
 from bot.safety.spacy_pipeline import build_pipeline
 
 LEXICON_PATH = Path(__file__).with_name("lexicon")
@@ -833,8 +833,7 @@ def load_lexicon(path: Path) -> dict[str, Any]:
 
 
 def _load_yaml(path: Path, *, versioned: bool = True) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+    data = read_yaml(path)
     if not isinstance(data, dict) or (versioned and data.get("version") != 1):
         expected = "a mapping with version: 1" if versioned else "a mapping"
         raise LexiconError(f"{path}: expected {expected}")
