@@ -11,8 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.forms import FORM_NAMES, log_journal_failure
-from bot import journal
-from bot.parsing import clean_answer
+from bot.journal import entries as journal
+from bot.journal.parsing import clean_answer
 
 SLOT = "care_team_message"
 

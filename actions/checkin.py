@@ -15,9 +15,7 @@ from rasa_sdk.types import DomainDict
 from actions.forms import (
     answered_slots,
     form_slots,
-    rating_answer,
     save_finished_form,
-    text_answer,
 )
 from actions.risk import (
     SafetyQuestionMixin,
@@ -26,20 +24,16 @@ from actions.risk import (
     notice_after_save,
 )
 from actions.slips import NoticesSlipsAndCravings
-from bot import journal_text
+from bot.journal import replies
 
 FORM = "checkin_form"
 
 
-class ValidateCheckinForm(SafetyQuestionMixin, NoticesSlipsAndCravings):
+class ValidateCheckinForm(SafetyQuestionMixin, NoticesSlipsAndCravings, form=FORM):
     """A slip or a craving told in an answer gets its own reply (actions/slips.py)."""
 
     def name(self) -> str:
         return "validate_checkin_form"
-
-    validate_checkin_mood = rating_answer("checkin_mood")
-    validate_checkin_craving = rating_answer("checkin_craving")
-    validate_checkin_note = text_answer("checkin_note")
 
 
 class ActionSaveCheckin(Action):
@@ -53,7 +47,7 @@ class ActionSaveCheckin(Action):
             return keep_interrupted(FORM, tracker, domain)
         values = answered_slots(tracker, form_slots(domain, FORM))
         _, events = save_finished_form(
-            FORM, dispatcher, tracker, domain, journal_text.checkin_confirmation
+            FORM, dispatcher, tracker, domain, replies.checkin_confirmation
         )
         notice_after_save(FORM, values, dispatcher, tracker)
         return events

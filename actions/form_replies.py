@@ -2,7 +2,7 @@
 
 A patient in the middle of a reflection may ask something back, ask what the question means,
 say "idk", or say the assistant ignored them. :func:`answer_side_step` answers each kind
-(:class:`bot.reply_reading.Reading`) and tells the validator what to put in the slot: nothing
+(:class:`bot.journal.reply_reading.Reading`) and tells the validator what to put in the slot: nothing
 (the same question is asked again) or a skip. A question is never stored as an answer.
 
 Asking again is never word for word: the slot ``reask`` steers conditional variations of
@@ -21,10 +21,10 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import psychoeducation
-from bot.parsing import SKIPPED
-from bot.psychoeducation import LAST_TOPIC_SLOT, OTHER_TOPICS_SLOT, Outcome
-from bot.reply_reading import Reading
+from bot.content import psychoeducation
+from bot.content.psychoeducation import LAST_TOPIC_SLOT, OTHER_TOPICS_SLOT, Outcome
+from bot.journal.parsing import SKIPPED
+from bot.journal.reply_reading import Reading
 
 REASK_SLOT = "reask"
 REASK_ONCE = "once"
@@ -56,7 +56,7 @@ def answer_side_step(
     """Answer a reply that is not an answer.
 
     A question about the treatment gets the same short answer, with "Tell me more" and
-    "That's not what I asked", as outside a form (:mod:`bot.psychoeducation`); those two
+    "That's not what I asked", as outside a form (:mod:`bot.content.psychoeducation`); those two
     buttons work inside the form too, and the form's question follows each time.
     """
     if reading is Reading.UNSURE:

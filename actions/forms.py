@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -33,11 +33,13 @@ from actions.form_replies import (
     answer_side_step,
     reask_events,
 )
-from bot import journal, journal_text, risk_checks, safety_plan
-from bot.acknowledgements import acknowledge
-from bot.journal import EntryView
-from bot.lapse_details import lapse_fields, read_lapse
-from bot.parsing import (
+from bot.journal import entries as journal
+from bot.journal import replies, safety_plan, schema
+from bot.journal.acknowledgements import acknowledge
+from bot.journal.drafts import EntryDraft, draft_of, urge_surfing_fields
+from bot.journal.entries import EntryView
+from bot.journal.lapse_details import lapse_fields, read_lapse
+from bot.journal.parsing import (
     MAX_ANSWER_CHARS,
     SKIPPED,
     RatingOutOfRange,
@@ -46,22 +48,21 @@ from bot.parsing import (
     clean_answer,
     is_skip,
     is_yes,
-    parse_halt,
     parse_rating,
-    parse_trigger_types,
     read_rating_words,
 )
-from bot.reply_reading import Reading, asks_for_a_person, looks_like_question, read_form_reply
+from bot.journal.reply_reading import (
+    Reading,
+    asks_for_a_person,
+    looks_like_question,
+    read_form_reply,
+)
+from bot.safety import risk_checks
 
 logger = logging.getLogger(__name__)
 
-FORM_NAMES = (
-    "integration_form",
-    "trigger_form",
-    "urge_surfing_form",
-    "checkin_form",
-    "safety_plan_form",
-)
+#: The journal forms, whose answers are saved as entries (:data:`bot.journal.schema.FORMS`).
+FORM_NAMES: tuple[str, ...] = tuple(schema.FORMS)
 
 #: Slots outside a form's required slots that belong to it and are cleared with it.
 FORM_EXTRA_SLOTS: dict[str, tuple[str, ...]] = {
@@ -103,16 +104,11 @@ def form_slots(domain: Mapping[str, Any], form_name: str) -> list[str]:
     return list(form.get("required_slots") or [])
 
 
-#: Required slots that are never journal answers: the safety question asked after a low mood
-#: (actions/risk.py) steers the form; it is neither saved nor given back.
-NOT_ANSWERS = frozenset({"safety_answer"})
-
-
 def answered_slots(tracker: Tracker, slots: list[str]) -> dict[str, Any]:
     """The slots the person actually answered: neither empty nor skipped, in form order."""
     values = {}
     for slot in slots:
-        if slot in NOT_ANSWERS:
+        if slot in schema.NOT_STORED:
             continue
         value = tracker.get_slot(slot)
         if value is not None and value != SKIPPED:
@@ -153,19 +149,9 @@ class Screened:
         return {slot: self.value, **self.slots}
 
 
-#: Safety-plan steps that ask for the people and services to call: there, naming the care
-#: team is the answer (data/care_team.yml).
-CARE_TEAM_ANSWERS = frozenset(
-    {
-        "plan_people_to_ask",
-        "plan_professionals",
-        "plan_coping_alone",
-        "plan_distractions",
-        "plan_warning_signs",
-        "plan_safer_surroundings",
-        "plan_reasons_for_living",
-    }
-)
+#: Questions where naming the care team is an answer, not a request to reach them: every
+#: step of the safety plan (data/care_team.yml).
+CARE_TEAM_ANSWERS = frozenset(safety_plan.SLOTS)
 
 
 def screen_answer(
@@ -227,7 +213,7 @@ def validate_text_answer(
     """A free-text answer: kept as typed unless empty, too long, or a skip.
 
     An answer to a reflective question just given is acknowledged in one short line
-    (:mod:`bot.acknowledgements`) before the form asks the next one.
+    (:mod:`bot.journal.acknowledgements`) before the form asks the next one.
     """
     screened = screen_answer(slot, value, dispatcher, tracker)
     if screened.done:
@@ -376,17 +362,7 @@ def rating_answer(slot: str) -> SlotValidator:
 
 
 #: Every 0 to 10 question of the journal forms.
-RATING_SLOTS = frozenset(
-    {
-        "mood",
-        "craving",
-        "trigger_craving",
-        "surf_before",
-        "surf_after",
-        "checkin_mood",
-        "checkin_craving",
-    }
-)
+RATING_SLOTS = schema.RATING_SLOTS
 #: What the direct safety question's "no" resumes the form with (bot/nlu/crisis_policy.py).
 SAFETY_THANKS = "utter_safety_thanks"
 SAFETY_SLOT = "safety_answer"
@@ -440,11 +416,31 @@ def rating_said_with_a_no(
 class JournalFormValidation(FormValidationAction, ABC):
     """Base of the ``validate_<form>`` actions of the journal forms and the safety plan.
 
-    Subclasses name themselves and attach one validator per slot with
-    :func:`text_answer` / :func:`rating_answer`. Abstract, so rasa-sdk does not try to
-    register the base class as an action. After validation, ``reask`` is set so that a
-    question asked again is worded differently (:mod:`actions.form_replies`).
+    Subclasses name themselves and their form (``class ValidateCheckinForm(...,
+    form="checkin_form")``): every question the schema gives that form
+    (:data:`bot.journal.schema.FORM_SLOTS`) is then checked by :meth:`answer_check` — a 0 to
+    10 rating or a text, :func:`rating_answer` / :func:`text_answer` — unless the class has a
+    ``validate_<slot>`` of its own. Abstract, so rasa-sdk does not try to register the base
+    class as an action. After validation, ``reask`` is set so that a question asked again is
+    worded differently (:mod:`actions.form_replies`).
     """
+
+    #: The journal form validated, as given in the class statement.
+    form: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, form: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if form is None:
+            return
+        cls.form = form
+        for slot in schema.FORM_SLOTS[form]:
+            if not hasattr(cls, f"validate_{slot}"):
+                setattr(cls, f"validate_{slot}", cls.answer_check(slot))
+
+    @classmethod
+    def answer_check(cls, slot: str) -> SlotValidator:
+        """The ``validate_<slot>`` method of a question with no check of its own."""
+        return rating_answer(slot) if slot in RATING_SLOTS else text_answer(slot)
 
     @abstractmethod
     def name(self) -> str:
@@ -480,88 +476,15 @@ class JournalFormValidation(FormValidationAction, ABC):
 # --------------------------------------------------------------------------- saving
 
 
-def rating_value(value: Any) -> int | None:
-    """A validated rating slot as an int (``None`` if absent or skipped)."""
-    if value is None or value == SKIPPED:
-        return None
-    return int(value)
-
-
-@dataclass(frozen=True)
-class EntryDraft:
-    """Arguments for :func:`bot.journal.save_entry`, built from a form's answered slots."""
-
-    kind: str
-    fields: dict[str, Any] = field(default_factory=dict)
-    mood: int | None = None
-    craving: int | None = None
-    session_date: date | None = None
-
-
-def _text_fields(values: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
-    return {key: values[slot] for slot, key in names.items() if slot in values}
-
-
-def integration_draft(values: Mapping[str, Any]) -> EntryDraft:
-    raw_date = values.get("session_date")
-    return EntryDraft(
-        kind="integration",
-        fields=_text_fields(
-            values,
-            {
-                "stood_out": "stood_out",
-                "feelings": "feelings",
-                "insight": "insight",
-                "intention": "intention",
-                "small_step": "small_step",
-            },
-        ),
-        mood=rating_value(values.get("mood")),
-        craving=rating_value(values.get("craving")),
-        session_date=date.fromisoformat(raw_date) if raw_date else None,
-    )
-
-
 def trigger_draft(
     values: Mapping[str, Any], trigger_kind: str | None, lapse_report: str | None = None
 ) -> EntryDraft:
     """A craving, trigger or slip reflection; a slip also records what was taken and when,
-    as read from the message that told it (:mod:`bot.lapse_details`)."""
-    fields: dict[str, Any] = {"trigger_kind": trigger_kind or "trigger"}
+    as read from the message that told it (:mod:`bot.journal.lapse_details`)."""
+    told: dict[str, Any] = {"trigger_kind": trigger_kind or "trigger"}
     if trigger_kind == "lapse" and lapse_report:
-        fields.update(lapse_fields(read_lapse(lapse_report, today())))
-    if "trigger_type" in values:
-        fields["trigger_types"] = parse_trigger_types(values["trigger_type"])
-        fields["trigger_types_text"] = values["trigger_type"]
-    if "halt" in values:
-        fields["halt"] = parse_halt(values["halt"])
-        fields["halt_text"] = values["halt"]
-    fields.update(_text_fields(values, {"trigger_context": "context", "coping_response": "coping"}))
-    return EntryDraft(
-        kind="trigger",
-        fields=fields,
-        craving=rating_value(values.get("trigger_craving")),
-    )
-
-
-def checkin_draft(values: Mapping[str, Any]) -> EntryDraft:
-    return EntryDraft(
-        kind="checkin",
-        fields=_text_fields(values, {"checkin_note": "note"}),
-        mood=rating_value(values.get("checkin_mood")),
-        craving=rating_value(values.get("checkin_craving")),
-    )
-
-
-def urge_surfing_fields(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``urge_surfing`` dict of a trigger entry: before, location, change, after."""
-    surf: dict[str, Any] = {}
-    if "surf_before" in values:
-        surf["before"] = rating_value(values["surf_before"])
-    surf.update(_text_fields(values, {"surf_location": "location", "surf_change": "change"}))
-    if "surf_after" in values:
-        surf["after"] = rating_value(values["surf_after"])
-    return surf
+        told.update(lapse_fields(read_lapse(lapse_report, today())))
+    return draft_of("trigger", values, told)
 
 
 def save_draft(sender_id: str, draft: EntryDraft, status: str = "complete") -> EntryView:
@@ -604,6 +527,16 @@ def save_urge_surfing(
     )
 
 
+def form_draft(form_name: str, values: Mapping[str, Any], tracker: Tracker) -> EntryDraft:
+    """The entry a session reflection, a check-in or a craving, trigger or slip reflection
+    makes of its form's answered slots (:mod:`bot.journal.drafts`)."""
+    if form_name == "trigger_form":
+        return trigger_draft(
+            values, tracker.get_slot("trigger_kind"), tracker.get_slot("lapse_report")
+        )
+    return draft_of(schema.FORM_KINDS[form_name], values)
+
+
 def save_form_answers(
     sender_id: str,
     form_name: str,
@@ -612,22 +545,15 @@ def save_form_answers(
     status: str,
 ) -> EntryView:
     """Save the answered slots of any journal form as one entry with the given status."""
-    if form_name == "integration_form":
-        return save_draft(sender_id, integration_draft(values), status)
-    if form_name == "trigger_form":
-        draft = trigger_draft(
-            values, tracker.get_slot("trigger_kind"), tracker.get_slot("lapse_report")
-        )
-        return save_draft(sender_id, draft, status)
-    if form_name == "checkin_form":
-        return save_draft(sender_id, checkin_draft(values), status)
     if form_name == "urge_surfing_form":
         return save_urge_surfing(sender_id, values, tracker.get_slot("last_trigger_entry"), status)
     if form_name == "safety_plan_form":
-        # Steps not answered keep what the current plan says (see bot.safety_plan).
+        # Steps not answered keep what the current plan says (see bot.journal.safety_plan).
         answers = {safety_plan.key_of(slot): value for slot, value in values.items()}
         return safety_plan.save_plan(sender_id, answers, status)
-    raise ValueError(f"unknown form {form_name!r}")
+    if form_name not in FORM_NAMES:
+        raise ValueError(f"unknown form {form_name!r}")
+    return save_draft(sender_id, form_draft(form_name, values, tracker), status)
 
 
 def log_journal_failure(what: str, error: Exception) -> None:
@@ -642,7 +568,7 @@ def log_journal_failure(what: str, error: Exception) -> None:
 def tell_not_saved(dispatcher: CollectingDispatcher, answers: Mapping[str, Any]) -> None:
     """Say the journal was unreachable and give the person their own answers back."""
     dispatcher.utter_message(response="utter_journal_unavailable")
-    copy = journal_text.unsaved_answers(answers)
+    copy = replies.unsaved_answers(answers)
     if copy:
         dispatcher.utter_message(text=copy)
 

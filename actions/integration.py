@@ -18,10 +18,8 @@ from actions.forms import (
     latest_intent,
     latest_text,
     move_on,
-    rating_answer,
     save_finished_form,
     screen_answer,
-    text_answer,
     today,
 )
 from actions.risk import (
@@ -31,8 +29,9 @@ from actions.risk import (
     notice_after_save,
 )
 from actions.slips import NoticesSlipsAndCravings
-from bot import journal_text, patient_tokens
-from bot.parsing import clean_answer, find_session_date, parse_session_date
+from bot import patient_tokens
+from bot.journal import replies
+from bot.journal.parsing import clean_answer, find_session_date, parse_session_date
 
 FORM = "integration_form"
 
@@ -54,7 +53,7 @@ def session_date_problem(day: date, reference: date) -> str | None:
     return None
 
 
-class ValidateIntegrationForm(SafetyQuestionMixin, NoticesSlipsAndCravings):
+class ValidateIntegrationForm(SafetyQuestionMixin, NoticesSlipsAndCravings, form=FORM):
     """Validates the reflection; the session date may come from the message that started it.
 
     A mood of 2 or lower brings the direct safety question next (actions/risk.py); a slip or
@@ -87,7 +86,7 @@ class ValidateIntegrationForm(SafetyQuestionMixin, NoticesSlipsAndCravings):
             reference = today()
             found = find_session_date(text, reference)
             if found is not None and session_date_problem(found, reference) is None:
-                dispatcher.utter_message(text=journal_text.session_date_noted(found))
+                dispatcher.utter_message(text=replies.session_date_noted(found))
                 return {"session_date": found.isoformat()}
         return {}
 
@@ -124,14 +123,6 @@ class ValidateIntegrationForm(SafetyQuestionMixin, NoticesSlipsAndCravings):
             return {"session_date": None}
         return {"session_date": day.isoformat()}
 
-    validate_stood_out = text_answer("stood_out")
-    validate_feelings = text_answer("feelings")
-    validate_insight = text_answer("insight")
-    validate_intention = text_answer("intention")
-    validate_small_step = text_answer("small_step")
-    validate_mood = rating_answer("mood")
-    validate_craving = rating_answer("craving")
-
 
 class ActionSaveIntegration(Action):
     """Saves the finished reflection and gives back the intention and small step."""
@@ -146,7 +137,7 @@ class ActionSaveIntegration(Action):
             return keep_interrupted(FORM, tracker, domain)
         values = answered_slots(tracker, form_slots(domain, FORM))
         _, events = save_finished_form(
-            FORM, dispatcher, tracker, domain, journal_text.integration_summary
+            FORM, dispatcher, tracker, domain, replies.integration_summary
         )
         notice_after_save(FORM, values, dispatcher, tracker)
         try:

@@ -8,8 +8,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.forms import latest_text, log_journal_failure
-from bot import journal, journal_text
-from bot.parsing import find_entry_number
+from bot.journal import entries as journal
+from bot.journal import replies
+from bot.journal.parsing import find_entry_number
 
 #: How many entries the chat lists; the full journal is for the care team's dashboard.
 LIST_LIMIT = 10
@@ -26,9 +27,9 @@ class ActionShowJournal(Action):
             entries = journal.recent_entries(tracker.sender_id, LIST_LIMIT)
         except Exception as error:  # noqa: BLE001 - the person must get an answer whatever failed
             log_journal_failure("Reading the journal", error)
-            dispatcher.utter_message(text=journal_text.JOURNAL_READ_FAILED)
+            dispatcher.utter_message(text=replies.JOURNAL_READ_FAILED)
             return []
-        dispatcher.utter_message(text=journal_text.journal_list(entries))
+        dispatcher.utter_message(text=replies.journal_list(entries))
         return []
 
 
@@ -53,16 +54,16 @@ class ActionShowEntry(Action):
     ) -> list[EventType]:
         number = requested_entry_number(tracker)
         if number is None:
-            dispatcher.utter_message(text=journal_text.WHICH_ENTRY)
+            dispatcher.utter_message(text=replies.WHICH_ENTRY)
             return []
         try:
             entry = journal.get_entry(tracker.sender_id, number)
         except Exception as error:  # noqa: BLE001 - the person must get an answer whatever failed
             log_journal_failure("Reading a journal entry", error)
-            dispatcher.utter_message(text=journal_text.JOURNAL_READ_FAILED)
+            dispatcher.utter_message(text=replies.JOURNAL_READ_FAILED)
             return []
         if entry is None:
-            dispatcher.utter_message(text=journal_text.entry_not_found(number))
+            dispatcher.utter_message(text=replies.entry_not_found(number))
         else:
-            dispatcher.utter_message(text=journal_text.full_entry(entry))
+            dispatcher.utter_message(text=replies.full_entry(entry))
         return []

@@ -1,6 +1,6 @@
 """Questions about the treatment (data/psychoeducation.yml): the short answer with "Tell me
 more" and "That's not what I asked", the longer answer, and the next-best topic. What to say is
-decided in :mod:`bot.psychoeducation`; these only send it and set the slots."""
+decided in :mod:`bot.content.psychoeducation`; these only send it and set the slots."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import form_replies
-from bot import psychoeducation
-from bot.psychoeducation import LAST_TOPIC_SLOT, OTHER_TOPICS_SLOT, Outcome
+from bot.content import psychoeducation
+from bot.content.psychoeducation import LAST_TOPIC_SLOT, OTHER_TOPICS_SLOT, Outcome
 
 
 def send(dispatcher: CollectingDispatcher, outcome: Outcome) -> list[EventType]:

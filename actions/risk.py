@@ -41,8 +41,9 @@ from actions.forms import (
     save_form_answers,
     today,
 )
-from bot import journal, risk_checks
-from bot.parsing import clean_answer, is_skip
+from bot.journal import entries as journal
+from bot.journal.parsing import clean_answer, is_skip
+from bot.safety import risk_checks
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ and - if a journal form was open - keeps the answers written so far, so nothing 
 
 The reply is never limited, but the flags are: a message of the same category as the patient's
 open flag, soon after its latest one, is added to that flag rather than raising another
-(:func:`bot.journal.record_risk_flag`), so a flood of crisis messages stays one flag and one
+(:func:`bot.journal.entries.record_risk_flag`), so a flood of crisis messages stays one flag and one
 notice while a more urgent message still raises its own.
 """
 
@@ -30,8 +30,9 @@ from actions.forms import (
     reset_form_events,
     save_form_answers,
 )
-from bot import journal, safety_plan
-from bot.parsing import clean_answer
+from bot.journal import entries as journal
+from bot.journal import safety_plan
+from bot.journal.parsing import clean_answer
 
 logger = logging.getLogger(__name__)
 

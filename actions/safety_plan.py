@@ -1,5 +1,5 @@
 """The safety plan (Stanley & Brown, 2012): made and changed step by step in the chat, shown
-on request. What it is and how it is kept is :mod:`bot.safety_plan`'s.
+on request. What it is and how it is kept is :mod:`bot.journal.safety_plan`'s.
 
 Changing a plan goes through every step again: each question shows what the plan says now
 (``action_ask_plan_<step>``), and "keep" (or "same", or "skip") leaves that step as it is.
@@ -30,8 +30,8 @@ from actions.forms import (
     slot_validator,
     validate_text_answer,
 )
-from bot import journal_text, safety_plan
-from bot.parsing import SKIPPED, clean_answer, is_skip
+from bot.journal import replies, safety_plan
+from bot.journal.parsing import SKIPPED, clean_answer, is_skip
 
 FORM = "safety_plan_form"
 
@@ -82,17 +82,15 @@ def plan_answer(slot: str) -> SlotValidator:
     return slot_validator(slot, validate_plan_answer)
 
 
-class ValidateSafetyPlanForm(JournalFormValidation):
+class ValidateSafetyPlanForm(JournalFormValidation, form=FORM):
+    """Every step is checked by :func:`validate_plan_answer`."""
+
     def name(self) -> str:
         return "validate_safety_plan_form"
 
-    validate_plan_warning_signs = plan_answer("plan_warning_signs")
-    validate_plan_coping_alone = plan_answer("plan_coping_alone")
-    validate_plan_distractions = plan_answer("plan_distractions")
-    validate_plan_people_to_ask = plan_answer("plan_people_to_ask")
-    validate_plan_professionals = plan_answer("plan_professionals")
-    validate_plan_safer_surroundings = plan_answer("plan_safer_surroundings")
-    validate_plan_reasons_for_living = plan_answer("plan_reasons_for_living")
+    @classmethod
+    def answer_check(cls, slot: str) -> SlotValidator:
+        return plan_answer(slot)
 
 
 class ActionSafetyPlanIntro(Action):
@@ -212,7 +210,7 @@ class ActionShowSafetyPlan(Action):
             entry = safety_plan.current_plan_entry(tracker.sender_id)
         except Exception as error:  # noqa: BLE001 - the person must get an answer
             log_journal_failure("Reading the safety plan", error)
-            dispatcher.utter_message(text=journal_text.JOURNAL_READ_FAILED)
+            dispatcher.utter_message(text=replies.JOURNAL_READ_FAILED)
             return []
         if entry is None:
             dispatcher.utter_message(response="utter_safety_plan_none")

@@ -55,9 +55,9 @@ from actions.risk import (
     note_slip_after_session,
     notice_ketamine_and_bladder,
 )
-from bot import risk_checks
-from bot.parsing import clean_answer
-from bot.reply_reading import reports_use, tells_craving
+from bot.journal.parsing import clean_answer
+from bot.journal.reply_reading import reports_use, tells_craving
+from bot.safety import risk_checks
 
 SLIP_REFLECTION = "trigger_form"
 #: Forms in which a slip told in an answer is kept as an entry of its own.

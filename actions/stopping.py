@@ -21,7 +21,7 @@ from actions.forms import (
     save_form_answers,
     tell_not_saved,
 )
-from bot import journal_text
+from bot.journal import replies
 
 
 def paused_form(tracker: Tracker) -> str | None:
@@ -67,7 +67,7 @@ class ActionKeepPartial(Action):
             return []
         values = answered_slots(tracker, form_slots(domain, form))
         if not values:
-            dispatcher.utter_message(text=journal_text.NOTHING_TO_KEEP)
+            dispatcher.utter_message(text=replies.NOTHING_TO_KEEP)
             return reset_form_events(domain, form)
         try:
             entry = save_form_answers(tracker.sender_id, form, values, tracker, "partial")
@@ -75,7 +75,7 @@ class ActionKeepPartial(Action):
             log_journal_failure(f"Keeping partial {form}", error)
             tell_not_saved(dispatcher, values)
             return []
-        dispatcher.utter_message(text=journal_text.partial_saved(entry))
+        dispatcher.utter_message(text=replies.partial_saved(entry))
         return reset_form_events(domain, form)
 
 
@@ -90,5 +90,5 @@ class ActionDiscardPartial(Action):
         if form is None:
             dispatcher.utter_message(response="utter_nothing_paused")
             return []
-        dispatcher.utter_message(text=journal_text.DISCARDED)
+        dispatcher.utter_message(text=replies.DISCARDED)
         return reset_form_events(domain, form)

@@ -10,18 +10,16 @@ from rasa_sdk.types import DomainDict
 from actions.forms import (
     answered_slots,
     form_slots,
-    rating_answer,
     save_finished_form,
-    text_answer,
 )
 from actions.risk import notice_after_save
 from actions.slips import NoticesSlipsAndCravings
-from bot import journal_text
+from bot.journal import replies
 
 FORM = "trigger_form"
 
 
-class ValidateTriggerForm(NoticesSlipsAndCravings):
+class ValidateTriggerForm(NoticesSlipsAndCravings, form=FORM):
     """Validates the reflection. Trigger types and HALT answers are free text, kept verbatim;
     the categories are read from them when saving, so an answer naming no category
     ("my boss called") is still accepted.
@@ -33,12 +31,6 @@ class ValidateTriggerForm(NoticesSlipsAndCravings):
 
     def name(self) -> str:
         return "validate_trigger_form"
-
-    validate_trigger_craving = rating_answer("trigger_craving")
-    validate_trigger_type = text_answer("trigger_type")
-    validate_halt = text_answer("halt")
-    validate_trigger_context = text_answer("trigger_context")
-    validate_coping_response = text_answer("coping_response")
 
 
 class ActionSaveTrigger(Action):
@@ -53,7 +45,7 @@ class ActionSaveTrigger(Action):
     ) -> list[EventType]:
         values = answered_slots(tracker, form_slots(domain, FORM))
         entry, events = save_finished_form(
-            FORM, dispatcher, tracker, domain, journal_text.trigger_summary
+            FORM, dispatcher, tracker, domain, replies.trigger_summary
         )
         # A high craving gets an "info" flag here; the coping offer follows by rule.
         notice_after_save(FORM, values, dispatcher, tracker)

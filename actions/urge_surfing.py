@@ -11,30 +11,23 @@ from actions.forms import (
     answered_slots,
     form_slots,
     log_journal_failure,
-    rating_answer,
-    rating_value,
     reset_form_events,
     save_urge_surfing,
     tell_not_saved,
-    text_answer,
 )
 from actions.risk import notice_after_save
 from actions.slips import NoticesSlipsAndCravings
-from bot import journal_text
+from bot.journal import replies
+from bot.journal.drafts import rating_value
 
 FORM = "urge_surfing_form"
 
 
-class ValidateUrgeSurfingForm(NoticesSlipsAndCravings):
+class ValidateUrgeSurfingForm(NoticesSlipsAndCravings, form=FORM):
     """A slip told in an answer is recorded as a slip (actions/slips.py)."""
 
     def name(self) -> str:
         return "validate_urge_surfing_form"
-
-    validate_surf_before = rating_answer("surf_before")
-    validate_surf_location = text_answer("surf_location")
-    validate_surf_change = text_answer("surf_change")
-    validate_surf_after = rating_answer("surf_after")
 
 
 class ActionFinishUrgeSurfing(Action):
@@ -62,6 +55,6 @@ class ActionFinishUrgeSurfing(Action):
             return []
         before = rating_value(values.get("surf_before"))
         after = rating_value(values.get("surf_after"))
-        dispatcher.utter_message(text=journal_text.urge_surfing_summary(entry, before, after))
+        dispatcher.utter_message(text=replies.urge_surfing_summary(entry, before, after))
         notice_after_save(FORM, values, dispatcher, tracker)
         return reset_form_events(domain, FORM)

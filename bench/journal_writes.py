@@ -24,7 +24,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bot import encryption, journal, settings
+from bot import encryption, settings
+from bot.journal import entries as journal
 from bot.storage import db
 
 sys.path.insert(0, str(settings.PROJECT_ROOT / "tests"))

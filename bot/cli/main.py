@@ -44,7 +44,7 @@ def _utf8_stdout() -> TextIO:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from bot.journal import export_patient
+    from bot.journal.entries import export_patient
 
     with database_errors():
         export = export_patient(args.patient)

@@ -25,9 +25,9 @@ also deletes any such row that was acknowledged on the dashboard meanwhile (or w
 is not announced), so none outlives its purpose.
 
 One notice per flag, not per message: messages of one patient and category that follow each
-other closely are one flag (:func:`bot.journal.record_risk_flag`), announced once with how many
+other closely are one flag (:func:`bot.journal.entries.record_risk_flag`), announced once with how many
 messages it held when the notice went out. Each clinic also has a notice limit:
-:func:`notice_limit` notices of their own per :func:`bot.journal.flag_window` (10 per 30
+:func:`notice_limit` notices of their own per :func:`bot.journal.entries.flag_window` (10 per 30
 minutes unless set). Past it, a pass bundles the clinic's remaining flags into one digest
 notice (``risk_flag.digest``: each flag's id, level, category, count and link) instead of one
 notice each. Two kinds of notice never wait for the digest, limit or not: a patient's first
@@ -80,7 +80,7 @@ import requests
 from sqlalchemy import delete, or_, select, update
 
 from bot import settings
-from bot.journal import flag_window
+from bot.journal.entries import flag_window
 from bot.storage import db
 from bot.storage.models import RISK_LEVELS, Clinic, Patient, RiskFlag, utcnow
 
@@ -237,7 +237,7 @@ def _ids(ids: list[int]) -> str:
 
 
 def notice_limit() -> int:
-    """Notices of their own a clinic gets per :func:`bot.journal.flag_window` before the rest
+    """Notices of their own a clinic gets per :func:`bot.journal.entries.flag_window` before the rest
     go into a digest (:func:`bot.settings.notice_limit`; see the module docstring)."""
     return settings.notice_limit()
 

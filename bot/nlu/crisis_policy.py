@@ -67,10 +67,10 @@ from rasa.shared.core.events import ActionExecuted, ActiveLoop, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.reply_reading import asks_for_more, plain, says_wrong_answer
-from bot.risk_checks import SAFETY_NO, SAFETY_UNSURE, SAFETY_YES, parse_safety_answer
+from bot.journal.reply_reading import asks_for_more, plain, says_wrong_answer
 from bot.safety.assessment import assess
 from bot.safety.detector import default_matcher, mentions_risk_words
+from bot.safety.risk_checks import SAFETY_NO, SAFETY_UNSURE, SAFETY_YES, parse_safety_answer
 
 CRISIS_INTENT = "crisis"
 CRISIS_PREFIX = "utter_crisis_"
@@ -366,7 +366,7 @@ def read_safety_reply(text: str) -> str | None:
     """What a typed reply to "are you having thoughts of ending your life?" says: ``"yes"``,
     ``"unsure"``, ``"no"``, or ``None`` when it says none of them.
 
-    The safety answers' word list (:func:`bot.risk_checks.parse_safety_answer`) decides, erring
+    The safety answers' word list (:func:`bot.safety.risk_checks.parse_safety_answer`) decides, erring
     towards help (a yes or a not-sure anywhere wins: "no... well maybe" is not sure), after
     the softeners that turn a no into a yes there are dropped ("nah im ok, kind of tired"), with
     the few nos it leaves out ("i'm fine lets keep going"). "i'm not ok" is not sure, not a no;
@@ -491,8 +491,8 @@ def follow_up_sequence(tracker: DialogueStateTracker, known: set[str]) -> list[s
     """The answer to "tell me more" or "that's not what I asked" said in any words right after
     an answer about the treatment outside a form; None for anything else.
 
-    Read from the words (:func:`bot.reply_reading.says_wrong_answer`,
-    :func:`~bot.reply_reading.asks_for_more`) because the classifier files them under
+    Read from the words (:func:`bot.journal.reply_reading.says_wrong_answer`,
+    :func:`~bot.journal.reply_reading.asks_for_more`) because the classifier files them under
     whatever is nearest ("go on" as continue_form, "no i meant something else" as skip). A
     button (``/more_detail``) and a new question keep their own rules, and a message with any
     risk signal is never a follow-up.

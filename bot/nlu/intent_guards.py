@@ -3,16 +3,16 @@
 - **A command inside a longer sentence.** "i want to stop letting my dad's voice run my life"
   is an answer, not "stop". Inside a form a ``stop`` intent ends the reflection and the
   answer is lost, so a command intent (``stop``, ``skip`` …) on a message that cannot be a
-  command (:func:`bot.reply_reading.is_command_shaped`) gives way to the next-best intent.
+  command (:func:`bot.journal.reply_reading.is_command_shaped`) gives way to the next-best intent.
 - **A slip told in passing.** "i had a couple drinks last night after. feel like an idiot"
   read as a craving is answered with praise for not acting on it. A message that reports a
-  use (:func:`bot.reply_reading.reports_use`) becomes ``report_lapse`` when the classifier
+  use (:func:`bot.journal.reply_reading.reports_use`) becomes ``report_lapse`` when the classifier
   chose a craving, a feeling, or nothing it was sure of.
 - **A craving in everyday words.** "now i really want a drink" read as nothing becomes
   ``report_craving`` when the classifier found nothing more specific.
 - **A craving resisted, read as a slip.** "i didn't drink even though i wanted to" is no slip:
   a ``report_lapse`` on a message that tells of a use denied and of wanting it, and of no use,
-  becomes ``report_craving`` (:func:`bot.reply_reading.says_resisted`).
+  becomes ``report_craving`` (:func:`bot.journal.reply_reading.says_resisted`).
 - **A request for a person.** "can someone call me", "real human pls", "how do i get hold of
   my therapist" become ``contact_care_team`` whatever the classifier read, except a crisis
   (the crisis detector and policy answer it, with the clinic's numbers), a "no" (it may answer
@@ -46,7 +46,7 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.reply_reading import (
+from bot.journal.reply_reading import (
     asks_for_a_person,
     asks_for_more,
     command_intents,

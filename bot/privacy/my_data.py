@@ -36,7 +36,7 @@ from sqlalchemy import select
 
 from bot import records, settings
 from bot.clinics import audit
-from bot.journal import export_patient
+from bot.journal.entries import export_patient
 from bot.patient_tokens import ALGORITHM
 from bot.storage import db
 from bot.storage.models import Patient, PatientLink, utcnow

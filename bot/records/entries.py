@@ -12,16 +12,23 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from bot import safety_plan
-from bot.journal import FIELD_KEYS, URGE_SURFING_KEYS, entry_view
-from bot.journal_text import ANSWER_LABELS, entry_title
-from bot.lapse_details import (
+from bot.journal import safety_plan
+from bot.journal.entries import entry_view
+from bot.journal.lapse_details import (
     LAPSE_DATE_FIELD,
     LAPSE_WHEN_FIELD,
     SUBSTANCES_FIELD,
     known_substances,
     lapse_date_of,
     substance_label,
+)
+from bot.journal.replies import entry_title
+from bot.journal.schema import (
+    FIELD_KEYS,
+    RATING_KEYS,
+    STAFF_LABELS,
+    URGE_SURFING_KEYS,
+    VALUE_LABELS,
 )
 from bot.records.views import (
     ChartData,
@@ -36,21 +43,6 @@ from bot.records.views import (
     search_segments,
 )
 from bot.storage.models import JournalEntry
-
-# Labels for field keys the journal's wording module does not name, and the order in which
-# an entry's fields are shown: the order the questions are asked.
-_EXTRA_LABELS: dict[str, str] = {
-    "trigger_kind": "Kind",
-    "trigger_types": "Trigger types",
-    "trigger_types_text": "What set it off",
-    "halt": "HALT states",
-    "halt_text": "HALT check, in their words",
-    "urge_surfing": "Urge surfing",
-    SUBSTANCES_FIELD: "Substances",
-    LAPSE_DATE_FIELD: "Day of the slip",
-    LAPSE_WHEN_FIELD: "When, in their words",
-}
-_TRIGGER_KIND_LABELS = {"craving": "Craving", "lapse": "Slip", "trigger": "Trigger"}
 
 
 def entry_of(entry: JournalEntry, query: str) -> Entry:
@@ -75,7 +67,7 @@ def entry_of(entry: JournalEntry, query: str) -> Entry:
 
 def safety_plan_of(entries: Sequence[JournalEntry]) -> SafetyPlan | None:
     """The current safety plan: the newest safety plan among ``entries`` (newest first), as
-    :func:`bot.safety_plan.current_plan` reads it for the chat."""
+    :func:`bot.journal.safety_plan.current_plan` reads it for the chat."""
     for entry in entries:
         if entry.kind != safety_plan.KIND:
             continue
@@ -107,21 +99,21 @@ def _value_text(key: str, value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(_value_text(key, item) for item in value) or "none named"
     if isinstance(value, str):
-        if key == "trigger_kind":
-            return _TRIGGER_KIND_LABELS.get(value, value)
+        if key in VALUE_LABELS:
+            return VALUE_LABELS[key].get(value, value)
         if key == SUBSTANCES_FIELD:
             return substance_label(value)
         if key == LAPSE_DATE_FIELD:
             day = lapse_date_of({LAPSE_DATE_FIELD: value})
             return format_day(day) if day is not None else value
         return value
-    if isinstance(value, int) and key in ("before", "after"):
+    if isinstance(value, int) and key in RATING_KEYS:
         return f"{value}/10"
     return json.dumps(value, ensure_ascii=False)
 
 
 def _label(key: str) -> str:
-    return _EXTRA_LABELS.get(key) or ANSWER_LABELS.get(key) or key.replace("_", " ").capitalize()
+    return STAFF_LABELS.get(key) or key.replace("_", " ").capitalize()
 
 
 def _field(key: str, value: Any, query: str) -> tuple[Field, bool]:

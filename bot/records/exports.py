@@ -20,6 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from bot.journal.schema import FIELD_KEYS, URGE_SURFING_KEYS
+
 if TYPE_CHECKING:
     from bot.records.views import PatientRecord
 
@@ -112,8 +114,6 @@ def flatten_fields(fields: dict[str, Any]) -> dict[str, str]:
 
 
 def _known_field_columns() -> list[str]:
-    from bot.journal import FIELD_KEYS, URGE_SURFING_KEYS
-
     columns: list[str] = []
     for keys in FIELD_KEYS.values():
         for key in keys:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from bot.journal import export_patient
+from bot.journal.entries import export_patient
 from bot.records.entries import chart_of, entry_of, safety_plan_of
 from bot.records.transcripts import (
     filter_conversations,

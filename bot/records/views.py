@@ -13,18 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from bot.storage.models import KINDS, RISK_LEVELS, utcnow
+from bot.journal import schema
+from bot.storage.models import RISK_LEVELS, utcnow
 
 #: The kind filter's name for the conversation transcripts, next to the journal's kinds.
 CONVERSATION = "conversation"
-FILTER_KINDS: tuple[str, ...] = (*KINDS, CONVERSATION)
-KIND_LABELS: dict[str, str] = {
-    "integration": "Session reflections",
-    "trigger": "Cravings and triggers",
-    "checkin": "Check-ins",
-    "safety_plan": "Safety plans",
-    CONVERSATION: "Conversations",
-}
+FILTER_KINDS: tuple[str, ...] = (*schema.KINDS, CONVERSATION)
+KIND_LABELS: dict[str, str] = {**schema.KIND_LABELS, CONVERSATION: "Conversations"}
 LEVEL_LABELS: dict[str, str] = {
     "urgent": "Urgent",
     "elevated": "Elevated",
@@ -131,7 +126,7 @@ class Flag:
     #: When the patient erased their data: the message is gone, and the flag is kept only
     #: until the care team has been told of it (notified, or acknowledged here).
     erased_at: datetime | None = None
-    #: How many messages the flag stands for (see :func:`bot.journal.record_risk_flag`).
+    #: How many messages the flag stands for (see :func:`bot.journal.entries.record_risk_flag`).
     message_count: int = 1
     #: When the latest of them came.
     last_message_at: datetime | None = None

@@ -28,9 +28,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from bot.journal.schema import KINDS
 from bot.storage.sealed import SealedJSON, SealedText
 
-KINDS: tuple[str, ...] = ("integration", "trigger", "checkin", "safety_plan")
 LINK_KINDS: tuple[str, ...] = ("invite", "anonymous")
 #: How soon the care team should look at a risk flag, most pressing first: ``urgent`` (danger
 #: now), ``elevated`` (a risk disclosed, e.g. a recent overdose), ``info`` (worth knowing),
@@ -228,7 +228,7 @@ class RiskFlag(Base):
     filled in by the therapist dashboard once a clinician has seen the flag.
 
     Messages of one patient and category that follow each other closely are one flag (see
-    :func:`bot.journal.record_risk_flag`): ``message`` is the first of them, ``message_count``
+    :func:`bot.journal.entries.record_risk_flag`): ``message`` is the first of them, ``message_count``
     how many there were, ``latest_messages`` the latest few. A flood of crisis messages then
     stays one line on the dashboard and one notice, and never buries another patient's flag.
     """

@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
 from bot import patient_tokens
-from bot.journal_text import ANSWER_LABELS
+from bot.journal.schema import KIND_TITLES, LABELS
 from bot.privacy import my_data
 from bot.records import exports
 from bot.web.api_docs import ApiError
@@ -178,12 +178,6 @@ PAGE_HEADERS: dict[str, str] = {
 }
 
 #: Headings of the journal's kinds of entry in the readable copy.
-KIND_TITLES: dict[str, str] = {
-    "integration": "Session reflection",
-    "trigger": "Craving or trigger reflection",
-    "checkin": "Check-in",
-    "safety_plan": "Safety plan",
-}
 SPEAKERS: dict[str, str] = {"patient": "You", "assistant": "Companion"}
 RATINGS = ("mood", "craving")
 
@@ -302,7 +296,7 @@ def _text(value: Any) -> str:
 def _value(value: Any) -> str:
     """A journal field's value (text, number, list or nested answers) as escaped HTML."""
     if isinstance(value, dict):
-        return _pairs([(ANSWER_LABELS.get(key, key), item) for key, item in value.items()])
+        return _pairs([(LABELS.get(key, key), item) for key, item in value.items()])
     if isinstance(value, list | tuple):
         return _text(", ".join(str(item) for item in value))
     return _text(value)
@@ -329,7 +323,7 @@ def _entry(entry: dict[str, Any]) -> str:
         for rating in RATINGS
         if entry.get(rating) is not None
     ]
-    pairs += [(ANSWER_LABELS.get(key, key), value) for key, value in entry["fields"].items()]
+    pairs += [(LABELS.get(key, key), value) for key, value in entry["fields"].items()]
     return f"<h3>{_text(entry['number'])}. {_text(title)}</h3>{_pairs(pairs)}"
 
 

@@ -19,8 +19,9 @@ from typing import Any
 from dashboard_seed import _Conversation
 from sqlalchemy import text
 
-from bot import encryption, journal
+from bot import encryption
 from bot.clinics import patients
+from bot.journal import entries as journal
 from bot.storage import db
 from bot.storage.rasa_events import EVENTS
 

@@ -38,9 +38,11 @@ from actions.safety import ActionRecordRiskFlag
 from actions.stopping import ActionDiscardPartial, ActionKeepPartial, ActionStopForm
 from actions.triggers import ActionSaveTrigger, ValidateTriggerForm
 from actions.urge_surfing import ActionFinishUrgeSurfing, ValidateUrgeSurfingForm
-from bot import journal, journal_text, settings
-from bot.acknowledgements import all_lines
-from bot.parsing import MAX_ANSWER_CHARS, SKIPPED
+from bot import settings
+from bot.journal import entries as journal
+from bot.journal import replies
+from bot.journal.acknowledgements import all_lines
+from bot.journal.parsing import MAX_ANSWER_CHARS, SKIPPED
 from bot.storage import db
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
@@ -393,7 +395,7 @@ def test_session_date_is_taken_from_the_message_that_started_the_reflection(
     )
     yesterday = date.today() - timedelta(days=1)
     assert validate(domain, dispatcher, tracker) == {"session_date": yesterday.isoformat()}
-    assert texts(dispatcher) == journal_text.session_date_noted(yesterday)
+    assert texts(dispatcher) == replies.session_date_noted(yesterday)
 
 
 @pytest.mark.parametrize(
@@ -710,7 +712,7 @@ def test_save_checkin(
     (entry,) = stored_entries(journal_db)
     assert (entry["kind"], entry["mood"], entry["craving"]) == ("checkin", 3, 8)
     assert entry["fields"] == {"note": "😔 long day at work"}
-    assert texts(dispatcher) == journal_text.checkin_confirmation(journal.get_entry(PATIENT, 1))
+    assert texts(dispatcher) == replies.checkin_confirmation(journal.get_entry(PATIENT, 1))
     assert "mood 3/10" in texts(dispatcher)
     assert set(slot_events(events).values()) == {None}
 
@@ -833,7 +835,7 @@ def test_keep_with_nothing_answered_saves_nothing(
     slots = {"paused_form": "checkin_form", "checkin_mood": SKIPPED}
     events = run(ActionKeepPartial(), dispatcher, turn(domain, slots=slots), domain)
     assert stored_entries(journal_db) == []
-    assert texts(dispatcher) == journal_text.NOTHING_TO_KEEP
+    assert texts(dispatcher) == replies.NOTHING_TO_KEEP
     assert slot_events(events)["paused_form"] is None
 
 
@@ -847,7 +849,7 @@ def test_discard_saves_nothing_and_clears_the_answers(
     }
     events = run(ActionDiscardPartial(), dispatcher, turn(domain, slots=slots), domain)
     assert stored_entries(journal_db) == []
-    assert texts(dispatcher) == journal_text.DISCARDED
+    assert texts(dispatcher) == replies.DISCARDED
     reset = slot_events(events)
     assert reset["paused_form"] is None
     assert all(reset[s] is None for s in reset_slots_of(domain, "checkin_form"))
@@ -979,7 +981,7 @@ def test_an_empty_journal(
         turn(domain, "my journal", intent="show_journal"),
         domain,
     )
-    assert texts(dispatcher) == journal_text.journal_list([])
+    assert texts(dispatcher) == replies.journal_list([])
     assert "empty" in texts(dispatcher)
 
 
@@ -1069,7 +1071,7 @@ def test_show_entry_that_does_not_exist(
         turn(domain, "show entry 9", intent="show_entry"),
         domain,
     )
-    assert texts(dispatcher) == journal_text.entry_not_found(9)
+    assert texts(dispatcher) == replies.entry_not_found(9)
 
 
 def test_show_entry_without_a_number(
@@ -1081,7 +1083,7 @@ def test_show_entry_without_a_number(
         turn(domain, "show an entry", intent="show_entry"),
         domain,
     )
-    assert texts(dispatcher) == journal_text.WHICH_ENTRY
+    assert texts(dispatcher) == replies.WHICH_ENTRY
 
 
 def test_another_patients_entry_is_never_shown(domain: dict[str, Any], journal_db: str) -> None:
@@ -1092,7 +1094,7 @@ def test_another_patients_entry_is_never_shown(domain: dict[str, Any], journal_d
     missing = CollectingDispatcher()
     tracker = turn(domain, "show entry 3", intent="show_entry", sender=OTHER_PATIENT)
     run(ActionShowEntry(), missing, tracker, domain)
-    assert texts(missing) == journal_text.entry_not_found(3)
+    assert texts(missing) == replies.entry_not_found(3)
 
     own = CollectingDispatcher()
     tracker = turn(domain, "show entry 1", intent="show_entry", sender=OTHER_PATIENT)
@@ -1113,4 +1115,4 @@ def test_reading_a_journal_that_is_down(
     text: str,
 ) -> None:
     assert run(action, dispatcher, turn(domain, text), domain) == []
-    assert texts(dispatcher) == journal_text.JOURNAL_READ_FAILED
+    assert texts(dispatcher) == replies.JOURNAL_READ_FAILED

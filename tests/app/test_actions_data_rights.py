@@ -19,8 +19,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from data_rights_support import make_person, raw_values  # noqa: E402
 
 from actions.data_rights import ActionEraseMyData, ActionExportMyData  # noqa: E402
-from bot import encryption, journal
+from bot import encryption
 from bot.clinics import registry
+from bot.journal import entries as journal
 from bot.privacy import my_data  # noqa: E402
 from bot.settings import PROJECT_ROOT  # noqa: E402
 

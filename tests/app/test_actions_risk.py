@@ -34,7 +34,7 @@ from actions.feelings import ActionEndVent
 from actions.integration import ActionSaveIntegration, ValidateIntegrationForm
 from actions.risk import ActionCheckLapse, ValidateLapseCheckForm
 from actions.triggers import ActionSaveTrigger
-from bot.parsing import SKIPPED
+from bot.journal.parsing import SKIPPED
 
 CHECKIN_DONE = {"checkin_mood": "1"}
 REFLECTION_SO_FAR = {

@@ -16,7 +16,7 @@ from actions.checkin import ActionSaveCheckin, ValidateCheckinForm
 from actions.integration import ValidateIntegrationForm
 from actions.triggers import ValidateTriggerForm
 from actions.urge_surfing import ValidateUrgeSurfingForm
-from bot.acknowledgements import all_lines
+from bot.journal.acknowledgements import all_lines
 
 VALIDATORS = {
     "integration_form": ValidateIntegrationForm,

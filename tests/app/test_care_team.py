@@ -188,7 +188,7 @@ def test_migration_0006_adds_requests_to_default_notices_only_and_refuses_to_los
     import sqlalchemy as sa
     from alembic import command
 
-    from bot import journal
+    from bot.journal import entries as journal
     from bot.storage import db
 
     db.upgrade(revision="0005")

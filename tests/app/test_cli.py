@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import journal
 from bot.cli import main as cli
+from bot.journal import entries as journal
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
 

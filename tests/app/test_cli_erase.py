@@ -14,8 +14,8 @@ import pytest
 from data_rights_support import Person, make_person
 from sqlalchemy import select
 
-from bot import journal
 from bot.clinics import registry
+from bot.journal import entries as journal
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
 from bot.storage.models import AuditEvent

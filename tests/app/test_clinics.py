@@ -560,7 +560,7 @@ def test_the_demo_slug_comes_from_the_environment(
 
 
 def test_a_journal_patient_creates_the_demo_clinic_with_origins(clinic_db: str) -> None:
-    from bot import journal
+    from bot.journal import entries as journal
 
     journal.save_entry("demo-1", "checkin", fields={"note": "ok"})
     demo = registry.get_clinic("demo")

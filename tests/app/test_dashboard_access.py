@@ -22,8 +22,8 @@ from conftest import NewDatabase
 from servers import DASHBOARD_CSP, base_environment, point_at, serving, web_app_service
 from sqlalchemy import select, update
 
-from bot import journal
 from bot.clinics import patients, registry, therapists
+from bot.journal import entries as journal
 from bot.runner import free_port
 from bot.storage import db
 from bot.storage.models import (

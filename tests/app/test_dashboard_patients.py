@@ -30,7 +30,7 @@ from dashboard_seed import (
 from servers import DASHBOARD_CSP, Browser, SeededServer, point_at, seeded_server
 from sqlalchemy import create_engine, select
 
-from bot import journal
+from bot.journal import entries as journal
 from bot.storage import db
 from bot.storage.models import AuditEvent, Patient, RiskFlag, utcnow
 

@@ -14,7 +14,8 @@ import pg_server
 import pytest
 from sqlalchemy import select, text
 
-from bot import encryption, journal, records
+from bot import encryption, records
+from bot.journal import entries as journal
 from bot.storage import db
 from bot.storage.models import JournalEntry, RiskFlag
 from bot.storage.rasa_events import EVENTS

@@ -10,8 +10,9 @@ import pytest
 from data_rights_support import Person, file_bytes, make_person, raw_values
 from sqlalchemy import select, text, update
 
-from bot import journal, records
+from bot import records
 from bot.clinics import audit, patients, registry
+from bot.journal import entries as journal
 from bot.privacy import erasure, my_data
 from bot.records import exports
 from bot.storage import db

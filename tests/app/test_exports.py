@@ -24,8 +24,9 @@ from dashboard_seed import (
     seed,
 )
 
-from bot import journal, records
+from bot import records
 from bot.cli import main as cli
+from bot.journal import entries as journal
 from bot.records import ChartData, ChartPoint, exports
 from bot.records import chart as charts
 from bot.storage import db

@@ -30,8 +30,9 @@ from sqlalchemy.exc import IntegrityError
 from test_notify import WEBHOOK_SECRET, Receiver, http_receiver
 
 from actions.safety import ActionRecordRiskFlag
-from bot import encryption, journal, records
+from bot import encryption, records
 from bot.clinics import notify, patients, registry
+from bot.journal import entries as journal
 from bot.privacy import erasure
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
@@ -274,7 +275,7 @@ def test_after_the_window_of_quiet_a_new_flag_starts(
     assert journal.flag_window() == timedelta(minutes=5)
     for wrong in ("0", "-3", "half an hour"):
         monkeypatch.setenv("COMPANION_FLAG_WINDOW_MINUTES", wrong)
-        with caplog.at_level(logging.ERROR, logger="bot.journal"):
+        with caplog.at_level(logging.ERROR, logger="bot.journal.entries"):
             assert journal.flag_window() == timedelta(minutes=30)
         assert "COMPANION_FLAG_WINDOW_MINUTES" in caplog.text
         caplog.clear()

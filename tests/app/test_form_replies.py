@@ -27,10 +27,10 @@ from actions.checkin import ActionSaveCheckin, ValidateCheckinForm
 from actions.integration import ValidateIntegrationForm
 from actions.risk import ActionCheckLapse
 from actions.triggers import ActionSaveTrigger, ValidateTriggerForm
-from bot import journal
-from bot.acknowledgements import lines_of
-from bot.parsing import SKIPPED
-from bot.psychoeducation import more_texts
+from bot.content.psychoeducation import more_texts
+from bot.journal import entries as journal
+from bot.journal.acknowledgements import lines_of
+from bot.journal.parsing import SKIPPED
 
 SELECTED = {
     "response_selector": {

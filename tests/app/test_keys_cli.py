@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot import encryption, journal
+from bot import encryption
+from bot.journal import entries as journal
 from bot.settings import PROJECT_ROOT
 from bot.storage import db, rekey
 from bot.storage.models import JournalEntry, RiskFlag
@@ -171,7 +172,7 @@ def test_an_interrupted_rotation_is_resumed(migrated: str, key_file: Path) -> No
 WRITER = """
 import sys, time
 from pathlib import Path
-from bot import journal
+from bot.journal import entries as journal
 stop = Path(sys.argv[1])
 written = 0
 while not stop.exists():

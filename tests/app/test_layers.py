@@ -18,13 +18,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "bot.encryption",
             "bot.content",
             "bot.safety",
-            "bot.journal_fields",
-            "bot.parsing",
-            "bot.reply_reading",
-            "bot.acknowledgements",
-            "bot.lapse_details",
-            "bot.psychoeducation",
-            "bot.risk_checks",
+            "bot.journal.schema",
+            "bot.journal.parsing",
+            "bot.journal.reply_reading",
+            "bot.journal.acknowledgements",
+            "bot.journal.lapse_details",
         ),
     ),
     ("storage", ("bot.storage",)),
@@ -34,8 +32,6 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "bot.patient_tokens",
             "bot.clinics",
             "bot.journal",
-            "bot.journal_text",
-            "bot.safety_plan",
             "bot.records",
             "bot.privacy",
         ),
@@ -139,9 +135,9 @@ def test_no_import_circle():
 
 def test_the_checks_see_an_upward_import_and_a_circle(tmp_path: Path):
     """The walker reads what it must: a lazy import inside a function, and relative imports."""
-    known = {"bot.storage.db", "bot.journal", "bot.web.app"}
+    known = {"bot.storage.db", "bot.journal", "bot.journal.entries", "bot.web.app"}
     source = tmp_path / "db.py"
-    source.write_text("def f():\n    from bot import journal\n    from ..web import app\n")
+    source.write_text("def f():\n    from bot.journal import entries\n    from ..web import app\n")
     found = imports("bot.storage.db", source, known)
-    assert found == {"bot.journal", "bot.web.app"}
+    assert found == {"bot.journal.entries", "bot.web.app"}
     assert all(layer(target) > layer("bot.storage.db") for target in found)

@@ -14,8 +14,9 @@ from data_rights_support import Person, make_person
 from servers import base_environment, environment, point_at, serving, web_app_service
 from sqlalchemy import select
 
-from bot import journal, patient_tokens
+from bot import patient_tokens
 from bot.clinics import patients, registry
+from bot.journal import entries as journal
 from bot.privacy import erasure, my_data
 from bot.runner import free_port
 from bot.storage import db

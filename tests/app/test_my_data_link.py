@@ -23,8 +23,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from servers import base_environment, environment, point_at, serving, web_app_service
 
 from actions.data_rights import ActionExportMyData
-from bot import journal
 from bot.clinics import patients, registry
+from bot.journal import entries as journal
 from bot.privacy import my_data
 from bot.runner import free_port
 from bot.settings import PROJECT_ROOT

@@ -1,7 +1,7 @@
 """Risk-flag notifications against a real SMTP server (aiosmtpd) and a real HTTP receiver,
 on SQLite files and PostgreSQL databases.
 
-Flags are raised the way the action server raises them (:func:`bot.journal.record_risk_flag`
+Flags are raised the way the action server raises them (:func:`bot.journal.entries.record_risk_flag`
 for a patient invited to a clinic); the notifier then talks to servers listening on
 loopback in this process. Every notice is checked for the one thing it must never carry:
 what the patient wrote.
@@ -34,10 +34,11 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 from servers import serving, web_app_service
 from sqlalchemy import select, update
 
-from bot import journal, settings
+from bot import settings
 from bot.cli.main import build_parser
 from bot.cli.notify import register_notify
 from bot.clinics import notify, patients, registry
+from bot.journal import entries as journal
 from bot.runner import STOP_GRACE_SECONDS, Service, free_port, stop_all, wait_until_ready
 from bot.settings import PROJECT_ROOT
 from bot.storage import db

@@ -416,14 +416,14 @@ def test_sender_clinic(two_clinics: str) -> None:
 
 
 def test_sender_clinic_of_a_journal_patient_is_the_demo_clinic(clinic_db: str) -> None:
-    from bot import journal
+    from bot.journal import entries as journal
 
     journal.save_entry("demo-42", "checkin", fields={"note": "fine"})
     assert patient_tokens.sender_clinic("demo-42") == "demo"
 
 
 def test_sender_has_links_only_for_patients_given_a_token(clinic_db: str) -> None:
-    from bot import journal
+    from bot.journal import entries as journal
 
     invited = patients.invite("demo", timedelta(days=1))
     journal.save_entry("demo-rest-1", "checkin", fields={"note": "fine"})

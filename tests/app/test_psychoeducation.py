@@ -18,8 +18,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.psychoeducation import ActionAnswerQuestion, ActionMoreDetail, ActionNotWhatIAsked
-from bot import psychoeducation
-from bot.psychoeducation import (
+from bot.content import psychoeducation
+from bot.content.psychoeducation import (
     ALL_SAID,
     MORE_BUTTON,
     NOT_WHAT_I_ASKED_BUTTON,

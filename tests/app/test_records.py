@@ -18,7 +18,8 @@ from dashboard_seed import (
 )
 from sqlalchemy import select
 
-from bot import journal, records
+from bot import records
+from bot.journal import entries as journal
 from bot.records import Filters, Segment
 from bot.storage import db
 from bot.storage.models import Clinic, JournalEntry, Patient, RiskFlag

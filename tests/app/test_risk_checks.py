@@ -1,12 +1,12 @@
-"""bot/risk_checks.py: thresholds, answers to the two safety checks, and what a slip says."""
+"""bot/safety/risk_checks.py: thresholds, answers to the two safety checks, and what a slip says."""
 
 from __future__ import annotations
 
 import pytest
 import yaml
 
-from bot import risk_checks
-from bot.parsing import SKIPPED
+from bot.journal.parsing import SKIPPED
+from bot.safety import risk_checks
 
 # --------------------------------------------------------------------------- thresholds
 

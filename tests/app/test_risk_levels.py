@@ -21,8 +21,10 @@ from alembic import command
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from bot import encryption, journal, records
+from bot import encryption, records
 from bot.clinics import notify, patients, registry
+from bot.journal import entries as journal
+from bot.journal.schema import FIELD_KEYS
 from bot.privacy import erasure
 from bot.records import exports
 from bot.storage import db
@@ -30,7 +32,7 @@ from bot.storage.models import AuditEvent, Clinic, Patient, RiskFlag, utcnow
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
-SAFETY_PLAN_KEYS = journal.FIELD_KEYS["safety_plan"]
+SAFETY_PLAN_KEYS = FIELD_KEYS["safety_plan"]
 
 
 # ----------------------------------------------------------------------------- helpers

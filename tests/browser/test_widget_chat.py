@@ -22,8 +22,8 @@ from browser_support import (
 )
 from playwright.sync_api import expect
 
-from bot import journal
 from bot.clinics import registry
+from bot.journal import entries as journal
 from bot.safety import clinic_lines
 
 DISCLAIMER = "automated assistant, not a therapist"

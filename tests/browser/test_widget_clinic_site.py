@@ -14,8 +14,8 @@ from browser_support import (
 )
 from playwright.sync_api import Page, expect
 
-from bot import journal
 from bot.clinics import patients, registry
+from bot.journal import entries as journal
 
 # A clinic's stylesheet that would wreck any widget living in the page's own DOM. It is a
 # file: the clinic site's policy allows no inline style (browser_support.CLINIC_SITE_POLICY).

@@ -15,7 +15,7 @@ from browser_support import (
 )
 from playwright.sync_api import expect
 
-from bot import journal
+from bot.journal import entries as journal
 
 NOTE = "Walked along the river with Rosa after the session"
 

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.acknowledgements import all_lines
-from bot.psychoeducation import more_texts
+from bot.content.psychoeducation import more_texts
+from bot.journal.acknowledgements import all_lines
 
 SKIPPED = "__skipped__"
 FALLBACKS = frozenset({"utter_default", "utter_help"})

@@ -80,6 +80,6 @@ def sender() -> str:
 def journal(assistant: Assistant, monkeypatch: pytest.MonkeyPatch):
     """bot.journal reading the same database as the running action server."""
     monkeypatch.setenv("DATABASE_URL", assistant.database_url)
-    from bot import journal as journal_module
+    from bot.journal import entries as journal_module
 
     return journal_module

@@ -52,7 +52,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterDeploym
 @pytest.fixture
 def journal(running: ClusterDeployment, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("DATABASE_URL", running.deployment.database_url)
-    from bot import journal as journal_module
+    from bot.journal import entries as journal_module
 
     return journal_module
 

@@ -231,7 +231,7 @@ def test_the_conversations_really_happened(run: Run) -> None:
     assert any(CRISIS_MARK in reply for reply in run.replies["crisis"])
     assert "not a failure" in run.replies["slip"][0]
     assert SEARCH_TERM in run.search_page  # the search box shows it: the search ran
-    from bot import journal
+    from bot.journal import entries as journal
 
     [entry] = journal.recent_entries(run.senders["slip"])
     assert TRIGGER_TEXT in str(entry.fields) and SENSATION in str(entry.fields)

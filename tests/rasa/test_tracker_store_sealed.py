@@ -72,7 +72,7 @@ def database(
     monkeypatch.setenv("DATABASE_URL", url)
     app(
         project_root,
-        "from bot.storage import db; from bot import journal; db.upgrade(); "
+        "from bot.storage import db; from bot.journal import entries as journal; db.upgrade(); "
         f"journal.save_entry({SENDER!r}, 'checkin', fields={{'note': 'x'}})",
     )
     yield url

@@ -7,7 +7,7 @@ Create Date: 2026-12-10
 - ``risk_flags.message_count`` (1 for every existing flag), ``last_message_at`` (the flag's
   own time for every existing flag) and ``latest_messages`` (sealed patient text, empty for
   every existing flag): messages of one patient and category that follow each other closely
-  are kept as one flag (:func:`bot.journal.record_risk_flag`).
+  are kept as one flag (:func:`bot.journal.entries.record_risk_flag`).
 - ``risk_flags.coalesce_key``, unique per patient: the category of the flag that takes the
   patient's next messages of that category. Existing flags take none (``NULL``): the next
   message starts a flag of its own.

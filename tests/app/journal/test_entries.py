@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot import journal
+from bot.journal import entries as journal
 from bot.storage import db
 from bot.storage.models import Clinic, JournalEntry, Patient
 

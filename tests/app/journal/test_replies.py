@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot import journal_text
-from bot.journal import EntryView
+from bot.journal import replies
+from bot.journal.entries import EntryView
 
 CREATED = datetime(2026, 11, 26, 20, 5, tzinfo=timezone.utc)
 
@@ -27,7 +27,7 @@ def entry(
 
 
 def test_journal_line_has_number_date_kind_ratings_and_first_words() -> None:
-    line = journal_text.journal_line(
+    line = replies.journal_line(
         entry(
             mood=6,
             craving=2,
@@ -41,21 +41,21 @@ def test_journal_line_has_number_date_kind_ratings_and_first_words() -> None:
 
 
 def test_journal_line_without_words_or_ratings() -> None:
-    assert journal_text.journal_line(entry("checkin", number=2)) == "#2 · 26 Nov 2026 · Check-in"
+    assert replies.journal_line(entry("checkin", number=2)) == "#2 · 26 Nov 2026 · Check-in"
 
 
 @pytest.mark.parametrize(
     ("status", "note"), [("partial", "unfinished"), ("interrupted", "interrupted")]
 )
 def test_unfinished_entries_say_so(status: str, note: str) -> None:
-    line = journal_text.journal_line(entry("checkin", status=status, note="half"))
+    line = replies.journal_line(entry("checkin", status=status, note="half"))
     assert f"· {note} ·" in line or f"· {note} —" in line
 
 
 def test_the_preview_is_one_line_and_cut_at_a_word() -> None:
     text = "first line\nsecond line with many more words than fit in a preview"
-    assert journal_text.preview(text) == "first line second line with many more…"
-    assert journal_text.preview("short") == "short"
+    assert replies.preview(text) == "first line second line with many more…"
+    assert replies.preview("short") == "short"
 
 
 @pytest.mark.parametrize(
@@ -67,17 +67,17 @@ def test_the_preview_is_one_line_and_cut_at_a_word() -> None:
     ],
 )
 def test_trigger_entries_are_titled_by_what_happened(kind: str, title: str) -> None:
-    assert journal_text.entry_title(entry("trigger", trigger_kind=kind)) == title
+    assert replies.entry_title(entry("trigger", trigger_kind=kind)) == title
 
 
 def test_markup_in_patient_text_is_echoed_as_typed() -> None:
     typed = "<b>bold?</b> **stars** [link](http://example.com)"
-    shown = journal_text.full_entry(entry("checkin", note=typed))
+    shown = replies.full_entry(entry("checkin", note=typed))
     assert f"Note: {typed}" in shown
 
 
 def test_full_trigger_entry_with_urge_surfing() -> None:
-    shown = journal_text.full_entry(
+    shown = replies.full_entry(
         entry(
             "trigger",
             status="partial",
@@ -110,19 +110,19 @@ def test_full_trigger_entry_with_urge_surfing() -> None:
     ],
 )
 def test_urge_movement(before: int | None, after: int | None, expected: str) -> None:
-    said = journal_text.urge_movement(before, after)
+    said = replies.urge_movement(before, after)
     assert expected in said
     assert "fail" not in said.lower()
 
 
 def test_unsaved_answers_give_every_answer_back() -> None:
-    text = journal_text.unsaved_answers({"stood_out": "the music 🎶", "mood": "5"})
+    text = replies.unsaved_answers({"stood_out": "the music 🎶", "mood": "5"})
     assert text.splitlines()[1:] == ["What stood out: the music 🎶", "Mood: 5/10"]
-    assert journal_text.unsaved_answers({}) == ""
+    assert replies.unsaved_answers({}) == ""
 
 
 def test_empty_journal_is_friendly() -> None:
-    assert "empty so far" in journal_text.journal_list([])
+    assert "empty so far" in replies.journal_list([])
 
 
 # --------------------------------------------------------------------------- a slip's details
@@ -151,23 +151,23 @@ SLIP = {
     ],
 )
 def test_lapse_summary(fields: dict[str, Any], expected: str | None) -> None:
-    assert journal_text.lapse_summary(fields) == expected
+    assert replies.lapse_summary(fields) == expected
 
 
 def test_saved_slip_says_what_and_when() -> None:
-    said = journal_text.trigger_summary(entry("trigger", number=5, **SLIP))
+    said = replies.trigger_summary(entry("trigger", number=5, **SLIP))
     assert "Slip: alcohol and MDMA, last night." in said.splitlines()
-    craving = journal_text.trigger_summary(entry("trigger", **{**SLIP, "trigger_kind": "craving"}))
+    craving = replies.trigger_summary(entry("trigger", **{**SLIP, "trigger_kind": "craving"}))
     assert "Slip:" not in craving
 
 
 def test_journal_line_names_the_substances_of_a_slip() -> None:
-    line = journal_text.journal_line(entry("trigger", context="after work", **SLIP))
+    line = replies.journal_line(entry("trigger", context="after work", **SLIP))
     assert line == "#4 · 26 Nov 2026 · Slip reflection · alcohol, MDMA — “after work”"
 
 
 def test_full_slip_entry_shows_what_and_the_day() -> None:
-    shown = journal_text.full_entry(entry("trigger", context="<i>party</i>", **SLIP))
+    shown = replies.full_entry(entry("trigger", context="<i>party</i>", **SLIP))
     assert shown.splitlines() == [
         "Entry #4 · Slip reflection · 26 Nov 2026",
         "Slip: alcohol and MDMA, last night",

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.parsing import (
+from bot.journal.parsing import (
     MAX_ANSWER_CHARS,
     RatingOutOfRange,
     RatingRange,
@@ -24,7 +24,7 @@ from bot.parsing import (
     parse_trigger_types,
     read_rating_words,
 )
-from bot.reply_reading import is_unsure
+from bot.journal.reply_reading import is_unsure
 
 NUMBER_WORDS = [
     "zero",

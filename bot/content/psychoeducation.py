@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-MORE_FILE = Path(__file__).resolve().parent / "content" / "psychoeducation_more.yml"
+from bot.content import FOLDER
+
+MORE_FILE = FOLDER / "psychoeducation_more.yml"
 
 RETRIEVAL_INTENT = "psychoeducation"
 #: Where Rasa puts the selector's result when the ResponseSelector names no retrieval intent.

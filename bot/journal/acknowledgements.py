@@ -12,13 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-from bot.content import load_mapping
-from bot.reply_reading import plain
+from bot.content import FOLDER, load_mapping
+from bot.journal.reply_reading import plain
 
-LINES_FILE = Path(__file__).resolve().parent / "content" / "acknowledgements.yml"
+LINES_FILE = FOLDER / "acknowledgements.yml"
 #: How many words before a tone word may negate it ("not really scared").
 _NEGATION_REACH = 2
 

@@ -1,6 +1,6 @@
 """The bot's short plain-text replies about journal entries.
 
-Pure functions from :class:`bot.journal.EntryView` (or plain answers) to text, kept apart
+Pure functions from :class:`bot.journal.entries.EntryView` (or plain answers) to text, kept apart
 from the actions so the wording can be read, tested and changed in one place.
 
 The person's own words are echoed exactly as plain text: no markdown, no HTML, nothing
@@ -15,91 +15,27 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.journal_fields import FIELD_KEYS
-from bot.lapse_details import (
+from bot.journal.lapse_details import (
     LAPSE_DATE_FIELD,
     LAPSE_WHEN_FIELD,
     SUBSTANCES_FIELD,
     lapse_date_of,
     substance_label,
 )
+from bot.journal.schema import (
+    KIND_TITLES,
+    LABELS,
+    RATING_KEYS,
+    TEXT_KEYS,
+    URGE_SURFING,
+    text_keys,
+)
 
 if TYPE_CHECKING:
-    from bot.journal import EntryView
+    from bot.journal.entries import EntryView
 
 #: How long the preview of an entry's first words is in the journal list.
 PREVIEW_CHARS = 40
-
-#: Labels for the person's answers, keyed by journal field and by the slot that collects it.
-ANSWER_LABELS: dict[str, str] = {
-    # integration
-    "session_date": "Session date",
-    "stood_out": "What stood out",
-    "feelings": "Feelings and sensations",
-    "insight": "About alcohol or drugs",
-    "intention": "Intention",
-    "small_step": "Small step",
-    "mood": "Mood",
-    "craving": "Craving",
-    # trigger
-    "trigger_craving": "Craving",
-    "trigger_type": "What set it off",
-    "trigger_types_text": "What set it off",
-    "halt": "HALT check",
-    "halt_text": "HALT check",
-    "trigger_context": "What was happening",
-    "context": "What was happening",
-    "coping_response": "What you did or could do",
-    "coping": "What you did or could do",
-    # a slip's details
-    SUBSTANCES_FIELD: "Substances",
-    LAPSE_DATE_FIELD: "Day of the slip",
-    LAPSE_WHEN_FIELD: "When, in your words",
-    # urge surfing
-    "surf_before": "Urge before",
-    "before": "Urge before",
-    "surf_location": "Where you felt it",
-    "location": "Where you felt it",
-    "surf_change": "What you noticed",
-    "change": "What you noticed",
-    "surf_after": "Urge after",
-    "after": "Urge after",
-    # check-in
-    "checkin_mood": "Mood",
-    "checkin_craving": "Craving",
-    "checkin_note": "Note",
-    "note": "Note",
-    # safety plan (Stanley & Brown, 2012), in the order of its seven steps
-    "warning_signs": "Warning signs",
-    "coping_alone": "Things I can do on my own",
-    "distractions": "People and places that distract me",
-    "people_to_ask": "People I can ask for help",
-    "professionals": "Professionals and services",
-    "safer_surroundings": "Making my surroundings safer",
-    "reasons_for_living": "My reasons for living",
-    "plan_warning_signs": "Warning signs",
-    "plan_coping_alone": "Things I can do on my own",
-    "plan_distractions": "People and places that distract me",
-    "plan_people_to_ask": "People I can ask for help",
-    "plan_professionals": "Professionals and services",
-    "plan_safer_surroundings": "Making my surroundings safer",
-    "plan_reasons_for_living": "My reasons for living",
-}
-
-#: Slots and fields holding 0 to 10 ratings, shown as "6/10".
-RATING_KEYS = frozenset(
-    {
-        "mood",
-        "craving",
-        "trigger_craving",
-        "surf_before",
-        "surf_after",
-        "before",
-        "after",
-        "checkin_mood",
-        "checkin_craving",
-    }
-)
 
 _TRIGGER_TITLES = {
     "craving": "Craving reflection",
@@ -109,21 +45,14 @@ _TRIGGER_TITLES = {
 
 _STATUS_NOTES = {"partial": "unfinished", "interrupted": "interrupted"}
 
-# Fields whose words make the preview in the journal list, per kind, in order of preference.
+# Fields whose words make the preview in the journal list, per kind, in order of preference:
+# the answers as typed, in the order asked, but for a trigger entry's, its context first.
 _PREVIEW_FIELDS = {
-    "integration": ("stood_out", "feelings", "insight", "intention", "small_step"),
+    **TEXT_KEYS,
     "trigger": ("context", "trigger_types_text", "coping", "halt_text"),
-    "checkin": ("note",),
-    "safety_plan": FIELD_KEYS["safety_plan"],
 }
-
-# Text fields shown in a full entry, per kind, in the order the questions are asked.
-_ENTRY_FIELDS = {
-    "integration": ("stood_out", "feelings", "insight", "intention", "small_step"),
-    "trigger": ("trigger_types_text", "halt_text", "context", "coping"),
-    "checkin": ("note",),
-    "safety_plan": FIELD_KEYS["safety_plan"],
-}
+# The urge-surfing exercise's answers as typed: where the urge was felt, what was noticed.
+_SURF_TEXT_FIELDS = text_keys(URGE_SURFING.parts)
 
 
 # --------------------------------------------------------------------------- small pieces
@@ -141,18 +70,12 @@ def long_date(day: date) -> str:
 
 def entry_title(entry: EntryView) -> str:
     """What kind of entry this is, in the person's terms: "Session reflection", "Check-in" …"""
-    if entry.kind == "integration":
-        return "Session reflection"
-    if entry.kind == "checkin":
-        return "Check-in"
-    if entry.kind == "safety_plan":
-        return "Safety plan"
     if entry.kind == "trigger":
         title = _TRIGGER_TITLES.get(str(entry.fields.get("trigger_kind")), "Trigger reflection")
         if entry.fields.get("urge_surfing"):
             title += " + urge surfing"
         return title
-    return entry.kind.capitalize()
+    return KIND_TITLES.get(entry.kind, entry.kind.capitalize())
 
 
 def _is_lapse(entry: EntryView) -> bool:
@@ -181,7 +104,7 @@ def _first_words(entry: EntryView) -> str:
             return preview(value)
     surf = entry.fields.get("urge_surfing")
     if isinstance(surf, Mapping):
-        for key in ("location", "change"):
+        for key in _SURF_TEXT_FIELDS:
             value = surf.get(key)
             if isinstance(value, str) and value.strip():
                 return preview(value)
@@ -381,7 +304,7 @@ def unsaved_answers(answers: Mapping[str, Any]) -> str:
         return ""
     lines = ["Here is what you wrote, so you can keep a copy:"]
     for key, value in answers.items():
-        label = ANSWER_LABELS.get(key, key.replace("_", " ").capitalize())
+        label = LABELS.get(key, key.replace("_", " ").capitalize())
         shown = f"{value}/10" if key in RATING_KEYS else value
         lines.append(f"{label}: {shown}")
     return "\n".join(lines)
@@ -427,7 +350,7 @@ def _answer_lines(fields: Mapping[str, Any], keys: Iterable[str]) -> list[str]:
     for key in keys:
         value = fields.get(key)
         if isinstance(value, str) and value.strip():
-            lines.append(f"{ANSWER_LABELS[key]}: {value}")
+            lines.append(f"{LABELS[key]}: {value}")
     return lines
 
 
@@ -450,8 +373,8 @@ def full_entry(entry: EntryView) -> str:
             lines.append(slip)
         day = lapse_date_of(entry.fields)
         if day is not None:
-            lines.append(f"{ANSWER_LABELS[LAPSE_DATE_FIELD]}: {long_date(day)}")
-    lines.extend(_answer_lines(entry.fields, _ENTRY_FIELDS.get(entry.kind, ())))
+            lines.append(f"{LABELS[LAPSE_DATE_FIELD]}: {long_date(day)}")
+    lines.extend(_answer_lines(entry.fields, TEXT_KEYS.get(entry.kind, ())))
 
     surf = entry.fields.get("urge_surfing")
     if isinstance(surf, Mapping) and surf:
@@ -459,7 +382,7 @@ def full_entry(entry: EntryView) -> str:
         before, after = surf.get("before"), surf.get("after")
         if before is not None:
             lines.append(f"Urge before: {before}/10")
-        lines.extend(_answer_lines(surf, ("location", "change")))
+        lines.extend(_answer_lines(surf, _SURF_TEXT_FIELDS))
         if after is not None:
             lines.append(f"Urge after: {after}/10")
     return "\n".join(lines)

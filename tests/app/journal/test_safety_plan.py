@@ -1,4 +1,4 @@
-"""The safety plan (bot/safety_plan.py, actions/safety_plan.py): made, changed step by step,
+"""The safety plan (bot/journal/safety_plan.py, actions/safety_plan.py): made, changed step by step,
 shown in the chat, pointed to by the crisis replies, and shown to the care team on the
 patient page and in the PDF.
 
@@ -37,11 +37,13 @@ from actions.safety_plan import (
     ValidateSafetyPlanForm,
 )
 from actions.stopping import ActionKeepPartial, ActionStopForm
-from bot import encryption, journal, journal_text, safety_plan
-from bot.parsing import SKIPPED
+from bot import encryption
+from bot.journal import entries as journal
+from bot.journal import replies, safety_plan, schema
+from bot.journal.parsing import SKIPPED
 from bot.storage import db
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 FORM = "safety_plan_form"
 SLOTS = safety_plan.SLOTS
 
@@ -100,7 +102,7 @@ def stored_plans(url: str, sender: str = PATIENT) -> list[dict[str, Any]]:
 
 
 def test_the_form_asks_the_seven_steps_in_order(domain: dict[str, Any]) -> None:
-    assert safety_plan.STEP_KEYS == journal.FIELD_KEYS["safety_plan"]
+    assert safety_plan.STEP_KEYS == schema.FIELD_KEYS["safety_plan"]
     assert domain["forms"][FORM]["required_slots"] == list(SLOTS)
     assert FORM in domain["slots"]["paused_form"]["values"]
     for slot in SLOTS:
@@ -112,7 +114,7 @@ def test_the_form_asks_the_seven_steps_in_order(domain: dict[str, Any]) -> None:
         assert domain["slots"][slot]["influence_conversation"] is False
         assert f"utter_ask_{slot}" in domain["responses"]
         assert f"action_ask_{slot}" in domain["actions"]
-        assert slot in journal_text.ANSWER_LABELS
+        assert slot in schema.LABELS
 
 
 def test_every_step_has_an_ask_action() -> None:
@@ -274,9 +276,9 @@ def test_show_gives_one_line_per_answered_step_of_the_newest_plan(
 
 def test_the_journal_lists_the_plan_as_a_safety_plan(journal_db: str) -> None:
     entry = safety_plan.save_plan(PATIENT, {"warning_signs": "not sleeping"})
-    assert journal_text.entry_title(entry) == "Safety plan"
-    assert "Safety plan" in journal_text.journal_line(entry)
-    assert "Warning signs: not sleeping" in journal_text.full_entry(entry)
+    assert replies.entry_title(entry) == "Safety plan"
+    assert "Safety plan" in replies.journal_line(entry)
+    assert "Warning signs: not sleeping" in replies.full_entry(entry)
 
 
 def test_show_when_the_journal_is_unreachable(
@@ -292,7 +294,7 @@ def test_show_when_the_journal_is_unreachable(
     db.reset_engines()
     try:
         run(ActionShowSafetyPlan(), dispatcher, turn(domain, "show my safety plan"), domain)
-        assert texts(dispatcher) == journal_text.JOURNAL_READ_FAILED
+        assert texts(dispatcher) == replies.JOURNAL_READ_FAILED
         assert safety_plan.crisis_reminder(PATIENT) is None
     finally:
         db.reset_engines()

@@ -18,12 +18,11 @@ import unicodedata
 from collections.abc import Iterable
 from enum import Enum
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-from bot.content import load_mapping
+from bot.content import FOLDER, load_mapping
 
-WORDS_FILE = Path(__file__).resolve().parent / "content" / "reply_words.yml"
+WORDS_FILE = FOLDER / "reply_words.yml"
 
 #: An "I don't know" is a short reply; a longer one that contains "not sure" is an answer.
 MAX_UNSURE_WORDS = 8

@@ -4,13 +4,13 @@
 "last night". The result is kept with the slip in the journal (:func:`lapse_fields`), so the
 care team sees on the chart which days had slips and on what, without rereading every entry.
 
-Two rules, the same as for every answer the bot parses (:mod:`bot.parsing`):
+Two rules, the same as for every answer the bot parses (:mod:`bot.journal.parsing`):
 
 - A word that could mean two things names nothing. "pills", "smoked" or "vaped" alone give no
   substance, and a vague "last week" gives no date (its words are still kept). A record with a
   gap is better than one with a confident mistake.
 - The words live in ``bot/content/substances.yml``; clear date phrases are read by
-  :func:`bot.parsing.find_date_phrases`, the same code that reads session dates.
+  :func:`bot.journal.parsing.find_date_phrases`, the same code that reads session dates.
 
 Pure functions: no database, no Rasa; the standard library and PyYAML only.
 """
@@ -23,11 +23,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-from bot.content import load_mapping
-from bot.parsing import find_date_phrases, find_session_date
+from bot.content import FOLDER, load_mapping
+from bot.journal.parsing import find_date_phrases, find_session_date
 
 __all__ = [
     "LAPSE_DATE_FIELD",
@@ -42,7 +41,7 @@ __all__ = [
     "substance_label",
 ]
 
-SUBSTANCES_FILE = Path(__file__).resolve().parent / "content" / "substances.yml"
+SUBSTANCES_FILE = FOLDER / "substances.yml"
 
 #: Journal field keys of a slip's details (trigger entries with ``trigger_kind == "lapse"``).
 SUBSTANCES_FIELD = "substances"
@@ -81,7 +80,7 @@ def _data() -> dict[str, Any]:
 
 
 def _fold(text: str) -> str:
-    """Lower case, compatibility-folded, plain apostrophes (as :mod:`bot.parsing` reads text)."""
+    """Lower case, compatibility-folded, plain apostrophes (as :mod:`bot.journal.parsing` reads text)."""
     folded = unicodedata.normalize("NFKC", text).casefold()
     return folded.replace("\u2019", "'").replace("\u2018", "'")
 

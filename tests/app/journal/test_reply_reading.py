@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.reply_reading import (
+from bot.journal.reply_reading import (
     Reading,
     asks_for_a_person,
     asks_for_more,

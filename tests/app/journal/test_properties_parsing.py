@@ -1,4 +1,4 @@
-"""Properties of the journal's answer parsers (bot/parsing.py), beyond test_parsing.py.
+"""Properties of the journal's answer parsers (bot/journal/parsing.py), beyond test_parsing.py.
 
 test_parsing.py already holds examples and the basic properties (every 0-10 number in every
 form round-trips, out-of-range numbers raise, free text is cleaned idempotently, past-
@@ -20,7 +20,7 @@ import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bot.parsing import (
+from bot.journal.parsing import (
     MAX_SKIP_WORDS,
     WORDS_FILE,
     RatingOutOfRange,

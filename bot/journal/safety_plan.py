@@ -23,9 +23,10 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from bot import journal
-from bot.journal import EntryView
-from bot.journal_text import ANSWER_LABELS, short_date
+from bot.journal import entries as journal
+from bot.journal.entries import EntryView
+from bot.journal.replies import short_date
+from bot.journal.schema import FIELD_KEYS, LABELS, SAFETY_PLAN
 
 logger = logging.getLogger(__name__)
 
@@ -49,12 +50,13 @@ __all__ = [
 ]
 
 #: The journal entry kind.
-KIND = "safety_plan"
+KIND = SAFETY_PLAN.name
 #: The seven steps, in the order they are asked (the journal's field keys).
-STEP_KEYS: tuple[str, ...] = journal.FIELD_KEYS[KIND]
-#: The conversation's slot for each step is the step's key with this prefix.
-SLOT_PREFIX = "plan_"
-SLOTS: tuple[str, ...] = tuple(SLOT_PREFIX + key for key in STEP_KEYS)
+STEP_KEYS: tuple[str, ...] = FIELD_KEYS[KIND]
+#: The conversation's slot for each step (``plan_`` and the step's key), in the same order.
+_SLOT_OF: dict[str, str] = {step.key: str(step.slot) for step in SAFETY_PLAN.fields}
+_KEY_OF: dict[str, str] = {slot: key for key, slot in _SLOT_OF.items()}
+SLOTS: tuple[str, ...] = tuple(_SLOT_OF.values())
 
 #: Longest line :func:`crisis_reminder` returns.
 MAX_REMINDER_CHARS = 200
@@ -115,14 +117,14 @@ _EMPTY_ANSWERS = frozenset(
 
 def slot_of(key: str) -> str:
     """The slot that asks for step ``key``."""
-    return SLOT_PREFIX + key
+    return _SLOT_OF[key]
 
 
 def key_of(slot: str) -> str:
     """The step a slot asks for."""
-    if not slot.startswith(SLOT_PREFIX) or slot[len(SLOT_PREFIX) :] not in STEP_KEYS:
+    if slot not in _KEY_OF:
         raise ValueError(f"{slot!r} is not a safety plan slot")
-    return slot[len(SLOT_PREFIX) :]
+    return _KEY_OF[slot]
 
 
 def _phrase(text: str) -> str:
@@ -196,7 +198,7 @@ def _one_line(text: str) -> str:
 def plan_lines(fields: Mapping[str, Any]) -> list[str]:
     """One line per answered step: ``4. People I can ask for help: Maria 555-0101``."""
     return [
-        f"{STEP_KEYS.index(key) + 1}. {ANSWER_LABELS[key]}: {_one_line(text)}"
+        f"{STEP_KEYS.index(key) + 1}. {LABELS[key]}: {_one_line(text)}"
         for key, text in plan_steps(fields).items()
     ]
 

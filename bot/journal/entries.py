@@ -24,10 +24,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot import settings
 from bot.clinics.registry import demo_clinic
-from bot.journal_fields import FIELD_KEYS, URGE_SURFING_KEYS
+from bot.journal.schema import KINDS
 from bot.storage import db
 from bot.storage.models import (
-    KINDS,
     RATING_MAX,
     RATING_MIN,
     RISK_LEVELS,
@@ -40,11 +39,8 @@ from bot.storage.models import (
 
 __all__ = [
     "CARE_TEAM_MESSAGE",
-    "FIELD_KEYS",
-    "KINDS",
     "RISK_LEVELS",
     "STATUSES",
-    "URGE_SURFING_KEYS",
     "EntryView",
     "export_patient",
     "flag_window",

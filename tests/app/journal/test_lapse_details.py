@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import lapse_details
-from bot.lapse_details import LapseDetails, lapse_date_of, lapse_fields, read_lapse
+from bot.journal import lapse_details
+from bot.journal.lapse_details import LapseDetails, lapse_date_of, lapse_fields, read_lapse
 
 #: A Wednesday.
 TODAY = date(2026, 3, 11)

@@ -25,7 +25,8 @@ from typing import Any
 
 import yaml
 
-CONTENT = Path(__file__).resolve().parent / "content"
+from bot.content import FOLDER as CONTENT
+
 SUBSTANCES_FILE = CONTENT / "lapse_substances.yml"
 ANSWERS_FILE = CONTENT / "check_answers.yml"
 

@@ -21,10 +21,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
-from pathlib import Path
 from typing import Any, NamedTuple
 
-from bot.content import load_mapping
+from bot.content import FOLDER, load_mapping
 
 SKIPPED = "__skipped__"
 """Slot value meaning "the person chose to skip this question"; never written to the journal."""
@@ -35,7 +34,7 @@ MAX_ANSWER_CHARS = 4000
 MAX_SKIP_WORDS = 4
 """A skip reply is short: "skip", "next question", "I'd rather not". Longer text is an answer."""
 
-WORDS_FILE = Path(__file__).resolve().parent / "content" / "answer_words.yml"
+WORDS_FILE = FOLDER / "answer_words.yml"
 
 #: Longest answer handed to ``dateparser`` as a whole; longer text is searched for clear phrases.
 _MAX_DATE_PHRASE_CHARS = 64
