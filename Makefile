@@ -121,7 +121,7 @@ check: $(VENV)/.installed $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg $(WI
 	$(RASA_PY) -m pytest -c tests/rasa/pytest.ini tests/rasa -q -p no:cacheprovider -n auto
 
 # The storage and tracker-store tests run on SQLite and on a throwaway PostgreSQL server
-# (tests/pg_server.py) started from Debian's package: initdb, pg_ctl and psql.
+# (tests/support/pg_server.py) started from Debian's package: initdb, pg_ctl and psql.
 postgres-server: ## install PostgreSQL from Debian's packages if missing
 	@ls /usr/lib/postgresql/*/bin/initdb /usr/lib/postgresql/*/bin/psql >/dev/null 2>&1 || \
 	  { command -v initdb && command -v psql; } >/dev/null || \
@@ -135,7 +135,7 @@ cluster-deps: postgres-server ## install Redis, nginx and systemd-analyze (and P
 	  && command -v systemd-analyze >/dev/null || \
 	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server nginx systemd; }
 
-# tests/rasa/test_lock_store.py starts a real redis-server: cluster-deps installs it.
+# tests/rasa/chat/test_lock_store.py starts a real redis-server: cluster-deps installs it.
 test-rasa-side: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg cluster-deps ## the tests that run in the Rasa environment (tests/rasa)
 	$(STAGE) $@ $(RASA_PY) -m pytest -c tests/rasa/pytest.ini tests/rasa -q -p no:cacheprovider -n auto
 

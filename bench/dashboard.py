@@ -24,7 +24,7 @@ from pathlib import Path
 from bot import settings
 
 # The app tests' seed and served-app helpers, shared rather than copied.
-sys.path.insert(0, str(settings.PROJECT_ROOT / "tests" / "app"))
+sys.path.insert(0, str(settings.PROJECT_ROOT / "tests" / "support"))
 from servers import Browser, seeded_server  # noqa: E402
 
 

@@ -4,8 +4,8 @@ Every check-in and reflection ends in ``bot.journal.save_entry``: one transactio
 the patient's row, numbers the entry and seals its text. This times that call in a loop, from
 one thread and from several at once (each thread its own patient, as the action server's
 thread pool does), on a fresh SQLite file and on a fresh database of a throwaway PostgreSQL
-server (tests/pg_server.py, with durable commits switched back on so both are compared as
-they would run in production).
+server (tests/support/pg_server.py, with durable commits switched back on so both are compared
+as they would run in production).
 
     .venv/bin/python bench/journal_writes.py --seconds 5 --out bench/results/journal_writes.json
 """
@@ -28,7 +28,7 @@ from bot import encryption, settings
 from bot.journal import entries as journal
 from bot.storage import db
 
-sys.path.insert(0, str(settings.PROJECT_ROOT / "tests"))
+sys.path.insert(0, str(settings.PROJECT_ROOT / "tests" / "support"))
 import pg_server  # noqa: E402
 
 FIELDS = {

@@ -36,7 +36,7 @@ from bot import runner, settings
 from bot.storage import db
 
 # The browser tests' launch settings and stack environment, shared rather than copied.
-sys.path.insert(0, str(settings.PROJECT_ROOT / "tests" / "browser"))
+sys.path.insert(0, str(settings.PROJECT_ROOT / "tests" / "support"))
 from browser_support import CHROMIUM, CHROMIUM_ARGS, stack_env  # noqa: E402
 
 MODEL = settings.PROJECT_ROOT / "models" / "current.tar.gz"

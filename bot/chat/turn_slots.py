@@ -20,7 +20,7 @@ which does not wait), not when it is ready for its turn: between the two, a chan
 the patient's token in a thread pool, and two checks can finish in either order. Places taken
 at arrival keep a patient's messages in the order they were sent whatever happens in between.
 The slots themselves are asyncio's ``Semaphore``, which in the Python the Rasa environment runs
-hands a freed slot to whoever has waited longest (``tests/rasa/test_turn_slots.py`` holds
+hands a freed slot to whoever has waited longest (``tests/rasa/chat/test_turn_slots.py`` holds
 both queues to that).
 """
 

@@ -3,7 +3,7 @@
 The routes build their JSON by hand (they must answer even when parts of the system are
 down), so FastAPI cannot infer these shapes. They are declared here so that clinics' web
 developers can rely on the published schema, and so that the schemathesis tests
-(``tests/app/test_openapi_fuzz.py``) check every answer, refusals included, against it.
+(``tests/app/web/test_openapi_fuzz.py``) check every answer, refusals included, against it.
 """
 
 from __future__ import annotations

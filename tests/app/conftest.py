@@ -2,10 +2,15 @@
 
 That is a fresh SQLite file by default. Modules (or tests) marked
 ``@pytest.mark.databases("sqlite", "postgresql")`` run once on each: on PostgreSQL every test
-gets a fresh database on one throwaway server per session (``tests/pg_server.py``), made by
-copying a template, which takes a fraction of a second where a server takes seconds. Module-scoped
-fixtures that seed a database once (``database_backend`` is module-scoped for that) make
-theirs with ``new_database``.
+gets a fresh database on one throwaway server per session (``tests/support/pg_server.py``),
+made by copying a template, which takes a fraction of a second where a server takes seconds.
+Module-scoped fixtures that seed a database once (``database_backend`` is module-scoped for
+that) make theirs with ``new_database``. The helpers these tests import by name
+(``action_support``, ``servers``, ...) are in tests/support/, which pytest.ini puts on the path.
+
+This file applies to every subfolder of tests/app. Test modules import ``NewDatabase``,
+``CliRun`` and ``one_line_error`` from it by the name ``conftest``, so the subfolders keep no
+conftest.py of their own (it would take that name).
 """
 
 from __future__ import annotations
@@ -19,17 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import action_support
+import pg_server
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import encryption
 from bot.storage import db
-
-# tests/ holds modules shared by both test environments; it is not a package (and .venv has
-# an unrelated package named ``tests``), so it goes on the path as a folder.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import pg_server  # noqa: E402
 
 BACKENDS = ("sqlite", "postgresql")
 #: The template every ``migrated`` PostgreSQL database is copied from (migrated once per session).
@@ -262,6 +262,41 @@ def broken_journal(
     db.reset_engines()
     yield
     db.reset_engines()
+
+
+_REFUSING_TRIGGERS = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} "
+        "BEGIN SELECT RAISE(ABORT, 'writes refused'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_{table}() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'writes refused'; END $$",
+        "CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_{table}()",
+    ],
+}
+
+
+@pytest.fixture
+def refusing_journal(migrated: str, database_backend: str) -> str:
+    """A journal whose database refuses every write, with an error quoting the statement.
+
+    Database errors carry the statement's parameters — here, what the person wrote — so
+    this is the failure that would leak patient text into the logs if an action logged
+    the exception itself.
+    """
+    with db.get_engine(migrated).begin() as connection:
+        for table in ("journal_entries", "risk_flags"):
+            for statement in _REFUSING_TRIGGERS[database_backend]:
+                connection.exec_driver_sql(statement.format(table=table))
+    return migrated
+
+
+@pytest.fixture(params=["broken_journal", "refusing_journal"])
+def failing_journal(request: pytest.FixtureRequest, database_backend: str) -> None:
+    """Each way the journal can fail: unreachable, or refusing the write."""
+    request.getfixturevalue(request.param)
 
 
 # --------------------------------------------------------------------------- the command line

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The harnesses the suites share (test modules import them by name).
+SUPPORT = ROOT / "tests" / "support"
 
 #: A server binary a test suite starts -> the Makefile target that installs it.
 SERVERS = {
@@ -49,14 +51,20 @@ def prerequisites(target: str) -> set[str]:
 
 
 def servers_started_by(folder: str) -> set[str]:
-    """Server binaries named in a suite's Python files (and the harnesses they import)."""
+    """Server binaries named in a suite's Python files and in the shared harnesses of
+    tests/support/ they import (directly or through one another)."""
     here = Path(__file__).resolve()
     text = "\n".join(
         path.read_text() for path in (ROOT / folder).rglob("*.py") if path.resolve() != here
     )
-    for harness in ("pg_server", "cluster"):  # shared harnesses at the top of tests/
-        if re.search(rf"^import {harness}\b", text, flags=re.M):
-            text += (ROOT / "tests" / f"{harness}.py").read_text()
+    read: set[str] = set()
+    while True:
+        imported = set(re.findall(r"^\s*(?:import|from)\s+(\w+)", text, flags=re.M))
+        harnesses = {name for name in imported - read if (SUPPORT / f"{name}.py").is_file()}
+        if not harnesses:
+            break
+        read |= harnesses
+        text += "\n".join((SUPPORT / f"{name}.py").read_text() for name in sorted(harnesses))
     return {server for server in SERVERS if re.search(rf"\b{re.escape(server)}\b", text)}
 
 

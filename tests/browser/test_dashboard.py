@@ -1,23 +1,20 @@
 """A therapist prepares for a session in the dashboard, in a real browser.
 
 The web app of the browser tests' stack serves the dashboard; its database gets the
-realistic data of ``tests/app/dashboard_seed.py`` (two clinics, journals, chats, flags).
+realistic data of ``tests/support/dashboard_seed.py`` (two clinics, journals, chats, flags).
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
 from browser_support import DESKTOP, PHONE, open_context, save_screenshot
+from dashboard_seed import CRISIS_TEXT, NORTHSIDE_SECRET, XSS_SCRIPT, SeedInfo, seed
 from playwright.sync_api import Browser, Page, expect
 
 from bot.storage import db
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
-from dashboard_seed import CRISIS_TEXT, NORTHSIDE_SECRET, XSS_SCRIPT, SeedInfo, seed  # noqa: E402
 
 
 @pytest.fixture(scope="module")

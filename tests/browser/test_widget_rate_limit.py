@@ -6,7 +6,7 @@ every 4 seconds. A patient who types faster sees one kind note, and every messag
 delivered in the end, in order: the tracker store has them all.
 
 The download links: the bot's custom payload ``{"download": {"url", "label"}}`` arrives as the
-data of a ``bot_uttered`` event (tests/rasa/test_channel_custom_json.py checks that on the
+data of a ``bot_uttered`` event (tests/rasa/chat/test_channel_custom_json.py checks that on the
 real channel). Until a custom action sends one, the test injects such socket.io frames into
 the widget's real websocket to the real Rasa server (Playwright's ``route_web_socket``), and
 checks which become links.

@@ -1,23 +1,20 @@
 """Fixtures for the Rasa-side tests (run with .venv-rasa's Python; see pytest.ini).
 
-The project root is put on ``sys.path`` here as well as through ``pythonpath`` in pytest.ini,
-so the tests also run when pytest is pointed at this folder some other way.
+They apply to the subfolders too (nlu/, chat/, safety/). The project root and tests/support
+(the harnesses shared with the application's tests) are on ``sys.path`` through ``pythonpath``
+in pytest.ini (and in the project's own pytest.ini, should pytest be pointed at this folder
+without ``-c``).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-if str(PROJECT_ROOT) not in sys.path:
-    sys.path.insert(0, str(PROJECT_ROOT))
-# tests/ holds modules shared with the application's tests (it is not a package).
-sys.path.insert(0, str(PROJECT_ROOT / "tests"))
 
 # TensorFlow (imported by Rasa and by thinc) and SQLAlchemy 1.4 are chatty at import time.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -50,8 +47,8 @@ def project_root() -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[pg_server.PostgresServer]:
-    """A throwaway PostgreSQL server for the session (tests/pg_server.py), started on first
-    use; each test makes a fresh database of its own on it."""
+    """A throwaway PostgreSQL server for the session (tests/support/pg_server.py), started on
+    first use; each test makes a fresh database of its own on it."""
     try:
         with pg_server.running() as server:
             yield server

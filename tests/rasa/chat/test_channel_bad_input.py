@@ -3,7 +3,7 @@
 Each test sends something a widget never sends - bodies that are not JSON, too large, not
 UTF-8, messages of the wrong type, floods - and then checks that the server still answers a
 normal message and its health check. The channels run on a real Sanic server with the
-default limits (tests/rasa/channel_server.py).
+default limits (tests/support/channel_server.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The two-server deployment for tests, and patients who talk to it.
 
-``cluster_deployment`` starts what ``deploy/`` ships (tests/cluster.py: Redis, two action
+``cluster_deployment`` starts what ``deploy/`` ships (tests/support/cluster.py: Redis, two action
 servers and two Rasa servers from the systemd units, nginx from its site file) on a fresh
 database of a throwaway PostgreSQL server, migrated by ``migrate.service``'s own command line.
 This process plays the clinic's staff: it makes a clinic and patients' links with the
@@ -10,7 +10,6 @@ deployment's token key, and reads back what the servers stored.
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,16 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import cluster
+import pg_server
 import pytest
 import requests
 from deployment import NORTH, Deployment, Patient
 
 from bot import encryption, settings
 from bot.clinics import patients, registry
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import pg_server  # noqa: E402
 
 TOKEN_SECRET = "cluster-test-token-key-0123456789abcdef0123456789"
 ACTION_SECRET = "cluster-test-action-key-0123456789abcdef0123456789"

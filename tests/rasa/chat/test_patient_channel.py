@@ -1,6 +1,6 @@
 """The patient channels (bot/chat/patient_channel.py) on a real Sanic server and database file.
 
-The server, its database and the echoing agent are tests/rasa/channel_server.py's; the
+The server, its database and the echoing agent are tests/support/channel_server.py's; the
 clients are python-socketio's AsyncClient and plain HTTP. These tests are about who may say
 what into which conversation. Whole conversations with the real model are in
 tests/integration/test_socketio.py.

@@ -1,6 +1,6 @@
 """The server's turn slots (bot/chat/turn_slots.py): at most N turns at once, first come first
 served, one slot per conversation at a time, one set per event loop, sized by the setting.
-(tests/rasa/test_early_crisis_reply.py: crisis replies while every slot is taken.)"""
+(tests/rasa/chat/test_early_crisis_reply.py: crisis replies while every slot is taken.)"""
 
 from __future__ import annotations
 

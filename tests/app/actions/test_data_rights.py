@@ -4,26 +4,22 @@ its erasure, or a request to the clinic where records must be kept."""
 from __future__ import annotations
 
 import asyncio
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from data_rights_support import make_person, raw_values
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from data_rights_support import make_person, raw_values  # noqa: E402
-
-from actions.data_rights import ActionEraseMyData, ActionExportMyData  # noqa: E402
+from actions.data_rights import ActionEraseMyData, ActionExportMyData
 from bot import encryption
 from bot.clinics import registry
 from bot.journal import entries as journal
-from bot.privacy import my_data  # noqa: E402
-from bot.settings import PROJECT_ROOT  # noqa: E402
+from bot.privacy import my_data
+from bot.settings import PROJECT_ROOT
 
 
 @pytest.fixture
@@ -100,7 +96,8 @@ def test_the_export_offer_is_for_the_patients_own_data(clinic: str, domain: dict
     )
     assert message["response"] == "utter_export_ready"
     assert 1 <= message["minutes"] <= 10
-    # The link itself is made when the patient presses the button (tests/app/test_my_data_link.py).
+    # The link itself is made when the patient presses the button
+    # (tests/app/web/test_my_data_link.py).
     assert (message["url"], message["readable_url"]) == ("", "")
     # The link the widget then gets names this patient, whose document holds their own words.
     url, _ = my_data.export_link(person.sender_id)

@@ -87,7 +87,7 @@ def everything_shown_about(person: Person) -> str:
 
 def notice_delivered(person: Person) -> None:
     """The care team was told of the person's flags (their notice went out), so an erasure
-    keeps none of them (``tests/app/test_risk_levels.py`` covers the flags it keeps)."""
+    keeps none of them (``tests/app/journal/test_risk_levels.py`` covers the flags it keeps)."""
     with db.session_scope() as session:
         session.execute(
             update(RiskFlag)

@@ -1,24 +1,16 @@
-"""The crisis detector: phrasings that must and must not trigger, robustness, speed, and the
-Rasa component and spaCy model built on it."""
+"""The crisis detector (bot/safety/detector.py): phrasings that must and must not trigger,
+levels, robustness, speed, and the lexicon files it reads. The Rasa component built on it is
+tested in tests/rasa/nlu/test_crisis_detector.py, the spaCy model in
+tests/rasa/nlu/test_spacy_model.py."""
 
 from __future__ import annotations
 
-import copy
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
-from rasa.engine.graph import ExecutionContext, GraphSchema
-from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.local_model_storage import LocalModelStorage
-from rasa.engine.storage.resource import Resource
-from rasa.nlu.utils.spacy_utils import SpacyNLP
-from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.crisis_detector import CrisisDetector
 from bot.safety.detector import (
     LEVELS,
     LEXICON_PATH,
@@ -699,7 +691,7 @@ NOT_CRISIS: list[str] = [
 # More phrasings, one file per area of risk (detector_wordings/*.yml): `crisis` maps a category
 # to messages that must be read as that category, `not_crisis` lists messages that must stay
 # quiet. Written from how people put these things, never from an evaluation set.
-WORDINGS_DIR = Path(__file__).with_name("detector_wordings")
+WORDINGS_DIR = Path(__file__).resolve().parents[1] / "detector_wordings"
 for _file in sorted(WORDINGS_DIR.glob("*.yml")):
     _wordings = yaml.safe_load(_file.read_text(encoding="utf-8")) or {}
     CRISIS += [
@@ -990,192 +982,6 @@ def test_every_lexicon_entry_is_exercised(crisis_matcher: CrisisMatcher) -> None
     fired = {match.pattern_id for text, _ in CRISIS for match in crisis_matcher.detect_all(text)}
     entries = set(crisis_matcher._entries)
     assert entries - fired == set()
-
-
-# -- the Rasa component --------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def detector(tmp_path_factory: pytest.TempPathFactory) -> CrisisDetector:
-    storage = LocalModelStorage(tmp_path_factory.mktemp("model_storage"))
-    return CrisisDetector.load(
-        CrisisDetector.get_default_config(),
-        storage,
-        Resource("crisis_detector"),
-        ExecutionContext(GraphSchema({}), "test"),
-    )
-
-
-def _classified(text: str, ranking: list[tuple[str, float]]) -> Message:
-    """A message as DIET and the FallbackClassifier leave it."""
-    message = Message(data={"text": text})
-    message.set("intent", {"name": ranking[0][0], "confidence": ranking[0][1]}, add_to_output=True)
-    message.set(
-        "intent_ranking", [{"name": n, "confidence": c} for n, c in ranking], add_to_output=True
-    )
-    return message
-
-
-def test_component_overrides_intent_and_ranking(detector: CrisisDetector) -> None:
-    message = _classified("i want to die", [("inform", 0.62), ("crisis", 0.21), ("greet", 0.1)])
-    detector.process([message])
-    assert message.get("intent") == {"name": "crisis", "confidence": 1.0}
-    assert message.get("intent_ranking") == [
-        {"name": "crisis", "confidence": 1.0},
-        {"name": "inform", "confidence": 0.62},
-        {"name": "greet", "confidence": 0.1},
-    ]
-    assert message.get("crisis_detection") == {
-        "level": "urgent",
-        "kind": "suicide",
-        "category": "suicide",
-        "pattern": "suicide.want_to_die",
-        "source": "detector",
-        "classifier_confidence": None,
-    }
-    output = message.as_dict(only_output_properties=True)
-    assert output["crisis_detection"]["source"] == "detector"
-    assert output["intent"]["name"] == "crisis"
-
-
-def test_component_overrides_low_confidence_fallback(detector: CrisisDetector) -> None:
-    message = _classified(
-        "cant wake him up hes blue",
-        [("nlu_fallback", 0.45), ("mood_rating", 0.31), ("greet", 0.29)],
-    )
-    detector.process([message])
-    assert message.get("intent")["name"] == "crisis"
-    assert [entry["name"] for entry in message.get("intent_ranking")] == [
-        "crisis",
-        "nlu_fallback",
-        "mood_rating",
-        "greet",
-    ]
-    assert message.get("crisis_detection")["category"] == "medical_emergency"
-
-
-def test_component_leaves_an_unsure_crisis_guess_to_the_fallback(detector: CrisisDetector) -> None:
-    """A crisis guess the FallbackClassifier replaced is not a risk signal on its own: it would
-    ask ordinary messages about suicidal thoughts. The detector answers for what it knows."""
-    message = _classified(
-        "i dont know anymore, its all too much lately",
-        [("nlu_fallback", 0.45), ("crisis", 0.38), ("share_reflection", 0.3)],
-    )
-    before = copy.deepcopy(message.as_dict())
-    detector.process([message])
-    assert message.as_dict() == before
-
-
-def test_component_leaves_an_unsure_non_crisis_guess_as_fallback(detector: CrisisDetector) -> None:
-    message = _classified(
-        "purple elephants",
-        [("nlu_fallback", 0.45), ("greet", 0.3), ("crisis", 0.2)],
-    )
-    detector.process([message])
-    assert message.get("intent")["name"] == "nlu_fallback"
-    assert "crisis_detection" not in message.as_dict(only_output_properties=True)
-
-
-def test_component_keeps_a_classifier_guess_as_an_ask_on_the_next_best_intent(
-    detector: CrisisDetector,
-) -> None:
-    """The classifier alone only asks; the message keeps its next-best intent, so that in a
-    form it is still stored as the answer it probably is."""
-    message = _classified(
-        "please I need help right now", [("crisis", 0.83), ("help", 0.1), ("greet", 0.05)]
-    )
-    detector.process([message])
-    assert message.get("intent") == {"name": "help", "confidence": 0.1}
-    assert [e["name"] for e in message.get("intent_ranking")] == ["help", "greet"]
-    assert message.get("crisis_detection") == {
-        "level": "ask",
-        "kind": "suicide",
-        "category": None,
-        "pattern": None,
-        "source": "classifier",
-        "classifier_confidence": 0.83,
-    }
-
-
-def test_component_records_detector_category_when_both_agree(detector: CrisisDetector) -> None:
-    message = _classified("I took too many pills", [("crisis", 0.9)])
-    detector.process([message])
-    assert message.get("intent") == {"name": "crisis", "confidence": 1.0}
-    assert message.get("crisis_detection") == {
-        "level": "urgent",
-        "kind": "overdose",
-        "category": "overdose",
-        "pattern": "overdose.too_much_substance",
-        "source": "detector",
-        "classifier_confidence": 0.9,
-    }
-
-
-@pytest.mark.parametrize("text", ["this craving is killing me", "I'm dying to know", "7", ""])
-def test_component_leaves_non_crisis_alone(detector: CrisisDetector, text: str) -> None:
-    message = _classified(text, [("inform", 0.7), ("greet", 0.2)])
-    before = copy.deepcopy(message.as_dict())
-    detector.process([message])
-    assert message.as_dict() == before
-    assert "crisis_detection" not in message.as_dict(only_output_properties=True)
-
-
-def test_component_handles_a_message_without_text_or_intent(detector: CrisisDetector) -> None:
-    message = Message(data={})
-    detector.process([message])
-    assert message.get("intent") is None
-
-
-def test_component_is_registered_and_last_in_config(project_root: Path) -> None:
-    registered = DefaultV1Recipe._from_registry("bot.nlu.crisis_detector.CrisisDetector")
-    assert registered.clazz is CrisisDetector
-    assert DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER in registered.types
-    assert not registered.is_trainable
-
-    pipeline = [
-        step["name"]
-        for step in yaml.safe_load((project_root / "config.yml").read_text())["pipeline"]
-    ]
-    assert pipeline[-1] == "bot.nlu.crisis_detector.CrisisDetector"
-    assert pipeline.index("FallbackClassifier") < pipeline.index(
-        "bot.nlu.crisis_detector.CrisisDetector"
-    )
-    intents = yaml.safe_load((project_root / "domain.yml").read_text())["intents"]
-    assert "crisis" in [
-        intent if isinstance(intent, str) else next(iter(intent)) for intent in intents
-    ]
-
-
-# -- the spaCy model for SpacyNLP ----------------------------------------------------------
-
-
-def test_cli_builds_a_model_rasa_can_load(tmp_path: Path, project_root: Path) -> None:
-    target = tmp_path / "var" / "spacy" / "en_lookup"
-    for _ in range(2):  # idempotent: the second run replaces the first
-        result = subprocess.run(
-            [sys.executable, "-m", "bot.nlu.spacy_model", str(target)],
-            cwd=project_root,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert result.returncode == 0, result.stderr
-    assert sorted(path.name for path in target.parent.iterdir()) == ["en_lookup"]
-
-    loaded = SpacyNLP.load_model(str(target))
-    SpacyNLP.ensure_proper_language_model(loaded.model)
-    doc = loaded.model("she was killing time and took the pills")
-    assert [token.lemma_ for token in doc] == [
-        "she",
-        "be",
-        "kill",
-        "time",
-        "and",
-        "take",
-        "the",
-        "pill",
-    ]
-    assert loaded.model.meta["name"] == "en_lookup"
 
 
 @pytest.mark.parametrize(

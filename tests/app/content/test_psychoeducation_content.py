@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TRAINING_FILE = ROOT / "data" / "psychoeducation.yml"
 MORE_FILE = ROOT / "bot" / "content" / "psychoeducation_more.yml"
 SOURCES_FILE = ROOT / "bot" / "content" / "sources.yml"

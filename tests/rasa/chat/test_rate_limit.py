@@ -1,6 +1,6 @@
 """The per-patient rate limit: the token buckets, their settings, and both channels over the limit.
 
-The channel tests run the real channels on a real Sanic server (tests/rasa/channel_server.py)
+The channel tests run the real channels on a real Sanic server (tests/support/channel_server.py)
 with the limit lowered through the environment to 3 messages at once and then one every
 20 seconds, and the real crisis detector. Every held-out crisis example of tests/nlu_eval must
 still reach the assistant over the limit.

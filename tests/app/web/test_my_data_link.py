@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,6 @@ from bot.privacy import my_data
 from bot.runner import free_port
 from bot.settings import PROJECT_ROOT
 from bot.storage import db
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 SECRET = "my-data-link-test-secret-0123456789abcdef0123456789"
 ORIGIN = "https://harbour.example"

@@ -151,7 +151,7 @@ def test_forty_crisis_messages_from_parallel_threads_make_one_flag_with_a_count(
 
 WRITER = """
 import asyncio, sys, time
-sys.path.insert(0, "tests/app")
+sys.path.insert(0, "tests/support")
 from action_support import load_domain, run, turn
 from rasa_sdk.executor import CollectingDispatcher
 from actions.safety import ActionRecordRiskFlag

@@ -164,7 +164,7 @@ def test_engine_url_rejects_garbage_without_echoing_it() -> None:
 
 @pytest.fixture
 def postgres_url(postgres_server: pg_server.PostgresServer) -> str:
-    """A fresh database on the session's throwaway server (tests/pg_server.py)."""
+    """A fresh database on the session's throwaway server (tests/support/pg_server.py)."""
     return postgres_server.create_database()
 
 
