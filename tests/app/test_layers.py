@@ -141,3 +141,19 @@ def test_the_checks_see_an_upward_import_and_a_circle(tmp_path: Path):
     found = imports("bot.storage.db", source, known)
     assert found == {"bot.journal.entries", "bot.web.app"}
     assert all(layer(target) > layer("bot.storage.db") for target in found)
+
+
+def test_the_architecture_page_names_every_module():
+    """docs/architecture.md is how a newcomer finds their way: a module it does not name is
+    one they will not find. Alembic's own files (``migrations/``) are named as a folder."""
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    unnamed = [
+        str(path.relative_to(PACKAGE))
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.name != "__init__.py"
+        and "migrations" not in path.parts
+        and "node_modules" not in path.parts
+        and f"`{path.name}`" not in page
+        and str(path.relative_to(PACKAGE)) not in page
+    ]
+    assert unnamed == []
