@@ -693,6 +693,7 @@ def test_the_web_app_announces_new_risk_flags(
             assert [body["flag_id"] for body in received] == [flag_id]
             # The notice is marked sent once the webhook has answered: the hook can see the
             # notice a moment before the web app's commit.
+            notified_at = None
             while time.monotonic() < deadline:
                 with db.session_scope(write=False) as session:
                     notified_at = session.get(RiskFlag, flag_id).notified_at
