@@ -56,7 +56,7 @@ from actions.risk import (
     notice_ketamine_and_bladder,
 )
 from bot.journal.parsing import clean_answer
-from bot.journal.reply_reading import reports_use, tells_craving
+from bot.journal.reply_reading import asks_back, reports_use, tells_craving
 from bot.safety import risk_checks
 
 SLIP_REFLECTION = "trigger_form"
@@ -108,7 +108,9 @@ def told_besides(
     if (form == SLIP_REFLECTION or form in SLIP_SAVED_APART_IN) and tells_slip(text, intent):
         return notice_slip(form, text, dispatcher, tracker)
     if form in CRAVING_NOTICED_IN and slot not in CRAVING_QUESTIONS:
-        if tells_a_craving(text, intent):
+        # "wait can ketamine make cravings worse" asks about cravings; the question is answered
+        # by the form's validation (:func:`bot.journal.reply_reading.asks_back`).
+        if tells_a_craving(text, intent) and asks_back(text, intent) is None:
             dispatcher.utter_message(response="utter_craving_ack")
             return {CRAVING_TOLD_SLOT: True}
     return None

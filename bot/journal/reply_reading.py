@@ -34,6 +34,18 @@ QUESTION_ABOUT_THE_QUESTION = frozenset({"out_of_scope", "nlu_fallback", "help"}
 MAX_HELP_WORDS = 6
 #: A question to the assistant is a sentence or two, not a paragraph of reflection.
 MAX_QUESTION_WORDS = 30
+#: A question back read by its shape alone ("wait what counts as a trigger") is short.
+MAX_ASK_BACK_WORDS = 14
+#: Yes-or-no openings that need a subject after them to ask ("do i …", not "do some breathing").
+_OPENERS_NEEDING_A_SUBJECT = frozenset({"do", "did", "am"})
+#: Subjects of a question ("what date do u need", "do i write …").
+_SUBJECTS = frozenset({"i", "you", "u", "ya", "we", "it", "they", "people", "this", "that"})
+#: Auxiliaries that open a yes-or-no question; the others of ``question_auxiliaries`` follow a
+#: question word only ("what counts", "what kind").
+_YES_NO_OPENERS = frozenset(
+    {"do", "does", "did", "is", "are", "am", "should", "can", "could", "would", "will", "isnt"}
+    | {"doesnt", "shall", "may", "r"}
+)
 #: Words between a verb and what was taken: "had a couple of drinks", "took some of mom's pills".
 _OBJECT_REACH = 4
 
@@ -153,7 +165,139 @@ def asks_what_it_means(text: str) -> bool:
         return False
     if " ".join(words) in _clarify_whole():
         return True
-    return _clarify().match(" ".join(words)) is not None
+    return _clarify().match(" ".join(words)) is not None or unsure_of_the_question(text)
+
+
+@cache
+def _clarify_unsure_leads() -> re.Pattern[str]:
+    return _phrases(_words()["clarify_unsure_leads"])
+
+
+def unsure_of_the_question(text: str) -> bool:
+    """Whether an "I don't know" is about the question, not the answer: "idk what you mean",
+    "not sure what you're asking" ask to explain; "idk what to put" stays an "I don't know"."""
+    words = _strip_fillers([w for w in _words_of(text) if w != "wait"])
+    if not words or len(words) > MAX_CLARIFY_WORDS + 2:
+        return False
+    joined = " ".join(words)
+    lead = _clarify_unsure_leads().match(joined)
+    return lead is not None and _clarify().match(joined[lead.end() :].strip()) is not None
+
+
+def only_question_marks(text: str) -> bool:
+    """ "??", "?!": a reply of question marks alone asks what was meant."""
+    stripped = re.sub(r"\s+", "", text)
+    return bool(stripped) and "?" in stripped and not re.search(r"\w", stripped)
+
+
+def interjection_asked(text: str) -> bool:
+    """ "eh?", "sorry?", "um what?": a word or two of filler asked as a question is a "what?",
+    not an "I don't know" (a question mark is what tells them apart)."""
+    words = _words_of(text)
+    if "?" not in text or not words or len(words) > 2:
+        return False
+    said = _clarify_whole() | frozenset(plain(w) for w in _words()["asked_interjections"])
+    return all(word in said for word in words)
+
+
+@cache
+def _ask_back_words() -> tuple[re.Pattern[str], frozenset[str], frozenset[str], frozenset[str]]:
+    words = _words()
+    return (
+        _phrases(words["question_interrupters"]),
+        frozenset(plain(w) for w in words["question_heads"]),
+        frozenset(plain(w) for w in words["question_auxiliaries"]),
+        frozenset(plain(w) for w in words["question_head_pairs"]),
+    )
+
+
+@cache
+def _ask_back_topics() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], frozenset[str]]:
+    words = _words()
+    return (
+        _phrases(words["question_form_topics"]),
+        _phrases(words["question_size_words"]),
+        _phrases(words["question_treatment_topics"]),
+        frozenset(plain(w) for w in words["question_addressed"]),
+    )
+
+
+def _without_interrupters(words: list[str]) -> list[str]:
+    """The reply after its opening "wait", "hold on", "um so like", "idk" …"""
+    interrupters = _ask_back_words()[0]
+    text = " ".join(words)
+    while True:
+        match = interrupters.match(text)
+        if match is None or match.end() == 0:
+            return text.split()
+        text = text[match.end() :].strip()
+
+
+def _question_shape(core: list[str]) -> str | None:
+    """How the words open a question: ``"wh"`` (a question word then an auxiliary: "what
+    counts", "how am i", "what date do u need"), ``"yes_no"`` ("does it have to", "is it
+    normal", "do i write"), or None (an answer's shape: "what i want", "how close i am")."""
+    _, heads, auxiliaries, pairs = _ask_back_words()
+    first, rest = core[0], core[1:]
+    if first in heads:
+        if first.endswith("s") and first != "is" and len(first) > 3:
+            return "wh"  # "whats", "hows": the question word and "is" in one
+        if rest and rest[0] in auxiliaries:
+            return "wh"
+        if len(rest) >= 2 and rest[0] in pairs and rest[1] in auxiliaries:
+            return "wh"  # "how long should it be"
+        if len(rest) >= 3 and rest[1] in _YES_NO_OPENERS and rest[2] in _SUBJECTS:
+            return "wh"  # "what date do u need", "which one should i pick"
+        return None
+    if first in _YES_NO_OPENERS and rest:
+        if first in _OPENERS_NEEDING_A_SUBJECT and rest[0] not in _SUBJECTS:
+            return None  # "do some breathing" answers what helps
+        return "yes_no"
+    return None
+
+
+def _answer_shaped(text: str) -> bool:
+    """Whether a reply opens with a question word in an answer's shape ("what my body was
+    telling me", "how close i am"): no request for the menu, whatever the classifier read."""
+    core = _without_interrupters(_words_of(text))
+    return bool(core) and core[0] in _ask_back_words()[1] and _question_shape(core) is None
+
+
+def asks_back(text: str, intent: str | None = None) -> Reading | None:
+    """Whether a short reply asks something back instead of answering, read from its words.
+
+    A question back opens like a question, after any "wait", "hold on", "um", "idk": a question
+    word with an auxiliary ("what counts as a trigger", "how am i supposed to rate that") or a
+    yes-or-no opening ("does it have to be big", "is it normal to feel spaced out"). Answers open
+    with question words too, but the subject follows them ("what stood out was…", "how close i
+    am with my sister", "why i drink"), so they keep their shape. A question shape is only one
+    back when it is about the treatment (:attr:`Reading.QUESTION`), about the question itself
+    — its words or the form's names (:attr:`Reading.CLARIFY`) — or put to the assistant
+    ("should it be…", "do you want…"), or offers a choice ("is 10 the worst or the best"). "why do
+    i always push people away" is none of those, and stays an answer.
+    """
+    words = _words_of(text)
+    if not words or len(words) > MAX_ASK_BACK_WORDS:
+        return None
+    core = _without_interrupters(words)
+    if not core:
+        return None
+    shape = _question_shape(core)
+    if shape is None:
+        return None
+    form_topic, size, treatment_topic, addressed = _ask_back_topics()
+    joined = " ".join(core)
+    if form_topic.search(joined):
+        return Reading.CLARIFY  # "does ketamine count as a trigger" asks about the question
+    if treatment_topic.search(joined):
+        return Reading.QUESTION
+    if size.search(joined):
+        # "how long should it be" asks about the answer; "how long does the effect last",
+        # read by the classifier as a question about the treatment, is answered as one.
+        return Reading.QUESTION if intent == "psychoeducation" else Reading.CLARIFY
+    if shape == "yes_no" and (core[1] in addressed or "or" in core[2:]):
+        return Reading.CLARIFY
+    return None
 
 
 @cache
@@ -185,6 +329,8 @@ def looks_like_question(text: str, *, loosely: bool = False) -> bool:
     if "?" in text or "\uff1f" in text:
         return True
     core = _strip_fillers(words)
+    if core and core[0] in _ask_back_words()[1] and _question_shape(core) is None:
+        return False  # "how much i missed my dad", "why i drink": an answer's shape
     if loosely and core and core[0] in _question_words():
         return True
     return _openers().match(" ".join(core)) is not None
@@ -199,11 +345,18 @@ def read_form_reply(text: str, intent: str | None) -> Reading:
     person?"). "Why do I always push people away?" as an answer to "What stood out?" stays
     an answer.
     """
+    short = len(_words_of(text)) <= MAX_CLARIFY_WORDS + 2
+    if short and says_wrong_answer(text):
+        return Reading.UNANSWERED
+    if only_question_marks(text) or unsure_of_the_question(text) or interjection_asked(text):
+        return Reading.CLARIFY
+    asked = asks_back(text, intent)
+    if asked is not None:
+        return asked
+    if intent == "not_what_i_asked":
+        return Reading.UNANSWERED
     if is_unsure(text):
         return Reading.UNSURE
-    short = len(_words_of(text)) <= MAX_CLARIFY_WORDS + 2
-    if (short and says_wrong_answer(text)) or intent == "not_what_i_asked":
-        return Reading.UNANSWERED
     if intent == "more_detail" and len(_words_of(text)) <= MAX_HELP_WORDS:
         return Reading.MORE
     if asks_what_it_means(text):
@@ -220,7 +373,7 @@ def read_form_reply(text: str, intent: str | None) -> Reading:
         # A short question that is not about the treatment, the assistant or the person's
         # life is most likely about the question just asked.
         return Reading.CLARIFY
-    if intent == "help" and len(_words_of(text)) <= MAX_HELP_WORDS:
+    if intent == "help" and len(_words_of(text)) <= MAX_HELP_WORDS and not _answer_shaped(text):
         return Reading.HELP
     return Reading.ANSWER
 
@@ -518,6 +671,10 @@ def _person_shapes() -> tuple[tuple[re.Pattern[str], ...], tuple[re.Pattern[str]
     target = rf"(?:{det}\s+(?:[\w-]+\s+)?{role}|{role}|{real}|{someone})(?![\w-])"
     a_role = rf"(?:{det}\s+(?:[\w-]+\s+)?{role}|{real})(?![\w-])"
     start, end = r"(?<![\w-])", r"(?![\w-])"
+    # "my therapist", "the clinic", "dr patel": a role with its determiner, or a doctor's name.
+    role_of = rf"(?:{det}\s+(?:[\w-]+\s+)?{role}|(?:dr|doctor|nurse)\s+[\w-]+)"
+    see, see_what = _alternatives("person_see"), _alternatives("person_see_what")
+    tell = _alternatives("person_tell")
     anywhere = (
         # "can i please talk to my therapist", "how do i get hold of someone at the clinic"
         rf"{start}{lead}(?:\s+{soft}){{0,2}}\s+{reach}\s+{target}",
@@ -529,9 +686,15 @@ def _person_shapes() -> tuple[tuple[re.Pattern[str], ...], tuple[re.Pattern[str]
         rf"{callback_me}{end}",
         # "i need a real person", "i want my therapist", "get me my counselor"
         rf"{start}{lead}(?:\s+{soft}){{0,2}}\s+{a_role}",
-        # "is there someone i can talk to", "someone to speak to"
-        rf"{start}{someone}\s+(?:that\s+|who\s+)?(?:i\s+can|i\s+could|to)\s+(?:talk|speak|call"
-        rf"|reach|contact|text|chat|ring|message){end}",
+        # "is there someone i can talk to", "someone to speak to", "an actual person i could
+        # speak with", "a nurse i can call"
+        rf"{start}(?:{someone}|{a_role})\s+(?:that\s+|who\s+)?(?:i\s+can|i\s+could|to)\s+"
+        rf"(?:talk|speak|call|reach|contact|text|chat|ring|message){end}",
+        # "can my therapist read this", "will the clinic see what i write"
+        rf"{start}(?:can|could|will|would|does|do|is)\s+{role_of}\s+(?:be\s+able\s+to\s+)?"
+        rf"{see}\s+{see_what}{end}",
+        # "tell my care team i missed my dose", "let my nurse know", "pass this on to my doctor"
+        rf"{start}{tell}\s+{role_of}{end}",
         # "is anyone there from the clinic"
         rf"{start}(?:is|are)\s+{someone}\s+(?:there\s+|around\s+|available\s+|on\s+)?"
         rf"(?:from|at|in)\s+(?:the|my)\s+(?:[\w-]+\s+)?{role}{end}",
@@ -593,6 +756,13 @@ def _no_request_around(clause: str, match: re.Match[str]) -> bool:
     )
 
 
+#: Reaching someone, after the someone: "… i can talk to", "… to speak with".
+_TO_REACH = re.compile(
+    r"(?<![\w-])(?:i\s+can|i\s+could|i\s+may|to)\s+(?:talk|speak|call|reach|contact|text|chat"
+    r"|ring|message)(?![\w-])"
+)
+
+
 def asks_for_a_person(text: str) -> bool:
     """Whether the message asks to reach a person: the therapist, the clinic, "a real person".
 
@@ -607,8 +777,12 @@ def asks_for_a_person(text: str) -> bool:
         shapes += short
     for part in re.split(r"[.!?;,\n]+|\s+(?:but|though|tho)\s+", text):
         clause = " ".join(_words_of(part))
-        if not clause or any(p.search(clause) for p in _about_the_assistant()):
-            continue  # "are you a real person?" asks what the assistant is (utter_iamabot)
+        if not clause:
+            continue
+        if any(p.search(clause) for p in _about_the_assistant()) and not _TO_REACH.search(clause):
+            # "are you a real person?" asks what the assistant is (utter_iamabot); "is there a
+            # real person i can talk to" asks to reach one.
+            continue
         for shape in shapes:
             for match in shape.finditer(clause):
                 if not _no_request_around(clause, match):
@@ -624,9 +798,25 @@ def asks_for_more(text: str) -> bool:
     )
 
 
+@cache
+def _wrong_answer_shape() -> re.Pattern[str]:
+    """ "you ignored my question", "u didnt really answer", "that doesnt answer anything"."""
+    subject = _alternatives("wrong_answer_subjects")
+    missed, negation = _alternatives("wrong_answer_missed"), _alternatives("wrong_answer_negations")
+    verb = _alternatives("wrong_answer_verbs")
+    return re.compile(
+        rf"(?<![\w-]){subject}\s+(?:(?:just|totally|completely|kinda|kind\s+of)\s+)?{missed}"
+        rf"(?![\w-])|(?<![\w-]){subject}\s+{negation}(?:\s+(?:really|even|actually|quite|"
+        rf"exactly|properly|fully))?\s+{verb}(?![\w-])"
+    )
+
+
 def says_wrong_answer(text: str) -> bool:
-    """Whether a short message says the answer missed the question ("that's not what i asked")."""
+    """Whether a short message says the answer missed the question ("that's not what i asked",
+    "you ignored my question", "u didnt really answer")."""
     words = _words_of(text)
+    joined = " ".join(words)
     return 0 < len(words) <= MAX_QUESTION_WORDS and bool(
-        _requests("wrong_answer_phrases").search(" ".join(words))
+        _requests("wrong_answer_phrases").search(joined)
+        or (len(words) <= MAX_CLARIFY_WORDS + 2 and _wrong_answer_shape().search(joined))
     )

@@ -67,6 +67,7 @@ from rasa.shared.core.events import ActionExecuted, ActiveLoop, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.content import FOLDER, load_mapping
 from bot.journal.reply_reading import asks_for_more, plain, says_wrong_answer
 from bot.safety.assessment import assess
 from bot.safety.detector import default_matcher, mentions_risk_words
@@ -132,45 +133,31 @@ ANSWERED_AS_USUAL = frozenset(
         "stop",
     }
 )
+#: The word lists of the safety answer beyond check_answers.yml (not-an-answer words,
+#: softeners, nos in other words, "not ok"), kept as data.
+SAFETY_WORDS_FILE = FOLDER / "safety_answer_words.yml"
+_SAFETY_WORDS = load_mapping(SAFETY_WORDS_FILE, text_lists=True)
+
+
+def _alternation(phrases: list[str]) -> str:
+    """Phrases as a regex alternation, longest first; an apostrophe in one is optional."""
+    ordered = sorted(set(phrases), key=len, reverse=True)
+    return "|".join(re.escape(p).replace("'", "'?") for p in ordered)
+
+
 #: Words of replies that say nothing either way, whatever intent the classifier gives them
 #: ("ok thanks" is often read as affirm): such a reply is asked again, not taken as a yes.
-NOT_AN_ANSWER = frozenset(
-    {
-        "ok",
-        "okay",
-        "k",
-        "kk",
-        "sure",
-        "alright",
-        "right",
-        "hm",
-        "hmm",
-        "thanks",
-        "thank",
-        "you",
-        "thx",
-        "ty",
-        "cool",
-        "oh",
-        "ah",
-        "i",
-        "see",
-        "got",
-        "it",
-    }
-)
+NOT_AN_ANSWER = frozenset(_SAFETY_WORDS["not_an_answer"])
 #: Words that only soften what follows ("nah im ok, kind of tired"), dropped before reading an
 #: answer: the safety answers' word list counts "kind of" as a yes.
-_SOFTENERS = re.compile(r"(?<![\w'])(?:kind of|kinda|sort of|sorta|a bit|a little)(?![\w'])")
+_SOFTENERS = re.compile(rf"(?<![\w'])(?:{_alternation(_SAFETY_WORDS['softeners'])})(?![\w'])")
 #: A no in words the safety answers' list leaves out, because there they can be part of a yes.
-_MORE_NOS = re.compile(
-    r"(?<![\w'])(?:i'?m|i am) (?:fine|good|alright|all right)(?![\w'])"
-    r"|(?<![\w'])(?:all good|nothing like that|not thinking (?:about|of) (?:that|it))(?![\w'])"
-)
+_MORE_NOS = re.compile(rf"(?<![\w'])(?:{_alternation(_SAFETY_WORDS['more_nos'])})(?![\w'])")
 #: "i'm not ok" is no "no": the list's "i'm not" means "i'm not having those thoughts".
 _NOT_WELL = re.compile(
-    r"(?<![\w'])(?:not|n't|nt) (?:really |feeling |doing )?"
-    r"(?:ok|okay|fine|good|alright|all right|safe|well|great)(?![\w'])"
+    rf"(?<![\w'])(?:{'|'.join(map(re.escape, _SAFETY_WORDS['not_well_negations']))}) "
+    rf"(?:(?:{_alternation(_SAFETY_WORDS['not_well_between'])}) )?"
+    rf"(?:{_alternation(_SAFETY_WORDS['not_well_words'])})(?![\w'])"
 )
 #: How long a conversation that got an urgent reply stays elevated: an ask is then urgent.
 ELEVATED_SECONDS = 6 * 3600
