@@ -32,7 +32,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -635,23 +635,65 @@ def staff(clinic: int) -> list[StaffMember]:
         ]
 
 
-def _target(
-    session: Session, *, email: str | None, therapist_id: int | None, clinic: int | None
-) -> Therapist:
-    """The account to change, locked; another clinic's is :class:`AccountNotFound` too."""
-    statement = select(Therapist).with_for_update()
+def _target_filter(
+    *, email: str | None, therapist_id: int | None, clinic: int | None
+) -> list[ColumnElement[bool]]:
+    """The conditions that pick the one account to change (by id or e-mail, in ``clinic``)."""
     if therapist_id is not None:
-        statement = statement.where(Therapist.id == therapist_id)
+        conditions = [Therapist.id == therapist_id]
     elif email is not None:
-        statement = statement.where(Therapist.email == normalise_email(email))
+        conditions = [Therapist.email == normalise_email(email)]
     else:
         raise ValueError("name an account by email or therapist_id")
     if clinic is not None:
-        statement = statement.where(Therapist.clinic_id == clinic)
+        conditions.append(Therapist.clinic_id == clinic)
+    return conditions
+
+
+def _target(
+    session: Session, *, email: str | None, therapist_id: int | None, clinic: int | None
+) -> Therapist:
+    """The account to change, locked and read afresh; another clinic's is
+    :class:`AccountNotFound` too."""
+    statement = (
+        select(Therapist)
+        .where(*_target_filter(email=email, therapist_id=therapist_id, clinic=clinic))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     therapist = session.scalars(statement).first()
     if therapist is None:
         raise AccountNotFound(f"No account {email or therapist_id!s} here.")
     return therapist
+
+
+def _lock_enabled_admins(
+    session: Session, *, email: str | None, therapist_id: int | None, clinic: int | None
+) -> None:
+    """Lock the target's clinic's enabled administrators, lowest id first, before the target.
+
+    Two administrators disabling each other at the same moment would otherwise each lock
+    their target and then wait for the other's (a deadlock on PostgreSQL). Taking every
+    administrator's lock in one order makes the second wait for the first and then see its
+    change, so it is refused as the last administrator instead.
+    """
+    clinic_id = session.scalar(
+        select(Therapist.clinic_id).where(
+            *_target_filter(email=email, therapist_id=therapist_id, clinic=clinic)
+        )
+    )
+    if clinic_id is None:
+        return
+    session.scalars(
+        select(Therapist.id)
+        .where(
+            Therapist.clinic_id == clinic_id,
+            Therapist.is_admin.is_(True),
+            Therapist.disabled_at.is_(None),
+        )
+        .order_by(Therapist.id)
+        .with_for_update()
+    ).all()
 
 
 def _end_all_sessions(session: Session, therapist_id: int, now: datetime) -> int:
@@ -694,17 +736,17 @@ def disable(
     """
     db.ensure_schema()
     with db.session_scope() as session:
+        if keep_an_admin:
+            _lock_enabled_admins(session, email=email, therapist_id=therapist_id, clinic=clinic)
         therapist = _target(session, email=email, therapist_id=therapist_id, clinic=clinic)
         now = utcnow()
         if keep_an_admin and therapist.is_admin and therapist.disabled_at is None:
             admins = session.scalars(
-                select(Therapist.id)
-                .where(
+                select(Therapist.id).where(
                     Therapist.clinic_id == therapist.clinic_id,
                     Therapist.is_admin.is_(True),
                     Therapist.disabled_at.is_(None),
                 )
-                .with_for_update()
             ).all()
             if [admin for admin in admins if admin != therapist.id] == []:
                 raise LastAdministrator(

@@ -464,3 +464,34 @@ def test_two_admins_disabling_each_other_at_once_leave_one(web: Server, north_st
     ]
     assert len(still_enabled) == 1, (results, still_enabled)
     assert sorted(results) in ([303, 409], [303, 303]), results
+
+
+def test_admins_disabling_each_other_round_after_round_never_deadlock(north_staff: Staff) -> None:
+    """Each of two administrators disables the other at the same moment, many times over:
+    each request locks the clinic's administrators in one order, so neither ever waits for
+    a lock the other holds (on PostgreSQL that was a deadlock and a server error)."""
+
+    def disable(target: therapists.TherapistView, barrier: threading.Barrier) -> str:
+        barrier.wait()
+        try:
+            therapists.disable(by="test", therapist_id=target.id, keep_an_admin=True)
+        except therapists.LastAdministrator:
+            return "refused"
+        return "disabled"
+
+    for _ in range(12):
+        pair = [
+            therapists.create(
+                north_staff.admin.clinic_slug,
+                f"pair{next(_numbers)}@x.example",
+                PASSWORD,
+                admin=True,
+            )
+            for _ in range(2)
+        ]
+        barrier = threading.Barrier(2)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            outcomes = list(pool.map(disable, pair, (barrier, barrier)))
+        # The clinic's first administrator stays enabled, so both may go.
+        assert outcomes == ["disabled", "disabled"]
+        assert all(account(member.email).disabled_at is not None for member in pair)
