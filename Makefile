@@ -14,6 +14,9 @@ WIDGET     := bot/web/static/widget.js
 CHROMIUM   := /usr/bin/chromium
 PANGO      := /usr/lib/$(shell uname -m)-linux-gnu/libpangoft2-1.0.so.0
 SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
+# Debian packages, installed one apt-get at a time: `make test` runs two stages at once, and
+# two apt-gets would fight over dpkg's lock.
+apt_install = $(SUDO) flock /tmp/companion-apt.lock sh -c 'apt-get update -qq && apt-get install -y -qq $(1)'
 export PYTHONPATH := $(CURDIR)
 # Runs a command as a named stage and notes its time (printed at the end of make test).
 STAGE      := tests/timed.sh
@@ -36,7 +39,7 @@ RASA_INPUTS := domain.yml config.yml $(wildcard data/*.yml) $(MODEL_COMPONENTS) 
                $(wildcard bot/safety/*.py) $(wildcard bot/safety/lexicon/*.yml)
 
 .PHONY: help install postgres-server run shell train test lint format validate test-app test-rasa-side test-stories \
-        test-nlu test-safety test-integration test-browser screenshots bench clean cluster-deps figures stage-times-reset check
+        test-nlu test-safety test-integration test-browser screenshots bench clean cluster-deps figures stage-times-reset check test-stages
 
 help: ## this list
 	@echo "make run    install what is missing, train if needed, start the assistant"
@@ -63,7 +66,7 @@ $(SPACY_MODEL)/config.cfg: $(RASA_VENV)/.installed bot/safety/spacy_pipeline.py
 
 # The chat widget: socket.io-client bundled with our source into one file (esbuild).
 $(WIDGET_DIR)/node_modules/.package-lock.json: $(WIDGET_DIR)/package.json $(WIDGET_DIR)/package-lock.json
-	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nodejs npm; }
+	@command -v npm >/dev/null || $(call apt_install,nodejs npm)
 	npm ci --prefix $(WIDGET_DIR) --no-audit --no-fund
 	touch $@
 
@@ -73,12 +76,12 @@ $(WIDGET): $(WIDGET_DIR)/node_modules/.package-lock.json $(wildcard $(WIDGET_DIR
 install: $(VENV)/.installed $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg $(WIDGET) $(PANGO) ## install what is missing: Python environments, spaCy model, widget, system packages
 # PDF exports (WeasyPrint) need Pango from Debian.
 $(PANGO):
-	$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 \
-	  libharfbuzz0b libharfbuzz-subset0 libfontconfig1 libglib2.0-0 fonts-dejavu-core openssl
+	$(call apt_install,libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
+	  libfontconfig1 libglib2.0-0 fonts-dejavu-core openssl)
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download does not work here).
 $(CHROMIUM):
-	$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium
+	$(call apt_install,chromium)
 
 # ---------------------------------------------------------------- model
 # Trains only when the domain, config, training data or the Rasa-side code changed.
@@ -109,23 +112,24 @@ validate: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg ## rasa data validat
 	$(STAGE) $@ $(RASA) data validate --fail-on-warning
 
 test-app: $(VENV)/.installed $(WIDGET) $(PANGO) cluster-deps ## the application's tests (tests/app), on SQLite and PostgreSQL
-	$(STAGE) $@ $(PY) -m pytest tests/app -q -n auto
+	$(STAGE) $@ $(PY) -m pytest tests/app -q -n auto $(PYTEST_SELECT)
 
-# The everyday loop: lint, then the application's and the Rasa side's suites spread over every
-# core (pytest-xdist). No training and no Rasa servers; the suites start their own throwaway
-# PostgreSQL, Redis and web servers as in make test.
-check: $(VENV)/.installed $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg $(WIDGET) $(PANGO) cluster-deps ## lint and the app and Rasa-side suites on every core, without training: the everyday loop
+# The everyday loop: lint, then the application's and the Rasa side's suites side by side,
+# each on every core (pytest-xdist), without training or the assistant's servers, on SQLite,
+# and without the tests marked slow (they start servers or processes, or wait on purpose):
+# make test runs every test.
+CHECK_TESTS := -m "not slow and not postgresql"
+check: $(VENV)/.installed $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg $(WIDGET) $(PANGO) cluster-deps ## lint and the fast tests of the app and Rasa-side suites side by side, without training: the everyday loop
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest tests/app -q -n auto
-	$(RASA_PY) -m pytest -c tests/rasa/pytest.ini tests/rasa -q -p no:cacheprovider -n auto
+	$(MAKE) --no-print-directory --jobs=2 --output-sync=target PYTEST_SELECT='$(CHECK_TESTS)' test-app test-rasa-side
 
 # The storage and tracker-store tests run on SQLite and on a throwaway PostgreSQL server
 # (tests/support/pg_server.py) started from Debian's package: initdb, pg_ctl and psql.
 postgres-server: ## install PostgreSQL from Debian's packages if missing
 	@ls /usr/lib/postgresql/*/bin/initdb /usr/lib/postgresql/*/bin/psql >/dev/null 2>&1 || \
 	  { command -v initdb && command -v psql; } >/dev/null || \
-	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
+	  $(call apt_install,postgresql)
 
 # The two-server tests (tests/integration/test_cluster.py) start throwaway Redis and nginx
 # servers from Debian's packages, next to PostgreSQL; tests/integration/test_deploy_units.py
@@ -133,11 +137,11 @@ postgres-server: ## install PostgreSQL from Debian's packages if missing
 cluster-deps: postgres-server ## install Redis, nginx and systemd-analyze (and PostgreSQL) if missing
 	@command -v redis-server >/dev/null && { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } \
 	  && command -v systemd-analyze >/dev/null || \
-	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server nginx systemd; }
+	  $(call apt_install,redis-server nginx systemd)
 
 # tests/rasa/chat/test_lock_store.py starts a real redis-server: cluster-deps installs it.
 test-rasa-side: $(RASA_VENV)/.installed $(SPACY_MODEL)/config.cfg cluster-deps ## the tests that run in the Rasa environment (tests/rasa)
-	$(STAGE) $@ $(RASA_PY) -m pytest -c tests/rasa/pytest.ini tests/rasa -q -p no:cacheprovider -n auto
+	$(STAGE) $@ $(RASA_PY) -m pytest -c tests/rasa/pytest.ini tests/rasa -q -p no:cacheprovider -n auto $(PYTEST_SELECT)
 
 # End-to-end conversation tests (tests/test_*.yml) through the trained model.
 test-stories: $(MODEL) ## end-to-end conversation stories through the trained model
@@ -166,9 +170,17 @@ test-browser: install $(MODEL) $(CHROMIUM) ## the widget and dashboard in a real
 screenshots: install $(MODEL) $(CHROMIUM) ## refresh the README's screenshots from a real conversation
 	COMPANION_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest tests/browser -q -k "checkin or phone or reviews"
 
-test: stage-times-reset lint validate test-app test-rasa-side test-stories test-nlu test-safety test-integration test-browser ## the whole test suite, then how long each stage took
-	@echo "make test: every stage passed; seconds per stage:"
+# The whole suite, two stages at a time (the machine's two cores are rarely both busy with
+# one): the model trains while the suites that need none run, then its evaluations and the
+# server suites share the cores. --output-sync prints each stage's output whole as it ends.
+TEST_STAGES := $(MODEL) lint validate test-app test-rasa-side test-stories test-nlu test-safety \
+               test-integration test-browser
+test: stage-times-reset ## the whole test suite, then how long each stage took
+	$(MAKE) --no-print-directory --jobs=2 --output-sync=target test-stages
+	@echo "make test: every stage passed; seconds per stage (wall clock, processor):"
 	@cat results/stage-times.txt
+
+test-stages: $(TEST_STAGES) ## every stage of make test, in whatever order make -j chooses
 
 # Each stage notes its time in results/stage-times.txt (tests/timed.sh); make test starts afresh.
 stage-times-reset: ## start make test's table of stage times afresh

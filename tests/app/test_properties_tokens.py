@@ -111,6 +111,7 @@ def test_the_real_claims_under_another_algorithm_are_refused(
     assert outcome(forged) == "malformed_token"
 
 
+@pytest.mark.slow
 @FIXTURE_SETTINGS
 @given(
     claims=st.dictionaries(

@@ -16,6 +16,8 @@ import sqlalchemy
 from bot import patient_tokens
 from bot.safety import clinic_lines
 
+pytestmark = pytest.mark.slow
+
 CREATE = """
 from bot.clinics import registry
 from bot.storage import db

@@ -444,6 +444,7 @@ def test_a_high_craving_in_a_craving_reflection_is_flagged_and_left_to_its_own_o
 # --------------------------------------------------------------------------- slips
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "message",
     ["i shot up this morning", "took a couple of xanax with wine", "used fent last night"],

@@ -73,6 +73,7 @@ def journal_with_entries(database_url: str) -> str:
     return database_url
 
 
+@pytest.mark.slow
 def test_export_json(journal_with_entries: str) -> None:
     # An ASCII-only locale must not turn the export into escapes or make it fail.
     result = run_cli(
@@ -102,6 +103,7 @@ def test_export_json(journal_with_entries: str) -> None:
     assert "not in the export" not in result.stdout
 
 
+@pytest.mark.slow
 def test_export_csv(journal_with_entries: str) -> None:
     result = run_cli(
         "export",
@@ -147,6 +149,7 @@ def test_export_csv(journal_with_entries: str) -> None:
     assert checkin["created_at"] == journal.recent_entries("demo-7")[0].created_at.isoformat()
 
 
+@pytest.mark.slow
 def test_export_unknown_patient(journal_with_entries: str) -> None:
     result = run_cli("export", "--patient", "ghost", database_url=journal_with_entries)
 
@@ -155,6 +158,7 @@ def test_export_unknown_patient(journal_with_entries: str) -> None:
     assert result.stderr == "No patient with id 'ghost' in this database.\n"
 
 
+@pytest.mark.slow
 def test_export_reports_an_unusable_database_in_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
@@ -167,6 +171,7 @@ def test_export_reports_an_unusable_database_in_one_line(tmp_path: Path) -> None
     assert len(result.stderr.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_db_upgrade(database_url: str, database_path: Path) -> None:
     result = run_cli("db", "upgrade", database_url=database_url)
 

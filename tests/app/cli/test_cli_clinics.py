@@ -91,6 +91,7 @@ def token_of(url: str) -> str:
 # ----------------------------------------------------------------------------- clinic
 
 
+@pytest.mark.slow
 def test_clinic_create_prints_the_clinic(cli) -> None:
     created = create_north(cli)
 
@@ -111,6 +112,7 @@ def test_clinic_create_prints_the_clinic(cli) -> None:
     assert registry.get_clinic("north").as_dict() == created
 
 
+@pytest.mark.slow
 def test_clinic_create_with_every_option(cli) -> None:
     created = create_north(
         cli,
@@ -140,6 +142,7 @@ def test_clinic_create_with_every_option(cli) -> None:
     assert created["patient_url"] == "https://north.example/chat"
 
 
+@pytest.mark.slow
 def test_clinic_create_refuses_a_taken_slug(cli) -> None:
     create_north(cli)
     result = cli(
@@ -165,12 +168,14 @@ def test_clinic_create_refuses_a_taken_slug(cli) -> None:
         (["--slug", "x", "--origin", "https://x.example", "--greeting", " "], "greeting"),
     ],
 )
+@pytest.mark.slow
 def test_clinic_create_reports_unusable_settings(cli, extra: list[str], words: str) -> None:
     result = cli("clinic", "create", "--name", "X", *extra)
     assert words in one_line_error(result)
     assert registry.list_clinics() == []
 
 
+@pytest.mark.slow
 def test_clinic_create_reports_an_unparsable_patient_url_in_one_line(cli) -> None:
     result = cli(
         "clinic",
@@ -213,6 +218,7 @@ def test_clinic_create_usage_errors_exit_2(cli, arguments: list[str]) -> None:
     assert registry.list_clinics() == []
 
 
+@pytest.mark.slow
 def test_clinic_update(cli) -> None:
     create_north(cli, "--greeting", "Hello.")
 
@@ -242,6 +248,7 @@ def test_clinic_update(cli) -> None:
     assert registry.get_clinic("north").as_dict() == updated
 
 
+@pytest.mark.slow
 def test_clinic_update_replaces_origins_and_switches_off_anonymous(cli) -> None:
     create_north(cli, "--allow-anonymous", "--patient-url", "https://north.example/c")
 
@@ -268,16 +275,19 @@ def test_clinic_update_replaces_origins_and_switches_off_anonymous(cli) -> None:
     assert updated["patient_url"] is None
 
 
+@pytest.mark.slow
 def test_clinic_update_without_changes_leaves_the_clinic_alone(cli) -> None:
     created = create_north(cli, "--allow-anonymous")
     assert json.loads(ok(cli("clinic", "update", "--slug", "north")).stdout) == created
 
 
+@pytest.mark.slow
 def test_clinic_update_of_an_unknown_clinic(cli) -> None:
     result = cli("clinic", "update", "--slug", "nowhere", "--name", "X")
     assert one_line_error(result) == "No clinic with the slug 'nowhere'.\n"
 
 
+@pytest.mark.slow
 def test_clinic_update_reports_unusable_settings(cli) -> None:
     created = create_north(cli)
     result = cli("clinic", "update", "--slug", "north", "--add-origin", "north.example")
@@ -287,6 +297,7 @@ def test_clinic_update_reports_unusable_settings(cli) -> None:
     assert registry.get_clinic("north").as_dict() == created
 
 
+@pytest.mark.slow
 def test_clinic_list(cli) -> None:
     assert ok(cli("clinic", "list")).stdout == ""
     create_north(cli)
@@ -317,6 +328,7 @@ def test_clinic_list(cli) -> None:
     assert as_json[1] == registry.get_clinic("north").as_dict()
 
 
+@pytest.mark.slow
 def test_clinic_list_reports_an_unusable_database(cli, tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
@@ -327,6 +339,7 @@ def test_clinic_list_reports_an_unusable_database(cli, tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- patient
 
 
+@pytest.mark.slow
 def test_patient_invite_prints_a_link_that_works(cli) -> None:
     create_north(cli)
 
@@ -349,6 +362,7 @@ def test_patient_invite_prints_a_link_that_works(cli) -> None:
     assert token_of(url) not in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("expires", "lifetime"),
     [("2h", timedelta(hours=2)), ("90m", timedelta(minutes=90)), ("2w", timedelta(weeks=2))],
@@ -362,12 +376,14 @@ def test_patient_invite_expires(cli, expires: str, lifetime: timedelta) -> None:
     assert lifetime - timedelta(seconds=30) < remaining <= lifetime
 
 
+@pytest.mark.slow
 def test_patient_invite_follows_the_patient_url(cli) -> None:
     create_north(cli, "--patient-url", "https://north.example/companion")
     url = ok(cli("patient", "invite", "--clinic", "north")).stdout.strip()
     assert url.startswith("https://north.example/companion#companion-token=")
 
 
+@pytest.mark.slow
 def test_patient_invite_for_the_demo_clinic_creates_it(cli) -> None:
     url = ok(
         cli(
@@ -385,11 +401,13 @@ def test_patient_invite_for_the_demo_clinic_creates_it(cli) -> None:
     assert identity.clinic == "demo"
 
 
+@pytest.mark.slow
 def test_patient_invite_to_an_unknown_clinic(cli) -> None:
     result = cli("patient", "invite", "--clinic", "nowhere")
     assert one_line_error(result) == "No clinic with the slug 'nowhere'.\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("expires", ["0m", "367d"])
 def test_patient_invite_refuses_lifetimes_outside_the_limits(cli, expires: str) -> None:
     create_north(cli)
@@ -403,6 +421,7 @@ def test_patient_invite_refuses_what_is_not_a_duration(cli, expires: str) -> Non
     assert "is not a duration" in one_line_error(result, code=2)
 
 
+@pytest.mark.slow
 def test_patient_invite_reports_a_huge_duration_without_a_traceback(cli) -> None:
     create_north(cli)
     result = cli("patient", "invite", "--clinic", "north", "--expires", "99999999999d")
@@ -412,6 +431,7 @@ def test_patient_invite_reports_a_huge_duration_without_a_traceback(cli) -> None
     assert "--expires" in result.stderr or "one year" in result.stderr
 
 
+@pytest.mark.slow
 def test_patient_revoke_by_patient(cli) -> None:
     create_north(cli)
     url = ok(cli("patient", "invite", "--clinic", "north")).stdout.strip()
@@ -427,6 +447,7 @@ def test_patient_revoke_by_patient(cli) -> None:
     assert one_line_error(again) == "No active link matched: nothing was revoked.\n"
 
 
+@pytest.mark.slow
 def test_patient_revoke_by_link(cli) -> None:
     create_north(cli)
     first = ok(cli("patient", "invite", "--clinic", "north")).stdout.strip()
@@ -443,6 +464,7 @@ def test_patient_revoke_by_link(cli) -> None:
     )
 
 
+@pytest.mark.slow
 def test_patient_revoke_of_an_unknown_patient(cli) -> None:
     result = cli("patient", "revoke", "--patient", "p-nobody")
     assert one_line_error(result) == "No active link matched: nothing was revoked.\n"
@@ -455,6 +477,7 @@ def test_patient_revoke_needs_exactly_one_target(cli, arguments: list[str]) -> N
     assert "usage:" in result.stderr
 
 
+@pytest.mark.slow
 def test_cli_and_verifier_share_the_key_file(
     cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

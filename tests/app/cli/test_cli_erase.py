@@ -20,6 +20,8 @@ from bot.settings import PROJECT_ROOT
 from bot.storage import db
 from bot.storage.models import AuditEvent
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def person(clinic_db: str) -> Person:

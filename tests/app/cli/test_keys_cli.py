@@ -25,7 +25,7 @@ from bot.storage.rasa_events import EVENTS
 
 CHAT = "I told the bot about the red tram to Scheveningen"
 
-pytestmark = pytest.mark.databases("sqlite", "postgresql")
+pytestmark = [pytest.mark.databases("sqlite", "postgresql"), pytest.mark.slow]
 
 
 def run_keys(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

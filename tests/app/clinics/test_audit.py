@@ -204,6 +204,7 @@ def cli(two_clinics: tuple[int, int], tmp_path: Path):
     return run
 
 
+@pytest.mark.slow
 def test_cli_prints_the_clinics_log_newest_first(cli, two_clinics: tuple[int, int]) -> None:
     north, south = two_clinics
     base = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -265,6 +266,7 @@ def test_cli_prints_the_clinics_log_newest_first(cli, two_clinics: tuple[int, in
     assert viewed.actor == "cli:operator"
 
 
+@pytest.mark.slow
 def test_cli_filters(cli, two_clinics: tuple[int, int]) -> None:
     north, _ = two_clinics
     base = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -285,6 +287,7 @@ def test_cli_filters(cli, two_clinics: tuple[int, int]) -> None:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "words"),
     [
@@ -301,6 +304,7 @@ def test_cli_errors(cli, args: list[str], words: str) -> None:
     assert len(result.stderr.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_cli_refuses_what_is_not_a_date(cli) -> None:
     result = cli("audit", "--clinic", "north", "--since", "last tuesday")
     assert result.returncode == 2

@@ -179,6 +179,7 @@ def cli(clinic_db: str, tmp_path: Path):
     return run
 
 
+@pytest.mark.slow
 def test_clinic_create_and_update_with_notifications(cli) -> None:
     created = cli(
         "clinic",
@@ -212,6 +213,7 @@ def test_clinic_create_and_update_with_notifications(cli) -> None:
     assert view.notify_emails == [] and view.webhook_url is None
 
 
+@pytest.mark.slow
 def test_clinic_cli_refuses_bad_notification_settings(cli) -> None:
     base = ["clinic", "create", "--slug", "north", "--name", "North"]
     base += ["--origin", "https://north.example"]

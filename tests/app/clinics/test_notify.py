@@ -729,6 +729,7 @@ sys.exit(args.handler(args))
 """
 
 
+@pytest.mark.slow
 def test_two_processes_announce_each_flag_once(
     receiver: Receiver, notify_db: str, tmp_path: Path
 ) -> None:
@@ -794,6 +795,7 @@ def test_the_notifier_thread_sends_new_flags_and_stops_promptly(receiver: Receiv
     assert flag(second)["notified_at"] is not None
 
 
+@pytest.mark.slow
 def test_the_thread_waits_its_interval_and_stops_without_waiting_it_out(
     receiver: Receiver,
 ) -> None:
@@ -845,6 +847,7 @@ def _web_app(database_url: str, tmp_path: Path, interval: str) -> Service:
     return service
 
 
+@pytest.mark.slow
 def test_the_web_app_announces_new_flags(receiver: Receiver, notify_db: str, tmp_path) -> None:
     make_clinic(webhook_url=receiver.url)
     service = _web_app(notify_db, tmp_path, "0.2")
@@ -863,6 +866,7 @@ def test_the_web_app_announces_new_flags(receiver: Receiver, notify_db: str, tmp
     assert service.exited() is not None
 
 
+@pytest.mark.slow
 def test_a_web_app_with_interval_0_sends_nothing(
     receiver: Receiver, notify_db: str, tmp_path
 ) -> None:

@@ -102,6 +102,7 @@ def origins(draw: st.DrawFn) -> tuple[str, str]:
     return typed, f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
+@pytest.mark.slow
 @given(typed=st.lists(origins(), max_size=5))
 def test_check_origins_normalises_deduplicates_and_keeps_order(
     typed: list[tuple[str, str]],
@@ -268,6 +269,7 @@ def test_a_webhook_is_refused_or_safe_and_idempotent(text: str) -> None:
 LOCAL_PARTS = st.from_regex(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,20}", fullmatch=True)
 
 
+@pytest.mark.slow
 @given(
     addresses=st.lists(
         st.builds("{}@{}".format, LOCAL_PARTS, HOSTS.map(str.upper) | HOSTS), max_size=8

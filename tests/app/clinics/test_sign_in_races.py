@@ -36,7 +36,7 @@ from bot.storage import db
 from bot.storage.models import AuditEvent, LoginThrottle, Therapist, TherapistSession, utcnow
 from bot.web.dashboard.security import login_csrf_token
 
-pytestmark = pytest.mark.databases("sqlite", "postgresql")
+pytestmark = [pytest.mark.databases("sqlite", "postgresql"), pytest.mark.slow]
 
 SECRET = "sign-in-races-secret-0123456789abcdef0123456789abcdef"
 PASSWORD = "the clinician's own passphrase"

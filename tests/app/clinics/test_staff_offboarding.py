@@ -25,7 +25,7 @@ from bot.runner import free_port
 from bot.storage import db
 from bot.storage.models import AuditEvent, Therapist, TherapistSession
 
-pytestmark = pytest.mark.databases("sqlite", "postgresql")
+pytestmark = [pytest.mark.databases("sqlite", "postgresql"), pytest.mark.slow]
 
 PASSWORD = "a long enough passphrase"
 NEW_PASSWORD = "an entirely different passphrase"

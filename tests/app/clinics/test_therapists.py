@@ -123,6 +123,7 @@ def test_a_wrong_password_starts_nothing(north: str) -> None:
     assert (login.outcome, login.detail) == ("failed", {"reason": "bad_credentials"})
 
 
+@pytest.mark.slow
 def test_unknown_addresses_cost_as_much_time_as_wrong_passwords(north: str) -> None:
     """The dummy hash: without it an unknown address would answer ~100 times faster."""
     therapists.create(north, "ann@north.example", PASSWORD)
@@ -188,6 +189,7 @@ def test_attempts_wait_longer_and_longer_then_are_refused_unchecked(
     assert throttle(pair) is not None and throttle(pair).failures == 5
 
 
+@pytest.mark.slow
 def test_simultaneous_attempts_queue_in_the_database(
     north: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -345,6 +347,7 @@ def cli(north: str, run_cli: CliRun) -> CliRun:
     return run_cli
 
 
+@pytest.mark.slow
 def test_cli_creates_an_account_from_stdin(cli) -> None:
     result = cli(
         "therapist", "create", "--clinic", "north", "--email", "Ann@North.example",
@@ -364,6 +367,7 @@ def test_cli_creates_an_account_from_stdin(cli) -> None:
     assert therapists.authenticate("boss@north.example", PASSWORD).ok  # no stray \r
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("clinic", "email", "password", "words"),
     [
@@ -382,6 +386,7 @@ def test_cli_refuses(cli, clinic: str, email: str, password: str, words: str) ->
     assert therapists.get(email) is None
 
 
+@pytest.mark.slow
 def test_cli_refuses_a_second_account_for_an_address(cli) -> None:
     args = ("therapist", "create", "--clinic", "north", "--password-stdin")
     assert cli(*args, "--email", "ann@north.example", stdin=PASSWORD).returncode == 0
@@ -390,6 +395,7 @@ def test_cli_refuses_a_second_account_for_an_address(cli) -> None:
     assert therapists.authenticate("ann@north.example", PASSWORD).ok
 
 
+@pytest.mark.slow
 def test_cli_without_password_stdin_prompts(cli) -> None:
     """Without a terminal getpass falls back to stdin; both prompts must agree."""
     args = ("therapist", "create", "--clinic", "north", "--email", "ann@north.example")

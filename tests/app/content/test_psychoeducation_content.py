@@ -766,6 +766,7 @@ def flesch_kincaid_grade(
     return textstat.flesch_kincaid_grade
 
 
+@pytest.mark.slow
 def test_answers_are_plain_language(
     flesch_kincaid_grade: Callable[[str], float],
     record_property: Callable[[str, Any], None],

@@ -138,6 +138,7 @@ def test_first_write_creates_demo_clinic_and_patient(
     assert patients == [("alice", "harbour-demo"), ("bob", "harbour-demo")]
 
 
+@pytest.mark.slow
 def test_writes_update_last_seen_at() -> None:
     journal.save_entry("alice", "checkin", fields={})
     (first,) = _patients()
@@ -299,6 +300,7 @@ def test_export_round_trip() -> None:
     assert export["risk_flags"] == []
 
 
+@pytest.mark.slow
 def test_concurrent_writers_get_distinct_consecutive_numbers() -> None:
     """Several threads (each on its own connection) saving for one person at once."""
     journal.save_entry("alice", "checkin", fields={"note": "warm-up"})

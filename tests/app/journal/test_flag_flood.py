@@ -167,6 +167,7 @@ for n in range(count):
 """
 
 
+@pytest.mark.slow
 def test_two_action_server_processes_writing_at_once_make_one_open_flag(flood_db: str) -> None:
     start_at = time.time() + 3.0
     env = {**os.environ, "DATABASE_URL": flood_db, "PYTHONPATH": str(PROJECT_ROOT)}

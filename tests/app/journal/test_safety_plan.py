@@ -369,6 +369,7 @@ def test_an_update_stopped_part_way_keeps_the_steps_it_did_not_reach(
     assert update["fields"] == PLAN | {"warning_signs": "snapping at my partner"}
 
 
+@pytest.mark.slow
 def test_a_crisis_in_the_middle_of_an_update_keeps_the_plan_whole(
     domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
@@ -392,6 +393,7 @@ def test_no_plan_no_reminder(journal_db: str) -> None:
     assert safety_plan.crisis_reminder("never-seen") is None
 
 
+@pytest.mark.slow
 def test_the_reminder_names_the_people_to_ask(journal_db: str) -> None:
     safety_plan.save_plan(PATIENT, PLAN)
     assert (
@@ -499,6 +501,7 @@ def page_text(html: str) -> str:
     return unescape(re.sub(r"<[^>]+>", "", html))
 
 
+@pytest.mark.slow
 def test_patient_page_shows_the_current_plan_near_the_top_escaped(harbour: Browser) -> None:
     info = harbour.server.info
     safety_plan.save_plan(info.xss, {"people_to_ask": "an older version"})
@@ -547,6 +550,7 @@ def test_the_kind_filter_can_show_only_safety_plans(harbour: Browser) -> None:
 PDF_PLAN = PLAN | {"reasons_for_living": "My son Leo and my garden"}
 
 
+@pytest.mark.slow
 def test_pdf_includes_the_plan(harbour: Browser) -> None:
     info = harbour.server.info
     safety_plan.save_plan(info.main, PDF_PLAN)

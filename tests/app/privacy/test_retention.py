@@ -118,6 +118,7 @@ def purge_rows() -> list[AuditEvent]:
         return list(session.scalars(select(AuditEvent).where(AuditEvent.action == "purge")))
 
 
+@pytest.mark.slow
 def test_purge_deletes_only_old_rows_outside_current_sessions(
     world: dict[str, str], clinic_db: str
 ) -> None:
@@ -183,6 +184,7 @@ def run_cli(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_the_command(world: dict[str, str], tmp_path: Path) -> None:
     total = len(event_times(world["old_and_current"]))
     dry = run_cli("purge", "--dry-run", tmp_path=tmp_path)

@@ -148,6 +148,7 @@ def test_csv_has_a_slips_details_in_question_order() -> None:
 # ----------------------------------------------------------------------------- PDF
 
 
+@pytest.mark.slow
 def test_pdf_summary(seeded: SeedInfo) -> None:
     record = record_of(seeded, seeded.main)
 
@@ -178,6 +179,7 @@ def test_pdf_summary(seeded: SeedInfo) -> None:
     assert text.index("#1 Session reflection") < text.index("#12 Check-in")
 
 
+@pytest.mark.slow
 def test_pdf_shows_payloads_as_text(seeded: SeedInfo) -> None:
     record = record_of(seeded, seeded.xss)
 
@@ -206,6 +208,7 @@ class _Counting(BaseHTTPRequestHandler):
         pass
 
 
+@pytest.mark.slow
 def test_pdf_never_fetches_what_patient_text_names(fresh_patient: records.PatientRef) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -230,6 +233,7 @@ def test_pdf_never_fetches_what_patient_text_names(fresh_patient: records.Patien
     assert "img.png" in pdf_text(body)  # shown as the text it is
 
 
+@pytest.mark.slow
 def test_pdf_lists_slips_with_their_details(fresh_patient: records.PatientRef) -> None:
     journal.save_entry(
         fresh_patient.sender_id,

@@ -69,6 +69,7 @@ def main_record(info: SeedInfo, filters: Filters | None = None) -> records.Patie
 # ----------------------------------------------------------------------------- list
 
 
+@pytest.mark.slow
 def test_patients_list(seeded: SeedInfo) -> None:
     summaries = records.list_patients(seeded.harbour.id)
 

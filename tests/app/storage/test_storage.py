@@ -151,6 +151,7 @@ def test_upgrade_from_empty_creates_exactly_the_model_tables(
     assert db.current_revision() == HEAD_REVISION
 
 
+@pytest.mark.slow
 def test_migrations_and_models_agree(database_url: str) -> None:
     # On an empty database the comparison must see the whole schema missing; otherwise
     # the empty diff below would prove nothing.
@@ -223,6 +224,7 @@ def test_upgrade_on_an_up_to_date_database_changes_nothing(migrated: str) -> Non
     assert _schema(migrated, "journal_entries") == schema
 
 
+@pytest.mark.slow
 def test_concurrent_first_upgrades_from_several_processes(
     database_url: str,
 ) -> None:

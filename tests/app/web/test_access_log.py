@@ -153,6 +153,7 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoggedServer]:
         yield server
 
 
+@pytest.mark.slow
 def test_the_access_log_has_paths_but_no_searches_or_tokens(logged: LoggedServer) -> None:
     browser = Browser(logged).sign_in(logged.info.therapist)
     patient = f"/therapist/patients/{logged.info.main}"

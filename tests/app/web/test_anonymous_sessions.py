@@ -105,6 +105,7 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 # ----------------------------------------------------------------------------- demo mode off
 
 
+@pytest.mark.slow
 def test_with_demo_mode_off_the_demo_clinic_is_unknown_and_never_made(
     deployment: Served,
 ) -> None:
@@ -133,6 +134,7 @@ def test_with_demo_mode_off_no_clinic_starts_anonymous_sessions(deployment: Serv
 # ----------------------------------------------------------------------------- rate limits
 
 
+@pytest.mark.slow
 def test_sessions_are_limited_per_address_and_in_total(limited: Served) -> None:
     first = [limited.start_session(source="127.0.0.1") for _ in range(4)]
     assert [status for status, _, _ in first] == [200, 200, 200, 429]

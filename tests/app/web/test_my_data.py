@@ -72,6 +72,7 @@ def assert_refused(response: requests.Response, status: int, reason: str) -> Non
     assert body == {"error": reason, "message": my_data.MESSAGES[reason][1]}
 
 
+@pytest.mark.slow
 def test_the_link_downloads_everything_about_the_patient(web: Served, person: Person) -> None:
     url, expires_at = my_data.export_link(person.sender_id)
     assert url.startswith(f"{web.url}/api/my-data/")
@@ -176,6 +177,7 @@ def test_a_revoked_patient_cannot_download(web: Served, person: Person) -> None:
     assert response.json()["entries"][0]["fields"] == {"note": "no link ever"}
 
 
+@pytest.mark.slow
 def test_after_an_erasure(web: Served, person: Person) -> None:
     url, _ = my_data.export_link(person.sender_id)
     time.sleep(1.1)  # issued in an earlier second than the erasure

@@ -75,6 +75,7 @@ def ask_for_link(web: Served, token: str | None, origin: str | None = ORIGIN) ->
     return requests.post(f"{web.url}{my_data.PATH}", headers=headers, timeout=30)
 
 
+@pytest.mark.slow
 def test_the_chat_message_offers_the_download_without_a_link(invite: patients.Invite) -> None:
     """What the action sends becomes the stored bot event: no URL and no token in it, while
     the offer itself (the button's label, how long a link lasts) is still there."""

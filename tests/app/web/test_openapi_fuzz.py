@@ -60,6 +60,7 @@ PUBLISHED = create_app().openapi()
 schema = schemathesis.openapi.from_dict(PUBLISHED)
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_operation_conforms_to_the_published_schema(
@@ -88,6 +89,7 @@ def test_the_schema_lists_the_json_api_and_nothing_else(web_url: str) -> None:
     assert all(path.startswith(("/api/", "/healthz")) for _, path in operations)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("slug", ["demo", "north", "nowhere", "NORTH", "-", "a" * 300])
 @pytest.mark.parametrize("origin", [None, NORTH, "https://evil.example"])
 def test_known_and_unknown_clinics_conform_to_the_schema(

@@ -30,6 +30,8 @@ from bot.clinics import registry, therapists
 from bot.storage import db
 from bot.storage.models import AuditEvent
 
+pytestmark = pytest.mark.slow
+
 CLIENT = "127.0.0.5"  # a patient's or therapist's computer, through the proxy
 STRANGER = "127.0.0.9"  # someone who reaches the web app's port without the proxy
 FORGED = "203.0.113.66"

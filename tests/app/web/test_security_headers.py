@@ -66,6 +66,7 @@ def assert_headers(response: requests.Response, expected: dict[str, str]) -> Non
         ("GET", "/static/../bot/settings.py", 404),
     ],
 )
+@pytest.mark.slow
 def test_public_answers(server: LoggedServer, method: str, path: str, status: int) -> None:
     response = requests.request(
         method, server.url + path, headers={"Origin": "https://evil.example"}, timeout=TIMEOUT
@@ -89,6 +90,7 @@ def test_dashboard_answers_to_strangers(server: LoggedServer, path: str, status:
     assert_headers(response, DASHBOARD)
 
 
+@pytest.mark.slow
 def test_dashboard_answers_to_a_therapist(server: LoggedServer, therapist: Browser) -> None:
     patient = f"/therapist/patients/{server.info.main}"
     expected = {
@@ -139,6 +141,7 @@ def test_dashboard_refusals(server: LoggedServer, therapist: Browser) -> None:
         assert_headers(response, DASHBOARD)
 
 
+@pytest.mark.slow
 def test_a_server_error_carries_the_headers_too(tmp_path: Path) -> None:
     with logged_server(tmp_path, SECRET) as broken:
         therapist = Browser(broken).sign_in(broken.info.therapist)

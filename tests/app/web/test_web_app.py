@@ -135,6 +135,7 @@ def assert_security_headers(response: requests.Response) -> None:
 # ----------------------------------------------------------------------------- health
 
 
+@pytest.mark.slow
 def test_healthz(web: WebServer) -> None:
     response = web.get("/healthz")
     assert response.status_code == 200
@@ -160,6 +161,7 @@ def test_healthz(web: WebServer) -> None:
         ("GET", "/static/no-such-file.js", 404),
     ],
 )
+@pytest.mark.slow
 def test_security_headers_on_every_response(
     web: WebServer, method: str, path: str, status: int
 ) -> None:
@@ -478,6 +480,7 @@ def test_widget_js_is_compressed_for_browsers_that_ask(web: WebServer) -> None:
     assert len(raw) < web_app.WIDGET_FILE.stat().st_size
 
 
+@pytest.mark.slow
 def test_widget_js_not_built_is_503_with_a_comment(server_without_widget: WebServer) -> None:
     response = server_without_widget.get("/widget.js")
 

@@ -33,6 +33,7 @@ def reply(generator: clinic_nlg.ClinicResponseGenerator, clinic: str | None, nam
     return response["text"]
 
 
+@pytest.mark.slow
 def test_the_clinics_contact_hours_and_response_time_are_said(
     generator: clinic_nlg.ClinicResponseGenerator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -78,6 +78,7 @@ BAD_BODIES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BAD_BODIES)
 def test_rest_bodies_that_are_not_a_json_object_are_a_bad_request(
     name: str, server: Server, agent: RecordingAgent
@@ -282,6 +283,7 @@ def test_rest_a_token_with_non_ascii_bytes_is_refused(
         {"message": b"\xff\xfe binary in a dict"},
     ],
 )
+@pytest.mark.slow
 def test_socket_unusable_messages_are_answered_and_the_socket_goes_on(
     data: Any, server: Server, agent: RecordingAgent, patient: Person
 ) -> None:
@@ -303,6 +305,7 @@ def test_socket_unusable_messages_are_answered_and_the_socket_goes_on(
     assert [text for _, text, *_ in agent.received()] == ["still here"]
 
 
+@pytest.mark.slow
 def test_socket_an_over_long_message_is_refused_and_the_socket_goes_on(
     server: Server, agent: RecordingAgent, patient: Person
 ) -> None:
@@ -324,6 +327,7 @@ def test_socket_an_over_long_message_is_refused_and_the_socket_goes_on(
     assert [text for _, text, *_ in agent.received()] == ["shorter"]
 
 
+@pytest.mark.slow
 def test_socket_a_message_over_socketios_size_limit_closes_only_that_connection(
     server: Server, agent: RecordingAgent, patient: Person
 ) -> None:
@@ -347,6 +351,7 @@ def test_socket_a_message_over_socketios_size_limit_closes_only_that_connection(
     assert_still_serving(server)
 
 
+@pytest.mark.slow
 def test_socket_a_flood_is_rate_limited_and_other_patients_are_answered(
     server: Server, agent: RecordingAgent, patient: Person
 ) -> None:

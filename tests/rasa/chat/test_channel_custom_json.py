@@ -18,6 +18,8 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOOutput
 from test_patient_channel import NORTH, Client
 
+pytestmark = pytest.mark.slow
+
 DOWNLOAD = {"download": {"url": "http://localhost:8000/api/my-data/abc", "label": "Your data"}}
 
 

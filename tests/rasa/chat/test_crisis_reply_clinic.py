@@ -49,6 +49,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield running
 
 
+@pytest.mark.slow
 def test_a_clinic_outside_the_us_gets_its_own_numbers(server: Server) -> None:
     person = server.people["first"]
     response = requests.post(

@@ -25,6 +25,8 @@ from test_patient_channel import NORTH, Client
 from bot.chat import patient_channel
 from bot.chat.patient_channel import crisis_reply
 
+pytestmark = pytest.mark.slow
+
 BUSY_SECONDS = 3.0
 CRISIS = "i want to kill myself"
 QUICK_CRISIS = "i want to kill myself tonight"

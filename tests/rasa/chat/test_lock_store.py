@@ -95,6 +95,7 @@ def test_a_ticket_issued_meanwhile_makes_the_other_server_take_the_next_one(serv
     assert [ticket.number for ticket in lock.tickets] == [0, 1]
 
 
+@pytest.mark.slow
 def test_tickets_issued_from_many_threads_are_all_different(servers):
     def issue(n: int) -> int:
         return servers[n % 2].issue_ticket("patient-b", 60)
@@ -141,6 +142,7 @@ def test_turns_on_two_servers_never_overlap(servers):
     assert servers[0].get_lock("patient-c") is None  # the queue is gone with its last ticket
 
 
+@pytest.mark.slow
 def test_the_key_expires_with_the_last_ticket(servers):
     """A server killed in the middle of a turn never cleans up: its ticket, and the key,
     expire on their own."""

@@ -95,6 +95,7 @@ BAD_TOKENS = [
 # -- REST ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_rest_bearer_token_names_the_sender_whatever_the_body_says(
     server: Server, agent: RecordingAgent
 ) -> None:
@@ -453,6 +454,7 @@ def test_socket_conversation_is_the_tokens_whatever_the_client_sends(
     assert agent.received() == [(north_a.sender_id, "hello there", {"clinic": "north"}, "socketio")]
 
 
+@pytest.mark.slow
 def test_socket_every_tab_of_a_patient_gets_the_replies_and_nobody_else(
     server: Server, agent: RecordingAgent
 ) -> None:
@@ -484,6 +486,7 @@ def test_socket_every_tab_of_a_patient_gets_the_replies_and_nobody_else(
     assert [sender for sender, *_ in agent.received()] == [north_a.sender_id] * 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "data", ["just text", ["message", "hi"], {"message": 42}, {"message": "   "}, {"text": "hi"}]
 )
@@ -509,6 +512,7 @@ def test_socket_unreadable_messages_are_answered_on_that_socket_only(
     assert agent.received() == []
 
 
+@pytest.mark.slow
 def test_socket_revoking_a_link_ends_an_open_conversation(
     server: Server, agent: RecordingAgent, patient: Person
 ) -> None:
@@ -594,6 +598,7 @@ def test_an_open_chat_goes_on_when_the_database_is_unreachable(
     assert response.json()["error"] == "unavailable"
 
 
+@pytest.mark.slow
 def test_an_open_chat_ends_when_its_token_expires_while_the_database_is_unreachable(
     server: Server, agent: RecordingAgent, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -179,6 +179,7 @@ def rest_send(server: Server, message: str, *, token: str | None = None, sender:
     return requests.post(server.rest, json=body, headers=headers, timeout=60)
 
 
+@pytest.mark.slow
 def test_socket_over_the_limit_gets_rate_limited_on_that_socket_only(
     server: Server, agent: RecordingAgent, patient: Person
 ) -> None:
@@ -213,6 +214,7 @@ def test_socket_over_the_limit_gets_rate_limited_on_that_socket_only(
     assert sorted(f"echo: {text}" for _, text, *_ in agent.received()) == replies
 
 
+@pytest.mark.slow
 def test_socket_crisis_messages_over_the_limit_still_reach_the_assistant(
     server: Server, agent: RecordingAgent, patient: Person
 ) -> None:
@@ -307,6 +309,7 @@ def test_rest_crisis_messages_over_the_limit_still_reach_the_assistant(
     assert rest_send(server, "ordinary", sender=sender).status_code == 429
 
 
+@pytest.mark.slow
 def test_socket_and_rest_count_against_the_same_allowance(
     server: Server, agent: RecordingAgent, patient: Person
 ) -> None:

@@ -77,6 +77,7 @@ async def _save_then_retrieve(
     return tracker
 
 
+@pytest.mark.slow
 def test_sqlite_file_from_database_url(
     endpoints: AvailableEndpoints, domain: Domain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -261,6 +262,7 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory, project_root: Path) 
     return Path(result.model)
 
 
+@pytest.mark.slow
 def test_crisis_detection_reaches_the_tracker_store(
     trained_model: Path,
     endpoints: AvailableEndpoints,

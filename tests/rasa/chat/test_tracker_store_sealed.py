@@ -28,6 +28,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot import encryption
 from bot.chat.tracker_store import DatabaseUrlTrackerStore, engine_url
 
+pytestmark = pytest.mark.slow
+
 SENDER = "p-sealed-1"
 BEFORE = "my brother Anselm drove me to the pharmacy on Kloosterweg"
 IN_FLIGHT = "and then I called Wilhelmina about the money"

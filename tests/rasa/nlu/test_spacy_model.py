@@ -6,7 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from rasa.nlu.utils.spacy_utils import SpacyNLP
+
+pytestmark = pytest.mark.slow
 
 
 def test_cli_builds_a_model_rasa_can_load(tmp_path: Path, project_root: Path) -> None:

@@ -702,6 +702,7 @@ for _file in sorted(WORDINGS_DIR.glob("*.yml")):
     NOT_CRISIS += list(_wordings.get("not_crisis") or [])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("text", "category"), CRISIS, ids=[text[:60] for text, _ in CRISIS])
 def test_crisis_phrasings_trigger(crisis_matcher: CrisisMatcher, text: str, category: str) -> None:
     match = crisis_matcher.detect(text)
@@ -889,6 +890,7 @@ def test_non_string_input_is_treated_as_empty(crisis_matcher: CrisisMatcher) -> 
     assert crisis_matcher.detect(None) is None  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_very_long_message_is_checked_to_the_end(crisis_matcher: CrisisMatcher) -> None:
     text = FILLER * 2000 + " and I want to kill myself"
     assert len(text) > 300_000
@@ -917,6 +919,7 @@ def _best_time(matcher: CrisisMatcher, text: str, runs: int = 5) -> float:
     return best
 
 
+@pytest.mark.slow
 def test_20000_character_message_is_fast(crisis_matcher: CrisisMatcher) -> None:
     """0.16 s on two busy cores (load 6); the bound leaves room for a CI machine whose every
     core runs a test worker, and still fails on quadratic matching (seconds at this length)."""
@@ -949,6 +952,7 @@ def test_adversarial_20000_characters_are_fast(crisis_matcher: CrisisMatcher, te
 # -- the lexicon file ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_lexicon_mistakes_are_rejected(tmp_path: Path, crisis_matcher: CrisisMatcher) -> None:
     lexicon = load_lexicon(LEXICON_PATH)
     lexicon["categories"]["suicide"]["entries"].append(
@@ -977,6 +981,7 @@ def test_lexicon_directory_rejects_stray_files_and_clashing_word_sets(tmp_path: 
         load_lexicon(lexicon)
 
 
+@pytest.mark.slow
 def test_every_lexicon_entry_is_exercised(crisis_matcher: CrisisMatcher) -> None:
     """Each crisis entry fires on at least one phrasing above, so none is dead weight."""
     fired = {match.pattern_id for text, _ in CRISIS for match in crisis_matcher.detect_all(text)}
@@ -1015,6 +1020,7 @@ def test_time_markers_and_questions_move_only_their_own_words(
     assert match is not None and match.category == category, crisis_matcher.detect_all(text)
 
 
+@pytest.mark.slow
 def test_supersedes_must_name_known_entries(tmp_path: Path) -> None:
     import shutil
 
@@ -1028,6 +1034,7 @@ def test_supersedes_must_name_known_entries(tmp_path: Path) -> None:
         CrisisMatcher(lexicon, nlp=build_pipeline())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "text",
     [

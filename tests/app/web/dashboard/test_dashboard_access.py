@@ -216,6 +216,7 @@ def assert_dashboard_headers(response: requests.Response) -> None:
 # ----------------------------------------------------------------------------- the login page
 
 
+@pytest.mark.slow
 def test_login_page_has_a_signed_form_token_and_strict_cookie(web: Server) -> None:
     browser = Browser(web)
     page = browser.get("/therapist/login")
@@ -312,6 +313,7 @@ def test_the_login_form_is_refused_without_its_token(web: Server, north: Clinic)
     )
 
 
+@pytest.mark.slow
 def test_failures_say_the_same_whether_or_not_the_account_exists(
     web: Server, north: Clinic
 ) -> None:
@@ -362,6 +364,7 @@ def assert_spaced(ends: list[float]) -> None:
     assert ends[4] - ends[3] >= 0.8 * 2 * DELAY_STEP, ends
 
 
+@pytest.mark.slow
 def test_failed_sign_ins_are_slowed_but_the_address_is_never_locked(
     web: Server, north: Clinic
 ) -> None:
@@ -380,6 +383,7 @@ def test_failed_sign_ins_are_slowed_but_the_address_is_never_locked(
     assert Browser(web).login(north.admin).status_code == 303
 
 
+@pytest.mark.slow
 def test_unknown_addresses_are_slowed_like_real_ones(web: Server, north: Clinic) -> None:
     email = f"Ghost-{next(_numbers)}@nowhere.example"
     browser = Browser(web)
@@ -418,6 +422,7 @@ def test_after_signing_in_the_page_asked_for_opens(web: Server, north: Clinic) -
     assert browser.get("/therapist/audit").status_code == 200
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "next_path",
     ["//evil.example/", "https://evil.example/therapist/", "/\\evil.example", "/elsewhere"],
@@ -433,6 +438,7 @@ def test_sign_in_never_redirects_off_the_dashboard(
 # ----------------------------------------------------------------------------- sessions
 
 
+@pytest.mark.slow
 def test_signing_out_ends_the_session_for_good(web: Server, north: Clinic) -> None:
     browser = Browser(web).signed_in(north.admin)
     cookie = browser.session_cookie
@@ -457,6 +463,7 @@ def test_signing_out_ends_the_session_for_good(web: Server, north: Clinic) -> No
     assert "You have signed out." in page.text
 
 
+@pytest.mark.slow
 def test_signing_out_needs_the_session_token(web: Server, north: Clinic) -> None:
     browser = Browser(web).signed_in(north.therapist)
     other = Browser(web).signed_in(north.admin)
@@ -477,6 +484,7 @@ def test_signing_out_needs_the_session_token(web: Server, north: Clinic) -> None
     assert browser.post("/therapist/logout", data={"csrf_token": token}).status_code == 303
 
 
+@pytest.mark.slow
 def test_each_sign_in_has_its_own_token(web: Server, north: Clinic) -> None:
     first = Browser(web).signed_in(north.admin)
     second = Browser(web).signed_in(north.admin)
@@ -484,6 +492,7 @@ def test_each_sign_in_has_its_own_token(web: Server, north: Clinic) -> None:
     assert first.session_cookie != second.session_cookie
 
 
+@pytest.mark.slow
 def test_signing_in_again_ends_the_previous_session(web: Server, north: Clinic) -> None:
     browser = Browser(web).signed_in(north.therapist)
     old = browser.session_cookie
@@ -508,6 +517,7 @@ def _age_session(cookie: str, **values) -> None:
         )
 
 
+@pytest.mark.slow
 def test_fifteen_idle_minutes_end_the_session(web: Server, north: Clinic) -> None:
     browser = Browser(web).signed_in(north.admin)
     cookie = browser.session_cookie
@@ -539,6 +549,7 @@ def test_twelve_hours_end_even_an_active_session(web: Server, north: Clinic) -> 
     assert expired.detail == {"reason": "max_age"}
 
 
+@pytest.mark.slow
 def test_a_disabled_account_loses_its_session_and_cannot_sign_in(
     web: Server, north: Clinic
 ) -> None:
@@ -553,6 +564,7 @@ def test_a_disabled_account_loses_its_session_and_cannot_sign_in(
     assert error_text(refused) == therapists.LOGIN_FAILED
 
 
+@pytest.mark.slow
 def test_the_idle_timeout_comes_from_the_settings(short_idle_web: Server) -> None:
     clinic = _new_clinic("East")
     browser = Browser(short_idle_web).signed_in(clinic.admin)
@@ -579,6 +591,7 @@ def test_the_audit_page_is_for_administrators_only(web: Server, north: Clinic) -
     assert audit_rows(action="view_audit", actor=north.therapist) == []
 
 
+@pytest.mark.slow
 def test_administrators_see_their_own_clinic_only(
     web: Server, north: Clinic, south: Clinic
 ) -> None:
@@ -600,6 +613,7 @@ def test_administrators_see_their_own_clinic_only(
     assert viewed.outcome == "ok" and viewed.ip == "127.0.0.1"
 
 
+@pytest.mark.slow
 def test_the_audit_page_filters(web: Server, north: Clinic) -> None:
     Browser(web).signed_in(north.therapist)
     Browser(web).login(north.therapist, "a wrong password here")
@@ -665,6 +679,7 @@ def hook() -> Iterator[tuple[str, list[dict]]]:
         server.server_close()
 
 
+@pytest.mark.slow
 def test_the_web_app_announces_new_risk_flags(
     tmp_path_factory: pytest.TempPathFactory,
     monkeypatch: pytest.MonkeyPatch,

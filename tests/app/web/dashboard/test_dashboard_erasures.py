@@ -70,6 +70,7 @@ def resolve(browser: Browser, request_id: int | str, **form: str):
     return browser.post(f"{PAGE}/{request_id}/resolve", data={"csrf_token": token, **form})
 
 
+@pytest.mark.slow
 def test_the_list_and_the_patient_page_banner(
     web: SeededServer, browsers: dict[str, Browser]
 ) -> None:

@@ -102,6 +102,7 @@ def _outcome(response, not_found_body: str) -> str:
     raise AssertionError(f"unexpected {response.status_code}: {response.text[:200]}")
 
 
+@pytest.mark.slow
 def test_every_page_and_export_opens_only_for_the_right_people(
     web: SeededServer, browsers: dict[str, Browser]
 ) -> None:
@@ -123,6 +124,7 @@ def test_every_page_and_export_opens_only_for_the_right_people(
     assert sorted(set(results.values())) == [DENIED, LOGIN, OK]
 
 
+@pytest.mark.slow
 def test_every_refusal_is_audited(web: SeededServer, browsers: dict[str, Browser]) -> None:
     info = web.info
     targets = [f"/therapist/patients/{info.main}/export.json", f"/therapist/patients/{info.main}"]

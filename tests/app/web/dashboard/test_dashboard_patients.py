@@ -126,6 +126,7 @@ def new_patient_with_flag(clinic_id: int, sender_id: str, message: str) -> int:
 # ----------------------------------------------------------------------------- list
 
 
+@pytest.mark.slow
 def test_patients_list_shows_the_clinic_with_open_flags_first(harbour: Browser) -> None:
     info = harbour.server.info
 
@@ -588,6 +589,7 @@ def test_json_export_is_what_the_command_line_prints(harbour: Browser) -> None:
     assert audit_rows("export", info.therapist.email)[-1].detail == {"format": "json"}
 
 
+@pytest.mark.slow
 def test_pdf_export(harbour: Browser) -> None:
     info = harbour.server.info
 
@@ -618,6 +620,7 @@ def test_unknown_export_format_is_404(harbour: Browser) -> None:
 # ----------------------------------------------------------------------------- audit first
 
 
+@pytest.mark.slow
 def test_nothing_is_shown_when_the_access_cannot_be_audited(harbour: Browser) -> None:
     info = harbour.server.info
     paths = [
