@@ -171,10 +171,11 @@ screenshots: install $(MODEL) $(CHROMIUM) ## refresh the README's screenshots fr
 	COMPANION_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest tests/browser -q -k "checkin or phone or reviews"
 
 # The whole suite, two stages at a time (the machine's two cores are rarely both busy with
-# one): the model trains while the suites that need none run, then its evaluations and the
-# server suites share the cores. --output-sync prints each stage's output whole as it ends.
-TEST_STAGES := $(MODEL) lint validate test-app test-rasa-side test-stories test-nlu test-safety \
-               test-integration test-browser
+# one): the model trains while the suites that need none run, then the server suites and the
+# model's evaluations share the cores, the longest first. --output-sync prints each stage's
+# output whole as it ends.
+TEST_STAGES := $(MODEL) lint validate test-app test-integration test-browser test-rasa-side \
+               test-stories test-nlu test-safety
 test: stage-times-reset ## the whole test suite, then how long each stage took
 	$(MAKE) --no-print-directory --jobs=2 --output-sync=target test-stages
 	@echo "make test: every stage passed; seconds per stage (wall clock, processor):"

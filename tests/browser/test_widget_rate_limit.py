@@ -1,9 +1,9 @@
 """The widget under the server's rate limit, and the "download my data" links it renders.
 
-A private stack (web app, Rasa server, action server, as ``make run`` starts them) whose Rasa
-server has the rate limit lowered through its environment to 2 messages at once, then one
-every 4 seconds. A patient who types faster sees one kind note, and every message is
-delivered in the end, in order: the tracker store has them all.
+The browser tests' stack (web app, Rasa server, action server, as ``make run`` starts them)
+has the default limit: a burst of 20 messages, then one every 2 seconds. A patient who types
+faster than that sees one kind note, and every message is delivered in the end, in order: the
+tracker store has them all.
 
 The download links: the bot's custom payload ``{"download": {"url", "label"}}`` arrives as the
 data of a ``bot_uttered`` event (tests/rasa/chat/test_channel_custom_json.py checks that on the
@@ -18,33 +18,31 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterator
 
-import pytest
-from browser_support import PageWatch, Stack, Widget, running_stack
+from browser_support import PageWatch, Stack, Widget
 from playwright.sync_api import Page, WebSocketRoute, expect
+
+from bot import settings
 
 RATE_NOTE = "faster than I can read them"
 DELIVERY_TIMEOUT_MS = 90_000
 
 
-@pytest.fixture(scope="module")
-def limited_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    limit = {"COMPANION_RATE_LIMIT": "1/4", "COMPANION_RATE_LIMIT_BURST": "2"}
-    with running_stack(tmp_path_factory.mktemp("limited-stack"), limit) as running:
-        yield running
-
-
 def test_typing_faster_than_the_limit_shows_a_note_and_every_message_arrives(
-    limited_stack: Stack, desktop: tuple[Page, PageWatch]
+    stack: Stack, desktop: tuple[Page, PageWatch]
 ) -> None:
     page, _ = desktop
     widget = Widget(page)
-    page.goto(limited_stack.web_url + "/")
+    page.goto(stack.web_url + "/")
     widget.open()
     widget.say("hi", "Quick check-in")
     marker = uuid.uuid4().hex[:6]
-    messages = [f"what is urge surfing {marker} {index}" for index in range(5)]
+    # More than the burst the patient has left after the two messages above: the last few
+    # wait for the sustained rate.
+    messages = [
+        f"what is urge surfing, number {index} of {marker}"
+        for index in range(settings.rate_limit_burst() + 4)
+    ]
 
     for message in messages:
         widget.send(message)
@@ -60,7 +58,7 @@ def test_typing_faster_than_the_limit_shows_a_note_and_every_message_arrives(
     expect(widget.log.locator(".pending")).to_have_count(0, timeout=DELIVERY_TIMEOUT_MS)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        stored = [said for said in limited_stack.user_texts() if said and marker in said]
+        stored = [said for said in stack.user_texts() if said and marker in said]
         if len(stored) == len(messages):
             break
         time.sleep(0.5)
@@ -74,7 +72,7 @@ def injected_download(url: str, label: str) -> str:
 
 
 def test_download_offers_become_links_only_to_the_web_apps_own_data(
-    limited_stack: Stack, desktop: tuple[Page, PageWatch]
+    stack: Stack, desktop: tuple[Page, PageWatch]
 ) -> None:
     page, watch = desktop
     routes: list[WebSocketRoute] = []
@@ -85,7 +83,7 @@ def test_download_offers_become_links_only_to_the_web_apps_own_data(
 
     page.route_web_socket(re.compile(r"/socket\.io/"), through)
     widget = Widget(page)
-    page.goto(limited_stack.web_url + "/")
+    page.goto(stack.web_url + "/")
     widget.open()
     widget.say("hi", "Quick check-in")
     deadline = time.monotonic() + 30
@@ -93,7 +91,7 @@ def test_download_offers_become_links_only_to_the_web_apps_own_data(
         page.wait_for_timeout(200)
     assert routes, "the widget never upgraded to a websocket"
 
-    web = limited_stack.web_url
+    web = stack.web_url
     other_host = web.replace("localhost", "127.0.0.1")
     offers = {
         "own data": (f"{web}/api/my-data/tok-123", True),
