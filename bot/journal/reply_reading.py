@@ -798,6 +798,36 @@ def asks_for_more(text: str) -> bool:
     )
 
 
+def asks_for_more_after_an_answer(text: str, *, form_paused: bool) -> bool:
+    """Whether a short message said right after an answer about the treatment asks for more
+    of it: :func:`asks_for_more`, the requests only that moment gives a meaning ("why is
+    that?", "like what", ``more_after_an_answer``), and "go on" while no form is paused
+    (``go_on_after_an_answer``; with one paused it means the form). Never with a no in it
+    ("no more thanks", ``no_more_words``)."""
+    words = _words_of(text)
+    if not 0 < len(words) <= MAX_CLARIFY_WORDS or _requests("no_more_words").search(
+        " ".join(words)
+    ):
+        return False
+    joined = " ".join(words)
+    return bool(
+        _requests("more_requests").search(joined)
+        or _requests("more_after_an_answer").search(joined)
+        or (not form_paused and _requests("go_on_after_an_answer").search(joined))
+    )
+
+
+def says_wrong_answer_after_an_answer(text: str) -> bool:
+    """Whether a short message said right after an answer about the treatment says it missed
+    the question: :func:`says_wrong_answer`, or ``wrong_after_an_answer`` ("not my question",
+    "i asked about …")."""
+    words = _words_of(text)
+    return says_wrong_answer(text) or (
+        0 < len(words) <= MAX_CLARIFY_WORDS
+        and bool(_requests("wrong_after_an_answer").search(" ".join(words)))
+    )
+
+
 @cache
 def _wrong_answer_shape() -> re.Pattern[str]:
     """ "you ignored my question", "u didnt really answer", "that doesnt answer anything"."""

@@ -68,7 +68,11 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.content import FOLDER, load_mapping
-from bot.journal.reply_reading import asks_for_more, plain, says_wrong_answer
+from bot.journal.reply_reading import (
+    asks_for_more_after_an_answer,
+    plain,
+    says_wrong_answer_after_an_answer,
+)
 from bot.safety.assessment import assess
 from bot.safety.detector import default_matcher, mentions_risk_words
 from bot.safety.risk_checks import SAFETY_NO, SAFETY_UNSURE, SAFETY_YES, parse_safety_answer
@@ -478,8 +482,9 @@ def follow_up_sequence(tracker: DialogueStateTracker, known: set[str]) -> list[s
     """The answer to "tell me more" or "that's not what I asked" said in any words right after
     an answer about the treatment outside a form; None for anything else.
 
-    Read from the words (:func:`bot.journal.reply_reading.says_wrong_answer`,
-    :func:`~bot.journal.reply_reading.asks_for_more`) because the classifier files them under
+    Read from the words (:func:`bot.journal.reply_reading.says_wrong_answer_after_an_answer`,
+    :func:`~bot.journal.reply_reading.asks_for_more_after_an_answer`: "why is that?", "like
+    what", and "go on" unless a form is paused) because the classifier files them under
     whatever is nearest ("go on" as continue_form, "no i meant something else" as skip). A
     button (``/more_detail``) and a new question keep their own rules, and a message with any
     risk signal is never a follow-up.
@@ -497,9 +502,11 @@ def follow_up_sequence(tracker: DialogueStateTracker, known: set[str]) -> list[s
         or turn.detection.get("level") not in (None, "none")
     ):
         return None
-    if says_wrong_answer(text):
+    if says_wrong_answer_after_an_answer(text):
         action = OTHER_ANSWER_ACTION
-    elif asks_for_more(text):
+    elif asks_for_more_after_an_answer(
+        text, form_paused=tracker.get_slot("paused_form") is not None
+    ):
         action = MORE_DETAIL_ACTION
     else:
         return None

@@ -8,6 +8,7 @@ from bot.journal.reply_reading import (
     Reading,
     asks_for_a_person,
     asks_for_more,
+    asks_for_more_after_an_answer,
     asks_what_it_means,
     is_command_shaped,
     is_unsure,
@@ -16,6 +17,7 @@ from bot.journal.reply_reading import (
     reports_use,
     says_resisted,
     says_wrong_answer,
+    says_wrong_answer_after_an_answer,
     tells_craving,
 )
 
@@ -453,3 +455,40 @@ def test_no_slip_of_the_persons_own(text):
 )
 def test_a_use_resisted(text, resisted):
     assert says_resisted(text) is resisted
+
+
+@pytest.mark.parametrize(
+    "text", ["why is that?", "like what", "what else", "how so", "wdym", "can you explain"]
+)
+def test_right_after_an_answer_more_requests_of_that_moment_ask_for_more(text: str) -> None:
+    assert asks_for_more_after_an_answer(text, form_paused=False)
+    assert asks_for_more_after_an_answer(text, form_paused=True)
+
+
+@pytest.mark.parametrize("text", ["go on", "keep going", "continue", "ok and?"])
+def test_go_on_asks_for_more_only_while_no_form_waits(text: str) -> None:
+    assert asks_for_more_after_an_answer(text, form_paused=False)
+    assert not asks_for_more_after_an_answer(text, form_paused=True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["no more thanks", "i dont need anything else", "cant explain it really", "ok", "that helps"],
+)
+def test_a_no_or_a_plain_reply_after_an_answer_asks_for_nothing(text: str) -> None:
+    assert not asks_for_more_after_an_answer(text, form_paused=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "wrong"),
+    [
+        ("not my question", True),
+        ("i asked about bladder damage", True),
+        ("no i mean the long term", True),
+        ("thats not what i asked", True),
+        ("ok that makes sense", False),
+        ("why is that?", False),
+    ],
+)
+def test_right_after_an_answer_saying_it_missed(text: str, wrong: bool) -> None:
+    assert says_wrong_answer_after_an_answer(text) is wrong

@@ -499,6 +499,30 @@ def test_not_what_i_asked_in_any_intent_gets_the_next_best_topic(intent: str):
         ]
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [("why is that?", "nlu_fallback"), ("go on", "continue_form"), ("like what", "share_feeling")],
+)
+def test_follow_ups_only_that_moment_gives_a_meaning_get_the_longer_answer(text, intent):
+    assert run([*answered(), says(text, intent)]) == ["action_more_detail", ACTION_LISTEN_NAME]
+
+
+def test_go_on_after_an_answer_with_a_form_paused_is_left_to_the_form():
+    paused = [SlotSet("paused_form", "checkin_form"), *answered()]
+    assert run([*paused, says("go on", "continue_form")]) == []
+    assert run([*paused, says("why is that?", "nlu_fallback")]) == [
+        "action_more_detail",
+        ACTION_LISTEN_NAME,
+    ]
+
+
+def test_not_my_question_after_an_answer_gets_the_next_best_topic():
+    assert run([*answered(), says("not my question", "deny")]) == [
+        "action_not_what_i_asked",
+        ACTION_LISTEN_NAME,
+    ]
+
+
 def test_follow_ups_are_read_only_right_after_an_answer_outside_a_form():
     assert run([says("tell me more", "continue_form")]) == []
     later = [*answered(), says("hi", "greet"), act("utter_greet"), act(ACTION_LISTEN_NAME)]
