@@ -79,7 +79,8 @@ def plain(text: str) -> str:
 
 
 def _words_of(text: str) -> list[str]:
-    return [word for word in plain(text).split() if word != "?"]
+    """The words of a reply: no "?" and no dashes or other marks standing alone."""
+    return [word for word in plain(text).split() if any(c.isalnum() for c in word)]
 
 
 def _phrases(items: Iterable[str]) -> re.Pattern[str]:
@@ -328,7 +329,8 @@ def looks_like_question(text: str, *, loosely: bool = False) -> bool:
         return False
     if "?" in text or "\uff1f" in text:
         return True
-    core = _strip_fillers(words)
+    # After its lead-in: "sorry random but can i drive the day after", "quick q, is it ok …".
+    core = _strip_fillers(_without_interrupters(words))
     if core and core[0] in _ask_back_words()[1] and _question_shape(core) is None:
         return False  # "how much i missed my dad", "why i drink": an answer's shape
     if loosely and core and core[0] in _question_words():

@@ -492,3 +492,25 @@ def test_a_no_or_a_plain_reply_after_an_answer_asks_for_nothing(text: str) -> No
 )
 def test_right_after_an_answer_saying_it_missed(text: str, wrong: bool) -> None:
     assert says_wrong_answer_after_an_answer(text) is wrong
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "quick q - is it ok to drink coffee after a session",
+        "sorry random but can i drive the day after",
+        "before i answer, how long do the effects last",
+        "how come i feel so tired after",
+    ],
+)
+def test_a_question_after_a_lead_in_is_a_question_when_the_classifier_agrees(text: str) -> None:
+    assert read_form_reply(text, "psychoeducation") is Reading.QUESTION
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["first i went to the kitchen and cried", "how much i missed my dad", "ok so i felt calm"],
+)
+def test_answers_after_a_lead_in_stay_answers(text: str) -> None:
+    assert read_form_reply(text, "psychoeducation") is Reading.ANSWER
+    assert read_form_reply(text, "share_reflection") is Reading.ANSWER
