@@ -765,8 +765,20 @@ _TO_REACH = re.compile(
 )
 
 
+@cache
+def _appointment_request() -> re.Pattern[str]:
+    """ "can i book an appointment", "i want to move my session", "how do i cancel my appt":
+    a lead that asks, a verb of booking and an appointment, a few words apart at most."""
+    lead, verb = _alternatives("appointment_leads"), _alternatives("appointment_verbs")
+    thing = _alternatives("appointment_things")
+    return re.compile(
+        rf"(?<![\w-]){lead}\s+(?:\w+\s+){{0,2}}?{verb}\s+(?:\w+\s+){{0,3}}?{thing}(?![\w-])"
+    )
+
+
 def asks_for_a_person(text: str) -> bool:
-    """Whether the message asks to reach a person: the therapist, the clinic, "a real person".
+    """Whether the message asks to reach a person: the therapist, the clinic, "a real person",
+    or an appointment booked, moved or cancelled (which only the clinic can do).
 
     Read clause by clause: a clause asking what the assistant is ("are you a real person?")
     is no request, and neither is a clause that tells of having no one ("i wish i had someone
@@ -774,7 +786,7 @@ def asks_for_a_person(text: str) -> bool:
     feel low"): those are feelings and answers, which the conversation must keep.
     """
     anywhere, short = _person_shapes()
-    shapes = (_requests("person_requests"), *anywhere)
+    shapes = (_requests("person_requests"), _appointment_request(), *anywhere)
     if len(_words_of(text)) <= MAX_BARE_REQUEST_WORDS:
         shapes += short
     for part in re.split(r"[.!?;,\n]+|\s+(?:but|though|tho)\s+", text):

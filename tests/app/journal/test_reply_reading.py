@@ -514,3 +514,31 @@ def test_a_question_after_a_lead_in_is_a_question_when_the_classifier_agrees(tex
 def test_answers_after_a_lead_in_stay_answers(text: str) -> None:
     assert read_form_reply(text, "psychoeducation") is Reading.ANSWER
     assert read_form_reply(text, "share_reflection") is Reading.ANSWER
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i want to book an appointment",
+        "how do i cancel my appt",
+        "pls move my session to friday",
+        "can i get an earlier appointment",
+        "can a person call me",
+        "can you get my doctor",
+    ],
+)
+def test_appointments_and_callbacks_are_requests_for_the_care_team(text: str) -> None:
+    assert asks_for_a_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i had to cancel my session because of work",
+        "i was scared to book an appointment for years but i did it",
+        "my session got moved to friday",
+        "i need to get through the session",
+    ],
+)
+def test_appointments_told_about_are_no_requests(text: str) -> None:
+    assert not asks_for_a_person(text)
