@@ -702,7 +702,6 @@ for _file in sorted(WORDINGS_DIR.glob("*.yml")):
     NOT_CRISIS += list(_wordings.get("not_crisis") or [])
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(("text", "category"), CRISIS, ids=[text[:60] for text, _ in CRISIS])
 def test_crisis_phrasings_trigger(crisis_matcher: CrisisMatcher, text: str, category: str) -> None:
     match = crisis_matcher.detect(text)
@@ -981,7 +980,6 @@ def test_lexicon_directory_rejects_stray_files_and_clashing_word_sets(tmp_path: 
         load_lexicon(lexicon)
 
 
-@pytest.mark.slow
 def test_every_lexicon_entry_is_exercised(crisis_matcher: CrisisMatcher) -> None:
     """Each crisis entry fires on at least one phrasing above, so none is dead weight."""
     fired = {match.pattern_id for text, _ in CRISIS for match in crisis_matcher.detect_all(text)}
@@ -1034,7 +1032,6 @@ def test_supersedes_must_name_known_entries(tmp_path: Path) -> None:
         CrisisMatcher(lexicon, nlp=build_pipeline())
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     "text",
     [
