@@ -53,15 +53,18 @@ Otherwise the policy abstains (all zeros) and the other policies decide.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.core.constants import ACTION_LISTEN_NAME, RULE_SNIPPET_ACTION_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
@@ -109,6 +112,12 @@ RISK_FLAG_ACTION = "action_record_risk_flag"
 DEACTIVATE_LOOP_ACTION = "action_deactivate_loop"
 YES_INTENTS = frozenset({"affirm", "unsure"})
 NO_INTENTS = frozenset({"deny"})
+#: Intent -> the actions it starts (learnt from the rules: :func:`flows_of_intents`).
+Flows = dict[str, list[str]]
+#: Where the policy keeps its flows in the model.
+FLOWS_FILE = "flows.json"
+#: Intents never carried on after the safety question: they answer it, or are the risk itself.
+_NOT_CARRIED_ON = frozenset({CRISIS_INTENT, *YES_INTENTS, *NO_INTENTS})
 #: Requests of their own: after the direct question they are answered as usual unless their
 #: words say yes or not sure ("yes. can i talk to someone?" is urgent). Every other intent
 #: (feelings, "ok", a number, the fallback …) is read as an answer to the question.
@@ -280,11 +289,46 @@ def _elevated(tracker: DialogueStateTracker, now: float) -> bool:
     )
 
 
-def crisis_sequence(tracker: DialogueStateTracker, known: set[str]) -> list[str] | None:
+def flows_of_intents(trackers: list[TrackerWithCachedStates]) -> Flows:
+    """What each intent starts, from the rules that need nothing but the intent: the actions
+    of "- intent: report_craving / - action: utter_craving_ack / - action: trigger_form", up
+    to listening or the form. Rules with conditions (a slot, an active form) or that start a
+    conversation are left out, and so are the intents of yes, no and crisis, which mean
+    something else after the safety question."""
+    flows: Flows = {}
+    for tracker in trackers:
+        if not tracker.is_rule_tracker:
+            continue
+        events = [
+            event
+            for event in tracker.events
+            if not (
+                isinstance(event, ActionExecuted)
+                and event.action_name in (RULE_SNIPPET_ACTION_NAME, ACTION_LISTEN_NAME)
+            )
+        ]
+        if not events or not isinstance(events[0], UserUttered):
+            continue  # a condition (slot, form) or a conversation start comes first
+        intent = events[0].intent_name
+        actions: list[str] = []
+        for event in events[1:]:
+            if isinstance(event, UserUttered):
+                break
+            if isinstance(event, ActionExecuted) and event.action_name:
+                actions.append(event.action_name)
+        if intent and actions and intent not in _NOT_CARRIED_ON and intent not in flows:
+            flows[intent] = actions
+    return flows
+
+
+def crisis_sequence(
+    tracker: DialogueStateTracker, known: set[str], flows: Flows | None = None
+) -> list[str] | None:
     """The actions this turn must run, in order, or None when this policy has no say.
 
     ``known`` are the domain's action names: a reply kind without its response falls back to
-    the suicide reply, which lists every line.
+    the suicide reply, which lists every line. ``flows``: what each intent starts
+    (:func:`flows_of_intents`), for carrying on after a "no" to the safety question.
     """
     turns = _turns(tracker)
     if not turns:
@@ -329,7 +373,7 @@ def crisis_sequence(tracker: DialogueStateTracker, known: set[str]) -> list[str]
         # A classifier's guess on the answer to the question: its words decide, below.
 
     if asked and previous is not None:
-        return _answer_to_safety_question(turn, before, known, urgent)
+        return _answer_to_safety_question(turn, before, known, urgent, flows or {})
 
     if previous is not None and STILL_HERE in previous.actions:
         if turn.intent == "affirm":
@@ -405,8 +449,14 @@ def _answer_to_safety_question(
     before: list[_Turn],
     known: set[str],
     urgent: Callable[[str | None], list[str]],
+    flows: Flows,
 ) -> list[str] | None:
-    """The sequence for the message that answers the direct safety question (or its re-ask)."""
+    """The sequence for the message that answers the direct safety question (or its re-ask).
+
+    After a no (or a second unclear answer) the person carries on with what they were doing:
+    the form the question paused, or, when the question came on a message of their own that a
+    classifier's guess alone made ask ("i'm craving hard tonight", read as maybe a crisis), the
+    flow that message starts, as if it had been answered straight away."""
     risk = turn.detector_risk()
     if risk:
         level = risk.get("level")
@@ -418,11 +468,27 @@ def _answer_to_safety_question(
         return None
     paused = _paused_by_question(before)
     resume = [paused] if paused is not None and paused in known else []
+    if not resume:
+        resume = _flow_of_the_asked_message(before, flows, known)
     if answer == SAFETY_NO:
         return [SAFETY_THANKS, *resume]
     if ASK_AGAIN_RESPONSE not in before[-1].actions and ASK_AGAIN_RESPONSE in known:
         return [ASK_AGAIN_RESPONSE]
     return [CARRY_ON_RESPONSE, *resume]
+
+
+def _flow_of_the_asked_message(before: list[_Turn], flows: Flows, known: set[str]) -> list[str]:
+    """What the message the safety question interrupted starts (its intent's flow), when only
+    the classifier's guess made that message ask and no form was active; else nothing."""
+    for earlier in reversed(before):
+        if ASK_RESPONSE in earlier.actions:
+            if earlier.active_loop or earlier.detection.get("source") != "classifier":
+                return []
+            flow = flows.get(earlier.intent or "", [])
+            return list(flow) if flow and set(flow) <= known else []
+        if ASK_AGAIN_RESPONSE not in earlier.actions:
+            return []
+    return []
 
 
 def _paused_by_question(before: list[_Turn]) -> str | None:
@@ -513,10 +579,12 @@ def follow_up_sequence(tracker: DialogueStateTracker, known: set[str]) -> list[s
     return [action] if action in known else None
 
 
-def next_crisis_action(tracker: DialogueStateTracker, known: set[str]) -> str | None:
+def next_crisis_action(
+    tracker: DialogueStateTracker, known: set[str], flows: Flows | None = None
+) -> str | None:
     """The next action of this turn's sequence; None when the sequence is done (the last
     step is listening, or a resumed form taking over) or this is not such a turn."""
-    sequence = crisis_sequence(tracker, known)
+    sequence = crisis_sequence(tracker, known, flows)
     if sequence is None:
         sequence = follow_up_sequence(tracker, known)
     if sequence is None:
@@ -547,14 +615,52 @@ class CrisisPolicy(Policy):
         """Priority 7 outranks the RulePolicy (6), including its form 'happy path'."""
         return {"priority": 7}
 
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        flows: Flows | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(config, model_storage, resource, execution_context, **kwargs)
+        self._flows: Flows = dict(flows or {})
+
     def train(
         self,
         training_trackers: list[TrackerWithCachedStates],
         domain: Domain,
         **kwargs: Any,
     ) -> Resource:
-        """Nothing to learn: the sequences are fixed."""
+        """The sequences are fixed; what is learnt is what each intent starts (from the
+        rules), so that a "no" to the safety question can carry on with it."""
+        self._flows = flows_of_intents(training_trackers)
+        self.persist()
         return self._resource
+
+    def persist(self) -> None:
+        with self._model_storage.write_to(self._resource) as path:
+            (path / FLOWS_FILE).write_text(json.dumps(self._flows, sort_keys=True))
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> CrisisPolicy:
+        """The policy with the flows it learnt; without them (a model trained before they
+        were learnt) it works as before and only resumes paused forms."""
+        flows: Flows = {}
+        try:
+            with model_storage.read_from(resource) as path:
+                flows = json.loads((path / FLOWS_FILE).read_text())
+        except (ValueError, OSError):
+            pass
+        return cls(config, model_storage, resource, execution_context, flows=flows)
 
     def predict_action_probabilities(
         self,
@@ -565,7 +671,7 @@ class CrisisPolicy(Policy):
     ) -> PolicyPrediction:
         """Full confidence for the next step; zeros when this policy has no say."""
         probabilities = self._default_predictions(domain)
-        action = next_crisis_action(tracker, set(domain.action_names_or_texts))
+        action = next_crisis_action(tracker, set(domain.action_names_or_texts), self._flows)
         if action is None:
             return self._prediction(probabilities)
         probabilities[domain.index_for_action(action)] = 1.0

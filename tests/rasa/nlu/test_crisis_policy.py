@@ -38,6 +38,8 @@ KNOWN = {
     "action_answer_question",
     "action_more_detail",
     "action_not_what_i_asked",
+    "utter_craving_ack",
+    "trigger_form",
 }
 
 
@@ -66,12 +68,13 @@ def act(name: str, at: float | None = None) -> ActionExecuted:
     return ActionExecuted(name, timestamp=at)
 
 
-def run(events: list[Event]) -> list[str]:
+def run(events: list[Event], flows: dict[str, list[str]] | None = None) -> list[str]:
     """Every action the policy predicts for the last user message, until it abstains or listens."""
     events = list(events)
     predicted: list[str] = []
     for _ in range(8):
-        action = next_crisis_action(DialogueStateTracker.from_events("p", events), KNOWN)
+        tracker = DialogueStateTracker.from_events("p", events)
+        action = next_crisis_action(tracker, KNOWN, flows)
         if action is None:
             return predicted
         predicted.append(action)
@@ -80,8 +83,8 @@ def run(events: list[Event]) -> list[str]:
         events.append(act(action))
         if action == "action_deactivate_loop":
             events.append(ActiveLoop(None))
-        elif action == "integration_form":
-            events.append(ActiveLoop("integration_form"))
+        elif action.endswith("_form"):
+            events.append(ActiveLoop(action))
     raise AssertionError(f"no end: {predicted}")
 
 
@@ -336,6 +339,69 @@ def test_a_typed_no_outside_a_form_is_thanked():
         "utter_safety_thanks",
         ACTION_LISTEN_NAME,
     ]
+
+
+FLOWS = {"report_craving": ["utter_craving_ack", "trigger_form"]}
+
+
+def asked_on(intent: str, source: str) -> list[Event]:
+    """The safety question asked on a message of ``intent`` outside a form."""
+    return [
+        user(intent, "ask", "suicide", source=source),
+        act("utter_ask_safety"),
+        act(ACTION_LISTEN_NAME),
+    ]
+
+
+def test_a_no_carries_on_with_what_a_guessed_message_starts():
+    """The classifier's guess alone asked about "i'm craving so hard tonight": after a no, the
+    craving is taken up as if there had been no question."""
+    assert run([*asked_on("report_craving", "classifier"), says("no", "deny")], FLOWS) == [
+        "utter_safety_thanks",
+        "utter_craving_ack",
+        "trigger_form",
+    ]
+
+
+def test_after_two_unclear_answers_the_guessed_message_is_taken_up_too():
+    again = [says("hmm", "nlu_fallback"), act("utter_ask_safety_again"), act(ACTION_LISTEN_NAME)]
+    conversation = [*asked_on("report_craving", "classifier"), *again, says("eh", "nlu_fallback")]
+    assert run(conversation, FLOWS) == [
+        "utter_safety_carry_on",
+        "utter_craving_ack",
+        "trigger_form",
+    ]
+
+
+def test_a_no_after_the_detectors_own_ask_starts_nothing_else():
+    """Risk the lexicon itself found ("i feel hopeless") is what the message was about."""
+    assert run([*asked_on("report_craving", "detector"), says("no", "deny")], FLOWS) == [
+        "utter_safety_thanks",
+        ACTION_LISTEN_NAME,
+    ]
+
+
+def test_the_flows_are_what_the_rules_start_from_the_intent_alone():
+    from rasa.shared.core.generator import TrainingDataGenerator
+    from rasa.shared.importers.importer import TrainingDataImporter
+
+    from bot.nlu.crisis_policy import flows_of_intents
+    from bot.settings import PROJECT_ROOT
+
+    importer = TrainingDataImporter.load_from_config(
+        str(PROJECT_ROOT / "config.yml"),
+        str(PROJECT_ROOT / "domain.yml"),
+        [str(PROJECT_ROOT / "data")],
+    )
+    trackers = TrainingDataGenerator(
+        importer.get_stories(), importer.get_domain(), augmentation_factor=0
+    ).generate()
+
+    flows = flows_of_intents(trackers)
+
+    assert flows["report_craving"] == ["utter_craving_ack", "trigger_form"]
+    assert flows["start_checkin"] == ["checkin_form"]
+    assert not {"crisis", "affirm", "deny", "unsure"} & set(flows)
 
 
 @pytest.mark.parametrize(
