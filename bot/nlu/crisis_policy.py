@@ -17,7 +17,9 @@ nothing but the tracker and the domain (the ``crisis_detection`` of each message
   active) -> ``utter_ask_safety`` -> listen.
   The next message answers it: yes or not sure -> ``utter_crisis_suicide`` and the flag; no ->
   ``utter_safety_thanks`` and the paused form again, its answers untouched (its slots were
-  never cleared, and the form asks for the first one still empty).
+  never cleared, and the form asks for the first one still empty); with no form paused, what
+  the asked message starts when only the classifier's guess made it ask ("i'm craving" ->
+  the craving flow; learnt from the rules at training, :func:`flows_of_intents`).
 - the first ordinary message after an urgent reply: ``utter_still_here`` ("Are you safe right
   now? I'm still here.") once, instead of a menu or a fallback. "Yes" to it ->
   ``utter_glad_safe``; "no" -> the urgent reply again.
