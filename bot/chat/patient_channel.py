@@ -620,12 +620,13 @@ class PatientSocketIOInput(SocketIOInput):
                         raise patient_tokens.AccessDenied("expired") from None
             except patient_tokens.AccessDenied as denied:
                 logger.info("socket.io message refused: %s", denied.reason)
-                await sio.emit(
-                    ACCESS_DENIED_EVENT,
-                    {"reason": denied.reason, "message": denied.message},
-                    room=sid,
-                    namespace=namespace,
-                )
+                refusal = {"reason": denied.reason, "message": denied.message}
+                client_id = _client_id(data)
+                if client_id is not None:
+                    # Which message it was: a late reply to an earlier one may have come in
+                    # between, and the widget keeps this one as not sent.
+                    refusal["id"] = client_id
+                await sio.emit(ACCESS_DENIED_EVENT, refusal, room=sid, namespace=namespace)
                 await sio.disconnect(sid, namespace=namespace)
                 return
             message = UserMessage(

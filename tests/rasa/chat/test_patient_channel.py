@@ -523,7 +523,7 @@ def test_socket_revoking_a_link_ends_an_open_conversation(
             await client.sio.emit("user_uttered", {"message": "before"})
             assert await client.next_event() == ("bot_uttered", {"text": "echo: before"})
             assert await asyncio.to_thread(run_app_code, REVOKE, patient.link_id) == 1
-            await client.sio.emit("user_uttered", {"message": "after"})
+            await client.sio.emit("user_uttered", {"message": "after", "id": "m-after"})
             denied = await client.next_event()
             await asyncio.wait_for(client.disconnected.wait(), 10)
             return denied
@@ -532,9 +532,10 @@ def test_socket_revoking_a_link_ends_an_open_conversation(
 
     denied = asyncio.run(scenario())
 
+    # The refused message is named, so that the widget keeps it as not sent.
     assert denied == (
         ACCESS_DENIED_EVENT,
-        {"reason": "revoked", "message": patient_tokens.MESSAGES["revoked"]},
+        {"reason": "revoked", "message": patient_tokens.MESSAGES["revoked"], "id": "m-after"},
     )
     assert agent.received() == [(patient.sender_id, "before", {"clinic": "north"}, "socketio")]
     assert asyncio.run(refusal_for(server, patient.token, NORTH)) == refusal_data("revoked")

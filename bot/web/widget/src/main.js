@@ -974,7 +974,7 @@ class Widget {
     // The token stopped working mid-conversation (revoked, expired); the server disconnects.
     socket.on("access_denied", (data) => {
       if (!current()) return;
-      this.requeueUnanswered();
+      this.requeueUnanswered(data && typeof data.id === "string" ? data.id : null);
       if (data && typeof data === "object" && typeof data.message === "string") {
         this.refused(socket, data);
       }
@@ -1024,7 +1024,14 @@ class Widget {
   }
 
   /** Messages the server refused to take go back to the front of the outbox. */
-  requeueUnanswered() {
+  /**
+   * Put the messages still waiting for a reply back in the outbox, marked not sent, and the
+   * refused message ``refusedId`` with them even when a late reply to an earlier message has
+   * since counted it as answered.
+   */
+  requeueUnanswered(refusedId = null) {
+    const refused = refusedId === null ? null : this.sent.find((e) => e.id === refusedId);
+    if (refused && !this.unanswered.includes(refused)) this.unanswered.push(refused);
     if (!this.unanswered.length) return;
     this.state.data.outbox.unshift(...this.unanswered);
     for (const { id } of this.unanswered) this.markPending(id);
