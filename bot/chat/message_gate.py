@@ -242,10 +242,13 @@ class MessageGate:
         ``address`` is the client's network address, for the limit of everything sent from
         it (None: not known, only the sender's limit applies).
         """
+        own = self.limiter.take(sender_id) if self.limiter is not None else None
+        # A message its sender's own limit refuses takes nothing from the address's tokens,
+        # which the other conversations from that address share.
         decision = combined(
-            self.limiter.take(sender_id) if self.limiter is not None else None,
+            own,
             self.address_limiter.take(address)
-            if self.address_limiter is not None and address
+            if self.address_limiter is not None and address and (own is None or own.allowed)
             else None,
         )
         if not isinstance(raw, str) or not raw.strip():
@@ -272,6 +275,9 @@ class MessageGate:
                 logger.info(
                     "messages refused: rate limit reached (retry after %d s)", decision.retry_after
                 )
+            if self.limiter is not None and own is not None and own.allowed:
+                # The address's limit refused it: hold the sender as their own limit would.
+                self.limiter.hold(sender_id, decision.retry_after)
             return self._refused(RATE_LIMITED, decision.retry_after)
         return Admitted(text)
 

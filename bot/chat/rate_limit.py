@@ -14,6 +14,13 @@ a fixed window: clicking a few quick replies in a row, or the widget sending its
 reconnect, fits in the burst, and the wait after a flood is the time to one token, not the
 rest of a window.
 
+A refused sender is held until the time it was told (``retry_after``): a token that refills
+before then is kept for the message sent again, not given to a newer one. Otherwise a message
+typed after a refused one could get in first, and the patient's words would be read out of
+order once the refused one is sent again. (The per-address limiter holds nobody: its tokens
+are shared by many conversations and order matters only within one; the message gate holds
+the sender instead, :meth:`RateLimiter.hold`.)
+
 Memory stays bounded: a bucket that has refilled completely says nothing a new bucket would
 not, so idle senders are dropped as they reach the front of the least-recently-used order,
 and at most ``max_senders`` buckets are kept whatever happens (the oldest goes first).
@@ -60,6 +67,8 @@ class _Bucket:
     tokens: float
     updated: float
     refusing: bool = False
+    #: Refused until then (the clock's time), whatever tokens refill sooner.
+    held_until: float = 0.0
 
 
 class RateLimiter:
@@ -73,6 +82,7 @@ class RateLimiter:
         *,
         max_senders: int = MAX_SENDERS,
         clock: Callable[[], float] = time.monotonic,
+        hold_refused: bool = True,
     ) -> None:
         if count < 1 or seconds <= 0 or burst < 1 or max_senders < 1:
             raise ValueError("a rate limit needs count >= 1, seconds > 0, burst >= 1")
@@ -80,6 +90,7 @@ class RateLimiter:
         self.burst = burst
         self.max_senders = max_senders
         self._clock = clock
+        self.hold_refused = hold_refused
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -100,14 +111,27 @@ class RateLimiter:
             self._buckets[sender_id] = bucket
             while len(self._buckets) > self.max_senders:
                 self._buckets.popitem(last=False)
-            if bucket.tokens >= 1:
+            if bucket.tokens >= 1 and now >= bucket.held_until:
                 bucket.tokens -= 1
                 bucket.refusing = False
                 return Decision(allowed=True)
             first = not bucket.refusing
             bucket.refusing = True
-            wait = math.ceil((1 - bucket.tokens) / self.rate)
-            return Decision(allowed=False, retry_after=max(1, wait), first_refusal=first)
+            if now >= bucket.held_until:
+                wait = max(1, math.ceil((1 - bucket.tokens) / self.rate))
+                if self.hold_refused:
+                    bucket.held_until = now + wait
+            else:
+                wait = max(1, math.ceil(bucket.held_until - now))
+            return Decision(allowed=False, retry_after=wait, first_refusal=first)
+
+    def hold(self, sender_id: str, seconds: float) -> None:
+        """Refuse ``sender_id`` for ``seconds`` from now (another limit refused them for that
+        long), so none of their later messages gets in before the refused one is sent again."""
+        with self._lock:
+            bucket = self._buckets.get(sender_id)
+            if bucket is not None:
+                bucket.held_until = max(bucket.held_until, self._clock() + seconds)
 
     def _refilled(self, bucket: _Bucket, now: float) -> float:
         return min(float(self.burst), bucket.tokens + (now - bucket.updated) * self.rate)
@@ -116,7 +140,7 @@ class RateLimiter:
         """Drop the least recently used buckets that have refilled completely."""
         while self._buckets:
             sender_id, bucket = next(iter(self._buckets.items()))
-            if self._refilled(bucket, now) < self.burst:
+            if self._refilled(bucket, now) < self.burst or now < bucket.held_until:
                 return
             del self._buckets[sender_id]
 
@@ -149,7 +173,7 @@ def ip_from_settings() -> RateLimiter | None:
 
 @functools.lru_cache(maxsize=8)
 def _shared_by_address(count: int, seconds: float, burst: int) -> RateLimiter:
-    return RateLimiter(count, seconds, burst)
+    return RateLimiter(count, seconds, burst, hold_refused=False)
 
 
 def combined(*decisions: Decision | None) -> Decision | None:

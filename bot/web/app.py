@@ -89,8 +89,12 @@ class SessionLimits:
     def __init__(self) -> None:
         per_ip = settings.anonymous_sessions_per_ip()
         total = settings.anonymous_sessions_total()
-        self.per_ip = RateLimiter(per_ip[0], per_ip[1], per_ip[0]) if per_ip else None
-        self.total = RateLimiter(total[0], total[1], total[0]) if total else None
+        self.per_ip = (
+            RateLimiter(per_ip[0], per_ip[1], per_ip[0], hold_refused=False) if per_ip else None
+        )
+        self.total = (
+            RateLimiter(total[0], total[1], total[0], hold_refused=False) if total else None
+        )
 
     def wait(self, address: str) -> int:
         """Seconds to wait before a session may start from ``address``; 0 takes one now.

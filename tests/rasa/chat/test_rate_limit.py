@@ -92,6 +92,23 @@ def test_retry_after_is_the_wait_for_one_token_rounded_up() -> None:
     assert limiter.take("a").allowed
 
 
+def test_a_refused_sender_waits_the_time_it_was_told_so_no_later_message_overtakes() -> None:
+    clock = Clock()
+    limiter = RateLimiter(30, 60, burst=2, clock=clock)  # one token every two seconds
+    assert [limiter.take("a").allowed for _ in range(2)] == [True, True]
+
+    clock.now += 1.5  # three quarters of a token
+    refused = limiter.take("a")
+    clock.now += 0.6  # a whole token now, but before the time the refused message was told
+    newer = limiter.take("a")
+    clock.now += 0.4  # the time it was told: the message sent again gets the token
+    resent = limiter.take("a")
+
+    assert (refused.allowed, refused.retry_after) == (False, 1)
+    assert (newer.allowed, newer.retry_after, newer.first_refusal) == (False, 1, False)
+    assert resent.allowed
+
+
 def test_senders_have_their_own_buckets() -> None:
     limiter = RateLimiter(1, 60, burst=2, clock=Clock())
 
@@ -393,6 +410,37 @@ def test_a_refused_message_the_detector_misses_gets_the_assistants_second_opinio
     # The budget: SECOND_OPINIONS_PER_MINUTE opinions, then refusals without asking.
     assert len(asked) == message_gate.SECOND_OPINIONS_PER_MINUTE
     assert isinstance(results[-1], Refused)
+
+
+def test_a_sender_refused_by_their_addresss_limit_is_held_too_and_others_are_not() -> None:
+    clock = Clock()
+    own = RateLimiter(30, 60, burst=20, clock=clock)
+    by_address = rate_limit.RateLimiter(30, 60, burst=2, clock=clock, hold_refused=False)
+    gate = MessageGate(own, address_limiter=by_address)
+
+    async def scenario() -> list[Any]:
+        results = [
+            await gate.admit("p", "one", "10.0.0.1"),
+            await gate.admit("q", "two", "10.0.0.1"),
+        ]
+        clock.now += 1.5  # three quarters of the address's next token
+        results.append(await gate.admit("p", "three", "10.0.0.1"))  # refused: retry after 1 s
+        clock.now += 0.6  # the address has a token again
+        results.append(await gate.admit("p", "four", "10.0.0.1"))  # held: three goes first
+        results.append(await gate.admit("q", "five", "10.0.0.1"))  # another conversation
+        clock.now += 2.0
+        results.append(await gate.admit("p", "three", "10.0.0.1"))
+        return results
+
+    results = asyncio.run(scenario())
+    assert [type(result).__name__ for result in results] == [
+        "Admitted",
+        "Admitted",
+        "Refused",
+        "Refused",
+        "Admitted",
+        "Admitted",
+    ]
 
 
 def test_refusals_carry_the_crisis_numbers() -> None:
