@@ -48,17 +48,15 @@ help: ## this list
 	@sed -n 's/^\([a-z][a-z-]*\):.*## \(.*\)/  \1|\2/p' $(MAKEFILE_LIST) | awk -F'|' '{printf "%-20s %s\n", $$1, $$2}'
 
 # ---------------------------------------------------------------- environments
-$(VENV)/.installed: requirements/app.in requirements/app.lock
+$(VENV)/.installed: requirements/app.in requirements/app.lock requirements/install.sh
 	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(STAGE) install-app $(PY) -m pip install --quiet -r requirements/app.in -c requirements/app.lock
+	$(STAGE) install-app requirements/install.sh $(PY) requirements/app.in requirements/app.lock
 	touch $@
 
-$(RASA_VENV)/.installed: requirements/rasa.in requirements/rasa.lock
+$(RASA_VENV)/.installed: requirements/rasa.in requirements/rasa.lock requirements/install.sh
 	@test -n "$(PYTHON310)" || { echo "Rasa 3.6 needs Python 3.10 (python3.10 or pyenv's 3.10.x); none found." >&2; exit 1; }
 	test -x $(RASA_PY) || $(PYTHON310) -m venv $(RASA_VENV)
-	$(RASA_PY) -m pip install --quiet --upgrade pip
-	$(STAGE) install-rasa $(RASA_PY) -m pip install --quiet -r requirements/rasa.in -c requirements/rasa.lock
+	$(STAGE) install-rasa requirements/install.sh $(RASA_PY) requirements/rasa.in requirements/rasa.lock
 	touch $@
 
 $(SPACY_MODEL)/config.cfg: $(RASA_VENV)/.installed bot/safety/spacy_pipeline.py
