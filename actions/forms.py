@@ -363,20 +363,31 @@ def rating_answer(slot: str) -> SlotValidator:
 
 #: Every 0 to 10 question of the journal forms.
 RATING_SLOTS = schema.RATING_SLOTS
-#: What the direct safety question's "no" resumes the form with (bot/nlu/crisis_policy.py).
+#: What the direct safety question's "no" resumes the form with (bot/nlu/crisis_policy.py),
+#: and what a reply that went on with something else resumes it with, when only the
+#: classifier's guess asked ("6" to "are you having thoughts of ending your life?").
 SAFETY_THANKS = "utter_safety_thanks"
+SAFETY_NOTED = "utter_safety_noted"
 SAFETY_SLOT = "safety_answer"
 
 
-def resumed_by_a_no(tracker: Tracker) -> bool:
-    """Whether this turn is the form coming back after a "no" to the direct safety question:
-    the crisis policy thanked the person for the latest message and ran the form again."""
+def resumed_by(tracker: Tracker) -> str | None:
+    """How the direct safety question was answered, when this turn is the form coming back
+    after it: ``"no"`` (the crisis policy thanked the person), ``"skipped"`` (the reply went
+    on with something else after a classifier's guess asked), None for any other turn."""
     for event in reversed(tracker.events):
         if event.get("event") == "user":
-            return False
+            return None
         if event.get("event") == "action" and event.get("name") == SAFETY_THANKS:
-            return True
-    return False
+            return risk_checks.SAFETY_NO
+        if event.get("event") == "action" and event.get("name") == SAFETY_NOTED:
+            return risk_checks.SAFETY_SKIPPED
+    return None
+
+
+def resumed_by_a_no(tracker: Tracker) -> bool:
+    """Whether this turn is the form coming back after the direct safety question."""
+    return resumed_by(tracker) is not None
 
 
 def rating_said_with_a_no(
@@ -389,10 +400,12 @@ def rating_said_with_a_no(
     (``form_slots`` are all the form's questions). Only a rating is
     taken: a number says what it is, while the rest of a text ("no i just meant work is
     hard") was about the safety question and is not put in the journal as an answer. A mood
-    low enough for the safety question takes the "no" just given as its answer too, so the
-    same question is not asked twice in a row.
+    low enough for the safety question takes the "no" just given as its answer too (or, when
+    the reply went on without answering, "skipped"), so the same question is not asked twice
+    in a row.
     """
-    if not resumed_by_a_no(tracker):
+    answer = resumed_by(tracker)
+    if answer is None:
         return {}
     pending = next((slot for slot in required if tracker.get_slot(slot) is None), None)
     if pending not in RATING_SLOTS:
@@ -409,7 +422,7 @@ def rating_said_with_a_no(
         and SAFETY_SLOT in form_slots
         and risk_checks.mood_needs_safety_question(rating)
     ):
-        found[SAFETY_SLOT] = risk_checks.SAFETY_NO
+        found[SAFETY_SLOT] = answer
     return found
 
 

@@ -31,7 +31,12 @@ from actions.risk import (
 from actions.slips import NoticesSlipsAndCravings
 from bot import patient_tokens
 from bot.journal import replies
-from bot.journal.parsing import clean_answer, find_session_date, parse_session_date
+from bot.journal.parsing import (
+    approximate_session_date,
+    clean_answer,
+    find_session_date,
+    parse_session_date,
+)
 
 FORM = "integration_form"
 
@@ -113,6 +118,10 @@ class ValidateIntegrationForm(SafetyQuestionMixin, NoticesSlipsAndCravings, form
         reference = today()
         day = parse_session_date(text, reference)
         if day is None:
+            rough = approximate_session_date(text, reference)
+            if rough is not None and session_date_problem(rough, reference) is None:
+                dispatcher.utter_message(text=replies.session_date_approximate(rough))
+                return {"session_date": rough.isoformat()}
             if asked_enough(tracker, "session_date"):
                 return move_on("session_date", dispatcher)
             dispatcher.utter_message(response="utter_date_not_understood")

@@ -605,6 +605,28 @@ def parse_session_date(text: str, today: date) -> date | None:
     return find_session_date(core, today) or find_session_date(text, today)
 
 
+def approximate_session_date(text: str, today: date) -> date | None:
+    """A rough day for a vague answer that still has one clear middle: "a few days ago" (three
+    days back), "a couple of days ago" and "the other day" (two), "over the weekend" (the last
+    Saturday before today). The numbers of days are in answer_words.yml
+    (``approximate_dates``). None for the rest, "last month" or "recently" above all, which
+    stand for no day at all.
+
+    The caller says the day is approximate ("around Thursday, 3 December"): a person who
+    remembers only roughly still gets their reflection tied to its session, instead of being
+    asked the same question until they give up.
+    """
+    core = _phrase(_date_core(text))
+    if not core or len(text) > MAX_ANSWER_CHARS:
+        return None
+    days = {_phrase(p): int(n) for p, n in _words()["approximate_dates"].items()}
+    if core in days:
+        return _days_ago(today, days[core])
+    if core in {_phrase(p) for p in _words()["weekend_dates"]}:
+        return _last_weekday(today, 5)
+    return None
+
+
 # --------------------------------------------------------------------------- categories
 
 

@@ -295,6 +295,11 @@ def session_date_noted(day: date) -> str:
     return f"I've noted the session as {long_date(day)}."
 
 
+def session_date_approximate(day: date) -> str:
+    """Tells the person which rough day a vague answer ("a few days ago") was taken as."""
+    return f"Roughly is fine: I've noted the session as around {long_date(day)}."
+
+
 def unsaved_answers(answers: Mapping[str, Any]) -> str:
     """The person's answers echoed back when they could not be saved, so nothing is lost.
 

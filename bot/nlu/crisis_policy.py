@@ -38,9 +38,12 @@ tired", "no. honestly its like a 6 today", "i'm fine lets keep going". Erring to
   again with its answers untouched (a rating said with the no, "no, like a 6", is taken by the
   form's validation on the action server: :mod:`actions.forms`);
 - a request of its own ("are you a real person?"): answered as usual;
-- anything else: one re-ask in other words (``utter_ask_safety_again``; the same text is never
-  sent twice in a row), and if that is unclear too, a kind line (``utter_safety_carry_on``) and
-  the paused form again.
+- anything else, when only the classifier's guess asked: the person has gone on with something
+  else ("6", "the music was so loud"), so a short kind line (``utter_safety_noted``) and what
+  they were doing, with a rating they gave taken as the paused question's answer;
+- anything else after a question the detector's reading asked: one re-ask in other words
+  (``utter_ask_safety_again``; the same text is never sent twice in a row), and if that is
+  unclear too, a kind line (``utter_safety_carry_on``) and the paused form again.
 
 One more reading of words at this level, because no rule can: right after an answer about the
 treatment outside a form (``action_answer_question`` and its follow-ups), "tell me more" in any
@@ -107,6 +110,8 @@ SAFETY_THANKS = "utter_safety_thanks"
 ASK_AGAIN_RESPONSE = "utter_ask_safety_again"
 #: After a second unclear answer: a kind line (and the paused form again), no third ask.
 CARRY_ON_RESPONSE = "utter_safety_carry_on"
+#: After a reply that goes on with something else, when only a classifier's guess asked.
+NOTED_RESPONSE = "utter_safety_noted"
 ASK_RESPONSES = frozenset({ASK_RESPONSE, ASK_AGAIN_RESPONSE})
 STILL_HERE = "utter_still_here"
 GLAD_SAFE = "utter_glad_safe"
@@ -474,9 +479,32 @@ def _answer_to_safety_question(
         resume = _flow_of_the_asked_message(before, flows, known)
     if answer == SAFETY_NO:
         return [SAFETY_THANKS, *resume]
+    if (
+        ASK_AGAIN_RESPONSE not in before[-1].actions
+        and _asked_on_a_guess(before)
+        and turn.detection.get("level") in (None, "none")
+        and not says_nothing(turn.user.text or "")
+        and NOTED_RESPONSE in known
+    ):
+        # Only a classifier's guess asked, and the reply goes on with something else ("6",
+        # "the music was intense"): the person has moved on, and asking again would be the
+        # second false alarm in a row. A kind line, and what they were doing. (A bare "ok"
+        # says nothing either way and is asked again.)
+        return [NOTED_RESPONSE, *resume]
     if ASK_AGAIN_RESPONSE not in before[-1].actions and ASK_AGAIN_RESPONSE in known:
         return [ASK_AGAIN_RESPONSE]
     return [CARRY_ON_RESPONSE, *resume]
+
+
+def _asked_on_a_guess(before: list[_Turn]) -> bool:
+    """Whether the direct question now being answered was asked on a classifier's guess alone
+    (not on anything the detector read)."""
+    for earlier in reversed(before):
+        if ASK_RESPONSE in earlier.actions:
+            return earlier.detection.get("source") == "classifier"
+        if ASK_AGAIN_RESPONSE not in earlier.actions:
+            return False
+    return False
 
 
 def _flow_of_the_asked_message(before: list[_Turn], flows: Flows, known: set[str]) -> list[str]:
@@ -518,6 +546,7 @@ _SUPPORTIVE_CHAIN = frozenset(
         *ASK_RESPONSES,
         SAFETY_THANKS,
         CARRY_ON_RESPONSE,
+        NOTED_RESPONSE,
         STILL_HERE,
         GLAD_SAFE,
         SUPPORTIVE,

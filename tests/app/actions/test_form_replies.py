@@ -356,13 +356,16 @@ def resumed_after_a_no(
     *,
     thanked: bool = True,
     slots: dict[str, Any] | None = None,
+    reply: str = "utter_safety_thanks",
 ) -> Tracker:
     """The tracker the form's validation gets when the crisis policy read ``message`` as "no"
-    to the direct safety question: thanks, then the paused form again, nothing requested."""
+    to the direct safety question: thanks, then the paused form again, nothing requested.
+    (``reply="utter_safety_noted"``: the message went on with something else after a
+    classifier's guess asked.)"""
     latest = parse_data(message, "deny")
     events: list[dict[str, Any]] = [
         {"event": "user", "text": message, "parse_data": latest},
-        *([{"event": "action", "name": "utter_safety_thanks"}] if thanked else []),
+        *([{"event": "action", "name": reply}] if thanked else []),
         {"event": "active_loop", "name": form},
         {"event": "action", "name": form},
     ]
@@ -391,6 +394,25 @@ def test_a_low_rating_said_with_the_no_is_not_asked_the_same_question_again(
     slots = validate_resumed(domain, dispatcher, tracker)
     assert slots["checkin_mood"] == "2"
     assert slots["safety_answer"] == "no"
+    assert slots["requested_slot"] == "checkin_craving"
+
+
+def test_a_rating_given_instead_of_an_answer_to_a_guessed_ask_answers_the_paused_question(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    tracker = resumed_after_a_no(domain, "checkin_form", "6", reply="utter_safety_noted")
+    slots = validate_resumed(domain, dispatcher, tracker)
+    assert slots["checkin_mood"] == "6"
+    assert slots["requested_slot"] == "checkin_craving"
+
+
+def test_a_low_rating_given_instead_of_an_answer_is_not_asked_the_same_question_again(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    tracker = resumed_after_a_no(domain, "checkin_form", "like a 2", reply="utter_safety_noted")
+    slots = validate_resumed(domain, dispatcher, tracker)
+    assert slots["checkin_mood"] == "2"
+    assert slots["safety_answer"] == "skipped"  # not answered: not recorded as a no
     assert slots["requested_slot"] == "checkin_craving"
 
 

@@ -68,6 +68,28 @@ def test_session_date_answers(
     assert dispatcher.messages == []
 
 
+@pytest.mark.parametrize(
+    ("text", "days_ago"),
+    [("a few days ago", 3), ("like a couple days ago i think", 2), ("the other day", 2)],
+)
+def test_a_rough_session_date_is_taken_and_said_to_be_approximate(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, text: str, days_ago: int
+) -> None:
+    day = date.today() - timedelta(days=days_ago)
+    slots = validate(domain, dispatcher, form_turn(domain, "session_date", text))
+    assert slots == {"session_date": day.isoformat()}
+    assert texts(dispatcher) == replies.session_date_approximate(day)
+    assert "around" in texts(dispatcher)
+
+
+def test_over_the_weekend_is_the_last_saturday(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    slots = validate(domain, dispatcher, form_turn(domain, "session_date", "over the weekend"))
+    day = date.fromisoformat(slots["session_date"])
+    assert day.weekday() == 5 and 1 <= (date.today() - day).days <= 7
+
+
 def test_session_date_as_a_full_date(
     domain: dict[str, Any], dispatcher: CollectingDispatcher
 ) -> None:

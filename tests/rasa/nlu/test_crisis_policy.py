@@ -35,6 +35,7 @@ KNOWN = {
     "integration_form",
     "utter_ask_safety_again",
     "utter_safety_carry_on",
+    "utter_safety_noted",
     "action_answer_question",
     "action_more_detail",
     "action_not_what_i_asked",
@@ -370,6 +371,64 @@ def test_after_two_unclear_answers_the_guessed_message_is_taken_up_too():
         "utter_safety_carry_on",
         "utter_craving_ack",
         "trigger_form",
+    ]
+
+
+def guessed_in_form() -> list[Event]:
+    """The safety question asked on a classifier's guess alone, pausing the reflection."""
+    return [
+        *IN_FORM,
+        user("share_feeling", "ask", "suicide", source="classifier"),
+        act("action_deactivate_loop"),
+        ActiveLoop(None),
+        act("utter_ask_safety"),
+        act(ACTION_LISTEN_NAME),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("6", "nlu_fallback"),
+        ("like a 4 i guess", "share_feeling"),
+        ("the music", "share_reflection"),
+    ],
+)
+def test_going_on_with_something_else_after_a_guessed_ask_resumes_without_asking_again(
+    text: str, intent: str
+):
+    """Only the classifier's guess asked, and the person went on with their reflection: no
+    second ask (a rating given is the paused question's answer: actions/forms.py)."""
+    assert run([*guessed_in_form(), says(text, intent)]) == [
+        "utter_safety_noted",
+        "integration_form",
+    ]
+
+
+def test_going_on_with_something_else_after_a_guessed_ask_outside_a_form_takes_it_up():
+    reply = says("the session was intense", "share_reflection")
+    assert run([*asked_on("report_craving", "classifier"), reply], FLOWS) == [
+        "utter_safety_noted",
+        "utter_craving_ack",
+        "trigger_form",
+    ]
+
+
+def test_after_a_guessed_ask_an_ok_another_guess_or_risk_is_not_moving_on():
+    assert run([*guessed_in_form(), says("ok", "affirm")]) == [
+        "utter_ask_safety_again",
+        ACTION_LISTEN_NAME,
+    ]
+    again = user("share_feeling", "ask", "suicide", text="its all too much", source="classifier")
+    assert run([*guessed_in_form(), again]) == ["utter_ask_safety_again", ACTION_LISTEN_NAME]
+    risk = says("i just want it to be over, im a burden", "share_feeling")
+    assert run([*guessed_in_form(), risk])[0].startswith("utter_crisis_")
+
+
+def test_after_the_detectors_own_ask_something_else_is_asked_once_more():
+    assert run([*asked_in_form(), says("the music", "share_reflection")]) == [
+        "utter_ask_safety_again",
+        ACTION_LISTEN_NAME,
     ]
 
 

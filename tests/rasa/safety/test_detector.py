@@ -18,6 +18,7 @@ from bot.safety.detector import (
     CrisisMatcher,
     LexiconError,
     load_lexicon,
+    mentions_risk_words,
 )
 from bot.safety.spacy_pipeline import build_pipeline
 
@@ -1061,3 +1062,30 @@ def test_risk_words_read_as_figurative_or_history_are_explained_away(
 )
 def test_other_messages_are_not_explained_away(crisis_matcher: CrisisMatcher, text: str) -> None:
     assert not crisis_matcher.explains_away(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "speaks_of_risk"),
+    [
+        # everyday talk in recovery and in a reflection
+        ("i want to give up drinking for good", False),
+        ("the group talked about harm reduction", False),
+        ("cutting back on beer this month", False),
+        ("honestly it changed my life", False),
+        ("not sure whats going on with me lately", False),
+        ("im done for today, tired but proud", False),
+        ("nothing really stood out", False),
+        ("slept like a rock after the session", False),
+        # speaking of dying, ending a life, disappearing, hurting oneself, not going on
+        ("some days i dont want to wake up", True),
+        ("part of me wants to end it all", True),
+        ("they'd be better off without me", True),
+        ("i can't go on like this", True),
+        ("i feel like such a burden", True),
+        ("i want to disappear forever", True),
+    ],
+)
+def test_a_guess_in_a_journal_form_needs_words_about_life_and_death(
+    text: str, speaks_of_risk: bool
+) -> None:
+    assert mentions_risk_words(text) is speaks_of_risk
