@@ -239,6 +239,15 @@ ASKING_FOR_A_PERSON = [
     "any chance my nurse could ring me today",
     "i'd really like a human to look at this",
     "hello? anyone from the clinic?",
+    # appointments, availability, who reads the chat, and not wanting a bot
+    "how do i schedule with my counselor",
+    "i need an appt soon",
+    "when is my next appointment?",
+    "is my doctor available this afternoon",
+    "does anyone read these messages",
+    "i dont wanna talk to a bot anymore",
+    "ur a bot, i want a real person",
+    "who else can i call about this",
 ]
 
 
@@ -274,6 +283,9 @@ def test_everyday_requests_for_a_person(text):
         "my doctor can call in a prescription",
         "i want to talk about my session",
         "got a call from someone i used to buy from",
+        "i had an appointment with my doctor yesterday",
+        "my next session is on friday",
+        "is anyone there for me? i feel so alone",
     ],
 )
 def test_telling_about_people_is_not_asking_for_one(text):
