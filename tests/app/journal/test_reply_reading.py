@@ -470,7 +470,20 @@ def test_a_use_resisted(text, resisted):
 
 
 @pytest.mark.parametrize(
-    "text", ["why is that?", "like what", "what else", "how so", "wdym", "can you explain"]
+    "text",
+    [
+        "why is that?",
+        "like what",
+        "what else",
+        "how so",
+        "wdym",
+        "can you explain",
+        "why??",
+        "in what way tho",
+        "hm what does that mean for me",
+        "so what does the research say",
+        "source?",
+    ],
 )
 def test_right_after_an_answer_more_requests_of_that_moment_ask_for_more(text: str) -> None:
     assert asks_for_more_after_an_answer(text, form_paused=False)
