@@ -816,14 +816,17 @@ def asks_for_more_after_an_answer(text: str, *, form_paused: bool) -> bool:
     """Whether a short message said right after an answer about the treatment asks for more
     of it: :func:`asks_for_more`, the requests only that moment gives a meaning ("why is
     that?", "like what", ``more_after_an_answer``), and "go on" while no form is paused
-    (``go_on_after_an_answer``; with one paused it means the form). Never with a no in it
-    ("no more thanks", ``no_more_words``)."""
+    (``go_on_after_an_answer``; with one paused it means the form), and "why?" said alone
+    (``more_alone_after_an_answer``). Never with a no in it ("no more thanks",
+    ``no_more_words``)."""
     words = _words_of(text)
     if not 0 < len(words) <= MAX_CLARIFY_WORDS or _requests("no_more_words").search(
         " ".join(words)
     ):
         return False
     joined = " ".join(words)
+    if joined in _words()["more_alone_after_an_answer"]:
+        return True
     return bool(
         _requests("more_requests").search(joined)
         or _requests("more_after_an_answer").search(joined)

@@ -479,6 +479,7 @@ def test_a_use_resisted(text, resisted):
         "wdym",
         "can you explain",
         "why??",
+        "why do you say that",
         "in what way tho",
         "hm what does that mean for me",
         "so what does the research say",
@@ -498,7 +499,14 @@ def test_go_on_asks_for_more_only_while_no_form_waits(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["no more thanks", "i dont need anything else", "cant explain it really", "ok", "that helps"],
+    [
+        "no more thanks",
+        "i dont need anything else",
+        "cant explain it really",
+        "ok",
+        "that helps",
+        "why do i feel so flat today",
+    ],
 )
 def test_a_no_or_a_plain_reply_after_an_answer_asks_for_nothing(text: str) -> None:
     assert not asks_for_more_after_an_answer(text, form_paused=False)
