@@ -785,10 +785,27 @@ def asks_for_a_person(text: str) -> bool:
     to talk to") or of a plan ("i'll call my therapist tomorrow", "talk to my counselor when i
     feel low"): those are feelings and answers, which the conversation must keep.
     """
+    return _person_reading(text) == _REQUEST
+
+
+def tells_of_a_person(text: str) -> bool:
+    """Whether the message speaks of reaching a person only as a plan or a lack, never as a
+    request: "i'd text my counselor", "reach out to my therapist when it gets bad", "i wish i
+    had someone to talk to". An answer about coping, or a feeling, to be kept as one."""
+    return _person_reading(text) == _TOLD
+
+
+_REQUEST, _TOLD = "request", "told"
+
+
+def _person_reading(text: str) -> str | None:
+    """``"request"`` when a clause asks for a person; ``"told"`` when request shapes are there
+    but each in words that make it none (a plan, a lack); None when no shape is there."""
     anywhere, short = _person_shapes()
     shapes = (_requests("person_requests"), _appointment_request(), *anywhere)
     if len(_words_of(text)) <= MAX_BARE_REQUEST_WORDS:
         shapes += short
+    told = False
     for part in re.split(r"[.!?;,\n]+|\s+(?:but|though|tho)\s+", text):
         clause = " ".join(_words_of(part))
         if not clause:
@@ -800,8 +817,27 @@ def asks_for_a_person(text: str) -> bool:
         for shape in shapes:
             for match in shape.finditer(clause):
                 if not _no_request_around(clause, match):
-                    return True
-    return False
+                    return _REQUEST
+                told = True
+        told = told or bool(_person_mention().search(clause))
+    return _TOLD if told else None
+
+
+@cache
+def _person_mention() -> re.Pattern[str]:
+    """Reaching someone of the care team (or anyone) in any form: "talked to my therapist",
+    "gonna call my counselor", "reach out to someone"."""
+    det = _alternatives("person_determiners")
+    role, someone = _alternatives("person_roles"), _alternatives("person_someone")
+    # Each verb of reaching in any tense: "talk to" -> "talk(ed|ing|s) to".
+    verbs = sorted({plain(item) for item in _words()["person_reach"] if plain(item)}, key=len)
+    reach = "|".join(
+        r"\s+".join([re.escape(first) + r"(?:ed|ing|s)?", *map(re.escape, rest)])
+        for first, *rest in (verb.split() for verb in reversed(verbs))
+    )
+    return re.compile(
+        rf"(?<![\w-])(?:{reach})\s+(?:{det}\s+(?:[\w-]+\s+)?{role}|{someone})(?![\w-])"
+    )
 
 
 def asks_for_more(text: str) -> bool:

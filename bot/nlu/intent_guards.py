@@ -18,6 +18,8 @@
   (the crisis detector and policy answer it, with the clinic's numbers), a "no" (it may answer
   "are you safe right now?", where the crisis policy reads the intent), a slip (its safety
   check comes first) or a message for the care team (a more specific request).
+  A plan or a lack read as such a request ("talk to someone instead of drinking", "i dont
+  have anyone to call") gives way to the next-best intent: an answer or a feeling.
 - **A request for more, or a complaint that the answer missed.** "tell me more", "that's not
   what i asked" in words the classifier files elsewhere become ``more_detail`` or
   ``not_what_i_asked``.
@@ -55,6 +57,7 @@ from bot.journal.reply_reading import (
     says_resisted,
     says_wrong_answer,
     tells_craving,
+    tells_of_a_person,
 )
 
 GUARD_KEY = "intent_guard"
@@ -63,6 +66,8 @@ PERSON_INTENT = "contact_care_team"
 MORE_INTENT = "more_detail"
 WRONG_ANSWER_INTENT = "not_what_i_asked"
 CRAVING_INTENT = "report_craving"
+#: Requests for the care team, which a plan or a lack of someone to call is not.
+_PERSON_INTENTS = frozenset({PERSON_INTENT, "leave_care_team_message"})
 #: When no other reading is left for a message that is not a command.
 DEFAULT_INTENT = "share_reflection"
 
@@ -157,6 +162,10 @@ class IntentGuards(GraphComponent, IntentClassifier):
             return
         if intent not in self._person_kept and asks_for_a_person(text):
             self._replace(message, intent, PERSON_INTENT, "person")
+        elif intent == PERSON_INTENT and tells_of_a_person(text):
+            # "talk to someone instead of drinking", "i dont have anyone to call": a plan or a
+            # lack, kept as the answer or the feeling it is.
+            self._replace(message, intent, _next_best(message, _PERSON_INTENTS), "person_told")
         elif intent in command_intents() and not is_command_shaped(text):
             self._replace(message, intent, _next_best(message, command_intents()), "not_a_command")
         elif intent in self._requests_over and says_wrong_answer(text):

@@ -19,6 +19,7 @@ from bot.journal.reply_reading import (
     says_wrong_answer,
     says_wrong_answer_after_an_answer,
     tells_craving,
+    tells_of_a_person,
 )
 
 
@@ -290,6 +291,22 @@ def test_everyday_requests_for_a_person(text):
 )
 def test_telling_about_people_is_not_asking_for_one(text):
     assert not asks_for_a_person(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "told"),
+    [
+        ("i'll text my nurse next time", True),
+        ("talked to my counselor today it went well", True),
+        ("i wish i had someone to talk to", True),
+        ("reach out to someone instead of using", True),
+        ("can i talk to my therapist", False),  # a request
+        ("i need to call my mom", False),  # nobody of the care team
+        ("the session was good", False),
+    ],
+)
+def test_reaching_a_person_told_of_not_asked_for(text: str, told: bool) -> None:
+    assert tells_of_a_person(text) is told
 
 
 # --------------------------------------------------------------------------- nothing to say

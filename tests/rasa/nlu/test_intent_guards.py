@@ -152,6 +152,30 @@ def test_telling_about_people_keeps_its_reading(guards, text, intent):
 
 
 @pytest.mark.parametrize(
+    ("text", "next_best"),
+    [
+        ("talk to someone instead of drinking", "share_reflection"),
+        ("i dont have anyone to call tonight", "share_feeling"),
+        ("gonna call my therapist when i get home", "share_reflection"),
+    ],
+)
+def test_a_plan_or_a_lack_read_as_a_request_for_the_care_team_is_not_one(guards, text, next_best):
+    message = classified(
+        text, ("contact_care_team", 0.7), ("leave_care_team_message", 0.2), (next_best, 0.1)
+    )
+    guards.process([message])
+    assert message.get("intent")["name"] == next_best
+    assert message.get(GUARD_KEY) == {"from": "contact_care_team", "rule": "person_told"}
+
+
+def test_a_request_read_as_one_stays_one(guards):
+    message = classified("can i talk to my therapist", ("contact_care_team", 0.9), ("vent", 0.1))
+    guards.process([message])
+    assert message.get("intent")["name"] == "contact_care_team"
+    assert message.get(GUARD_KEY) is None
+
+
+@pytest.mark.parametrize(
     ("text", "intent"),
     [
         ("hey. all i can think about is getting high", "greet"),
