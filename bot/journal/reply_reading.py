@@ -312,6 +312,11 @@ def _openers() -> re.Pattern[str]:
 
 
 @cache
+def _loose_openers() -> re.Pattern[str]:
+    return _phrases(_words()["question_openers_loose"])
+
+
+@cache
 def _question_words() -> frozenset[str]:
     return frozenset(_words()["question_words"])
 
@@ -319,7 +324,7 @@ def _question_words() -> frozenset[str]:
 def looks_like_question(text: str, *, loosely: bool = False) -> bool:
     """Whether a reply is phrased as a question: it has a "?" or opens like one ("is it
     normal", "can i"); ``loosely``, a question word at the start is enough ("how long does
-    it last").
+    it last"), and so is a question put as a statement ("i was wondering if …").
 
     Only the shape is read here; whether it is a question *to the assistant* about the
     treatment is the classifier's part (see :func:`read_form_reply`).
@@ -333,7 +338,11 @@ def looks_like_question(text: str, *, loosely: bool = False) -> bool:
     core = _strip_fillers(_without_interrupters(words))
     if core and core[0] in _ask_back_words()[1] and _question_shape(core) is None:
         return False  # "how much i missed my dad", "why i drink": an answer's shape
-    if loosely and core and core[0] in _question_words():
+    if (
+        loosely
+        and core
+        and (core[0] in _question_words() or _loose_openers().match(" ".join(core)))
+    ):
         return True
     return _openers().match(" ".join(core)) is not None
 

@@ -559,6 +559,25 @@ def test_a_question_after_a_lead_in_is_a_question_when_the_classifier_agrees(tex
 
 @pytest.mark.parametrize(
     "text",
+    [
+        "i was wondering how long the benefits last",
+        "idk if its normal to feel this flat after",
+        "curious whether the effects wear off by friday",
+        "any idea why i feel numb since",
+        "tell me how ketamine works on cravings",
+    ],
+)
+def test_a_question_put_as_a_statement_is_one_when_the_classifier_reads_a_question(
+    text: str,
+) -> None:
+    assert read_form_reply(text, "psychoeducation") is Reading.QUESTION
+    # Elsewhere the same shape is an answer: "i wonder if it matters" to "what stood out?"
+    assert read_form_reply(text, "share_reflection") is Reading.ANSWER
+    assert read_form_reply(text, "nlu_fallback") is Reading.ANSWER
+
+
+@pytest.mark.parametrize(
+    "text",
     ["first i went to the kitchen and cried", "how much i missed my dad", "ok so i felt calm"],
 )
 def test_answers_after_a_lead_in_stay_answers(text: str) -> None:
