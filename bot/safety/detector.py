@@ -677,18 +677,30 @@ class CrisisMatcher:
             raise LexiconError(f"{key}: unknown word set {reference}") from None
 
 
-@functools.lru_cache(maxsize=1)
-@functools.cache
-def _risk_words_pattern() -> re.Pattern[str]:
-    words = sorted({str(w).casefold() for w in load_lexicon(LEXICON_PATH).get("risk_words") or []})
+def _phrases_pattern(key: str) -> re.Pattern[str]:
+    """Any phrase of the lexicon's list ``key``, as whole words, longest first."""
+    words = sorted({str(w).casefold() for w in load_lexicon(LEXICON_PATH).get(key) or []})
     body = "|".join(r"\s+".join(map(re.escape, w.split())) for w in sorted(words, key=len)[::-1])
     return re.compile(rf"(?<![\w'])(?:{body})(?![\w'])")
 
 
+@functools.cache
+def _risk_words_pattern() -> re.Pattern[str]:
+    return _phrases_pattern("risk_words")
+
+
+@functools.cache
+def _risk_words_except_pattern() -> re.Pattern[str]:
+    return _phrases_pattern("risk_words_except")
+
+
 def mentions_risk_words(text: str) -> bool:
     """Whether the text speaks of living, dying, ending or hurting (``risk_words`` in
-    base.yml): what a classifier's crisis guess needs beside it inside a journal form."""
+    base.yml), once everyday recovery talk is read past (``risk_words_except``: "cutting
+    back", "harm reduction"): what a classifier's crisis guess needs beside it inside a
+    journal form."""
     plain = text.casefold().replace("\u2019", "'")
+    plain = _risk_words_except_pattern().sub(" ", plain)
     return bool(_risk_words_pattern().search(plain))
 
 
