@@ -390,6 +390,62 @@ def resumed_by_a_no(tracker: Tracker) -> bool:
     return resumed_by(tracker) is not None
 
 
+#: Every question of the journal forms.
+ANSWER_SLOTS = frozenset(slot for slots in schema.FORM_SLOTS.values() for slot in slots)
+#: The direct safety question the crisis policy asks (bot/nlu/crisis_policy.py); its re-ask
+#: comes on a reply, never on the message that paused the form.
+SAFETY_QUESTION = "utter_ask_safety"
+
+
+def unchecked_answers(tracker: Tracker) -> dict[str, str]:
+    """The answers Rasa took from the message the safety question was asked on, when this
+    turn resumes the form after it: slot -> the text taken.
+
+    Rasa fills the question's slot from the message before any action runs, so a message a
+    classifier's guess made ask about ("wait is that normal?? i feel so off") sits in the
+    paused question's slot, never checked by the form: a question would be kept as an answer,
+    and a rating given afterwards would go to the next question.
+    """
+    if resumed_by(tracker) is None:
+        return {}
+    events = tracker.events
+    asked = max(
+        (
+            i
+            for i, e in enumerate(events)
+            if e.get("event") == "action" and e.get("name") == SAFETY_QUESTION
+        ),
+        default=None,
+    )
+    if asked is None:
+        return {}
+    told = max((i for i in range(asked) if events[i].get("event") == "user"), default=None)
+    if told is None:
+        return {}
+    return {
+        e["name"]: e.get("value")
+        for e in events[told + 1 : asked]
+        if e.get("event") == "slot" and e.get("name") in ANSWER_SLOTS
+    }
+
+
+def checked_answer(slot: str, value: Any, intent: str | None) -> str | None:
+    """An answer Rasa took unchecked, as the form would have taken it: the number of a 0 to 10
+    question's rating; for the others, the text when it is an answer rather than a question
+    back, an "idk" or a request. None when it is no answer."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    if slot in RATING_SLOTS:
+        try:
+            rating = parse_rating(value)
+        except RatingOutOfRange:
+            return None
+        return None if rating is None else str(rating)
+    if read_form_reply(value, intent) is not Reading.ANSWER or asks_for_a_person(value):
+        return None
+    return value
+
+
 def rating_said_with_a_no(
     tracker: Tracker, required: list[str], form_slots: list[str]
 ) -> dict[str, Any]:
@@ -424,6 +480,17 @@ def rating_said_with_a_no(
     ):
         found[SAFETY_SLOT] = answer
     return found
+
+
+def _intent_of_the_asked_message(tracker: Tracker) -> str | None:
+    """The classifier's intent of the message the safety question was asked on."""
+    asked = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "action" and event.get("name") == SAFETY_QUESTION:
+            asked = True
+        elif asked and event.get("event") == "user":
+            return ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+    return None
 
 
 class JournalFormValidation(FormValidationAction, ABC):
@@ -470,9 +537,17 @@ class JournalFormValidation(FormValidationAction, ABC):
     async def get_extraction_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """The form's own extractions, and a rating told with a "no" to the safety question
-        that resumed the form (:func:`rating_said_with_a_no`), validated like any answer."""
+        """The form's own extractions; after the safety question, the answer taken unchecked
+        from the message it was asked on, checked now (:func:`unchecked_answers`); and a
+        rating told with a "no" that resumed the form (:func:`rating_said_with_a_no`),
+        validated like any answer."""
         events = await super().get_extraction_events(dispatcher, tracker, domain)
+        intent = _intent_of_the_asked_message(tracker)
+        events += [
+            SlotSet(slot, checked_answer(slot, value, intent))
+            for slot, value in unchecked_answers(tracker).items()
+            if tracker.get_slot(slot) == value
+        ]
         tracker.slots.update({e["name"]: e["value"] for e in events if e.get("event") == "slot"})
         listed = self.domain_slots(domain)
         required = await self.required_slots(listed, dispatcher, tracker, domain)

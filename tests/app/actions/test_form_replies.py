@@ -416,6 +416,53 @@ def test_a_low_rating_given_instead_of_an_answer_is_not_asked_the_same_question_
     assert slots["requested_slot"] == "checkin_craving"
 
 
+def resumed_after_a_guessed_ask(
+    domain: dict[str, Any], asked_on: str, asked_intent: str, reply: str, resumed_with: str
+) -> Tracker:
+    """The check-in resumed after the safety question a classifier's guess asked on
+    ``asked_on`` (which Rasa put in the mood's slot before anything ran), answered ``reply``."""
+    latest = parse_data(reply, "nlu_fallback")
+    events: list[dict[str, Any]] = [
+        {"event": "active_loop", "name": "checkin_form"},
+        {"event": "slot", "name": "requested_slot", "value": "checkin_mood"},
+        {"event": "user", "text": asked_on, "parse_data": parse_data(asked_on, asked_intent)},
+        {"event": "slot", "name": "checkin_mood", "value": asked_on},
+        {"event": "action", "name": "action_deactivate_loop"},
+        {"event": "active_loop", "name": None},
+        {"event": "action", "name": "utter_ask_safety"},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": reply, "parse_data": latest},
+        {"event": "action", "name": resumed_with},
+        {"event": "active_loop", "name": "checkin_form"},
+        {"event": "action", "name": "checkin_form"},
+    ]
+    values = empty_slots(domain) | {"checkin_mood": asked_on}
+    return Tracker(PATIENT, values, latest, events, False, None, {"name": "checkin_form"}, "")
+
+
+@pytest.mark.parametrize("resumed_with", ["utter_safety_noted", "utter_safety_thanks"])
+def test_a_question_the_safety_question_was_asked_on_is_not_kept_as_the_answer(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, resumed_with: str
+) -> None:
+    tracker = resumed_after_a_guessed_ask(
+        domain, "wait is it normal to feel this off after?", "psychoeducation", "6", resumed_with
+    )
+    slots = validate_resumed(domain, dispatcher, tracker)
+    assert slots["checkin_mood"] == "6"  # the rating given afterwards answers the mood
+    assert slots["requested_slot"] == "checkin_craving"
+
+
+def test_a_rating_the_safety_question_was_asked_on_is_kept(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    tracker = resumed_after_a_guessed_ask(
+        domain, "like a 4, rough day", "share_feeling", "no", "utter_safety_thanks"
+    )
+    slots = validate_resumed(domain, dispatcher, tracker)
+    assert slots["checkin_mood"] == "4"
+    assert slots["requested_slot"] == "checkin_craving"
+
+
 def test_a_rating_said_with_the_no_fills_the_first_empty_question_only(
     domain: dict[str, Any], dispatcher: CollectingDispatcher
 ) -> None:
