@@ -436,6 +436,8 @@ def checked_answer(slot: str, value: Any, intent: str | None) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
     if slot in RATING_SLOTS:
+        if looks_like_question(value):
+            return None  # "is 10 the best or the worst?" asks about the scale
         try:
             rating = parse_rating(value)
         except RatingOutOfRange:
@@ -463,6 +465,9 @@ def rating_said_with_a_no(
     answer = resumed_by(tracker)
     if answer is None:
         return {}
+    just_taken = tracker.slots_to_validate()
+    if any(slot in ANSWER_SLOTS and value is not None for slot, value in just_taken.items()):
+        return {}  # Rasa took the message as the answer of a question already: not twice
     pending = next((slot for slot in required if tracker.get_slot(slot) is None), None)
     if pending not in RATING_SLOTS:
         return {}

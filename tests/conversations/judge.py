@@ -20,6 +20,7 @@ from typing import Any
 
 from bot.content.psychoeducation import more_texts
 from bot.journal.acknowledgements import all_lines
+from bot.journal.schema import RATING_SLOTS
 
 SKIPPED = "__skipped__"
 FALLBACKS = frozenset({"utter_default", "utter_help"})
@@ -157,7 +158,10 @@ def _psychoeducation(turn: Turn) -> bool:
 def _check(turn: Turn, expectation: Any, previous: Turn | None) -> bool:  # noqa: PLR0911, PLR0912
     if isinstance(expectation, Mapping) and "rating" in expectation:
         wanted = str(int(expectation["rating"]))
-        return wanted in [str(v) for v in turn.slot_values(turn.requested_before or "")] or (
+        # With the form paused by the safety question no question is requested before the
+        # turn; the rating then answers the paused 0 to 10 question when the form resumes.
+        asked = [turn.requested_before] if turn.requested_before else sorted(RATING_SLOTS)
+        return any(wanted in [str(v) for v in turn.slot_values(slot)] for slot in asked) or (
             wanted in [str(v) for v in turn.slot_values("rating_guess")]
         )
     name = str(expectation)

@@ -441,14 +441,36 @@ def resumed_after_a_guessed_ask(
 
 
 @pytest.mark.parametrize("resumed_with", ["utter_safety_noted", "utter_safety_thanks"])
+@pytest.mark.parametrize(
+    ("asked_on", "intent"),
+    [
+        ("wait is it normal to feel this off after?", "psychoeducation"),
+        ("is 10 the best or the worst?", "nlu_fallback"),
+    ],
+)
 def test_a_question_the_safety_question_was_asked_on_is_not_kept_as_the_answer(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, resumed_with: str
+    domain: dict[str, Any],
+    dispatcher: CollectingDispatcher,
+    resumed_with: str,
+    asked_on: str,
+    intent: str,
 ) -> None:
-    tracker = resumed_after_a_guessed_ask(
-        domain, "wait is it normal to feel this off after?", "psychoeducation", "6", resumed_with
-    )
+    tracker = resumed_after_a_guessed_ask(domain, asked_on, intent, "6", resumed_with)
     slots = validate_resumed(domain, dispatcher, tracker)
     assert slots["checkin_mood"] == "6"  # the rating given afterwards answers the mood
+    assert slots["requested_slot"] == "checkin_craving"
+
+
+def test_a_rating_rasa_already_took_for_the_resumed_question_is_not_taken_twice(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    tracker = resumed_after_a_no(domain, "checkin_form", "no, its a 6", reply="utter_safety_thanks")
+    # Rasa's own extraction, with the question still requested, took it for the mood.
+    tracker.events.append({"event": "slot", "name": "checkin_mood", "value": "no, its a 6"})
+    tracker.slots["checkin_mood"] = "no, its a 6"
+    slots = validate_resumed(domain, dispatcher, tracker)
+    assert slots["checkin_mood"] == "6"
+    assert slots.get("checkin_craving") is None
     assert slots["requested_slot"] == "checkin_craving"
 
 
