@@ -249,6 +249,9 @@ ASKING_FOR_A_PERSON = [
     "i dont wanna talk to a bot anymore",
     "ur a bot, i want a real person",
     "who else can i call about this",
+    "whos on call this weekend",
+    "i need professional help, not an app",
+    "can you book me in for next week",
 ]
 
 
@@ -287,6 +290,9 @@ def test_everyday_requests_for_a_person(text):
         "i had an appointment with my doctor yesterday",
         "my next session is on friday",
         "is anyone there for me? i feel so alone",
+        "i had a conversation with someone at the meeting",
+        "i got help from my therapist last year",
+        "i dont need professional help",
     ],
 )
 def test_telling_about_people_is_not_asking_for_one(text):
