@@ -58,5 +58,11 @@ class ActionNotWhatIAsked(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        outcome = psychoeducation.not_what_i_asked(tracker.get_slot(OTHER_TOPICS_SLOT))
+        # "no, i meant the side effects": the classifier read a question about the treatment
+        # in the complaint itself, and the selector its topic.
+        asked_again = (tracker.latest_message.get("intent") or {}).get("name") == "psychoeducation"
+        meant = psychoeducation.selection(tracker.latest_message).topic if asked_again else None
+        outcome = psychoeducation.not_what_i_asked(
+            tracker.get_slot(OTHER_TOPICS_SLOT), meant, tracker.get_slot(LAST_TOPIC_SLOT)
+        )
         return send(dispatcher, outcome)

@@ -211,13 +211,22 @@ def more_detail(last_topic: str | None, events: Iterable[Mapping[str, Any]]) -> 
     return Outcome((_more_or_all_said(last_topic, events),))
 
 
-def not_what_i_asked(other_topics: Sequence[str] | None) -> Outcome:
-    """ "That's not what I asked": the selector's next-best topic, else a request to rephrase.
+def not_what_i_asked(
+    other_topics: Sequence[str] | None,
+    meant: str | None = None,
+    last_topic: str | None = None,
+) -> Outcome:
+    """ "That's not what I asked": the topic the person now says they meant ("no, i meant the
+    side effects": ``meant``, when it is not the one just answered), else the selector's
+    next-best topic, else a request to rephrase.
 
     The topic offered is taken off the list, so asking again moves on to the next one; the
     wrong topic is forgotten, so "Tell me more" cannot expand it.
     """
     remaining = [topic for topic in other_topics or [] if topic in topics()]
+    if meant is not None and meant != last_topic and meant in topics():
+        rest = [topic for topic in remaining if topic != meant]
+        return Outcome((short_answer(meant),), {LAST_TOPIC_SLOT: meant, OTHER_TOPICS_SLOT: rest})
     if not remaining:
         return Outcome(
             (Reply(text=REPHRASE, buttons=(CARE_TEAM_BUTTON,)),),

@@ -857,6 +857,13 @@ def asks_for_more(text: str) -> bool:
     )
 
 
+def asks_only_for_more(text: str) -> bool:
+    """Whether the whole message is a bare "why?", "how?", "source?"
+    (``more_alone_after_an_answer``): after an answer about the treatment it asks for more of
+    that answer, whatever topic a classifier would guess for it."""
+    return " ".join(_words_of(text)) in _words()["more_alone_after_an_answer"]
+
+
 def asks_for_more_after_an_answer(text: str, *, form_paused: bool) -> bool:
     """Whether a short message said right after an answer about the treatment asks for more
     of it: :func:`asks_for_more`, the requests only that moment gives a meaning ("why is
@@ -870,7 +877,7 @@ def asks_for_more_after_an_answer(text: str, *, form_paused: bool) -> bool:
     ):
         return False
     joined = " ".join(words)
-    if joined in _words()["more_alone_after_an_answer"]:
+    if asks_only_for_more(text):
         return True
     return bool(
         _requests("more_requests").search(joined)

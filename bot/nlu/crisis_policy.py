@@ -78,6 +78,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot.content import FOLDER, load_mapping
 from bot.journal.reply_reading import (
     asks_for_more_after_an_answer,
+    asks_only_for_more,
     plain,
     says_wrong_answer_after_an_answer,
 )
@@ -595,12 +596,18 @@ def follow_up_sequence(tracker: DialogueStateTracker, known: set[str]) -> list[s
         turn.active_loop is not None
         or not PSYCHOEDUCATION_ANSWERS.intersection(previous.actions)
         or text.startswith("/")
-        or (turn.intent or "").split("/")[0] in _NOT_FOLLOW_UPS
+        or turn.intent == CRISIS_INTENT
         or turn.detection.get("level") not in (None, "none")
     ):
         return None
     if says_wrong_answer_after_an_answer(text):
+        # Also when it names what was meant ("no, i meant the side effects"), which the
+        # action then answers.
         action = OTHER_ANSWER_ACTION
+    elif asks_only_for_more(text):
+        action = MORE_DETAIL_ACTION  # a bare "why?", whatever topic the classifier guessed
+    elif (turn.intent or "").split("/")[0] in _NOT_FOLLOW_UPS:
+        return None
     elif asks_for_more_after_an_answer(
         text, form_paused=tracker.get_slot("paused_form") is not None
     ):

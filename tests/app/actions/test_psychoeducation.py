@@ -293,6 +293,26 @@ def test_not_what_i_asked_skips_topics_it_does_not_know(domain, dispatcher) -> N
     assert slot_events(events)["other_topics"] == []
 
 
+def test_not_what_i_asked_with_what_was_meant_answers_that(domain, dispatcher) -> None:
+    slots = {"last_topic": "evidence_opioids", "other_topics": ["ketamine_misuse", "side_effects"]}
+    turn = question(domain, "side_effects", slots=slots, message="no i meant the side effects")
+    events = run(ActionNotWhatIAsked(), dispatcher, turn, domain)
+    assert responses(dispatcher) == ["utter_psychoeducation/side_effects"]
+    assert slot_events(events) == {
+        "last_topic": "side_effects",
+        "other_topics": ["ketamine_misuse"],
+    }
+
+
+def test_not_what_i_asked_naming_the_same_topic_again_moves_on(domain, dispatcher) -> None:
+    slots = {"last_topic": "side_effects", "other_topics": ["bladder_harm"]}
+    turn = question(
+        domain, "side_effects", slots=slots, message="not what i asked about side effects"
+    )
+    run(ActionNotWhatIAsked(), dispatcher, turn, domain)
+    assert responses(dispatcher) == ["utter_psychoeducation/bladder_harm"]
+
+
 # --------------------------------------------------------------------------- wiring
 
 

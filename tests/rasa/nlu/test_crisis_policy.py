@@ -648,6 +648,21 @@ def test_not_my_question_after_an_answer_gets_the_next_best_topic():
     ]
 
 
+def test_not_what_i_asked_with_what_was_meant_is_a_follow_up_whatever_the_intent():
+    """ "no, i meant the side effects": the action answers what was meant."""
+    assert run([*answered(), says("no i meant the side effects", "psychoeducation")]) == [
+        "action_not_what_i_asked",
+        ACTION_LISTEN_NAME,
+    ]
+
+
+def test_a_bare_why_asks_for_more_whatever_topic_was_guessed():
+    assert run([*answered(), says("why?", "psychoeducation")]) == [
+        "action_more_detail",
+        ACTION_LISTEN_NAME,
+    ]
+
+
 def test_follow_ups_are_read_only_right_after_an_answer_outside_a_form():
     assert run([says("tell me more", "continue_form")]) == []
     later = [*answered(), says("hi", "greet"), act("utter_greet"), act(ACTION_LISTEN_NAME)]
