@@ -542,8 +542,12 @@ def test_a_no_or_a_plain_reply_after_an_answer_asks_for_nothing(text: str) -> No
         ("i asked about bladder damage", True),
         ("no i mean the long term", True),
         ("thats not what i asked", True),
+        ("hmm that wasnt really my question", True),
+        ("no, i wanted to know about driving", True),
+        ("not quite what i was looking for", True),
         ("ok that makes sense", False),
         ("why is that?", False),
+        ("tell me something else about it", False),
     ],
 )
 def test_right_after_an_answer_saying_it_missed(text: str, wrong: bool) -> None:
