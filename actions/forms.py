@@ -185,10 +185,25 @@ def screen_answer(
         return Screened(True, None)
     if live:
         reading = read_form_reply(text, intent)
+        if reading is Reading.UNSURE and slot in RATING_SLOTS and _has_rating(text, slot):
+            # "unsure tbh... 6", "idk somewhere in the middle": a rating said with doubt is
+            # the answer.
+            return Screened(False, text)
         if reading is not Reading.ANSWER:
             side = answer_side_step(reading, slot, dispatcher, tracker)
             return Screened(True, side.value, dict(side.slots))
     return Screened(False, text)
+
+
+def _has_rating(text: str, slot: str) -> bool:
+    """Whether a reply gives a rating in numbers or in words ("in the middle", "meh")."""
+    try:
+        if parse_rating(text) is not None:
+            return True
+    except RatingOutOfRange:
+        return False
+    scale = "mood" if slot in MOOD_RATING_SLOTS else "intensity"
+    return isinstance(read_rating_words(text, scale), RatingWord)
 
 
 #: Reflective questions whose answers get a short acknowledgement before the next question.

@@ -337,6 +337,25 @@ def test_a_question_about_the_scale_is_not_a_rating(
     assert responses(dispatcher) == ["utter_explain_mood"]
 
 
+@pytest.mark.parametrize(
+    ("text", "rating"), [("unsure tbh... 6", "6"), ("idk, somewhere in the middle", "5")]
+)
+def test_a_rating_said_with_doubt_is_the_answer(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, text: str, rating: str
+) -> None:
+    slots = validate_integration(domain, dispatcher, "mood", text, intent="unsure")
+    # A number is taken; words are offered back as a number to confirm ("about a 5?").
+    assert slots.get("mood") == rating or slots.get("rating_guess") == rating
+
+
+def test_doubt_without_a_rating_is_not_an_answer(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    slots = validate_integration(domain, dispatcher, "mood", "idk honestly", intent="unsure")
+    assert slots.get("mood") in (None, SKIPPED)
+    assert "rating_guess" not in slots
+
+
 @pytest.mark.parametrize(("slot", "text"), [("mood", "banana"), ("session_date", "the blue one")])
 def test_after_three_asks_the_question_is_left_kindly(
     domain: dict[str, Any], dispatcher: CollectingDispatcher, slot: str, text: str
