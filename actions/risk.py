@@ -180,14 +180,21 @@ class SafetyQuestionMixin:
         domain: DomainDict,
     ) -> dict[str, Any]:
         """yes / not sure → crisis reply and urgent flag; no → thanks; skip → gentle note;
-        unclear → asked once more in other words, then the gentle note."""
+        unclear (an "ok" or a "thanks" too, whatever intent it was given) → asked once more in
+        other words, then the gentle note."""
         if tracker.get_slot("requested_slot") != SAFETY_SLOT:
             # Validated again when a stopped form resumes: keep a "no" silently.
             return {SAFETY_SLOT: value if value in risk_checks.SAFETY_ANSWERS else None}
         form = self.form_name()
         mood = tracker.get_slot(MOOD_SLOTS[form])
         text = clean_answer(value if isinstance(value, str) else str(value or ""))
-        answer = _safety_answer_from(text, tracker)
+        typed = latest_text(tracker)
+        if not typed.startswith("/") and risk_checks.says_nothing(typed):
+            # "ok", "thanks" (often read as affirm) say neither yes nor no: asked again, as
+            # the crisis policy does with its own direct question.
+            answer = None
+        else:
+            answer = _safety_answer_from(text, tracker)
         if answer is None and is_skip(text, latest_intent(tracker)):
             answer = risk_checks.SAFETY_SKIPPED
         if answer is None and tracker.get_slot(REASK_SLOT) is not None:

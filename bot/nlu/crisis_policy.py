@@ -79,12 +79,17 @@ from bot.content import FOLDER, load_mapping
 from bot.journal.reply_reading import (
     asks_for_more_after_an_answer,
     asks_only_for_more,
-    plain,
     says_wrong_answer_after_an_answer,
 )
 from bot.safety.assessment import assess
 from bot.safety.detector import default_matcher, mentions_risk_words
-from bot.safety.risk_checks import SAFETY_NO, SAFETY_UNSURE, SAFETY_YES, parse_safety_answer
+from bot.safety.risk_checks import (
+    SAFETY_NO,
+    SAFETY_UNSURE,
+    SAFETY_YES,
+    parse_safety_answer,
+    says_nothing,
+)
 
 CRISIS_INTENT = "crisis"
 CRISIS_PREFIX = "utter_crisis_"
@@ -166,9 +171,6 @@ def _alternation(phrases: list[str]) -> str:
     return "|".join(re.escape(p).replace("'", "'?") for p in ordered)
 
 
-#: Words of replies that say nothing either way, whatever intent the classifier gives them
-#: ("ok thanks" is often read as affirm): such a reply is asked again, not taken as a yes.
-NOT_AN_ANSWER = frozenset(_SAFETY_WORDS["not_an_answer"])
 #: Words that only soften what follows ("nah im ok, kind of tired"), dropped before reading an
 #: answer: the safety answers' word list counts "kind of" as a yes.
 _SOFTENERS = re.compile(rf"(?<![\w'])(?:{_alternation(_SAFETY_WORDS['softeners'])})(?![\w'])")
@@ -426,16 +428,11 @@ def read_safety_reply(text: str) -> str | None:
     return answer
 
 
-def says_nothing(text: str) -> bool:
-    """Whether a reply is only an "ok", a "thanks" or a "hmm" (:data:`NOT_AN_ANSWER`)."""
-    words = [word for word in plain(text).split() if word != "?"]
-    return bool(words) and all(word in NOT_AN_ANSWER for word in words)
-
-
 def _reading(turn: _Turn) -> str | None:
     """The answer: a button by its intent; typed words by what they say, and when they say
     neither yes nor no, by the classifier's not sure or no, or its yes unless the reply is
-    only an "ok" (:func:`says_nothing`: "ok thanks" is no yes to this question)."""
+    only an "ok" (:func:`bot.safety.risk_checks.says_nothing`: "ok thanks" is no yes to this
+    question)."""
     text = turn.user.text or ""
     if not text.startswith("/"):
         answer = read_safety_reply(text)

@@ -29,6 +29,8 @@ from bot.content import FOLDER as CONTENT
 
 SUBSTANCES_FILE = CONTENT / "lapse_substances.yml"
 ANSWERS_FILE = CONTENT / "check_answers.yml"
+#: The safety answer's further word lists (bot/nlu/crisis_policy.py reads the rest).
+SAFETY_WORDS_FILE = CONTENT / "safety_answer_words.yml"
 
 #: A mood rating at or below this gets the direct safety question.
 MOOD_SAFETY_MAX = 2
@@ -252,3 +254,18 @@ def read_slip(text: str) -> LapseFindings:
         ketamine_misuse=ketamine_outside_clinic(lowered, in_a_slip=True),
         bladder=bladder_symptoms(lowered),
     )
+
+
+@cache
+def _not_an_answer() -> frozenset[str]:
+    words = yaml.safe_load(SAFETY_WORDS_FILE.read_text(encoding="utf-8"))["not_an_answer"]
+    return frozenset(str(word) for word in words)
+
+
+def says_nothing(text: str) -> bool:
+    """Whether a reply to the safety question is only an "ok", a "thanks" or a "hmm"
+    (``not_an_answer`` in safety_answer_words.yml), whatever intent the classifier gives it
+    ("ok thanks" is often read as affirm): such a reply is asked again, never taken as a yes."""
+    folded = re.sub(r"['\u2019\u2018`]", "", unicodedata.normalize("NFKC", text).casefold())
+    words = re.findall(r"[\w-]+", folded)
+    return bool(words) and all(word in _not_an_answer() for word in words)

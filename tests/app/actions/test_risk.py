@@ -258,6 +258,16 @@ def test_an_unclear_answer_is_asked_again_without_a_flag(
     assert len(worded) == 2
 
 
+@pytest.mark.parametrize("message", ["ok", "ok thanks", "k"])
+def test_an_ok_read_as_a_yes_is_asked_again_not_taken_as_one(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str, message: str
+) -> None:
+    events = answer_safety_question(domain, dispatcher, message, extracted="yes", intent="affirm")
+    assert events == {"safety_answer": None, "requested_slot": "safety_answer", "reask": "once"}
+    assert "utter_crisis_suicide" not in responses(dispatcher)
+    assert stored_flags(journal_db) == []
+
+
 def test_a_second_unclear_answer_is_not_asked_a_third_time(
     domain: dict[str, Any], dispatcher: CollectingDispatcher, journal_db: str
 ) -> None:
