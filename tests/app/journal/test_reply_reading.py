@@ -252,6 +252,10 @@ ASKING_FOR_A_PERSON = [
     "whos on call this weekend",
     "i need professional help, not an app",
     "can you book me in for next week",
+    "whats the fastest way to reach the clinic",
+    "does my care team know im struggling",
+    "after hours number?",
+    "i want someone to check in on me",
 ]
 
 
@@ -293,6 +297,8 @@ def test_everyday_requests_for_a_person(text):
         "i had a conversation with someone at the meeting",
         "i got help from my therapist last year",
         "i dont need professional help",
+        "i had to reschedule last week",
+        "my mom likes to check on me",
     ],
 )
 def test_telling_about_people_is_not_asking_for_one(text):
