@@ -152,7 +152,7 @@ test-nlu: $(MODEL) ## NLU evaluation on the held-out split (tests/nlu_eval)
 # Safety evaluation on tests/safety_eval/messages.yml, written apart from the lexicon and the
 # training data and never trained on. Floors: false alarms at the targets; urgent recall where
 # the assistant stands today, so a change that lowers it fails (the targets are in the report).
-SAFETY_FLOORS := --explicit-urgent-recall 1.0 --urgent-recall 0.88 --false-urgent-rate 0.02 --false-ask-rate 0.05
+SAFETY_FLOORS := --explicit-urgent-recall 1.0 --urgent-recall 0.885 --false-urgent-rate 0.02 --false-ask-rate 0.05
 test-safety: $(MODEL) ## safety evaluation on the held-out set (tests/safety_eval)
 	$(STAGE) $@ $(RASA_PY) tests/safety_eval/evaluate.py --model $(MODEL) --out results/safety $(SAFETY_FLOORS)
 
