@@ -28,14 +28,14 @@ from judge import after_crisis, judge, split_turns  # noqa: E402
 
 RESULTS = settings.PROJECT_ROOT / "results" / "conversations"
 
-#: Floors a little above today's level, for retraining's noise: the same code trained on two
-#: machines gave 0.160 and 0.178 of turns wrong, 6 and 8 questions stored as answers, 5 and 5
-#: requests for a person missed; the model without TEDPolicy gave 0.162, 7 and 4. The goals:
-#: 0.05, 0 and 0.
-MAX_WRONG_SHARE = 0.20
+#: Floors a little above today's level, for retraining's noise: the same code, trained afresh
+#: on a clean clone and on a working copy, gave 0.123 and 0.126 of turns wrong, 6 and 7
+#: questions stored as answers, 4 and 4 requests for a person missed (earlier code varied by
+#: about 0.02, 2 and 1 between two trainings). The goals: 0.05, 0 and 0.
+MAX_WRONG_SHARE = 0.16
 MAX_QUESTIONS_STORED = 8
 MAX_FALLBACKS_AFTER_CRISIS = 0
-MAX_CARE_TEAM_MISSED = 6
+MAX_CARE_TEAM_MISSED = 5
 
 
 def _settled_events(assistant: Any, sender: str, said: int) -> list[tuple[str, dict]]:
