@@ -396,43 +396,31 @@ def validate_resumed(domain: dict[str, Any], dispatcher, tracker: Tracker) -> di
     return slot_events(run(ValidateCheckinForm(), dispatcher, tracker, domain))
 
 
-def test_a_rating_said_with_the_no_answers_the_paused_question(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher
+@pytest.mark.parametrize(
+    ("message", "reply", "mood", "safety_answer"),
+    [
+        ("no. honestly its like a 6 today", "utter_safety_thanks", "6", None),
+        # A mood low enough for the question takes the "no" just given: not asked twice.
+        ("nah, its a 2 but im ok", "utter_safety_thanks", "2", "no"),
+        # Given instead of an answer to a question a classifier's guess asked.
+        ("6", "utter_safety_noted", "6", None),
+        ("like a 2", "utter_safety_noted", "2", "skipped"),  # not answered: never a "no"
+    ],
+)
+def test_a_rating_given_with_or_instead_of_the_answer_answers_the_paused_question(
+    domain: dict[str, Any],
+    dispatcher: CollectingDispatcher,
+    message: str,
+    reply: str,
+    mood: str,
+    safety_answer: str | None,
 ) -> None:
-    tracker = resumed_after_a_no(domain, "checkin_form", "no. honestly its like a 6 today")
+    tracker = resumed_after_a_no(domain, "checkin_form", message, reply=reply)
     slots = validate_resumed(domain, dispatcher, tracker)
-    assert slots["checkin_mood"] == "6"
+    assert slots["checkin_mood"] == mood
+    assert slots.get("safety_answer") == safety_answer
     assert slots["requested_slot"] == "checkin_craving"
     assert dispatcher.messages == []
-
-
-def test_a_low_rating_said_with_the_no_is_not_asked_the_same_question_again(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher
-) -> None:
-    tracker = resumed_after_a_no(domain, "checkin_form", "nah, its a 2 but im ok")
-    slots = validate_resumed(domain, dispatcher, tracker)
-    assert slots["checkin_mood"] == "2"
-    assert slots["safety_answer"] == "no"
-    assert slots["requested_slot"] == "checkin_craving"
-
-
-def test_a_rating_given_instead_of_an_answer_to_a_guessed_ask_answers_the_paused_question(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher
-) -> None:
-    tracker = resumed_after_a_no(domain, "checkin_form", "6", reply="utter_safety_noted")
-    slots = validate_resumed(domain, dispatcher, tracker)
-    assert slots["checkin_mood"] == "6"
-    assert slots["requested_slot"] == "checkin_craving"
-
-
-def test_a_low_rating_given_instead_of_an_answer_is_not_asked_the_same_question_again(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher
-) -> None:
-    tracker = resumed_after_a_no(domain, "checkin_form", "like a 2", reply="utter_safety_noted")
-    slots = validate_resumed(domain, dispatcher, tracker)
-    assert slots["checkin_mood"] == "2"
-    assert slots["safety_answer"] == "skipped"  # not answered: not recorded as a no
-    assert slots["requested_slot"] == "checkin_craving"
 
 
 def resumed_after_a_guessed_ask(
