@@ -190,6 +190,7 @@ bench: install $(MODEL) $(CHROMIUM) postgres-server ## run the benchmarks and re
 	$(PY) bench/dashboard.py --out bench/results/dashboard.json
 	$(PY) bench/load.py --out bench/results/load.json
 	$(PY) bench/journal_writes.py --out bench/results/journal_writes.json
+	$(RASA_PY) bench/tracker_store.py --out bench/results/tracker_store.json
 	$(PY) bench/startup.py --out bench/results/startup.json
 	$(PY) bench/report.py --results bench/results --doc docs/benchmarks.md
 	$(PY) bench/readme_figures.py

@@ -12,7 +12,6 @@ filtered page, and the three exports. Every request is also an audit-log write.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -20,6 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import results_file
 
 from bot import settings
 
@@ -73,9 +74,7 @@ def main() -> int:
             for name, values in times.items()
         },
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    results_file.write(args.out, result)
     return 0
 
 

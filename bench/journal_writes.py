@@ -13,9 +13,7 @@ as they would run in production).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import sys
 import tempfile
 import threading
@@ -23,6 +21,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import results_file
 
 from bot import encryption, settings
 from bot.journal import entries as journal
@@ -97,15 +97,11 @@ def main() -> int:
                 db.reset_engines()
     result = {
         "what": "bot.journal.save_entry (check-in with sealed text) per second, durable commits",
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": {"cores": os.cpu_count(), "platform": platform.platform()},
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        **results_file.stamp(),
         "seconds_per_measurement": args.seconds,
         "backends": results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    results_file.write(args.out, result)
     return 0
 
 

@@ -12,7 +12,6 @@ JSON file and a Markdown table so they can be committed and compared.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -21,6 +20,7 @@ import time
 from pathlib import Path
 
 import requests
+import results_file
 
 from bot import runner, settings
 from bot.storage import db
@@ -119,9 +119,7 @@ def main() -> None:
         "all_messages": summarise(messages),
         "crisis_messages": summarise(crisis),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    results_file.write(args.out, result)
 
 
 if __name__ == "__main__":

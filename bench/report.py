@@ -147,10 +147,24 @@ def other_table(load: dict[str, Any], startup: dict[str, Any], writes: dict[str,
     return lines
 
 
+def tracker_store_table(store: dict[str, Any]) -> list[str]:
+    lines = [
+        "| events in the session | read, running server | read, just started | write |",
+        "|---:|---:|---:|---:|",
+    ]
+    for row in store["rows"]:
+        lines.append(
+            f"| {row['events']} | {row['running_read_ms']} ms | {row['just_started_read_ms']} ms "
+            f"| {row['running_write_ms']} ms |"
+        )
+    return lines
+
+
 def render(results: Path) -> str:
     load = json.loads((results / "load.json").read_text())
     startup = json.loads((results / "startup.json").read_text())
     writes = json.loads((results / "journal_writes.json").read_text())
+    store = json.loads((results / "tracker_store.json").read_text())
     parts = [
         START,
         "",
@@ -169,6 +183,12 @@ def render(results: Path) -> str:
         "### Training, startup, journal writes",
         "",
         *other_table(load, startup, writes),
+        "",
+        "### The sealed tracker store, one turn (`bench/tracker_store.py`, SQLite, median)",
+        "",
+        f"Measured {store['date']}; load average after the run {store['load_average_after']}.",
+        "",
+        *tracker_store_table(store),
         "",
         END,
     ]

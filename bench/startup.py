@@ -15,7 +15,6 @@ folder), exactly as ``make train`` runs it, timed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import signal
@@ -26,6 +25,7 @@ import time
 from pathlib import Path
 
 import requests
+import results_file
 
 from bot import settings
 
@@ -115,9 +115,7 @@ def main() -> int:
         "make_run": run,
         "training": training,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    results_file.write(args.out, result)
     return 0 if run.get("error") is None else 1
 
 

@@ -184,9 +184,60 @@ def test_sqlite_connections_zero_what_they_delete(store: DatabaseUrlTrackerStore
                 ("secure_delete", "PRAGMA secure_delete"),
                 ("journal_mode", "PRAGMA journal_mode"),
                 ("busy_timeout", "PRAGMA busy_timeout"),
+                ("synchronous", "PRAGMA synchronous"),
             )
         }
-    assert pragmas == {"secure_delete": 1, "journal_mode": "wal", "busy_timeout": 5000}
+    normal = 1
+    assert pragmas == {
+        "secure_delete": 1,
+        "journal_mode": "wal",
+        "busy_timeout": 5000,
+        "synchronous": normal,
+    }
+
+
+def test_a_turn_opens_only_the_events_stored_since_the_last(
+    store: DatabaseUrlTrackerStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[str] = []
+    real_open = encryption.Keyring.open
+
+    def counting_open(ring: encryption.Keyring, sealed: str) -> str:
+        plaintext = real_open(ring, sealed)
+        opened.append(json.loads(plaintext)["event"])
+        return plaintext
+
+    monkeypatch.setattr(encryption.Keyring, "open", counting_open)
+    asyncio.run(turn(store, said(BEFORE)))
+    asyncio.run(turn(store, said(IN_FLIGHT)))
+    assert opened == ["action", "user", "bot"]
+
+    opened.clear()
+    tracker = asyncio.run(turn(store, said(AFTER)))
+
+    assert opened == ["action", "user", "bot"]  # the second turn's three, not all six
+    assert texts(tracker)[::2] == [BEFORE, IN_FLIGHT, AFTER]
+
+
+def test_a_row_sealed_again_by_a_key_rotation_is_read_with_the_new_key(
+    store: DatabaseUrlTrackerStore, database: str
+) -> None:
+    asyncio.run(turn(store, said(BEFORE)))
+    asyncio.run(store.retrieve(SENDER))  # opened and kept
+    [(row_id, data)] = execute(
+        database,
+        "SELECT id, data FROM events WHERE sender_id = :sender AND type_name = 'user'",
+        sender=SENDER,
+    )
+    changed = UserUttered(AFTER, {"name": "inform", "confidence": 1.0}, []).as_dict()
+    execute(
+        database,
+        "UPDATE events SET data = :data WHERE id = :id",
+        data=encryption.seal(json.dumps(changed)),
+        id=row_id,
+    )
+
+    assert texts(asyncio.run(store.retrieve(SENDER)))[0] == AFTER
 
 
 def test_rows_from_before_encryption_are_read(
