@@ -95,13 +95,12 @@ def main() -> int:
                     for n in args.threads.split(",")
                 ]
                 db.reset_engines()
-    result = {
-        "what": "bot.journal.save_entry (check-in with sealed text) per second, durable commits",
-        **results_file.stamp(),
-        "seconds_per_measurement": args.seconds,
-        "backends": results,
-    }
-    results_file.write(args.out, result)
+    results_file.record(
+        args.out,
+        "bot.journal.save_entry (check-in with sealed text) per second, durable commits",
+        seconds_per_measurement=args.seconds,
+        backends=results,
+    )
     return 0
 
 

@@ -24,3 +24,8 @@ def write(out: Path, result: dict[str, Any]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
+
+
+def record(out: Path, what: str, **fields: Any) -> None:
+    """Write a result that says ``what`` was measured, stamped (:func:`stamp`), with ``fields``."""
+    write(out, {"what": what, **stamp(), **fields})

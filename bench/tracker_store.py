@@ -91,16 +91,13 @@ def main() -> int:
         )
         rows = asyncio.run(measure(store, args.repeats))
         store.engine.dispose()
-    result = {
-        "what": (
-            "one turn's tracker-store read and write (median ms), sealed events on SQLite, "
-            "by the number of events in the conversation's session"
-        ),
-        **results_file.stamp(),
-        "repeats": args.repeats,
-        "rows": rows,
-    }
-    results_file.write(args.out, result)
+    results_file.record(
+        args.out,
+        "one turn's tracker-store read and write (median ms), sealed events on SQLite, "
+        "by the number of events in the conversation's session",
+        repeats=args.repeats,
+        rows=rows,
+    )
     return 0
 
 
