@@ -189,6 +189,7 @@ bench: install $(MODEL) $(CHROMIUM) postgres-server ## run the benchmarks and re
 	$(PY) bench/widget.py --out bench/results/widget.json
 	$(PY) bench/dashboard.py --out bench/results/dashboard.json
 	$(PY) bench/load.py --out bench/results/load.json
+	$(PY) bench/scale_out.py --out bench/results/scale_out.json
 	$(PY) bench/journal_writes.py --out bench/results/journal_writes.json
 	$(RASA_PY) bench/tracker_store.py --out bench/results/tracker_store.json
 	$(PY) bench/startup.py --out bench/results/startup.json

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import ssl
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -32,8 +33,11 @@ MARK = "988"  # the crisis line, in utter_crisis
 TIMEOUT = 60.0
 
 
-async def over_rest(url: str, token: str) -> float:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT)) as http:
+async def over_rest(url: str, token: str, ca_file: Path | None = None) -> float:
+    tls = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
+    async with aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=TIMEOUT), connector=aiohttp.TCPConnector(ssl=tls)
+    ) as http:
         started = time.perf_counter()
         async with http.post(
             f"{url}/webhooks/rest/webhook",
@@ -75,7 +79,7 @@ async def probe(args: argparse.Namespace) -> None:
             record: dict[str, Any] = {"at": round(time.time(), 2)}
             try:
                 if args.channel == "rest":
-                    seconds = await over_rest(args.url, token)
+                    seconds = await over_rest(args.url, token, args.ca_file)
                 else:
                     seconds = await over_socketio(args.url, token, args.origin)
                 record["ms"] = round(seconds * 1000, 1)
@@ -92,6 +96,9 @@ def main() -> int:
     parser.add_argument("--channel", choices=("rest", "socketio"), required=True)
     parser.add_argument("--clinic", required=True)
     parser.add_argument("--origin", required=True, help="an origin the clinic allows")
+    parser.add_argument(
+        "--ca-file", type=Path, help="the certificate authority of a server behind TLS (REST)"
+    )
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between probes")
     parser.add_argument("--out", type=Path, required=True, help="JSON lines, appended")
     asyncio.run(probe(parser.parse_args()))

@@ -28,6 +28,7 @@ import contextlib
 import json
 import os
 import platform
+import ssl
 import statistics
 import subprocess
 import sys
@@ -111,6 +112,16 @@ class Bot:
     conversations: list[list[str]]
     tokens: bool  # ours: every conversation is a new patient with a signed token
     reply_counts: list[list[int]] = field(default_factory=list)  # per conversation, per turn
+    #: The certificate authority to trust, for a bot behind TLS (bench/scale_out.py's nginx).
+    ca_file: Path | None = None
+
+    def http(self) -> aiohttp.ClientSession:
+        """A client session for one simulated patient (their own connections, as a browser)."""
+        tls = ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file else True
+        return aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=TURN_TIMEOUT),
+            connector=aiohttp.TCPConnector(ssl=tls),
+        )
 
     async def identity(self) -> str:
         if not self.tokens:
@@ -237,7 +248,7 @@ class Cell:
 
 
 async def patient(bot: Bot, channel: str, number: int, deadline: float, cell: Cell) -> None:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TURN_TIMEOUT)) as http:
+    async with bot.http() as http:
         index = number  # patients start in different flows
         while time.monotonic() < deadline:
             which = index % len(bot.conversations)
@@ -273,6 +284,8 @@ def crisis_probe(bot: Bot, channel: str, cell: Cell) -> Iterator[None]:
         command = [sys.executable, str(Path(__file__).with_name("crisis_probe.py"))]
         command += ["--url", bot.url, "--channel", channel, "--clinic", CLINIC]
         command += ["--origin", ORIGIN, "--out", out.name]
+        if bot.ca_file:
+            command += ["--ca-file", str(bot.ca_file)]
         process = subprocess.Popen(command)
         try:
             yield

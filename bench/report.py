@@ -160,11 +160,34 @@ def tracker_store_table(store: dict[str, Any]) -> list[str]:
     return lines
 
 
+def scale_out_table(scale: dict[str, Any]) -> list[str]:
+    lines = [
+        f"Measured {scale['date']}, {scale['seconds_per_measurement']:.0f} s of load per row; "
+        f"load average before {scale['load_average_before']}, after "
+        f"{scale['load_average_after']}. Two servers answer "
+        f"{scale['throughput_two_to_one']}× the messages per second of one.",
+        "",
+        "| Rasa servers | msg/s | errors | p50 ms | p95 ms | crisis p95, in the load "
+        "| crisis p95, a separate patient | Rasa servers' peak RSS MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in scale["runs"]:
+        rasa_rss = sum(v["peak_mib"] for k, v in run["rss"].items() if k.startswith("rasa@"))
+        lines.append(
+            f"| {run['servers']} | {run['throughput_msg_s']} | {run['errors']} "
+            f"| {run['latency']['p50_ms']} | {run['latency']['p95_ms']} "
+            f"| {run['crisis'].get('p95_ms', '–')} ms | {run['crisis_probe'].get('p95_ms', '–')} ms "
+            f"| {round(rasa_rss)} |"
+        )
+    return lines
+
+
 def render(results: Path) -> str:
     load = json.loads((results / "load.json").read_text())
     startup = json.loads((results / "startup.json").read_text())
     writes = json.loads((results / "journal_writes.json").read_text())
     store = json.loads((results / "tracker_store.json").read_text())
+    scale = json.loads((results / "scale_out.json").read_text())
     parts = [
         START,
         "",
@@ -189,6 +212,10 @@ def render(results: Path) -> str:
         f"Measured {store['date']}; load average after the run {store['load_average_after']}.",
         "",
         *tracker_store_table(store),
+        "",
+        "### One Rasa server or two behind nginx, 50 patients over REST (`bench/scale_out.py`)",
+        "",
+        *scale_out_table(scale),
         "",
         END,
     ]

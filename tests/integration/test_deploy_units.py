@@ -71,15 +71,7 @@ def test_web_unit_starts_and_answers(tmp_path: Path):
         [5005, 5006],
         [5055, 5056],
     )
-    migrate = cluster.unit_service("migrate.service", config_dir=config_dir, ready_url="")
-    result = subprocess.run(
-        migrate.command,
-        env={"PATH": "/usr/bin:/bin", **migrate.env},
-        cwd=settings.PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = cluster.migrate(config_dir)
     assert result.returncode == 0, result.stderr[-2000:]
 
     web = cluster.unit_service(

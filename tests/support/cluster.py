@@ -22,6 +22,7 @@ import shlex
 import shutil
 import socket
 import ssl
+import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -209,7 +210,8 @@ def render_nginx_site(
     key: Path,
     log_dir: Path,
 ) -> str:
-    """deploy/nginx/companion.conf with test ports, served names, certificate and log folder.
+    """deploy/nginx/companion.conf with test ports, served names, certificate and log folder,
+    for as many Rasa servers as ``rasa_ports`` names (up to the shipped two).
 
     The Rasa server named ``chat.companion.example`` is served as 127.0.0.1 (what a client
     of the test sends as Host), the web app as ``localhost``; the port-80 redirect is left
@@ -219,8 +221,14 @@ def render_nginx_site(
     site = NGINX_SITE.read_text().replace(f"{SHIPPED_LOG_DIR}/", f"{log_dir}/")
     redirect = re.compile(r"server \{\s*listen 80;.*?\n\}\n", re.S)
     site, dropped = redirect.subn("", site)
-    for shipped, port in zip(SHIPPED_RASA_PORTS, rasa_ports, strict=True):
-        site = site.replace(f"127.0.0.1:{shipped} ", f"127.0.0.1:{port} ")
+    if not 0 < len(rasa_ports) <= len(SHIPPED_RASA_PORTS):
+        raise ValueError(f"the shipped site file names {len(SHIPPED_RASA_PORTS)} Rasa servers")
+    for number, shipped in enumerate(SHIPPED_RASA_PORTS):
+        if number < len(rasa_ports):
+            site = site.replace(f"127.0.0.1:{shipped} ", f"127.0.0.1:{rasa_ports[number]} ")
+        else:
+            # Fewer servers than shipped: their lines go, as a clinic running one would delete them.
+            site = re.sub(rf"\n[ \t]*server 127\.0\.0\.1:{shipped} [^\n]*;", "", site)
     site = site.replace(f"127.0.0.1:{SHIPPED_WEB_PORT};", f"127.0.0.1:{web_port};")
     site = site.replace("listen 443 ssl", f"listen 127.0.0.1:{https_port} ssl")
     site = site.replace("server_name chat.companion.example;", "server_name 127.0.0.1;")
@@ -298,6 +306,21 @@ def self_signed_certificate(workdir: Path) -> tuple[Path, Path]:
     )
     os.chmod(key_path, 0o600)
     return cert_path, key_path
+
+
+def migrate(config_dir: Path) -> subprocess.CompletedProcess[str]:
+    """``migrate.service``'s command line, run as systemd would run it before the servers
+    (the database must exist); the finished process, for its exit status and output."""
+    service = unit_service("migrate.service", config_dir=config_dir, ready_url="")
+    return subprocess.run(
+        service.command,
+        env={"PATH": "/usr/bin:/bin", **service.env},
+        cwd=settings.PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 # ----------------------------------------------------------------------------- the cluster

@@ -9,7 +9,6 @@ deployment's token key, and reads back what the servers stored.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +23,7 @@ import pytest
 import requests
 from deployment import NORTH, Deployment, Patient
 
-from bot import encryption, settings
+from bot import encryption
 from bot.clinics import patients, registry
 
 TOKEN_SECRET = "cluster-test-token-key-0123456789abcdef0123456789"
@@ -77,20 +76,6 @@ class SecurePatient(Patient):
         self.sio.eio.http = session
 
 
-def migrate(config_dir: Path) -> None:
-    """``migrate.service``'s command line, run as systemd would run it."""
-    service = cluster.unit_service("migrate.service", config_dir=config_dir, ready_url="")
-    result = subprocess.run(
-        service.command,
-        env={"PATH": "/usr/bin:/bin", **service.env},
-        cwd=settings.PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-
-
 @contextmanager
 def cluster_deployment(workdir: Path) -> Iterator[ClusterDeployment]:
     try:
@@ -118,7 +103,8 @@ def _started(workdir: Path, database_url: str) -> Iterator[ClusterDeployment]:
             "TICKET_LOCK_LIFETIME": str(LOCK_LIFETIME_SECONDS),
         }
         cluster.write_environment(workdir / "etc", shared, [5005, 5006], [5055, 5056])
-        migrate(workdir / "etc")
+        result = cluster.migrate(workdir / "etc")
+        assert result.returncode == 0, result.stderr[-2000:]
         deployment = Deployment(rasa_url="", database_url=database_url, token_secret=TOKEN_SECRET)
         with deployment.as_staff():
             registry.create("north", "North clinic", origins=[NORTH])

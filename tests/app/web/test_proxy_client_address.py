@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import http.server
 import re
-import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from requests.adapters import HTTPAdapter
 from servers import environment
 from sqlalchemy import select
 
-from bot import runner, settings
+from bot import runner
 from bot.clinics import registry, therapists
 from bot.storage import db
 from bot.storage.models import AuditEvent
@@ -84,15 +83,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     }
     config_dir = workdir / "etc"
     cluster.write_environment(config_dir, shared, [5005, 5006], [5055, 5056])
-    migrate = cluster.unit_service("migrate.service", config_dir=config_dir, ready_url="")
-    result = subprocess.run(
-        migrate.command,
-        env={"PATH": "/usr/bin:/bin", **migrate.env},
-        cwd=settings.PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = cluster.migrate(config_dir)
     assert result.returncode == 0, result.stderr[-2000:]
     with environment(shared):
         db.reset_engines()
