@@ -692,6 +692,10 @@ def _person_shapes() -> tuple[tuple[re.Pattern[str], ...], tuple[re.Pattern[str]
         # "can someone from the clinic call me", "pls have my therapist text me"
         rf"{start}{ask}\s+(?:\w+\s+)?(?:{someone}|{det}\s+(?:[\w-]+\s+)?{role})"
         rf"(?:\s+[\w-]+){{0,4}}?\s+{callback}{end}",
+        # "can you have sarah call me", "could u get dr lee to text me": someone named, asked to
+        # reach the patient through the clinic
+        rf"{start}(?:can|could|would|will)\s+(?:you|u|ya)\s+(?:have|get|ask)\s+(?:dr\s+)?[\w-]+"
+        rf"\s+(?:to\s+)?{callback_me}{end}",
         # "any chance my nurse could ring me", "someone can call me back"
         rf"{start}(?:{someone}|{det}\s+(?:[\w-]+\s+)?{role})\s+(?:could|can)\s+(?:\w+\s+)?"
         rf"{callback_me}{end}",
@@ -712,9 +716,9 @@ def _person_shapes() -> tuple[tuple[re.Pattern[str], ...], tuple[re.Pattern[str]
         # "who can i call", "who should i talk to"
         rf"{start}who\s+(?:can|do|should|could|would|am)\s+i\s+(?:supposed\s+to\s+)?"
         rf"(?:talk|speak|call|contact|reach|message|email|text|ring|phone|chat){end}",
-        # "is there a number", "whats the clinics number", "therapists email"
+        # "is there a number", "whats the clinics number", "whats dr kims email"
         rf"{start}(?:is\s+there|whats|what\s+is|what\s+s|do\s+you\s+have|send\s+me|give\s+me)"
-        rf"\s+(?:a|the|an|any|their|your)?\s*(?:[\w-]+\s+)?(?:phone\s+|contact\s+|direct\s+)?"
+        rf"\s+(?:a|the|an|any|their|your)?\s*(?:[\w-]+\s+){{0,2}}(?:phone\s+|contact\s+|direct\s+)?"
         rf"(?:number|email|contact\s+details|contact\s+info)(?!\s+of){end}",
         rf"{start}{role}s?\s+(?:phone\s+|office\s+|contact\s+)?(?:number|contact|email|hours"
         rf"|phone|details|info){end}",

@@ -513,6 +513,9 @@ def test_a_use_resisted(text, resisted):
         "hm what does that mean for me",
         "so what does the research say",
         "source?",
+        "which study was that",
+        "hmm is there research on that",
+        "what do u mean exactly",
     ],
 )
 def test_right_after_an_answer_more_requests_of_that_moment_ask_for_more(text: str) -> None:
@@ -551,6 +554,10 @@ def test_a_no_or_a_plain_reply_after_an_answer_asks_for_nothing(text: str) -> No
         ("hmm that wasnt really my question", True),
         ("no, i wanted to know about driving", True),
         ("not quite what i was looking for", True),
+        ("that has nothing to do with my question tho", True),
+        ("no you misunderstood me", True),
+        ("i meant after the session, not before", True),
+        ("i didnt ask for tips", True),
         ("ok that makes sense", False),
         ("why is that?", False),
         ("tell me something else about it", False),
@@ -610,6 +617,15 @@ def test_answers_after_a_lead_in_stay_answers(text: str) -> None:
         "can i get an earlier appointment",
         "can a person call me",
         "can you get my doctor",
+        "i gotta push my appointment back",
+        "need to reschedule my infusion",
+        "what time does the clinic open on monday",
+        "whats the number for the nurse line",
+        "who is the on call doctor tonight",
+        "can u pass a message to my counselor",
+        "could you have dana call me",
+        "please have someone check in with me later",
+        "can a human read this please",
     ],
 )
 def test_appointments_and_callbacks_are_requests_for_the_care_team(text: str) -> None:
