@@ -24,7 +24,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.content import psychoeducation
 from bot.content.psychoeducation import LAST_TOPIC_SLOT, OTHER_TOPICS_SLOT, Outcome
 from bot.journal.parsing import SKIPPED
-from bot.journal.reply_reading import Reading
+from bot.journal.reply_reading import Reading, says_wrong_answer_after_an_answer
 
 REASK_SLOT = "reask"
 REASK_ONCE = "once"
@@ -80,6 +80,30 @@ def answer_side_step(
         return SideStep(None, send(dispatcher, outcome))
     dispatcher.utter_message(response=_REPLIES[reading])
     return SideStep(None)
+
+
+def answered_just_before(tracker: Tracker) -> bool:
+    """Whether the assistant's last turn answered a question about the treatment inside the
+    form (its events set the topic slot): the reply now may be about that answer."""
+    users = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            users += 1
+            if users == 2:
+                return False
+        elif users == 1 and event.get("event") == "slot" and event.get("name") == LAST_TOPIC_SLOT:
+            return event.get("value") is not None
+    return False
+
+
+def read_after_an_answer(text: str, tracker: Tracker) -> Reading | None:
+    """Right after an answer inside the form, "nothing to do with my question", "i meant the
+    side effects" say it missed (:func:`~bot.journal.reply_reading.says_wrong_answer_after_an_answer`,
+    the words outside a form use at that moment): the next-best answer, then the question
+    again. Anything else is read as any reply is."""
+    if answered_just_before(tracker) and says_wrong_answer_after_an_answer(text):
+        return Reading.UNANSWERED
+    return None
 
 
 def send(dispatcher: CollectingDispatcher, outcome: Outcome) -> dict[str, Any]:

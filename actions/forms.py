@@ -31,6 +31,7 @@ from actions.form_replies import (
     REASK_SLOT,
     REASK_WORD,
     answer_side_step,
+    read_after_an_answer,
     reask_events,
 )
 from bot.journal import entries as journal
@@ -184,7 +185,7 @@ def screen_answer(
         dispatcher.utter_message(response="utter_care_team")
         return Screened(True, None)
     if live:
-        reading = read_form_reply(text, intent)
+        reading = read_after_an_answer(text, tracker) or read_form_reply(text, intent)
         if reading is Reading.UNSURE and slot in RATING_SLOTS and _has_rating(text, slot):
             # "unsure tbh... 6", "idk somewhere in the middle": a rating said with doubt is
             # the answer.

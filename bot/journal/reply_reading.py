@@ -347,6 +347,21 @@ def looks_like_question(text: str, *, loosely: bool = False) -> bool:
     return _openers().match(" ".join(core)) is not None
 
 
+#: Where a reply's clauses part: "i felt floaty, is that normal", "ok so i cried. does that
+#: happen to others".
+_CLAUSE_BREAK = re.compile(r"[.,;:!\n]+|\s+(?:but|btw|also|and|so|tho|though)\s+")
+
+
+def asks_after_telling(text: str) -> bool:
+    """Whether a reply tells something and then asks, in a clause of its own ("i felt floaty
+    and weird, is that normal", "cried a lot. how long does that last"): a question about the
+    treatment after the telling, read as a question when the classifier also reads one."""
+    parts = [part for part in _CLAUSE_BREAK.split(text) if _words_of(part)]
+    return len(_words_of(text)) <= MAX_QUESTION_WORDS and any(
+        looks_like_question(part, loosely=True) for part in parts[1:]
+    )
+
+
 def read_form_reply(text: str, intent: str | None) -> Reading:
     """What a reply to a form question is: an answer, or one of the ways of not answering.
 
@@ -372,7 +387,9 @@ def read_form_reply(text: str, intent: str | None) -> Reading:
         return Reading.MORE
     if asks_what_it_means(text):
         return Reading.CLARIFY
-    if intent == "psychoeducation" and looks_like_question(text, loosely=True):
+    if intent == "psychoeducation" and (
+        looks_like_question(text, loosely=True) or asks_after_telling(text)
+    ):
         return Reading.QUESTION
     if intent == "bot_challenge" and looks_like_question(text):
         return Reading.ABOUT_ASSISTANT

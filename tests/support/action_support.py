@@ -65,13 +65,15 @@ def form_turn(
     slots: dict[str, Any] | None = None,
     sender: str = PATIENT,
     parsed: dict[str, Any] | None = None,
+    earlier: list[dict[str, Any]] | None = None,
 ) -> Tracker:
     """The tracker Rasa sends to ``validate_<form>`` after the person answered ``slot``.
 
     ``extracted`` is what the slot's mappings took from the message (None: nothing); by
     default, the message itself where the slot's first mapping is ``from_text`` and the
     intent is not one it excludes (so nothing for a custom-mapped slot such as
-    ``session_date``). ``parsed`` adds to the NLU's output (e.g. the response selector's).
+    ``session_date``). ``parsed`` adds to the NLU's output (e.g. the response selector's);
+    ``earlier`` are events of the turns before this one.
     """
     if extracted is FROM_MAPPING:
         mapping = domain["slots"][slot]["mappings"][0]
@@ -81,6 +83,7 @@ def form_turn(
     values = empty_slots(domain) | (slots or {}) | {"requested_slot": slot}
     events: list[dict[str, Any]] = [
         {"event": "active_loop", "name": form},
+        *(earlier or []),
         {"event": "user", "text": message, "parse_data": latest},
         {"event": "slot", "name": "requested_slot", "value": slot},
         {"event": "action", "name": form},

@@ -96,6 +96,50 @@ def test_a_statement_the_classifier_reads_as_psychoeducation_is_still_an_answer(
     assert slots["feelings"] == text
 
 
+#: The turn before: a question inside the form, answered (the topic slots set).
+ANSWERED_BEFORE = [
+    {"event": "user", "text": "wait, is it normal to feel spaced out for days?"},
+    {"event": "slot", "name": "last_topic", "value": "side_effects"},
+    {"event": "slot", "name": "other_topics", "value": ["next_day_effects"]},
+    {"event": "slot", "name": "reask", "value": "once"},
+]
+
+
+@pytest.mark.parametrize(
+    "text", ["i meant the next day actually", "that has nothing to do with my question"]
+)
+def test_right_after_an_answer_in_the_form_a_miss_gets_the_next_best_answer(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, text: str
+) -> None:
+    slots = validate_integration(
+        domain,
+        dispatcher,
+        "feelings",
+        text,
+        intent="share_reflection",
+        slots={"last_topic": "side_effects", "other_topics": ["next_day_effects"]},
+        earlier=ANSWERED_BEFORE,
+    )
+    assert slots["feelings"] is None
+    assert "utter_psychoeducation/next_day_effects" in responses(dispatcher)
+
+
+def test_without_an_answer_just_before_i_meant_is_an_answer(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    text = "i meant the next day actually"
+    slots = validate_integration(
+        domain,
+        dispatcher,
+        "feelings",
+        text,
+        intent="share_reflection",
+        slots={"last_topic": "side_effects", "other_topics": ["next_day_effects"]},
+        earlier=[*ANSWERED_BEFORE, {"event": "user", "text": "sad and tired"}],
+    )
+    assert slots["feelings"] == text
+
+
 @pytest.mark.parametrize("text", ["what do you mean?", "wdym", "huh", "why do you need to know"])
 def test_what_do_you_mean_gets_the_questions_explanation(
     domain: dict[str, Any], dispatcher: CollectingDispatcher, text: str

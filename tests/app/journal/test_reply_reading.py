@@ -643,3 +643,25 @@ def test_appointments_and_callbacks_are_requests_for_the_care_team(text: str) ->
 )
 def test_appointments_told_about_are_no_requests(text: str) -> None:
     assert not asks_for_a_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i felt floaty and weird, is that normal",
+        "cried a lot. how long does that last",
+        "calm mostly but how long will it last",
+    ],
+)
+def test_a_question_after_the_telling_is_a_question_when_read_as_one(text: str) -> None:
+    assert read_form_reply(text, "psychoeducation") is Reading.QUESTION
+    # Read by the classifier as a reflection, the same words stay the answer they also are.
+    assert read_form_reply(text, "share_reflection") is Reading.ANSWER
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["the music, and how calm i felt", "my hands, they were tingly", "i cried. what a relief"],
+)
+def test_a_telling_in_clauses_stays_an_answer(text: str) -> None:
+    assert read_form_reply(text, "psychoeducation") is Reading.ANSWER
