@@ -369,7 +369,7 @@ _TODAY = re.compile(
     r"(?<![\w'])(?:today|tonight|this\s+(?:morning|afternoon|evening)|earlier\s+today)(?!\w)"
 )
 _DAY_BEFORE_YESTERDAY = re.compile(r"(?<![\w'])(?:the\s+)?day\s+before\s+yesterday(?!\w)")
-_YESTERDAY = re.compile(r"(?<![\w'])(?:yesterday|last\s+night)(?!\w)")
+_YESTERDAY = re.compile(r"(?<![\w'])(?:yesterday|last\s+night|last\s+evening)(?!\w)")
 _WEEKDAY = re.compile(
     r"(?<![\w'])(?:on\s+|last\s+|this\s+past\s+|past\s+)?(?P<day>" + "|".join(_WEEKDAYS) + r")"
     r"(?:\s+(?:morning|afternoon|evening|night))?(?!\w)"
@@ -472,8 +472,8 @@ _CLOCK_TIME = re.compile(
     r"(?![\w'])|(?<![\w'])(?:at|around|@)\s+[0-9]{1,2}(?:[:.][0-9]{2})?(?![\w'/.:-])"
 )
 _HOURS_AGO = re.compile(
-    r"(?:an?|one|[0-9]{1,2}|few|a\s+few|couple(?:\s+of)?|a\s+couple(?:\s+of)?|some)\s+"
-    r"(?:hours?|hrs?|mins?|minutes?)\s+ago"
+    r"(?P<n>an?|one|[0-9]{1,3}|few|a\s+few|couple(?:\s+of)?|a\s+couple(?:\s+of)?|some)\s+"
+    r"(?P<unit>hours?|hrs?|mins?|minutes?)\s+ago"
 )
 _ORDINAL_DAY = re.compile(
     r"(?:on\s+)?(?:(?P<weekday>" + "|".join(_WEEKDAYS) + r")\s+)?(?:the\s+)?"
@@ -592,8 +592,11 @@ def parse_session_date(text: str, today: date) -> date | None:
         return today
     if _YESTERDAY.fullmatch(core_phrase):
         return _days_ago(today, 1)
-    if _HOURS_AGO.fullmatch(core_phrase):
-        return today
+    hours = _HOURS_AGO.fullmatch(core_phrase)
+    if hours:
+        # "an hour ago", "20 mins ago" are today; "48 hours ago" is two days back.
+        count = int(hours["n"]) if hours["n"].isdigit() else 0
+        return _days_ago(today, count // 24 if hours["unit"].startswith(("h", "H")) else 0)
     ordinal = _ORDINAL_DAY.fullmatch(core_phrase)
     if ordinal:
         return _ordinal_day(ordinal, today)
