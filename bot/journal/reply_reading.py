@@ -185,6 +185,39 @@ def unsure_of_the_question(text: str) -> bool:
     return lead is not None and _clarify().match(joined[lead.end() :].strip()) is not None
 
 
+#: "trigger like what?", "halt?": a question about the question's topic is a few words.
+MAX_TOPIC_QUESTION_WORDS = 6
+
+
+@cache
+def _topic_question_words() -> tuple[frozenset[str], frozenset[str]]:
+    """The question's topic words (each word of ``question_form_topics``) and the other words
+    a short question about them is made of (``topic_question_glue``)."""
+    words = _words()
+    topics = frozenset(w for item in words["question_form_topics"] for w in plain(item).split())
+    return topics, frozenset(plain(w) for w in words["topic_question_glue"])
+
+
+def asks_about_the_topic(text: str) -> bool:
+    """Whether a short reply asks about the question's topic rather than answering it: "trigger
+    like what?", "a trigger for what", "huh what halt", "halt?", and a choice offered back,
+    "like a place or a person?". Every word is a topic word or a word of asking; a reply with
+    any other word ("work was the trigger", "like my mom") is an answer, unless it offers a
+    choice in that way ("like i was floating?" is an answer said with doubt)."""
+    words = _words_of(text)
+    if not 0 < len(words) <= MAX_TOPIC_QUESTION_WORDS:
+        return False
+    asked = "?" in text or any(w in ("what", "which", "whats") for w in words)
+    if words[0] == "like" and text.rstrip().endswith("?") and "or" in words[2:-1]:
+        return True
+    topics, glue = _topic_question_words()
+    return (
+        asked
+        and any(word in topics for word in words)
+        and all(word in topics or word in glue for word in words)
+    )
+
+
 def only_question_marks(text: str) -> bool:
     """ "??", "?!": a reply of question marks alone asks what was meant."""
     stripped = re.sub(r"\s+", "", text)
@@ -374,7 +407,12 @@ def read_form_reply(text: str, intent: str | None) -> Reading:
     short = len(_words_of(text)) <= MAX_CLARIFY_WORDS + 2
     if short and says_wrong_answer(text):
         return Reading.UNANSWERED
-    if only_question_marks(text) or unsure_of_the_question(text) or interjection_asked(text):
+    if (
+        only_question_marks(text)
+        or unsure_of_the_question(text)
+        or interjection_asked(text)
+        or asks_about_the_topic(text)
+    ):
         return Reading.CLARIFY
     asked = asks_back(text, intent)
     if asked is not None:

@@ -665,3 +665,29 @@ def test_a_question_after_the_telling_is_a_question_when_read_as_one(text: str) 
 )
 def test_a_telling_in_clauses_stays_an_answer(text: str) -> None:
     assert read_form_reply(text, "psychoeducation") is Reading.ANSWER
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "trigger like what?",
+        "huh what trigger",
+        "a trigger for what",
+        "halt?",
+        "like a place or a person?",
+        "which one do i pick",
+        "can i choose more than one",
+        "meaning what exactly",
+        "example?",
+    ],
+)
+def test_a_few_words_asking_about_the_question_are_asked_back(text: str) -> None:
+    assert read_form_reply(text, "report_craving") is Reading.CLARIFY
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["work was the trigger", "the trigger", "like i was floating?", "halt", "hungry and tired"],
+)
+def test_answers_with_the_topic_word_stay_answers(text: str) -> None:
+    assert read_form_reply(text, "report_craving") is Reading.ANSWER
