@@ -55,6 +55,7 @@ from bot.journal.parsing import (
 from bot.journal.reply_reading import (
     Reading,
     asks_for_a_person,
+    is_bare_acknowledgement,
     looks_like_question,
     read_form_reply,
 )
@@ -179,6 +180,11 @@ def screen_answer(
     if is_skip(text, intent):
         dispatcher.utter_message(response="utter_skipped")
         return Screened(True, SKIPPED)
+    if live and slot in ACKNOWLEDGED_SLOTS and is_bare_acknowledgement(text):
+        # "ok", "yeah", "thanks" to "What stood out?": no answer to keep; a kind word and the
+        # question again (in its next wording).
+        dispatcher.utter_message(response="utter_im_here")
+        return Screened(True, None)
     if live and asks_for_a_person(text) and slot not in CARE_TEAM_ANSWERS:
         # "i want to talk to my therapist" in any words the classifier did not file as a
         # request for the care team: the clinic's contact details, and the question again.

@@ -218,6 +218,12 @@ def asks_about_the_topic(text: str) -> bool:
     )
 
 
+def is_bare_acknowledgement(text: str) -> bool:
+    """Whether a whole reply only acknowledges ("ok", "yeah sure", "thanks!"): no answer to an
+    open question (``bare_acknowledgements``)."""
+    return " ".join(_words_of(text)) in {plain(p) for p in _words()["bare_acknowledgements"]}
+
+
 def only_question_marks(text: str) -> bool:
     """ "??", "?!": a reply of question marks alone asks what was meant."""
     stripped = re.sub(r"\s+", "", text)

@@ -96,6 +96,23 @@ def test_a_statement_the_classifier_reads_as_psychoeducation_is_still_an_answer(
     assert slots["feelings"] == text
 
 
+@pytest.mark.parametrize("text", ["ok", "yeah sure", "thanks!", "Okay."])
+def test_a_bare_acknowledgement_is_no_answer_to_an_open_question(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, text: str
+) -> None:
+    slots = validate_integration(domain, dispatcher, "intention", text, intent="affirm")
+    assert slots == {"intention": None, "reask": "once"}
+    assert responses(dispatcher) == ["utter_im_here"]
+
+
+@pytest.mark.parametrize("text", ["fine", "ok i guess, a bit flat", "good"])
+def test_a_short_feeling_is_an_answer(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, text: str
+) -> None:
+    slots = validate_integration(domain, dispatcher, "feelings", text, intent="share_feeling")
+    assert slots["feelings"] == text
+
+
 #: The turn before: a question inside the form, answered (the topic slots set).
 ANSWERED_BEFORE = [
     {"event": "user", "text": "wait, is it normal to feel spaced out for days?"},
