@@ -74,7 +74,18 @@ def load_tables(load: dict[str, Any]) -> list[str]:
     return lines
 
 
-def targets(load: dict[str, Any]) -> list[str]:
+#: The targets of the work on speed: ratios to the starter bot measured in the same run, the
+#: crisis reply of a separate patient and of one inside the load, training, start-up, memory.
+SINGLE_P50_RATIO = 1.2
+THROUGHPUT_RATIO = 0.9
+PROBE_P95_MS = 300
+IN_LOAD_P95_MS = 500
+TRAINING_SECONDS = 150
+FIRST_ANSWER_SECONDS = 45
+RASA_RSS_MIB = 1024
+
+
+def targets(load: dict[str, Any], startup: dict[str, Any]) -> list[str]:
     ratios = {(r["channel"], r["patients"]): r for r in load["ratios_ours_to_stock"]}
     ours = [c for c in load["cells"] if c["bot"] == "ours"]
     top = max(c["patients"] for c in load["cells"])
@@ -84,26 +95,48 @@ def targets(load: dict[str, Any]) -> list[str]:
         single = ratios.get((channel, 1))
         if single:
             lines.append(
-                f"| single-patient p50 ≤ 1.5× stock, {name} | {single['p50_ratio']}× | "
-                f"{verdict(single['p50_ratio'] <= 1.5)} |"
+                f"| single-patient p50 ≤ {SINGLE_P50_RATIO}× stock, {name} | "
+                f"{single['p50_ratio']}× | {verdict(single['p50_ratio'] <= SINGLE_P50_RATIO)} |"
             )
         loaded = ratios.get((channel, top))
         if loaded:
+            ratio = loaded["throughput_ratio"]
             lines.append(
-                f"| throughput at {top} patients ≥ 0.7× stock, {name} | "
-                f"{loaded['throughput_ratio']}× | {verdict(loaded['throughput_ratio'] >= 0.7)} |"
+                f"| throughput at {top} patients ≥ {THROUGHPUT_RATIO}× stock, {name} | "
+                f"{ratio}× | {verdict(ratio >= THROUGHPUT_RATIO)} |"
             )
     errors = sum(c["errors"] + c.get("crisis_probe_errors", 0) for c in ours)
     lines.append(f"| zero errors (ours, every row) | {errors} | {verdict(errors == 0)} |")
-    timings = (("crisis_probe", "a separate patient"), ("crisis", "a patient in the load"))
+    timings = (
+        ("crisis_probe", "a separate patient", PROBE_P95_MS),
+        ("crisis", "a patient in the load", IN_LOAD_P95_MS),
+    )
     for cell in ours:
-        for key, who in timings:
+        for key, who, limit in timings:
             if cell["patients"] == top and cell.get(key, {}).get("n"):
                 p95 = cell[key]["p95_ms"]
                 lines.append(
-                    f"| crisis p95 < 500 ms under {top} patients, "
-                    f"{CHANNEL_NAMES[cell['channel']]}, {who} | {p95} ms | {verdict(p95 < 500)} |"
+                    f"| crisis p95 < {limit} ms under {top} patients, "
+                    f"{CHANNEL_NAMES[cell['channel']]}, {who} | {p95} ms | {verdict(p95 < limit)} |"
                 )
+    training = (startup.get("training") or {}).get("seconds")
+    if training:
+        lines.append(
+            f"| training from scratch ≤ {TRAINING_SECONDS} s | {training} s | "
+            f"{verdict(training <= TRAINING_SECONDS)} |"
+        )
+    first = startup["make_run"].get("seconds_to_first_answer")
+    if first:
+        lines.append(
+            f"| `make run` → first answer ≤ {FIRST_ANSWER_SECONDS} s | {first} s | "
+            f"{verdict(first <= FIRST_ANSWER_SECONDS)} |"
+        )
+    rasa = [v["peak_mib"] for k, v in load["rss"].items() if k.startswith("ours, Rasa server")]
+    if rasa:
+        lines.append(
+            f"| Rasa server peak RSS ≤ {RASA_RSS_MIB} MiB | {max(rasa)} MiB | "
+            f"{verdict(max(rasa) <= RASA_RSS_MIB)} |"
+        )
     return lines
 
 
@@ -193,7 +226,7 @@ def render(results: Path) -> str:
         "",
         "### Targets",
         "",
-        *targets(load),
+        *targets(load, startup),
         "",
         "### Per message, both bots",
         "",
