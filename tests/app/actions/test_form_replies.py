@@ -96,15 +96,6 @@ def test_a_statement_the_classifier_reads_as_psychoeducation_is_still_an_answer(
     assert slots["feelings"] == text
 
 
-@pytest.mark.parametrize("text", ["ok", "yeah sure", "thanks!", "Okay."])
-def test_a_bare_acknowledgement_is_no_answer_to_an_open_question(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, text: str
-) -> None:
-    slots = validate_integration(domain, dispatcher, "intention", text, intent="affirm")
-    assert slots == {"intention": None, "reask": "once"}
-    assert responses(dispatcher) == ["utter_im_here"]
-
-
 @pytest.mark.parametrize("text", ["fine", "ok i guess, a bit flat", "good"])
 def test_a_short_feeling_is_an_answer(
     domain: dict[str, Any], dispatcher: CollectingDispatcher, text: str
@@ -122,21 +113,28 @@ ANSWERED_BEFORE = [
 ]
 
 
-@pytest.mark.parametrize(
-    "text", ["i meant the next day actually", "that has nothing to do with my question"]
-)
-def test_right_after_an_answer_in_the_form_a_miss_gets_the_next_best_answer(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, text: str
-) -> None:
-    slots = validate_integration(
+def _feelings_after(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, text: str, earlier: list[Any]
+) -> dict[str, Any]:
+    """The feelings question answered with ``text``, the topic slots still set from before."""
+    return validate_integration(
         domain,
         dispatcher,
         "feelings",
         text,
         intent="share_reflection",
         slots={"last_topic": "side_effects", "other_topics": ["next_day_effects"]},
-        earlier=ANSWERED_BEFORE,
+        earlier=earlier,
     )
+
+
+@pytest.mark.parametrize(
+    "text", ["i meant the next day actually", "that has nothing to do with my question"]
+)
+def test_right_after_an_answer_in_the_form_a_miss_gets_the_next_best_answer(
+    domain: dict[str, Any], dispatcher: CollectingDispatcher, text: str
+) -> None:
+    slots = _feelings_after(domain, dispatcher, text, ANSWERED_BEFORE)
     assert slots["feelings"] is None
     assert "utter_psychoeducation/next_day_effects" in responses(dispatcher)
 
@@ -145,25 +143,36 @@ def test_without_an_answer_just_before_i_meant_is_an_answer(
     domain: dict[str, Any], dispatcher: CollectingDispatcher
 ) -> None:
     text = "i meant the next day actually"
-    slots = validate_integration(
-        domain,
-        dispatcher,
-        "feelings",
-        text,
-        intent="share_reflection",
-        slots={"last_topic": "side_effects", "other_topics": ["next_day_effects"]},
-        earlier=[*ANSWERED_BEFORE, {"event": "user", "text": "sad and tired"}],
-    )
-    assert slots["feelings"] == text
+    earlier = [*ANSWERED_BEFORE, {"event": "user", "text": "sad and tired"}]
+    assert _feelings_after(domain, dispatcher, text, earlier)["feelings"] == text
 
 
-@pytest.mark.parametrize("text", ["what do you mean?", "wdym", "huh", "why do you need to know"])
-def test_what_do_you_mean_gets_the_questions_explanation(
-    domain: dict[str, Any], dispatcher: CollectingDispatcher, text: str
+@pytest.mark.parametrize(
+    ("slot", "text", "intent", "reply"),
+    [
+        # "What do you mean?" gets the question's explanation.
+        ("insight", "what do you mean?", "nlu_fallback", "utter_explain_insight"),
+        ("insight", "wdym", "nlu_fallback", "utter_explain_insight"),
+        ("insight", "huh", "nlu_fallback", "utter_explain_insight"),
+        ("insight", "why do you need to know", "nlu_fallback", "utter_explain_insight"),
+        # A bare acknowledgement is no answer to an open question: a kind word.
+        ("intention", "ok", "affirm", "utter_im_here"),
+        ("intention", "yeah sure", "affirm", "utter_im_here"),
+        ("intention", "thanks!", "affirm", "utter_im_here"),
+        ("intention", "Okay.", "affirm", "utter_im_here"),
+    ],
+)
+def test_a_reply_that_is_no_answer_gets_its_word_and_the_question_again(
+    domain: dict[str, Any],
+    dispatcher: CollectingDispatcher,
+    slot: str,
+    text: str,
+    intent: str,
+    reply: str,
 ) -> None:
-    slots = validate_integration(domain, dispatcher, "insight", text, intent="nlu_fallback")
-    assert slots == {"insight": None, "reask": "once"}
-    assert responses(dispatcher) == ["utter_explain_insight"]
+    slots = validate_integration(domain, dispatcher, slot, text, intent=intent)
+    assert slots == {slot: None, "reask": "once"}
+    assert responses(dispatcher) == [reply]
 
 
 @pytest.mark.parametrize("text", ["idk", "i literally said idk", "no idea tbh", "dunno"])
