@@ -157,6 +157,19 @@ def _query(sql: str, **params: Any) -> list[dict[str, Any]]:
         return [dict(row) for row in connection.execute(text(sql), params).mappings()]
 
 
+def _mark_used(jti: str) -> None:
+    """Stamp a link's first use, once: the dashboard tells unused links from active ones."""
+    engine = _engine()
+    now = datetime.now(timezone.utc)
+    if engine.dialect.name == "sqlite":  # stored as naive UTC there, as the models do
+        now = now.replace(tzinfo=None)
+    statement = text(
+        "UPDATE patient_links SET first_used_at = :now WHERE id = :jti AND first_used_at IS NULL"
+    ).bindparams(sqlalchemy.bindparam("now", type_=sqlalchemy.DateTime(timezone=True)))
+    with engine.begin() as connection:
+        connection.execute(statement, {"now": now, "jti": jti})
+
+
 def _as_list(value: Any) -> list[Any]:
     # JSON columns come back decoded from SQLAlchemy's JSON type, but a plain text()
     # query returns the stored text on SQLite.
@@ -345,7 +358,7 @@ def verify_token(token: str | None, *, origin: str | None, check_origin: bool = 
         raise AccessDenied("malformed_token") from error
     rows = _query(
         "SELECT patient_links.revoked_at AS revoked_at, patient_links.expires_at AS expires_at, "
-        "patients.sender_id AS sender_id, "
+        "patient_links.first_used_at AS first_used_at, patients.sender_id AS sender_id, "
         "clinics.slug AS clinic FROM patient_links "
         "JOIN patients ON patients.id = patient_links.patient_id "
         "JOIN clinics ON clinics.id = patients.clinic_id "
@@ -361,6 +374,8 @@ def verify_token(token: str | None, *, origin: str | None, check_origin: bool = 
         raise AccessDenied("revoked")
     if check_origin and not clinic_allows_origin(claims["clinic"], origin):
         raise AccessDenied("origin_not_allowed")
+    if row["first_used_at"] is None:
+        _mark_used(claims["jti"])
     return Identity(
         sender_id=claims["sub"],
         clinic=claims["clinic"],

@@ -262,19 +262,30 @@ def register_clinic(subparsers: SubParsers) -> None:
 
 
 def _patient_invite(args: argparse.Namespace) -> int:
-    from bot.clinics import patients
+    from bot.clinics import audit, patients, therapists
     from bot.patient_tokens import AccessDenied
 
     with database_errors():
         try:
-            invite = patients.invite(args.clinic, args.expires)
+            invite = patients.invite(
+                args.clinic, args.expires, label=args.label, therapist=args.therapist
+            )
         except AccessDenied as error:
             raise CommandError(f"No clinic with the slug {args.clinic!r}.") from error
         except ValueError as error:
             raise CommandError(str(error)) from error
+        audit.record(
+            "invite_patient",
+            actor=cli_actor(),
+            clinic_id=therapists.clinic_id(args.clinic),
+            target=invite.sender_id,
+            detail={"link_id": invite.link_id, "therapist": invite.therapist},
+        )
     print(invite.url)
+    named = f" ({invite.label})" if invite.label else ""
+    assigned = f", assigned to {invite.therapist}" if invite.therapist else ""
     print(
-        f"patient {invite.sender_id}, link {invite.link_id}, valid until "
+        f"patient {invite.sender_id}{named}{assigned}, link {invite.link_id}, valid until "
         f"{invite.expires_at.isoformat()}. Give the link to the patient only; "
         "it is not shown again.",
         file=sys.stderr,
@@ -360,6 +371,17 @@ def register_patient(subparsers: SubParsers) -> None:
         default=timedelta(days=30),
         metavar="DURATION",
         help="how long the link works: e.g. 30d (default), 12h, 2w",
+    )
+    invite.add_argument(
+        "--label",
+        metavar="TEXT",
+        help="the clinic's own name for the patient, e.g. initials and a chart number "
+        "(stored encrypted; shown to the clinic's staff only)",
+    )
+    invite.add_argument(
+        "--therapist",
+        metavar="EMAIL",
+        help="the therapist of this clinic the patient is assigned to",
     )
     invite.set_defaults(handler=_patient_invite)
     revoke = actions.add_parser(

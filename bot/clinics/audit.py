@@ -41,6 +41,10 @@ ACTIONS: tuple[str, ...] = (
     "enable_therapist",
     "end_sessions",
     "set_password",
+    "invite_patient",
+    "reissue_link",
+    "revoke_link",
+    "update_patient",
 )
 OUTCOMES: tuple[str, ...] = ("ok", "denied", "failed")
 #: Column sizes of ``audit_log``; longer values (a pasted essay as "e-mail") are cut, not refused,

@@ -451,6 +451,7 @@ def export_patient(sender_id: str) -> dict[str, Any] | None:
         return {
             "patient": patient.sender_id,
             "clinic": patient.clinic.slug,
+            "label": patient.label,
             "exported_at": utcnow().isoformat(),
             "entries": [
                 {

@@ -34,7 +34,15 @@ from bot.records.views import (
     PatientSummary,
 )
 from bot.storage import db
-from bot.storage.models import RISK_LEVELS, Clinic, JournalEntry, Patient, RiskFlag, utcnow
+from bot.storage.models import (
+    RISK_LEVELS,
+    Clinic,
+    JournalEntry,
+    Patient,
+    RiskFlag,
+    Therapist,
+    utcnow,
+)
 from bot.storage.rasa_events import events_exist
 
 MAX_SENDER_ID = 255
@@ -43,21 +51,34 @@ MAX_SENDER_ID = 255
 # ----------------------------------------------------------------------------- patients list
 
 
-def list_patients(clinic_id: int, *, level: str | None = None) -> list[PatientSummary]:
+def list_patients(
+    clinic_id: int, *, level: str | None = None, therapist_id: int | None = None
+) -> list[PatientSummary]:
     """The clinic's patients: those with open risk flags first (the most urgent first), then
     by latest activity.
 
     Activity is the latest journal entry, risk flag or message in the tracker store;
     a patient who was invited but never wrote anything has none and comes last. With
-    ``level``, only the patients with an open flag of that level.
+    ``level``, only the patients with an open flag of that level; with ``therapist_id``, only
+    the patients assigned to that therapist.
     """
     db.ensure_schema()
     with db.session_scope(write=False) as session:
-        patients = session.execute(
-            select(Patient.id, Patient.sender_id, Patient.created_at).where(
-                Patient.clinic_id == clinic_id
+        query = (
+            select(
+                Patient.id,
+                Patient.sender_id,
+                Patient.created_at,
+                Patient.label,
+                Patient.therapist_id,
+                Therapist.email,
             )
-        ).all()
+            .outerjoin(Therapist, Therapist.id == Patient.therapist_id)
+            .where(Patient.clinic_id == clinic_id)
+        )
+        if therapist_id is not None:
+            query = query.where(Patient.therapist_id == therapist_id)
+        patients = session.execute(query).all()
         entry_stats = {
             patient_id: (count, latest)
             for patient_id, count, latest in session.execute(
@@ -97,7 +118,7 @@ def list_patients(clinic_id: int, *, level: str | None = None) -> list[PatientSu
         cravings = _latest_rating(session, clinic_id, JournalEntry.craving)
 
     summaries = []
-    for patient_id, sender_id, created_at in patients:
+    for patient_id, sender_id, created_at, label, assigned_id, assigned_email in patients:
         entries, latest_entry = entry_stats.get(patient_id, (0, None))
         open_flags, latest_flag = flag_stats.get(patient_id, (0, None))
         mood = moods.get(patient_id)
@@ -121,6 +142,9 @@ def list_patients(clinic_id: int, *, level: str | None = None) -> list[PatientSu
                 open_flags=int(open_flags),
                 entries=entries,
                 open_levels=tuple((name, levels[name]) for name in RISK_LEVELS if levels.get(name)),
+                label=label,
+                therapist_id=assigned_id,
+                therapist_email=assigned_email,
             )
         )
     oldest = datetime.min.replace(tzinfo=UTC)
@@ -130,6 +154,18 @@ def list_patients(clinic_id: int, *, level: str | None = None) -> list[PatientSu
         reverse=True,
     )
     return summaries
+
+
+def has_assigned(clinic_id: int, therapist_id: int) -> bool:
+    """Whether any patient of the clinic is assigned to this therapist."""
+    db.ensure_schema()
+    with db.session_scope(write=False) as session:
+        found = session.scalar(
+            select(Patient.id)
+            .where(Patient.clinic_id == clinic_id, Patient.therapist_id == therapist_id)
+            .limit(1)
+        )
+    return found is not None
 
 
 def _urgency(level: str | None) -> int:
@@ -352,6 +388,9 @@ def _ref(patient: Patient, clinic: Clinic) -> PatientRef:
         clinic_slug=clinic.slug,
         clinic_name=clinic.name,
         created_at=patient.created_at,
+        label=patient.label,
+        therapist_id=patient.therapist_id,
+        therapist_email=patient.therapist.email if patient.therapist else None,
     )
 
 

@@ -32,9 +32,35 @@ MAX_QUERY = 200
 
 # ----------------------------------------------------------------------------- views
 
+#: Characters of a sender id shown where a patient has no label (after the ``p-`` prefix).
+SHORT_ID_LENGTH = 8
+
+
+def short_id(sender_id: str) -> str:
+    """A patient id short enough to read out ("p-ebIftZzv"): enough to tell patients apart
+    in a clinic's list, not meant to be unique on its own."""
+    prefix = "p-" if sender_id.startswith("p-") else ""
+    return prefix + sender_id[len(prefix) :][:SHORT_ID_LENGTH]
+
+
+def display_name(label: str | None, sender_id: str) -> str:
+    """What staff call a patient: the clinic's label, else the short id."""
+    return label or short_id(sender_id)
+
+
+class _Named:
+    """What staff call a patient, for views with ``label`` and ``sender_id``."""
+
+    label: str | None
+    sender_id: str
+
+    @property
+    def name(self) -> str:
+        return display_name(self.label, self.sender_id)
+
 
 @dataclass(frozen=True)
-class PatientRef:
+class PatientRef(_Named):
     """A patient known to be in the viewer's clinic (the result of the scope check)."""
 
     id: int
@@ -43,10 +69,14 @@ class PatientRef:
     clinic_slug: str
     clinic_name: str
     created_at: datetime
+    #: The clinic's own name for the patient (see :func:`display_name`).
+    label: str | None = None
+    therapist_id: int | None = None
+    therapist_email: str | None = None
 
 
 @dataclass(frozen=True)
-class PatientSummary:
+class PatientSummary(_Named):
     """One line of the patients list."""
 
     sender_id: str
@@ -60,6 +90,9 @@ class PatientSummary:
     entries: int
     #: Open flags per level, most urgent first, levels without any left out.
     open_levels: tuple[tuple[str, int], ...] = ()
+    label: str | None = None
+    therapist_id: int | None = None
+    therapist_email: str | None = None
 
     @property
     def highest_open_level(self) -> str | None:

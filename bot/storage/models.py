@@ -177,8 +177,16 @@ class Patient(Base):
     #: When the patient's data was last erased. The tracker store drops any event older than
     #: this that a conversation in flight at that moment would otherwise write back.
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The clinic's own name for the patient (initials and a chart number, say), sealed like
+    #: patient text: it is what lets staff recognise the person.
+    label: Mapped[str | None] = mapped_column(SealedText)
+    #: The therapist the patient is assigned to; ``None`` when nobody is (or they left).
+    therapist_id: Mapped[int | None] = mapped_column(
+        ForeignKey("therapists.id", ondelete="SET NULL"), index=True
+    )
 
     clinic: Mapped[Clinic] = relationship(back_populates="patients")
+    therapist: Mapped[Therapist | None] = relationship()
     entries: Mapped[list[JournalEntry]] = relationship(
         back_populates="patient", passive_deletes=True
     )
@@ -302,6 +310,8 @@ class PatientLink(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the link first opened a chat (stamped once by ``verify_token``).
+    first_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     patient: Mapped[Patient] = relationship(back_populates="links")
 

@@ -44,6 +44,7 @@ STORES: tuple[Store, ...] = (
     Store("risk_flags", "risk_flags", "message"),
     Store("risk_flag_messages", "risk_flags", "latest_messages"),
     Store("events", "events", "data"),
+    Store("patient_labels", "patients", "label"),
 )
 
 

@@ -18,7 +18,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from bot import records
-from bot.clinics import audit
+from bot.clinics import audit, therapists
+from bot.clinics import patients as clinic_patients
 from bot.privacy import erasure
 from bot.records import exports
 from bot.records.chart import render_chart
@@ -55,7 +56,7 @@ def patient_path(sender_id: str) -> str:
     return f"{PREFIX}/patients/{quote(sender_id, safe='')}"
 
 
-def _record_audit(
+def record_audit(
     request: Request,
     viewer: Viewer,
     action: str,
@@ -75,34 +76,62 @@ def _record_audit(
     )
 
 
-def _denied(request: Request, viewer: Viewer) -> PageError:
+def denied_patient(request: Request, viewer: Viewer) -> PageError:
     """The audited 404 for another clinic's patient, an unknown one, or a flag not theirs."""
-    _record_audit(
+    record_audit(
         request, viewer, "access_denied", outcome="denied", detail={"path": request.url.path}
     )
     return not_found(viewer)
 
 
-def _patient(request: Request, viewer: Viewer, sender_id: str) -> records.PatientRef:
+def patient_of_viewer(request: Request, viewer: Viewer, sender_id: str) -> records.PatientRef:
     patient = records.find_patient(viewer.clinic_id, sender_id)
     if patient is None:
-        raise _denied(request, viewer)
+        raise denied_patient(request, viewer)
     return patient
 
 
 # ----------------------------------------------------------------------------- pages
 
 
+#: The patients list's therapist filter: the viewer's own patients (the default), everyone's,
+#: nobody's, or one colleague's (by account id).
+MINE, EVERYONE, UNASSIGNED = "mine", "all", "none"
+
+
+def _therapist_filter(choice: str, viewer: Viewer) -> tuple[str, int | None, bool]:
+    """(the choice as understood, the therapist id to filter on, only the unassigned).
+
+    The default is the viewer's own patients; a therapist with none assigned (a clinic that
+    has not assigned anyone yet, an administrator) sees every patient instead.
+    """
+    if choice == EVERYONE:
+        return EVERYONE, None, False
+    if choice == UNASSIGNED:
+        return UNASSIGNED, None, True
+    if choice.isdigit() and len(choice) < 19:
+        return choice, int(choice), False
+    if choice != MINE and not records.has_assigned(viewer.clinic_id, viewer.therapist_id):
+        return EVERYONE, None, False
+    return MINE, viewer.therapist_id, False
+
+
 @router.get("/", include_in_schema=False)
-def patients_page(request: Request, viewer: ViewerDep, level: str = "") -> Response:
-    """Every patient of the viewer's clinic, open risk flags first; with ``level``, only
-    those with an open flag of that level (an unknown level is ignored, and said so)."""
+def patients_page(
+    request: Request, viewer: ViewerDep, level: str = "", therapist: str = ""
+) -> Response:
+    """The viewer's patients (or a colleague's, everyone's, the unassigned), open risk flags
+    first; with ``level``, only those with an open flag of that level (an unknown level is
+    ignored, and said so)."""
     chosen = level if level in RISK_LEVELS else None
-    summaries = records.list_patients(viewer.clinic_id, level=chosen)
-    detail: dict[str, Any] = {"patients": len(summaries)}
+    whose, therapist_id, unassigned = _therapist_filter(therapist, viewer)
+    summaries = records.list_patients(viewer.clinic_id, level=chosen, therapist_id=therapist_id)
+    if unassigned:
+        summaries = [summary for summary in summaries if summary.therapist_id is None]
+    detail: dict[str, Any] = {"patients": len(summaries), "therapist": whose}
     if chosen:
         detail["level"] = chosen
-    _record_audit(request, viewer, "view_patients", detail=detail)
+    record_audit(request, viewer, "view_patients", detail=detail)
     return render(
         request,
         "therapist/patients.html",
@@ -114,13 +143,15 @@ def patients_page(request: Request, viewer: ViewerDep, level: str = "") -> Respo
             "levels": RISK_LEVELS,
             "level": chosen,
             "unknown_level": bool(level) and chosen is None,
+            "whose": whose,
+            "colleagues": therapists.staff(viewer.clinic_id),
         },
         viewer,
     )
 
 
 def _export(request: Request, viewer: Viewer, sender_id: str, fmt: str) -> Response:
-    patient = _patient(request, viewer, sender_id)
+    patient = patient_of_viewer(request, viewer, sender_id)
     if fmt not in EXPORT_TYPES:
         raise not_found(viewer)
     now = utcnow()
@@ -134,8 +165,8 @@ def _export(request: Request, viewer: Viewer, sender_id: str, fmt: str) -> Respo
         body = exports.flags_csv_bytes(records.export_data(patient))
     else:
         body = exports.json_bytes(records.export_data(patient))
-    _record_audit(request, viewer, "export", target=patient.sender_id, detail={"format": fmt})
-    safe_id = _UNSAFE_FILENAME.sub("_", patient.sender_id)[:80] or "patient"
+    record_audit(request, viewer, "export", target=patient.sender_id, detail={"format": fmt})
+    safe_id = _UNSAFE_FILENAME.sub("_", patient.name).strip("_.")[:80] or "patient"
     filename = f"companion-{safe_id}-{now.astimezone(UTC):%Y%m%d}.{fmt}"
     return Response(
         body,
@@ -155,11 +186,11 @@ def export(request: Request, sender_id: str, fmt: str, viewer: ViewerDep) -> Res
 @router.post("/patients/{sender_id:path}/flags/{flag_id}/acknowledge", include_in_schema=False)
 def acknowledge(request: Request, sender_id: str, flag_id: str, viewer: CsrfViewerDep) -> Response:
     """Record that the viewer has seen a risk flag, then go back to it on the patient page."""
-    patient = _patient(request, viewer, sender_id)
+    patient = patient_of_viewer(request, viewer, sender_id)
     flag = records.flag_of(patient, int(flag_id)) if _FLAG_ID.fullmatch(flag_id) else None
     if flag is None:
-        raise _denied(request, viewer)
-    _record_audit(
+        raise denied_patient(request, viewer)
+    record_audit(
         request, viewer, "acknowledge_flag", target=patient.sender_id, detail={"flag_id": flag.id}
     )
     records.acknowledge_flag(patient, flag.id, by=viewer.email)
@@ -179,14 +210,16 @@ def patient_page(
     end: Annotated[str, Query(alias="to")] = "",
     acknowledged: str = "",
     level: Annotated[list[str] | None, Query()] = None,
+    revoked: str = "",
+    updated: str = "",
 ) -> Response:
     """Open flags, the chart, the journal and the conversations, after the GET filters."""
-    patient = _patient(request, viewer, sender_id)
+    patient = patient_of_viewer(request, viewer, sender_id)
     filters = records.Filters.parse(
         query=q, kinds=kind or (), start=start, end=end, levels=level or ()
     )
     record = records.load_record(patient, filters)
-    _record_audit(
+    record_audit(
         request, viewer, "view_patient", target=patient.sender_id, detail=filters.audit_detail()
     )
     just_acknowledged = next(
@@ -207,6 +240,13 @@ def patient_page(
             "now": utcnow(),
             "erasure_request": erasure.open_request_for(patient.id),
             "erased_at": erasure.patient_erased_at(patient.id),
+            "links": clinic_patients.links(viewer.clinic_id, patient.sender_id) or [],
+            "revoked_link": revoked if revoked else None,
+            "updated": bool(updated),
+            "colleagues": therapists.staff(viewer.clinic_id),
+            "max_label": clinic_patients.MAX_LABEL,
+            "lifetimes": clinic_patients.LINK_LIFETIME_DAYS,
+            "default_days": clinic_patients.DEFAULT_INVITE_LIFETIME.days,
         },
         viewer,
     )

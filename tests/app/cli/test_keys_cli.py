@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot import encryption
 from bot.journal import entries as journal
 from bot.settings import PROJECT_ROOT
 from bot.storage import db, rekey
-from bot.storage.models import JournalEntry, RiskFlag
+from bot.storage.models import JournalEntry, Patient, RiskFlag
 from bot.storage.rasa_events import EVENTS
 
 CHAT = "I told the bot about the red tram to Scheveningen"
@@ -54,10 +54,16 @@ def keys_in(path: Path) -> list[str]:
     return path.read_text().split()
 
 
+LABEL = "K.S. 0101"
+
+
 def fill(entries: int) -> None:
-    """Journal entries, risk flags and Rasa events, each sealed with the current key."""
+    """Journal entries, risk flags, the clinic's label for the patient and Rasa events, each
+    sealed with the current key."""
     for number in range(entries):
         journal.save_entry("p-keys", "checkin", fields={"note": f"note {number}"}, mood=5)
+    with db.session_scope() as session:
+        session.execute(update(Patient).where(Patient.sender_id == "p-keys").values(label=LABEL))
     for number in range(3):
         journal.record_risk_flag(
             "p-keys", message=f"flag {number}", category=f"kind-{number}", source="t"
@@ -90,11 +96,13 @@ def assert_everything_opens(entries: int) -> None:
     with db.session_scope(write=False) as session:
         notes = [f["note"] for f in session.scalars(select(JournalEntry.fields))]
         flags = list(session.scalars(select(RiskFlag.message)))
+        labels = list(session.scalars(select(Patient.label)))
         events = [
             json.loads(encryption.open_value(d)) for d in session.scalars(select(EVENTS.c.data))
         ]
     assert sorted(notes) == sorted(f"note {n}" for n in range(entries))
     assert sorted(flags) == ["flag 0", "flag 1", "flag 2"]
+    assert labels == [LABEL]
     assert [e["text"] for e in events] == [CHAT] * 5
 
 
@@ -134,6 +142,7 @@ def test_rotate_seals_every_row_with_a_new_key(migrated: str, key_file: Path) ->
         "risk_flags": {new_id: 3},
         "risk_flag_messages": {new_id: 1},
         "events": {new_id: 5},
+        "patient_labels": {new_id: 1},
     }
     encryption.reset()
     assert_everything_opens(7)
@@ -165,6 +174,7 @@ def test_an_interrupted_rotation_is_resumed(migrated: str, key_file: Path) -> No
         "risk_flags": {new_id: 3},
         "risk_flag_messages": {new_id: 1},
         "events": {new_id: 5},
+        "patient_labels": {new_id: 1},
     }
     assert_everything_opens(10)
 
@@ -285,6 +295,7 @@ def test_keys_from_the_environment(migrated: str, monkeypatch: pytest.MonkeyPatc
         "risk_flags": {new_id: 3},
         "risk_flag_messages": {new_id: 1},
         "events": {new_id: 5},
+        "patient_labels": {new_id: 1},
     }
     status = run_keys("status", COMPANION_DATA_KEYS=f"{new},{old}")
     assert "the environment variable COMPANION_DATA_KEYS" in status.stdout

@@ -160,8 +160,10 @@ def test_pdf_summary(seeded: SeedInfo) -> None:
     reader = pypdf.PdfReader(io.BytesIO(body))
     assert len(reader.pages) >= 2
     text = pdf_text(body)
+    short = seeded.main[:10]  # no label: "p-" and eight characters of the id
     for expected in (
-        f"Patient {seeded.main}",
+        f"Patient {short}",
+        f"id {seeded.main}",
         "Harbour Recovery Clinic (harbour)",
         "Journal entries 12",
         "1 open, 1 acknowledged",
@@ -172,7 +174,7 @@ def test_pdf_summary(seeded: SeedInfo) -> None:
         "tight jaw and shoulders",
         "Craving (0–10)",  # the chart's legend: the SVG is drawn into the PDF
         "Ketamine session",
-        f"Confidential · Patient {seeded.main}",
+        f"Confidential · Patient {short}",
     ):
         assert expected in text, expected
     # Oldest entry first in the report.

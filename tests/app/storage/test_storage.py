@@ -39,7 +39,7 @@ MODEL_TABLES = {
     "audit_log",
     "erasure_requests",
 }
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 sqlite_only = pytest.mark.databases("sqlite")

@@ -558,7 +558,8 @@ def test_csv_export(harbour: Browser) -> None:
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     disposition = response.headers["Content-Disposition"]
-    assert disposition.startswith('attachment; filename="companion-p-Xs5Sn1Pq7Lo3Dk9Fj2WmEr-')
+    # No label: the short id names the file.
+    assert disposition.startswith('attachment; filename="companion-p-Xs5Sn1Pq-')
     assert disposition.endswith('.csv"')
     assert response.headers["Cache-Control"] == "no-store"
     assert response.content.startswith(b"\xef\xbb\xbf")
@@ -675,6 +676,7 @@ def test_flag_levels_show_as_badges_and_filter_the_page_and_the_list(harbour: Br
     assert audit_rows("view_patients", info.therapist.email)[-1].detail == {
         "patients": 1,
         "level": "info",
+        "therapist": "all",  # nobody is assigned to this therapist: every patient is shown
     }
     everyone = harbour.get("/therapist/").text
     cells = everyone[everyone.index(f"/therapist/patients/{sender_id}") :]
