@@ -53,6 +53,11 @@ def _export(args: argparse.Namespace) -> int:
     stdout = _utf8_stdout()
     if args.format == "csv":
         write_export_csv(export, stdout)
+    elif args.format == "fhir":
+        # Only this format loads the FHIR export (and, through it, the FHIR models).
+        from bot.records.fhir import write_fhir_json
+
+        write_fhir_json(export, stdout)
     else:
         write_export_json(export, stdout)
     stdout.flush()
@@ -63,12 +68,15 @@ def register_export(subparsers: SubParsers) -> None:
     parser = subparsers.add_parser(
         "export",
         help="print everything stored about one patient",
-        description="Print one patient's journal (and, in JSON, risk flags) to stdout.",
+        description=(
+            "Print one patient's journal (and, in JSON and FHIR, risk flags) to stdout; "
+            "fhir is a FHIR R4B Bundle for a clinic's EHR."
+        ),
     )
     parser.add_argument(
         "--patient", required=True, metavar="SENDER_ID", help="conversation sender id"
     )
-    parser.add_argument("--format", choices=("json", "csv"), default="json")
+    parser.add_argument("--format", choices=("json", "csv", "fhir"), default="json")
     parser.set_defaults(handler=_export)
 
 
