@@ -44,7 +44,7 @@ from typing import IO, Any
 
 from bot.journal import schema
 from bot.journal.lapse_details import LAPSE_DATE_FIELD
-from bot.records.views import LEVEL_LABELS
+from bot.records.views import LEVEL_LABELS, display_name
 
 __all__ = [
     "BUNDLE_IDENTIFIER_SYSTEM",
@@ -57,7 +57,6 @@ __all__ = [
     "RATINGS",
     "RATING_SYSTEM",
     "RISK_LEVEL_SYSTEM",
-    "SHORT_ID_CHARS",
     "Measure",
     "fhir_bundle",
     "fhir_json_bytes",
@@ -127,22 +126,16 @@ MEASURES: dict[str, Measure] = {
     "audit_c": Measure("75626-2", "Total score [AUDIT-C]", 12),
 }
 
-#: How many characters of the sender id (after ``p-``) name a patient without a label.
-SHORT_ID_CHARS = 8
-
 
 # ----------------------------------------------------------------------------- the patient
 
 
 def patient_display_name(export: Mapping[str, Any]) -> str:
-    """How the Bundle names the patient: the clinic's label for them when the export has one
-    (``export["label"]``), otherwise a short id, the first characters of their sender id after
-    its ``p-`` prefix. Nothing else about the patient is known, and nothing else is wanted."""
+    """How the Bundle names the patient: as the dashboard does (:func:`display_name`), the
+    clinic's label for them when the export has one (``export["label"]``), otherwise a short
+    id. Nothing else about the patient is known, and nothing else is wanted."""
     label = export.get("label")
-    if isinstance(label, str) and label.strip():
-        return label.strip()
-    sender_id: str = export["patient"]
-    return sender_id.removeprefix("p-")[:SHORT_ID_CHARS] or sender_id
+    return display_name(label.strip() if isinstance(label, str) else None, export["patient"])
 
 
 def _patient(export: Mapping[str, Any]) -> dict[str, Any]:

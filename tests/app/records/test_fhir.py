@@ -171,10 +171,10 @@ def test_the_patient_is_its_sender_id_and_a_short_id(bundle: dict[str, Any], sen
     assert patient == {
         "resourceType": "Patient",
         "identifier": [{"system": "urn:companion:patient", "value": sender_id}],
-        "name": [{"use": "anonymous", "text": sender_id[2:10]}],
+        "name": [{"use": "anonymous", "text": sender_id[:10]}],
     }
     [response, *_] = resources(bundle, "QuestionnaireResponse")
-    assert response["subject"]["display"] == sender_id[2:10]
+    assert response["subject"]["display"] == sender_id[:10]
 
 
 def test_the_clinics_label_names_the_patient_when_there_is_one(export: dict[str, Any]) -> None:
@@ -190,10 +190,10 @@ def test_the_clinics_label_names_the_patient_when_there_is_one(export: dict[str,
     [
         ({"patient": "p-AbCdEfGhIjKlMnOp", "label": "Room 4 / Sam"}, "Room 4 / Sam"),
         ({"patient": "p-AbCdEfGhIjKlMnOp", "label": "  Sam  "}, "Sam"),
-        ({"patient": "p-AbCdEfGhIjKlMnOp"}, "AbCdEfGh"),
-        ({"patient": "p-AbCdEfGhIjKlMnOp", "label": None}, "AbCdEfGh"),
-        ({"patient": "p-AbCdEfGhIjKlMnOp", "label": "   "}, "AbCdEfGh"),
-        ({"patient": "p-Ab"}, "Ab"),
+        ({"patient": "p-AbCdEfGhIjKlMnOp"}, "p-AbCdEfGh"),
+        ({"patient": "p-AbCdEfGhIjKlMnOp", "label": None}, "p-AbCdEfGh"),
+        ({"patient": "p-AbCdEfGhIjKlMnOp", "label": "   "}, "p-AbCdEfGh"),
+        ({"patient": "p-Ab"}, "p-Ab"),
         ({"patient": "demo-7-long-sender"}, "demo-7-l"),
     ],
 )
