@@ -45,6 +45,7 @@ EXPORT_TYPES: dict[str, str] = {
     "csv": "text/csv; charset=utf-8",
     "flags.csv": "text/csv; charset=utf-8",
     "json": "application/json; charset=utf-8",
+    "fhir.json": "application/fhir+json; charset=utf-8",
     "pdf": "application/pdf",
 }
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -163,6 +164,10 @@ def _export(request: Request, viewer: Viewer, sender_id: str, fmt: str) -> Respo
         body = exports.csv_bytes(records.export_data(patient))
     elif fmt == "flags.csv":
         body = exports.flags_csv_bytes(records.export_data(patient))
+    elif fmt == "fhir.json":
+        from bot.records import fhir  # the FHIR models load only when a Bundle is asked for
+
+        body = fhir.fhir_json_bytes(records.export_data(patient))
     else:
         body = exports.json_bytes(records.export_data(patient))
     record_audit(request, viewer, "export", target=patient.sender_id, detail={"format": fmt})
@@ -179,7 +184,7 @@ def _export(request: Request, viewer: Viewer, sender_id: str, fmt: str) -> Respo
 @router.get("/patients/{sender_id:path}/export.{fmt}", include_in_schema=False)
 def export(request: Request, sender_id: str, fmt: str, viewer: ViewerDep) -> Response:
     """The patient's record as CSV (journal entries; ``flags.csv``: risk flags), JSON (what
-    ``python -m bot export`` prints) or PDF."""
+    ``python -m bot export`` prints), a FHIR Bundle (``fhir.json``, for an EHR) or PDF."""
     return _export(request, viewer, sender_id, fmt)
 
 

@@ -13,13 +13,16 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from bot import patient_tokens, settings
 from bot.cli.clinics import parse_duration
 from bot.cli.main import build_parser
-from bot.clinics import registry
+from bot.clinics import registry, therapists
 from bot.patient_tokens import AccessDenied
 from bot.settings import PROJECT_ROOT
+from bot.storage import db
+from bot.storage.models import AuditEvent, Patient
 
 DEFAULT_LINES = registry.defaults()["crisis_lines"]
 
@@ -360,6 +363,42 @@ def test_patient_invite_prints_a_link_that_works(cli) -> None:
     assert identity.jti in result.stderr
     assert identity.expires_at.isoformat() in result.stderr
     assert token_of(url) not in result.stderr
+
+
+def test_patient_invite_with_a_label_and_a_therapist(cli) -> None:
+    create_north(cli)
+    therapists.create("north", "dr.lee@north.example", "north-password-1234")
+
+    result = ok(
+        cli(
+            "patient",
+            "invite",
+            "--clinic",
+            "north",
+            "--label",
+            "J.D. 4411",
+            "--therapist",
+            "Dr.Lee@north.example",
+        )
+    )
+
+    sender_id = patient_tokens.verify_token(
+        token_of(result.stdout.strip()), origin="https://north.example"
+    ).sender_id
+    assert f"{sender_id} (J.D. 4411), assigned to dr.lee@north.example" in result.stderr
+    with db.session_scope(write=False) as session:
+        patient = session.scalars(select(Patient).where(Patient.sender_id == sender_id)).one()
+        assert patient.label == "J.D. 4411"
+        assert patient.therapist.email == "dr.lee@north.example"
+        (event,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "invite_patient"))
+        assert event.target == sender_id and event.actor.startswith("cli:")
+        assert event.clinic_id == patient.clinic_id
+
+    refused = cli(
+        "patient", "invite", "--clinic", "north", "--therapist", "someone@elsewhere.example"
+    )
+    assert refused.returncode == 1
+    assert "someone@elsewhere.example is not a therapist of this clinic." in one_line_error(refused)
 
 
 @pytest.mark.slow

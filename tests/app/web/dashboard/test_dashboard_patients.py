@@ -590,6 +590,24 @@ def test_json_export_is_what_the_command_line_prints(harbour: Browser) -> None:
     assert audit_rows("export", info.therapist.email)[-1].detail == {"format": "json"}
 
 
+def test_fhir_export_is_a_valid_bundle_of_the_record(harbour: Browser) -> None:
+    from fhir.resources.R4B.bundle import Bundle
+
+    info = harbour.server.info
+
+    response = harbour.get(page_path(info.main) + "/export.fhir.json")
+
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/fhir+json; charset=utf-8"
+    assert response.headers["Content-Disposition"].endswith('.fhir.json"')
+    bundle = Bundle.model_validate_json(response.content)
+    kinds = [entry.resource.get_resource_type() for entry in bundle.entry]
+    assert kinds.count("QuestionnaireResponse") == info.main_entry_count
+    assert kinds.count("Patient") == 1
+    assert CRISIS_TEXT not in response.text  # flags carry level and category, not the words
+    assert audit_rows("export", info.therapist.email)[-1].detail == {"format": "fhir.json"}
+
+
 @pytest.mark.slow
 def test_pdf_export(harbour: Browser) -> None:
     info = harbour.server.info
