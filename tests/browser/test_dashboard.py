@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 from browser_support import DESKTOP, PHONE, open_context, save_screenshot
-from dashboard_seed import CRISIS_TEXT, NORTHSIDE_SECRET, XSS_SCRIPT, SeedInfo, seed
+from dashboard_seed import (
+    CRISIS_TEXT,
+    MAIN_LABEL,
+    NORTHSIDE_SECRET,
+    XSS_SCRIPT,
+    SeedInfo,
+    seed,
+)
 from playwright.sync_api import Browser, Page, expect
 
 from bot.storage import db
@@ -42,12 +49,12 @@ def test_a_therapist_reviews_a_patient_acknowledges_the_flag_and_exports(
 
         # The patient with an open flag comes first; the other clinic's patient is absent.
         rows = page.locator("table tbody tr")
-        expect(rows.first).to_contain_text(seeded.main[:10])  # no label: the short id
+        expect(rows.first).to_contain_text(MAIN_LABEL)  # the clinic's label for the patient
         expect(page.get_by_text(seeded.other)).to_have_count(0)
         save_screenshot(page, "dashboard-patients.png")
 
         rows.first.get_by_role("link").first.click()
-        expect(page.get_by_role("heading", level=1)).to_contain_text(seeded.main[:10])
+        expect(page.get_by_role("heading", level=1)).to_contain_text(MAIN_LABEL)
         flags = page.locator("#flags")
         expect(flags.locator("article.flag.open")).to_contain_text(CRISIS_TEXT)
         chart = page.locator("#trend svg[role=img]")

@@ -13,8 +13,11 @@ Clinic "harbour" (therapist, admin):
 - ``main``: three sessions, reflections, check-ins, cravings (one with urge surfing), a
   slip, an interrupted entry, an OPEN crisis flag two days ago and an acknowledged one;
 - ``steady``: a few calm check-ins, no flags;
-- ``newcomer``: invited, never wrote anything;
-- ``xss``: script and event-handler payloads in the journal, the chat and a flag.
+- ``newcomer``: invited, never wrote anything, no label, assigned to nobody;
+- ``xss``: script and event-handler payloads in the journal, the chat, a flag and its label.
+
+``main`` and ``steady`` are the therapist's patients, ``xss`` the administrator's; each but the
+newcomer has a label.
 Clinic "northside" (one therapist): ``other`` with its own open flag and chats.
 """
 
@@ -34,7 +37,7 @@ from sqlalchemy import select
 
 from bot.clinics import registry, therapists
 from bot.storage import db
-from bot.storage.models import Clinic, JournalEntry, Patient, RiskFlag
+from bot.storage.models import Clinic, JournalEntry, Patient, RiskFlag, Therapist
 from bot.storage.rasa_events import EVENTS
 
 MODEL_ID = "66cf6bf1d8ba41dc9b139472d8933a07"
@@ -49,6 +52,11 @@ XSS_IMG = "<img src=x onerror=\"document.title='pwned-img';alert(1)\">"
 XSS_TRANSCRIPT = '<script>alert("xss-transcript")</script><b>bold?</b>'
 XSS_FLAG = '<img src=x onerror=alert("xss-flag")> I want to hurt myself'
 FORMULA = '=HYPERLINK("http://evil.example","click me")'
+#: The clinics' labels for their patients (the newcomer has none: the short id names them).
+MAIN_LABEL = "A.M. 3017"
+STEADY_LABEL = "B.R. 2290"
+XSS_LABEL = '<img src=x onerror=alert("xss-label")> C.X. 4400'
+OTHER_LABEL = "N.O. 1001"
 
 
 @dataclass(frozen=True)
@@ -507,20 +515,33 @@ def seed(database_url: str, *, now: datetime | None = None) -> SeedInfo:
         harbour = session.scalars(select(Clinic).where(Clinic.slug == "harbour")).one()
         northside = session.scalars(select(Clinic).where(Clinic.slug == "northside")).one()
 
-        def patient(sender_id: str, clinic: Clinic, created_days_ago: int) -> Patient:
+        staff = {row.email: row for row in session.scalars(select(Therapist))}
+
+        def patient(
+            sender_id: str,
+            clinic: Clinic,
+            created_days_ago: int,
+            label: str | None = None,
+            therapist_email: str | None = None,
+        ) -> Patient:
             created = now - timedelta(days=created_days_ago)
             row = Patient(
-                sender_id=sender_id, clinic=clinic, created_at=created, last_seen_at=created
+                sender_id=sender_id,
+                clinic=clinic,
+                created_at=created,
+                last_seen_at=created,
+                label=label,
+                therapist=staff[therapist_email] if therapist_email else None,
             )
             session.add(row)
             session.flush()
             return row
 
-        main = patient(MAIN, harbour, 40)
-        steady = patient(STEADY, harbour, 60)
+        main = patient(MAIN, harbour, 40, MAIN_LABEL, therapist.email)
+        steady = patient(STEADY, harbour, 60, STEADY_LABEL, therapist.email)
         patient(NEWCOMER, harbour, 1)
-        xss = patient(XSS, harbour, 10)
-        other = patient(OTHER, northside, 20)
+        xss = patient(XSS, harbour, 10, XSS_LABEL, admin.email)
+        other = patient(OTHER, northside, 20, OTHER_LABEL, other_therapist.email)
 
         main_entries = _main_journal(main, now, sessions)
         session.add_all(main_entries)

@@ -17,6 +17,7 @@ import pytest
 from dashboard_seed import (
     CRISIS_TEXT,
     FORMULA,
+    MAIN_LABEL,
     XSS_FLAG,
     XSS_IMG,
     XSS_SCRIPT,
@@ -160,10 +161,9 @@ def test_pdf_summary(seeded: SeedInfo) -> None:
     reader = pypdf.PdfReader(io.BytesIO(body))
     assert len(reader.pages) >= 2
     text = pdf_text(body)
-    short = seeded.main[:10]  # no label: "p-" and eight characters of the id
     for expected in (
-        f"Patient {short}",
-        f"id {seeded.main}",
+        f"Patient {MAIN_LABEL}",
+        f"id {seeded.main} · therapist {seeded.therapist.email}",
         "Harbour Recovery Clinic (harbour)",
         "Journal entries 12",
         "1 open, 1 acknowledged",
@@ -174,7 +174,7 @@ def test_pdf_summary(seeded: SeedInfo) -> None:
         "tight jaw and shoulders",
         "Craving (0–10)",  # the chart's legend: the SVG is drawn into the PDF
         "Ketamine session",
-        f"Confidential · Patient {short}",
+        f"Confidential · Patient {MAIN_LABEL}",
     ):
         assert expected in text, expected
     # Oldest entry first in the report.

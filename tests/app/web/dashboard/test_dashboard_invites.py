@@ -159,13 +159,11 @@ def test_my_patients_is_the_default_list_once_patients_are_assigned(
     assert audit_rows("view_patients", web.info.therapist.email)[-4].detail["therapist"] == "mine"
 
 
-def test_unassigned_seeded_patients_show_their_short_id(
-    harbour: Browser, web: SeededServer
-) -> None:
-    listing = harbour.get("/therapist/?therapist=all")
-    assert f"<code>{web.info.main[:10]}</code>" in listing.text
-    page = harbour.get(f"/therapist/patients/{web.info.main}")
-    assert f"<code>{web.info.main}</code>" in page.text  # the whole id, once, under the name
+def test_a_patient_without_a_label_shows_a_short_id(harbour: Browser, web: SeededServer) -> None:
+    listing = harbour.get("/therapist/?therapist=none")
+    assert f"<code>{web.info.newcomer[:10]}</code>" in listing.text
+    page = harbour.get(f"/therapist/patients/{web.info.newcomer}")
+    assert f"<code>{web.info.newcomer}</code>" in page.text  # the whole id, once, under the name
     assert "no therapist assigned" in page.text
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from html import unescape
+from html.parser import HTMLParser
 
 import pypdf
 import pytest
@@ -20,10 +21,13 @@ import requests
 from dashboard_seed import (
     CRISIS_TEXT,
     FORMULA,
+    MAIN_LABEL,
     NORTHSIDE_SECRET,
     OLD_CRISIS_TEXT,
+    STEADY_LABEL,
     XSS_FLAG,
     XSS_IMG,
+    XSS_LABEL,
     XSS_SCRIPT,
     XSS_TRANSCRIPT,
 )
@@ -81,6 +85,22 @@ def audit_rows(action: str, actor: str) -> list[AuditEvent]:
         )
 
 
+class _Attributes(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.names.update(name for name, _ in attrs)
+
+
+def attribute_names(html: str) -> set[str]:
+    """Every attribute name of every element, as a browser's parser reads the page."""
+    parser = _Attributes()
+    parser.feed(html)
+    return parser.names
+
+
 def text_of(response: requests.Response) -> str:
     """The page's text with tags removed and entities decoded (what a reader sees)."""
     return unescape(re.sub(r"<[^>]+>", "", response.text))
@@ -130,10 +150,17 @@ def new_patient_with_flag(clinic_id: int, sender_id: str, message: str) -> int:
 def test_patients_list_shows_the_clinic_with_open_flags_first(harbour: Browser) -> None:
     info = harbour.server.info
 
-    response = harbour.get("/therapist/")
+    mine = harbour.get("/therapist/")
+    response = harbour.get("/therapist/?therapist=all")
 
-    assert response.status_code == 200
+    assert mine.status_code == response.status_code == 200
     assert_dashboard_headers(response)
+    # By default the therapist's own patients, by the clinic's labels.
+    assert re.findall(r'<th scope="row"><a href="/therapist/patients/([^"]+)"', mine.text) == [
+        info.main,
+        info.steady,
+    ]
+    assert f">{MAIN_LABEL}</a>" in mine.text and f">{STEADY_LABEL}</a>" in mine.text
     rows = re.findall(
         r'<tr class="(has-open-flags|no-open-flags)">\s*<th scope="row"><a href="/therapist/patients/([^"]+)"',
         response.text,
@@ -539,8 +566,10 @@ def test_payloads_in_journal_transcript_and_flags_render_as_text(harbour: Browse
     assert "<b>bold?</b>" not in html
     assert "&lt;script&gt;" in html
     assert "onerror" in html  # as text, inside escaped markup only
-    assert not re.search(r"<[^>]*\sonerror\s*=", html, re.I)
-    assert not re.search(r"\sstyle\s*=", html, re.I)  # the CSP forbids inline styles
+    attributes = attribute_names(html)
+    assert not {name for name in attributes if name.startswith("on")}
+    assert "style" not in attributes  # the CSP forbids inline styles
+    assert XSS_LABEL in text_of(response) and XSS_LABEL not in html
 
     searched = harbour.get(page_path(info.xss), params={"q": "<script>"})
     assert "<mark>&lt;script&gt;</mark>" in searched.text
@@ -558,8 +587,10 @@ def test_csv_export(harbour: Browser) -> None:
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     disposition = response.headers["Content-Disposition"]
-    # No label: the short id names the file.
-    assert disposition.startswith('attachment; filename="companion-p-Xs5Sn1Pq-')
+    # The label names the file, in safe characters only (the newcomer's has the short id).
+    assert disposition.startswith(
+        'attachment; filename="companion-img_src_x_onerror_alert_xss-label_C.X._4400-'
+    )
     assert disposition.endswith('.csv"')
     assert response.headers["Cache-Control"] == "no-store"
     assert response.content.startswith(b"\xef\xbb\xbf")
@@ -570,6 +601,8 @@ def test_csv_export(harbour: Browser) -> None:
     assert rows[0]["note"] == XSS_SCRIPT
     row = audit_rows("export", info.therapist.email)[-1]
     assert (row.target, row.detail) == (info.xss, {"format": "csv"})
+    newcomer = harbour.get(page_path(info.newcomer) + "/export.csv")
+    assert f'filename="companion-{info.newcomer[:10]}-' in newcomer.headers["Content-Disposition"]
 
 
 def test_json_export_is_what_the_command_line_prints(harbour: Browser) -> None:
@@ -688,15 +721,15 @@ def test_flag_levels_show_as_badges_and_filter_the_page_and_the_list(harbour: Br
     assert "2 open flags of other levels are not shown" in text_of(filtered)
     assert audit_rows("view_patient", info.therapist.email)[-1].detail == {"levels": ["elevated"]}
 
-    listing = harbour.get("/therapist/?level=info")
+    listing = harbour.get("/therapist/?level=info&therapist=all")
     shown = re.findall(r'<th scope="row"><a href="/therapist/patients/([^"]+)"', listing.text)
     assert shown == [sender_id]
     assert audit_rows("view_patients", info.therapist.email)[-1].detail == {
         "patients": 1,
         "level": "info",
-        "therapist": "all",  # nobody is assigned to this therapist: every patient is shown
+        "therapist": "all",
     }
-    everyone = harbour.get("/therapist/").text
+    everyone = harbour.get("/therapist/?therapist=all").text
     cells = everyone[everyone.index(f"/therapist/patients/{sender_id}") :]
     cells = cells[: cells.index("</tr>")]
     for badge in ('level-urgent">1 urgent', 'level-elevated">1 elevated', 'level-info">1 info'):
