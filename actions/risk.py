@@ -121,11 +121,13 @@ def ended_by_safety_answer(tracker: Tracker) -> bool:
     return tracker.get_slot(SAFETY_SLOT) in risk_checks.SAFETY_NEEDS_HELP
 
 
+SAFETY_ANSWER_WORDS = {"yes": "yes", "unsure": "not sure", "skipped": "chose not to answer"}
+
+
 def _safety_flag_message(form: str, mood: Any, answer: str) -> str:
-    said = {"yes": "yes", "unsure": "not sure", "skipped": "chose not to answer"}[answer]
     return (
         f'Mood rated {mood}/10 in {_FORM_TITLES[form]}. Asked "Are you having thoughts of '
-        f'ending your life?" — answer: {said}.'
+        f'ending your life?" — answer: {SAFETY_ANSWER_WORDS[answer]}.'
     )
 
 
@@ -145,8 +147,17 @@ def _safety_answer_from(value: Any, tracker: Tracker) -> str | None:
 class SafetyQuestionMixin:
     """Adds the safety question to a journal form's validation (check-in, reflection).
 
-    Mixed into ``validate_<form>`` classes before :class:`actions.forms.JournalFormValidation`.
+    Mixed into ``validate_<form>`` classes before :class:`actions.forms.JournalFormValidation`
+    (and into the measures' form, which asks it after PHQ-9 item 9: :mod:`actions.measures`).
     """
+
+    #: The flag's source: what made the form ask.
+    safety_source = "mood_rating"
+
+    def safety_flag_message(self, tracker: Tracker, answer: str) -> str:
+        """What the care team reads on the flag: why it was asked, and the answer."""
+        form = self.form_name()  # type: ignore[attr-defined]
+        return _safety_flag_message(form, tracker.get_slot(MOOD_SLOTS[form]), answer)
 
     async def required_slots(
         self,
@@ -185,8 +196,6 @@ class SafetyQuestionMixin:
         if tracker.get_slot("requested_slot") != SAFETY_SLOT:
             # Validated again when a stopped form resumes: keep a "no" silently.
             return {SAFETY_SLOT: value if value in risk_checks.SAFETY_ANSWERS else None}
-        form = self.form_name()
-        mood = tracker.get_slot(MOOD_SLOTS[form])
         text = clean_answer(value if isinstance(value, str) else str(value or ""))
         typed = latest_text(tracker)
         if not typed.startswith("/") and risk_checks.says_nothing(typed):
@@ -215,9 +224,9 @@ class SafetyQuestionMixin:
             level = "urgent"
         record_flag(
             tracker.sender_id,
-            message=_safety_flag_message(form, mood, answer),
+            message=self.safety_flag_message(tracker, answer),
             category="suicide",
-            source="mood_rating",
+            source=self.safety_source,
             level=level,
         )
         return {SAFETY_SLOT: answer}

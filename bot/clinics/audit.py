@@ -45,6 +45,8 @@ ACTIONS: tuple[str, ...] = (
     "reissue_link",
     "revoke_link",
     "update_patient",
+    "schedule_measure",
+    "cancel_measure",
 )
 OUTCOMES: tuple[str, ...] = ("ok", "denied", "failed")
 #: Column sizes of ``audit_log``; longer values (a pasted essay as "e-mail") are cut, not refused,

@@ -24,6 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot import settings
 from bot.clinics.registry import demo_clinic
+from bot.journal import measure_records
 from bot.journal.schema import KINDS
 from bot.storage import db
 from bot.storage.models import (
@@ -32,6 +33,7 @@ from bot.storage.models import (
     RISK_LEVELS,
     STATUSES,
     JournalEntry,
+    MeasureResult,
     Patient,
     RiskFlag,
     utcnow,
@@ -481,5 +483,13 @@ def export_patient(sender_id: str) -> dict[str, Any] | None:
                     "acknowledged_by": flag.acknowledged_by,
                 }
                 for flag in flags
+            ],
+            "measures": [
+                measure_records.result_view(row).as_export()
+                for row in session.scalars(
+                    select(MeasureResult)
+                    .where(MeasureResult.patient_id == patient.id)
+                    .order_by(MeasureResult.completed_at, MeasureResult.id)
+                )
             ],
         }

@@ -97,9 +97,11 @@ RECENT_RESPONSE = "utter_crisis_recent"
 DEFAULT_KIND = "suicide"
 ASK_RESPONSE = "utter_ask_safety"
 #: Forms whose answers are about risk itself (a safety plan's warning signs, means kept away,
-#: people to call): there the classifier's guess alone reads the topic, not the person, and
-#: asking would break the plan at every step. The detector's rules still read every answer.
-GUESSES_NOT_ASKED_IN = frozenset({"safety_plan_form"})
+#: people to call) or are the published answers of a validated measure (PHQ-9 item 9 asks
+#: about thoughts of death and has its own safety question, actions/measures.py): there the
+#: classifier's guess alone reads the topic, not the person, and asking would break the form at
+#: every step. The detector's rules still read every answer.
+GUESSES_NOT_ASKED_IN = frozenset({"safety_plan_form", "measure_form"})
 #: Journal forms, whose answers are full of hard feelings and talk of using. Measured on the
 #: held-out conversations (tests/conversations/), the classifier's guess alone asked the safety
 #: question of 1 answer in 20 there, at a confidence of 0.5 to 1.0 on grateful, venting and

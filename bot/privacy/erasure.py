@@ -49,6 +49,7 @@ from bot.storage.models import (
     Clinic,
     ErasureRequest,
     JournalEntry,
+    MeasureResult,
     Patient,
     RiskFlag,
     utcnow,
@@ -74,7 +75,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: The stores an erasure goes through, in this order.
-STORES: tuple[str, ...] = ("journal", "risk_flags", "events", "erasure_requests")
+STORES: tuple[str, ...] = ("journal", "risk_flags", "measures", "events", "erasure_requests")
 #: The actor of everything the patient does from the chat.
 PATIENT = "patient"
 MAX_NOTE = 2000
@@ -231,6 +232,12 @@ def _erase_risk_flags(session: Session, patient: Patient, at: datetime) -> dict[
     return {"erased": erased, "kept_until_notified": len(kept)} if kept else {"erased": erased}
 
 
+def _erase_measures(session: Session, patient: Patient, at: datetime) -> int:
+    """The patient's answers to validated measures (their schedules are the clinic's)."""
+    result = session.execute(delete(MeasureResult).where(MeasureResult.patient_id == patient.id))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def _erase_events(session: Session, patient: Patient, at: datetime) -> int:
     """The tracker store's rows and the ``erased_at`` mark, together or not at all: the
     mark is what stops a turn in flight from writing the deleted rows back."""
@@ -322,6 +329,7 @@ def erase_patient(
     steps: dict[str, Step] = {
         "journal": _erase_journal,
         "risk_flags": _erase_risk_flags,
+        "measures": _erase_measures,
         "events": _erase_events,
     }
     stores = {name: _run_store(name, sender_id, step, at) for name, step in steps.items()}

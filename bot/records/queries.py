@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
+from bot.journal import measure_records
 from bot.journal.entries import export_patient
 from bot.records.entries import chart_of, entry_of, safety_plan_of
 from bot.records.transcripts import (
@@ -304,6 +305,7 @@ def load_record(patient: PatientRef, filters: Filters | None = None) -> PatientR
             (entry.session_date for entry in entries if entry.session_date), default=None
         ),
         safety_plan=current_safety_plan,
+        measures=tuple(measure_records.results_of(patient.sender_id)),
     )
 
 

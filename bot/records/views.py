@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from bot.journal import schema
+from bot.journal.measure_records import ResultView
 from bot.storage.models import RISK_LEVELS, utcnow
 
 #: The kind filter's name for the conversation transcripts, next to the journal's kinds.
@@ -396,6 +397,8 @@ class PatientRecord:
     hidden_open_flags: int = 0
     #: The current safety plan, whatever the filters; ``None`` if the patient has none.
     safety_plan: SafetyPlan | None = None
+    #: Validated measures answered, oldest first, whatever the filters.
+    measures: tuple[ResultView, ...] = ()
 
     @property
     def flags(self) -> tuple[Flag, ...]:

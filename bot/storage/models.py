@@ -427,3 +427,59 @@ class ErasureRequest(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
     patient: Mapped[Patient] = relationship()
+
+
+#: The validated measures a therapist can schedule (their wording and scoring:
+#: bot/content/measures.yml, bot/journal/measures.py).
+MEASURE_IDS: tuple[str, ...] = ("phq9", "gad7", "audit_c")
+
+
+class MeasureSchedule(Base):
+    """A validated measure the care team asked a patient to fill in: once, or every
+    ``every_days`` days from ``due_on``. The chat offers it from ``due_on`` on; each answer
+    moves ``due_on`` on by ``every_days``, or ends a one-off (``completed_at``)."""
+
+    __tablename__ = "measure_schedules"
+    __table_args__ = (
+        CheckConstraint(_in_list("measure", MEASURE_IDS), name="measure"),
+        CheckConstraint("every_days IS NULL OR every_days > 0", name="every_days_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    measure: Mapped[str] = mapped_column(String(20))
+    every_days: Mapped[int | None] = mapped_column(Integer)
+    due_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(320))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by: Mapped[str | None] = mapped_column(String(320))
+
+    patient: Mapped[Patient] = relationship()
+
+
+class MeasureResult(Base):
+    """A measure the patient answered in the chat: every item's score, the total and its band
+    as scored then, and whether the safety item (PHQ-9 item 9) was above 0."""
+
+    __tablename__ = "measure_results"
+    __table_args__ = (CheckConstraint(_in_list("measure", MEASURE_IDS), name="measure"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    measure: Mapped[str] = mapped_column(String(20))
+    answers: Mapped[list[int]] = mapped_column(JSON)
+    total: Mapped[int] = mapped_column(Integer)
+    band: Mapped[str] = mapped_column(String(64))
+    safety_item_positive: Mapped[bool] = mapped_column(Boolean, default=False)
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    schedule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("measure_schedules.id", ondelete="SET NULL")
+    )
+
+    patient: Mapped[Patient] = relationship()

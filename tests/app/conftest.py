@@ -27,6 +27,7 @@ import action_support
 import pg_server
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
+from servers import Browser, SeededServer, point_at, seeded_server
 
 from bot import encryption
 from bot.storage import db
@@ -343,3 +344,41 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     assert "Traceback" not in result.stderr
     assert len(result.stderr.splitlines()) == 1, result.stderr
     return result.stderr
+
+
+# ----------------------------------------------------------------------------- the seeded dashboard
+# A real uvicorn process per test module on a database of its own (SQLite or PostgreSQL, as
+# the module's ``databases`` mark says), filled by ``dashboard_seed``, and a signed-in browser
+# for each seeded clinic. A module that needs another set-up defines its own ``server``.
+
+DASHBOARD_SEED_SECRET = "dashboard-seed-secret-0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    new_database: Callable[..., str],
+) -> Iterator[SeededServer]:
+    directory = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    url = new_database(directory / "companion.db")
+    with seeded_server(directory, DASHBOARD_SEED_SECRET, database_url=url) as running:
+        yield running
+
+
+@pytest.fixture
+def web(server: SeededServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[SeededServer]:
+    """The running app, with this process pointed at the same database and key."""
+    yield from point_at(server, monkeypatch)
+
+
+@pytest.fixture
+def harbour(web: SeededServer) -> Browser:
+    """Harbour's therapist, signed in."""
+    return Browser(web).sign_in(web.info.therapist)
+
+
+@pytest.fixture
+def northside(web: SeededServer) -> Browser:
+    """Northside's therapist, signed in."""
+    return Browser(web).sign_in(web.info.other_therapist)

@@ -13,8 +13,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from bot.clinics import registry, therapists
 
-CLINIC, NAME = "lakeside", "Lakeside Recovery"
-EMAIL, PASSWORD = "dr.moss@lakeside.example", "lakeside-therapist-42"
+CLINIC, NAME = "lakeview", "Lakeview Recovery"
+EMAIL, PASSWORD = "dr.moss@lakeview.example", "lakeview-therapist-42"
 LABEL = "T.M. 5120"
 
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -168,3 +169,19 @@ class Browser:
         )
         assert response.status_code == 303, response.text
         return self
+
+
+class _Attributes(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.names.update(name for name, _ in attrs)
+
+
+def attribute_names(html: str) -> set[str]:
+    """Every attribute name of every element, as a browser's parser reads the page."""
+    parser = _Attributes()
+    parser.feed(html)
+    return parser.names

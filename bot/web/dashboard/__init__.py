@@ -1,5 +1,6 @@
 """The therapists' dashboard under ``/therapist/``: sign-in and audit (:mod:`.access`),
 patients' records and exports (:mod:`.patients`), invitations and links (:mod:`.invites`),
+validated measures (:mod:`.measures`),
 erasure requests (:mod:`.erasures`);
 shared checks in :mod:`.security`."""
 
@@ -9,12 +10,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from bot.web.dashboard import access, erasures, invites, patients
+from bot.web.dashboard import access, erasures, invites, measures, patients
 from bot.web.dashboard.security import Viewer, not_found, require_viewer
 
 router = APIRouter(prefix="/therapist")
 router.include_router(access.router)
 router.include_router(invites.router)
+router.include_router(measures.router)
 router.include_router(patients.router)
 router.include_router(erasures.router)
 

@@ -20,9 +20,12 @@ from fastapi.responses import RedirectResponse
 from bot import records
 from bot.clinics import audit, therapists
 from bot.clinics import patients as clinic_patients
+from bot.journal import measure_records
+from bot.journal import measures as measure_catalogue
 from bot.privacy import erasure
 from bot.records import exports
 from bot.records.chart import render_chart
+from bot.records.measure_chart import render_measure_charts
 from bot.storage.models import RISK_LEVELS, utcnow
 from bot.web.dashboard.security import (
     PREFIX,
@@ -95,6 +98,8 @@ def patient_of_viewer(request: Request, viewer: Viewer, sender_id: str) -> recor
 # ----------------------------------------------------------------------------- pages
 
 
+#: What the measures section says after a change (``?measures=…``).
+MEASURE_NOTES = {"scheduled": "Scheduled.", "cancelled": "Cancelled."}
 #: The patients list's therapist filter: the viewer's own patients (the default), everyone's,
 #: nobody's, or one colleague's (by account id).
 MINE, EVERYONE, UNASSIGNED = "mine", "all", "none"
@@ -146,6 +151,7 @@ def patients_page(
             "unknown_level": bool(level) and chosen is None,
             "whose": whose,
             "colleagues": therapists.staff(viewer.clinic_id),
+            "due_measures": measure_records.due_by_patient(viewer.clinic_id),
         },
         viewer,
     )
@@ -217,6 +223,7 @@ def patient_page(
     level: Annotated[list[str] | None, Query()] = None,
     revoked: str = "",
     updated: str = "",
+    measures: str = "",
 ) -> Response:
     """Open flags, the chart, the journal and the conversations, after the GET filters."""
     patient = patient_of_viewer(request, viewer, sender_id)
@@ -224,6 +231,7 @@ def patient_page(
         query=q, kinds=kind or (), start=start, end=end, levels=level or ()
     )
     record = records.load_record(patient, filters)
+    results = list(record.measures)
     record_audit(
         request, viewer, "view_patient", target=patient.sender_id, detail=filters.audit_detail()
     )
@@ -252,6 +260,12 @@ def patient_page(
             "max_label": clinic_patients.MAX_LABEL,
             "lifetimes": clinic_patients.LINK_LIFETIME_DAYS,
             "default_days": clinic_patients.DEFAULT_INVITE_LIFETIME.days,
+            "schedules": measure_records.schedules_of(patient.sender_id),
+            "results": results,
+            "measure_charts": render_measure_charts(results),
+            "instruments": measure_catalogue.measures(),
+            "measures_note": MEASURE_NOTES.get(measures),
+            "today": utcnow().date(),
         },
         viewer,
     )

@@ -13,6 +13,7 @@ from sqlalchemy import select, text, update
 from bot import records
 from bot.clinics import audit, patients, registry
 from bot.journal import entries as journal
+from bot.journal import measure_records
 from bot.privacy import erasure, my_data
 from bot.records import exports
 from bot.storage import db
@@ -121,6 +122,7 @@ def test_erasure_removes_every_store_and_keeps_the_ids(target: Person, bystander
     assert receipt.stores == {
         "journal": {"erased": 2},
         "risk_flags": {"erased": 1},
+        "measures": {"erased": 0},
         "events": {"erased": events},
         "erasure_requests": {"erased": 0},
     }
@@ -224,13 +226,16 @@ def test_erased_text_is_not_left_in_the_database_file(
 def test_a_database_without_the_tracker_table(clinic: registry.ClinicView) -> None:
     invite = patients.invite(clinic.slug)
     journal.save_entry(invite.sender_id, "checkin", fields={"note": "only a journal here"})
+    measure_records.save_result(invite.sender_id, "gad7", [1, 0, 0, 0, 0, 0, 0])
     receipt = erasure.erase_patient(invite.sender_id, "patient")
     assert receipt.stores == {
         "journal": {"erased": 1},
         "risk_flags": {"erased": 0},
+        "measures": {"erased": 1},
         "events": {"erased": 0},
         "erasure_requests": {"erased": 0},
     }
+    assert measure_records.results_of(invite.sender_id) == []
 
 
 def test_unknown_patients_and_foreign_requests(target: Person, bystander: Person, clinic) -> None:

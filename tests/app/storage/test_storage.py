@@ -38,8 +38,10 @@ MODEL_TABLES = {
     "login_throttle",
     "audit_log",
     "erasure_requests",
+    "measure_schedules",
+    "measure_results",
 }
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 sqlite_only = pytest.mark.databases("sqlite")

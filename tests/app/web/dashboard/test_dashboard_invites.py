@@ -6,14 +6,13 @@ re-issue, "my patients", clinic scope, CSRF and the audit log."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
 from html import unescape
 from urllib.parse import urlsplit
 
 import jwt
 import pytest
 import requests
-from servers import Browser, SeededServer, point_at, seeded_server
+from servers import Browser, SeededServer
 from sqlalchemy import select
 
 from bot import patient_tokens
@@ -23,36 +22,10 @@ from bot.storage.models import AuditEvent, Patient, PatientLink
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
-SECRET = "invites-test-secret-0123456789abcdef0123456789abcdef"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]*)"')
 _LINK = re.compile(r'id="invite-url"[^>]*value="([^"]+)"')
 _ROW = re.compile(r'<th scope="row"><a href="/therapist/patients/([^"]+)"')
 LABEL = 'R.K. 2207 <script>alert("label")</script>'
-
-
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, new_database: Callable[..., str]
-) -> Iterator[SeededServer]:
-    directory = tmp_path_factory.mktemp("invites")
-    url = new_database(directory / "companion.db")
-    with seeded_server(directory, SECRET, database_url=url) as running:
-        yield running
-
-
-@pytest.fixture
-def web(server: SeededServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[SeededServer]:
-    yield from point_at(server, monkeypatch)
-
-
-@pytest.fixture
-def harbour(web: SeededServer) -> Browser:
-    return Browser(web).sign_in(web.info.therapist)
-
-
-@pytest.fixture
-def northside(web: SeededServer) -> Browser:
-    return Browser(web).sign_in(web.info.other_therapist)
 
 
 def csrf(browser: Browser, path: str = "/therapist/invite") -> str:

@@ -9,11 +9,10 @@ import io
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from html import unescape
-from html.parser import HTMLParser
 
 import pypdf
 import pytest
@@ -31,7 +30,12 @@ from dashboard_seed import (
     XSS_SCRIPT,
     XSS_TRANSCRIPT,
 )
-from servers import DASHBOARD_CSP, Browser, SeededServer, point_at, seeded_server
+from servers import (
+    DASHBOARD_CSP,
+    Browser,
+    SeededServer,
+    attribute_names,
+)
 from sqlalchemy import create_engine, select
 
 from bot.journal import entries as journal
@@ -40,34 +44,7 @@ from bot.storage.models import AuditEvent, Patient, RiskFlag, utcnow
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
-SECRET = "patients-test-secret-0123456789abcdef0123456789abcdef"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]*)"')
-
-
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, new_database: Callable[..., str]
-) -> Iterator[SeededServer]:
-    directory = tmp_path_factory.mktemp("patients")
-    url = new_database(directory / "companion.db")
-    with seeded_server(directory, SECRET, database_url=url) as running:
-        yield running
-
-
-@pytest.fixture
-def web(server: SeededServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[SeededServer]:
-    """The running app, with this process pointed at the same database and key."""
-    yield from point_at(server, monkeypatch)
-
-
-@pytest.fixture
-def harbour(web: SeededServer) -> Browser:
-    return Browser(web).sign_in(web.info.therapist)
-
-
-@pytest.fixture
-def northside(web: SeededServer) -> Browser:
-    return Browser(web).sign_in(web.info.other_therapist)
 
 
 def page_path(sender_id: str) -> str:
@@ -83,22 +60,6 @@ def audit_rows(action: str, actor: str) -> list[AuditEvent]:
                 .order_by(AuditEvent.id)
             )
         )
-
-
-class _Attributes(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: set[str] = set()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.names.update(name for name, _ in attrs)
-
-
-def attribute_names(html: str) -> set[str]:
-    """Every attribute name of every element, as a browser's parser reads the page."""
-    parser = _Attributes()
-    parser.feed(html)
-    return parser.names
 
 
 def text_of(response: requests.Response) -> str:
