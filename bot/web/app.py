@@ -248,7 +248,7 @@ def create_app() -> FastAPI:
         response = TEMPLATES.TemplateResponse(
             request,
             "demo.html",
-            {"clinic": clinic, "widget_src": f"{settings.public_web_url()}/widget.js"},
+            {"clinic": clinic, "widget_src": settings.widget_script_url()},
         )
         response.headers["Content-Security-Policy"] = _demo_page_policy()
         return response
