@@ -45,13 +45,37 @@ MESSAGES: dict[str, str] = {
     "expired": "Your chat link has expired. Please ask your clinic for a new one.",
     "revoked": "This chat link has been switched off by your clinic. "
     "Please ask them for a new one.",
-    "origin_not_allowed": "This chat cannot be opened from this web site. "
-    "Please use your clinic's own web site.",
-    "unknown_clinic": "This clinic is not set up for the chat.",
-    "anonymous_not_allowed": "This clinic's chat needs the personal link they gave you.",
+    "origin_not_allowed": "This page is not registered for this clinic. "
+    "Please open the chat on your clinic's own web site.",
+    "unknown_clinic": "Unknown clinic. The chat on this page is not set up yet.",
+    "anonymous_not_allowed": "This chat needs the personal link from your clinic. "
+    "Please open the link they gave you.",
     "wrong_clinic": "This conversation belongs to another clinic.",
     "anonymous_off": "Chats without a personal link are switched off on this server. "
     "Please open the link your clinic gave you.",
+}
+
+
+#: What the web developer of a clinic's page reads in the browser's console when the widget
+#: meets a set-up problem, by reason: what is wrong and the command that puts it right.
+#: ``{slug}`` is the tag's data-clinic and ``{origin}`` the page's origin. ``opaque_origin``
+#: is ``origin_not_allowed`` for a page that has no origin a clinic could list (a file, a
+#: sandboxed frame). The patient reads :data:`MESSAGES` instead.
+SETUP_HINTS: dict[str, str] = {
+    "origin_not_allowed": "This page's origin {origin} is not one of clinic {slug}'s origins. "
+    "Add it on the server: python -m bot clinic update --slug {slug} --add-origin {origin}",
+    "opaque_origin": "This page has no web origin (it sent {origin}: a file opened from disk, "
+    "or a sandboxed frame), so no clinic can list it. Serve the page over http(s) from one of "
+    "clinic {slug}'s origins (python -m bot clinic list shows them).",
+    "unknown_clinic": "No clinic on this server has the slug in the tag's data-clinic "
+    "({slug}). python -m bot clinic list shows the clinics; "
+    "python -m bot clinic create --slug SLUG ... adds one.",
+    "anonymous_not_allowed": "Clinic {slug} allows no chat without a personal link. Patients "
+    "open their link from the dashboard (Invite a patient) or from "
+    "python -m bot patient invite --clinic {slug}; the page's address then ends in "
+    "#companion-token=..., or a patient portal passes data-token=... in the tag.",
+    "anonymous_off": "This server runs with demo mode off, so every chat needs a personal link: "
+    "python -m bot patient invite --clinic {slug} makes one.",
 }
 
 

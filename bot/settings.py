@@ -50,6 +50,12 @@ def public_web_url() -> str:
     return os.environ.get("COMPANION_PUBLIC_WEB_URL", "http://localhost:8000").rstrip("/")
 
 
+def widget_script_url() -> str:
+    """The widget's script as clinics' pages load it: the demo page's tag and the one
+    ``clinic create`` prints come from here, so they cannot disagree."""
+    return f"{public_web_url()}/widget.js"
+
+
 def public_rasa_url() -> str:
     """Where the widget's socket.io client reaches the Rasa server."""
     return os.environ.get("COMPANION_PUBLIC_RASA_URL", "http://localhost:5005").rstrip("/")

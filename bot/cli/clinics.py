@@ -57,6 +57,53 @@ def _print_clinic(clinic: Any) -> None:
     print(json.dumps(clinic.as_dict(), ensure_ascii=False, indent=2))
 
 
+#: Why a clinic without an e-mail address or webhook is refused (one line, on stderr).
+NO_CHANNEL_REFUSED = (
+    "Refusing to create a clinic that tells nobody about risk flags: without --notify-email "
+    "or --webhook-url, a flag (a suicide risk too) reaches nobody until someone opens the "
+    "dashboard. Give --notify-email ADDRESS or --webhook-url URL, or pass --no-notify to "
+    "accept that."
+)
+
+
+def _no_channel_warning(slug: str) -> str:
+    """Said whenever a clinic is left without a notification channel."""
+    return (
+        f"Warning: clinic {slug!r} has no notification channel. Its risk flags, suicide risks "
+        "included, reach nobody until someone opens the dashboard. Set one with "
+        f"`python -m bot clinic update --slug {slug} --notify-email ADDRESS` "
+        "(or --webhook-url URL)."
+    )
+
+
+def _next_steps(clinic: Any) -> str:
+    """What ``clinic create`` tells the operator after the JSON: the tag to paste (on stderr,
+    so that stdout stays the clinic's JSON for scripts) and what is left to do."""
+    from bot.clinics import registry
+
+    pages = " or ".join(clinic.origins)
+    steps = [
+        f"Paste this tag into the clinic's pages (on {pages}):",
+        f"  {registry.embed_tag(clinic.slug)}",
+        "Next steps:",
+        "  - give each patient their personal link: "
+        f"python -m bot patient invite --clinic {clinic.slug} --expires 30d",
+        "  - create the dashboard accounts: "
+        f"python -m bot therapist create --clinic {clinic.slug} --email ADDRESS [--admin] "
+        f"(python -m bot therapist list --clinic {clinic.slug} shows them)",
+    ]
+    channels = clinic.notification_channels
+    if channels:
+        steps.append(f"  - risk flags are announced by {', '.join(channels)}")
+    else:
+        steps.append(
+            "  - set the notification channel: "
+            f"python -m bot clinic update --slug {clinic.slug} --notify-email ADDRESS "
+            "(or --webhook-url URL)"
+        )
+    return "\n".join(steps)
+
+
 def _clinic_save(args: argparse.Namespace) -> int:
     """``clinic create`` and ``clinic update``: the same settings, all optional on update."""
     from bot.clinics import registry
@@ -78,11 +125,16 @@ def _clinic_save(args: argparse.Namespace) -> int:
         "care_team_contact": args.care_team_contact,
         "care_team_hours": args.care_team_hours,
     }
+    creating = args.clinic_command == "create"
+    if creating:
+        _check_notification_choice(args)
+    before = None
     with database_errors():
         try:
-            if args.clinic_command == "create":
+            if creating:
                 clinic = registry.create(args.slug, args.name, origins=args.origin, **settings)
             else:
+                before = registry.get_clinic(args.slug)
                 clinic = registry.update(
                     args.slug,
                     name=args.name,
@@ -93,7 +145,25 @@ def _clinic_save(args: argparse.Namespace) -> int:
         except registry.ClinicError as error:
             raise CommandError(str(error)) from error
     _print_clinic(clinic)
+    removed_last = before is not None and bool(before.notification_channels)
+    if not clinic.notification_channels and (creating or removed_last):
+        print(_no_channel_warning(clinic.slug), file=sys.stderr)
+    if creating:
+        print(_next_steps(clinic), file=sys.stderr)
     return 0
+
+
+def _check_notification_choice(args: argparse.Namespace) -> None:
+    """A new clinic names how it hears of risk flags, or says with --no-notify that it
+    chooses to hear of none: a suicide flag nobody is told of must be a decision, not an
+    oversight. (The demo clinic, made by the web app, has no channel and is not made here.)"""
+    channel = bool(args.notify_email) or bool(args.webhook_url)
+    if args.no_notify and channel:
+        raise CommandError(
+            "--no-notify contradicts --notify-email and --webhook-url: give one or the other."
+        )
+    if not args.no_notify and not channel:
+        raise CommandError(NO_CHANNEL_REFUSED)
 
 
 def _clinic_list(args: argparse.Namespace) -> int:
@@ -210,6 +280,14 @@ def _settings_arguments(parser: argparse.ArgumentParser, *, create: bool) -> Non
         help="an https:// address that receives a signed POST for each new risk flag"
         + ("" if create else " ('' switches it off)"),
     )
+    if create:
+        parser.add_argument(
+            "--no-notify",
+            action="store_true",
+            help="create the clinic without --notify-email or --webhook-url (refused otherwise): "
+            "its risk flags, suicide risks too, then reach nobody until someone opens the "
+            "dashboard",
+        )
     anonymous = parser.add_mutually_exclusive_group()
     anonymous.add_argument(
         "--allow-anonymous",
@@ -245,7 +323,13 @@ def register_clinic(subparsers: SubParsers) -> None:
     actions = command_group(
         subparsers, "clinic", help="create, update and list clinics", description="Manage clinics."
     )
-    create = actions.add_parser("create", help="add a clinic", description="Add a clinic.")
+    create = actions.add_parser(
+        "create",
+        help="add a clinic",
+        description="Add a clinic and print its settings as JSON; the script tag for its pages "
+        "and the next steps go to stderr. A clinic needs --notify-email or --webhook-url "
+        "(how staff hear of risk flags), or --no-notify.",
+    )
     _settings_arguments(create, create=True)
     create.set_defaults(handler=_clinic_save)
     update = actions.add_parser(

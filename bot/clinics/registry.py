@@ -93,6 +93,15 @@ class ClinicView:
     care_team_contact: str | None = None
     care_team_hours: str | None = None
 
+    @property
+    def notification_channels(self) -> list[str]:
+        """How the clinic hears of a new risk flag without opening the dashboard, in words
+        (empty: a flag, a suicide risk included, waits until someone looks)."""
+        channels = [f"e-mail to {address}" for address in self.notify_emails]
+        if self.webhook_url:
+            channels.append(f"webhook {self.webhook_url}")
+        return channels
+
     def crisis_settings(self) -> dict[str, Any]:
         """What the crisis replies are built from (:func:`bot.safety.clinic_lines.lines_for`)."""
         return {
@@ -621,6 +630,14 @@ def help_now_lines(lines: list[dict[str, Any]]) -> list[dict[str, str]]:
         for line in lines
         if not line.get("kinds") or not set(line["kinds"]) <= SLIP_ONLY_KINDS
     ]
+
+
+def embed_tag(slug: str) -> str:
+    """The one tag a clinic pastes into its pages (the slug is checked, so it needs no escaping)."""
+    return (
+        f'<script src="{settings.widget_script_url()}" data-clinic="{check_slug(slug)}" '
+        "async></script>"
+    )
 
 
 def widget_config(slug: str) -> dict[str, Any] | None:

@@ -18,6 +18,9 @@ class ApiError(BaseModel):
 
     error: str
     message: str
+    #: For the web developer of a clinic's page (the widget writes it to the browser's
+    #: console): what is set up wrong and the command that puts it right.
+    hint: str | None = None
 
 
 class Health(BaseModel):
@@ -44,6 +47,8 @@ class WidgetConfig(BaseModel):
     socket_url: str
     socket_path: str
     anonymous_session_url: str
+    #: Why a visitor without a personal link cannot chat here; null when they can.
+    link_required: ApiError | None
 
 
 class AnonymousSession(BaseModel):
@@ -61,7 +66,8 @@ HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 WIDGET_CONFIG_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": WidgetConfig, "description": "The clinic's widget settings."},
-    404: _refusal("No clinic with this slug."),
+    403: _refusal("The page's origin is not one of the clinic's (readable by any page)."),
+    404: _refusal("No clinic with this slug (readable by any page)."),
 }
 ANONYMOUS_SESSION_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": AnonymousSession, "description": "A short-lived patient token."},

@@ -32,7 +32,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from bot import settings
 from bot.chat.rate_limit import RateLimiter
 from bot.clinics import patients, registry
-from bot.patient_tokens import MESSAGES, AccessDenied, normalize_origin
+from bot.patient_tokens import MESSAGES, SETUP_HINTS, AccessDenied, normalize_origin
 from bot.storage import db
 from bot.web import access_log, api_docs, dashboard, my_data
 from bot.web.dashboard import security as dashboard_security
@@ -79,6 +79,48 @@ def _error(
     return JSONResponse(
         {"error": reason, "message": message or MESSAGES[reason]}, status, headers=headers
     )
+
+
+def _setup_refusal(status: int, reason: str, hint: str) -> JSONResponse:
+    """A refusal that names a set-up problem of the page (an unknown clinic, a page on none
+    of the clinic's origins). Any page may read it, unlike the configuration itself: it tells
+    nothing a clinic's tag does not, and without it the widget could only say "not available",
+    as if the servers were down. ``hint`` is for the web developer's console."""
+    return JSONResponse(
+        {"error": reason, "message": MESSAGES[reason], "hint": hint},
+        status,
+        headers={"Access-Control-Allow-Origin": "*", "Vary": "Origin", "Cache-Control": "no-store"},
+    )
+
+
+def _origin_refusal(slug: str, origin: str, clinic: registry.ClinicView) -> JSONResponse | None:
+    """The refusal for a page whose ``Origin`` is not one of the clinic's; ``None`` if it is."""
+    try:
+        normalized = normalize_origin(origin)
+    except ValueError:
+        hint = SETUP_HINTS["opaque_origin"].format(slug=slug, origin=origin)
+        return _setup_refusal(403, "origin_not_allowed", hint)
+    if normalized in clinic.origins:
+        return None
+    hint = SETUP_HINTS["origin_not_allowed"].format(slug=slug, origin=normalized)
+    return _setup_refusal(403, "origin_not_allowed", hint)
+
+
+def _link_required(clinic: registry.ClinicView) -> dict[str, str] | None:
+    """Why a visitor without a personal link cannot chat at this clinic (``None``: they can
+    start an anonymous chat), sent with the configuration so the widget says it at once,
+    without asking for a session it cannot have."""
+    if not clinic.allow_anonymous:
+        reason = "anonymous_not_allowed"
+    elif not settings.demo_mode():
+        reason = "anonymous_off"
+    else:
+        return None
+    return {
+        "error": reason,
+        "message": MESSAGES[reason],
+        "hint": SETUP_HINTS[reason].format(slug=clinic.slug),
+    }
 
 
 class SessionLimits:
@@ -248,7 +290,7 @@ def create_app() -> FastAPI:
         response = TEMPLATES.TemplateResponse(
             request,
             "demo.html",
-            {"clinic": clinic, "widget_src": f"{settings.public_web_url()}/widget.js"},
+            {"clinic": clinic, "widget_src": settings.widget_script_url()},
         )
         response.headers["Content-Security-Policy"] = _demo_page_policy()
         return response
@@ -259,11 +301,21 @@ def create_app() -> FastAPI:
         responses=api_docs.WIDGET_CONFIG_RESPONSES,
     )
     def widget_config(slug: str, request: Request) -> Response:
-        """Branding, greeting, crisis numbers and where to connect, for the clinic's widget."""
+        """Branding, greeting, crisis numbers and where to connect, for the clinic's widget.
+
+        A page on another origin than the clinic's gets a refusal that says so instead (a
+        request from the web app's own pages carries no ``Origin`` and gets the settings).
+        """
         clinic = _clinic_or_none(slug)
         config: dict[str, Any] | None = registry.widget_config(slug) if clinic else None
-        if config is None:
-            return _cors(_error(404, "unknown_clinic"), request, None)
+        if clinic is None or config is None:
+            hint = SETUP_HINTS["unknown_clinic"].format(slug=slug)
+            return _setup_refusal(404, "unknown_clinic", hint)
+        origin = request.headers.get("origin")
+        refusal = _origin_refusal(slug, origin, clinic) if origin else None
+        if refusal is not None:
+            return refusal
+        config["link_required"] = _link_required(clinic)
         response = JSONResponse(config, headers={"Cache-Control": "no-cache"})
         return _cors(response, request, clinic)
 

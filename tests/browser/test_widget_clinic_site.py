@@ -71,10 +71,14 @@ def test_clinic_site_on_another_origin_with_a_patient_link(stack, desktop, clini
 
     page.goto(invite.url)
     widget = Widget(page)
-    expect(widget.launcher).to_be_visible()
+    # The patient's link opens the chat by itself.
+    expect(widget.panel).to_be_visible()
+    expect(widget.input).to_be_enabled()
     # The token leaves the address bar (and so the history) at once.
     assert "companion-token" not in page.url
     assert page.url == page_url
+    page.get_by_role("button", name="Close chat").click()
+    expect(widget.launcher).to_be_visible()
     # The clinic's CSS reaches neither the widget nor is it changed by it.
     expect(widget.launcher).to_have_css("display", "flex")
     expect(widget.launcher).to_have_css("color", "rgb(255, 255, 255)")
@@ -109,7 +113,8 @@ def test_clinic_site_on_another_origin_with_a_patient_link(stack, desktop, clini
     # The dead token is forgotten: after a reload the widget asks for the clinic's link, and
     # the unsent message is still there.
     page.reload()
-    expect(widget.log).to_contain_text("needs your personal link")
+    expect(widget.log).to_contain_text("This chat needs the personal link from your clinic.")
+    expect(widget.input).to_be_disabled()
     expect(widget.patient("are you still there?")).to_contain_text("Not sent yet")
     assert stored_token(page, slug) is None
 
@@ -130,7 +135,8 @@ def test_clinic_site_on_another_origin_with_a_patient_link(stack, desktop, clini
 
 
 def test_site_the_clinic_does_not_allow_still_gets_the_crisis_numbers(stack, desktop, clinic_site):
-    """The configuration cannot be read from a foreign origin; built-in numbers are shown."""
+    """The configuration cannot be read from a foreign origin; built-in numbers are shown,
+    and the widget says why there is no chat (not that it is down)."""
     page, _ = desktop
     clinic_site.page("clinic.css", CLINIC_CSS)
     url = clinic_site.page(
@@ -139,6 +145,7 @@ def test_site_the_clinic_does_not_allow_still_gets_the_crisis_numbers(stack, des
     page.goto(url)
     widget = Widget(page)
     widget.open()
-    expect(widget.log).to_contain_text("The chat is not available right now")
+    expect(widget.log).to_contain_text("This page is not registered for this clinic")
+    expect(widget.log).not_to_contain_text("not available right now")
     widget.help.click()
     assert widget.crisis_numbers() == [("988", "tel:988"), ("911", "tel:911")]

@@ -68,7 +68,8 @@ def one_line_error(result: subprocess.CompletedProcess[str], code: int = 1) -> s
     return result.stderr
 
 
-def create_north(cli, *extra: str) -> dict:
+def create_north(cli, *extra: str, channel: tuple[str, ...] = ("--no-notify",)) -> dict:
+    """North, told of risk flags by nobody unless ``channel`` names an address or webhook."""
     result = ok(
         cli(
             "clinic",
@@ -79,6 +80,7 @@ def create_north(cli, *extra: str) -> dict:
             "North clinic",
             "--origin",
             "https://North.example/",
+            *channel,
             *extra,
         )
     )
@@ -116,6 +118,89 @@ def test_clinic_create_prints_the_clinic(cli) -> None:
 
 
 @pytest.mark.slow
+def test_clinic_create_prints_the_tag_to_paste_and_the_next_steps(cli) -> None:
+    result = ok(
+        cli(
+            "clinic", "create", "--slug", "north", "--name", "North clinic",
+            "--origin", "https://north.example", "--notify-email", "care@north.example",
+            COMPANION_PUBLIC_WEB_URL="https://companion.example/",
+        )
+    )  # fmt: skip
+
+    # stdout stays the clinic's JSON for scripts; what a person reads goes to stderr.
+    assert json.loads(result.stdout)["notify_emails"] == ["care@north.example"]
+    tag = '<script src="https://companion.example/widget.js" data-clinic="north" async></script>'
+    assert tag in result.stderr.splitlines()[1]
+    assert "python -m bot patient invite --clinic north" in result.stderr
+    assert "python -m bot therapist create --clinic north --email ADDRESS" in result.stderr
+    assert "python -m bot therapist list --clinic north" in result.stderr
+    assert "risk flags are announced by e-mail to care@north.example" in result.stderr
+    assert "Warning" not in result.stderr
+
+
+@pytest.mark.slow
+def test_clinic_create_refuses_a_clinic_that_would_tell_nobody_about_risk_flags(cli) -> None:
+    result = cli(
+        "clinic", "create", "--slug", "north", "--name", "North", "--origin", "https://n.example"
+    )
+
+    error = one_line_error(result)
+    assert "reaches nobody until someone opens the dashboard" in error
+    assert "suicide" in error
+    assert "--notify-email" in error and "--webhook-url" in error and "--no-notify" in error
+    assert registry.list_clinics() == []
+
+
+@pytest.mark.slow
+def test_clinic_create_with_no_notify_creates_the_clinic_and_warns(cli) -> None:
+    created = create_north(cli, channel=("--no-notify",))
+    assert registry.get_clinic("north").as_dict() == created
+    assert "notify_emails" not in created and "webhook_url" not in created
+
+    result = cli(
+        "clinic", "create", "--slug", "south", "--name", "South",
+        "--origin", "https://south.example", "--no-notify",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    warning = result.stderr.splitlines()[0]
+    assert warning.startswith("Warning: clinic 'south' has no notification channel.")
+    assert "suicide" in warning
+    assert "python -m bot clinic update --slug south --notify-email ADDRESS" in warning
+    assert 'data-clinic="south"' in result.stderr
+
+
+@pytest.mark.slow
+def test_clinic_create_refuses_no_notify_with_a_channel(cli) -> None:
+    result = cli(
+        "clinic", "create", "--slug", "north", "--name", "North", "--origin", "https://n.example",
+        "--no-notify", "--webhook-url", "https://hooks.north.example/risk",
+    )  # fmt: skip
+    assert "--no-notify contradicts" in one_line_error(result)
+    assert registry.list_clinics() == []
+
+
+@pytest.mark.slow
+def test_clinic_update_that_removes_the_last_channel_warns(cli) -> None:
+    create_north(
+        cli,
+        channel=("--notify-email", "care@north.example", "--webhook-url", "https://h.example/r"),
+    )
+
+    one_left = ok(cli("clinic", "update", "--slug", "north", "--no-notify-email"))
+    assert one_left.stderr == ""
+    untouched = ok(cli("clinic", "update", "--slug", "north", "--greeting", "Hello."))
+    assert untouched.stderr == ""
+
+    none_left = ok(cli("clinic", "update", "--slug", "north", "--webhook-url", ""))
+    assert json.loads(none_left.stdout)["greeting"] == "Hello."
+    assert none_left.stderr.startswith("Warning: clinic 'north' has no notification channel.")
+    assert len(none_left.stderr.splitlines()) == 1
+
+    # A clinic that already had none is not warned about on every change.
+    assert ok(cli("clinic", "update", "--slug", "north", "--greeting", "Hi.")).stderr == ""
+
+
+@pytest.mark.slow
 def test_clinic_create_with_every_option(cli) -> None:
     created = create_north(
         cli,
@@ -149,8 +234,9 @@ def test_clinic_create_with_every_option(cli) -> None:
 def test_clinic_create_refuses_a_taken_slug(cli) -> None:
     create_north(cli)
     result = cli(
-        "clinic", "create", "--slug", "north", "--name", "X", "--origin", "https://x.example"
-    )
+        "clinic", "create", "--slug", "north", "--name", "X", "--origin", "https://x.example",
+        "--no-notify",
+    )  # fmt: skip
     assert one_line_error(result) == "A clinic with the slug 'north' already exists.\n"
     assert registry.get_clinic("north").name == "North clinic"
 
@@ -173,7 +259,7 @@ def test_clinic_create_refuses_a_taken_slug(cli) -> None:
 )
 @pytest.mark.slow
 def test_clinic_create_reports_unusable_settings(cli, extra: list[str], words: str) -> None:
-    result = cli("clinic", "create", "--name", "X", *extra)
+    result = cli("clinic", "create", "--name", "X", "--no-notify", *extra)
     assert words in one_line_error(result)
     assert registry.list_clinics() == []
 
@@ -191,6 +277,7 @@ def test_clinic_create_reports_an_unparsable_patient_url_in_one_line(cli) -> Non
         "https://x.example",
         "--patient-url",
         "https://[oops/",
+        "--no-notify",
     )
     one_line_error(result)
 
@@ -317,6 +404,7 @@ def test_clinic_list(cli) -> None:
             "--origin",
             "http://localhost:3000",
             "--allow-anonymous",
+            "--no-notify",
         )
     )
 

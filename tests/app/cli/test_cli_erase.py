@@ -164,6 +164,7 @@ def test_clinic_privacy_settings(clinic_db: str, tmp_path: Path) -> None:
         "https://north.example",
         "--retention-days",
         "90",
+        "--no-notify",
         tmp_path=tmp_path,
     )
     assert created.returncode == 0, created.stderr

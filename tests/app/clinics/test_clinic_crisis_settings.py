@@ -333,6 +333,7 @@ def test_the_command_line_sets_every_crisis_setting(
         "--notify-level",
         "urgent",
         "--peer-support-line",
+        "--no-notify",
         capsys=capsys,
     )
 
@@ -370,7 +371,7 @@ def test_the_command_line_refuses_notify_levels_without_urgent(
 
     parsed = build_parser([register_clinic]).parse_args(
         ["clinic", "create", "--slug", "north", "--name", "North", "--origin", "https://n.example"]
-        + ["--notify-level", "info"]
+        + ["--notify-level", "info", "--no-notify"]
     )
     with pytest.raises(CommandError, match="Urgent flags are always announced"):
         parsed.handler(parsed)

@@ -54,7 +54,7 @@ def assert_headers(response: requests.Response, expected: dict[str, str]) -> Non
         ("GET", "/widget.js", 200),
         ("GET", "/static/demo.css", 200),
         ("GET", "/static/dashboard.css", 200),
-        ("GET", "/api/clinics/harbour/widget-config", 200),
+        ("GET", "/api/clinics/harbour/widget-config", 403),  # not from harbour's origins
         ("GET", "/api/clinics/nowhere/widget-config", 404),
         ("POST", "/api/clinics/harbour/anonymous-session", 403),
         ("GET", "/api/clinics/harbour/anonymous-session", 405),

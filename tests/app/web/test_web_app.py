@@ -152,7 +152,7 @@ def test_healthz(web: WebServer) -> None:
         ("GET", "/widget.js", 200),
         ("GET", "/static/demo.css", 200),
         ("GET", "/openapi.json", 200),
-        ("GET", "/api/clinics/demo/widget-config", 200),
+        ("GET", "/api/clinics/demo/widget-config", 403),  # not from the demo's origins
         ("GET", "/api/clinics/nowhere/widget-config", 404),
         ("POST", "/api/clinics/demo/anonymous-session", 403),
         ("GET", "/api/clinics/demo/anonymous-session", 405),
@@ -199,6 +199,7 @@ def test_widget_config_of_the_demo_clinic(web: WebServer) -> None:
             "socket_url": RASA_URL,
             "socket_path": "/socket.io",
             "anonymous_session_url": f"{web.url}/api/clinics/demo/anonymous-session",
+            "link_required": None,
         }
 
 
@@ -213,15 +214,46 @@ def test_widget_config_of_a_clinic_is_readable_only_from_its_origins(
     assert own.json()["clinic"] == north
     assert own.json()["allow_anonymous"] is False
 
-    for origin in ("https://evil.example", web.demo_origins[0], "http://north.example", "null"):
+    # Another page gets no settings, only the refusal, which it may read: the widget names
+    # the problem, and the console says how to add the page.
+    for origin in ("https://evil.example", web.demo_origins[0], "http://north.example"):
         other = web.get(path, headers={"Origin": origin})
-        assert other.status_code == 200
-        assert "Access-Control-Allow-Origin" not in other.headers
+        assert other.status_code == 403
+        assert other.headers["Access-Control-Allow-Origin"] == "*"
         assert "origin" in vary(other)
+        body = other.json()
+        assert set(body) == {"error", "message", "hint"}
+        assert (body["error"], body["message"]) == (
+            "origin_not_allowed",
+            MESSAGES["origin_not_allowed"],
+        )
+        assert body["message"].startswith("This page is not registered for this clinic.")
+        assert f"clinic update --slug {north} --add-origin {origin}" in body["hint"]
 
+    opaque = web.get(path, headers={"Origin": "null"})
+    assert opaque.status_code == 403 and opaque.json()["error"] == "origin_not_allowed"
+    assert "--add-origin" not in opaque.json()["hint"]
+    assert "sent null" in opaque.json()["hint"]
+
+    # The web app's own pages send no Origin with a GET; they get the settings.
     without = web.get(path)
+    assert without.status_code == 200
     assert "Access-Control-Allow-Origin" not in without.headers
     assert "origin" in vary(without)
+
+
+def test_widget_config_says_when_a_personal_link_is_needed(web: WebServer, north: str) -> None:
+    path = f"/api/clinics/{north}/widget-config"
+    needed = web.get(path, headers={"Origin": NORTH}).json()["link_required"]
+    assert (needed["error"], needed["message"]) == (
+        "anonymous_not_allowed",
+        MESSAGES["anonymous_not_allowed"],
+    )
+    assert needed["message"].startswith("This chat needs the personal link from your clinic.")
+    assert f"patient invite --clinic {north}" in needed["hint"]
+
+    registry.update(north, allow_anonymous=True)
+    assert web.get(path, headers={"Origin": NORTH}).json()["link_required"] is None
 
 
 def test_widget_config_follows_the_clinics_settings(web: WebServer, north: str) -> None:
@@ -254,8 +286,12 @@ def test_widget_config_of_an_unknown_clinic(web: WebServer, slug: str) -> None:
 
     assert response.status_code == 404
     assert response.headers["Content-Type"].startswith("application/json")
-    assert response.json() == {"error": "unknown_clinic", "message": MESSAGES["unknown_clinic"]}
-    assert "Access-Control-Allow-Origin" not in response.headers
+    body = response.json()
+    assert (body["error"], body["message"]) == ("unknown_clinic", MESSAGES["unknown_clinic"])
+    assert body["message"].startswith("Unknown clinic.")
+    assert "python -m bot clinic list" in body["hint"]
+    # Any page may read it, so the widget can name the problem.
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert "origin" in vary(response)
 
 

@@ -17,7 +17,38 @@ export const DEFAULT_CONFIG = {
   socket_url: null,
   socket_path: "/socket.io",
   anonymous_session_url: null,
+  link_required: null,
 };
+
+// What a visitor without a personal link is told when the clinic's configuration does not say
+// it itself (the web app sends its own words, bot/patient_tokens.py MESSAGES).
+export const LINK_REQUIRED = {
+  reason: "anonymous_not_allowed",
+  message:
+    "This chat needs the personal link from your clinic. Please open the link they gave you.",
+  hint: null,
+};
+
+/**
+ * A refusal in the web app's words, {reason, message, hint}, from an answer's body
+ * ({error, message, hint}), or null if the body is not one. The message is for the patient;
+ * the hint, for the web developer's console.
+ */
+export function refusal(body) {
+  if (!body || typeof body !== "object") return null;
+  if (typeof body.error !== "string" || typeof body.message !== "string") return null;
+  if (!body.message.trim()) return null;
+  const hint = typeof body.hint === "string" && body.hint.trim() ? body.hint.trim() : null;
+  return { reason: body.error, message: body.message.trim(), hint };
+}
+
+/** A configuration the web app refused to give; ``refusal`` says why, when it said. */
+export class ConfigError extends Error {
+  constructor(found) {
+    super(found ? found.message : "configuration unavailable");
+    this.refusal = found;
+  }
+}
 
 const HEX_COLOR = /^#[0-9a-fA-F]{6}$/;
 
@@ -58,6 +89,9 @@ export function normalizeConfig(raw, slug) {
     socket_url: httpUrl(data.socket_url),
     socket_path: text(data.socket_path, DEFAULT_CONFIG.socket_path),
     anonymous_session_url: httpUrl(data.anonymous_session_url),
+    // Whether a visitor without a personal link can chat at all, and if not, why.
+    link_required:
+      refusal(data.link_required) || (data.allow_anonymous === true ? null : LINK_REQUIRED),
   };
 }
 
@@ -89,10 +123,7 @@ export async function fetchJson(url, { method = "GET", timeoutMs = 10000, header
 export async function loadConfig(base, slug) {
   const url = `${base}/api/clinics/${encodeURIComponent(slug)}/widget-config`;
   const { ok, body } = await fetchJson(url);
-  if (!ok) {
-    const message = body && typeof body.message === "string" ? body.message : null;
-    throw Object.assign(new Error(message || "configuration unavailable"), { message });
-  }
+  if (!ok) throw new ConfigError(refusal(body));
   return normalizeConfig(body, slug);
 }
 

@@ -4,7 +4,7 @@
 // changed later is only offered, see Widget.offerLink), then in this tab's sessionStorage.
 // Only if none is found, and the clinic allows it, an anonymous session is requested.
 
-import { fetchJson } from "./config.js";
+import { fetchJson, refusal } from "./config.js";
 
 const FRAGMENT_KEY = "companion-token";
 
@@ -36,14 +36,21 @@ export function takeFragmentToken() {
   return token || null;
 }
 
-export class IdentityError extends Error {}
+/** No token for this visitor: ``message`` for the patient, ``refusal`` the server's reason. */
+export class IdentityError extends Error {
+  constructor(message, found = null) {
+    super(message);
+    this.refusal = found;
+  }
+}
 
-/** POST the clinic's anonymous-session URL and return the token it issues. */
+/**
+ * POST the clinic's anonymous-session URL and return the token it issues. Only called when
+ * the configuration lets visitors chat without a personal link (config.link_required null).
+ */
 export async function anonymousToken(config) {
-  if (!config.allow_anonymous || !config.anonymous_session_url) {
-    throw new IdentityError(
-      "This chat needs your personal link from your clinic. Please open the link they gave you.",
-    );
+  if (!config.anonymous_session_url) {
+    throw new IdentityError("The chat could not be started. Please try again later.");
   }
   let response;
   try {
@@ -53,6 +60,9 @@ export async function anonymousToken(config) {
   }
   const { ok, body } = response;
   if (ok && body && typeof body.token === "string" && body.token) return body.token;
-  const message = body && typeof body.message === "string" ? body.message : null;
-  throw new IdentityError(message || "The chat could not be started. Please try again later.");
+  const found = refusal(body);
+  throw new IdentityError(
+    found ? found.message : "The chat could not be started. Please try again later.",
+    found,
+  );
 }

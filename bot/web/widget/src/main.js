@@ -38,6 +38,16 @@ const DEAD_TOKEN = new Set([
   "anonymous_not_allowed",
   "wrong_clinic",
 ]);
+// Refusals that name how this page or clinic is set up: no retry helps, so the widget says
+// the server's words once, disables the composer and tells the web developer in the console.
+const SETUP_PROBLEMS = new Set([
+  "unknown_clinic",
+  "origin_not_allowed",
+  "anonymous_not_allowed",
+  "anonymous_off",
+]);
+// Of those, the ones a personal link puts right.
+const LINK_CURES = new Set(["anonymous_not_allowed", "anonymous_off"]);
 
 const TEXT = {
   notice:
@@ -53,6 +63,7 @@ const TEXT = {
   back: "Connected again.",
   configFailed:
     "The chat is not available right now. If you need help now, use \u201cGet help now\u201d.",
+  helpNow: "If you need help now, use \u201cGet help now\u201d.",
   typing: "The assistant is typing\u2026",
   noReply:
     "The assistant has not answered. Please try again in a moment. If you need help now, " +
@@ -155,6 +166,15 @@ function downloadOffer(value) {
 }
 
 /**
+ * The set-up problem an error names ({reason, message, hint}: a ConfigError's or an
+ * IdentityError's refusal), or null (an outage, a network error).
+ */
+function setupProblem(error) {
+  const found = error && error.refusal;
+  return found && SETUP_PROBLEMS.has(found.reason) ? found : null;
+}
+
+/**
  * Only a URL on the web app that served this script, under /api/my-data/, becomes a link: a
  * message can never turn the chat into a link to somewhere else. (The URL parser resolves
  * "..", so "/api/my-data/../x" is "/x".)
@@ -172,12 +192,16 @@ function ownDataUrl(url, base) {
 }
 
 class Widget {
-  constructor({ slug, base, explicitToken }) {
+  constructor({ slug, base, explicitToken, openOnStart = false }) {
     this.slug = slug;
     this.base = base;
     this.state = new SessionState(slug);
     if (explicitToken) this.state.setToken(explicitToken, { fromLink: true });
+    // A patient who opened their personal link came to chat: the panel opens by itself.
+    this.openOnStart = openOnStart;
     this.config = null;
+    // A set-up problem ({reason, message, hint}) that keeps this page from chatting.
+    this.problem = null;
     this.socket = null;
     this.ready = false;
     this.everReady = false;
@@ -202,18 +226,57 @@ class Widget {
   }
 
   async start() {
+    let problem = null;
     try {
       this.config = await loadConfig(this.base, this.slug);
-    } catch {
+    } catch (error) {
       this.config = null;
+      problem = setupProblem(error);
     }
     // Without a configuration the widget still appears: its crisis numbers are the defaults.
     this.mount();
     if (this.config) this.applyConfig(this.config);
-    else this.addSystem(TEXT.configFailed);
+    if (problem) this.block(problem);
+    else if (!this.config) this.addSystem(TEXT.configFailed);
+    else this.checkLinkNeeded();
     if (this.pendingLink) this.showLinkOffer();
-    if (this.state.data.open) this.open({ focus: false });
+    if (this.state.data.open || this.openOnStart) this.open({ focus: false });
     else if (this.state.data.outbox.length) this.ensureConnection();
+  }
+
+  /** Without a token, at a clinic that needs a personal link, say so before anything else. */
+  checkLinkNeeded() {
+    if (this.state.data.token || !this.config || !this.config.link_required) return false;
+    this.block(this.config.link_required);
+    return true;
+  }
+
+  /**
+   * A set-up problem: said once, in the server's words for the patient, with the way to
+   * crisis help; the composer and suggested replies are disabled, as nothing sent could
+   * arrive; the web developer reads the hint in the console. ``quiet`` leaves out the words
+   * when a refusal just said why.
+   */
+  block(problem, { quiet = false } = {}) {
+    if (this.problem) return;
+    this.problem = problem;
+    this.setStatus("");
+    if (!quiet) {
+      this.addSystem(`${problem.message} ${TEXT.helpNow}`);
+      if (problem.hint) console.error(`Chat widget (data-clinic="${this.slug}"): ${problem.hint}`);
+    }
+    this.input.disabled = true;
+    this.sendButton.disabled = true;
+    this.settleReplies();
+  }
+
+  /** A personal link arrived: the chat may start after all. */
+  unblock() {
+    if (!this.problem || !LINK_CURES.has(this.problem.reason)) return;
+    this.problem = null;
+    this.input.disabled = false;
+    this.sendButton.disabled = false;
+    this.settleReplies();
   }
 
   /**
@@ -261,6 +324,7 @@ class Widget {
     const before = this.state.data.patient;
     this.state.setToken(token, { fromLink: true });
     if (!this.host) return; // not mounted yet: start() reads the new state
+    this.unblock();
     const old = this.socket;
     this.socket = null;
     if (old) old.disconnect();
@@ -376,11 +440,11 @@ class Widget {
         el("p", { class: "subtitle" }, "Automated assistant"),
       ),
       this.helpButton,
-      el(
+      (this.closeButton = el(
         "button",
         { type: "button", class: "close", "aria-label": "Close chat", onclick: () => this.close() },
         el("span", { "aria-hidden": "true" }, "\u00d7"),
-      ),
+      )),
     );
 
     this.crisisTitle = el("h3", { id: "companion-crisis-title", tabindex: "-1" }, "Get help now");
@@ -455,7 +519,7 @@ class Widget {
       },
       el("label", { for: "companion-input", class: "sr-only" }, "Message"),
       this.input,
-      el("button", { type: "submit", class: "send" }, "Send"),
+      (this.sendButton = el("button", { type: "submit", class: "send" }, "Send")),
     );
 
     this.panel = el(
@@ -599,7 +663,7 @@ class Widget {
   settleReplies() {
     const messages = this.log.querySelectorAll(".msg");
     const last = messages[messages.length - 1];
-    const live = last && last.classList.contains("bot") ? last : null;
+    const live = !this.problem && last && last.classList.contains("bot") ? last : null;
     for (const group of this.log.querySelectorAll(".quick-replies")) {
       const active = live !== null && live.contains(group);
       group.classList.toggle("answered", !active);
@@ -709,8 +773,13 @@ class Widget {
     this.settleReplies();
   }
 
-  /** A notice about the connection or access; not part of the stored conversation. */
+  /**
+   * A notice about the connection or access; not part of the stored conversation. The same
+   * notice twice in a row (the page loaded, then the panel opened) is said once.
+   */
   addSystem(text) {
+    const last = this.log.lastElementChild;
+    if (last && last.classList.contains("system") && last.textContent === text) return;
     this.log.appendChild(el("p", { class: "system" }, text));
     this.scrollToEnd();
   }
@@ -773,7 +842,8 @@ class Widget {
     this.state.save();
     this.autoGrow();
     this.scrollToEnd();
-    if (focus) this.input.focus();
+    // With the composer disabled, focus goes to the close button, not back to the page.
+    if (focus) (this.problem ? this.closeButton : this.input).focus();
     this.ensureConnection();
   }
 
@@ -812,6 +882,7 @@ class Widget {
 
   /** Show the patient's words at once; deliver them now or as soon as the connection is back. */
   send(text, payload = text) {
+    if (this.problem) return;
     const id = newId();
     this.addItem({ kind: "patient", id, text, pending: true });
     // seq orders messages the server refused back into the queue; it grows across reloads.
@@ -906,14 +977,16 @@ class Widget {
 
   // ------------------------------------------------------------------ the connection
   async ensureConnection() {
-    if (this.socket || this.starting) return;
+    if (this.socket || this.starting || this.problem) return;
     this.starting = true;
     try {
       if (!this.config) {
         try {
           this.config = await loadConfig(this.base, this.slug);
-        } catch {
-          this.addSystem(TEXT.configFailed);
+        } catch (error) {
+          const problem = setupProblem(error);
+          if (problem) this.block(problem);
+          else this.addSystem(TEXT.configFailed);
           return;
         }
         this.applyConfig(this.config);
@@ -922,6 +995,7 @@ class Widget {
         this.addSystem(TEXT.configFailed);
         return;
       }
+      if (this.checkLinkNeeded()) return;
       let token = this.state.data.token;
       if (!token) {
         this.setStatus(TEXT.connecting);
@@ -931,7 +1005,9 @@ class Widget {
       this.connect(token);
     } catch (error) {
       this.setStatus("");
-      this.addSystem(error instanceof IdentityError ? error.message : TEXT.unreachable);
+      const problem = setupProblem(error);
+      if (problem) this.block(problem);
+      else this.addSystem(error instanceof IdentityError ? error.message : TEXT.unreachable);
     } finally {
       this.starting = false;
     }
@@ -1016,6 +1092,11 @@ class Widget {
     this.setStatus("");
     this.showTyping(false);
     this.addSystem(data.message);
+    // Without a token, at a clinic that needs a personal link, nothing more can be sent;
+    // the refusal just said why.
+    if (!this.state.data.token && this.config && this.config.link_required) {
+      this.block(this.config.link_required, { quiet: true });
+    }
     if (!DEAD_TOKEN.has(data.reason) && this.state.data.outbox.length) {
       // E.g. the server could not check the token just now: try again later by itself.
       clearTimeout(this.retryTimer);
@@ -1077,7 +1158,7 @@ function boot() {
   // Read the link's token before anything else, so it leaves the address bar at once.
   const fragmentToken = takeFragmentToken();
   const explicitToken = (script.getAttribute("data-token") || "").trim() || fragmentToken;
-  const widget = new Widget({ slug, base, explicitToken });
+  const widget = new Widget({ slug, base, explicitToken, openOnStart: Boolean(fragmentToken) });
   // The link's token is read at page load only. A fragment changed later (another patient's
   // link on a shared computer, or another window steering this one) is offered, not adopted.
   window.addEventListener("hashchange", () => {

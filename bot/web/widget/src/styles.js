@@ -176,6 +176,9 @@ button.download:disabled, button.download-alt:disabled { cursor: progress; opaci
   min-height: 44px; padding: 0 16px; border: 0; border-radius: 10px; cursor: pointer;
   background: var(--companion-accent); color: var(--companion-on-accent); font-weight: 600;
 }
+/* A page that cannot chat (a set-up problem): the composer is visibly out of use. */
+.composer textarea:disabled { background: #eef1f3; cursor: not-allowed; }
+.send:disabled { cursor: not-allowed; opacity: 0.5; }
 @media (max-width: 600px) {
   .dock { right: 12px; bottom: 12px; }
   .panel {
