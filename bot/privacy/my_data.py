@@ -36,6 +36,7 @@ from sqlalchemy import select
 
 from bot import records, settings
 from bot.clinics import audit
+from bot.journal import measures
 from bot.journal.entries import export_patient
 from bot.patient_tokens import ALGORITHM
 from bot.storage import db
@@ -232,6 +233,18 @@ def export_document(sender_id: str) -> dict[str, Any]:
                 "latest_messages": flag["latest_messages"],
             }
             for flag in journal["risk_flags"]
+        ],
+        "measures": [
+            {
+                "measure": result["measure"],
+                "measure_name": measures.measure(result["measure"]).short,
+                "total": result["total"],
+                "max_total": result["max_total"],
+                "band": result["band"],
+                "answers": result["answers"],
+                "completed_at": result["completed_at"],
+            }
+            for result in journal["measures"]
         ],
         "conversations": [_conversation(c) for c in records.read_conversations(sender_id)],
     }

@@ -89,6 +89,17 @@ class MyDataConversation(BaseModel):
     messages: list[MyDataMessage]
 
 
+class MyDataMeasure(BaseModel):
+    """A questionnaire the care team asked for (PHQ-9, GAD-7, AUDIT-C), as answered."""
+
+    measure: str
+    total: int
+    max_total: int
+    band: str
+    answers: list[int]
+    completed_at: str
+
+
 class MyDataExport(BaseModel):
     """Everything stored about the patient (GDPR articles 15 and 20)."""
 
@@ -98,6 +109,7 @@ class MyDataExport(BaseModel):
     entries: list[MyDataEntry]
     risk_flags: list[MyDataFlag]
     conversations: list[MyDataConversation]
+    measures: list[MyDataMeasure] = []
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -340,6 +352,14 @@ def _flag(flag: dict[str, Any]) -> str:
     )
 
 
+def _measure(result: dict[str, Any]) -> str:
+    return (
+        f'<li><span class="meta">{_text(result["completed_at"])}</span> '
+        f"{_text(result['measure_name'])}: {_text(result['total'])} of "
+        f"{_text(result['max_total'])} ({_text(result['band'])})</li>"
+    )
+
+
 def _message(message: dict[str, Any]) -> str:
     who = SPEAKERS.get(message["speaker"], message["speaker"])
     options = (
@@ -389,7 +409,7 @@ def readable_page(document: dict[str, Any]) -> str:
         f'<p class="meta">Clinic: {_text(document["clinic"])} · Exported: '
         f"{_text(document['exported_at'])} · Your id: {_text(document['patient'])}</p>"
         "<p>Everything the companion keeps about you: your journal, the messages it treated "
-        "as a sign of crisis, and your conversations. The JSON download holds the same data "
+        "as a sign of crisis, the questionnaires you answered, and your conversations. The JSON download holds the same data "
         "for other programs.</p>"
     )
     return page(
@@ -401,6 +421,12 @@ def readable_page(document: dict[str, Any]) -> str:
                 "Safety notes",
                 [_flag(f) for f in document["risk_flags"]],
                 "No safety notes.",
+                listed=True,
+            ),
+            _section(
+                "Questionnaires",
+                [_measure(m) for m in document.get("measures", ())],
+                "No questionnaires.",
                 listed=True,
             ),
             _section(

@@ -121,6 +121,7 @@ def test_yes_erases_and_prints_the_receipt(person: Person, tmp_path: Path) -> No
     assert [line.split("\t")[0] for line in lines] == [
         "journal",
         "risk_flags",
+        "measures",
         "events",
         "erasure_requests",
     ]
