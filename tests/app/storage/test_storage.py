@@ -38,8 +38,9 @@ MODEL_TABLES = {
     "login_throttle",
     "audit_log",
     "erasure_requests",
+    "flag_actions",
 }
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 sqlite_only = pytest.mark.databases("sqlite")
