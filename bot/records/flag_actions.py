@@ -1,9 +1,9 @@
 """What the care team does about a risk flag: the action taken, undoing an acknowledgement,
 and the follow-ups acknowledgements asked for.
 
-Acknowledging (:func:`bot.records.queries.acknowledge_flag`) records what was done - one of the clinic's actions (``clinics.flag_actions``),
-a note, and optionally a day to come back to the patient - in a :class:`FlagAction` row, and
-stamps the flag's ``acknowledged_at``/``acknowledged_by``, which is what everything else
+Acknowledging (:func:`bot.records.queries.acknowledge_flag`) records what was done - one of
+the clinic's actions (``clinics.flag_actions``), a note, and optionally a day to come back to
+the patient - in a :class:`FlagAction` row, and stamps the flag's ``acknowledged_at``/``acknowledged_by``, which is what everything else
 reads (the notices' outbox, the lists, erasure). Undoing it opens the flag again and marks
 the row undone instead of deleting it: a clinical record keeps what was believed done, and
 when that changed. The audit rows are written by the dashboard, which calls these.
