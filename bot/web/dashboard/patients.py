@@ -130,7 +130,7 @@ def _page_number(text: str) -> int:
 
 def _list_query(**params: str) -> str:
     """The patients list's query string with the given filters (empty ones left out), so
-    that page links and the "clear" link keep exactly the filters the page was shown with."""
+    that the page links keep exactly the filters the page was shown with."""
     return urlencode({name: value for name, value in params.items() if value})
 
 
@@ -152,7 +152,7 @@ def patients_page(
     with an open flag of that level (an unknown level is ignored, and said so), ``flagged``
     those with any open flag, ``quiet`` those without activity for more than
     :data:`~bot.records.views.QUIET_DAYS` days. The audit row says which filters were used,
-    never the search text.
+    never the search text, and how many patients and follow-ups were shown.
     """
     chosen = level if level in RISK_LEVELS else None
     whose, therapist_id, unassigned = _therapist_filter(therapist, viewer)
@@ -179,6 +179,8 @@ def patients_page(
     }
     if shown.pages > 1:
         detail["page"] = shown.page
+    if follow_ups:
+        detail["follow_ups"] = len(follow_ups)
     record_audit(request, viewer, "view_patients", detail=detail)
     kept = {
         "therapist": whose if whose != MINE else "",

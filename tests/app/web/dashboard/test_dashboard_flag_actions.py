@@ -367,6 +367,7 @@ def test_follow_ups_are_listed_overdue_first_and_marked_done(
         )
 
     mine = harbour.get("/therapist/").text
+    assert audit_rows("view_patients", info.therapist.email)[-1].detail["follow_ups"] == 2
     everyone = harbour.get("/therapist/?therapist=all").text
 
     section = mine[mine.index('id="follow-ups"') : mine.index("</section>")]
