@@ -17,7 +17,7 @@ from sqlalchemy import select, text, update
 from bot import encryption
 from bot.journal import entries as journal
 from bot.storage import db
-from bot.storage.models import AuditEvent, FlagAction, Patient, RiskFlag, utcnow
+from bot.storage.models import AuditEvent, FlagAction, Patient, RiskFlag, Therapist, utcnow
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
@@ -74,8 +74,6 @@ def flagged_patient(web: SeededServer, *, therapist: str | None = None) -> tuple
     with db.session_scope() as session:
         assigned = None
         if therapist is not None:
-            from bot.storage.models import Therapist
-
             assigned = session.scalars(
                 select(Therapist.id).where(Therapist.email == therapist)
             ).one()
@@ -191,8 +189,7 @@ def test_acknowledging_stores_the_action_note_and_follow_up(
     assert f'<time datetime="{due.isoformat()}">' in article
     assert f"Acknowledged by {web.info.therapist.email}" in unescape(article)
 
-    pdf_html = harbour.get(page_path(sender_id) + "/export.json").json()
-    (exported,) = pdf_html["risk_flags"]
+    (exported,) = harbour.get(page_path(sender_id) + "/export.json").json()["risk_flags"]
     assert (exported["action"], exported["action_note"], exported["follow_up"]) == (
         "Safety plan reviewed",
         NOTE,

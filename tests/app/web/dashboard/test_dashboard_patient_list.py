@@ -19,7 +19,15 @@ from sqlalchemy import select
 
 from bot.clinics import registry, therapists
 from bot.storage import db
-from bot.storage.models import AuditEvent, JournalEntry, Patient, PatientLink, RiskFlag, utcnow
+from bot.storage.models import (
+    AuditEvent,
+    Clinic,
+    JournalEntry,
+    Patient,
+    PatientLink,
+    RiskFlag,
+    utcnow,
+)
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
@@ -52,8 +60,6 @@ def _seed(server: SeededServer) -> BigClinic:
     senders: dict[int, str] = {}
     anonymous: list[str] = []
     with db.session_scope() as session:
-        from bot.storage.models import Clinic
-
         clinic = session.scalars(select(Clinic).where(Clinic.slug == CLINIC)).one()
 
         def patient(sender_id: str, kind: str, name: str | None) -> Patient:
