@@ -124,6 +124,7 @@ def _clinic_save(args: argparse.Namespace) -> int:
         "peer_support_line": args.peer_support_line,
         "care_team_contact": args.care_team_contact,
         "care_team_hours": args.care_team_hours,
+        "flag_actions": args.flag_action,
     }
     creating = args.clinic_command == "create"
     if creating:
@@ -254,6 +255,19 @@ def _settings_arguments(parser: argparse.ArgumentParser, *, create: bool) -> Non
         metavar="TEXT",
         help="when someone answers, e.g. 'Monday to Friday, 9 am to 5 pm'"
         + ("" if create else " ('' removes it)"),
+    )
+    parser.add_argument(
+        "--flag-action",
+        action="append",
+        metavar="TEXT",
+        help="what staff can record as done when they acknowledge a risk flag on the dashboard, "
+        "e.g. 'Called the patient' "
+        + (
+            "(repeatable; default: Called the patient, Safety plan reviewed, Seen in session, "
+            "No action needed)"
+            if create
+            else "(replaces the list; repeatable)"
+        ),
     )
     parser.add_argument("--accent-color", metavar="#RRGGBB")
     parser.add_argument("--greeting", help="the widget's first message")

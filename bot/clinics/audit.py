@@ -28,6 +28,8 @@ ACTIONS: tuple[str, ...] = (
     "view_patient",
     "export",
     "acknowledge_flag",
+    "undo_acknowledgement",
+    "follow_up_done",
     "access_denied",
     "view_audit",
     "erase_patient",

@@ -14,6 +14,8 @@ Crisis settings - ``crisis_lines`` with the reply kinds each is named in, ``emer
 ``response_time`` and ``peer_support_line`` - are what the crisis replies are built from
 (:mod:`bot.safety.clinic_lines`), so a clinic outside the US can give its own numbers.
 ``care_team_contact`` and ``care_team_hours`` are what a patient who asks for a person is told.
+``flag_actions`` are what staff choose from when they acknowledge a risk flag on the dashboard
+(:mod:`bot.records.flag_actions`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from bot.clinics import care_team
 from bot.patient_tokens import normalize_origin
 from bot.safety import clinic_lines
 from bot.storage import db
-from bot.storage.models import RISK_LEVELS, Clinic
+from bot.storage.models import DEFAULT_FLAG_ACTIONS, RISK_LEVELS, Clinic
 
 DEFAULTS_FILE = clinic_lines.DEFAULTS_FILE
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -43,6 +45,7 @@ _LINE_OPTION = re.compile(r";\s*(kinds|detail)\s*=", re.IGNORECASE)
 MAX_EMERGENCY_NUMBER = 32
 #: Whitespace or control characters inside an address (see _refuse_hidden_characters).
 _HIDDEN_CHARACTERS = re.compile(r"[\s\x00-\x1f\x7f]")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 MAX_NAME = 200
 MAX_GREETING = 1000
 MAX_CARE_TEAM_TEXT = care_team.MAX_CARE_TEAM_TEXT
@@ -50,6 +53,9 @@ MAX_NOTIFY_EMAILS = 20
 MAX_URL = 2048
 #: The longest retention period accepted: a century is a typo, not a policy.
 MAX_RETENTION_DAYS = 36500
+#: A flag action is a few words staff pick from a list, not a note (that has its own field).
+MAX_FLAG_ACTION = 80
+MAX_FLAG_ACTIONS = 20
 # Deliberately narrower than RFC 5322: an address that needs quoting or comments is far
 # more likely a typo than a clinic's real inbox, and nothing here may reach an e-mail
 # header unchecked (no spaces, commas, angle brackets or line breaks).
@@ -92,6 +98,7 @@ class ClinicView:
     peer_support_line: bool = False
     care_team_contact: str | None = None
     care_team_hours: str | None = None
+    flag_actions: list[str] = field(default_factory=lambda: list(DEFAULT_FLAG_ACTIONS))
 
     @property
     def notification_channels(self) -> list[str]:
@@ -116,7 +123,8 @@ class ClinicView:
 
         The crisis settings are always there (a clinic outside the US must notice an
         emergency number of 911). The risk-flag notification, retention and erasure-review
-        settings appear only once a clinic has them.
+        settings, and flag actions other than the default ones, appear only once a clinic has
+        them.
         """
         data: dict[str, Any] = {
             "slug": self.slug,
@@ -144,6 +152,8 @@ class ClinicView:
             data["retention_days"] = self.retention_days
         if self.erasure_review:
             data["erasure_review"] = True
+        if list(self.flag_actions) != list(DEFAULT_FLAG_ACTIONS):
+            data["flag_actions"] = list(self.flag_actions)
         return data
 
 
@@ -167,6 +177,7 @@ def _view(clinic: Clinic) -> ClinicView:
         peer_support_line=bool(clinic.peer_support_line),
         care_team_contact=clinic.care_team_contact,
         care_team_hours=clinic.care_team_hours,
+        flag_actions=list(clinic.flag_actions or defaults()["flag_actions"]),
     )
 
 
@@ -288,6 +299,30 @@ def check_care_team_text(label: str, text: str) -> str:
             )
         )
     return value
+
+
+def check_flag_actions(actions: list[str]) -> list[str]:
+    """What staff choose from when they acknowledge a flag: 1-20 distinct one-line actions.
+
+    Spaces are tidied (a list shown in a menu); two actions differing only in case are the
+    same action, because a report counting them would otherwise split them.
+    """
+    checked: list[str] = []
+    for action in actions:
+        value = " ".join((action or "").split())
+        if not value or len(value) > MAX_FLAG_ACTION or _CONTROL_CHARACTERS.search(value):
+            raise ClinicError(
+                f"{action!r} is not a flag action: 1-{MAX_FLAG_ACTION} characters on one line, "
+                "e.g. 'Called the patient'."
+            )
+        if value.casefold() in {known.casefold() for known in checked}:
+            raise ClinicError(f"The flag action {value!r} is given twice.")
+        checked.append(value)
+    if not checked:
+        raise ClinicError("A clinic needs at least one flag action, e.g. 'Called the patient'.")
+    if len(checked) > MAX_FLAG_ACTIONS:
+        raise ClinicError(f"At most {MAX_FLAG_ACTIONS} flag actions per clinic.")
+    return checked
 
 
 def check_color(color: str) -> str:
@@ -421,6 +456,7 @@ def create(
     peer_support_line: bool | None = None,
     care_team_contact: str | None = None,
     care_team_hours: str | None = None,
+    flag_actions: list[str] | None = None,
 ) -> ClinicView:
     """Create a clinic; :class:`ClinicError` if the slug is taken or a setting is unusable.
 
@@ -451,6 +487,9 @@ def create(
         peer_support_line=bool(peer_support_line),
         care_team_contact=_care_team_text("contact", care_team_contact),
         care_team_hours=_care_team_text("hours", care_team_hours),
+        flag_actions=check_flag_actions(
+            defaults()["flag_actions"] if flag_actions is None else flag_actions
+        ),
     )
     db.ensure_schema()
     with db.session_scope() as session:
@@ -482,6 +521,7 @@ def update(
     peer_support_line: bool | None = None,
     care_team_contact: str | None = None,
     care_team_hours: str | None = None,
+    flag_actions: list[str] | None = None,
 ) -> ClinicView:
     """Change the given settings of a clinic; the others stay as they are.
 
@@ -530,6 +570,9 @@ def update(
             clinic.care_team_contact = _care_team_text("contact", care_team_contact)
         if care_team_hours is not None:
             clinic.care_team_hours = _care_team_text("hours", care_team_hours)
+        if flag_actions is not None:
+            # Acknowledgements already made keep the action they recorded, whatever the list.
+            clinic.flag_actions = check_flag_actions(flag_actions)
         session.flush()
         return _view(clinic)
 
@@ -582,6 +625,7 @@ def demo_clinic(session: Session) -> Clinic:
             peer_support_line=bool(defaults()["peer_support_line"]),
             care_team_contact=defaults()["demo_care_team_contact"],
             care_team_hours=defaults()["demo_care_team_hours"],
+            flag_actions=list(defaults()["flag_actions"]),
             allow_anonymous=True,
         )
         session.add(clinic)

@@ -32,6 +32,7 @@ from bot.storage.models import (
     RATING_MIN,
     RISK_LEVELS,
     STATUSES,
+    FlagAction,
     JournalEntry,
     MeasureResult,
     Patient,
@@ -425,6 +426,35 @@ def record_risk_flag(
     return _write(insert)
 
 
+def _flag_actions(flag: RiskFlag, actions: list[FlagAction]) -> dict[str, Any]:
+    """What the care team did about a flag, for the export: the acknowledgement that stands
+    (its action, note and follow-up, empty for an open flag or one acknowledged without an
+    action) and every acknowledgement, undone ones included, oldest first."""
+    standing = next(
+        (a for a in reversed(actions) if a.undone_at is None and flag.acknowledged_at), None
+    )
+    return {
+        "action": standing.action if standing else None,
+        "action_note": standing.note if standing else None,
+        "follow_up": _iso(standing.follow_up) if standing else None,
+        "follow_up_done_at": _iso(standing.follow_up_done_at) if standing else None,
+        "acknowledgements": [
+            {
+                "action": action.action,
+                "note": action.note,
+                "follow_up": _iso(action.follow_up),
+                "follow_up_done_at": _iso(action.follow_up_done_at),
+                "follow_up_done_by": action.follow_up_done_by,
+                "acknowledged_at": _iso(action.acknowledged_at),
+                "acknowledged_by": action.acknowledged_by,
+                "undone_at": _iso(action.undone_at),
+                "undone_by": action.undone_by,
+            }
+            for action in actions
+        ],
+    }
+
+
 def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -445,11 +475,20 @@ def export_patient(sender_id: str) -> dict[str, Any] | None:
             .where(JournalEntry.patient_id == patient.id)
             .order_by(JournalEntry.number)
         )
-        flags = session.scalars(
-            select(RiskFlag)
-            .where(RiskFlag.patient_id == patient.id)
-            .order_by(RiskFlag.created_at, RiskFlag.id)
+        flags = list(
+            session.scalars(
+                select(RiskFlag)
+                .where(RiskFlag.patient_id == patient.id)
+                .order_by(RiskFlag.created_at, RiskFlag.id)
+            )
         )
+        actions: dict[int, list[FlagAction]] = {}
+        for action in session.scalars(
+            select(FlagAction)
+            .where(FlagAction.flag_id.in_([flag.id for flag in flags]))
+            .order_by(FlagAction.id)
+        ):
+            actions.setdefault(action.flag_id, []).append(action)
         return {
             "patient": patient.sender_id,
             "clinic": patient.clinic.slug,
@@ -481,6 +520,7 @@ def export_patient(sender_id: str) -> dict[str, Any] | None:
                     "latest_messages": [dict(m) for m in flag.latest_messages or ()],
                     "acknowledged_at": _iso(flag.acknowledged_at),
                     "acknowledged_by": flag.acknowledged_by,
+                    **_flag_actions(flag, actions.get(flag.id, [])),
                 }
                 for flag in flags
             ],

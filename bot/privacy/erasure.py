@@ -10,7 +10,11 @@ keep the others' data alive:
   crisis who then erases everything is exactly who must not fall through). Such a flag keeps
   its level, category, source and time; its message becomes ``""`` and ``erased_at`` is set.
   The notifier deletes it as soon as its notice is delivered, or once it is acknowledged on
-  the dashboard (:mod:`bot.clinics.notify`). The receipt counts these as ``kept_until_notified``;
+  the dashboard (:mod:`bot.clinics.notify`). The receipt counts these as ``kept_until_notified``.
+  What staff recorded about the flags (:class:`~bot.storage.models.FlagAction`) goes the same
+  way: a deleted flag's actions are deleted with it, and a kept flag's actions keep what was
+  done and when but lose their note, which is staff's text about the patient. The receipt
+  counts the notes erased as ``action_notes`` (when there were any);
 - ``events``: the patient's conversation in Rasa's tracker store (a database where Rasa never
   ran has no such table: nothing to erase there). The same transaction sets
   ``patients.erased_at``, which the tracker store reads so that a turn in flight does not
@@ -40,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.clinics import audit
@@ -48,6 +52,7 @@ from bot.storage import db
 from bot.storage.models import (
     Clinic,
     ErasureRequest,
+    FlagAction,
     JournalEntry,
     MeasureResult,
     Patient,
@@ -216,6 +221,7 @@ def _erase_risk_flags(session: Session, patient: Patient, at: datetime) -> dict[
     kept = list(
         session.scalars(select(RiskFlag.id).where(RiskFlag.id.in_(ids), unknown_to_care_team))
     )
+    notes = _erase_action_notes(session, ids, kept)
     if kept:
         session.execute(
             update(RiskFlag)
@@ -229,7 +235,44 @@ def _erase_risk_flags(session: Session, patient: Patient, at: datetime) -> dict[
         .execution_options(synchronize_session=False)
     )
     erased = int(result.rowcount or 0)  # type: ignore[attr-defined]
-    return {"erased": erased, "kept_until_notified": len(kept)} if kept else {"erased": erased}
+    receipt = {"erased": erased}
+    if kept:
+        receipt["kept_until_notified"] = len(kept)
+    if notes:
+        receipt["action_notes"] = notes
+    return receipt
+
+
+def _erase_action_notes(session: Session, ids: list[int], kept: list[int]) -> int:
+    """Delete what staff recorded about the flags that go; keep the kept flags' actions
+    (what was done, when, by whom) without their notes. How many notes there were.
+
+    Explicit rather than left to ``ON DELETE CASCADE``, so that the receipt can count them
+    and no note outlives its flag whatever the database's foreign-key settings.
+    """
+    if not ids:
+        return 0
+    notes = int(
+        session.scalar(
+            select(func.count(FlagAction.id)).where(
+                FlagAction.flag_id.in_(ids), FlagAction.note.is_not(None)
+            )
+        )
+        or 0
+    )
+    if kept:
+        session.execute(
+            update(FlagAction)
+            .where(FlagAction.flag_id.in_(kept))
+            .values(note=None)
+            .execution_options(synchronize_session=False)
+        )
+    session.execute(
+        delete(FlagAction)
+        .where(FlagAction.flag_id.in_(ids), FlagAction.flag_id.not_in(kept))
+        .execution_options(synchronize_session=False)
+    )
+    return notes
 
 
 def _erase_measures(session: Session, patient: Patient, at: datetime) -> int:

@@ -22,8 +22,10 @@ The modules, lowest first:
   message that raised a flag found in them;
 - :mod:`.entries`: journal entries as shown (labelled fields, the safety plan) and the
   chart's data;
-- :mod:`.queries`: the patients list, the scope check, one patient's record, acknowledging
-  a flag, the JSON export;
+- :mod:`.flag_actions`: what the care team did about a flag (the clinic's actions, checking
+  an acknowledgement, undoing it), and the follow-ups still to do;
+- :mod:`.queries`: the patients list (search, filters), the scope check, one patient's
+  record, acknowledging a flag, the JSON export;
 - :mod:`.chart`: the mood and craving chart as SVG; :mod:`.exports`: the record as CSV, JSON
   and PDF (import them as ``from bot.records import chart, exports``).
 
@@ -44,6 +46,9 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "CONVERSATION",
         "FILTER_KINDS",
         "FORMATS",
+        "PAGE_SIZE",
+        "QUIET_DAYS",
+        "Acknowledgement",
         "ChartData",
         "ChartLapse",
         "ChartPoint",
@@ -53,7 +58,10 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "Filters",
         "Flag",
         "FlagMessage",
+        "FollowUp",
         "Message",
+        "PatientFilters",
+        "PatientPage",
         "PatientRecord",
         "PatientRef",
         "PatientSummary",
@@ -64,7 +72,16 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "format_day",
         "format_time",
         "display_name",
+        "page_of",
         "short_id",
+    ),
+    "flag_actions": (
+        "ActionError",
+        "check_acknowledgement",
+        "clinic_actions",
+        "complete_follow_up",
+        "open_follow_ups",
+        "undo_acknowledgement",
     ),
     "queries": (
         "acknowledge_flag",

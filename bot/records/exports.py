@@ -63,6 +63,11 @@ FLAG_CSV_COLUMNS: tuple[str, ...] = (
     "latest_messages",
     "acknowledged_at",
     "acknowledged_by",
+    # What was done when it was acknowledged (added after the columns above, which keep
+    # their order for the spreadsheets and scripts that read them).
+    "action",
+    "action_note",
+    "follow_up",
 )
 LIST_SEPARATOR = "; "
 # A cell starting with one of these is run as a formula by spreadsheet programs
@@ -160,7 +165,8 @@ def _flag_cell(flag: dict[str, Any], column: str) -> str:
 def write_flags_csv(export: dict[str, Any], stream: IO[str]) -> None:
     """Write one CSV row per risk flag, newest first as exported, with its level (urgent,
     elevated, info) and how many messages it stands for; the messages are patient text,
-    defused like the journal's (the latest ones one per line in their cell)."""
+    defused like the journal's (the latest ones one per line in their cell), and so is the
+    note staff wrote when acknowledging it. Undone acknowledgements are in the JSON only."""
     writer = csv.writer(stream)
     writer.writerow(FLAG_CSV_COLUMNS)
     for flag in export["risk_flags"]:

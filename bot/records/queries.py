@@ -1,5 +1,6 @@
 """The dashboard's questions, always within the viewer's clinic: the patients list, one
-patient (the scope check), one patient's record, acknowledging a flag, the JSON export.
+patient (the scope check), one patient's record, acknowledging a flag (with what was done,
+:mod:`.flag_actions`), the JSON export.
 
 Every function takes the viewer's clinic, or a :class:`~bot.records.views.PatientRef` found
 within it, and finds nothing outside it. Each opens its own session and returns views
@@ -8,15 +9,18 @@ detached from it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot import settings
 from bot.journal import measure_records
 from bot.journal.entries import export_patient
 from bot.records.entries import chart_of, entry_of, safety_plan_of
+from bot.records.flag_actions import acknowledgements_of
 from bot.records.transcripts import (
     filter_conversations,
     find_flagged,
@@ -25,11 +29,13 @@ from bot.records.transcripts import (
 )
 from bot.records.views import (
     CONVERSATION,
+    Acknowledgement,
     Conversation,
     Filters,
     Flag,
     FlagMessage,
     Message,
+    PatientFilters,
     PatientRecord,
     PatientRef,
     PatientSummary,
@@ -38,8 +44,10 @@ from bot.storage import db
 from bot.storage.models import (
     RISK_LEVELS,
     Clinic,
+    FlagAction,
     JournalEntry,
     Patient,
+    PatientLink,
     RiskFlag,
     Therapist,
     utcnow,
@@ -53,7 +61,13 @@ MAX_SENDER_ID = 255
 
 
 def list_patients(
-    clinic_id: int, *, level: str | None = None, therapist_id: int | None = None
+    clinic_id: int,
+    *,
+    level: str | None = None,
+    therapist_id: int | None = None,
+    unassigned: bool = False,
+    filters: PatientFilters | None = None,
+    now: datetime | None = None,
 ) -> list[PatientSummary]:
     """The clinic's patients: those with open risk flags first (the most urgent first), then
     by latest activity.
@@ -61,8 +75,23 @@ def list_patients(
     Activity is the latest journal entry, risk flag or message in the tracker store;
     a patient who was invited but never wrote anything has none and comes last. With
     ``level``, only the patients with an open flag of that level; with ``therapist_id``, only
-    the patients assigned to that therapist.
+    the patients assigned to that therapist; with ``unassigned``, only those assigned to
+    nobody; ``filters`` (:class:`PatientFilters`) adds the search, any open flag and quiet.
+
+    Outside the demo clinic, only patients the clinic invited (an ``invite`` link) or who
+    have a journal entry or a risk flag are listed: anonymous demo visitors and load-test
+    sessions that never wrote anything are not the clinic's patients. The demo clinic lists
+    everyone, as its visitors are all it has.
+
+    Labels are sealed at rest, so the database cannot search them: every patient of the
+    clinic is read and the filters are applied here, in Python. At a clinic's scale (hundreds
+    of patients, not millions) that is one query per table and well under the time a page
+    takes anyway; the paging (:func:`bot.records.views.page_of`) is done on the result.
     """
+    filters = PatientFilters(level=level) if filters is None else filters
+    if level is not None and filters.level is None:
+        filters = replace(filters, level=level)
+    now = now or utcnow()
     db.ensure_schema()
     with db.session_scope(write=False) as session:
         query = (
@@ -79,6 +108,11 @@ def list_patients(
         )
         if therapist_id is not None:
             query = query.where(Patient.therapist_id == therapist_id)
+        if unassigned:
+            query = query.where(Patient.therapist_id.is_(None))
+        slug = session.scalar(select(Clinic.slug).where(Clinic.id == clinic_id))
+        if slug != settings.demo_clinic_slug():
+            query = query.where(_clinics_own_patient())
         patients = session.execute(query).all()
         entry_stats = {
             patient_id: (count, latest)
@@ -125,29 +159,27 @@ def list_patients(
         mood = moods.get(patient_id)
         craving = cravings.get(patient_id)
         levels = open_levels.get(patient_id, {})
-        if level is not None and not levels.get(level):
-            continue
-        summaries.append(
-            PatientSummary(
-                sender_id=sender_id,
-                created_at=_aware(created_at),
-                last_activity=_max(
-                    _aware(latest_entry) if latest_entry else None,
-                    _aware(latest_flag) if latest_flag else None,
-                    spoken.get(sender_id),
-                ),
-                latest_mood=mood[0] if mood else None,
-                latest_mood_at=mood[1] if mood else None,
-                latest_craving=craving[0] if craving else None,
-                latest_craving_at=craving[1] if craving else None,
-                open_flags=int(open_flags),
-                entries=entries,
-                open_levels=tuple((name, levels[name]) for name in RISK_LEVELS if levels.get(name)),
-                label=label,
-                therapist_id=assigned_id,
-                therapist_email=assigned_email,
-            )
+        summary = PatientSummary(
+            sender_id=sender_id,
+            created_at=_aware(created_at),
+            last_activity=_max(
+                _aware(latest_entry) if latest_entry else None,
+                _aware(latest_flag) if latest_flag else None,
+                spoken.get(sender_id),
+            ),
+            latest_mood=mood[0] if mood else None,
+            latest_mood_at=mood[1] if mood else None,
+            latest_craving=craving[0] if craving else None,
+            latest_craving_at=craving[1] if craving else None,
+            open_flags=int(open_flags),
+            entries=entries,
+            open_levels=tuple((name, levels[name]) for name in RISK_LEVELS if levels.get(name)),
+            label=label,
+            therapist_id=assigned_id,
+            therapist_email=assigned_email,
         )
+        if filters.matches(summary, now):
+            summaries.append(summary)
     oldest = datetime.min.replace(tzinfo=UTC)
     summaries.sort(key=lambda s: s.sender_id)
     summaries.sort(
@@ -155,6 +187,18 @@ def list_patients(
         reverse=True,
     )
     return summaries
+
+
+def _clinics_own_patient() -> Any:
+    """A patient the clinic invited, or who wrote something it keeps (see list_patients)."""
+    invited = (
+        select(PatientLink.id)
+        .where(PatientLink.patient_id == Patient.id, PatientLink.kind == "invite")
+        .exists()
+    )
+    wrote = select(JournalEntry.id).where(JournalEntry.patient_id == Patient.id).exists()
+    flagged = select(RiskFlag.id).where(RiskFlag.patient_id == Patient.id).exists()
+    return or_(invited, wrote, flagged)
 
 
 def has_assigned(clinic_id: int, therapist_id: int) -> bool:
@@ -251,8 +295,14 @@ def load_record(patient: PatientRef, filters: Filters | None = None) -> PatientR
             message = find_flagged(flag, conversations)
             if message is not None:
                 flagged[flag.id] = message
+        acknowledged = acknowledgements_of(session, [flag.id for flag in flags])
         all_flag_views = [
-            _flag(flag, flagged[flag.id].anchor if flag.id in flagged else None) for flag in flags
+            _flag(
+                flag,
+                flagged[flag.id].anchor if flag.id in flagged else None,
+                acknowledged[flag.id],
+            )
+            for flag in flags
         ]
         flag_views = [flag for flag in all_flag_views if filters.shows_level(flag.level)]
         hidden_open = sum(
@@ -309,31 +359,54 @@ def load_record(patient: PatientRef, filters: Filters | None = None) -> PatientR
     )
 
 
-def acknowledge_flag(patient: PatientRef, flag_id: int, *, by: str) -> Flag | None:
-    """Mark the patient's flag as seen by ``by`` (the therapist's e-mail), now.
+def acknowledge_flag(
+    patient: PatientRef,
+    flag_id: int,
+    *,
+    by: str,
+    action: str | None = None,
+    note: str | None = None,
+    follow_up: date | None = None,
+) -> Flag | None:
+    """Mark the patient's flag as seen by ``by`` (the therapist's e-mail), now, with what was
+    done about it (:mod:`bot.records.flag_actions`: the action, a note, a follow-up date).
 
     ``None`` if the flag is not this patient's. A flag already acknowledged keeps who
-    acknowledged it first and when: the record shows when the care team first knew. A flag
-    kept only until the care team knew of it (its patient erased their data) is deleted
-    now that it does; the view returned is the flag as it was acknowledged.
+    acknowledged it first, when and what they did: the record shows when the care team first
+    knew, and a second tab's click adds nothing. A flag kept only until the care team knew of
+    it (its patient erased their data) is deleted now that it does, with nothing recorded
+    about it; the view returned is the flag as it was acknowledged.
     """
     db.ensure_schema()
     with db.session_scope() as session:
-        session.execute(
+        now = utcnow()
+        result = session.execute(
             update(RiskFlag)
             .where(
                 RiskFlag.id == flag_id,
                 RiskFlag.patient_id == patient.id,
                 RiskFlag.acknowledged_at.is_(None),
             )
-            .values(acknowledged_at=utcnow(), acknowledged_by=by, coalesce_key=None)
+            .values(acknowledged_at=now, acknowledged_by=by, coalesce_key=None)
         )
         flag = session.scalars(
             select(RiskFlag).where(RiskFlag.id == flag_id, RiskFlag.patient_id == patient.id)
         ).one_or_none()
         if flag is None:
             return None
-        view = _flag(flag)
+        if result.rowcount == 1 and flag.erased_at is None:  # type: ignore[attr-defined]
+            session.add(
+                FlagAction(
+                    flag_id=flag.id,
+                    action=action,
+                    note=note,
+                    follow_up=follow_up,
+                    acknowledged_at=now,
+                    acknowledged_by=by,
+                )
+            )
+            session.flush()
+        view = _flag(flag, acknowledgements=acknowledgements_of(session, [flag.id])[flag.id])
         if flag.erased_at is not None:
             session.delete(flag)
         return view
@@ -346,7 +419,9 @@ def flag_of(patient: PatientRef, flag_id: int) -> Flag | None:
         flag = session.scalars(
             select(RiskFlag).where(RiskFlag.id == flag_id, RiskFlag.patient_id == patient.id)
         ).one_or_none()
-        return _flag(flag) if flag is not None else None
+        if flag is None:
+            return None
+        return _flag(flag, acknowledgements=acknowledgements_of(session, [flag.id])[flag.id])
 
 
 def export_data(patient: PatientRef) -> dict[str, Any]:
@@ -360,7 +435,11 @@ def export_data(patient: PatientRef) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _flag(flag: RiskFlag, anchor: str | None = None) -> Flag:
+def _flag(
+    flag: RiskFlag,
+    anchor: str | None = None,
+    acknowledgements: tuple[Acknowledgement, ...] = (),
+) -> Flag:
     return Flag(
         id=flag.id,
         created_at=flag.created_at,
@@ -379,6 +458,7 @@ def _flag(flag: RiskFlag, anchor: str | None = None) -> Flag:
             for m in flag.latest_messages or ()
             if isinstance(m, dict)
         ),
+        acknowledgements=acknowledgements,
     )
 
 

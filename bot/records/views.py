@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bot.journal import schema
@@ -100,6 +100,128 @@ class PatientSummary(_Named):
         return self.open_levels[0][0] if self.open_levels else None
 
 
+#: The patients list's page size, and how long without activity makes a patient "quiet".
+PAGE_SIZE = 50
+QUIET_DAYS = 7
+
+
+@dataclass(frozen=True)
+class PatientFilters:
+    """The patients list's filters besides the therapist's: a search, open flags, quiet.
+
+    ``search`` matches the clinic's label anywhere in it, or the start of the sender id (the
+    short id staff read out), ignoring case. ``level`` keeps the patients with an open flag
+    of that level, ``flagged`` those with any open flag, ``quiet`` those without activity for
+    more than :data:`QUIET_DAYS` days (or none at all).
+    """
+
+    search: str = ""
+    level: str | None = None
+    flagged: bool = False
+    quiet: bool = False
+
+    @property
+    def active(self) -> bool:
+        return bool(self.search or self.level or self.flagged or self.quiet)
+
+    def matches(self, summary: PatientSummary, now: datetime) -> bool:
+        if self.level is not None and not dict(summary.open_levels).get(self.level):
+            return False
+        if self.flagged and not summary.open_flags:
+            return False
+        if self.quiet:
+            last = summary.last_activity
+            if last is not None and now - last <= timedelta(days=QUIET_DAYS):
+                return False
+        if self.search:
+            needle = self.search.casefold()
+            label = (summary.label or "").casefold()
+            if needle not in label and not summary.sender_id.casefold().startswith(needle):
+                return False
+        return True
+
+    def audit_detail(self) -> dict[str, Any]:
+        """Which filters were used, never the search text: it may be a patient's name."""
+        detail: dict[str, Any] = {}
+        if self.search:
+            detail["search"] = True
+        if self.level:
+            detail["level"] = self.level
+        if self.flagged:
+            detail["flagged"] = True
+        if self.quiet:
+            detail["quiet"] = True
+        return detail
+
+
+@dataclass(frozen=True)
+class PatientPage:
+    """One page of the patients list: its patients, how many matched, and where it is."""
+
+    patients: tuple[PatientSummary, ...]
+    total: int
+    page: int
+    pages: int
+    per_page: int = PAGE_SIZE
+
+    @property
+    def first(self) -> int:
+        """The 1-based position of the page's first patient in the whole list (0: none)."""
+        return (self.page - 1) * self.per_page + 1 if self.patients else 0
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.patients) - 1 if self.patients else 0
+
+
+def page_of(
+    summaries: Iterable[PatientSummary], page: int, per_page: int = PAGE_SIZE
+) -> PatientPage:
+    """The ``page``-th page (1-based) of ``summaries``; a page past the end is the last one
+    and one before the first is the first, so a link to a list that has since shrunk still
+    shows patients."""
+    everyone = tuple(summaries)
+    pages = max(1, -(-len(everyone) // per_page))
+    page = min(max(page, 1), pages)
+    start = (page - 1) * per_page
+    return PatientPage(
+        patients=everyone[start : start + per_page],
+        total=len(everyone),
+        page=page,
+        pages=pages,
+        per_page=per_page,
+    )
+
+
+@dataclass(frozen=True)
+class FollowUp(_Named):
+    """A follow-up a flag's acknowledgement asked for, not yet done (the patients page)."""
+
+    sender_id: str
+    label: str | None
+    flag_id: int
+    flag_level: str
+    flag_category: str | None
+    flag_created_at: datetime
+    action: str | None
+    due: date
+    acknowledged_by: str
+    acknowledged_at: datetime
+    therapist_email: str | None = None
+
+    def overdue(self, today: date) -> bool:
+        """Due before ``today`` (a follow-up due today is not overdue yet)."""
+        return self.due < today
+
+    @property
+    def level_label(self) -> str:
+        return LEVEL_LABELS.get(self.flag_level, self.flag_level.capitalize())
+
+    @property
+    def category_label(self) -> str:
+        return category_label(self.flag_category)
+
+
 @dataclass(frozen=True)
 class Segment:
     """A piece of text, and whether it is what the therapist searched for."""
@@ -144,6 +266,37 @@ class FlagMessage:
 
 
 @dataclass(frozen=True)
+class Acknowledgement:
+    """One acknowledgement of a flag: what was done about it, and whether it still stands.
+
+    ``action`` is ``None`` for an acknowledgement that recorded none; ``note`` is staff's text
+    (shown escaped, like patient text)."""
+
+    id: int
+    action: str | None
+    note: str | None
+    follow_up: date | None
+    acknowledged_at: datetime
+    acknowledged_by: str
+    undone_at: datetime | None = None
+    undone_by: str | None = None
+    follow_up_done_at: datetime | None = None
+    follow_up_done_by: str | None = None
+
+    @property
+    def is_undone(self) -> bool:
+        return self.undone_at is not None
+
+    @property
+    def follow_up_open(self) -> bool:
+        """A follow-up is asked for, the acknowledgement stands, and nobody has done it."""
+        return self.follow_up is not None and not self.is_undone and not self.follow_up_done_at
+
+    def follow_up_overdue(self, today: date) -> bool:
+        return self.follow_up_open and self.follow_up is not None and self.follow_up < today
+
+
+@dataclass(frozen=True)
 class Flag:
     """A risk flag and the message that raised it; ``message_anchor`` points at that message
     in the transcript when it can be found there."""
@@ -166,10 +319,25 @@ class Flag:
     last_message_at: datetime | None = None
     #: The latest few messages after the first (``message``), oldest first.
     latest_messages: tuple[FlagMessage, ...] = ()
+    #: Every acknowledgement made on the dashboard, oldest first, undone ones included.
+    acknowledgements: tuple[Acknowledgement, ...] = ()
 
     @property
     def is_open(self) -> bool:
         return self.acknowledged_at is None
+
+    @property
+    def current(self) -> Acknowledgement | None:
+        """The acknowledgement that stands (``None`` for an open flag, or one acknowledged
+        before actions were recorded)."""
+        if self.is_open:
+            return None
+        return next((a for a in reversed(self.acknowledgements) if not a.is_undone), None)
+
+    @property
+    def undone(self) -> tuple[Acknowledgement, ...]:
+        """Earlier acknowledgements that were undone, oldest first."""
+        return tuple(a for a in self.acknowledgements if a.is_undone)
 
     @property
     def more_messages(self) -> int:
@@ -182,9 +350,14 @@ class Flag:
 
     @property
     def category_label(self) -> str:
-        if not self.category:
-            return "Crisis"
-        return self.category.replace("_", " ").capitalize()
+        return category_label(self.category)
+
+
+def category_label(category: str | None) -> str:
+    """A flag's category as staff read it ("Self harm"; "Crisis" when it has none)."""
+    if not category:
+        return "Crisis"
+    return category.replace("_", " ").capitalize()
 
 
 @dataclass(frozen=True)

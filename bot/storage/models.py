@@ -42,6 +42,14 @@ DEFAULT_ACCENT_COLOR = "#2f6f73"
 DEFAULT_EMERGENCY_NUMBER = "911"
 DEFAULT_RESPONSE_TIME = "within one working day"
 DEFAULT_NOTIFY_LEVELS: tuple[str, ...] = ("urgent", "elevated", "request")
+#: What staff may record as done about a risk flag when they acknowledge it, until the clinic
+#: sets its own list (the same as bot/content/clinic_defaults.yml).
+DEFAULT_FLAG_ACTIONS: tuple[str, ...] = (
+    "Called the patient",
+    "Safety plan reviewed",
+    "Seen in session",
+    "No action needed",
+)
 STATUSES: tuple[str, ...] = ("complete", "partial", "interrupted")
 RATING_MIN = 0
 RATING_MAX = 10
@@ -156,6 +164,11 @@ class Clinic(Base):
     #: what the assistant says when a patient asks for a person.
     care_team_contact: Mapped[str | None] = mapped_column(Text)
     care_team_hours: Mapped[str | None] = mapped_column(Text)
+    #: What staff choose from when they acknowledge a risk flag (:class:`FlagAction`), in the
+    #: clinic's order: the clinic's own words for what its team does about a flag.
+    flag_actions: Mapped[list[str]] = mapped_column(
+        JSON, default=lambda: list(DEFAULT_FLAG_ACTIONS)
+    )
 
     patients: Mapped[list[Patient]] = relationship(back_populates="clinic")
 
@@ -290,6 +303,45 @@ class RiskFlag(Base):
     notified_in_digest: Mapped[bool] = mapped_column(Boolean, default=False)
 
     patient: Mapped[Patient] = relationship(back_populates="risk_flags")
+    actions: Mapped[list[FlagAction]] = relationship(
+        back_populates="flag", passive_deletes=True, order_by="FlagAction.id"
+    )
+
+
+class FlagAction(Base):
+    """One acknowledgement of a risk flag on the dashboard: what was done, and whether it stands.
+
+    ``action`` is one of the clinic's ``flag_actions`` at the time (``None`` for an
+    acknowledgement made without one, such as those from before actions were recorded),
+    ``note`` what staff wrote about it, ``follow_up`` the day someone should come back to the
+    patient. Undoing an acknowledgement opens the flag again and stamps ``undone_at`` and
+    ``undone_by`` instead of deleting the row: the history keeps what the care team believed
+    was done, and when that changed. At most one row of a flag is not undone, and it matches
+    the flag's ``acknowledged_at``/``acknowledged_by``, which stay what the rest of the code
+    (notices, erasure, the lists) reads.
+
+    The note is staff's clinical text about the patient, so it is sealed like patient text and
+    erased with the flag's message (:mod:`bot.privacy.erasure`).
+    """
+
+    __tablename__ = "flag_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flag_id: Mapped[int] = mapped_column(
+        ForeignKey("risk_flags.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str | None] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(SealedText)
+    follow_up: Mapped[date | None] = mapped_column(Date)
+    acknowledged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_by: Mapped[str] = mapped_column(String(320))
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    undone_by: Mapped[str | None] = mapped_column(String(320))
+    #: The follow-up was done: it leaves the list of open follow-ups.
+    follow_up_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    follow_up_done_by: Mapped[str | None] = mapped_column(String(320))
+
+    flag: Mapped[RiskFlag] = relationship(back_populates="actions")
 
 
 class PatientLink(Base):

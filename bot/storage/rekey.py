@@ -38,13 +38,15 @@ class Store:
         return table(self.table, column("id"), column(self.column))
 
 
-#: Every place patient text is kept. Rasa's ``events`` may not exist yet (no conversation).
+#: Every place patient text is kept, and staff's notes about a patient (sealed the same way).
+#: Rasa's ``events`` may not exist yet (no conversation).
 STORES: tuple[Store, ...] = (
     Store("journal", "journal_entries", "fields"),
     Store("risk_flags", "risk_flags", "message"),
     Store("risk_flag_messages", "risk_flags", "latest_messages"),
     Store("events", "events", "data"),
     Store("patient_labels", "patients", "label"),
+    Store("flag_action_notes", "flag_actions", "note"),
 )
 
 

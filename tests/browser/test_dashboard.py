@@ -66,11 +66,20 @@ def test_a_therapist_reviews_a_patient_acknowledges_the_flag_and_exports(
         expect(page.locator("#journal li.entry")).to_have_count(seeded.main_entry_count)
         save_screenshot(page, "dashboard-patient.png", height=1900)
 
-        flags.locator("article.flag.open").get_by_role("button", name="Acknowledge").click()
+        open_flag = flags.locator("article.flag.open")
+        # The action is required: the browser will not send the form without one.
+        open_flag.get_by_role("button", name="Acknowledge").click()
+        expect(open_flag).to_have_count(1)
+        open_flag.get_by_label("What was done").select_option("Called the patient")
+        open_flag.get_by_label("Note").fill("Reached him; he is safe and with his brother.")
+        open_flag.get_by_role("button", name="Acknowledge").click()
         expect(page.get_by_role("status").first).to_contain_text(
             f"acknowledged by {seeded.therapist.email}"
         )
         expect(flags.locator("article.flag.open")).to_have_count(0)
+        acknowledged = flags.locator(f"#flag-{seeded.open_flag_id}")
+        expect(acknowledged).to_contain_text("Called the patient")
+        expect(acknowledged).to_contain_text("with his brother")
 
         with page.expect_download() as download_info:
             page.get_by_role("link", name="Export PDF summary").click()

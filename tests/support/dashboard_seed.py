@@ -13,7 +13,7 @@ Clinic "harbour" (therapist, admin):
 - ``main``: three sessions, reflections, check-ins, cravings (one with urge surfing), a
   slip, an interrupted entry, an OPEN crisis flag two days ago and an acknowledged one;
 - ``steady``: a few calm check-ins, no flags;
-- ``newcomer``: invited, never wrote anything, no label, assigned to nobody;
+- ``newcomer``: invited (an unused link), never wrote anything, no label, assigned to nobody;
 - ``xss``: script and event-handler payloads in the journal, the chat, a flag and its label.
 
 ``main`` and ``steady`` are the therapist's patients, ``xss`` the administrator's; each but the
@@ -37,7 +37,7 @@ from sqlalchemy import select
 
 from bot.clinics import registry, therapists
 from bot.storage import db
-from bot.storage.models import Clinic, JournalEntry, Patient, RiskFlag, Therapist
+from bot.storage.models import Clinic, JournalEntry, Patient, PatientLink, RiskFlag, Therapist
 from bot.storage.rasa_events import EVENTS
 
 MODEL_ID = "66cf6bf1d8ba41dc9b139472d8933a07"
@@ -539,7 +539,18 @@ def seed(database_url: str, *, now: datetime | None = None) -> SeedInfo:
 
         main = patient(MAIN, harbour, 40, MAIN_LABEL, therapist.email)
         steady = patient(STEADY, harbour, 60, STEADY_LABEL, therapist.email)
-        patient(NEWCOMER, harbour, 1)
+        newcomer = patient(NEWCOMER, harbour, 1)
+        # Invited yesterday with a link not used yet: a real clinic lists only the patients
+        # it invited or who wrote something (an anonymous visitor is not its patient).
+        session.add(
+            PatientLink(
+                id=uuid.UUID(int=0x5EED1111).hex,
+                patient=newcomer,
+                kind="invite",
+                created_at=newcomer.created_at,
+                expires_at=newcomer.created_at + timedelta(days=30),
+            )
+        )
         xss = patient(XSS, harbour, 10, XSS_LABEL, admin.email)
         other = patient(OTHER, northside, 20, OTHER_LABEL, other_therapist.email)
 

@@ -1,4 +1,4 @@
-"""The patients list, the patient page, flag acknowledgement and the exports.
+"""The patients list, the patient page, flags (acknowledge, undo, follow-ups) and the exports.
 
 Each route does the same four things in the same order: find the patient *within the
 viewer's clinic* (anyone else's patient is the same audited 404 as one who does not exist),
@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from datetime import UTC
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from bot import records
@@ -26,6 +26,8 @@ from bot.privacy import erasure
 from bot.records import exports
 from bot.records.chart import render_chart
 from bot.records.measure_chart import render_measure_charts
+from bot.records.flag_actions import MAX_NOTE
+from bot.records.views import MAX_QUERY
 from bot.storage.models import RISK_LEVELS, utcnow
 from bot.web.dashboard.security import (
     PREFIX,
@@ -122,28 +124,90 @@ def _therapist_filter(choice: str, viewer: Viewer) -> tuple[str, int | None, boo
     return MINE, viewer.therapist_id, False
 
 
+#: The patients list's "quiet" and "flagged" filters, as the query string says them.
+_ON = "1"
+
+
+def _page_number(text: str) -> int:
+    """The ``page`` query parameter: a positive number, else the first page."""
+    return int(text) if text.isdigit() and 0 < len(text) < 7 else 1
+
+
+def _list_query(**params: str) -> str:
+    """The patients list's query string with the given filters (empty ones left out), so
+    that the page links keep exactly the filters the page was shown with."""
+    return urlencode({name: value for name, value in params.items() if value})
+
+
 @router.get("/", include_in_schema=False)
 def patients_page(
-    request: Request, viewer: ViewerDep, level: str = "", therapist: str = ""
+    request: Request,
+    viewer: ViewerDep,
+    level: str = "",
+    therapist: str = "",
+    q: str = "",
+    flagged: str = "",
+    quiet: str = "",
+    page: str = "",
 ) -> Response:
     """The viewer's patients (or a colleague's, everyone's, the unassigned), open risk flags
-    first; with ``level``, only those with an open flag of that level (an unknown level is
-    ignored, and said so)."""
+    first, :data:`~bot.records.views.PAGE_SIZE` a page, with the open follow-ups above them.
+
+    ``q`` searches the clinic's labels and the start of the ids; ``level`` keeps the patients
+    with an open flag of that level (an unknown level is ignored, and said so), ``flagged``
+    those with any open flag, ``quiet`` those without activity for more than
+    :data:`~bot.records.views.QUIET_DAYS` days. The audit row says which filters were used,
+    never the search text, and how many patients and follow-ups were shown.
+    """
     chosen = level if level in RISK_LEVELS else None
     whose, therapist_id, unassigned = _therapist_filter(therapist, viewer)
-    summaries = records.list_patients(viewer.clinic_id, level=chosen, therapist_id=therapist_id)
-    if unassigned:
-        summaries = [summary for summary in summaries if summary.therapist_id is None]
-    detail: dict[str, Any] = {"patients": len(summaries), "therapist": whose}
-    if chosen:
-        detail["level"] = chosen
+    search = q.strip()[:MAX_QUERY]
+    filters = records.PatientFilters(
+        search=search, level=chosen, flagged=flagged == _ON, quiet=quiet == _ON
+    )
+    now = utcnow()
+    summaries = records.list_patients(
+        viewer.clinic_id,
+        therapist_id=therapist_id,
+        unassigned=unassigned,
+        filters=filters,
+        now=now,
+    )
+    shown = records.page_of(summaries, _page_number(page))
+    follow_ups = records.open_follow_ups(
+        viewer.clinic_id, therapist_id=therapist_id, unassigned=unassigned
+    )
+    detail: dict[str, Any] = {
+        "patients": shown.total,
+        "therapist": whose,
+        **filters.audit_detail(),
+    }
+    if shown.pages > 1:
+        detail["page"] = shown.page
+    if follow_ups:
+        detail["follow_ups"] = len(follow_ups)
     record_audit(request, viewer, "view_patients", detail=detail)
+    kept = {
+        "therapist": whose if whose != MINE else "",
+        "q": search,
+        "level": chosen or "",
+        "flagged": _ON if filters.flagged else "",
+        "quiet": _ON if filters.quiet else "",
+    }
     return render(
         request,
         "therapist/patients.html",
         {
-            "patients": summaries,
-            "now": utcnow(),
+            "patients": shown.patients,
+            "shown": shown,
+            "page_links": [
+                (number, f"{PREFIX}/?{_list_query(**kept, page=str(number))}")
+                for number in range(1, shown.pages + 1)
+            ],
+            "filters": filters,
+            "follow_ups": follow_ups,
+            "today": now.date(),
+            "now": now,
             "fmt": records.FORMATS,
             "patient_path": patient_path,
             "levels": RISK_LEVELS,
@@ -152,6 +216,7 @@ def patients_page(
             "whose": whose,
             "colleagues": therapists.staff(viewer.clinic_id),
             "due_measures": measure_records.due_by_patient(viewer.clinic_id),
+            "quiet_days": records.QUIET_DAYS,
         },
         viewer,
     )
@@ -194,20 +259,111 @@ def export(request: Request, sender_id: str, fmt: str, viewer: ViewerDep) -> Res
     return _export(request, viewer, sender_id, fmt)
 
 
-@router.post("/patients/{sender_id:path}/flags/{flag_id}/acknowledge", include_in_schema=False)
-def acknowledge(request: Request, sender_id: str, flag_id: str, viewer: CsrfViewerDep) -> Response:
-    """Record that the viewer has seen a risk flag, then go back to it on the patient page."""
+def flag_of_viewer(
+    request: Request, viewer: Viewer, sender_id: str, flag_id: str
+) -> tuple[records.PatientRef, records.Flag]:
+    """The viewer's patient and one of their flags; the audited 404 for anything else."""
     patient = patient_of_viewer(request, viewer, sender_id)
     flag = records.flag_of(patient, int(flag_id)) if _FLAG_ID.fullmatch(flag_id) else None
     if flag is None:
         raise denied_patient(request, viewer)
-    record_audit(
-        request, viewer, "acknowledge_flag", target=patient.sender_id, detail={"flag_id": flag.id}
-    )
-    records.acknowledge_flag(patient, flag.id, by=viewer.email)
+    return patient, flag
+
+
+def _back_to_flag(patient: records.PatientRef, flag_id: int, query: str = "") -> Response:
     return RedirectResponse(
-        f"{patient_path(patient.sender_id)}?acknowledged={flag.id}#flag-{flag.id}", status_code=303
+        f"{patient_path(patient.sender_id)}{query}#flag-{flag_id}", status_code=303
     )
+
+
+@router.post("/patients/{sender_id:path}/flags/{flag_id}/acknowledge", include_in_schema=False)
+def acknowledge(
+    request: Request,
+    sender_id: str,
+    flag_id: str,
+    viewer: CsrfViewerDep,
+    action: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+    follow_up: Annotated[str, Form()] = "",
+) -> Response:
+    """Record that the viewer has seen a risk flag and what was done about it (one of the
+    clinic's actions, a note, an optional follow-up date), then go back to it on the patient
+    page. The audit row names the action and the follow-up date, and whether there is a note,
+    never the note itself."""
+    patient, flag = flag_of_viewer(request, viewer, sender_id, flag_id)
+    try:
+        chosen, text, due = records.check_acknowledgement(
+            viewer.clinic_id, action=action, note=note, follow_up=follow_up, today=utcnow().date()
+        )
+    except records.ActionError as problem:
+        context = {
+            "title": "Not acknowledged",
+            "message": str(problem),
+            "back": f"{patient_path(patient.sender_id)}#flag-{flag.id}",
+        }
+        return render(request, "therapist/error.html", context, viewer, status=400)
+    record_audit(
+        request,
+        viewer,
+        "acknowledge_flag",
+        target=patient.sender_id,
+        detail={
+            "flag_id": flag.id,
+            "action": chosen,
+            "note": text is not None,
+            "follow_up": due.isoformat() if due else None,
+        },
+    )
+    records.acknowledge_flag(
+        patient, flag.id, by=viewer.email, action=chosen, note=text, follow_up=due
+    )
+    return _back_to_flag(patient, flag.id, f"?acknowledged={flag.id}")
+
+
+@router.post("/patients/{sender_id:path}/flags/{flag_id}/undo", include_in_schema=False)
+def undo(request: Request, sender_id: str, flag_id: str, viewer: CsrfViewerDep) -> Response:
+    """Open an acknowledged flag again (acknowledged by mistake, or not dealt with after all).
+    The acknowledgement stays in the flag's history, marked undone; the audit row says so."""
+    patient, flag = flag_of_viewer(request, viewer, sender_id, flag_id)
+    changed = records.undo_acknowledgement(patient, flag.id, by=viewer.email)
+    if changed is None:  # deleted in the meantime (its patient erased their data)
+        raise denied_patient(request, viewer)
+    previous = flag.current
+    record_audit(
+        request,
+        viewer,
+        "undo_acknowledgement",
+        target=patient.sender_id,
+        detail={
+            "flag_id": flag.id,
+            "changed": changed,
+            "acknowledged_by": flag.acknowledged_by,
+            "action": previous.action if previous else None,
+        },
+    )
+    return _back_to_flag(patient, flag.id, f"?reopened={flag.id}")
+
+
+@router.post("/patients/{sender_id:path}/flags/{flag_id}/follow-up/done", include_in_schema=False)
+def follow_up_done(
+    request: Request, sender_id: str, flag_id: str, viewer: CsrfViewerDep
+) -> Response:
+    """Mark a flag's follow-up done: it leaves the open follow-ups on the patients list."""
+    patient, flag = flag_of_viewer(request, viewer, sender_id, flag_id)
+    changed = records.complete_follow_up(patient, flag.id, by=viewer.email)
+    if changed is None:
+        raise denied_patient(request, viewer)
+    record_audit(
+        request,
+        viewer,
+        "follow_up_done",
+        target=patient.sender_id,
+        detail={"flag_id": flag.id, "changed": changed},
+    )
+    back = request.query_params.get("back")
+    if back == "list":
+        return RedirectResponse(f"{PREFIX}/#follow-ups", status_code=303)
+    return _back_to_flag(patient, flag.id)
 
 
 @router.get("/patients/{sender_id:path}", include_in_schema=False)
@@ -220,6 +376,7 @@ def patient_page(
     start: Annotated[str, Query(alias="from")] = "",
     end: Annotated[str, Query(alias="to")] = "",
     acknowledged: str = "",
+    reopened: str = "",
     level: Annotated[list[str] | None, Query()] = None,
     revoked: str = "",
     updated: str = "",
@@ -238,6 +395,7 @@ def patient_page(
     just_acknowledged = next(
         (flag for flag in record.acknowledged_flags if str(flag.id) == acknowledged), None
     )
+    just_reopened = next((flag for flag in record.open_flags if str(flag.id) == reopened), None)
     return render(
         request,
         "therapist/patient.html",
@@ -250,6 +408,10 @@ def patient_page(
             "levels": RISK_LEVELS,
             "path": patient_path(patient.sender_id),
             "just_acknowledged": just_acknowledged,
+            "just_reopened": just_reopened,
+            "flag_actions": records.clinic_actions(viewer.clinic_id),
+            "max_note": MAX_NOTE,
+            "today": utcnow().date(),
             "now": utcnow(),
             "erasure_request": erasure.open_request_for(patient.id),
             "erased_at": erasure.patient_erased_at(patient.id),

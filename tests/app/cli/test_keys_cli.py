@@ -20,7 +20,7 @@ from bot import encryption
 from bot.journal import entries as journal
 from bot.settings import PROJECT_ROOT
 from bot.storage import db, rekey
-from bot.storage.models import JournalEntry, Patient, RiskFlag
+from bot.storage.models import FlagAction, JournalEntry, Patient, RiskFlag
 from bot.storage.rasa_events import EVENTS
 
 CHAT = "I told the bot about the red tram to Scheveningen"
@@ -55,11 +55,12 @@ def keys_in(path: Path) -> list[str]:
 
 
 LABEL = "K.S. 0101"
+NOTE = "Called her back; she is with a friend tonight."
 
 
 def fill(entries: int) -> None:
-    """Journal entries, risk flags, the clinic's label for the patient and Rasa events, each
-    sealed with the current key."""
+    """Journal entries, risk flags, the clinic's label for the patient, a note on a flag's
+    acknowledgement and Rasa events, each sealed with the current key."""
     for number in range(entries):
         journal.save_entry("p-keys", "checkin", fields={"note": f"note {number}"}, mood=5)
     with db.session_scope() as session:
@@ -69,7 +70,14 @@ def fill(entries: int) -> None:
             "p-keys", message=f"flag {number}", category=f"kind-{number}", source="t"
         )
     # A second message of the first flag's category: kept with that flag, in its own column.
-    journal.record_risk_flag("p-keys", message="flag 0 again", category="kind-0", source="t")
+    first = journal.record_risk_flag(
+        "p-keys", message="flag 0 again", category="kind-0", source="t"
+    )
+    # What staff wrote when they acknowledged it: sealed like patient text.
+    with db.session_scope() as session:
+        session.add(
+            FlagAction(flag_id=first, action="Seen", note=NOTE, acknowledged_by="t@x.example")
+        )
     engine = db.get_engine()
     EVENTS.metadata.create_all(engine, tables=[EVENTS])
     with engine.begin() as connection:
@@ -97,12 +105,14 @@ def assert_everything_opens(entries: int) -> None:
         notes = [f["note"] for f in session.scalars(select(JournalEntry.fields))]
         flags = list(session.scalars(select(RiskFlag.message)))
         labels = list(session.scalars(select(Patient.label)))
+        notes_on_flags = list(session.scalars(select(FlagAction.note)))
         events = [
             json.loads(encryption.open_value(d)) for d in session.scalars(select(EVENTS.c.data))
         ]
     assert sorted(notes) == sorted(f"note {n}" for n in range(entries))
     assert sorted(flags) == ["flag 0", "flag 1", "flag 2"]
     assert labels == [LABEL]
+    assert notes_on_flags == [NOTE]
     assert [e["text"] for e in events] == [CHAT] * 5
 
 
@@ -123,6 +133,7 @@ def test_new_prints_a_fresh_key_and_status_never_prints_one(migrated: str, key_f
     assert f"{kid}  seals and opens" in status.stdout
     assert f"journal: {kid} 2" in status.stdout
     assert f"events: {kid} 5" in status.stdout
+    assert f"flag_action_notes: {kid} 1" in status.stdout
 
 
 def test_rotate_seals_every_row_with_a_new_key(migrated: str, key_file: Path) -> None:
@@ -143,6 +154,7 @@ def test_rotate_seals_every_row_with_a_new_key(migrated: str, key_file: Path) ->
         "risk_flag_messages": {new_id: 1},
         "events": {new_id: 5},
         "patient_labels": {new_id: 1},
+        "flag_action_notes": {new_id: 1},
     }
     encryption.reset()
     assert_everything_opens(7)
@@ -175,6 +187,7 @@ def test_an_interrupted_rotation_is_resumed(migrated: str, key_file: Path) -> No
         "risk_flag_messages": {new_id: 1},
         "events": {new_id: 5},
         "patient_labels": {new_id: 1},
+        "flag_action_notes": {new_id: 1},
     }
     assert_everything_opens(10)
 
@@ -296,6 +309,7 @@ def test_keys_from_the_environment(migrated: str, monkeypatch: pytest.MonkeyPatc
         "risk_flag_messages": {new_id: 1},
         "events": {new_id: 5},
         "patient_labels": {new_id: 1},
+        "flag_action_notes": {new_id: 1},
     }
     status = run_keys("status", COMPANION_DATA_KEYS=f"{new},{old}")
     assert "the environment variable COMPANION_DATA_KEYS" in status.stdout

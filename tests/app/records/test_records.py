@@ -4,6 +4,7 @@ PostgreSQL databases."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -22,7 +23,7 @@ from bot import records
 from bot.journal import entries as journal
 from bot.records import Filters, Segment
 from bot.storage import db
-from bot.storage.models import Clinic, JournalEntry, Patient, RiskFlag
+from bot.storage.models import Clinic, JournalEntry, Patient, PatientLink, RiskFlag
 from bot.storage.rasa_events import EVENTS
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
@@ -53,8 +54,18 @@ def fresh(migrated: str) -> Clinic:
 
 
 def add_patient(clinic: Clinic, sender_id: str) -> records.PatientRef:
+    """A patient the clinic invited (a real clinic lists no one else who never wrote)."""
     with db.session_scope() as session:
-        session.add(Patient(sender_id=sender_id, clinic_id=clinic.id))
+        patient = Patient(sender_id=sender_id, clinic_id=clinic.id)
+        session.add(patient)
+        session.add(
+            PatientLink(
+                id=uuid.uuid4().hex,
+                patient=patient,
+                kind="invite",
+                expires_at=datetime.now(UTC) + timedelta(days=30),
+            )
+        )
     ref = records.find_patient(clinic.id, sender_id)
     assert ref is not None
     return ref

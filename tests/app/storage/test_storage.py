@@ -40,8 +40,9 @@ MODEL_TABLES = {
     "erasure_requests",
     "measure_schedules",
     "measure_results",
+    "flag_actions",
 }
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 sqlite_only = pytest.mark.databases("sqlite")

@@ -162,7 +162,7 @@ def test_only_the_patients_clinic_can_acknowledge_a_flag(
     # The form's token of the viewer's own list page: CSRF passes, so only scope decides.
     token = browser.csrf_token("/therapist/")
     path = f"/therapist/patients/{patient}/flags/{flag_id}/acknowledge"
-    response = browser.post(path, data={"csrf_token": token})
+    response = browser.post(path, data={"csrf_token": token, "action": "Called the patient"})
     with db.session_scope(write=False) as session:
         acknowledged_by = session.get(RiskFlag, flag_id).acknowledged_by
     if allowed:

@@ -445,7 +445,7 @@ def test_acknowledging_a_flag_records_who_and_when(harbour: Browser) -> None:
         assert session.get(RiskFlag, flag_id).acknowledged_at is None
 
     before = utcnow()
-    response = harbour.post(action, data={"csrf_token": token})
+    response = harbour.post(action, data={"csrf_token": token, "action": "Called the patient"})
 
     assert response.status_code == 303
     assert response.headers["Location"] == f"{path}?acknowledged={flag_id}#flag-{flag_id}"
@@ -455,7 +455,11 @@ def test_acknowledging_a_flag_records_who_and_when(harbour: Browser) -> None:
         assert before <= flag.acknowledged_at <= utcnow()
         first_time = flag.acknowledged_at
     row = audit_rows("acknowledge_flag", info.therapist.email)[-1]
-    assert (row.target, row.detail, row.outcome) == (sender_id, {"flag_id": flag_id}, "ok")
+    assert (row.target, row.detail, row.outcome) == (
+        sender_id,
+        {"flag_id": flag_id, "action": "Called the patient", "note": False, "follow_up": None},
+        "ok",
+    )
     after = harbour.get(response.headers["Location"].split("#")[0])
     text = text_of(after)
     assert "No open risk flags." in text
@@ -465,7 +469,8 @@ def test_acknowledging_a_flag_records_who_and_when(harbour: Browser) -> None:
     # A second acknowledgement (another tab, the admin) keeps the first one's name and time.
     admin = Browser(harbour.server).sign_in(info.admin)
     admin_token = _TOKEN.search(admin.get(path).text).group(1)
-    assert admin.post(action, data={"csrf_token": admin_token}).status_code == 303
+    second = {"csrf_token": admin_token, "action": "Seen in session"}
+    assert admin.post(action, data=second).status_code == 303
     with db.session_scope(write=False) as session:
         flag = session.get(RiskFlag, flag_id)
         assert (flag.acknowledged_by, flag.acknowledged_at) == (info.therapist.email, first_time)
