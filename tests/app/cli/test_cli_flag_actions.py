@@ -16,13 +16,14 @@ from bot.storage.models import DEFAULT_FLAG_ACTIONS, Clinic
 
 pytestmark = [pytest.mark.databases("sqlite", "postgresql"), pytest.mark.slow]
 
-ORIGIN = ("--origin", "https://north.example")
+#: An origin, and no notification channel (these tests are about the actions list).
+CLINIC_OPTIONS = ("--origin", "https://north.example", "--no-notify")
 
 
 def test_the_list_is_the_default_until_the_clinic_sets_its_own(
     clinic_db: str, run_cli: CliRun
 ) -> None:
-    created = run_cli("clinic", "create", "--slug", "north", "--name", "North", *ORIGIN)
+    created = run_cli("clinic", "create", "--slug", "north", "--name", "North", *CLINIC_OPTIONS)
     assert created.returncode == 0, created.stderr
     assert "flag_actions" not in json.loads(created.stdout)  # the default is not repeated
     assert registry.get_clinic("north").flag_actions == list(DEFAULT_FLAG_ACTIONS)
@@ -55,7 +56,7 @@ def test_the_list_is_the_default_until_the_clinic_sets_its_own(
 
 def test_a_clinic_created_with_its_own_actions(clinic_db: str, run_cli: CliRun) -> None:
     created = run_cli(
-        "clinic", "create", "--slug", "south", "--name", "South", *ORIGIN,
+        "clinic", "create", "--slug", "south", "--name", "South", *CLINIC_OPTIONS,
         "--flag-action", "Called", "--flag-action", "Texted",
     )  # fmt: skip
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from bot import patient_tokens
 from bot.clinics import patients, registry
 from bot.journal import entries as journal
+from bot.journal import measure_records
 from bot.privacy import erasure, my_data
 from bot.runner import free_port
 from bot.storage import db
@@ -74,6 +75,7 @@ def assert_refused(response: requests.Response, status: int, reason: str) -> Non
 
 @pytest.mark.slow
 def test_the_link_downloads_everything_about_the_patient(web: Served, person: Person) -> None:
+    measure_records.save_result(person.sender_id, "gad7", [2, 2, 1, 1, 0, 0, 0])
     url, expires_at = my_data.export_link(person.sender_id)
     assert url.startswith(f"{web.url}/api/my-data/")
     remaining = (expires_at - datetime.now(UTC)).total_seconds()
@@ -100,6 +102,9 @@ def test_the_link_downloads_everything_about_the_patient(web: Served, person: Pe
         {"stood_out": person.journal_text, "intention": "walk after dinner"},
     ]
     assert [(f.category, f.message) for f in document.risk_flags] == [("suicide", person.flag_text)]
+    assert [(m.measure, m.total, m.max_total, m.band, m.answers) for m in document.measures] == [
+        ("gad7", 6, 21, "mild", [2, 2, 1, 1, 0, 0, 0])
+    ]
     said = [
         message.text
         for conversation in document.conversations
@@ -217,6 +222,15 @@ def test_the_endpoint_is_in_the_published_schema(web: Served) -> None:
 
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quotes"'
+
+
+def test_the_readable_copy_lists_the_questionnaires(web: Served, person: Person) -> None:
+    measure_records.save_result(person.sender_id, "phq9", [1, 1, 1, 1, 1, 0, 0, 0, 0])
+    url, _ = my_data.export_link(person.sender_id)
+    response = fetch(my_data.readable_link(url))
+    assert response.status_code == 200, response.text
+    assert "<h2>Questionnaires</h2>" in response.text
+    assert "PHQ-9: 5 of 27 (mild)" in response.text
 
 
 def test_the_readable_copy_is_the_same_data_escaped(web: Served, person: Person) -> None:
