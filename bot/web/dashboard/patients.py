@@ -25,8 +25,8 @@ from bot.journal import measures as measure_catalogue
 from bot.privacy import erasure
 from bot.records import exports
 from bot.records.chart import render_chart
-from bot.records.measure_chart import render_measure_charts
 from bot.records.flag_actions import MAX_NOTE
+from bot.records.measure_chart import render_measure_charts
 from bot.records.views import MAX_QUERY
 from bot.storage.models import RISK_LEVELS, utcnow
 from bot.web.dashboard.security import (
@@ -427,7 +427,6 @@ def patient_page(
             "measure_charts": render_measure_charts(results),
             "instruments": measure_catalogue.measures(),
             "measures_note": MEASURE_NOTES.get(measures),
-            "today": utcnow().date(),
         },
         viewer,
     )
