@@ -7,7 +7,15 @@ from __future__ import annotations
 import io
 
 import zxingcpp
-from browser_support import DESKTOP, MOOD_QUESTION, Widget, open_context, save_screenshot
+from browser_support import (
+    DESKTOP,
+    MOOD_QUESTION,
+    Widget,
+    clinic_page,
+    open_context,
+    save_screenshot,
+    sign_in_to_dashboard,
+)
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
@@ -16,14 +24,6 @@ from bot.clinics import registry, therapists
 CLINIC, NAME = "lakeview", "Lakeview Recovery"
 EMAIL, PASSWORD = "dr.moss@lakeview.example", "lakeview-therapist-42"
 LABEL = "T.M. 5120"
-
-
-def sign_in(page: Page, web_url: str) -> None:
-    page.goto(f"{web_url}/therapist/login")
-    page.get_by_label("E-mail").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Patients")
 
 
 def qr_text(page: Page) -> str:
@@ -35,18 +35,13 @@ def qr_text(page: Page) -> str:
 
 
 def test_invite_from_the_dashboard_and_open_the_link(stack, clinic_site, browser: Browser) -> None:
-    page_url = clinic_site.page(
-        "index.html",
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{NAME}</title></head>'
-        f'<body><h1>{NAME}</h1><script src="{stack.web_url}/widget.js" data-clinic="{CLINIC}" '
-        "async></script></body></html>",
-    )
+    page_url = clinic_page(clinic_site, stack.web_url, CLINIC, NAME)
     registry.create(CLINIC, NAME, origins=[clinic_site.origin], patient_url=page_url)
     therapists.create(CLINIC, EMAIL, PASSWORD)
     context, page, watch = open_context(browser, viewport=DESKTOP)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=stack.web_url)
     try:
-        sign_in(page, stack.web_url)
+        sign_in_to_dashboard(page, stack.web_url, EMAIL, PASSWORD)
         page.get_by_role("link", name="Invite a patient").first.click()
         page.get_by_label("The clinic's label for the patient").fill(LABEL)
         expect(page.get_by_label("Assigned therapist")).to_have_value(EMAIL)

@@ -3,8 +3,8 @@ tapping its buttons, and then on the patient's page scored, in a real browser.""
 
 from __future__ import annotations
 
-from browser_support import DESKTOP, Widget, open_context
-from playwright.sync_api import Browser, Page, expect
+from browser_support import DESKTOP, Widget, clinic_page, open_context, sign_in_to_dashboard
+from playwright.sync_api import Browser, expect
 
 from bot.clinics import patients, registry, therapists
 from bot.journal import measures
@@ -14,30 +14,17 @@ EMAIL, PASSWORD = "dr.ames@brookside.example", "brookside-therapist-42"
 LABEL = "P.H. 0909"
 
 
-def sign_in(page: Page, web_url: str) -> None:
-    page.goto(f"{web_url}/therapist/login")
-    page.get_by_label("E-mail").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Patients")
-
-
 def test_a_scheduled_phq9_answered_in_the_widget_is_scored_on_the_patient_page(
     stack, clinic_site, browser: Browser
 ) -> None:
-    page_url = clinic_site.page(
-        "index.html",
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{NAME}</title></head>'
-        f'<body><h1>{NAME}</h1><script src="{stack.web_url}/widget.js" data-clinic="{CLINIC}" '
-        "async></script></body></html>",
-    )
+    page_url = clinic_page(clinic_site, stack.web_url, CLINIC, NAME)
     registry.create(CLINIC, NAME, origins=[clinic_site.origin], patient_url=page_url)
     therapists.create(CLINIC, EMAIL, PASSWORD)
     invite = patients.invite(CLINIC, label=LABEL, therapist=EMAIL)
     phq9 = measures.measure("phq9")
     context, staff, watch = open_context(browser, viewport=DESKTOP)
     try:
-        sign_in(staff, stack.web_url)
+        sign_in_to_dashboard(staff, stack.web_url, EMAIL, PASSWORD)
         staff.goto(f"{stack.web_url}/therapist/patients/{invite.sender_id}")
         section = staff.locator("#measures")
         section.get_by_role("combobox", name="Measure").select_option("phq9")

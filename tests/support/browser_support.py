@@ -307,3 +307,22 @@ def sender_of(page: Page) -> str:
     stored = page.evaluate("() => sessionStorage.getItem('companion-widget:demo')")
     token = json.loads(stored)["token"]
     return jwt.decode(token, options={"verify_signature": False})["sub"]
+
+
+def sign_in_to_dashboard(page: Page, web_url: str, email: str, password: str) -> None:
+    """Sign a therapist in through the login form and wait for the patients list."""
+    page.goto(f"{web_url}/therapist/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Patients")
+
+
+def clinic_page(site: ClinicSite, web_url: str, slug: str, name: str) -> str:
+    """A plain page of a clinic's own site with the widget's one script tag; its address."""
+    return site.page(
+        "index.html",
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{name}</title></head>'
+        f'<body><h1>{name}</h1><script src="{web_url}/widget.js" data-clinic="{slug}" '
+        "async></script></body></html>",
+    )

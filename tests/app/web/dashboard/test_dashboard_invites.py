@@ -249,3 +249,15 @@ def test_another_clinic_gets_the_ordinary_404_and_changes_nothing(
         assert session.scalars(
             select(Patient.label).where(Patient.sender_id == sender_id)
         ).one() == ("S.C. 7")
+
+
+def test_the_qr_code_carries_no_text_of_the_link() -> None:
+    """The SVG goes into the page as markup: it must hold only shapes, never the link's text."""
+    from bot.web.dashboard.invites import qr_svg
+
+    url = 'https://clinic.example/a?b="<script>alert(1)</script>&c#companion-token=abc.def'
+    svg = str(qr_svg(url))
+    assert svg.startswith("<svg ") and svg.endswith("</svg>")
+    assert re.fullmatch(r'[<>/="#.\w\s\-()]+', svg)  # tags, attributes, numbers and path data
+    for piece in ("script", "clinic.example", "companion-token", "&"):
+        assert piece not in svg
