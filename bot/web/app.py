@@ -34,7 +34,7 @@ from bot.chat.rate_limit import RateLimiter
 from bot.clinics import patients, registry
 from bot.patient_tokens import MESSAGES, SETUP_HINTS, AccessDenied, normalize_origin
 from bot.storage import db
-from bot.web import access_log, api_docs, dashboard, my_data
+from bot.web import access_log, api_docs, dashboard, my_data, safety_page
 from bot.web.dashboard import security as dashboard_security
 from bot.web.headers import AddHeaders
 
@@ -246,6 +246,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(dashboard_security.PageError, dashboard_security.page_error)
     app.include_router(dashboard.router)
     app.include_router(my_data.router)
+    app.include_router(safety_page.router)
 
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     session_limits = SessionLimits()

@@ -438,6 +438,22 @@ class Widget {
         { class: "titles" },
         (this.title = el("h2", { class: "title", id: "companion-title" }, config.name)),
         el("p", { class: "subtitle" }, "Automated assistant"),
+        // The clinic's public page on what the assistant does about risk, in a new tab so
+        // that the chat stays where it is.
+        el(
+          "p",
+          { class: "safety-page" },
+          el(
+            "a",
+            {
+              href: `${this.base}/clinics/${encodeURIComponent(this.slug)}/safety`,
+              target: "_blank",
+              rel: "noopener noreferrer",
+            },
+            "How this chat keeps you safe",
+            srOnly(" (opens in a new tab)"),
+          ),
+        ),
       ),
       this.helpButton,
       (this.closeButton = el(

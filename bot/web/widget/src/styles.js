@@ -56,6 +56,8 @@ button, textarea { font: inherit; color: inherit; }
 .titles { flex: 1 1 140px; min-width: 0; }
 .title { margin: 0; font-size: 1.05rem; font-weight: 700; line-height: 1.3; }
 .subtitle { margin: 0; font-size: 0.8rem; }
+.safety-page { margin: 0; font-size: 0.8rem; }
+.safety-page a { color: inherit; }
 .help {
   min-height: 40px; padding: 6px 12px; border-radius: 20px; cursor: pointer;
   border: 2px solid #ffffff; background: #ffffff; color: #9b0014; font-weight: 700;
