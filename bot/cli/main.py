@@ -134,6 +134,7 @@ def _all_commands() -> tuple[Registrar, ...]:
     from bot.cli.keys import register_keys
     from bot.cli.notify import register_notify
     from bot.cli.purge import register_purge
+    from bot.cli.report import register_report
     from bot.cli.staff import register_audit, register_therapist
 
     return (
@@ -147,6 +148,7 @@ def _all_commands() -> tuple[Registrar, ...]:
         register_notify,
         register_keys,
         register_purge,
+        register_report,
     )
 
 
