@@ -1,5 +1,8 @@
 """Rasa's response generator, with crisis and care-team replies filled in from the clinic.
 
+In a long conversation it also ends an ordinary reply, now and then, with the reminder that
+the assistant is automated (:mod:`bot.chat.disclosure`).
+
 Configured in endpoints.yml (``nlg: type: bot.chat.clinic_nlg.ClinicResponseGenerator``).
 Every response but ``utter_crisis_<kind>`` and the care-team replies is Rasa's templated
 response as usual. A crisis reply names the clinic's own emergency number and lines
@@ -23,6 +26,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import patient_tokens
+from bot.chat import disclosure
 from bot.clinics import care_team
 from bot.safety import crisis_replies
 
@@ -94,6 +98,18 @@ class ClinicResponseGenerator(TemplatedNaturalLanguageGenerator):
         super().__init__((domain or Domain.empty()).responses)
 
     async def generate(
+        self,
+        utter_action: str,
+        tracker: DialogueStateTracker,
+        output_channel: str,
+        **kwargs: Any,
+    ) -> dict[str, Any] | None:
+        """The response, ending with the reminder that the assistant is automated when one
+        is due in this conversation (:mod:`bot.chat.disclosure`; never on a crisis reply)."""
+        message = await self._generate(utter_action, tracker, output_channel, **kwargs)
+        return disclosure.add_reminder_if_due(message, tracker, utter_action)
+
+    async def _generate(
         self,
         utter_action: str,
         tracker: DialogueStateTracker,
