@@ -11,6 +11,7 @@ them is written, in ``bot/content/safety_page.yml``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -23,6 +24,7 @@ from bot.safety.categories import lexicon_categories
 from bot.storage.models import RISK_LEVELS
 
 CONTENT_FILE = FOLDER / "safety_page.yml"
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 #: The reply kind an ``ask`` answer of "yes" or "not sure" leads to.
 ASK_LEADS_TO = "suicide"
 
@@ -67,9 +69,9 @@ def page_words() -> dict[str, Any]:
 
 
 def _fill(text: str, values: dict[str, str]) -> str:
-    for key, value in values.items():
-        text = text.replace("{" + key + "}", value)
-    return text
+    """``text`` with its ``{name}`` placeholders filled in one pass (a clinic's name that
+    itself reads like a placeholder stays as it is)."""
+    return _PLACEHOLDER.sub(lambda found: values.get(found.group(1), found.group(0)), text)
 
 
 def _reply_kind(level: str, reply: str) -> str:

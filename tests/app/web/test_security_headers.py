@@ -56,6 +56,8 @@ def assert_headers(response: requests.Response, expected: dict[str, str]) -> Non
         ("GET", "/static/dashboard.css", 200),
         ("GET", "/api/clinics/harbour/widget-config", 403),  # not from harbour's origins
         ("GET", "/api/clinics/nowhere/widget-config", 404),
+        ("GET", "/clinics/harbour/safety", 200),
+        ("GET", "/clinics/nowhere/safety", 404),
         ("POST", "/api/clinics/harbour/anonymous-session", 403),
         ("GET", "/api/clinics/harbour/anonymous-session", 405),
         ("DELETE", "/healthz", 405),
