@@ -125,6 +125,7 @@ def _clinic_save(args: argparse.Namespace) -> int:
         "care_team_contact": args.care_team_contact,
         "care_team_hours": args.care_team_hours,
         "flag_actions": args.flag_action,
+        "timezone": args.timezone,
     }
     creating = args.clinic_command == "create"
     if creating:
@@ -268,6 +269,12 @@ def _settings_arguments(parser: argparse.ArgumentParser, *, create: bool) -> Non
             if create
             else "(replaces the list; repeatable)"
         ),
+    )
+    parser.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        help="the IANA time zone the dashboard and the PDF show times in, e.g. Europe/London"
+        + (" (default: UTC)" if create else ""),
     )
     parser.add_argument("--accent-color", metavar="#RRGGBB")
     parser.add_argument("--greeting", help="the widget's first message")

@@ -15,7 +15,8 @@ Crisis settings - ``crisis_lines`` with the reply kinds each is named in, ``emer
 (:mod:`bot.safety.clinic_lines`), so a clinic outside the US can give its own numbers.
 ``care_team_contact`` and ``care_team_hours`` are what a patient who asks for a person is told.
 ``flag_actions`` are what staff choose from when they acknowledge a risk flag on the dashboard
-(:mod:`bot.records.flag_actions`).
+(:mod:`bot.records.flag_actions`). ``timezone`` (an IANA name) is the zone the dashboard and
+the PDF show the clinic's times in.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,7 +36,7 @@ from bot.clinics import care_team
 from bot.patient_tokens import normalize_origin
 from bot.safety import clinic_lines
 from bot.storage import db
-from bot.storage.models import DEFAULT_FLAG_ACTIONS, RISK_LEVELS, Clinic
+from bot.storage.models import DEFAULT_FLAG_ACTIONS, DEFAULT_TIMEZONE, RISK_LEVELS, Clinic
 
 DEFAULTS_FILE = clinic_lines.DEFAULTS_FILE
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -56,6 +58,7 @@ MAX_RETENTION_DAYS = 36500
 #: A flag action is a few words staff pick from a list, not a note (that has its own field).
 MAX_FLAG_ACTION = 80
 MAX_FLAG_ACTIONS = 20
+MAX_TIMEZONE = 64
 # Deliberately narrower than RFC 5322: an address that needs quoting or comments is far
 # more likely a typo than a clinic's real inbox, and nothing here may reach an e-mail
 # header unchecked (no spaces, commas, angle brackets or line breaks).
@@ -99,6 +102,7 @@ class ClinicView:
     care_team_contact: str | None = None
     care_team_hours: str | None = None
     flag_actions: list[str] = field(default_factory=lambda: list(DEFAULT_FLAG_ACTIONS))
+    timezone: str = DEFAULT_TIMEZONE
 
     @property
     def notification_channels(self) -> list[str]:
@@ -154,6 +158,8 @@ class ClinicView:
             data["erasure_review"] = True
         if list(self.flag_actions) != list(DEFAULT_FLAG_ACTIONS):
             data["flag_actions"] = list(self.flag_actions)
+        if self.timezone != DEFAULT_TIMEZONE:
+            data["timezone"] = self.timezone
         return data
 
 
@@ -178,6 +184,7 @@ def _view(clinic: Clinic) -> ClinicView:
         care_team_contact=clinic.care_team_contact,
         care_team_hours=clinic.care_team_hours,
         flag_actions=list(clinic.flag_actions or defaults()["flag_actions"]),
+        timezone=clinic.timezone or defaults()["timezone"],
     )
 
 
@@ -325,6 +332,21 @@ def check_flag_actions(actions: list[str]) -> list[str]:
     return checked
 
 
+def check_timezone(name: str) -> str:
+    """An IANA time zone name the dashboard can show times in ("Europe/London", "UTC")."""
+    value = (name or "").strip()
+    try:
+        if not value or len(value) > MAX_TIMEZONE:
+            raise ValueError(value)
+        ZoneInfo(value)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ClinicError(
+            f"{name!r} is not a time zone: give an IANA name such as Europe/London or "
+            "America/Los_Angeles."
+        ) from None
+    return value
+
+
 def check_color(color: str) -> str:
     if not COLOR_PATTERN.fullmatch(color):
         raise ClinicError(f"{color!r} is not a colour like #2f6f73.")
@@ -457,6 +479,7 @@ def create(
     care_team_contact: str | None = None,
     care_team_hours: str | None = None,
     flag_actions: list[str] | None = None,
+    timezone: str | None = None,
 ) -> ClinicView:
     """Create a clinic; :class:`ClinicError` if the slug is taken or a setting is unusable.
 
@@ -490,6 +513,7 @@ def create(
         flag_actions=check_flag_actions(
             defaults()["flag_actions"] if flag_actions is None else flag_actions
         ),
+        timezone=check_timezone(defaults()["timezone"] if timezone is None else timezone),
     )
     db.ensure_schema()
     with db.session_scope() as session:
@@ -522,6 +546,7 @@ def update(
     care_team_contact: str | None = None,
     care_team_hours: str | None = None,
     flag_actions: list[str] | None = None,
+    timezone: str | None = None,
 ) -> ClinicView:
     """Change the given settings of a clinic; the others stay as they are.
 
@@ -573,6 +598,8 @@ def update(
         if flag_actions is not None:
             # Acknowledgements already made keep the action they recorded, whatever the list.
             clinic.flag_actions = check_flag_actions(flag_actions)
+        if timezone is not None:
+            clinic.timezone = check_timezone(timezone)
         session.flush()
         return _view(clinic)
 

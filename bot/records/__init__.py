@@ -24,6 +24,9 @@ The modules, lowest first:
   chart's data;
 - :mod:`.flag_actions`: what the care team did about a flag (the clinic's actions, checking
   an acknowledgement, undoing it), and the follow-ups still to do;
+- :mod:`.unanswered`: the questions the assistant could not answer, from the ``events`` table;
+  :mod:`.button_titles`: a pressed button's payload read back as its title;
+- :mod:`.digest`: what happened since the last session, and which period that is;
 - :mod:`.queries`: the patients list (search, filters), the scope check, one patient's
   record, acknowledging a flag, the JSON export;
 - :mod:`.chart`: the mood and craving chart as SVG; :mod:`.exports`: the record as CSV, JSON
@@ -53,6 +56,8 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "ChartLapse",
         "ChartPoint",
         "Conversation",
+        "Digest",
+        "DigestPeriod",
         "Entry",
         "Field",
         "Filters",
@@ -71,6 +76,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "format_age",
         "format_day",
         "format_time",
+        "formats_for",
         "display_name",
         "page_of",
         "short_id",
@@ -93,6 +99,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "load_record",
     ),
     "transcripts": ("read_conversations",),
+    "digest": ("SESSION_DATE_SOURCES", "digest_period"),
 }
 _HOME = {name: module for module, names in _MODULES.items() for name in names}
 __all__ = sorted(_HOME)

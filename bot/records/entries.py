@@ -146,7 +146,7 @@ def chart_of(entries: Sequence[JournalEntry], filters: Filters) -> ChartData:
     for entry in entries:
         if entry.session_date is not None and _day_in(entry.session_date, filters):
             sessions.add(entry.session_date)
-        lapse = _lapse(entry)
+        lapse = lapse_of(entry)
         if lapse is not None and _day_in(lapse.day, filters):
             lapses.append(lapse)
         if (entry.mood is None and entry.craving is None) or not filters.in_period(
@@ -172,7 +172,7 @@ def chart_of(entries: Sequence[JournalEntry], filters: Filters) -> ChartData:
     )
 
 
-def _lapse(entry: JournalEntry) -> ChartLapse | None:
+def lapse_of(entry: JournalEntry) -> ChartLapse | None:
     """The slip an entry records, for the chart; ``None`` for any other entry."""
     fields = entry.fields
     if entry.kind != "trigger" or fields.get("trigger_kind") != "lapse":
@@ -193,4 +193,4 @@ def _lapse(entry: JournalEntry) -> ChartLapse | None:
 
 
 def _day_in(day: date, filters: Filters) -> bool:
-    return filters.in_period(datetime.combine(day, time(12), UTC))
+    return filters.in_period(datetime.combine(day, time(12), filters.zone))

@@ -234,12 +234,15 @@ def report_html(record: PatientRecord, *, exported_by: str, exported_at: datetim
     from bot.records.chart import render_chart
 
     template = _report_environment().get_template(REPORT_TEMPLATE)
+    fmt = views.formats_for(record.patient.clinic_timezone)
+    period = record.digest.period if record.digest else None
     return template.render(
         record=record,
         chart=render_chart(record.chart, width=680, height=240),
         exported_by=exported_by,
         exported_at=exported_at,
-        fmt=views.FORMATS,
+        fmt=fmt,
+        today=(period.end if period else exported_at).astimezone(fmt.zone).date(),
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from markupsafe import Markup
 
@@ -41,7 +41,7 @@ def _y(value: float, top: int) -> float:
     return TOP + (1 - value / top) * (HEIGHT - TOP - BOTTOM)
 
 
-def _chart(instrument: measures.Measure, results: Sequence[ResultView]) -> str:
+def _chart(instrument: measures.Measure, results: Sequence[ResultView], zone: tzinfo = UTC) -> str:
     top = instrument.max_total
     svg = ET.Element(
         "svg",
@@ -55,7 +55,7 @@ def _chart(instrument: measures.Measure, results: Sequence[ResultView]) -> str:
     title = ET.SubElement(svg, "title")
     title.text = (
         f"{instrument.short}: {len(results)} result{'s' if len(results) != 1 else ''}, "
-        f"latest {latest.total} of {top} ({latest.band}) on {format_time(latest.completed_at)}"
+        f"latest {latest.total} of {top} ({latest.band}) on {format_time(latest.completed_at, zone)}"
     )
     heading = ET.SubElement(svg, "text", x=str(LEFT), y="14", fill=TEXT_COLOR)
     heading.set("font-family", FONT)
@@ -95,7 +95,7 @@ def _chart(instrument: measures.Measure, results: Sequence[ResultView]) -> str:
         marker.set("stroke-width", "2")
         note = ET.SubElement(marker, "title")
         note.text = (
-            f"{format_time(result.completed_at)}: {result.total} of {top}, {result.band}"
+            f"{format_time(result.completed_at, zone)}: {result.total} of {top}, {result.band}"
             + (" · item 9 above 0" if result.safety_item_positive else "")
         )
     for when, anchor in ((start, "start"), (end, "end")):
@@ -105,17 +105,20 @@ def _chart(instrument: measures.Measure, results: Sequence[ResultView]) -> str:
         label.set("font-family", FONT)
         label.set("font-size", "9")
         label.set("text-anchor", anchor if start != end else "middle")
-        label.text = when.strftime("%-d %b")
+        label.text = when.astimezone(zone).strftime("%-d %b")
         if start == end:
             break
     return ET.tostring(svg, encoding="unicode")
 
 
-def render_measure_charts(results: Sequence[ResultView]) -> list[tuple[str, Markup]]:
-    """One chart per measure answered at least once, in the order measures are listed."""
+def render_measure_charts(
+    results: Sequence[ResultView], zone: tzinfo = UTC
+) -> list[tuple[str, Markup]]:
+    """One chart per measure answered at least once, in the order measures are listed, its
+    times in ``zone`` (the clinic's)."""
     charts = []
     for measure_id, instrument in measures.measures().items():
         own = [result for result in results if result.measure == measure_id]
         if own:
-            charts.append((instrument.short, Markup(_chart(instrument, own))))
+            charts.append((instrument.short, Markup(_chart(instrument, own, zone))))
     return charts

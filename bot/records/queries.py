@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from bot import settings
 from bot.journal import measure_records
 from bot.journal.entries import export_patient
+from bot.records.digest import build_digest, digest_period
 from bot.records.entries import chart_of, entry_of, safety_plan_of
 from bot.records.flag_actions import acknowledgements_of
 from bot.records.transcripts import (
@@ -27,6 +28,7 @@ from bot.records.transcripts import (
     last_spoken,
     read_conversations_in,
 )
+from bot.records.unanswered import unanswered_questions
 from bot.records.views import (
     CONVERSATION,
     Acknowledgement,
@@ -39,6 +41,7 @@ from bot.records.views import (
     PatientRecord,
     PatientRef,
     PatientSummary,
+    zone_of,
 )
 from bot.storage import db
 from bot.storage.models import (
@@ -263,14 +266,19 @@ def find_patient(clinic_id: int, sender_id: str) -> PatientRef | None:
         return _ref(*row) if row is not None else None
 
 
-def load_record(patient: PatientRef, filters: Filters | None = None) -> PatientRecord:
-    """The patient page's content: flags, entries and conversations after ``filters``.
+def load_record(
+    patient: PatientRef, filters: Filters | None = None, *, now: datetime | None = None
+) -> PatientRecord:
+    """The patient page's content: the digest since the last session, flags, entries and
+    conversations after ``filters``, whose days are the clinic's (its time zone).
 
     Open flags are always all there, whatever the filters: they are what a therapist must
-    not miss. The chart follows the date range only, so that searching the text does not
-    make the trend disappear.
+    not miss; so is the digest (:mod:`bot.records.digest`), as of ``now``. The chart follows
+    the date range only, so that searching the text does not make the trend disappear.
     """
-    filters = filters or Filters()
+    zone = zone_of(patient.clinic_timezone)
+    filters = replace(filters or Filters(), zone=zone)
+    now = now or utcnow()
     db.ensure_schema()
     with db.session_scope(write=False) as session:
         entries = list(
@@ -325,6 +333,21 @@ def load_record(patient: PatientRef, filters: Filters | None = None) -> PatientR
             shown_conversations.reverse()
         chart = chart_of(entries, filters)
         current_safety_plan = safety_plan_of(entries)
+        period = digest_period(session, patient.id, now=now, zone=zone)
+        unanswered = (
+            unanswered_questions(session, patient.sender_id, period.start) if available else []
+        )
+
+    results = measure_records.results_of(patient.sender_id)
+    digest = build_digest(
+        period,
+        entries=entries,
+        flags=all_flag_views,
+        results=results,
+        schedules=measure_records.schedules_of(patient.sender_id),
+        unanswered=unanswered,
+        today=now.astimezone(zone).date(),
+    )
 
     spoken_times = [c.started_at for c in conversations] + [c.ended_at for c in conversations]
     first = _min(
@@ -355,7 +378,8 @@ def load_record(patient: PatientRef, filters: Filters | None = None) -> PatientR
             (entry.session_date for entry in entries if entry.session_date), default=None
         ),
         safety_plan=current_safety_plan,
-        measures=tuple(measure_records.results_of(patient.sender_id)),
+        measures=tuple(results),
+        digest=digest,
     )
 
 
@@ -473,6 +497,7 @@ def _ref(patient: Patient, clinic: Clinic) -> PatientRef:
         label=patient.label,
         therapist_id=patient.therapist_id,
         therapist_email=patient.therapist.email if patient.therapist else None,
+        clinic_timezone=clinic.timezone,
     )
 
 

@@ -7,7 +7,8 @@ declared once in :mod:`bot.storage.rasa_events`), and it is only ever read, here
 where Rasa never ran has no such table: then there are simply no transcripts.
 
 The conversations are split by Rasa's sessions, filtered like the rest of the record, and the
-message that raised a risk flag is found in them.
+message that raised a risk flag is found in them. A button the patient pressed reads as its
+title, never as the payload the widget sent (:mod:`.button_titles`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot import encryption
+from bot.records.button_titles import offered_buttons, title_of
 from bot.records.views import Conversation, Filters, Message, Segment, search_segments
 from bot.storage import db
 from bot.storage.models import Patient, RiskFlag
@@ -67,11 +69,13 @@ def read_conversations_in(session: Session, sender_id: str) -> list[Conversation
     ).all()
     conversations: list[list[Message]] = [[]]
     new_session = False
+    #: The buttons of the assistant's messages since the patient last spoke, by payload.
+    offered: dict[str, str] = {}
     for event_id, type_name, timestamp, _action, raw in rows:
         if type_name in (_SESSION_STARTED, "action"):
             new_session = True
             continue
-        message = _message(event_id, type_name, timestamp, raw)
+        message = _message(event_id, type_name, timestamp, raw, offered)
         if message is None:
             continue
         if new_session and conversations[-1]:
@@ -90,8 +94,14 @@ def read_conversations_in(session: Session, sender_id: str) -> list[Conversation
 
 
 def _message(
-    event_id: int, type_name: str, timestamp: float | None, raw: str | None
+    event_id: int,
+    type_name: str,
+    timestamp: float | None,
+    raw: str | None,
+    offered: dict[str, str],
 ) -> Message | None:
+    """One message from its event; ``offered`` (the buttons just shown, by payload) is updated
+    by the assistant's messages and read, then emptied, by the patient's."""
     try:
         data = json.loads(encryption.open_value(raw) if raw else "{}")
     except (TypeError, ValueError):
@@ -100,12 +110,19 @@ def _message(
         return None
     text = data.get("text")
     options: list[str] = []
+    pressed = False
     extra = data.get("data")
     if type_name == "bot" and isinstance(extra, dict):
         for key in ("buttons", "quick_replies"):
             for button in extra.get(key) or ():
                 if isinstance(button, dict) and isinstance(button.get("title"), str):
                     options.append(button["title"])
+            offered.update(offered_buttons(extra.get(key) or ()))
+    elif type_name == "user" and isinstance(text, str):
+        title = title_of(text, offered)
+        offered.clear()
+        if title is not None:
+            text, pressed = title, True
     if not isinstance(text, str) or not text:
         if not options:
             return None
@@ -120,6 +137,7 @@ def _message(
         text=text,
         segments=(Segment(text),),
         options=tuple(options),
+        pressed=pressed,
     )
 
 
@@ -166,6 +184,7 @@ def filter_conversations(
                     options=message.options,
                     matches=found,
                     flagged=message.event_id in flagged,
+                    pressed=message.pressed,
                 )
             )
         if not in_period or (filters.query and not any_match):

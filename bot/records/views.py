@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.journal import schema
-from bot.journal.measure_records import ResultView
-from bot.storage.models import RISK_LEVELS, utcnow
+from bot.journal.measure_records import ResultView, ScheduleView
+from bot.storage.models import DEFAULT_TIMEZONE, RISK_LEVELS, utcnow
 
 #: The kind filter's name for the conversation transcripts, next to the journal's kinds.
 CONVERSATION = "conversation"
@@ -74,6 +75,8 @@ class PatientRef(_Named):
     label: str | None = None
     therapist_id: int | None = None
     therapist_email: str | None = None
+    #: The clinic's time zone (an IANA name): the patient page and the PDF show times in it.
+    clinic_timezone: str = DEFAULT_TIMEZONE
 
 
 @dataclass(frozen=True)
@@ -372,6 +375,8 @@ class Message:
     options: tuple[str, ...] = ()
     matches: bool = False
     flagged: bool = False
+    #: The patient pressed a button: ``text`` is the button's title, not what the widget sent.
+    pressed: bool = False
 
     @property
     def anchor(self) -> str:
@@ -442,7 +447,8 @@ class ChartData:
 
 @dataclass(frozen=True)
 class Filters:
-    """Search text, kinds and an inclusive date range (UTC days), as given in the URL.
+    """Search text, kinds and an inclusive date range (days in ``zone``, the clinic's time
+    zone), as given in the URL.
 
     Built with :meth:`parse`, which never fails: what cannot be understood is left out and
     described in ``problems`` so the page can say so.
@@ -455,6 +461,8 @@ class Filters:
     problems: tuple[str, ...] = ()
     #: Risk-flag levels to list; empty lists every level.
     levels: frozenset[str] = frozenset()
+    #: The time zone whose days ``start`` and ``end`` are (the clinic's).
+    zone: tzinfo = UTC
 
     @classmethod
     def parse(
@@ -505,7 +513,7 @@ class Filters:
         return not self.kinds or kind in self.kinds
 
     def in_period(self, moment: datetime) -> bool:
-        day = moment.astimezone(UTC).date()
+        day = moment.astimezone(self.zone).date()
         if self.start is not None and day < self.start:
             return False
         return self.end is None or day <= self.end
@@ -546,9 +554,90 @@ class SafetyPlan:
     steps: tuple[PlanStep, ...]
 
 
+# ----------------------------------------------------------------------------- the digest
+# What happened since the last session (built by :mod:`bot.records.digest`).
+
+
+@dataclass(frozen=True)
+class UnansweredQuestion:
+    """A patient's message the assistant could not answer, and why it counts as such."""
+
+    event_id: int
+    at: datetime
+    text: str
+    #: Why: ``not_understood``, ``out_of_scope``, ``wrong_answer`` or ``no_answer``.
+    reason: str
+    #: The reason as staff read it (``bot/content/digest.yml``).
+    reason_label: str = ""
+
+
+@dataclass(frozen=True)
+class DigestPeriod:
+    """What the digest covers: from ``start`` to ``end`` (aware UTC).
+
+    ``session_date`` is the session it starts from (its day, from midnight in the clinic's
+    time zone), ``None`` for the last :attr:`days` days when no session is on record;
+    ``days`` is how many days ago that session was.
+    """
+
+    start: datetime
+    end: datetime
+    session_date: date | None
+    days: int
+
+    def covers(self, moment: datetime | None) -> bool:
+        return moment is not None and self.start <= moment <= self.end
+
+
+@dataclass(frozen=True)
+class KindCount:
+    """How many journal entries of one kind the period has."""
+
+    kind: str
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class RatingRange:
+    """A rating's lowest and highest in the period (0 to 10), and the latest with its time."""
+
+    lowest: int
+    highest: int
+    latest: int
+    latest_at: datetime
+
+
+@dataclass(frozen=True)
+class Digest:
+    """The digest's content; every list newest first, empty when there is nothing."""
+
+    period: DigestPeriod
+    entry_counts: tuple[KindCount, ...]
+    mood: RatingRange | None
+    craving: RatingRange | None
+    slips: tuple[ChartLapse, ...]
+    #: Risk flags raised (or added to) in the period, requests left out.
+    flags: tuple[Flag, ...]
+    #: The patient's messages for the care team in the period (flags of level ``request``).
+    requests: tuple[Flag, ...]
+    measures_done: tuple[ResultView, ...]
+    #: Active schedules due now or within ``due_within_days`` (digest.yml), earliest first.
+    measures_due: tuple[ScheduleView, ...]
+    unanswered: tuple[UnansweredQuestion, ...]
+
+    @property
+    def entries(self) -> int:
+        return sum(count.count for count in self.entry_counts)
+
+
 @dataclass(frozen=True)
 class PatientRecord:
-    """Everything the patient page and the PDF show about one patient."""
+    """Everything the patient page and the PDF show about one patient.
+
+    Whatever is dated is listed newest first, on the page and in the PDF alike (the messages
+    within one conversation excepted: they read in the order they were said).
+    """
 
     patient: PatientRef
     filters: Filters
@@ -572,6 +661,8 @@ class PatientRecord:
     safety_plan: SafetyPlan | None = None
     #: Validated measures answered, oldest first, whatever the filters.
     measures: tuple[ResultView, ...] = ()
+    #: What happened since the last session (:mod:`bot.records.digest`), whatever the filters.
+    digest: Digest | None = None
 
     @property
     def flags(self) -> tuple[Flag, ...]:
@@ -581,20 +672,31 @@ class PatientRecord:
 # ----------------------------------------------------------------------------- formatting
 
 
-def format_time(moment: datetime | None) -> str:
-    """``3 Mar 2026, 14:05 UTC``: the dashboard shows UTC and says so."""
+def zone_of(name: str | None) -> tzinfo:
+    """The time zone of this IANA name; UTC for none, or for a name this system does not know
+    (a clinic's zone is checked when it is set, but a page must never fail over it)."""
+    if not name:
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        return UTC
+
+
+def format_time(moment: datetime | None, zone: tzinfo = UTC) -> str:
+    """``3 Mar 2026, 14:05 GMT``: the time in ``zone``, and which zone's time it is."""
     if moment is None:
         return "—"
-    moment = moment.astimezone(UTC)
-    return f"{moment.day} {moment:%b %Y, %H:%M} UTC"
+    moment = moment.astimezone(zone)
+    return f"{moment.day} {moment:%b %Y, %H:%M %Z}"
 
 
-def format_day(day: date | datetime | None) -> str:
-    """``Tue 3 Mar 2026``."""
+def format_day(day: date | datetime | None, zone: tzinfo = UTC) -> str:
+    """``Tue 3 Mar 2026`` (a moment's day in ``zone``)."""
     if day is None:
         return "—"
     if isinstance(day, datetime):
-        day = day.astimezone(UTC).date()
+        day = day.astimezone(zone).date()
     return f"{day:%a} {day.day} {day:%b %Y}"
 
 
@@ -612,17 +714,45 @@ def format_age(moment: datetime | None, now: datetime | None = None) -> str:
     return f"{int(seconds // 86400)} days ago"
 
 
-class _Formats:
-    """The formatting helpers, handed to templates as one object (``fmt.time(…)``)."""
+class Formats:
+    """The formatting helpers, handed to templates as one object (``fmt.time(…)``), showing
+    times in one time zone: the clinic's on the patient page and in the PDF."""
 
-    time = staticmethod(format_time)
-    day = staticmethod(format_day)
+    def __init__(self, zone: tzinfo = UTC, name: str = DEFAULT_TIMEZONE) -> None:
+        self.zone = zone
+        #: The zone's IANA name, as the page says it ("Times in Europe/London").
+        self.zone_name = name
+
+    def time(self, moment: datetime | None) -> str:
+        return format_time(moment, self.zone)
+
+    def day(self, day: date | datetime | None) -> str:
+        return format_day(day, self.zone)
+
+    def short_day(self, day: date) -> str:
+        """``3 Dec``: a day close enough to today to need no year (the digest's session)."""
+        return f"{day.day} {day:%b}"
+
+    def clock(self, moment: datetime) -> str:
+        """``14:05``: a time of day in the zone (a transcript's messages)."""
+        return f"{moment.astimezone(self.zone):%H:%M}"
+
+    def local(self, moment: datetime) -> datetime:
+        """The moment in the zone (for ``<time datetime>``, which then carries its offset)."""
+        return moment.astimezone(self.zone)
+
     age = staticmethod(format_age)
     kind_label = staticmethod(lambda kind: KIND_LABELS.get(kind, kind))
     level_label = staticmethod(lambda level: LEVEL_LABELS.get(level, level))
 
 
-FORMATS = _Formats()
+FORMATS = Formats()
+
+
+def formats_for(zone_name: str | None) -> Formats:
+    """The formatting helpers for a clinic's time zone (UTC when it has none we know)."""
+    zone = zone_of(zone_name)
+    return Formats(zone, zone_name if zone is not UTC and zone_name else DEFAULT_TIMEZONE)
 
 
 # ----------------------------------------------------------------------------- helpers

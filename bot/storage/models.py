@@ -50,6 +50,9 @@ DEFAULT_FLAG_ACTIONS: tuple[str, ...] = (
     "Seen in session",
     "No action needed",
 )
+#: The time zone the dashboard shows a clinic's times in, until it sets its own (the same as
+#: bot/content/clinic_defaults.yml).
+DEFAULT_TIMEZONE = "UTC"
 STATUSES: tuple[str, ...] = ("complete", "partial", "interrupted")
 RATING_MIN = 0
 RATING_MAX = 10
@@ -169,6 +172,9 @@ class Clinic(Base):
     flag_actions: Mapped[list[str]] = mapped_column(
         JSON, default=lambda: list(DEFAULT_FLAG_ACTIONS)
     )
+    #: The IANA time zone ("Europe/London") the dashboard and the PDF show the clinic's times
+    #: in; stored times stay UTC.
+    timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIMEZONE)
 
     patients: Mapped[list[Patient]] = relationship(back_populates="clinic")
 

@@ -387,7 +387,10 @@ def patient_page(
     filters = records.Filters.parse(
         query=q, kinds=kind or (), start=start, end=end, levels=level or ()
     )
-    record = records.load_record(patient, filters)
+    now = utcnow()
+    fmt = records.formats_for(patient.clinic_timezone)
+    record = records.load_record(patient, filters, now=now)
+    filters = record.filters
     results = list(record.measures)
     record_audit(
         request, viewer, "view_patient", target=patient.sender_id, detail=filters.audit_detail()
@@ -403,7 +406,7 @@ def patient_page(
             "record": record,
             "filters": filters,
             "chart": render_chart(record.chart),
-            "fmt": records.FORMATS,
+            "fmt": fmt,
             "kinds": records.FILTER_KINDS,
             "levels": RISK_LEVELS,
             "path": patient_path(patient.sender_id),
@@ -411,8 +414,8 @@ def patient_page(
             "just_reopened": just_reopened,
             "flag_actions": records.clinic_actions(viewer.clinic_id),
             "max_note": MAX_NOTE,
-            "today": utcnow().date(),
-            "now": utcnow(),
+            "today": now.astimezone(fmt.zone).date(),
+            "now": now,
             "erasure_request": erasure.open_request_for(patient.id),
             "erased_at": erasure.patient_erased_at(patient.id),
             "links": clinic_patients.links(viewer.clinic_id, patient.sender_id) or [],
@@ -424,7 +427,7 @@ def patient_page(
             "default_days": clinic_patients.DEFAULT_INVITE_LIFETIME.days,
             "schedules": measure_records.schedules_of(patient.sender_id),
             "results": results,
-            "measure_charts": render_measure_charts(results),
+            "measure_charts": render_measure_charts(results, fmt.zone),
             "instruments": measure_catalogue.measures(),
             "measures_note": MEASURE_NOTES.get(measures),
         },

@@ -388,6 +388,19 @@ def test_clinic_update_reports_unusable_settings(cli) -> None:
 
 
 @pytest.mark.slow
+def test_clinic_time_zone_is_set_on_create_and_update(cli) -> None:
+    created = create_north(cli, "--timezone", "Europe/London")
+    assert created["timezone"] == "Europe/London"
+    updated = json.loads(
+        ok(cli("clinic", "update", "--slug", "north", "--timezone", "America/Los_Angeles")).stdout
+    )
+    assert updated["timezone"] == "America/Los_Angeles"
+    result = cli("clinic", "update", "--slug", "north", "--timezone", "Europe/Atlantis")
+    assert "is not a time zone" in one_line_error(result)
+    assert registry.get_clinic("north").timezone == "America/Los_Angeles"
+
+
+@pytest.mark.slow
 def test_clinic_list(cli) -> None:
     assert ok(cli("clinic", "list")).stdout == ""
     create_north(cli)

@@ -564,7 +564,7 @@ def test_pdf_includes_the_plan(harbour: Browser) -> None:
     assert "4. People I can ask for help" in pdf
     assert "Maria (555-0101)" in pdf
     assert "Give my pills to Maria to keep, no beer in the house" in pdf
-    assert pdf.index("Safety plan") < pdf.index("Journal, oldest first")
+    assert pdf.index("Safety plan") < pdf.index("Journal, newest first")
 
 
 def test_csv_export_has_the_plans_steps(harbour: Browser) -> None:

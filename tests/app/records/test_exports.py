@@ -177,8 +177,8 @@ def test_pdf_summary(seeded: SeedInfo) -> None:
         f"Confidential · Patient {MAIN_LABEL}",
     ):
         assert expected in text, expected
-    # Oldest entry first in the report.
-    assert text.index("#1 Session reflection") < text.index("#12 Check-in")
+    # Newest entry first in the report, as on the patient page.
+    assert text.index("#12 Check-in") < text.index("#1 Session reflection")
 
 
 @pytest.mark.slow

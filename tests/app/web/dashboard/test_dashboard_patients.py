@@ -329,14 +329,14 @@ def test_slips_are_marked_on_the_chart_and_listed(harbour: Browser) -> None:
     assert payload not in ET.tostring(svg, encoding="unicode")  # no patient text in the chart
     trend = html[html.index('id="trend"') : html.index('id="journal"')]
     slips = re.findall(r'<li id="slip-(\d+)">(.*?)</li>', trend, re.S)
-    assert [number for number, _ in slips] == ["1", "2"]
-    first = unescape(re.sub(r"<[^>]+>", "", slips[0][1]))
+    assert [number for number, _ in slips] == ["2", "1"]  # newest first, like the page
+    first = unescape(re.sub(r"<[^>]+>", "", slips[1][1]))
     assert first == (
         f"Sat 7 Mar 2026 · alcohol, cocaine · in their words: “sat night {payload}” · "
         "Slip reflection #1"
     )
-    assert f'href="/therapist/patients/{sender_id}#entry-1"' in slips[0][1]
-    assert "the day of the slip was not given" in slips[1][1]
+    assert f'href="/therapist/patients/{sender_id}#entry-1"' in slips[1][1]
+    assert "the day of the slip was not given" in slips[0][1]
     assert "orange diamonds under the time axis mark slips" in text_of(response)
     text = text_of(response)
     assert f"Substancesalcohol, cocaine, {payload}" in text  # the entry itself, escaped
