@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bot.journal import schema
+from bot.journal.care_team_questions import QuestionView
 from bot.journal.measure_records import ResultView
 from bot.storage.models import RISK_LEVELS, utcnow
 
@@ -572,6 +573,8 @@ class PatientRecord:
     safety_plan: SafetyPlan | None = None
     #: Validated measures answered, oldest first, whatever the filters.
     measures: tuple[ResultView, ...] = ()
+    #: The care team's questions for the reflections: pending ones first, whatever the filters.
+    care_team_questions: tuple[QuestionView, ...] = ()
 
     @property
     def flags(self) -> tuple[Flag, ...]:
