@@ -4,6 +4,8 @@ reflection on the patient page, in a real browser."""
 
 from __future__ import annotations
 
+import re
+
 from browser_support import DESKTOP, Widget, clinic_page, open_context, sign_in_to_dashboard
 from playwright.sync_api import Browser, expect
 
@@ -28,7 +30,7 @@ def test_a_question_written_in_the_dashboard_is_asked_and_answered_in_the_reflec
         sign_in_to_dashboard(staff, stack.web_url, EMAIL, PASSWORD)
         staff.goto(f"{stack.web_url}/therapist/patients/{invite.sender_id}")
         questions = staff.locator("#questions")
-        questions.get_by_label("Question").fill(QUESTION)
+        questions.get_by_role("textbox", name=re.compile(r"^Question")).fill(QUESTION)
         questions.get_by_role("button", name="Ask in the next reflection").click()
         expect(staff.locator("#questions")).to_contain_text(QUESTION)
         expect(staff.locator("#questions")).to_contain_text("waiting")

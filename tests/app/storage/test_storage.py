@@ -41,6 +41,7 @@ MODEL_TABLES = {
     "measure_schedules",
     "measure_results",
     "flag_actions",
+    "care_team_questions",
 }
 HEAD_REVISION = "0011"
 
