@@ -67,9 +67,17 @@ def waiting_question(tracker: Tracker) -> QuestionView | None:
 
 def with_care_team_question(slots: list[str], tracker: Tracker) -> list[str]:
     """The form's required slots, with ``care_team_answer`` last while a question waits and
-    left out otherwise."""
+    left out otherwise.
+
+    The journal is read only once the reflection's own questions are all answered: until
+    then the next question is one of those whatever waits, and a turn needs no database.
+    """
     others = [slot for slot in slots if slot != SLOT]
-    if SLOT not in slots or waiting_question(tracker) is None:
+    if SLOT not in slots:
+        return others
+    if any(tracker.get_slot(slot) is None for slot in others):
+        return [*others, SLOT]
+    if waiting_question(tracker) is None:
         return others
     return [*others, SLOT]
 
