@@ -34,8 +34,8 @@ from actions.form_replies import (
     read_after_an_answer,
     reask_events,
 )
+from bot.journal import care_team_questions, replies, safety_plan, schema
 from bot.journal import entries as journal
-from bot.journal import replies, safety_plan, schema
 from bot.journal.acknowledgements import acknowledge
 from bot.journal.drafts import EntryDraft, draft_of, urge_surfing_fields
 from bot.journal.entries import EntryView
@@ -68,6 +68,7 @@ FORM_NAMES: tuple[str, ...] = tuple(schema.FORMS)
 
 #: Slots outside a form's required slots that belong to it and are cleared with it.
 FORM_EXTRA_SLOTS: dict[str, tuple[str, ...]] = {
+    "integration_form": ("care_team_question", "care_team_answers"),
     "trigger_form": ("trigger_kind", "lapse_report"),
     "urge_surfing_form": ("last_trigger_entry",),
 }
@@ -225,6 +226,8 @@ ACKNOWLEDGED_SLOTS = frozenset(
         "trigger_context",
         "coping_response",
         "checkin_note",
+        # The care team's own question (actions/care_team_questions.py): acknowledged there.
+        "care_team_answer",
     }
 )
 
@@ -668,7 +671,29 @@ def save_form_answers(
         return safety_plan.save_plan(sender_id, answers, status)
     if form_name not in FORM_NAMES:
         raise ValueError(f"unknown form {form_name!r}")
-    return save_draft(sender_id, form_draft(form_name, values, tracker), status)
+    entry = save_draft(sender_id, form_draft(form_name, values, tracker), status)
+    if form_name == "integration_form":
+        keep_care_team_answers(sender_id, entry.number, tracker)
+    return entry
+
+
+#: What the reflection did with each of the care team's questions, until the entry is saved.
+CARE_TEAM_ANSWERS_SLOT = "care_team_answers"
+
+
+def keep_care_team_answers(sender_id: str, entry_number: int, tracker: Tracker) -> None:
+    """Keep the answers (and skips) to the care team's questions with the entry just saved.
+
+    The entry is saved already: a failure here is logged, never raised, and the questions
+    stay pending, to be asked again in the next reflection.
+    """
+    outcomes = care_team_questions.Outcome.all_from_slot(tracker.get_slot(CARE_TEAM_ANSWERS_SLOT))
+    if not outcomes:
+        return
+    try:
+        care_team_questions.record_outcomes(sender_id, entry_number, outcomes)
+    except Exception as error:  # noqa: BLE001 - the entry is saved; the turn must go on
+        log_journal_failure("Keeping the answers to the care team's questions", error)
 
 
 def log_journal_failure(what: str, error: Exception) -> None:

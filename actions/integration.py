@@ -11,6 +11,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import care_team_questions
 from actions.forms import (
     answered_slots,
     asked_enough,
@@ -62,11 +63,38 @@ class ValidateIntegrationForm(SafetyQuestionMixin, NoticesSlipsAndCravings, form
     """Validates the reflection; the session date may come from the message that started it.
 
     A mood of 2 or lower brings the direct safety question next (actions/risk.py); a slip or
-    a craving told in an answer gets its own reply (actions/slips.py).
+    a craving told in an answer gets its own reply (actions/slips.py). Questions the care
+    team wrote for the patient come last, while any wait (actions/care_team_questions.py).
     """
 
     def name(self) -> str:
         return "validate_integration_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        slots = await super().required_slots(domain_slots, dispatcher, tracker, domain)
+        return care_team_questions.with_care_team_question(slots, tracker)
+
+    async def get_extraction_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        events = await super().get_extraction_events(dispatcher, tracker, domain)
+        return [*events, *care_team_questions.unchecked_leftover(tracker)]
+
+    async def validate_care_team_answer(
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """The answer to the care team's question, kept with it, or a skip."""
+        return care_team_questions.check_answer(self, value, dispatcher, tracker)
 
     async def extract_session_date(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

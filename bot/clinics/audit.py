@@ -50,6 +50,8 @@ ACTIONS: tuple[str, ...] = (
     "schedule_measure",
     "cancel_measure",
     "referrals_report",
+    "assign_prompt",
+    "withdraw_prompt",
 )
 OUTCOMES: tuple[str, ...] = ("ok", "denied", "failed")
 #: Column sizes of ``audit_log``; longer values (a pasted essay as "e-mail") are cut, not refused,

@@ -24,7 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot import settings
 from bot.clinics.registry import demo_clinic
-from bot.journal import measure_records
+from bot.journal import care_team_questions, measure_records
 from bot.journal.schema import KINDS
 from bot.storage import db
 from bot.storage.models import (
@@ -475,6 +475,7 @@ def export_patient(sender_id: str) -> dict[str, Any] | None:
             .where(JournalEntry.patient_id == patient.id)
             .order_by(JournalEntry.number)
         )
+        asked = care_team_questions.by_entry(session, patient.id)
         flags = list(
             session.scalars(
                 select(RiskFlag)
@@ -504,6 +505,13 @@ def export_patient(sender_id: str) -> dict[str, Any] | None:
                     "mood": entry.mood,
                     "craving": entry.craving,
                     "fields": dict(entry.fields),
+                    # Only in entries that asked the care team's questions (the shape of every
+                    # other entry stays as it was).
+                    **(
+                        {"care_team_questions": [q.as_export() for q in asked[entry.id]]}
+                        if entry.id in asked
+                        else {}
+                    ),
                 }
                 for entry in entries
             ],

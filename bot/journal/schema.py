@@ -187,9 +187,11 @@ SAFETY_PLAN = Kind(
 #: Every kind of entry, in the order the dashboard lists them.
 SCHEMA: tuple[Kind, ...] = (INTEGRATION, TRIGGER, CHECKIN, SAFETY_PLAN)
 
-#: Required slots of the journal forms that are no answer: the safety question asked after a
-#: low mood (actions/risk.py) steers the form; it is neither saved nor given back.
-NOT_STORED: frozenset[str] = frozenset({"safety_answer"})
+#: Required slots of the journal forms that are no answer of the entry's own: the safety
+#: question asked after a low mood (actions/risk.py) steers the form and is neither saved nor
+#: given back; the answer to a question the care team wrote (actions/care_team_questions.py)
+#: is kept with that question (bot/journal/care_team_questions.py), not in the entry's fields.
+NOT_STORED: frozenset[str] = frozenset({"safety_answer", "care_team_answer"})
 
 
 # --------------------------------------------------------------------------- derived

@@ -3,7 +3,8 @@
 What an erasure removes, each store in its own transaction so that one failing store does not
 keep the others' data alive:
 
-- ``journal``: every journal entry;
+- ``journal``: every journal entry, and the questions the care team wrote for the patient's
+  reflections with their answers (counted as ``care_team_questions`` when there were any);
 - ``risk_flags``: every risk flag with the message that raised it - except a flag whose care
   team has not been told of it yet: not notified, not acknowledged, and of a level the clinic
   is notified of. Deleting that one would silently cancel an urgent notice (a patient in
@@ -50,6 +51,7 @@ from sqlalchemy.orm import Session
 from bot.clinics import audit
 from bot.storage import db
 from bot.storage.models import (
+    CareTeamQuestion,
     Clinic,
     ErasureRequest,
     FlagAction,
@@ -197,9 +199,18 @@ def _find_patient(session: Session, sender_id: str, *, lock: bool = False) -> Pa
     return session.scalars(query).one_or_none()
 
 
-def _erase_journal(session: Session, patient: Patient, at: datetime) -> int:
+def _erase_journal(session: Session, patient: Patient, at: datetime) -> dict[str, int]:
+    """The entries, and the questions the care team wrote for the patient's reflections with
+    the answers given to them (the receipt counts those when there were any)."""
+    asked = session.execute(
+        delete(CareTeamQuestion).where(CareTeamQuestion.patient_id == patient.id)
+    )
+    questions = int(asked.rowcount or 0)  # type: ignore[attr-defined]
     result = session.execute(delete(JournalEntry).where(JournalEntry.patient_id == patient.id))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    receipt = {"erased": int(result.rowcount or 0)}  # type: ignore[attr-defined]
+    if questions:
+        receipt["care_team_questions"] = questions
+    return receipt
 
 
 def _erase_risk_flags(session: Session, patient: Patient, at: datetime) -> dict[str, int]:

@@ -210,10 +210,26 @@ def _conversation(conversation: records.Conversation) -> dict[str, Any]:
     }
 
 
+def _own_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry as the JSON export has it; the care team's questions asked in it keep the
+    question and the patient's answer, not which staff member wrote it (as for flags)."""
+    asked = entry.get("care_team_questions")
+    if not asked:
+        return entry
+    return {
+        **entry,
+        "care_team_questions": [
+            {key: value for key, value in question.items() if key != "asked_by"}
+            for question in asked
+        ],
+    }
+
+
 def export_document(sender_id: str) -> dict[str, Any]:
     """Everything stored about the patient, as the download gives it.
 
-    ``entries`` has exactly the shape of the JSON export (``bot.records.exports``); risk flags carry
+    ``entries`` has the shape of the JSON export (``bot.records.exports``; a question the care
+    team asked in an entry without who wrote it); risk flags carry
     when, what kind and the patient's own message (not which staff member saw it).
     """
     journal = export_patient(sender_id)
@@ -223,7 +239,7 @@ def export_document(sender_id: str) -> dict[str, Any]:
         "patient": journal["patient"],
         "clinic": journal["clinic"],
         "exported_at": journal["exported_at"],
-        "entries": journal["entries"],
+        "entries": [_own_entry(entry) for entry in journal["entries"]],
         "risk_flags": [
             {
                 "created_at": flag["created_at"],

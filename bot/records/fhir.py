@@ -19,7 +19,9 @@ CSV and JSON exports write) and holds:
 - one ``QuestionnaireResponse`` per journal entry: one item per answered question, its
   ``linkId`` the field key of :mod:`bot.journal.schema` (``urge_surfing.before`` for the
   parts of a field kept as a dict), its ``text`` the label the care team reads on the
-  dashboard, and the patient's words verbatim (that is the point of the export);
+  dashboard, and the patient's words verbatim (that is the point of the export); then one
+  item per question the care team wrote for that reflection and the patient answered
+  (``linkId`` ``care-team-question-<id>``, ``text`` the question as written);
 - one ``Observation`` per 0 to 10 rating of an entry (mood, craving), derived from the
   entry's QuestionnaireResponse. No LOINC code is known to mean these self-ratings, so they
   are coded in a local code system (:data:`RATING_SYSTEM`) rather than with a guessed one;
@@ -250,10 +252,22 @@ def _questionnaire_response(
         "subject": subject,
         "authored": entry["created_at"],
     }
-    items = _items(entry)
+    items = _items(entry) + _care_team_items(entry)
     if items:
         resource["item"] = items
     return resource
+
+
+def _care_team_items(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The care team's own questions the reflection asked, after the form's, each with the
+    patient's answer; a skipped one has no answer, so no item (as for any question)."""
+    items = []
+    for asked in entry.get("care_team_questions") or ():
+        link_id = f"care-team-question-{asked['id']}"
+        item = _item(link_id, "care_team_question", asked.get("answer"), str(asked["question"]))
+        if item is not None:
+            items.append(item)
+    return items
 
 
 def _rating_observation(

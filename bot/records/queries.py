@@ -17,7 +17,7 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot import settings
-from bot.journal import measure_records
+from bot.journal import care_team_questions, measure_records
 from bot.journal.entries import export_patient
 from bot.records.digest import build_digest, digest_period
 from bot.records.entries import chart_of, entry_of, safety_plan_of
@@ -380,6 +380,7 @@ def load_record(
         safety_plan=current_safety_plan,
         measures=tuple(results),
         digest=digest,
+        care_team_questions=tuple(care_team_questions.questions_of(patient.sender_id)),
     )
 
 

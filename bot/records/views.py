@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.journal import schema
+from bot.journal.care_team_questions import QuestionView
 from bot.journal.measure_records import ResultView, ScheduleView
 from bot.storage.models import DEFAULT_TIMEZONE, RISK_LEVELS, utcnow
 
@@ -663,6 +664,8 @@ class PatientRecord:
     measures: tuple[ResultView, ...] = ()
     #: What happened since the last session (:mod:`bot.records.digest`), whatever the filters.
     digest: Digest | None = None
+    #: The care team's questions for the reflections: pending ones first, whatever the filters.
+    care_team_questions: tuple[QuestionView, ...] = ()
 
     @property
     def flags(self) -> tuple[Flag, ...]:

@@ -261,6 +261,16 @@ def current_revision(url: str | URL | None = None) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def head_revision() -> str:
+    """The newest Alembic revision this code knows: what :func:`upgrade` brings a database to."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError("No migrations found.")
+    return head
+
+
 def ensure_schema(url: str | URL | None = None) -> None:
     """Bring the schema to the latest revision once per process and database.
 

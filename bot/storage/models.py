@@ -541,3 +541,36 @@ class MeasureResult(Base):
     )
 
     patient: Mapped[Patient] = relationship()
+
+
+#: Where a question the care team wrote for a patient stands: waiting for the next reflection,
+#: answered or skipped in one (the entry it belongs to), or withdrawn by staff before it was asked.
+CARE_TEAM_QUESTION_STATUSES: tuple[str, ...] = ("pending", "answered", "skipped", "withdrawn")
+
+
+class CareTeamQuestion(Base):
+    """A question a therapist wrote for one patient, asked in their next session reflection
+    after its own questions. The question is clinical and the answer is the patient's words:
+    both sealed at rest. Withdrawn questions are kept, with who withdrew them and when."""
+
+    __tablename__ = "care_team_questions"
+    __table_args__ = (
+        CheckConstraint(_in_list("status", CARE_TEAM_QUESTION_STATUSES), name="status"),
+        Index("ix_care_team_questions_patient_id_status", "patient_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    question: Mapped[str] = mapped_column(SealedText)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(320))
+    answer: Mapped[str | None] = mapped_column(SealedText)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("journal_entries.id", ondelete="SET NULL")
+    )
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(320))
+
+    patient: Mapped[Patient] = relationship()

@@ -47,6 +47,8 @@ STORES: tuple[Store, ...] = (
     Store("events", "events", "data"),
     Store("patient_labels", "patients", "label"),
     Store("flag_action_notes", "flag_actions", "note"),
+    Store("care_team_questions", "care_team_questions", "question"),
+    Store("care_team_answers", "care_team_questions", "answer"),
 )
 
 

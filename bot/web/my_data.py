@@ -336,6 +336,10 @@ def _entry(entry: dict[str, Any]) -> str:
         if entry.get(rating) is not None
     ]
     pairs += [(LABELS.get(key, key), value) for key, value in entry["fields"].items()]
+    pairs += [
+        (f"Your care team asked: {asked['question']}", asked.get("answer") or "(skipped)")
+        for asked in entry.get("care_team_questions") or ()
+    ]
     return f"<h3>{_text(entry['number'])}. {_text(title)}</h3>{_pairs(pairs)}"
 
 

@@ -16,6 +16,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.checkin import ValidateCheckinForm
+from actions.forms import FORM_EXTRA_SLOTS
 from actions.integration import ValidateIntegrationForm
 from actions.triggers import ValidateTriggerForm
 from actions.urge_surfing import ValidateUrgeSurfingForm
@@ -116,5 +117,7 @@ CONVERSATION_SLOTS = frozenset(
 
 
 def reset_slots_of(domain: dict[str, Any], form: str) -> set[str]:
-    """Every slot a form's end clears: its questions and the conversation slots."""
-    return set(domain["forms"][form]["required_slots"]) | CONVERSATION_SLOTS
+    """Every slot a form's end clears: its questions, the slots that go with it
+    (:data:`actions.forms.FORM_EXTRA_SLOTS`) and the conversation slots."""
+    extra = set(FORM_EXTRA_SLOTS.get(form, ()))
+    return set(domain["forms"][form]["required_slots"]) | extra | CONVERSATION_SLOTS

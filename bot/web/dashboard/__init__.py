@@ -1,6 +1,7 @@
 """The therapists' dashboard under ``/therapist/``: sign-in and audit (:mod:`.access`),
 patients' records and exports (:mod:`.patients`), invitations and links (:mod:`.invites`),
 validated measures (:mod:`.measures`),
+questions for the next reflection (:mod:`.questions`),
 erasure requests (:mod:`.erasures`);
 shared checks in :mod:`.security`."""
 
@@ -10,13 +11,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from bot.web.dashboard import access, erasures, invites, measures, patients
+from bot.web.dashboard import access, erasures, invites, measures, patients, questions
 from bot.web.dashboard.security import Viewer, not_found, require_viewer
 
 router = APIRouter(prefix="/therapist")
 router.include_router(access.router)
 router.include_router(invites.router)
 router.include_router(measures.router)
+router.include_router(questions.router)
 router.include_router(patients.router)
 router.include_router(erasures.router)
 

@@ -20,7 +20,7 @@ from fastapi.responses import RedirectResponse
 from bot import records
 from bot.clinics import audit, therapists
 from bot.clinics import patients as clinic_patients
-from bot.journal import measure_records
+from bot.journal import care_team_questions, measure_records
 from bot.journal import measures as measure_catalogue
 from bot.privacy import erasure
 from bot.records import exports
@@ -102,6 +102,12 @@ def patient_of_viewer(request: Request, viewer: Viewer, sender_id: str) -> recor
 
 #: What the measures section says after a change (``?measures=…``).
 MEASURE_NOTES = {"scheduled": "Scheduled.", "cancelled": "Cancelled."}
+#: What the questions section says after a change (``?questions=…``).
+QUESTION_NOTES = {
+    "asked": "Saved: the next session reflection asks it after its own questions.",
+    "withdrawn": "Withdrawn.",
+    "unchanged": "That question was no longer waiting: nothing changed.",
+}
 #: The patients list's therapist filter: the viewer's own patients (the default), everyone's,
 #: nobody's, or one colleague's (by account id).
 MINE, EVERYONE, UNASSIGNED = "mine", "all", "none"
@@ -381,6 +387,7 @@ def patient_page(
     revoked: str = "",
     updated: str = "",
     measures: str = "",
+    questions: str = "",
 ) -> Response:
     """Open flags, the chart, the journal and the conversations, after the GET filters."""
     patient = patient_of_viewer(request, viewer, sender_id)
@@ -430,6 +437,8 @@ def patient_page(
             "measure_charts": render_measure_charts(results, fmt.zone),
             "instruments": measure_catalogue.measures(),
             "measures_note": MEASURE_NOTES.get(measures),
+            "questions_note": QUESTION_NOTES.get(questions),
+            "max_question": care_team_questions.MAX_QUESTION_CHARS,
         },
         viewer,
     )

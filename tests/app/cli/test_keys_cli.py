@@ -20,7 +20,7 @@ from bot import encryption
 from bot.journal import entries as journal
 from bot.settings import PROJECT_ROOT
 from bot.storage import db, rekey
-from bot.storage.models import FlagAction, JournalEntry, Patient, RiskFlag
+from bot.storage.models import CareTeamQuestion, FlagAction, JournalEntry, Patient, RiskFlag
 from bot.storage.rasa_events import EVENTS
 
 CHAT = "I told the bot about the red tram to Scheveningen"
@@ -56,6 +56,8 @@ def keys_in(path: Path) -> list[str]:
 
 LABEL = "K.S. 0101"
 NOTE = "Called her back; she is with a friend tonight."
+QUESTION = "What did the lighthouse image mean to you?"
+ANSWER = "That I can find my way back."
 
 
 def fill(entries: int) -> None:
@@ -77,6 +79,18 @@ def fill(entries: int) -> None:
     with db.session_scope() as session:
         session.add(
             FlagAction(flag_id=first, action="Seen", note=NOTE, acknowledged_by="t@x.example")
+        )
+    # A question the care team wrote and the patient's answer to it: both sealed.
+    with db.session_scope() as session:
+        patient_id = session.scalar(select(Patient.id).where(Patient.sender_id == "p-keys"))
+        session.add(
+            CareTeamQuestion(
+                patient_id=patient_id,
+                question=QUESTION,
+                status="answered",
+                answer=ANSWER,
+                created_by="t@x.example",
+            )
         )
     engine = db.get_engine()
     EVENTS.metadata.create_all(engine, tables=[EVENTS])
@@ -106,6 +120,7 @@ def assert_everything_opens(entries: int) -> None:
         flags = list(session.scalars(select(RiskFlag.message)))
         labels = list(session.scalars(select(Patient.label)))
         notes_on_flags = list(session.scalars(select(FlagAction.note)))
+        asked = list(session.execute(select(CareTeamQuestion.question, CareTeamQuestion.answer)))
         events = [
             json.loads(encryption.open_value(d)) for d in session.scalars(select(EVENTS.c.data))
         ]
@@ -113,6 +128,7 @@ def assert_everything_opens(entries: int) -> None:
     assert sorted(flags) == ["flag 0", "flag 1", "flag 2"]
     assert labels == [LABEL]
     assert notes_on_flags == [NOTE]
+    assert [tuple(row) for row in asked] == [(QUESTION, ANSWER)]
     assert [e["text"] for e in events] == [CHAT] * 5
 
 
@@ -134,6 +150,7 @@ def test_new_prints_a_fresh_key_and_status_never_prints_one(migrated: str, key_f
     assert f"journal: {kid} 2" in status.stdout
     assert f"events: {kid} 5" in status.stdout
     assert f"flag_action_notes: {kid} 1" in status.stdout
+    assert f"care_team_answers: {kid} 1" in status.stdout
 
 
 def test_rotate_seals_every_row_with_a_new_key(migrated: str, key_file: Path) -> None:
@@ -155,6 +172,8 @@ def test_rotate_seals_every_row_with_a_new_key(migrated: str, key_file: Path) ->
         "events": {new_id: 5},
         "patient_labels": {new_id: 1},
         "flag_action_notes": {new_id: 1},
+        "care_team_questions": {new_id: 1},
+        "care_team_answers": {new_id: 1},
     }
     encryption.reset()
     assert_everything_opens(7)
@@ -188,6 +207,8 @@ def test_an_interrupted_rotation_is_resumed(migrated: str, key_file: Path) -> No
         "events": {new_id: 5},
         "patient_labels": {new_id: 1},
         "flag_action_notes": {new_id: 1},
+        "care_team_questions": {new_id: 1},
+        "care_team_answers": {new_id: 1},
     }
     assert_everything_opens(10)
 
@@ -310,6 +331,8 @@ def test_keys_from_the_environment(migrated: str, monkeypatch: pytest.MonkeyPatc
         "events": {new_id: 5},
         "patient_labels": {new_id: 1},
         "flag_action_notes": {new_id: 1},
+        "care_team_questions": {new_id: 1},
+        "care_team_answers": {new_id: 1},
     }
     status = run_keys("status", COMPANION_DATA_KEYS=f"{new},{old}")
     assert "the environment variable COMPANION_DATA_KEYS" in status.stdout

@@ -225,7 +225,7 @@ def test_migration_0005_makes_old_flags_urgent_and_gives_clinics_the_crisis_sett
     # Going back refuses to lose the safety plan 0004 could not hold.
     with pytest.raises(RuntimeError, match="safety plans are stored"):
         command.downgrade(db.alembic_config(), "0004")
-    assert db.current_revision() in {"0005", "0006", "0007", "0008", "0009", "0010", "0014"}
+    assert db.current_revision() == db.head_revision()
     assert [entry.kind for entry in journal.recent_entries("p-before")] == ["safety_plan"]
 
 

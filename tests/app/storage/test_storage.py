@@ -41,8 +41,9 @@ MODEL_TABLES = {
     "measure_schedules",
     "measure_results",
     "flag_actions",
+    "care_team_questions",
 }
-HEAD_REVISION = "0014"
+HEAD_REVISION = "0012"
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 sqlite_only = pytest.mark.databases("sqlite")

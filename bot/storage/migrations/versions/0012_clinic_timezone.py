@@ -1,7 +1,7 @@
 """The clinic's time zone: the dashboard and the PDF show its times in it.
 
-Revision ID: 0014
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-20
 
 - ``clinics.timezone``: an IANA time zone name ("Europe/London"). Times stay stored in UTC;
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
-down_revision: str | Sequence[str] | None = "0010"
+revision: str = "0012"
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
