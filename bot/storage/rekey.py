@@ -47,6 +47,7 @@ STORES: tuple[Store, ...] = (
     Store("events", "events", "data"),
     Store("patient_labels", "patients", "label"),
     Store("flag_action_notes", "flag_actions", "note"),
+    Store("reminder_addresses", "reminder_subscriptions", "address"),
 )
 
 

@@ -18,9 +18,9 @@ from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from bot import records
-from bot.clinics import audit, therapists
+from bot.clinics import audit, reminders, therapists
 from bot.clinics import patients as clinic_patients
-from bot.journal import measure_records
+from bot.journal import measure_records, session_calendar
 from bot.journal import measures as measure_catalogue
 from bot.privacy import erasure
 from bot.records import exports
@@ -102,6 +102,12 @@ def patient_of_viewer(request: Request, viewer: Viewer, sender_id: str) -> recor
 
 #: What the measures section says after a change (``?measures=…``).
 MEASURE_NOTES = {"scheduled": "Scheduled.", "cancelled": "Cancelled."}
+#: What the sessions section says after a change (``?sessions=…``).
+SESSION_NOTES = {
+    "recorded": "Recorded.",
+    "exists": "That day was already recorded.",
+    "deleted": "Deleted.",
+}
 #: The patients list's therapist filter: the viewer's own patients (the default), everyone's,
 #: nobody's, or one colleague's (by account id).
 MINE, EVERYONE, UNASSIGNED = "mine", "all", "none"
@@ -381,6 +387,7 @@ def patient_page(
     revoked: str = "",
     updated: str = "",
     measures: str = "",
+    sessions: str = "",
 ) -> Response:
     """Open flags, the chart, the journal and the conversations, after the GET filters."""
     patient = patient_of_viewer(request, viewer, sender_id)
@@ -427,6 +434,10 @@ def patient_page(
             "measure_charts": render_measure_charts(results),
             "instruments": measure_catalogue.measures(),
             "measures_note": MEASURE_NOTES.get(measures),
+            "sessions": session_calendar.recorded_sessions(patient.sender_id),
+            "sessions_note": SESSION_NOTES.get(sessions),
+            "reminders_on": reminders.active_subscription(patient.sender_id) is not None,
+            "clinic_time_zone": session_calendar.clinic_zone(patient.sender_id).key,
         },
         viewer,
     )

@@ -41,8 +41,11 @@ MODEL_TABLES = {
     "measure_schedules",
     "measure_results",
     "flag_actions",
+    "recorded_sessions",
+    "session_follow_ups",
+    "reminder_subscriptions",
 }
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0015"
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 sqlite_only = pytest.mark.databases("sqlite")
