@@ -125,6 +125,8 @@ def _clinic_save(args: argparse.Namespace) -> int:
         "care_team_contact": args.care_team_contact,
         "care_team_hours": args.care_team_hours,
         "flag_actions": args.flag_action,
+        "time_zone": args.time_zone,
+        "quiet_hours": args.quiet_hours,
     }
     creating = args.clinic_command == "create"
     if creating:
@@ -268,6 +270,18 @@ def _settings_arguments(parser: argparse.ArgumentParser, *, create: bool) -> Non
             if create
             else "(replaces the list; repeatable)"
         ),
+    )
+    parser.add_argument(
+        "--time-zone",
+        metavar="ZONE",
+        help="the clinic's IANA time zone, e.g. Europe/London: session days and reminders' "
+        "quiet hours are counted in it" + (" (default: UTC)" if create else ""),
+    )
+    parser.add_argument(
+        "--quiet-hours",
+        metavar="HH:MM-HH:MM",
+        help="when no reminder e-mail is sent, in the clinic's time zone"
+        + (" (default: 21:00-08:00)" if create else "; '' for none"),
     )
     parser.add_argument("--accent-color", metavar="#RRGGBB")
     parser.add_argument("--greeting", help="the widget's first message")

@@ -53,7 +53,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot import settings
-from bot.clinics import notify
+from bot.clinics import notify, registry
 from bot.content import FOLDER, load_mapping
 from bot.journal import session_calendar
 from bot.storage import db
@@ -75,7 +75,6 @@ BATCH = 100
 _ADDRESS = re.compile(
     r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
 )
-_QUIET = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _TOKEN = re.compile(r"^([0-9]{1,18})\.([A-Za-z0-9_-]{43})$")
 
@@ -97,38 +96,10 @@ def check_address(text: str) -> str | None:
     return address
 
 
-def parse_quiet_hours(text: str | None) -> tuple[time, time] | None:
-    """``"21:00-08:00"`` as its start and end; ``None`` for no quiet hours (empty)."""
-    if not text:
-        return None
-    match = _QUIET.fullmatch(text.strip())
-    if match is None:
-        raise ValueError("Quiet hours are HH:MM-HH:MM (24 hours), e.g. 21:00-08:00.")
-    start = time(int(match[1]), int(match[2]))
-    end = time(int(match[3]), int(match[4]))
-    return None if start == end else (start, end)
-
-
-def check_quiet_hours(text: str) -> str:
-    """A clinic's quiet hours as stored (``""`` for none); ``ValueError`` if malformed."""
-    return text.strip() if parse_quiet_hours(text.strip()) else ""
-
-
-def check_time_zone(name: str) -> str:
-    """An IANA time zone name ("Europe/London"); ``ValueError`` for an unknown one."""
-    try:
-        ZoneInfo(name.strip())
-    except Exception as error:  # noqa: BLE001 - ZoneInfo raises several kinds
-        raise ValueError(
-            f"Unknown time zone {name!r} (an IANA name, e.g. Europe/London)."
-        ) from error
-    return name.strip()
-
-
 def quiet(now: datetime, zone: ZoneInfo, quiet_hours: str | None) -> bool:
     """Whether ``now`` is within the quiet hours (which may span midnight) in ``zone``."""
     try:
-        hours = parse_quiet_hours(quiet_hours)
+        hours = registry.parse_quiet_hours(quiet_hours)
     except ValueError:
         logger.warning("Unreadable quiet hours %r: treated as 21:00-08:00", quiet_hours)
         hours = (time(21, 0), time(8, 0))

@@ -33,6 +33,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.clinics import audit
+from bot.content import FOLDER, load_mapping
+from bot.journal.replies import long_date
 from bot.storage import db
 from bot.storage.models import (
     DEFAULT_TIME_ZONE,
@@ -361,3 +363,13 @@ def note_offered(sender_id: str, offer: Offer) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def session_when(offer: Offer) -> str:
+    """The session's day as the offer to reflect says it: today, yesterday, on a date."""
+    words = load_mapping(FOLDER / "reminders.yml")["session_when"]
+    if offer.days_ago <= 0:
+        return str(words["today"])
+    if offer.days_ago == 1:
+        return str(words["yesterday"])
+    return str(words["earlier"]).format(date=long_date(offer.session.session_on))
