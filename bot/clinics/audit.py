@@ -49,6 +49,8 @@ ACTIONS: tuple[str, ...] = (
     "update_patient",
     "schedule_measure",
     "cancel_measure",
+    "record_session",
+    "delete_session",
 )
 OUTCOMES: tuple[str, ...] = ("ok", "denied", "failed")
 #: Column sizes of ``audit_log``; longer values (a pasted essay as "e-mail") are cut, not refused,

@@ -507,8 +507,8 @@ def _queued(now: datetime) -> list[_Queued]:
     return queued
 
 
-def _update_unsent(follow_up_id: int, attempts: int, **values: Any) -> bool:
-    """Change a queued reminder only while it is unsent and at ``attempts``: the guard that
+def _update_unsent(follow_up_id: int, expected: int, **values: Any) -> bool:
+    """Change a queued reminder only while it is unsent and at ``expected`` attempts: the guard that
     lets several processes share the outbox."""
     with db.session_scope() as session:
         result = session.execute(
@@ -516,7 +516,7 @@ def _update_unsent(follow_up_id: int, attempts: int, **values: Any) -> bool:
             .where(
                 SessionFollowUp.id == follow_up_id,
                 SessionFollowUp.sent_at.is_(None),
-                SessionFollowUp.attempts == attempts,
+                SessionFollowUp.attempts == expected,
             )
             .values(**values)
             .execution_options(synchronize_session=False)
