@@ -30,7 +30,7 @@ from actions.risk import (
 )
 from actions.slips import NoticesSlipsAndCravings
 from bot import patient_tokens
-from bot.journal import replies, session_calendar
+from bot.journal import replies
 from bot.journal.parsing import (
     approximate_session_date,
     clean_answer,
@@ -53,26 +53,15 @@ logger = logging.getLogger(__name__)
 
 def offered_session_day(tracker: Tracker) -> date | None:
     """The session day the greeting's offer to reflect named, when the reflection starts
-    from that offer (actions/session_calendar.py)."""
+    from a yes to that offer (actions/session_calendar.py); a reflection asked for in other
+    words later on asks for its own date."""
+    if latest_intent(tracker) != "affirm":
+        return None
     value = tracker.get_slot(OFFERED_DATE_SLOT)
     try:
         return date.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
         return None
-
-
-def record_told_session(sender_id: str, events: list[EventType]) -> None:
-    """Record the session day a validation set, if any; never fails the turn."""
-    for event in events:
-        if event.get("event") == "slot" and event.get("name") == "session_date":
-            try:
-                day = date.fromisoformat(str(event.get("value")))
-            except ValueError:
-                continue  # skipped, or not asked yet
-            try:
-                session_calendar.record_patient_session(sender_id, day)
-            except Exception as error:  # noqa: BLE001 - the reflection goes on regardless
-                logger.error("Recording a told session failed: %s", type(error).__name__)
 
 
 def session_date_problem(day: date, reference: date) -> str | None:
@@ -93,15 +82,6 @@ class ValidateIntegrationForm(SafetyQuestionMixin, NoticesSlipsAndCravings, form
 
     def name(self) -> str:
         return "validate_integration_form"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        """Validates as usual; a session date the patient gave is also recorded in the
-        session calendar (as told by the patient; a day recorded already stays as it is)."""
-        events = await super().run(dispatcher, tracker, domain)
-        record_told_session(tracker.sender_id, events)
-        return events
 
     async def extract_session_date(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
