@@ -262,3 +262,29 @@ def test_a_reminder_reaches_a_real_smtp_server_and_its_link_unsubscribes(
     report = reminders.send_due(now=day_three)
     assert report.queued == [] and report.sent == []
     assert len(inbox.messages) == 1
+
+
+# ----------------------------------------------------------------------------- the patient's rights
+
+
+def test_the_patients_copy_has_them_and_an_erasure_takes_them(sender: str) -> None:
+    from bot.privacy import erasure, my_data
+
+    record(sender)
+    session_calendar.record_patient_session(sender, DAY + timedelta(days=7))
+    reminders.subscribe(sender, ADDRESS)
+    assert reminders.send_due(now=START + timedelta(days=7, hours=30)).queued  # a follow-up row
+
+    document = my_data.export_document(sender)
+    assert [s["recorded_by"] for s in document["sessions"]] == ["patient", "care team"]
+    assert [(r["address"], r["stopped_at"]) for r in document["reminders"]] == [(ADDRESS, None)]
+
+    receipt = erasure.erase_patient(sender, "patient")
+    assert receipt.stores["sessions"] == {
+        "erased": 1,
+        "reminder_subscriptions": 1,
+        "follow_ups": 1,
+    }
+    assert reminders.active_subscription(sender) is None
+    assert [s.source for s in session_calendar.recorded_sessions(sender)] == ["staff"]
+    assert follow_ups() == []
