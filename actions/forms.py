@@ -34,7 +34,7 @@ from actions.form_replies import (
     read_after_an_answer,
     reask_events,
 )
-from bot.journal import care_team_questions, replies, safety_plan, schema
+from bot.journal import care_team_questions, replies, safety_plan, schema, session_calendar
 from bot.journal import entries as journal
 from bot.journal.acknowledgements import acknowledge
 from bot.journal.drafts import EntryDraft, draft_of, urge_surfing_fields
@@ -606,7 +606,9 @@ def trigger_draft(
 
 
 def save_draft(sender_id: str, draft: EntryDraft, status: str = "complete") -> EntryView:
-    return journal.save_entry(
+    """Save the entry; a reflection's session date also goes into the session calendar, as
+    told by the patient (a day recorded already stays as it is)."""
+    saved = journal.save_entry(
         sender_id,
         draft.kind,
         fields=draft.fields,
@@ -615,6 +617,12 @@ def save_draft(sender_id: str, draft: EntryDraft, status: str = "complete") -> E
         session_date=draft.session_date,
         status=status,
     )
+    if draft.kind == "integration" and draft.session_date is not None:
+        try:
+            session_calendar.record_patient_session(sender_id, draft.session_date)
+        except Exception as error:  # noqa: BLE001 - the entry is saved; that is what counts
+            log_journal_failure("Recording the session in the calendar", error)
+    return saved
 
 
 def save_urge_surfing(

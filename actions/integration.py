@@ -40,6 +40,8 @@ from bot.journal.parsing import (
 )
 
 FORM = "integration_form"
+#: Set by the greeting's offer to reflect on a recorded session (actions/session_calendar.py).
+OFFERED_DATE_SLOT = "offered_session_date"
 
 #: A session further back than this is not what this reflection is for.
 MAX_SESSION_AGE_DAYS = 365
@@ -48,6 +50,19 @@ MAX_SESSION_AGE_DAYS = 365
 _NOT_AN_ANSWER = {"crisis", "stop", "contact_care_team", "leave_care_team_message"}
 
 logger = logging.getLogger(__name__)
+
+
+def offered_session_day(tracker: Tracker) -> date | None:
+    """The session day the greeting's offer to reflect named, when the reflection starts
+    from a yes to that offer (actions/session_calendar.py); a reflection asked for in other
+    words later on asks for its own date."""
+    if latest_intent(tracker) != "affirm":
+        return None
+    value = tracker.get_slot(OFFERED_DATE_SLOT)
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def session_date_problem(day: date, reference: date) -> str | None:
@@ -116,6 +131,10 @@ class ValidateIntegrationForm(SafetyQuestionMixin, NoticesSlipsAndCravings, form
             return {"session_date": clean_answer(text)}
         # No question asked yet: the form is starting (Rasa may already show it active).
         if requested is None:
+            offered = offered_session_day(tracker)
+            if offered is not None:
+                dispatcher.utter_message(text=replies.session_date_noted(offered))
+                return {"session_date": offered.isoformat(), OFFERED_DATE_SLOT: None}
             reference = today()
             found = find_session_date(text, reference)
             if found is not None and session_date_problem(found, reference) is None:

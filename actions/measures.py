@@ -81,16 +81,24 @@ class ActionOfferDueMeasure(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        try:
-            due = measure_records.due_for(tracker.sender_id)
-        except Exception as error:  # noqa: BLE001 - the greeting must never fail on this
-            log_journal_failure("Looking up due measures", error)
-            return []
-        if due is not None:
-            dispatcher.utter_message(
-                response="utter_offer_measure", measure=_describe(measures.measure(due.measure))
-            )
+        offer_due_measure(dispatcher, tracker.sender_id)
         return []
+
+
+def offer_due_measure(dispatcher: CollectingDispatcher, sender_id: str) -> bool:
+    """Offer the measure that is due, if one is; whether an offer was made (also for the
+    greeting's one offer, actions/session_calendar.py)."""
+    try:
+        due = measure_records.due_for(sender_id)
+    except Exception as error:  # noqa: BLE001 - the greeting must never fail on this
+        log_journal_failure("Looking up due measures", error)
+        return False
+    if due is None:
+        return False
+    dispatcher.utter_message(
+        response="utter_offer_measure", measure=_describe(measures.measure(due.measure))
+    )
+    return True
 
 
 class ActionStartMeasure(Action):

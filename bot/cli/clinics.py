@@ -126,6 +126,7 @@ def _clinic_save(args: argparse.Namespace) -> int:
         "care_team_hours": args.care_team_hours,
         "flag_actions": args.flag_action,
         "timezone": args.timezone,
+        "quiet_hours": args.quiet_hours,
     }
     creating = args.clinic_command == "create"
     if creating:
@@ -273,8 +274,15 @@ def _settings_arguments(parser: argparse.ArgumentParser, *, create: bool) -> Non
     parser.add_argument(
         "--timezone",
         metavar="ZONE",
-        help="the IANA time zone the dashboard and the PDF show times in, e.g. Europe/London"
+        help="the clinic's IANA time zone, e.g. Europe/London: the dashboard and the PDF show "
+        "times in it, and session days and reminders' quiet hours are counted in it"
         + (" (default: UTC)" if create else ""),
+    )
+    parser.add_argument(
+        "--quiet-hours",
+        metavar="HH:MM-HH:MM",
+        help="when no reminder e-mail is sent, in the clinic's time zone"
+        + (" (default: 21:00-08:00)" if create else "; '' for none"),
     )
     parser.add_argument("--accent-color", metavar="#RRGGBB")
     parser.add_argument("--greeting", help="the widget's first message")

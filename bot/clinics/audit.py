@@ -52,6 +52,8 @@ ACTIONS: tuple[str, ...] = (
     "referrals_report",
     "assign_prompt",
     "withdraw_prompt",
+    "record_session",
+    "delete_session",
 )
 OUTCOMES: tuple[str, ...] = ("ok", "denied", "failed")
 #: Column sizes of ``audit_log``; longer values (a pasted essay as "e-mail") are cut, not refused,

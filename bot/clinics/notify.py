@@ -69,6 +69,7 @@ import smtplib
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -413,11 +414,18 @@ def send_email(notice: Notice | Digest) -> str | None:
     With STARTTLS on (the default) nothing is sent unless the connection is encrypted and
     the server's certificate checks out.
     """
+    message = digest_email(notice) if isinstance(notice, Digest) else email_message(notice)
+    return smtp_deliver(message)
+
+
+def smtp_deliver(message: EmailMessage) -> str | None:
+    """Send one e-mail through the configured SMTP server (also used by patients'
+    reminders, :mod:`bot.clinics.reminders`); a warning if some addresses were refused,
+    :class:`DeliveryError` if it was not sent."""
     host = settings.smtp_host()
     if host is None:
         raise DeliveryError("e-mail: no SMTP server is configured (COMPANION_SMTP_HOST)")
     try:
-        message = digest_email(notice) if isinstance(notice, Digest) else email_message(notice)
         with smtplib.SMTP(host, settings.smtp_port(), timeout=SMTP_TIMEOUT) as smtp:
             smtp.ehlo()
             if settings.smtp_starttls():
@@ -526,7 +534,9 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2 ** min(attempts, 16), MAX_BACKOFF_SECONDS))
 
 
-def _state(at: datetime, state: str, attempt: int, reason: str = "") -> str:
+def attempt_state(at: datetime, state: str, attempt: int, reason: str = "") -> str:
+    """``notify_error``'s form: the time of an attempt's last step and that step, which
+    :func:`next_attempt_at` reads back (the reminders' outbox writes it too)."""
     text = f"{at.astimezone(UTC).strftime(_TIME_FORMAT)} {state} (attempt {attempt})"
     if reason:
         text += f": {reason}"
@@ -673,7 +683,7 @@ def _claim(flag_id: int, attempts: int, at: datetime) -> bool:
         flag_id,
         attempts,
         notify_attempts=attempts + 1,
-        notify_error=_state(at, "sending", attempts + 1),
+        notify_error=attempt_state(at, "sending", attempts + 1),
     )
 
 
@@ -702,7 +712,7 @@ def _record_sent(
 
 
 def _record_failed(flag_id: int, attempt: int, at: datetime, reason: str) -> None:
-    _update_unsent(flag_id, attempt, notify_error=_state(at, "failed", attempt, reason))
+    _update_unsent(flag_id, attempt, notify_error=attempt_state(at, "failed", attempt, reason))
 
 
 @dataclass
@@ -875,10 +885,16 @@ class NotifierThread:
     the notice it is sending, if any, and exits.
     """
 
-    def __init__(self, interval_seconds: float) -> None:
+    def __init__(
+        self,
+        interval_seconds: float,
+        more_passes: tuple[Callable[[threading.Event], object], ...] = (),
+    ) -> None:
         if not interval_seconds > 0:
             raise ValueError("interval_seconds must be positive")
         self.interval_seconds = interval_seconds
+        #: Other outboxes served by the same loop after the flags' (patients' reminders).
+        self.more_passes = more_passes
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -904,4 +920,11 @@ class NotifierThread:
                 send_pending(stop=self._stop)
             except Exception:  # noqa: BLE001 - the next pass must still happen
                 logger.exception("A pass over the risk-flag outbox failed")
+            for more in self.more_passes:
+                if self._stop.is_set():
+                    break
+                try:
+                    more(self._stop)
+                except Exception:  # noqa: BLE001 - the next pass must still happen
+                    logger.exception("A pass over an outbox failed")
             self._stop.wait(self.interval_seconds)

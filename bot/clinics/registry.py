@@ -24,6 +24,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from datetime import time
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -36,7 +37,13 @@ from bot.clinics import care_team
 from bot.patient_tokens import normalize_origin
 from bot.safety import clinic_lines
 from bot.storage import db
-from bot.storage.models import DEFAULT_FLAG_ACTIONS, DEFAULT_TIMEZONE, RISK_LEVELS, Clinic
+from bot.storage.models import (
+    DEFAULT_FLAG_ACTIONS,
+    DEFAULT_QUIET_HOURS,
+    DEFAULT_TIMEZONE,
+    RISK_LEVELS,
+    Clinic,
+)
 
 DEFAULTS_FILE = clinic_lines.DEFAULTS_FILE
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -48,6 +55,7 @@ MAX_EMERGENCY_NUMBER = 32
 #: Whitespace or control characters inside an address (see _refuse_hidden_characters).
 _HIDDEN_CHARACTERS = re.compile(r"[\s\x00-\x1f\x7f]")
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_QUIET_HOURS = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])$")
 MAX_NAME = 200
 MAX_GREETING = 1000
 MAX_CARE_TEAM_TEXT = care_team.MAX_CARE_TEAM_TEXT
@@ -103,6 +111,7 @@ class ClinicView:
     care_team_hours: str | None = None
     flag_actions: list[str] = field(default_factory=lambda: list(DEFAULT_FLAG_ACTIONS))
     timezone: str = DEFAULT_TIMEZONE
+    quiet_hours: str = DEFAULT_QUIET_HOURS
 
     @property
     def notification_channels(self) -> list[str]:
@@ -160,6 +169,8 @@ class ClinicView:
             data["flag_actions"] = list(self.flag_actions)
         if self.timezone != DEFAULT_TIMEZONE:
             data["timezone"] = self.timezone
+        if self.quiet_hours != DEFAULT_QUIET_HOURS:
+            data["quiet_hours"] = self.quiet_hours
         return data
 
 
@@ -185,6 +196,7 @@ def _view(clinic: Clinic) -> ClinicView:
         care_team_hours=clinic.care_team_hours,
         flag_actions=list(clinic.flag_actions or defaults()["flag_actions"]),
         timezone=clinic.timezone or defaults()["timezone"],
+        quiet_hours=DEFAULT_QUIET_HOURS if clinic.quiet_hours is None else clinic.quiet_hours,
     )
 
 
@@ -347,6 +359,26 @@ def check_timezone(name: str) -> str:
     return value
 
 
+def parse_quiet_hours(text: str | None) -> tuple[time, time] | None:
+    """``"21:00-08:00"`` (may span midnight) as its start and end; ``None`` for none (``""``).
+    ``ValueError`` for anything else."""
+    if not text or not text.strip():
+        return None
+    match = _QUIET_HOURS.fullmatch(text.strip())
+    if match is None:
+        raise ValueError("Quiet hours are HH:MM-HH:MM (24 hours), e.g. 21:00-08:00.")
+    start, end = time(int(match[1]), int(match[2])), time(int(match[3]), int(match[4]))
+    return None if start == end else (start, end)
+
+
+def check_quiet_hours(text: str) -> str:
+    """When no reminder is sent, as stored: ``HH:MM-HH:MM`` or ``""`` for none."""
+    try:
+        return text.strip() if parse_quiet_hours(text) else ""
+    except ValueError as error:
+        raise ClinicError(str(error)) from error
+
+
 def check_color(color: str) -> str:
     if not COLOR_PATTERN.fullmatch(color):
         raise ClinicError(f"{color!r} is not a colour like #2f6f73.")
@@ -480,6 +512,7 @@ def create(
     care_team_hours: str | None = None,
     flag_actions: list[str] | None = None,
     timezone: str | None = None,
+    quiet_hours: str | None = None,
 ) -> ClinicView:
     """Create a clinic; :class:`ClinicError` if the slug is taken or a setting is unusable.
 
@@ -514,6 +547,7 @@ def create(
             defaults()["flag_actions"] if flag_actions is None else flag_actions
         ),
         timezone=check_timezone(defaults()["timezone"] if timezone is None else timezone),
+        quiet_hours=check_quiet_hours(DEFAULT_QUIET_HOURS if quiet_hours is None else quiet_hours),
     )
     db.ensure_schema()
     with db.session_scope() as session:
@@ -547,6 +581,7 @@ def update(
     care_team_hours: str | None = None,
     flag_actions: list[str] | None = None,
     timezone: str | None = None,
+    quiet_hours: str | None = None,
 ) -> ClinicView:
     """Change the given settings of a clinic; the others stay as they are.
 
@@ -600,6 +635,8 @@ def update(
             clinic.flag_actions = check_flag_actions(flag_actions)
         if timezone is not None:
             clinic.timezone = check_timezone(timezone)
+        if quiet_hours is not None:
+            clinic.quiet_hours = check_quiet_hours(quiet_hours)
         session.flush()
         return _view(clinic)
 

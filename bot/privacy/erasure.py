@@ -16,6 +16,9 @@ keep the others' data alive:
   way: a deleted flag's actions are deleted with it, and a kept flag's actions keep what was
   done and when but lose their note, which is staff's text about the patient. The receipt
   counts the notes erased as ``action_notes`` (when there were any);
+- ``sessions``: the patient's reminder opt-ins (their address), the sessions they told in the
+  chat and every follow-up after a session; sessions staff recorded are the clinic's record
+  and stay, like measure schedules;
 - ``events``: the patient's conversation in Rasa's tracker store (a database where Rasa never
   ran has no such table: nothing to erase there). The same transaction sets
   ``patients.erased_at``, which the tracker store reads so that a turn in flight does not
@@ -58,7 +61,10 @@ from bot.storage.models import (
     JournalEntry,
     MeasureResult,
     Patient,
+    RecordedSession,
+    ReminderSubscription,
     RiskFlag,
+    SessionFollowUp,
     utcnow,
 )
 from bot.storage.rasa_events import EVENTS, events_exist
@@ -82,7 +88,14 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: The stores an erasure goes through, in this order.
-STORES: tuple[str, ...] = ("journal", "risk_flags", "measures", "events", "erasure_requests")
+STORES: tuple[str, ...] = (
+    "journal",
+    "risk_flags",
+    "measures",
+    "sessions",
+    "events",
+    "erasure_requests",
+)
 #: The actor of everything the patient does from the chat.
 PATIENT = "patient"
 MAX_NOTE = 2000
@@ -292,6 +305,27 @@ def _erase_measures(session: Session, patient: Patient, at: datetime) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def _erase_sessions(session: Session, patient: Patient, at: datetime) -> dict[str, int]:
+    """The reminder opt-ins (contact details), the sessions the patient told in the chat, and
+    every follow-up after a session (sessions staff recorded are the clinic's, and stay)."""
+    subscriptions = session.execute(
+        delete(ReminderSubscription).where(ReminderSubscription.patient_id == patient.id)
+    )
+    follow_ups = session.execute(
+        delete(SessionFollowUp).where(SessionFollowUp.patient_id == patient.id)
+    )
+    told = session.execute(
+        delete(RecordedSession).where(
+            RecordedSession.patient_id == patient.id, RecordedSession.source == "patient"
+        )
+    )
+    return {
+        "erased": int(told.rowcount or 0),  # type: ignore[attr-defined]
+        "reminder_subscriptions": int(subscriptions.rowcount or 0),  # type: ignore[attr-defined]
+        "follow_ups": int(follow_ups.rowcount or 0),  # type: ignore[attr-defined]
+    }
+
+
 def _erase_events(session: Session, patient: Patient, at: datetime) -> int:
     """The tracker store's rows and the ``erased_at`` mark, together or not at all: the
     mark is what stops a turn in flight from writing the deleted rows back."""
@@ -384,6 +418,7 @@ def erase_patient(
         "journal": _erase_journal,
         "risk_flags": _erase_risk_flags,
         "measures": _erase_measures,
+        "sessions": _erase_sessions,
         "events": _erase_events,
     }
     stores = {name: _run_store(name, sender_id, step, at) for name, step in steps.items()}

@@ -35,8 +35,8 @@ import jwt
 from sqlalchemy import select
 
 from bot import records, settings
-from bot.clinics import audit
-from bot.journal import measures
+from bot.clinics import audit, reminders
+from bot.journal import measures, session_calendar
 from bot.journal.entries import export_patient
 from bot.patient_tokens import ALGORITHM
 from bot.storage import db
@@ -263,7 +263,16 @@ def export_document(sender_id: str) -> dict[str, Any]:
             for result in journal["measures"]
         ],
         "conversations": [_conversation(c) for c in records.read_conversations(sender_id)],
+        "sessions": [view.as_export() for view in session_calendar.recorded_sessions(sender_id)],
+        "reminders": _reminders(sender_id),
     }
+
+
+def _reminders(sender_id: str) -> list[dict[str, Any]]:
+    """The patient's reminder opt-ins, with the addresses they gave."""
+    with db.session_scope(write=False) as session:
+        patient_id = session.scalar(select(Patient.id).where(Patient.sender_id == sender_id))
+        return [] if patient_id is None else reminders.subscriptions_export(patient_id, session)
 
 
 def _check_patient(claims: Claims) -> int:

@@ -2,10 +2,10 @@
 a therapist reads in the five minutes before seeing the patient.
 
 Which period it covers is chosen in one place, :func:`digest_period`: from the latest
-ketamine session date on record (each source in :data:`SESSION_DATE_SOURCES`; today the
-session dates patients give in their reflections) to now, or the last few days
-(``bot/content/digest.yml``) when there is none. Another record of session dates (a calendar
-kept by staff, say) is one more function of the same shape added to that tuple.
+ketamine session date on record (each source in :data:`SESSION_DATE_SOURCES`: the session
+calendar, kept by staff and by what patients tell the chat, and the session dates patients give
+in their reflections) to now, or the last few days (``bot/content/digest.yml``) when there is
+none. Another record of session dates is one more function of the same shape added to that tuple.
 
 What it holds is built by :func:`build_digest` from what the record has already read: entries
 by kind, the mood and craving ranges and latest ratings, slips, risk flags and what was done
@@ -34,7 +34,7 @@ from bot.records.views import (
     RatingRange,
     UnansweredQuestion,
 )
-from bot.storage.models import JournalEntry
+from bot.storage.models import JournalEntry, RecordedSession
 
 #: A record of a patient's ketamine session dates: ``(session, patient id) -> dates``.
 SessionDates = Callable[[Session, int], Iterable[date]]
@@ -51,8 +51,17 @@ def reflection_session_dates(session: Session, patient_id: int) -> list[date]:
     )
 
 
+def calendar_session_dates(session: Session, patient_id: int) -> list[date]:
+    """The session days in the patient's session calendar (:mod:`bot.journal.session_calendar`)."""
+    return list(
+        session.scalars(
+            select(RecordedSession.session_on).where(RecordedSession.patient_id == patient_id)
+        )
+    )
+
+
 #: Where a patient's session dates are recorded; the digest starts at the latest of them all.
-SESSION_DATE_SOURCES: tuple[SessionDates, ...] = (reflection_session_dates,)
+SESSION_DATE_SOURCES: tuple[SessionDates, ...] = (calendar_session_dates, reflection_session_dates)
 
 
 def fallback_days() -> int:

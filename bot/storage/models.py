@@ -50,9 +50,11 @@ DEFAULT_FLAG_ACTIONS: tuple[str, ...] = (
     "Seen in session",
     "No action needed",
 )
-#: The time zone the dashboard shows a clinic's times in, until it sets its own (the same as
-#: bot/content/clinic_defaults.yml).
+#: The time zone the dashboard shows a clinic's times in, and session days and reminders' quiet
+#: hours are counted in, until it sets its own (the same as bot/content/clinic_defaults.yml).
 DEFAULT_TIMEZONE = "UTC"
+#: Until a clinic sets its own (``clinic update --quiet-hours``).
+DEFAULT_QUIET_HOURS = "21:00-08:00"
 STATUSES: tuple[str, ...] = ("complete", "partial", "interrupted")
 RATING_MIN = 0
 RATING_MAX = 10
@@ -173,8 +175,12 @@ class Clinic(Base):
         JSON, default=lambda: list(DEFAULT_FLAG_ACTIONS)
     )
     #: The IANA time zone ("Europe/London") the dashboard and the PDF show the clinic's times
-    #: in; stored times stay UTC.
+    #: in, and session days, the integration window and reminders' quiet hours are counted in;
+    #: stored times stay UTC.
     timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIMEZONE)
+    #: ``HH:MM-HH:MM`` in :attr:`timezone` during which no reminder is sent (may span
+    #: midnight); ``""`` for none.
+    quiet_hours: Mapped[str] = mapped_column(String(11), default=DEFAULT_QUIET_HOURS)
 
     patients: Mapped[list[Patient]] = relationship(back_populates="clinic")
 
@@ -574,3 +580,86 @@ class CareTeamQuestion(Base):
     withdrawn_by: Mapped[str | None] = mapped_column(String(320))
 
     patient: Mapped[Patient] = relationship()
+
+
+#: Who recorded a ketamine session: the care team on the dashboard, or the patient in the chat.
+SESSION_SOURCES: tuple[str, ...] = ("staff", "patient")
+#: How a follow-up after a session reaches the patient (a reminder transport, or the chat's
+#: greeting offer).
+FOLLOW_UP_CHANNELS: tuple[str, ...] = ("chat", "email")
+
+
+class RecordedSession(Base):
+    """A ketamine session of a patient: its day, optionally its time (``HH:MM`` in the
+    clinic's time zone), and who recorded it. One per patient and day, whoever told it first;
+    staff may delete a wrong one. The integration window and the reminders are counted
+    from it (:mod:`bot.journal.session_calendar`)."""
+
+    __tablename__ = "recorded_sessions"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "session_on"),
+        CheckConstraint(_in_list("source", SESSION_SOURCES), name="source"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    session_on: Mapped[date] = mapped_column(Date)
+    session_time: Mapped[str | None] = mapped_column(String(5))
+    source: Mapped[str] = mapped_column(String(10))
+    recorded_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    patient: Mapped[Patient] = relationship()
+
+
+class SessionFollowUp(Base):
+    """A follow-up made at a day mark (1, 3 or 7) after a session, once per channel.
+
+    For the chat it records that the greeting offered the check-in; for a reminder transport
+    (e-mail) it is also the outbox row, delivered with retries like risk-flag notices
+    (:mod:`bot.clinics.reminders`): ``attempts`` (-1: not sent, reminders were stopped),
+    ``error`` (the state of the last attempt) and ``sent_at``. The unique key is what makes
+    each reminder go out once, whichever process gets there first.
+    """
+
+    __tablename__ = "session_follow_ups"
+    __table_args__ = (
+        UniqueConstraint("session_id", "mark", "channel"),
+        CheckConstraint(_in_list("channel", FOLLOW_UP_CHANNELS), name="channel"),
+        CheckConstraint("mark IN (1, 3, 7)", name="mark"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("recorded_sessions.id", ondelete="CASCADE"))
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    mark: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ReminderSubscription(Base):
+    """A patient's opt-in, in the chat, to reminders after their sessions.
+
+    ``address`` (an e-mail address for the ``email`` channel) is contact data, sealed at rest
+    like patient text. Stopping keeps the row with ``stopped_at`` and how (``chat``, ``link``
+    for the unsubscribe link), so an unsubscribe link keeps answering; an erasure deletes it.
+    At most one row of a patient is active (not stopped).
+    """
+
+    __tablename__ = "reminder_subscriptions"
+    __table_args__ = (CheckConstraint("channel IN ('email')", name="channel"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(10), default="email")
+    address: Mapped[str] = mapped_column(SealedText)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stopped_via: Mapped[str | None] = mapped_column(String(10))

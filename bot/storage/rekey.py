@@ -49,6 +49,7 @@ STORES: tuple[Store, ...] = (
     Store("flag_action_notes", "flag_actions", "note"),
     Store("care_team_questions", "care_team_questions", "question"),
     Store("care_team_answers", "care_team_questions", "answer"),
+    Store("reminder_addresses", "reminder_subscriptions", "address"),
 )
 
 

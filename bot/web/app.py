@@ -34,7 +34,7 @@ from bot.chat.rate_limit import RateLimiter
 from bot.clinics import patients, registry
 from bot.patient_tokens import MESSAGES, SETUP_HINTS, AccessDenied, normalize_origin
 from bot.storage import db
-from bot.web import access_log, api_docs, dashboard, my_data, safety_page
+from bot.web import access_log, api_docs, dashboard, my_data, reminder_links, safety_page
 from bot.web.dashboard import security as dashboard_security
 from bot.web.headers import AddHeaders
 
@@ -209,11 +209,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Run the risk-flag notifier beside the app: flags are told to clinics from here, never
     from the action server, so a crisis reply never waits for e-mail."""
     from bot.clinics.notify import NotifierThread
+    from bot.clinics.reminders import reminder_pass
 
     interval = settings.notify_interval()
     notifier = None
     if interval > 0:
-        notifier = NotifierThread(interval_seconds=interval)
+        # Patients' reminders after their sessions go through the same loop and SMTP server.
+        notifier = NotifierThread(interval_seconds=interval, more_passes=(reminder_pass,))
         notifier.start()
     else:
         logger.info("Risk-flag notifications are not sent by this process (interval 0).")
@@ -247,6 +249,7 @@ def create_app() -> FastAPI:
     app.include_router(dashboard.router)
     app.include_router(my_data.router)
     app.include_router(safety_page.router)
+    app.include_router(reminder_links.router)
 
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     session_limits = SessionLimits()

@@ -100,6 +100,23 @@ class MyDataMeasure(BaseModel):
     completed_at: str
 
 
+class MyDataSession(BaseModel):
+    """A ketamine session day, told by the patient or recorded by the care team."""
+
+    session_on: str
+    session_time: str | None
+    recorded_by: str
+
+
+class MyDataReminder(BaseModel):
+    """An opt-in to reminders after sessions, with the address given."""
+
+    channel: str
+    address: str
+    created_at: str
+    stopped_at: str | None
+
+
 class MyDataExport(BaseModel):
     """Everything stored about the patient (GDPR articles 15 and 20)."""
 
@@ -110,6 +127,8 @@ class MyDataExport(BaseModel):
     risk_flags: list[MyDataFlag]
     conversations: list[MyDataConversation]
     measures: list[MyDataMeasure] = []
+    sessions: list[MyDataSession] = []
+    reminders: list[MyDataReminder] = []
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -364,6 +383,19 @@ def _measure(result: dict[str, Any]) -> str:
     )
 
 
+def _session(session: dict[str, Any]) -> str:
+    at = f", {_text(session['session_time'])}" if session.get("session_time") else ""
+    return f"<li>{_text(session['session_on'])}{at} ({_text(session['recorded_by'])})</li>"
+
+
+def _reminder(reminder: dict[str, Any]) -> str:
+    stopped = f", stopped {_text(reminder['stopped_at'])}" if reminder.get("stopped_at") else ""
+    return (
+        f"<li>{_text(reminder['channel'])} to {_text(reminder['address'])}, from "
+        f"{_text(reminder['created_at'])}{stopped}</li>"
+    )
+
+
 def _message(message: dict[str, Any]) -> str:
     who = SPEAKERS.get(message["speaker"], message["speaker"])
     options = (
@@ -431,6 +463,18 @@ def readable_page(document: dict[str, Any]) -> str:
                 "Questionnaires",
                 [_measure(m) for m in document.get("measures", ())],
                 "No questionnaires.",
+                listed=True,
+            ),
+            _section(
+                "Sessions",
+                [_session(x) for x in document.get("sessions", ())],
+                "No sessions recorded.",
+                listed=True,
+            ),
+            _section(
+                "Reminders",
+                [_reminder(x) for x in document.get("reminders", ())],
+                "No reminders asked for.",
                 listed=True,
             ),
             _section(

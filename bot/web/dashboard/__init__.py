@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from bot.web.dashboard import access, erasures, invites, measures, patients, questions
+from bot.web.dashboard import access, erasures, invites, measures, patients, questions, sessions
 from bot.web.dashboard.security import Viewer, not_found, require_viewer
 
 router = APIRouter(prefix="/therapist")
@@ -19,6 +19,7 @@ router.include_router(access.router)
 router.include_router(invites.router)
 router.include_router(measures.router)
 router.include_router(questions.router)
+router.include_router(sessions.router)
 router.include_router(patients.router)
 router.include_router(erasures.router)
 

@@ -18,9 +18,9 @@ from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from bot import records
-from bot.clinics import audit, therapists
+from bot.clinics import audit, reminders, therapists
 from bot.clinics import patients as clinic_patients
-from bot.journal import care_team_questions, measure_records
+from bot.journal import care_team_questions, measure_records, session_calendar
 from bot.journal import measures as measure_catalogue
 from bot.privacy import erasure
 from bot.records import exports
@@ -107,6 +107,13 @@ QUESTION_NOTES = {
     "asked": "Saved: the next session reflection asks it after its own questions.",
     "withdrawn": "Withdrawn.",
     "unchanged": "That question was no longer waiting: nothing changed.",
+}
+
+#: What the sessions section says after a change (``?sessions=…``).
+SESSION_NOTES = {
+    "recorded": "Recorded.",
+    "exists": "That day was already recorded.",
+    "deleted": "Deleted.",
 }
 #: The patients list's therapist filter: the viewer's own patients (the default), everyone's,
 #: nobody's, or one colleague's (by account id).
@@ -388,6 +395,7 @@ def patient_page(
     updated: str = "",
     measures: str = "",
     questions: str = "",
+    sessions: str = "",
 ) -> Response:
     """Open flags, the chart, the journal and the conversations, after the GET filters."""
     patient = patient_of_viewer(request, viewer, sender_id)
@@ -439,6 +447,10 @@ def patient_page(
             "measures_note": MEASURE_NOTES.get(measures),
             "questions_note": QUESTION_NOTES.get(questions),
             "max_question": care_team_questions.MAX_QUESTION_CHARS,
+            "sessions": session_calendar.recorded_sessions(patient.sender_id),
+            "sessions_note": SESSION_NOTES.get(sessions),
+            "reminders_on": reminders.active_subscription(patient.sender_id) is not None,
+            "clinic_time_zone": session_calendar.clinic_zone(patient.sender_id).key,
         },
         viewer,
     )

@@ -17,10 +17,18 @@ import pytest
 from sqlalchemy import select, update
 
 from bot import encryption
+from bot.clinics import reminders
 from bot.journal import entries as journal
 from bot.settings import PROJECT_ROOT
 from bot.storage import db, rekey
-from bot.storage.models import CareTeamQuestion, FlagAction, JournalEntry, Patient, RiskFlag
+from bot.storage.models import (
+    CareTeamQuestion,
+    FlagAction,
+    JournalEntry,
+    Patient,
+    ReminderSubscription,
+    RiskFlag,
+)
 from bot.storage.rasa_events import EVENTS
 
 CHAT = "I told the bot about the red tram to Scheveningen"
@@ -58,11 +66,13 @@ LABEL = "K.S. 0101"
 NOTE = "Called her back; she is with a friend tonight."
 QUESTION = "What did the lighthouse image mean to you?"
 ANSWER = "That I can find my way back."
+ADDRESS = "k.s.0101@mail.example"
 
 
 def fill(entries: int) -> None:
     """Journal entries, risk flags, the clinic's label for the patient, a note on a flag's
-    acknowledgement and Rasa events, each sealed with the current key."""
+    acknowledgement, the patient's address for reminders and Rasa events, each sealed with
+    the current key."""
     for number in range(entries):
         journal.save_entry("p-keys", "checkin", fields={"note": f"note {number}"}, mood=5)
     with db.session_scope() as session:
@@ -92,6 +102,7 @@ def fill(entries: int) -> None:
                 created_by="t@x.example",
             )
         )
+    reminders.subscribe("p-keys", ADDRESS)
     engine = db.get_engine()
     EVENTS.metadata.create_all(engine, tables=[EVENTS])
     with engine.begin() as connection:
@@ -121,6 +132,7 @@ def assert_everything_opens(entries: int) -> None:
         labels = list(session.scalars(select(Patient.label)))
         notes_on_flags = list(session.scalars(select(FlagAction.note)))
         asked = list(session.execute(select(CareTeamQuestion.question, CareTeamQuestion.answer)))
+        addresses = list(session.scalars(select(ReminderSubscription.address)))
         events = [
             json.loads(encryption.open_value(d)) for d in session.scalars(select(EVENTS.c.data))
         ]
@@ -129,6 +141,7 @@ def assert_everything_opens(entries: int) -> None:
     assert labels == [LABEL]
     assert notes_on_flags == [NOTE]
     assert [tuple(row) for row in asked] == [(QUESTION, ANSWER)]
+    assert addresses == [ADDRESS]
     assert [e["text"] for e in events] == [CHAT] * 5
 
 
@@ -174,6 +187,7 @@ def test_rotate_seals_every_row_with_a_new_key(migrated: str, key_file: Path) ->
         "flag_action_notes": {new_id: 1},
         "care_team_questions": {new_id: 1},
         "care_team_answers": {new_id: 1},
+        "reminder_addresses": {new_id: 1},
     }
     encryption.reset()
     assert_everything_opens(7)
@@ -209,6 +223,7 @@ def test_an_interrupted_rotation_is_resumed(migrated: str, key_file: Path) -> No
         "flag_action_notes": {new_id: 1},
         "care_team_questions": {new_id: 1},
         "care_team_answers": {new_id: 1},
+        "reminder_addresses": {new_id: 1},
     }
     assert_everything_opens(10)
 
@@ -333,6 +348,7 @@ def test_keys_from_the_environment(migrated: str, monkeypatch: pytest.MonkeyPatc
         "flag_action_notes": {new_id: 1},
         "care_team_questions": {new_id: 1},
         "care_team_answers": {new_id: 1},
+        "reminder_addresses": {new_id: 1},
     }
     status = run_keys("status", COMPANION_DATA_KEYS=f"{new},{old}")
     assert "the environment variable COMPANION_DATA_KEYS" in status.stdout

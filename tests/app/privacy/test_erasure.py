@@ -123,6 +123,7 @@ def test_erasure_removes_every_store_and_keeps_the_ids(target: Person, bystander
         "journal": {"erased": 2},
         "risk_flags": {"erased": 1},
         "measures": {"erased": 0},
+        "sessions": {"erased": 0, "reminder_subscriptions": 0, "follow_ups": 0},
         "events": {"erased": events},
         "erasure_requests": {"erased": 0},
     }
@@ -232,6 +233,7 @@ def test_a_database_without_the_tracker_table(clinic: registry.ClinicView) -> No
         "journal": {"erased": 1},
         "risk_flags": {"erased": 0},
         "measures": {"erased": 1},
+        "sessions": {"erased": 0, "reminder_subscriptions": 0, "follow_ups": 0},
         "events": {"erased": 0},
         "erasure_requests": {"erased": 0},
     }

@@ -42,8 +42,11 @@ MODEL_TABLES = {
     "measure_results",
     "flag_actions",
     "care_team_questions",
+    "recorded_sessions",
+    "session_follow_ups",
+    "reminder_subscriptions",
 }
-HEAD_REVISION = "0012"
+HEAD_REVISION = "0013"
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 sqlite_only = pytest.mark.databases("sqlite")
