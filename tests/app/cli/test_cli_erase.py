@@ -122,6 +122,7 @@ def test_yes_erases_and_prints_the_receipt(person: Person, tmp_path: Path) -> No
         "journal",
         "risk_flags",
         "measures",
+        "sessions",
         "events",
         "erasure_requests",
     ]
