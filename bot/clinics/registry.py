@@ -15,7 +15,8 @@ Crisis settings - ``crisis_lines`` with the reply kinds each is named in, ``emer
 (:mod:`bot.safety.clinic_lines`), so a clinic outside the US can give its own numbers.
 ``care_team_contact`` and ``care_team_hours`` are what a patient who asks for a person is told.
 ``flag_actions`` are what staff choose from when they acknowledge a risk flag on the dashboard
-(:mod:`bot.records.flag_actions`).
+(:mod:`bot.records.flag_actions`). ``consent_text`` is what patients agree to before the chat
+keeps anything (:mod:`bot.patient_consent`); each change of it is a new ``consent_version``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import settings
+from bot import patient_consent, settings
 from bot.clinics import care_team
 from bot.patient_tokens import normalize_origin
 from bot.safety import clinic_lines
@@ -99,6 +100,14 @@ class ClinicView:
     care_team_contact: str | None = None
     care_team_hours: str | None = None
     flag_actions: list[str] = field(default_factory=lambda: list(DEFAULT_FLAG_ACTIONS))
+    #: The clinic's own consent text (``None``: the default) and its version.
+    consent_text: str | None = None
+    consent_version: int = 1
+
+    @property
+    def consent(self) -> patient_consent.ConsentText:
+        """What the clinic's patients agree to before the chat keeps anything."""
+        return patient_consent.consent_text(self.consent_version, self.consent_text)
 
     @property
     def notification_channels(self) -> list[str]:
@@ -124,7 +133,7 @@ class ClinicView:
         The crisis settings are always there (a clinic outside the US must notice an
         emergency number of 911). The risk-flag notification, retention and erasure-review
         settings, and flag actions other than the default ones, appear only once a clinic has
-        them.
+        them, like a consent text of the clinic's own (with its version).
         """
         data: dict[str, Any] = {
             "slug": self.slug,
@@ -154,6 +163,9 @@ class ClinicView:
             data["erasure_review"] = True
         if list(self.flag_actions) != list(DEFAULT_FLAG_ACTIONS):
             data["flag_actions"] = list(self.flag_actions)
+        if self.consent_text:
+            data["consent_version"] = self.consent_version
+            data["consent_text"] = self.consent_text
         return data
 
 
@@ -178,6 +190,8 @@ def _view(clinic: Clinic) -> ClinicView:
         care_team_contact=clinic.care_team_contact,
         care_team_hours=clinic.care_team_hours,
         flag_actions=list(clinic.flag_actions or defaults()["flag_actions"]),
+        consent_text=clinic.consent_text,
+        consent_version=clinic.consent_version or 1,
     )
 
 
@@ -323,6 +337,14 @@ def check_flag_actions(actions: list[str]) -> list[str]:
     if len(checked) > MAX_FLAG_ACTIONS:
         raise ClinicError(f"At most {MAX_FLAG_ACTIONS} flag actions per clinic.")
     return checked
+
+
+def check_consent_text(consent_text: str) -> str:
+    """A consent text as stored (:func:`bot.patient_consent.check_text`)."""
+    try:
+        return patient_consent.check_text(consent_text)
+    except ValueError as error:
+        raise ClinicError(str(error)) from None
 
 
 def check_color(color: str) -> str:
@@ -522,8 +544,12 @@ def update(
     care_team_contact: str | None = None,
     care_team_hours: str | None = None,
     flag_actions: list[str] | None = None,
+    consent_text: str | None = None,
 ) -> ClinicView:
     """Change the given settings of a clinic; the others stay as they are.
+
+    A ``consent_text`` other than the current one is a new version of it: every patient is
+    asked to agree again before the chat keeps anything more of theirs.
 
     ``notify_emails=[]`` and ``webhook_url=""`` switch those announcements off;
     ``retention_days=0`` removes the retention period; ``care_team_contact=""`` and
@@ -573,6 +599,11 @@ def update(
         if flag_actions is not None:
             # Acknowledgements already made keep the action they recorded, whatever the list.
             clinic.flag_actions = check_flag_actions(flag_actions)
+        if consent_text is not None:
+            checked = check_consent_text(consent_text)
+            if checked != (clinic.consent_text or patient_consent.default_text()):
+                clinic.consent_text = checked
+                clinic.consent_version = (clinic.consent_version or 1) + 1
         session.flush()
         return _view(clinic)
 
@@ -703,4 +734,5 @@ def widget_config(slug: str) -> dict[str, Any] | None:
         "socket_url": settings.public_rasa_url(),
         "socket_path": "/socket.io",
         "anonymous_session_url": f"{web}/api/clinics/{clinic.slug}/anonymous-session",
+        "consent": clinic.consent.as_dict(),
     }

@@ -42,7 +42,7 @@ MODEL_TABLES = {
     "measure_results",
     "flag_actions",
 }
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0012"
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 sqlite_only = pytest.mark.databases("sqlite")
