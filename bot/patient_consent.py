@@ -129,6 +129,11 @@ def message(name: str, crisis_settings: Mapping[str, Any] | None = None) -> str:
     )
 
 
+def erasure_message(outcome: str) -> str:
+    """What the widget's "Delete my data" says for an erasure's ``outcome`` (or ``failed``)."""
+    return " ".join(str(_content()["erasure"][outcome]).split())
+
+
 # ----------------------------------------------------------------------------- database
 
 

@@ -23,7 +23,7 @@ from bot.clinics import patients as clinic_patients
 from bot.journal import measure_records
 from bot.journal import measures as measure_catalogue
 from bot.privacy import erasure
-from bot.records import exports
+from bot.records import consents, exports
 from bot.records.chart import render_chart
 from bot.records.flag_actions import MAX_NOTE
 from bot.records.measure_chart import render_measure_charts
@@ -427,6 +427,7 @@ def patient_page(
             "measure_charts": render_measure_charts(results),
             "instruments": measure_catalogue.measures(),
             "measures_note": MEASURE_NOTES.get(measures),
+            "consent": consents.latest(patient.sender_id),
         },
         viewer,
     )
