@@ -102,6 +102,8 @@ class ConsentText:
             "paragraphs": list(self.paragraphs),
             "agree": self.agree,
             "not_yet": self.not_yet,
+            "changed": message("changed"),
+            "withdrawn": message("withdrawn"),
         }
 
 
