@@ -601,6 +601,11 @@ class PatientSocketIOInput(SocketIOInput):
                     "origin": origin,
                     "expires_at": identity.expires_at,
                     "address": client_address(request),
+                    # Where the patient stood with the consent text at connect: what an open
+                    # chat goes on with while the database cannot be read.
+                    "consent": await consent_gate.current_status(
+                        identity.sender_id, identity.clinic
+                    ),
                 },
                 namespace=namespace,
             )
@@ -623,6 +628,7 @@ class PatientSocketIOInput(SocketIOInput):
             await _maybe_await(sio.enter_room(sid, sender_id, namespace=namespace))
             status = await consent_gate.current_status(sender_id, session["clinic"])
             if status is not None:
+                session["consent"] = status
                 await sio.emit(
                     CONSENT_STATUS_EVENT, status.as_dict(), room=sid, namespace=namespace
                 )
@@ -715,6 +721,12 @@ class PatientSocketIOInput(SocketIOInput):
                 await sio.disconnect(sid, namespace=namespace)
                 return
             status = await consent_gate.current_status(sender_id, clinic)
+            if status is None:
+                # The consent cannot be read now (the database is down, and with it every
+                # store): an open chat goes on as the last reading said, as for its token.
+                status = session.get("consent")
+            else:
+                session["consent"] = status
             if status is None or not status.current:
                 # Nothing of it reaches the assistant (which is what keeps things); the
                 # crisis reply, when there is one, was sent above and is not repeated.

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 from channel_server import Person, RecordingAgent, Server, channel_server, new_patient
+from consent_support import agree_over_rest
 from test_patient_channel import NORTH, Client, refusal_data, refusal_for
 
 from bot.chat.message_gate import limits
@@ -44,6 +45,7 @@ def assert_still_serving(server: Server) -> None:
     """The health check and a normal message from a new visitor both work."""
     assert requests.get(f"{server.url}/webhooks/rest/", timeout=30).json() == {"status": "ok"}
     sender = visitor()
+    agree_over_rest(server.rest, sender=sender)
     answer = requests.post(server.rest, json={"sender": sender, "message": "hello"}, timeout=30)
     assert answer.status_code == 200
     assert answer.json() == [{"recipient_id": sender, "text": "echo: hello"}]
