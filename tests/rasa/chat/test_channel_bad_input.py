@@ -127,6 +127,7 @@ def test_rest_a_message_over_the_length_limit_is_refused(
 ) -> None:
     size = limits().max_message_chars
     sender = visitor()
+    agree_over_rest(server.rest, sender=sender)
     longest = requests.post(server.rest, json={"sender": sender, "message": "b" * size}, timeout=30)
     too_long = requests.post(
         server.rest, json={"sender": sender, "message": "b" * (size + 1)}, timeout=30
@@ -142,6 +143,7 @@ def test_rest_nul_characters_and_lone_surrogates_are_cleaned_not_fatal(
     server: Server, agent: RecordingAgent
 ) -> None:
     sender = visitor()
+    agree_over_rest(server.rest, sender=sender)
     body = b'{"sender": "%s", "message": "a\\u0000b\\ud800c \\ud83d\\ude00 ok\x00"}' % (
         sender.encode()
     )
@@ -172,6 +174,7 @@ def test_rest_a_json_body_is_read_when_sent_as_json(
     content_type: str, server: Server, agent: RecordingAgent
 ) -> None:
     sender = visitor()
+    agree_over_rest(server.rest, sender=sender)
     body = json.dumps({"sender": sender, "message": "typed"}).encode()
 
     answer = post_raw(server, body, content_type)
