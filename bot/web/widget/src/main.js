@@ -339,6 +339,7 @@ class Widget {
     this.state.setToken(token, { fromLink: true });
     if (!this.host) return; // not mounted yet: start() reads the new state
     this.unblock();
+    if (this.needsConsent()) this.showConsent();
     const old = this.socket;
     this.socket = null;
     if (old) old.disconnect();
@@ -1075,7 +1076,7 @@ class Widget {
   // ------------------------------------------------------------------ sending
   submit() {
     const text = this.input.value;
-    if (!text.trim()) return;
+    if (!text.trim() || this.problem || this.needsConsent()) return;
     this.input.value = "";
     this.state.data.draft = "";
     this.autoGrow();
