@@ -176,7 +176,7 @@ def test_db_upgrade(database_url: str, database_path: Path) -> None:
     result = run_cli("db", "upgrade", database_url=database_url)
 
     assert result.returncode == 0, result.stderr
-    assert "0010" in result.stdout
+    assert "0012" in result.stdout
     with sqlite3.connect(database_path) as connection:
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
     assert {"clinics", "patients", "journal_entries", "risk_flags"} <= tables
