@@ -488,6 +488,9 @@ class Widget {
   async consentStatus(data) {
     if (!data || typeof data !== "object" || !this.config || !this.config.consent) return;
     const waiting = this.agreeing !== null;
+    // The status sent as the connection opens may come before the answer to an "I agree"
+    // pressed meanwhile, which is sent right after it: keep waiting for that answer.
+    if (waiting && data.current !== true && !data.error) return;
     this.agreeing = null;
     if (data.current === true && Number.isInteger(data.version)) {
       this.state.data.consent = data.version;
