@@ -38,6 +38,12 @@ async def over_rest(url: str, token: str, ca_file: Path | None = None) -> float:
     async with aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=TIMEOUT), connector=aiohttp.TCPConnector(ssl=tls)
     ) as http:
+        async with http.post(  # the patient agreed before (the probe's clinic's text)
+            f"{url}/webhooks/rest/consent",
+            json={"version": 1},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as agreed:
+            agreed.raise_for_status()
         started = time.perf_counter()
         async with http.post(
             f"{url}/webhooks/rest/webhook",
@@ -63,6 +69,17 @@ async def over_socketio(url: str, token: str, origin: str) -> float:
     await sio.connect(
         url, headers={"Origin": origin}, auth={"token": token}, transports=["websocket"]
     )
+    recorded = asyncio.Event()
+
+    async def consent_status(data: Any = None) -> None:
+        if isinstance(data, dict) and data.get("current"):
+            recorded.set()
+
+    sio.on("consent_status", consent_status)
+    await sio.emit(
+        "consent", {"version": 1}
+    )  # the patient agreed before (the probe's clinic's text)
+    await asyncio.wait_for(recorded.wait(), TIMEOUT)
     try:
         started = time.perf_counter()
         await sio.emit("user_uttered", {"message": CRISIS})

@@ -58,7 +58,24 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+#: Conversations that agreed to the consent text (before their first, timed, message).
+AGREED: set[str] = set()
+
+
+def agree(url: str, sender: str) -> None:
+    """Agree to the demo clinic's consent text for ``sender``, as a patient does first."""
+    consent = url.rsplit("/", 1)[0] + "/consent"
+    version = requests.get(consent, params={"sender": sender}, timeout=60).json()["consent"]
+    answer = requests.post(
+        consent, json={"sender": sender, "version": version["version"]}, timeout=60
+    )
+    answer.raise_for_status()
+    AGREED.add(sender)
+
+
 def timed_send(url: str, sender: str, text: str) -> float:
+    if sender not in AGREED:
+        agree(url, sender)
     start = time.perf_counter()
     response = requests.post(url, json={"sender": sender, "message": text}, timeout=60)
     elapsed = (time.perf_counter() - start) * 1000

@@ -140,7 +140,19 @@ class RestConversation:
         self.bot, self.session, self.identity = bot, session, identity
 
     async def open(self) -> None:
-        return None
+        """Agree to the clinic's consent text, as a patient does before the first message."""
+        url = f"{self.bot.url}/webhooks/rest/consent"
+        if self.bot.tokens:
+            headers, params = {"Authorization": f"Bearer {self.identity}"}, {}
+        else:
+            headers, params = {}, {"sender": self.identity}
+        async with self.session.get(url, params=params, headers=headers) as response:
+            version = (await response.json(content_type=None))["consent"]["version"]
+        async with self.session.post(
+            url, json={**params, "version": version}, headers=headers
+        ) as response:
+            if response.status != 200:
+                raise Failed(f"consent: REST {response.status}")
 
     async def turn(self, text: str, expected: int) -> float:
         if self.bot.tokens:
@@ -159,6 +171,26 @@ class RestConversation:
 
     async def close(self) -> None:
         return None
+
+
+#: The version of the consent text the benchmark's clinics show (they never change it).
+CONSENT_VERSION = 1
+
+
+async def agree_over_socket(sio: socketio.AsyncClient, version: int) -> None:
+    """Send the widget's "I agree" and wait until the server recorded it."""
+    recorded = asyncio.Event()
+
+    async def status(data: Any = None) -> None:
+        if isinstance(data, dict) and data.get("current"):
+            recorded.set()
+
+    sio.on("consent_status", status)
+    await sio.emit("consent", {"version": version})
+    try:
+        await asyncio.wait_for(recorded.wait(), TURN_TIMEOUT)
+    except TimeoutError:
+        raise Failed("socket.io: consent not recorded") from None
 
 
 class SocketConversation:
@@ -183,6 +215,7 @@ class SocketConversation:
             transports=["websocket"],
             wait_timeout=30,
         )
+        await agree_over_socket(self.sio, CONSENT_VERSION)
 
     async def turn(self, text: str, expected: int) -> float:
         while not self.arrivals.empty():  # late parts of the previous answer

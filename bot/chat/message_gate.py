@@ -53,7 +53,7 @@ from typing import Any
 import yaml
 
 from bot.chat.rate_limit import RateLimiter, combined
-from bot.safety.detector import CrisisMatcher
+from bot.safety.detector import CrisisMatch, CrisisMatcher
 
 logger = logging.getLogger(__name__)
 
@@ -188,18 +188,22 @@ class CrisisCheck:
         self._executor.submit(self._detect, "")
         self.is_crisis_now("")
 
-    def urgent_kind_now(self, text: str) -> str | None:
-        """The reply kind if ``text`` (an admitted message) has an urgent crisis statement,
-        checked on the calling thread: the event loop's, and only that one. ``None`` if the
-        check fails: the message still takes the assistant's own path, whose detector is
-        the same."""
+    def match_now(self, text: str) -> CrisisMatch | None:
+        """The detector's most acute signal in ``text`` (an admitted message), checked on the
+        calling thread: the event loop's, and only that one. ``None`` if the check fails."""
         try:
             if self._loop_matcher is None:
                 self._loop_matcher = CrisisMatcher()
-            match = self._loop_matcher.detect(text)
+            return self._loop_matcher.detect(text)
         except Exception as error:
             logger.error("crisis check failed (%s)", type(error).__name__)
             return None
+
+    def urgent_kind_now(self, text: str) -> str | None:
+        """The reply kind if ``text`` (an admitted message) has an urgent crisis statement
+        (:meth:`match_now`). ``None`` if the check fails: the message still takes the
+        assistant's own path, whose detector is the same."""
+        match = self.match_now(text)
         return match.reply if match is not None and match.level == "urgent" else None
 
     def is_crisis_now(self, text: str) -> bool:

@@ -55,6 +55,16 @@ repeat it), over REST as the response itself, the turn going on after it. Turns 
 assistant through the server's turn slots (:mod:`bot.chat.turn_slots`), so that under load new
 messages are still read, and crisis replies sent, at once.
 
+Nothing of a conversation is kept before the patient agreed to their clinic's current consent
+text (:mod:`bot.patient_consent`): a message from a patient without current consent never
+reaches the assistant. :mod:`bot.chat.consent_gate` answers it instead - the crisis reply and a
+crisis flag when the detector finds danger, and always a notice with the clinic's crisis
+numbers. Over socket.io the widget is told where the patient stands (``consent_status``, before
+``session_confirm``), agrees with ``consent`` ``{"version"}`` and hears of a message that was
+not kept (``consent_required``); over REST, ``GET``/``POST /webhooks/rest/consent`` read the
+text and record the agreement, and a message that was not kept is answered with the notice
+marked ``consent_required``.
+
 Custom payloads (``json_message`` of a custom action) reach the socket as the data of a
 ``bot_uttered`` event, e.g. ``{"download": {"url": ..., "label": ...}}``: Rasa's own
 ``SocketIOOutput.send_custom_json`` passes the payload's keys to ``AsyncServer.emit`` as
@@ -94,8 +104,15 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError as SocketConnectionRefused
 
-from bot import patient_tokens, settings
-from bot.chat import action_validation, clinic_nlg, message_gate, rate_limit, turn_slots
+from bot import patient_consent, patient_tokens, settings
+from bot.chat import (
+    action_validation,
+    clinic_nlg,
+    consent_gate,
+    message_gate,
+    rate_limit,
+    turn_slots,
+)
 from bot.chat.message_gate import MessageGate, Refused
 from bot.nlu.crisis_detector import CRISIS_INTENT
 from bot.safety import crisis_replies
@@ -119,6 +136,15 @@ MAX_CLIENT_ID_CHARS = 64
 
 #: Event that tells a connected socket its token no longer works, before it is disconnected.
 ACCESS_DENIED_EVENT = "access_denied"
+
+#: Tells the widget where its patient stands with the clinic's consent text (before
+#: ``session_confirm``, and after an agreement): :meth:`bot.patient_consent.Status.as_dict`.
+CONSENT_STATUS_EVENT = "consent_status"
+#: Tells a socket that its message was not kept for want of current consent (the replies came
+#: as ``bot_uttered``): ``{"version", "changed"[, "id"]}``.
+CONSENT_REQUIRED_EVENT = "consent_required"
+#: The widget's "I agree": ``{"version": n}``.
+CONSENT_EVENT = "consent"
 
 #: Refusals that are about where the request comes from rather than who sends it: 403.
 FORBIDDEN_REASONS = frozenset({"origin_not_allowed", "wrong_clinic", "anonymous_not_allowed"})
@@ -153,6 +179,8 @@ STREAM_REFUSED_MESSAGE = (
     "This server does not stream replies: send the message without ?stream=true, and the "
     "replies come back together as one JSON list."
 )
+#: Why an "I agree" without the version of the text it agrees to is refused.
+CONSENT_VERSION_MESSAGE = 'Send the version of the consent text agreed to, e.g. {"version": 1}.'
 #: At most one warning line per this many seconds about undecodable socket.io packets.
 UNDECODABLE_LOG_SECONDS = 60.0
 
@@ -445,6 +473,31 @@ async def _turn(
         await on_new_message(message)
 
 
+async def _record_consent(sender_id: str, clinic: str, version: Any) -> dict[str, Any]:
+    """Record the patient's "I agree" to ``version``; the status that follows, with
+    ``"error"`` (``consent_changed``, ``bad_request``, ``unavailable``) when it was not
+    recorded."""
+    if isinstance(version, bool) or not isinstance(version, int):
+        status = await consent_gate.current_status(sender_id, clinic)
+        answer = status.as_dict() if status is not None else {"current": False}
+        return {**answer, "error": "bad_request", "message": CONSENT_VERSION_MESSAGE}
+    try:
+        status = await _off_loop(patient_consent.record, sender_id, clinic, version)
+    except patient_consent.VersionChanged as changed:
+        return {
+            "current": False,
+            "version": changed.current,
+            "changed": True,
+            "error": "consent_changed",
+            "message": patient_consent.message("changed"),
+        }
+    except Exception as error:
+        logger.error("consent not recorded (%s)", type(error).__name__)
+        return {"current": False, "error": UNAVAILABLE_REASON, "message": UNAVAILABLE_MESSAGE}
+    logger.info("consent recorded (version %d)", version)
+    return status.as_dict()
+
+
 class SecondOpinion:
     """The message gate's second opinion on a message it refuses: does the running
     assistant's NLU (classifier, fallback and detector) read it as a crisis? So wording the
@@ -548,6 +601,11 @@ class PatientSocketIOInput(SocketIOInput):
                     "origin": origin,
                     "expires_at": identity.expires_at,
                     "address": client_address(request),
+                    # Where the patient stood with the consent text at connect: what an open
+                    # chat goes on with while the database cannot be read.
+                    "consent": await consent_gate.current_status(
+                        identity.sender_id, identity.clinic
+                    ),
                 },
                 namespace=namespace,
             )
@@ -568,7 +626,40 @@ class PatientSocketIOInput(SocketIOInput):
             session = await sio.get_session(sid, namespace=namespace)
             sender_id = session["sender_id"]
             await _maybe_await(sio.enter_room(sid, sender_id, namespace=namespace))
+            status = await consent_gate.current_status(sender_id, session["clinic"])
+            if status is not None:
+                session["consent"] = status
+                await sio.emit(
+                    CONSENT_STATUS_EVENT, status.as_dict(), room=sid, namespace=namespace
+                )
             await sio.emit("session_confirm", sender_id, room=sid, namespace=namespace)
+
+        @sio.on(CONSENT_EVENT, namespace=namespace)
+        async def consent(sid: str, data: Any = None) -> None:
+            # The widget's "I agree", with the version of the text it showed; the token is
+            # checked again, as for a message.
+            session = await sio.get_session(sid, namespace=namespace)
+            version = data.get("version") if isinstance(data, dict) else None
+            try:
+                await _off_loop(verify_token, session["token"], origin=session["origin"])
+            except patient_tokens.AccessDenied as denied:
+                refusal = {"reason": denied.reason, "message": denied.message}
+                await sio.emit(ACCESS_DENIED_EVENT, refusal, room=sid, namespace=namespace)
+                await sio.disconnect(sid, namespace=namespace)
+                return
+            except Exception:
+                logger.exception("socket.io consent refused: the token could not be checked")
+                await sio.emit(
+                    ACCESS_DENIED_EVENT,
+                    {"reason": UNAVAILABLE_REASON, "message": UNAVAILABLE_MESSAGE},
+                    room=sid,
+                    namespace=namespace,
+                )
+                return
+            answer = await _record_consent(session["sender_id"], session["clinic"], version)
+            await sio.emit(
+                CONSENT_STATUS_EVENT, answer, room=session["sender_id"], namespace=namespace
+            )
 
         @sio.on(self.user_message_evt, namespace=namespace)
         async def handle_message(sid: str, data: Any = None) -> None:
@@ -628,6 +719,32 @@ class PatientSocketIOInput(SocketIOInput):
                     refusal["id"] = client_id
                 await sio.emit(ACCESS_DENIED_EVENT, refusal, room=sid, namespace=namespace)
                 await sio.disconnect(sid, namespace=namespace)
+                return
+            status = await consent_gate.current_status(sender_id, clinic)
+            if status is None:
+                # The consent cannot be read now (the database is down, and with it every
+                # store): an open chat goes on as the last reading said, as for its token.
+                status = session.get("consent")
+            else:
+                session["consent"] = status
+            if status is None or not status.current:
+                # Nothing of it reaches the assistant (which is what keeps things); the
+                # crisis reply, when there is one, was sent above and is not repeated.
+                refused = await consent_gate.refuse(
+                    admission.text,
+                    sender_id,
+                    clinic,
+                    status,
+                    crisis_reply=crisis_reply,
+                    second_opinion=opinion,
+                )
+                for reply in refused.replies:
+                    await output.send_text_message(sender_id, reply)
+                notice: dict[str, Any] = {"version": refused.version, "changed": refused.changed}
+                client_id = _client_id(data)
+                if client_id is not None:
+                    notice["id"] = client_id
+                await sio.emit(CONSENT_REQUIRED_EVENT, notice, room=sid, namespace=namespace)
                 return
             message = UserMessage(
                 admission.text,
@@ -845,6 +962,44 @@ class PatientRestInput(RestInput):
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
+        @webhook.route("/consent", methods=["GET"])
+        async def consent_status(request: Request) -> HTTPResponse:
+            """The clinic's consent text and where this patient stands with it (a demo-mode
+            sender names itself with ``?sender=``)."""
+            authorized = await self.authorize(request, {"sender": request.args.get("sender")})
+            if isinstance(authorized, HTTPResponse):
+                return authorized
+            sender_id, clinic = authorized
+            status = await consent_gate.current_status(sender_id, clinic)
+            try:
+                text = await _off_loop(patient_consent.clinic_text, clinic)
+            except Exception as error:
+                logger.error("consent text not read (%s)", type(error).__name__)
+                return _json_error(503, UNAVAILABLE_REASON, UNAVAILABLE_MESSAGE)
+            answer = status.as_dict() if status is not None else {"current": False}
+            return response.json({**answer, "consent": text.as_dict()})
+
+        @webhook.route("/consent", methods=["POST"])
+        async def agree(request: Request) -> HTTPResponse:
+            """The patient's "I agree" to ``{"version": n}`` of the clinic's consent text."""
+            body = json_body(request)
+            if isinstance(body, HTTPResponse):
+                return body
+            authorized = await self.authorize(request, body)
+            if isinstance(authorized, HTTPResponse):
+                return authorized
+            sender_id, clinic = authorized
+            answer = await _record_consent(sender_id, clinic, body.get("version"))
+            status = {
+                None: 200,
+                "bad_request": 400,
+                "consent_changed": 409,
+                UNAVAILABLE_REASON: 503,
+            }[answer.get("error")]
+            if "error" in answer:
+                answer = {"reason": answer["error"], **answer}
+            return response.json(answer, status=status)
+
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             opinion.app = opinion.app or request.app
@@ -866,6 +1021,24 @@ class PatientRestInput(RestInput):
                     return response.json([{"recipient_id": sender_id, "text": admission.message}])
                 return _gate_refusal(admission)
             text = admission.text
+            status = await consent_gate.current_status(sender_id, clinic)
+            if status is None or not status.current:
+                refused = await consent_gate.refuse(
+                    text,
+                    sender_id,
+                    clinic,
+                    status,
+                    crisis_reply=crisis_reply,
+                    second_opinion=opinion,
+                )
+                answer: list[dict[str, Any]] = [
+                    {"recipient_id": sender_id, "text": reply} for reply in refused.replies
+                ]
+                answer[-1]["consent_required"] = {
+                    "version": refused.version,
+                    "changed": refused.changed,
+                }
+                return response.json(answer)
             metadata = {"clinic": clinic}
             collector = CollectingOutputChannel()
             message = UserMessage(

@@ -143,6 +143,7 @@ def _clinic_save(args: argparse.Namespace) -> int:
                     name=args.name,
                     origins=args.origin,
                     add_origins=args.add_origin,
+                    consent_text=_consent_text(args.consent_file),
                     **settings,
                 )
         except registry.ClinicError as error:
@@ -154,6 +155,17 @@ def _clinic_save(args: argparse.Namespace) -> int:
     if creating:
         print(_next_steps(clinic), file=sys.stderr)
     return 0
+
+
+def _consent_text(path: str | None) -> str | None:
+    """The text of ``--consent-file`` (UTF-8, a blank line between paragraphs), or None."""
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise CommandError(f"--consent-file {path}: {error}") from error
 
 
 def _check_notification_choice(args: argparse.Namespace) -> None:
@@ -284,6 +296,14 @@ def _settings_arguments(parser: argparse.ArgumentParser, *, create: bool) -> Non
         help="when no reminder e-mail is sent, in the clinic's time zone"
         + (" (default: 21:00-08:00)" if create else "; '' for none"),
     )
+    if not create:
+        parser.add_argument(
+            "--consent-file",
+            metavar="FILE",
+            help="the clinic's own consent text (UTF-8, a blank line between paragraphs): what "
+            "patients agree to before anything is kept; a changed text is a new version, "
+            "and every patient is asked again",
+        )
     parser.add_argument("--accent-color", metavar="#RRGGBB")
     parser.add_argument("--greeting", help="the widget's first message")
     parser.add_argument("--patient-url", metavar="URL", help="the page personal links open")

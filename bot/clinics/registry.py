@@ -17,6 +17,8 @@ Crisis settings - ``crisis_lines`` with the reply kinds each is named in, ``emer
 ``flag_actions`` are what staff choose from when they acknowledge a risk flag on the dashboard
 (:mod:`bot.records.flag_actions`). ``timezone`` (an IANA name) is the zone the dashboard and
 the PDF show the clinic's times in.
+(:mod:`bot.records.flag_actions`). ``consent_text`` is what patients agree to before the chat
+keeps anything (:mod:`bot.patient_consent`); each change of it is a new ``consent_version``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import settings
+from bot import patient_consent, settings
 from bot.clinics import care_team
 from bot.patient_tokens import normalize_origin
 from bot.safety import clinic_lines
@@ -112,6 +114,14 @@ class ClinicView:
     flag_actions: list[str] = field(default_factory=lambda: list(DEFAULT_FLAG_ACTIONS))
     timezone: str = DEFAULT_TIMEZONE
     quiet_hours: str = DEFAULT_QUIET_HOURS
+    #: The clinic's own consent text (``None``: the default) and its version.
+    consent_text: str | None = None
+    consent_version: int = 1
+
+    @property
+    def consent(self) -> patient_consent.ConsentText:
+        """What the clinic's patients agree to before the chat keeps anything."""
+        return patient_consent.consent_text(self.consent_version, self.consent_text)
 
     @property
     def notification_channels(self) -> list[str]:
@@ -137,7 +147,7 @@ class ClinicView:
         The crisis settings are always there (a clinic outside the US must notice an
         emergency number of 911). The risk-flag notification, retention and erasure-review
         settings, and flag actions other than the default ones, appear only once a clinic has
-        them.
+        them, like a consent text of the clinic's own (with its version).
         """
         data: dict[str, Any] = {
             "slug": self.slug,
@@ -171,6 +181,9 @@ class ClinicView:
             data["timezone"] = self.timezone
         if self.quiet_hours != DEFAULT_QUIET_HOURS:
             data["quiet_hours"] = self.quiet_hours
+        if self.consent_text:
+            data["consent_version"] = self.consent_version
+            data["consent_text"] = self.consent_text
         return data
 
 
@@ -197,6 +210,8 @@ def _view(clinic: Clinic) -> ClinicView:
         flag_actions=list(clinic.flag_actions or defaults()["flag_actions"]),
         timezone=clinic.timezone or defaults()["timezone"],
         quiet_hours=DEFAULT_QUIET_HOURS if clinic.quiet_hours is None else clinic.quiet_hours,
+        consent_text=clinic.consent_text,
+        consent_version=clinic.consent_version or 1,
     )
 
 
@@ -377,6 +392,14 @@ def check_quiet_hours(text: str) -> str:
         return text.strip() if parse_quiet_hours(text) else ""
     except ValueError as error:
         raise ClinicError(str(error)) from error
+
+
+def check_consent_text(consent_text: str) -> str:
+    """A consent text as stored (:func:`bot.patient_consent.check_text`)."""
+    try:
+        return patient_consent.check_text(consent_text)
+    except ValueError as error:
+        raise ClinicError(str(error)) from None
 
 
 def check_color(color: str) -> str:
@@ -582,8 +605,12 @@ def update(
     flag_actions: list[str] | None = None,
     timezone: str | None = None,
     quiet_hours: str | None = None,
+    consent_text: str | None = None,
 ) -> ClinicView:
     """Change the given settings of a clinic; the others stay as they are.
+
+    A ``consent_text`` other than the current one is a new version of it: every patient is
+    asked to agree again before the chat keeps anything more of theirs.
 
     ``notify_emails=[]`` and ``webhook_url=""`` switch those announcements off;
     ``retention_days=0`` removes the retention period; ``care_team_contact=""`` and
@@ -637,6 +664,11 @@ def update(
             clinic.timezone = check_timezone(timezone)
         if quiet_hours is not None:
             clinic.quiet_hours = check_quiet_hours(quiet_hours)
+        if consent_text is not None:
+            checked = check_consent_text(consent_text)
+            if checked != (clinic.consent_text or patient_consent.default_text()):
+                clinic.consent_text = checked
+                clinic.consent_version = (clinic.consent_version or 1) + 1
         session.flush()
         return _view(clinic)
 
@@ -767,4 +799,5 @@ def widget_config(slug: str) -> dict[str, Any] | None:
         "socket_url": settings.public_rasa_url(),
         "socket_path": "/socket.io",
         "anonymous_session_url": f"{web}/api/clinics/{clinic.slug}/anonymous-session",
+        "consent": clinic.consent.as_dict(),
     }

@@ -26,9 +26,10 @@ keep the others' data alive:
 - ``erasure_requests``: the patient's open requests are marked ``erased`` - only when every
   other store was erased, so that a partial erasure stays visible as an open request.
 
-What else it keeps, on purpose: the ``patients`` row and the patient's links. They hold ids and
-timestamps only, never anything the patient wrote, and the audit log must go on naming the
-patient its rows are about - an erasure that made its own receipt meaningless could not be
+What else it keeps, on purpose: the ``patients`` row, the patient's links and their consent
+records (``patient_consents``, which show that what was kept was kept with consent). They hold
+ids, versions and timestamps only, never anything the patient wrote, and the audit log must go
+on naming the patient its rows are about - an erasure that made its own receipt meaningless could not be
 checked. The patient can keep chatting with the same link afterwards.
 
 Every erasure leaves a receipt in the audit log (action ``erase_patient``): who, which

@@ -3,8 +3,9 @@
 The chat offers the link (:func:`export_link`); opening it downloads one JSON document with
 everything stored about the patient (and the same link with :data:`READABLE_SUFFIX` the same
 data as a page a person can read, see :mod:`bot.web.my_data`): the journal exactly as
-``bot.records.exports`` writes it, the messages that raised risk flags, and the conversations
-as the dashboard reads them. The link's token is a JWT signed with the same key as patients'
+``bot.records.exports`` writes it, the messages that raised risk flags, the conversations
+as the dashboard reads them, and every agreement to the clinic's consent text (its version,
+when, and when it was withdrawn). The link's token is a JWT signed with the same key as patients'
 chat tokens, but it is its own kind of token (``typ`` and ``aud`` "my-data", and none of the
 chat token's claims), so a chat token opens no download and a download token opens no chat.
 
@@ -39,6 +40,7 @@ from bot.clinics import audit, reminders
 from bot.journal import measures, session_calendar
 from bot.journal.entries import export_patient
 from bot.patient_tokens import ALGORITHM
+from bot.records import consents
 from bot.storage import db
 from bot.storage.models import Patient, PatientLink, utcnow
 
@@ -265,6 +267,7 @@ def export_document(sender_id: str) -> dict[str, Any]:
         "conversations": [_conversation(c) for c in records.read_conversations(sender_id)],
         "sessions": [view.as_export() for view in session_calendar.recorded_sessions(sender_id)],
         "reminders": _reminders(sender_id),
+        "consent": [agreement.as_export() for agreement in consents.history(sender_id)],
     }
 
 

@@ -181,6 +181,11 @@ class Clinic(Base):
     #: ``HH:MM-HH:MM`` in :attr:`timezone` during which no reminder is sent (may span
     #: midnight); ``""`` for none.
     quiet_hours: Mapped[str] = mapped_column(String(11), default=DEFAULT_QUIET_HOURS)
+    #: What patients agree to before the chat keeps anything (:mod:`bot.patient_consent`):
+    #: ``None`` shows the default text of bot/content/consent.yml. Every change of the text
+    #: raises ``consent_version``, and a patient who agreed to an older version is asked again.
+    consent_text: Mapped[str | None] = mapped_column(Text)
+    consent_version: Mapped[int] = mapped_column(Integer, default=1)
 
     patients: Mapped[list[Patient]] = relationship(back_populates="clinic")
 
@@ -219,6 +224,31 @@ class Patient(Base):
         back_populates="patient", passive_deletes=True
     )
     links: Mapped[list[PatientLink]] = relationship(back_populates="patient", passive_deletes=True)
+
+
+class PatientConsent(Base):
+    """One agreement of a patient to their clinic's consent text, and its withdrawal.
+
+    A row per "I agree": the text's ``version`` and when; ``withdrawn_at`` once the patient
+    withdrew it in the chat. Rows are never changed otherwise or deleted with an erasure: they
+    hold a version number and times only, and they are what shows that the chat kept the
+    patient's words with their consent. The patient's latest row decides whether anything is
+    stored now (:mod:`bot.patient_consent`).
+    """
+
+    __tablename__ = "patient_consents"
+    __table_args__ = (
+        CheckConstraint("version >= 1", name="version_positive"),
+        Index("ix_patient_consents_patient_id_agreed_at", "patient_id", "agreed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    agreed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    patient: Mapped[Patient] = relationship()
 
 
 class JournalEntry(Base):

@@ -21,19 +21,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
-from bot import patient_tokens
+from bot import patient_consent, patient_tokens
 from bot.journal.schema import KIND_TITLES, LABELS
-from bot.privacy import my_data
+from bot.privacy import erasure, my_data
 from bot.records import exports
 from bot.web.api_docs import ApiError
 
 router = APIRouter()
+logger = logging.getLogger(__name__)
 
 #: Headers of every answer of this route: personal data, never stored or shown in a frame.
 NO_STORE: dict[str, str] = {
@@ -117,6 +119,14 @@ class MyDataReminder(BaseModel):
     stopped_at: str | None
 
 
+class MyDataConsent(BaseModel):
+    """An agreement to a version of the clinic's consent text, and its withdrawal."""
+
+    version: int
+    agreed_at: str
+    withdrawn_at: str | None
+
+
 class MyDataExport(BaseModel):
     """Everything stored about the patient (GDPR articles 15 and 20)."""
 
@@ -129,6 +139,7 @@ class MyDataExport(BaseModel):
     measures: list[MyDataMeasure] = []
     sessions: list[MyDataSession] = []
     reminders: list[MyDataReminder] = []
+    consent: list[MyDataConsent] = []
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -259,6 +270,52 @@ def my_data_link(request: Request) -> Response:
     return _link_cors(JSONResponse(link, headers=NO_STORE), origin, True)
 
 
+#: Where the widget erases the patient's data with their chat token (shown with the consent
+#: text once consent was withdrawn, when the chat itself keeps nothing more).
+ERASE_PATH = f"{my_data.PATH}/erase"
+
+
+class ErasureAnswer(BaseModel):
+    """What became of the patient's "Delete my data"."""
+
+    outcome: str
+    message: str
+
+
+@router.post(
+    ERASE_PATH,
+    tags=["widget"],
+    responses={
+        200: {"model": ErasureAnswer, "description": "Erased, or filed for the clinic."},
+        403: {"model": ApiError, "description": "No chat token, or not a valid one here."},
+        503: {"model": ErasureAnswer, "description": "Nothing was erased; try again later."},
+    },
+)
+def erase_my_data(request: Request) -> Response:
+    """Erase my data (or ask my clinic to, where it must keep records), with my chat token:
+    the same erasure as the chat's "delete my data", for a patient who withdrew consent."""
+    origin = request.headers.get("origin")
+    try:
+        identity = patient_tokens.verify_token(_bearer(request), origin=origin)
+    except patient_tokens.AccessDenied as denied:
+        refusal = JSONResponse(
+            {"error": denied.reason, "message": denied.message}, 403, headers=NO_STORE
+        )
+        return _link_cors(refusal, origin, patient_tokens.origin_allowed_anywhere(origin))
+    try:
+        outcome = erasure.request_erasure(identity.sender_id)
+    except Exception:  # noqa: BLE001 - the person must get an answer whatever failed
+        logger.exception("erasure from the widget failed")
+        failed = {"outcome": "failed", "message": patient_consent.erasure_message("failed")}
+        return _link_cors(JSONResponse(failed, 503, headers=NO_STORE), origin, True)
+    kind = outcome.kind
+    if kind == "erased" and outcome.receipt is not None and outcome.receipt.failed:
+        kind = "erased_partly"
+    answer = {"outcome": kind, "message": patient_consent.erasure_message(kind)}
+    return _link_cors(JSONResponse(answer, headers=NO_STORE), origin, True)
+
+
+@router.options(ERASE_PATH, include_in_schema=False)
 @router.options(my_data.PATH, include_in_schema=False)
 def my_data_link_preflight(request: Request) -> Response:
     """The browser's question before the widget sends its token from a clinic's page."""
@@ -396,6 +453,16 @@ def _reminder(reminder: dict[str, Any]) -> str:
     )
 
 
+def _consent(agreement: dict[str, Any]) -> str:
+    withdrawn = (
+        f", withdrawn {_text(agreement['withdrawn_at'])}" if agreement.get("withdrawn_at") else ""
+    )
+    return (
+        f"<li>Version {_text(agreement['version'])}: agreed "
+        f"{_text(agreement['agreed_at'])}{withdrawn}</li>"
+    )
+
+
 def _message(message: dict[str, Any]) -> str:
     who = SPEAKERS.get(message["speaker"], message["speaker"])
     options = (
@@ -481,6 +548,12 @@ def readable_page(document: dict[str, Any]) -> str:
                 "Conversations",
                 [_conversation(c) for c in document["conversations"]],
                 "No conversations.",
+            ),
+            _section(
+                "Consent",
+                [_consent(agreement) for agreement in document.get("consent", ())],
+                "No agreement recorded.",
+                listed=True,
             ),
         ],
     )

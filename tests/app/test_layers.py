@@ -30,6 +30,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "the application",
         (
             "bot.patient_tokens",
+            "bot.patient_consent",
+            "bot.patient_consent",
             "bot.clinics",
             "bot.journal",
             "bot.records",

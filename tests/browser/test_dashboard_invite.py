@@ -69,6 +69,7 @@ def test_invite_from_the_dashboard_and_open_the_link(stack, clinic_site, browser
         patient.goto(link)
         widget = Widget(patient)
         expect(widget.panel).to_be_visible()  # the link opens the chat by itself
+        widget.agree()
         widget.say("quick check-in", MOOD_QUESTION)
 
         page.reload()

@@ -35,6 +35,7 @@ def test_a_scheduled_phq9_answered_in_the_widget_is_scored_on_the_patient_page(
         patient.goto(invite.url)
         widget = Widget(patient)
         expect(widget.panel).to_be_visible()
+        widget.agree()
         widget.say("hello", "Your care team asked you to fill in the PHQ-9")
         widget.click_reply("Fill it in now", phq9.items[0].text)
         # Item by item, by the buttons: "Several days" for the first three, then "Not at all".

@@ -54,6 +54,7 @@ def test_checkin_on_the_demo_page(stack, desktop):
     expect(widget.bot().first).to_contain_text(demo.greeting)
     expect(widget.panel).to_contain_text(DISCLAIMER)
     expect(widget.panel).to_contain_text("Nobody watches this chat in real time")
+    widget.agree()  # the clinic's consent text comes first
     expect(widget.input).to_be_focused()
 
     widget.say("hi", "Quick check-in")
@@ -123,7 +124,16 @@ def test_keyboard_only(stack, desktop):
     widget.launcher.focus()
     page.keyboard.press("Enter")
     expect(widget.panel).to_be_visible()
-    expect(widget.input).to_be_focused()
+    # The consent text comes first, its title focused; "I agree" is reached with Tab.
+    expect(widget.consent.get_by_role("heading", name="Before we start")).to_be_focused()
+    agree = widget.consent.get_by_role("button", name="I agree")
+    for _ in range(20):
+        if agree.evaluate("node => node.getRootNode().activeElement === node"):
+            break
+        page.keyboard.press("Tab")
+    expect(agree).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(widget.input).to_be_focused(timeout=60_000)
 
     widget.help.focus()
     page.keyboard.press("Enter")
@@ -146,6 +156,8 @@ def test_phone_sized_screen_gets_a_full_screen_chat(stack, browser):
         page.goto(stack.web_url + "/")
         widget.launcher.tap()
         expect(widget.panel).to_be_visible()
+        widget.consent.get_by_role("button", name="I agree").tap()
+        expect(widget.input).to_be_enabled(timeout=60_000)
         box = widget.panel.bounding_box()
         assert box is not None
         assert (box["x"], box["y"]) == (0, 0)

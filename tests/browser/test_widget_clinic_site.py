@@ -71,8 +71,9 @@ def test_clinic_site_on_another_origin_with_a_patient_link(stack, desktop, clini
 
     page.goto(invite.url)
     widget = Widget(page)
-    # The patient's link opens the chat by itself.
+    # The patient's link opens the chat by itself, on the clinic's consent text.
     expect(widget.panel).to_be_visible()
+    widget.agree()
     expect(widget.input).to_be_enabled()
     # The token leaves the address bar (and so the history) at once.
     assert "companion-token" not in page.url

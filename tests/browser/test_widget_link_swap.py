@@ -38,6 +38,7 @@ def test_a_changed_fragment_does_not_take_over_the_open_conversation(stack, desk
     page.goto(patient.url)
     widget = Widget(page)
     expect(widget.panel).to_be_visible()  # a personal link opens the chat by itself
+    widget.agree()
     widget.say("quick check-in", MOOD_QUESTION)
 
     page.evaluate("(token) => { location.hash = 'companion-token=' + token; }", attacker.token)
@@ -54,6 +55,7 @@ def test_a_changed_fragment_does_not_take_over_the_open_conversation(stack, desk
     switch.click()
     expect(switch).to_have_count(0)
     expect(widget.patient()).to_have_count(0)  # nothing of the first patient's conversation
+    widget.agree()  # the new link's patient agrees for themselves
     widget.say("quick check-in", MOOD_QUESTION)
     assert stack.user_texts(attacker.sender_id) == ["quick check-in"]
     assert stack.user_texts(patient.sender_id) == ["quick check-in", "6"]

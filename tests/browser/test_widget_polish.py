@@ -191,6 +191,7 @@ def test_reply_buttons_are_touch_sized_on_a_phone(stack: Stack, phone) -> None:
     widget = Widget(page)
     page.goto(stack.web_url + "/")
     widget.launcher.tap()
+    widget.agree()  # the clinic's consent text comes first
     expect(replies_of(widget.bot().first)).to_have_count(len(STARTERS))
     assert assert_touch_sized(page) == len(STARTERS)
 
@@ -212,6 +213,7 @@ def test_the_widget_turns_a_multi_select_marker_into_chips(stack: Stack, phone) 
     widget = Widget(page)
     page.goto(stack.web_url + "/")
     widget.launcher.tap()
+    widget.agree()  # the clinic's consent text comes first
     # The widget's own greeting first: counted before it is shown, it would pass for Rasa's
     # reply to "hi", which could then arrive between the injected question and its marker.
     expect(replies_of(widget.bot().first)).to_have_count(len(STARTERS))
@@ -264,6 +266,7 @@ def test_the_halt_question_takes_several_answers(stack: Stack, phone) -> None:
     widget = Widget(page)
     page.goto(stack.web_url + "/")
     widget.launcher.tap()
+    widget.agree()  # the clinic's consent text comes first
     widget.click_reply("I'm having a craving", TRIGGER_CRAVING_QUESTION)
     widget.say("4", TRIGGER_TYPE_QUESTION)
     widget.click_reply("People", HALT_QUESTION)

@@ -145,6 +145,7 @@ def test_a_personal_link_opens_the_chat(stack, desktop, clinic_site):
     widget = Widget(page)
 
     expect(widget.panel).to_be_visible()
+    widget.agree()
     expect(widget.input).to_be_enabled()
     expect(widget.log.locator(".system")).to_have_count(0)
     assert "companion-token" not in page.url

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from consent_support import ConsentedSenders
 from deployment import Deployment, deployed
 
 from bot import encryption, runner
@@ -26,8 +27,13 @@ class Assistant:
     rest_url: str
     database_url: str
     deployment: Deployment
+    consented: ConsentedSenders
 
-    def send(self, sender: str, message: str) -> list[dict]:
+    def send(self, sender: str, message: str, *, agree: bool = True) -> list[dict]:
+        """``message`` from the demo conversation ``sender``, which first agrees to the consent
+        text (``agree``) as a client must before anything is kept."""
+        if agree:
+            self.consented.ensure(sender)
         response = requests.post(
             self.rest_url, json={"sender": sender, "message": message}, timeout=60
         )
@@ -66,6 +72,7 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
                 rest_url=running.rest_url,
                 database_url=running.database_url,
                 deployment=running,
+                consented=ConsentedSenders(running.rasa_url),
             )
     encryption.reset()
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import requests
+from consent_support import agree_over_rest
 from crisis_holdout import held_out_crisis_examples
 from deployment import CRISIS_MARK, NORTH, Deployment, Patient, deployed
 
@@ -53,6 +54,7 @@ def visitor() -> str:
 
 
 def say(deployment: Deployment, sender: str, message: str) -> str:
+    agree_over_rest(deployment.rasa_url, sender=sender)
     answer = requests.post(
         deployment.rest_url, json={"sender": sender, "message": message}, timeout=60
     )

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from consent_support import agree_over_rest
 
 from bot import encryption, runner, settings
 from bot.clinics import patients, registry, therapists
@@ -102,6 +103,7 @@ class Chat:
         self.rest_url, self.token, self.name = rest_url, token, name
         self.run = run
         run.replies[name] = []
+        agree_over_rest(rest_url, token=token)
 
     def say(self, message: str) -> str:
         response = requests.post(

@@ -20,6 +20,7 @@ from typing import Any
 import jwt
 import pytest
 import requests
+from consent_support import agree_over_rest
 from deployment import CRISIS_MARK, NORTH, Deployment, Patient, deployed
 from sqlalchemy import create_engine, text
 
@@ -297,6 +298,7 @@ def test_demo_mode_rest_refuses_a_sender_of_another_clinic(
     refused = requests.post(
         assistant.rest_url, json={"sender": other.sender_id, "message": "hello"}, timeout=60
     )
+    agree_over_rest(assistant.rest_url, sender=f"{slug}-visitor")
     open_demo = requests.post(
         assistant.rest_url, json={"sender": f"{slug}-visitor", "message": "hello"}, timeout=60
     )

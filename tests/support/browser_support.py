@@ -203,9 +203,29 @@ class Widget:
         self.crisis = page.locator("companion-chat #companion-crisis")
         self.status = page.locator("companion-chat .status")
 
-    def open(self) -> None:
+    def open(self, *, agree: bool = True) -> None:
+        """Open the chat; ``agree``: and agree to the clinic's consent text if it is shown, as
+        a patient must before the first message."""
         self.launcher.click()
         expect(self.panel).to_be_visible()
+        if agree:
+            self.agree_if_asked()
+
+    @property
+    def consent(self) -> Locator:
+        """The consent text, shown before anything is kept."""
+        return self.page.locator("companion-chat section.consent")
+
+    def agree(self) -> None:
+        """Press "I agree" and wait until the chat can be used."""
+        self.consent.get_by_role("button", name="I agree").click()
+        expect(self.consent).to_have_count(0, timeout=REPLY_TIMEOUT_MS)
+        expect(self.input).to_be_enabled()
+
+    def agree_if_asked(self) -> None:
+        """:meth:`agree` when the consent text is on screen (a new patient, or a changed text)."""
+        if self.consent.count():
+            self.agree()
 
     def bot(self, containing: str | None = None) -> Locator:
         messages = self.log.locator(".msg.bot")

@@ -39,6 +39,7 @@ APP_PYTHON = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "python"
 SEED = """
 import json, sys
 from datetime import timedelta
+from bot import patient_consent
 from bot.clinics import patients, registry
 
 registry.ensure_demo_clinic()
@@ -48,6 +49,7 @@ people = {}
 for name, clinic in [("north_a", "north"), ("north_b", "north"), ("south_a", "south"),
                      ("demo_a", "demo"), ("revoked", "north")]:
     invite = patients.invite(clinic, timedelta(days=1))
+    patient_consent.record(invite.sender_id, clinic, 1)  # as their widget did: "I agree"
     people[name] = {"sender_id": invite.sender_id, "clinic": clinic,
                     "token": invite.token, "link_id": invite.link_id}
 patients.revoke(link_id=people["revoked"]["link_id"])
@@ -57,9 +59,11 @@ json.dump(people, sys.stdout)
 INVITE = """
 import json, sys
 from datetime import timedelta
+from bot import patient_consent
 from bot.clinics import patients
 
 invite = patients.invite(sys.argv[1], timedelta(days=1))
+patient_consent.record(invite.sender_id, sys.argv[1], 1)  # as their widget did: "I agree"
 json.dump({"sender_id": invite.sender_id, "clinic": sys.argv[1], "token": invite.token,
            "link_id": invite.link_id}, sys.stdout)
 """

@@ -56,8 +56,15 @@ class Chat:
         self.http.headers["Authorization"] = f"Bearer {invite.token}"
         self.http.verify = str(ca_file)
         self.http.trust_env = False  # REQUESTS_CA_BUNDLE would replace ``verify``
+        self.agreed = False
 
     def say(self, base_url: str, message: str, timeout: float = 60) -> str:
+        if not self.agreed:
+            # Through this server or the balancer, as the patient's first message goes.
+            url = f"{base_url}/webhooks/rest/consent"
+            version = self.http.get(url, timeout=timeout).json()["consent"]["version"]
+            self.http.post(url, json={"version": version}, timeout=timeout).raise_for_status()
+            self.agreed = True
         response = self.http.post(
             f"{base_url}/webhooks/rest/webhook", json={"message": message}, timeout=timeout
         )

@@ -115,6 +115,10 @@ def deployed(
         patch.setenv("DATABASE_URL", database_url)
         for slug, origin in clinic_origins:
             registry.create(slug, f"{slug.capitalize()} clinic", origins=[origin])
+        # The demo clinic the open REST channel's conversations belong to, and agree to the
+        # consent text of (made by the web app on first use where it runs; it does not here).
+        with db.session_scope() as session:
+            registry.demo_clinic(session)
     server_env = {"DATABASE_URL": database_url, **(env or {})}
     if token_secret is not None:
         server_env["COMPANION_TOKEN_SECRET"] = token_secret
@@ -148,6 +152,9 @@ class Patient:
         self.refusal: Any = None
         for name in ("bot_uttered", "session_confirm", "access_denied"):
             self.sio.on(name, self._recorder(name))
+        #: What the server said about consent (``consent_status``), kept apart from replies.
+        self.consent_answers: queue.Queue[Any] = queue.Queue()
+        self.sio.on("consent_status", self.consent_answers.put)
 
         @self.sio.on("connect_error")
         def connect_error(data: Any = None) -> None:
@@ -166,8 +173,15 @@ class Patient:
         return record
 
     def connect(
-        self, token: str | None, origin: str | None, transports: list[str] | None = None
+        self,
+        token: str | None,
+        origin: str | None,
+        transports: list[str] | None = None,
+        *,
+        agree: bool = True,
     ) -> bool:
+        """Connect with ``token`` from a page of ``origin``; ``agree``: and agree to the
+        clinic's consent text, as the widget's patient does before the first message."""
         try:
             self.sio.connect(
                 self.deployment.rasa_url,
@@ -179,7 +193,21 @@ class Patient:
         except socketio.exceptions.ConnectionError as error:
             self.refusal = self.refusal or str(error)
             return False
+        if agree:
+            self.agree()
         return True
+
+    def agree(self, version: int = 1) -> dict[str, Any]:
+        """Send the widget's "I agree" for ``version`` (the clinic's current one, if that
+        changed) and wait until the server recorded it."""
+        while not self.consent_answers.empty():
+            self.consent_answers.get_nowait()
+        self.sio.emit("consent", {"version": version})
+        answer = self.consent_answers.get(timeout=30)
+        if answer.get("error") == "consent_changed":
+            return self.agree(answer["version"])
+        assert answer.get("current"), answer
+        return answer
 
     def next_event(self, timeout: float = 60) -> tuple[str, Any]:
         return self.events.get(timeout=timeout)

@@ -23,7 +23,7 @@ from bot.clinics import patients as clinic_patients
 from bot.journal import care_team_questions, measure_records, session_calendar
 from bot.journal import measures as measure_catalogue
 from bot.privacy import erasure
-from bot.records import exports
+from bot.records import consents, exports
 from bot.records.chart import render_chart
 from bot.records.flag_actions import MAX_NOTE
 from bot.records.measure_chart import render_measure_charts
@@ -451,6 +451,7 @@ def patient_page(
             "sessions_note": SESSION_NOTES.get(sessions),
             "reminders_on": reminders.active_subscription(patient.sender_id) is not None,
             "clinic_time_zone": session_calendar.clinic_zone(patient.sender_id).key,
+            "consent": consents.latest(patient.sender_id),
         },
         viewer,
     )

@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import settings
+from bot import patient_consent, settings
 from bot.clinics import registry
 from bot.clinics.registry import ClinicError
 from bot.patient_tokens import normalize_origin
@@ -608,6 +608,7 @@ def test_widget_config_of_the_demo_clinic(clinic_db: str) -> None:
         "socket_url": "https://chat.companion.example",
         "socket_path": "/socket.io",
         "anonymous_session_url": "https://companion.example/api/clinics/demo/anonymous-session",
+        "consent": patient_consent.consent_text(1, None).as_dict(),
     }
     assert registry.get_clinic("demo") is not None
 
@@ -635,6 +636,7 @@ def test_widget_config_of_a_clinic(
         "socket_url": "https://rasa.north.example",
         "socket_path": "/socket.io",
         "anonymous_session_url": "https://web.north.example/api/clinics/north/anonymous-session",
+        "consent": patient_consent.consent_text(1, None).as_dict(),
     }
     # Nothing about where links point or which sites may embed the widget.
     assert "origins" not in config and "patient_url" not in config

@@ -46,7 +46,7 @@ MODEL_TABLES = {
     "session_follow_ups",
     "reminder_subscriptions",
 }
-HEAD_REVISION = "0013"
+HEAD_REVISION = "0014"
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 sqlite_only = pytest.mark.databases("sqlite")

@@ -17,7 +17,7 @@ import pytest
 import requests
 from servers import base_environment, point_at, serving, web_app_service
 
-from bot import patient_tokens
+from bot import patient_consent, patient_tokens
 from bot.clinics import registry
 from bot.patient_tokens import MESSAGES, AccessDenied
 from bot.runner import Service, free_port
@@ -200,6 +200,8 @@ def test_widget_config_of_the_demo_clinic(web: WebServer) -> None:
             "socket_path": "/socket.io",
             "anonymous_session_url": f"{web.url}/api/clinics/demo/anonymous-session",
             "link_required": None,
+            # What a patient agrees to before anything is kept: the default text, version 1.
+            "consent": patient_consent.consent_text(1, None).as_dict(),
         }
 
 

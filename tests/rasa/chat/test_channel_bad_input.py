@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 from channel_server import Person, RecordingAgent, Server, channel_server, new_patient
+from consent_support import agree_over_rest
 from test_patient_channel import NORTH, Client, refusal_data, refusal_for
 
 from bot.chat.message_gate import limits
@@ -44,6 +45,7 @@ def assert_still_serving(server: Server) -> None:
     """The health check and a normal message from a new visitor both work."""
     assert requests.get(f"{server.url}/webhooks/rest/", timeout=30).json() == {"status": "ok"}
     sender = visitor()
+    agree_over_rest(server.rest, sender=sender)
     answer = requests.post(server.rest, json={"sender": sender, "message": "hello"}, timeout=30)
     assert answer.status_code == 200
     assert answer.json() == [{"recipient_id": sender, "text": "echo: hello"}]
@@ -125,6 +127,7 @@ def test_rest_a_message_over_the_length_limit_is_refused(
 ) -> None:
     size = limits().max_message_chars
     sender = visitor()
+    agree_over_rest(server.rest, sender=sender)
     longest = requests.post(server.rest, json={"sender": sender, "message": "b" * size}, timeout=30)
     too_long = requests.post(
         server.rest, json={"sender": sender, "message": "b" * (size + 1)}, timeout=30
@@ -140,6 +143,7 @@ def test_rest_nul_characters_and_lone_surrogates_are_cleaned_not_fatal(
     server: Server, agent: RecordingAgent
 ) -> None:
     sender = visitor()
+    agree_over_rest(server.rest, sender=sender)
     body = b'{"sender": "%s", "message": "a\\u0000b\\ud800c \\ud83d\\ude00 ok\x00"}' % (
         sender.encode()
     )
@@ -170,6 +174,7 @@ def test_rest_a_json_body_is_read_when_sent_as_json(
     content_type: str, server: Server, agent: RecordingAgent
 ) -> None:
     sender = visitor()
+    agree_over_rest(server.rest, sender=sender)
     body = json.dumps({"sender": sender, "message": "typed"}).encode()
 
     answer = post_raw(server, body, content_type)

@@ -23,6 +23,7 @@ CRISIS = "i want to kill myself"
 SEED_UK = """
 import json, sys
 from datetime import timedelta
+from bot import patient_consent
 from bot.clinics import patients, registry
 
 registry.create("uk", "UK clinic", origins=["https://uk.example"])
@@ -33,6 +34,7 @@ registry.update("uk", emergency_number="999", crisis_lines=[
 people = {}
 for name in ("first", "second"):
     invite = patients.invite("uk", timedelta(days=1))
+    patient_consent.record(invite.sender_id, "uk", 1)  # as their widget did: "I agree"
     people[name] = {"sender_id": invite.sender_id, "clinic": "uk", "token": invite.token,
                     "link_id": invite.link_id}
 json.dump(people, sys.stdout)

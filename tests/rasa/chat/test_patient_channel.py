@@ -22,6 +22,7 @@ import pytest
 import requests
 import socketio
 from channel_server import DEMO, Person, RecordingAgent, Server, channel_server, run_app_code
+from consent_support import agree_over_rest
 
 from bot import patient_tokens
 from bot.chat import patient_channel
@@ -188,6 +189,7 @@ def test_rest_without_token_is_refused_outside_demo_mode(
 def test_rest_demo_mode_is_open_for_conversations_without_a_token(
     server: Server, agent: RecordingAgent
 ) -> None:
+    agree_over_rest(server.rest, sender="visitor-1")
     response = requests.post(
         server.rest,
         json={"sender": "visitor-1", "message": "hello", "metadata": {"clinic": "north"}},

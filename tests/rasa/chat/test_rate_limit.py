@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 from channel_server import Person, RecordingAgent, Server, channel_server
+from consent_support import agree_over_rest
 from crisis_holdout import held_out_crisis_examples
 from test_patient_channel import NORTH, Client
 
@@ -190,7 +191,14 @@ def listening_client(server: Server) -> Client:
     return client
 
 
+#: Demo-mode senders that agreed to the consent text, each before its first message.
+AGREED: set[str] = set()
+
+
 def rest_send(server: Server, message: str, *, token: str | None = None, sender: str = "") -> Any:
+    if sender and sender not in AGREED:
+        agree_over_rest(server.rest, sender=sender)
+        AGREED.add(sender)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     body = {"message": message, **({"sender": sender} if sender else {})}
     return requests.post(server.rest, json=body, headers=headers, timeout=60)

@@ -18,6 +18,7 @@ export const DEFAULT_CONFIG = {
   socket_path: "/socket.io",
   anonymous_session_url: null,
   link_required: null,
+  consent: null,
 };
 
 // What a visitor without a personal link is told when the clinic's configuration does not say
@@ -74,6 +75,27 @@ function crisisLines(value) {
   return lines.length ? lines : DEFAULT_CRISIS_LINES;
 }
 
+/**
+ * The clinic's consent text ({version, title, paragraphs, agree, not_yet, changed, withdrawn}),
+ * or null when the configuration has none (the server then still keeps nothing without it).
+ */
+function consentText(value) {
+  if (!value || typeof value !== "object" || !Number.isInteger(value.version)) return null;
+  const paragraphs = Array.isArray(value.paragraphs)
+    ? value.paragraphs.filter((p) => typeof p === "string" && p.trim()).map((p) => p.trim())
+    : [];
+  if (!paragraphs.length) return null;
+  return {
+    version: value.version,
+    title: text(value.title, "Before we start"),
+    paragraphs,
+    agree: text(value.agree, "I agree"),
+    not_yet: text(value.not_yet, ""),
+    changed: text(value.changed, ""),
+    withdrawn: text(value.withdrawn, ""),
+  };
+}
+
 /** Keep only well-formed values; anything odd falls back to the safe default. */
 export function normalizeConfig(raw, slug) {
   const data = raw && typeof raw === "object" ? raw : {};
@@ -92,6 +114,7 @@ export function normalizeConfig(raw, slug) {
     // Whether a visitor without a personal link can chat at all, and if not, why.
     link_required:
       refusal(data.link_required) || (data.allow_anonymous === true ? null : LINK_REQUIRED),
+    consent: consentText(data.consent),
   };
 }
 

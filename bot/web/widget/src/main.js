@@ -28,6 +28,8 @@ const SENT_REMEMBERED = 100;
 // widget asks for such a link with the patient's token when a download button is pressed.
 const MY_DATA_PATH = "/api/my-data/";
 const MY_DATA_LINK_PATH = "/api/my-data";
+// Where the widget erases the patient's data with their token (offered once consent is withdrawn).
+const MY_DATA_ERASE_PATH = "/api/my-data/erase";
 // Refusals after which this token will never work again, so it is forgotten.
 const DEAD_TOKEN = new Set([
   "expired",
@@ -81,6 +83,14 @@ const TEXT = {
     "conversation shown here. If the new link is yours, switch to it: this conversation " +
     "will then be closed on this screen.",
   linkSwitch: "Use the new link",
+  consentHelp: "If you are in danger, or thinking about harming yourself, call now:",
+  consentFailed:
+    "Your agreement could not be recorded just now. Please try again in a moment. If you " +
+    "need help now, use \u201cGet help now\u201d.",
+  erase: "Delete my data",
+  eraseConfirm: "Delete your journal, our conversations and your safety notes? This can\u2019t be undone.",
+  eraseYes: "Yes, delete everything",
+  eraseFailed: "Your data could not be deleted just now. Please try again in a moment.",
 };
 
 function findScript() {
@@ -223,6 +233,10 @@ class Widget {
     this.greeting = null;
     this.pendingLink = null;
     this.linkOffer = null;
+    // The consent text on screen (nothing is sent before "I agree"), and the version whose
+    // "I agree" waits for the connection.
+    this.consentScreen = null;
+    this.agreeing = null;
   }
 
   async start() {
@@ -238,7 +252,7 @@ class Widget {
     if (this.config) this.applyConfig(this.config);
     if (problem) this.block(problem);
     else if (!this.config) this.addSystem(TEXT.configFailed);
-    else this.checkLinkNeeded();
+    else if (!this.checkLinkNeeded() && this.needsConsent()) this.showConsent();
     if (this.pendingLink) this.showLinkOffer();
     if (this.state.data.open || this.openOnStart) this.open({ focus: false });
     else if (this.state.data.outbox.length) this.ensureConnection();
@@ -325,6 +339,7 @@ class Widget {
     this.state.setToken(token, { fromLink: true });
     if (!this.host) return; // not mounted yet: start() reads the new state
     this.unblock();
+    if (this.needsConsent()) this.showConsent();
     const old = this.socket;
     this.socket = null;
     if (old) old.disconnect();
@@ -341,6 +356,195 @@ class Widget {
       this.settleReplies();
     }
     if (!this.panel.hidden || this.state.data.outbox.length) this.ensureConnection();
+  }
+
+  // ------------------------------------------------------------------ consent
+  /** Whether this patient has yet to agree to the clinic's current consent text. */
+  needsConsent() {
+    const consent = this.config && this.config.consent;
+    if (!consent) return false;
+    const agreed = this.state.data.consent;
+    return !Number.isInteger(agreed) || agreed < consent.version;
+  }
+
+  /**
+   * The clinic's consent text, with its crisis numbers and "I agree", above the conversation;
+   * the composer and suggested replies wait for the agreement. ``note`` says why it is shown
+   * again (the text changed, consent was withdrawn); a patient who withdrew is offered a copy
+   * of their data and its erasure here, since the chat keeps nothing more.
+   */
+  showConsent(note = "", { withdrawn = false } = {}) {
+    const consent = this.config && this.config.consent;
+    if (!consent) return;
+    if (this.consentScreen) this.consentScreen.remove();
+    const title = el("h3", { id: "companion-consent-title", tabindex: "-1" }, consent.title);
+    this.agreeButton = el(
+      "button",
+      {
+        type: "button",
+        class: "agree",
+        "aria-describedby": "companion-consent-title",
+        onclick: () => this.agree(),
+      },
+      consent.agree,
+    );
+    const help = el(
+      "div",
+      { class: "consent-help" },
+      el("p", {}, TEXT.consentHelp),
+      el("ul", { "aria-label": "Crisis numbers" }, this.crisisItems(this.config.crisis_lines)),
+    );
+    const extras = withdrawn ? this.dataRightsButtons() : [];
+    this.consentScreen = el(
+      "section",
+      { class: "consent", "aria-labelledby": "companion-consent-title" },
+      title,
+      note ? el("p", { class: "consent-note", role: "status" }, note) : null,
+      help,
+      consent.paragraphs.map((paragraph) => el("p", {}, paragraph)),
+      el("div", { class: "consent-actions" }, this.agreeButton, extras),
+      consent.not_yet ? el("p", { class: "hint" }, consent.not_yet) : null,
+    );
+    this.consentTitle = title;
+    this.body.insertBefore(this.consentScreen, this.log);
+    this.input.disabled = true;
+    this.sendButton.disabled = true;
+    this.settleReplies();
+    this.body.scrollTop = 0;
+    if (!this.panel.hidden) title.focus();
+  }
+
+  hideConsent() {
+    if (!this.consentScreen) return;
+    this.consentScreen.remove();
+    this.consentScreen = null;
+    if (!this.problem) {
+      this.input.disabled = false;
+      this.sendButton.disabled = false;
+    }
+    this.settleReplies();
+    this.scrollToEnd();
+    if (!this.panel.hidden) this.input.focus();
+  }
+
+  /** "Download my data" and "Delete my data", for a patient who withdrew consent. */
+  dataRightsButtons() {
+    const download = this.renderDownloadButtons({ url: "", readable_url: "" }, TEXT.downloadDefault);
+    const erase = el(
+      "button",
+      { type: "button", class: "erase", onclick: () => this.confirmErase(erase) },
+      TEXT.erase,
+    );
+    return [download, erase];
+  }
+
+  confirmErase(button) {
+    const yes = el(
+      "button",
+      { type: "button", class: "erase", onclick: () => this.erase(yes, question) },
+      TEXT.eraseYes,
+    );
+    const question = el("div", { role: "group" }, el("p", {}, TEXT.eraseConfirm), yes);
+    button.replaceWith(question);
+    yes.focus();
+  }
+
+  async erase(button, question) {
+    const token = this.state.data.token;
+    button.disabled = true;
+    let message = TEXT.eraseFailed;
+    try {
+      if (token) {
+        const { body } = await fetchJson(`${this.base}${MY_DATA_ERASE_PATH}`, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${token}` },
+        });
+        if (body && typeof body.message === "string") message = body.message;
+      }
+    } catch {
+      /* said below */
+    }
+    const said = el("p", { class: "consent-note", role: "status" }, message);
+    question.replaceWith(said);
+  }
+
+  /** "I agree": sent with the version shown, once the connection is there. */
+  agree() {
+    const consent = this.config && this.config.consent;
+    if (!consent || this.problem) return;
+    this.agreeing = consent.version;
+    this.agreeButton.disabled = true;
+    this.agreeButton.setAttribute("aria-busy", "true");
+    if (this.ready && this.socket) this.sendAgreement();
+    else this.ensureConnection();
+  }
+
+  sendAgreement() {
+    if (this.agreeing === null || !this.socket) return;
+    this.socket.emit("consent", { version: this.agreeing });
+  }
+
+  /** The server says where this patient stands with the clinic's consent text. */
+  async consentStatus(data) {
+    if (!data || typeof data !== "object" || !this.config || !this.config.consent) return;
+    const waiting = this.agreeing !== null;
+    // The status sent as the connection opens may come before the answer to an "I agree"
+    // pressed meanwhile, which is sent right after it: keep waiting for that answer.
+    if (waiting && data.current !== true && !data.error) return;
+    this.agreeing = null;
+    if (data.current === true && Number.isInteger(data.version)) {
+      this.state.data.consent = data.version;
+      this.state.save();
+      if (this.needsConsent()) await this.reloadConsent();
+      if (!this.needsConsent()) {
+        this.hideConsent();
+        this.flush();
+      }
+      return;
+    }
+    this.state.data.consent = null;
+    this.state.save();
+    if (Number.isInteger(data.version) && data.version !== this.config.consent.version) {
+      await this.reloadConsent();
+    }
+    let note = "";
+    if (data.error === "consent_changed" || data.agreed_version) note = this.config.consent.changed;
+    if (data.withdrawn_at) note = this.config.consent.withdrawn;
+    if (data.error && data.error !== "consent_changed") {
+      note = typeof data.message === "string" ? data.message : TEXT.consentFailed;
+    }
+    if (waiting || !this.consentScreen || note) {
+      this.showConsent(note, { withdrawn: Boolean(data.withdrawn_at) });
+    }
+  }
+
+  /** The clinic changed its text since the configuration was read: read it again. */
+  async reloadConsent() {
+    try {
+      this.config = await loadConfig(this.base, this.slug);
+    } catch {
+      /* the text on screen stays; the server refuses an outdated agreement anyway */
+    }
+  }
+
+  /** A message was not kept for want of consent: it waits, unsent, for the agreement. */
+  consentRequired(data) {
+    this.requeueUnanswered(data && typeof data.id === "string" ? data.id : null);
+    this.showTyping(false);
+    this.consentStatus({
+      current: false,
+      version: data && Number.isInteger(data.version) ? data.version : undefined,
+      agreed_version: data && data.changed ? 1 : null,
+    });
+  }
+
+  /** Consent was withdrawn in the chat: the text again, with the patient's data rights. */
+  consentWithdrawn() {
+    this.state.data.consent = null;
+    this.state.save();
+    if (this.config && this.config.consent) {
+      this.showConsent(this.config.consent.withdrawn, { withdrawn: true });
+    }
   }
 
   /** The clinic's name, colour, crisis numbers and greeting. */
@@ -679,7 +883,8 @@ class Widget {
   settleReplies() {
     const messages = this.log.querySelectorAll(".msg");
     const last = messages[messages.length - 1];
-    const live = !this.problem && last && last.classList.contains("bot") ? last : null;
+    const open = !this.problem && !this.consentScreen;
+    const live = open && last && last.classList.contains("bot") ? last : null;
     for (const group of this.log.querySelectorAll(".quick-replies")) {
       const active = live !== null && live.contains(group);
       group.classList.toggle("answered", !active);
@@ -859,7 +1064,8 @@ class Widget {
     this.autoGrow();
     this.scrollToEnd();
     // With the composer disabled, focus goes to the close button, not back to the page.
-    if (focus) (this.problem ? this.closeButton : this.input).focus();
+    if (focus && this.consentScreen) this.consentTitle.focus();
+    else if (focus) (this.problem ? this.closeButton : this.input).focus();
     this.ensureConnection();
   }
 
@@ -889,7 +1095,7 @@ class Widget {
   // ------------------------------------------------------------------ sending
   submit() {
     const text = this.input.value;
-    if (!text.trim()) return;
+    if (!text.trim() || this.problem || this.needsConsent()) return;
     this.input.value = "";
     this.state.data.draft = "";
     this.autoGrow();
@@ -898,7 +1104,7 @@ class Widget {
 
   /** Show the patient's words at once; deliver them now or as soon as the connection is back. */
   send(text, payload = text) {
-    if (this.problem) return;
+    if (this.problem || this.needsConsent()) return;
     const id = newId();
     this.addItem({ kind: "patient", id, text, pending: true });
     // seq orders messages the server refused back into the queue; it grows across reloads.
@@ -922,6 +1128,7 @@ class Widget {
   /** Send the outbox (or only the entry ``onlyId``); nothing else while the rate limit holds. */
   flush(onlyId = null) {
     if (!this.ready || !this.socket || !this.socket.connected) return;
+    if (this.needsConsent()) return;
     if (onlyId === null && this.held()) return;
     const outbox = this.state.data.outbox;
     let sent = 0;
@@ -1055,7 +1262,14 @@ class Widget {
       if (this.everReady) this.setStatus(TEXT.back, 4000);
       else this.setStatus("");
       this.everReady = true;
+      if (this.agreeing !== null) this.sendAgreement();
       this.flush();
+    });
+    socket.on("consent_status", (data) => {
+      if (current()) this.consentStatus(data);
+    });
+    socket.on("consent_required", (data) => {
+      if (current()) this.consentRequired(data);
     });
     socket.on("bot_uttered", (data) => {
       if (current()) this.receive(data);
@@ -1143,6 +1357,9 @@ class Widget {
     const link = attachmentLink(data.attachment);
     const download = downloadOffer(data.download);
     const multi = multiSelect(data.multi_select);
+    if (data.consent && typeof data.consent === "object" && data.consent.withdrawn === true) {
+      this.consentWithdrawn();
+    }
     if (multi && !text && !replies.length && !link && !download) {
       this.markMultiSelect(multi);
       return;

@@ -43,6 +43,8 @@ export class SessionState {
       outbox: [],
       open: false,
       draft: "",
+      // The version of the clinic's consent text this patient agreed to, as the server said.
+      consent: null,
     };
     if (this.store) {
       try {
@@ -55,6 +57,7 @@ export class SessionState {
             outbox: Array.isArray(saved.outbox) ? saved.outbox : [],
             open: saved.open === true,
             draft: typeof saved.draft === "string" ? saved.draft : "",
+            consent: Number.isInteger(saved.consent) ? saved.consent : null,
           };
         }
       } catch {
@@ -96,6 +99,7 @@ export class SessionState {
       this.data.outbox = [];
       this.data.draft = "";
     }
+    if (patient !== this.data.patient) this.data.consent = null;
     this.data.token = token;
     this.data.patient = patient;
     this.save();

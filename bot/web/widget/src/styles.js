@@ -91,6 +91,31 @@ button, textarea { font: inherit; color: inherit; }
   margin: 0 0 12px; padding: 8px 10px; border-radius: 8px;
   background: #f4f6f8; color: var(--companion-muted); font-size: 0.85rem;
 }
+.consent {
+  margin: 0 0 12px; padding: 12px; border-radius: 10px;
+  border: 2px solid var(--companion-accent); background: #ffffff;
+}
+.consent h3 { margin: 0 0 6px; font-size: 1.05rem; }
+.consent h3:focus { outline: none; }
+.consent p { margin: 6px 0; font-size: 0.9rem; }
+.consent .consent-note { padding: 6px 10px; border-radius: 8px; background: #fff8e1; color: #4d3800; }
+.consent .consent-help { padding: 8px 10px; border-radius: 8px; background: #fff3f3; }
+.consent .consent-help ul { list-style: none; margin: 4px 0 0; padding: 0; }
+.consent .consent-help li { margin: 4px 0; }
+.consent .consent-help a {
+  display: inline-flex; align-items: center; justify-content: center; min-height: 44px;
+  min-width: 64px; margin-right: 8px; padding: 6px 12px; border-radius: 8px;
+  background: #9b0014; color: #ffffff; font-weight: 700; text-decoration: none;
+}
+.consent .consent-actions { display: flex; flex-wrap: wrap; gap: 8px; margin-top: 8px; }
+.consent button {
+  min-height: 44px; min-width: 44px; padding: 8px 18px; border-radius: 22px; cursor: pointer;
+  font: inherit; font-weight: 700;
+}
+.consent .agree { border: 0; background: var(--companion-accent); color: var(--companion-on-accent); }
+.consent .erase { border: 2px solid #9b0014; background: #ffffff; color: #7a0010; }
+.consent button:disabled { cursor: progress; opacity: 0.7; }
+.consent .hint { color: var(--companion-muted); font-size: 0.85rem; }
 .log { display: flex; flex-direction: column; gap: 8px; }
 .msg { display: flex; flex-direction: column; align-items: flex-start; }
 .msg.patient { align-items: flex-end; }
