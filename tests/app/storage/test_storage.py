@@ -45,6 +45,7 @@ MODEL_TABLES = {
     "recorded_sessions",
     "session_follow_ups",
     "reminder_subscriptions",
+    "patient_consents",
 }
 HEAD_REVISION = "0014"
 
