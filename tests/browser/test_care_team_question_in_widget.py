@@ -39,6 +39,7 @@ def test_a_question_written_in_the_dashboard_is_asked_and_answered_in_the_reflec
         patient.goto(invite.url)
         widget = Widget(patient)
         expect(widget.panel).to_be_visible()
+        widget.agree()  # the clinic's consent text comes before the first message
         widget.say("I want to reflect on my session", "When was your session?")
         widget.say("yesterday", "what stood out for you the most?")
         widget.say("the lighthouse on the cliff, and the sea", "What feelings or body sensations")
