@@ -166,7 +166,7 @@ test-browser: install $(MODEL) $(CHROMIUM) ## the widget and dashboard in a real
 
 # Refresh the README's screenshots (docs/screenshots/) from a real conversation.
 screenshots: install $(MODEL) $(CHROMIUM) ## refresh the README's screenshots from a real conversation
-	COMPANION_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest tests/browser -q -k "checkin or phone or reviews or invite or consent_before"
+	COMPANION_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest tests/browser -q -k "checkin or phone or reviews or invite"
 
 # The whole suite, two stages at a time (the machine's two cores are rarely both busy with
 # one): the model trains while the suites that need none run, then the server suites and the

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from browser_support import REPLY_TIMEOUT_MS, Widget, clinic_page, save_screenshot
+from browser_support import REPLY_TIMEOUT_MS, Widget, clinic_page
 from playwright.sync_api import expect
 
 from bot import patient_consent
@@ -53,7 +53,6 @@ def test_consent_before_the_first_message(stack, desktop, clinic_site):
         expect(starter).to_be_disabled()
     assert patient_consent.status(sender, SLUG).agreed_version is None
     assert stack.user_texts(sender) == []
-    save_screenshot(page, "widget-consent.png")
 
     agree = consent.get_by_role("button", name="I agree")
     box = agree.bounding_box()
