@@ -7,20 +7,20 @@ change, and go back to the page's measures section.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import RedirectResponse
 
 from bot.journal import measure_records
 from bot.web.dashboard.patients import (
     CsrfViewerDep,
+    back_to_section,
     denied_patient,
     patient_of_viewer,
     patient_path,
     record_audit,
+    row_id,
 )
 from bot.web.dashboard.security import render
 
@@ -28,22 +28,14 @@ router = APIRouter()
 
 #: How often a measure can repeat, as the form offers it (days; empty: once).
 REPEATS: dict[str, int | None] = {"once": None, "14": 14, "28": 28}
-_SCHEDULE_ID = re.compile(r"^[0-9]{1,18}$")
-
-
-def _back(sender_id: str, note: str) -> RedirectResponse:
-    return RedirectResponse(f"{patient_path(sender_id)}?measures={note}#measures", 303)
 
 
 @router.post("/patients/{sender_id:path}/measures/{schedule_id}/cancel", include_in_schema=False)
 def cancel(request: Request, sender_id: str, schedule_id: str, viewer: CsrfViewerDep) -> Response:
     """Stop a schedule; what the patient already answered stays."""
     patient = patient_of_viewer(request, viewer, sender_id)
-    if not _SCHEDULE_ID.fullmatch(schedule_id):
-        raise denied_patient(request, viewer)
-    done = measure_records.cancel(
-        viewer.clinic_id, patient.sender_id, int(schedule_id), by=viewer.email
-    )
+    row = row_id(request, viewer, schedule_id)
+    done = measure_records.cancel(viewer.clinic_id, patient.sender_id, row, by=viewer.email)
     if done is None:
         raise denied_patient(request, viewer)
     record_audit(
@@ -51,9 +43,9 @@ def cancel(request: Request, sender_id: str, schedule_id: str, viewer: CsrfViewe
         viewer,
         "cancel_measure",
         target=patient.sender_id,
-        detail={"schedule_id": int(schedule_id), "changed": done},
+        detail={"schedule_id": row, "changed": done},
     )
-    return _back(patient.sender_id, "cancelled")
+    return back_to_section(patient.sender_id, "measures", "cancelled")
 
 
 @router.post("/patients/{sender_id:path}/measures", include_in_schema=False)
@@ -92,4 +84,4 @@ def schedule(
         target=patient.sender_id,
         detail={"measure": made.measure, "every_days": made.every_days, "due_on": str(made.due_on)},
     )
-    return _back(patient.sender_id, "scheduled")
+    return back_to_section(patient.sender_id, "measures", "scheduled")

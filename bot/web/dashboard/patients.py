@@ -90,6 +90,24 @@ def denied_patient(request: Request, viewer: Viewer) -> PageError:
     return not_found(viewer)
 
 
+#: A row of a patient's record named in a URL (a question, a schedule, a session).
+_ROW_ID = re.compile(r"^[0-9]{1,18}$")
+
+
+def row_id(request: Request, viewer: Viewer, value: str) -> int:
+    """The row id in a URL; anything else is the same audited 404 as another clinic's patient,
+    so a probe learns nothing from the answer."""
+    if not _ROW_ID.fullmatch(value):
+        raise denied_patient(request, viewer)
+    return int(value)
+
+
+def back_to_section(sender_id: str, section: str, note: str) -> RedirectResponse:
+    """After a change on the patient page, back to its ``section``, which says what happened
+    (``?<section>=<note>``, one of the notes the page knows)."""
+    return RedirectResponse(f"{patient_path(sender_id)}?{section}={note}#{section}", 303)
+
+
 def patient_of_viewer(request: Request, viewer: Viewer, sender_id: str) -> records.PatientRef:
     patient = records.find_patient(viewer.clinic_id, sender_id)
     if patient is None:

@@ -9,40 +9,31 @@ the page's questions section.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import RedirectResponse
 
 from bot.journal import care_team_questions
 from bot.web.dashboard.patients import (
     CsrfViewerDep,
+    back_to_section,
     denied_patient,
     patient_of_viewer,
     patient_path,
     record_audit,
+    row_id,
 )
 from bot.web.dashboard.security import render
 
 router = APIRouter()
-
-_QUESTION_ID = re.compile(r"^[0-9]{1,18}$")
-
-
-def _back(sender_id: str, note: str) -> RedirectResponse:
-    return RedirectResponse(f"{patient_path(sender_id)}?questions={note}#questions", 303)
 
 
 @router.post("/patients/{sender_id:path}/questions/{question_id}/withdraw", include_in_schema=False)
 def withdraw(request: Request, sender_id: str, question_id: str, viewer: CsrfViewerDep) -> Response:
     """Withdraw a question the patient has not been asked yet."""
     patient = patient_of_viewer(request, viewer, sender_id)
-    if not _QUESTION_ID.fullmatch(question_id):
-        raise denied_patient(request, viewer)
-    done = care_team_questions.withdraw(
-        viewer.clinic_id, patient.sender_id, int(question_id), by=viewer.email
-    )
+    row = row_id(request, viewer, question_id)
+    done = care_team_questions.withdraw(viewer.clinic_id, patient.sender_id, row, by=viewer.email)
     if done is None:
         raise denied_patient(request, viewer)
     record_audit(
@@ -50,9 +41,9 @@ def withdraw(request: Request, sender_id: str, question_id: str, viewer: CsrfVie
         viewer,
         "withdraw_prompt",
         target=patient.sender_id,
-        detail={"question_id": int(question_id), "changed": done},
+        detail={"question_id": row, "changed": done},
     )
-    return _back(patient.sender_id, "withdrawn" if done else "unchanged")
+    return back_to_section(patient.sender_id, "questions", "withdrawn" if done else "unchanged")
 
 
 @router.post("/patients/{sender_id:path}/questions", include_in_schema=False)
@@ -80,4 +71,4 @@ def ask(
         target=patient.sender_id,
         detail={"question_id": made.id, "length": len(made.question)},
     )
-    return _back(patient.sender_id, "asked")
+    return back_to_section(patient.sender_id, "questions", "asked")

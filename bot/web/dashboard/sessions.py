@@ -7,39 +7,32 @@ The integration window and the reminders after a session are counted from these
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import RedirectResponse
 
 from bot.journal import session_calendar
 from bot.web.dashboard.patients import (
     CsrfViewerDep,
+    back_to_section,
     denied_patient,
     patient_of_viewer,
     patient_path,
     record_audit,
+    row_id,
 )
 from bot.web.dashboard.security import render
 
 router = APIRouter()
-
-_SESSION_ID = re.compile(r"^[0-9]{1,18}$")
-
-
-def _back(sender_id: str, note: str) -> RedirectResponse:
-    return RedirectResponse(f"{patient_path(sender_id)}?sessions={note}#sessions", 303)
 
 
 @router.post("/patients/{sender_id:path}/sessions/{session_id}/delete", include_in_schema=False)
 def delete(request: Request, sender_id: str, session_id: str, viewer: CsrfViewerDep) -> Response:
     """Delete a session recorded by mistake (its reminders and offers go with it)."""
     patient = patient_of_viewer(request, viewer, sender_id)
-    if not _SESSION_ID.fullmatch(session_id):
-        raise denied_patient(request, viewer)
-    gone = session_calendar.delete_session(viewer.clinic_id, patient.sender_id, int(session_id))
+    row = row_id(request, viewer, session_id)
+    gone = session_calendar.delete_session(viewer.clinic_id, patient.sender_id, row)
     if gone is None:
         raise denied_patient(request, viewer)
     record_audit(
@@ -49,7 +42,7 @@ def delete(request: Request, sender_id: str, session_id: str, viewer: CsrfViewer
         target=patient.sender_id,
         detail={"session_on": gone.session_on.isoformat(), "source": gone.source},
     )
-    return _back(patient.sender_id, "deleted")
+    return back_to_section(patient.sender_id, "sessions", "deleted")
 
 
 @router.post("/patients/{sender_id:path}/sessions", include_in_schema=False)
@@ -85,4 +78,4 @@ def record(
         target=patient.sender_id,
         detail={"session_on": view.session_on.isoformat(), "changed": new},
     )
-    return _back(patient.sender_id, "recorded" if new else "exists")
+    return back_to_section(patient.sender_id, "sessions", "recorded" if new else "exists")
