@@ -34,9 +34,11 @@ PYTHON3   ?= $(or $(call find_python,python3.11,3.11),$(call find_python,python3
 # What the trained model is made from: the training data, the domain, the pipeline and the
 # custom components config.yml names (bot/nlu/, with the safety kernel they read). The channels,
 # stores and gates in bot/chat/ run around the model and do not call for training.
-MODEL_COMPONENTS := bot/nlu/intent_guards.py bot/nlu/crisis_detector.py bot/nlu/crisis_policy.py
+MODEL_COMPONENTS := bot/nlu/intent_guards.py bot/nlu/crisis_detector.py bot/nlu/crisis_policy.py \
+                    bot/nlu/risk_wording_classifier.py
 RASA_INPUTS := domain.yml config.yml $(wildcard data/*.yml) $(MODEL_COMPONENTS) \
-               $(wildcard bot/safety/*.py) $(wildcard bot/safety/lexicon/*.yml)
+               $(wildcard bot/safety/*.py) $(wildcard bot/safety/lexicon/*.yml) \
+               $(wildcard bot/safety/wordings/*.yml)
 
 .PHONY: help install postgres-server run shell train test lint format validate test-app test-rasa-side test-stories \
         test-nlu test-safety test-integration test-browser screenshots bench clean cluster-deps figures stage-times-reset check test-stages
@@ -150,9 +152,9 @@ test-nlu: $(MODEL) ## NLU evaluation on the held-out split (tests/nlu_eval)
 	$(STAGE) $@ $(RASA_PY) tests/nlu_eval/evaluate.py --model $(MODEL) --out results/nlu
 
 # Safety evaluation on tests/safety_eval/messages.yml, written apart from the lexicon and the
-# training data and never trained on. Floors: false alarms at the targets; urgent recall where
-# the assistant stands today, so a change that lowers it fails (the targets are in the report).
-SAFETY_FLOORS := --explicit-urgent-recall 1.0 --urgent-recall 0.885 --false-urgent-rate 0.02 --false-ask-rate 0.05
+# training data and never trained on. The floors are the targets: a change that takes urgent
+# recall below 0.95 or raises false alarms above them fails.
+SAFETY_FLOORS := --explicit-urgent-recall 1.0 --urgent-recall 0.95 --false-urgent-rate 0.02 --false-ask-rate 0.05
 test-safety: $(MODEL) ## safety evaluation on the held-out set (tests/safety_eval)
 	$(STAGE) $@ $(RASA_PY) tests/safety_eval/evaluate.py --model $(MODEL) --out results/safety $(SAFETY_FLOORS)
 

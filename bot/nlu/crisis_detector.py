@@ -2,8 +2,10 @@
 
 It runs last in the pipeline (after DIET and the FallbackClassifier, see config.yml) so that
 its decision overrides both. The decision is :func:`bot.safety.assessment.assess` on the
-deterministic matcher's verdict and the classifier's crisis guess: urgent, ask or recent (see
-that module). Nothing here is trained, so lexicon changes take effect when the server restarts.
+deterministic matcher's verdict, the classifier's crisis guess and the wording model's urgent
+guess (recorded by :mod:`bot.nlu.risk_wording_classifier`, which runs just before): urgent,
+ask or recent (see that module). The matcher is not trained, so lexicon changes take effect
+when the server restarts.
 
 What it records, under the message key ``crisis_detection``::
 
@@ -36,6 +38,7 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.nlu.risk_wording_classifier import WORDING_KEY, urgent_guess
 from bot.safety.assessment import NONE, Assessment, assess
 from bot.safety.detector import CrisisMatcher, default_matcher
 
@@ -95,8 +98,12 @@ class CrisisDetector(GraphComponent, IntentClassifier):
         intent = message.get(INTENT) or {}
         ranking = message.get(INTENT_RANKING_KEY) or []
         confidence = _classifier_crisis(intent, ranking)
-        explained = match is None and confidence is not None and self._matcher.explains_away(text)
-        assessment = assess(match, classifier_crisis=confidence, explained=explained)
+        wording = urgent_guess(message.get(WORDING_KEY))
+        guessed = confidence is not None or wording is not None
+        explained = match is None and guessed and self._matcher.explains_away(text)
+        assessment = assess(
+            match, classifier_crisis=confidence, wording=wording, explained=explained
+        )
         if assessment.outcome == NONE:
             return
         logger.debug("Risk: level=%s kind=%s", assessment.outcome, assessment.kind)

@@ -134,6 +134,53 @@ def test_component_records_detector_category_when_both_agree(detector: CrisisDet
     }
 
 
+def _with_wording(message: Message, category: str, probability: float, urgent: bool) -> Message:
+    """The message as the wording model leaves it (bot/nlu/risk_wording_classifier.py)."""
+    wording = {"category": category, "probability": probability, "urgent": urgent}
+    message.set("risk_wording", wording, add_to_output=True)
+    return message
+
+
+def test_component_makes_the_wording_models_urgent_guess_a_crisis(detector: CrisisDetector) -> None:
+    """No rule reads it; the wording model is sure, so the overdose reply and an urgent flag."""
+    message = _with_wording(
+        _classified("he wont answer me and the bathroom has gone quiet", [("inform", 0.6)]),
+        "medical_emergency",
+        0.93,
+        urgent=True,
+    )
+    detector.process([message])
+    assert message.get("intent") == {"name": "crisis", "confidence": 1.0}
+    assert message.get("crisis_detection") == {
+        "level": "urgent",
+        "kind": "medical",
+        "category": "medical_emergency",
+        "pattern": None,
+        "source": "wording model",
+        "classifier_confidence": None,
+    }
+
+
+def test_component_ignores_a_wording_guess_below_its_threshold(detector: CrisisDetector) -> None:
+    message = _with_wording(
+        _classified("long day, going to bed early", [("inform", 0.7)]), "suicide", 0.6, False
+    )
+    detector.process([message])
+    assert message.get("intent") == {"name": "inform", "confidence": 0.7}
+    assert "crisis_detection" not in message.as_dict(only_output_properties=True)
+
+
+def test_component_keeps_figurative_words_quiet_whatever_the_wording_model_says(
+    detector: CrisisDetector,
+) -> None:
+    message = _with_wording(
+        _classified("this craving is killing me", [("inform", 0.7)]), "suicide", 0.95, True
+    )
+    detector.process([message])
+    assert message.get("intent") == {"name": "inform", "confidence": 0.7}
+    assert "crisis_detection" not in message.as_dict(only_output_properties=True)
+
+
 @pytest.mark.parametrize("text", ["this craving is killing me", "I'm dying to know", "7", ""])
 def test_component_leaves_non_crisis_alone(detector: CrisisDetector, text: str) -> None:
     message = _classified(text, [("inform", 0.7), ("greet", 0.2)])

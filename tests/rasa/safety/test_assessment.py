@@ -48,3 +48,25 @@ def test_a_classifier_guess_on_words_the_lexicon_explained_asks_nothing():
     # the detector's own softer signal still asks, explained or not
     ask = CrisisMatch("passive_ideation", "x", "p", level="ask", reply="suicide")
     assert assess(ask, classifier_crisis=0.97, explained=True).outcome == ASK
+
+
+def test_the_wording_models_guess_is_urgent_with_its_categorys_reply():
+    found = assess(None, wording="overdose")
+    assert (found.outcome, found.kind, found.category) == (URGENT, "overdose", "overdose")
+    assert (found.source, found.flag_level, found.pattern) == ("wording model", "urgent", None)
+    assert assess(None, wording="violence").kind == "violence"
+
+
+def test_the_wording_model_raises_the_lexicons_softer_signal_but_never_its_readings():
+    raised = assess(match("ask", "suicide", "passive_ideation"), wording="suicide")
+    assert (raised.outcome, raised.source) == (URGENT, "wording model")
+    # a recent past event stays recent, the lexicon's own urgent match keeps its pattern
+    recent = assess(match("recent", "recent", "recent_event"), wording="overdose")
+    assert (recent.outcome, recent.source) == (RECENT, "detector")
+    urgent = assess(match("urgent", "medical", "medical_emergency"), wording="overdose")
+    assert (urgent.category, urgent.source) == ("medical_emergency", "detector")
+
+
+def test_words_the_lexicon_explained_away_are_never_urgent_on_the_wording_model_alone():
+    assert assess(None, wording="suicide", explained=True).outcome == NONE
+    assert assess(None, wording="suicide", classifier_crisis=0.99, explained=True).outcome == NONE

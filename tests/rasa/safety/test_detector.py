@@ -21,6 +21,7 @@ from bot.safety.detector import (
     mentions_risk_words,
 )
 from bot.safety.spacy_pipeline import build_pipeline
+from bot.safety.wording_model import load_wordings
 
 FILLER = (
     "Today was mostly okay. Group ran long and the coffee was bad, but my sponsor called and we "
@@ -689,18 +690,12 @@ NOT_CRISIS: list[str] = [
     "skip",
 ]
 
-# More phrasings, one file per area of risk (detector_wordings/*.yml): `crisis` maps a category
+# More phrasings, one file per area of risk (bot/safety/wordings/*.yml): `crisis` maps a category
 # to messages that must be read as that category, `not_crisis` lists messages that must stay
 # quiet. Written from how people put these things, never from an evaluation set.
-WORDINGS_DIR = Path(__file__).resolve().parents[1] / "detector_wordings"
-for _file in sorted(WORDINGS_DIR.glob("*.yml")):
-    _wordings = yaml.safe_load(_file.read_text(encoding="utf-8")) or {}
-    CRISIS += [
-        (text, category)
-        for category, texts in (_wordings.get("crisis") or {}).items()
-        for text in texts
-    ]
-    NOT_CRISIS += list(_wordings.get("not_crisis") or [])
+_wordings, _not_crisis = load_wordings()
+CRISIS += _wordings
+NOT_CRISIS += _not_crisis
 
 
 @pytest.mark.parametrize(("text", "category"), CRISIS, ids=[text[:60] for text, _ in CRISIS])
