@@ -513,7 +513,9 @@ class SecondOpinion:
         if agent is None or not hasattr(agent, "parse_message") or not agent.is_ready():
             return False
         parsed = await agent.parse_message(text)
-        return (parsed.get("intent") or {}).get("name") == CRISIS_INTENT
+        # The wording model's urgent guess keeps the next-best intent; its level says it.
+        level = (parsed.get("crisis_detection") or {}).get("level")
+        return (parsed.get("intent") or {}).get("name") == CRISIS_INTENT or level == "urgent"
 
 
 def _client_id(data: Any) -> str | None:

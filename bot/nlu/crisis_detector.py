@@ -39,7 +39,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.risk_wording_classifier import WORDING_KEY, urgent_guess
-from bot.safety.assessment import NONE, Assessment, assess
+from bot.safety.assessment import NONE, WORDING_SOURCE, Assessment, assess
 from bot.safety.detector import CrisisMatcher, default_matcher
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 CRISIS_INTENT = "crisis"
 FALLBACK_INTENT = "nlu_fallback"
 DETECTION_KEY = "crisis_detection"
+CLASSIFIER_SOURCE = "classifier"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -102,12 +103,17 @@ class CrisisDetector(GraphComponent, IntentClassifier):
         guessed = confidence is not None or wording is not None
         explained = match is None and guessed and self._matcher.explains_away(text)
         assessment = assess(
-            match, classifier_crisis=confidence, wording=wording, explained=explained
+            match,
+            classifier_crisis=confidence,
+            wording=wording,
+            explained=explained,
         )
         if assessment.outcome == NONE:
+            if confidence is not None:
+                _drop_classifier_guess(message, ranking)
             return
         logger.debug("Risk: level=%s kind=%s", assessment.outcome, assessment.kind)
-        if assessment.source == "classifier":
+        if assessment.source in (CLASSIFIER_SOURCE, WORDING_SOURCE):
             _mark_classifier_guess(message, ranking, assessment, confidence)
             return
         _set_crisis(message, ranking, assessment, confidence)
@@ -125,16 +131,28 @@ def _classifier_crisis(intent: dict[str, Any], ranking: list[dict[str, Any]]) ->
     return None
 
 
+def _drop_classifier_guess(message: Message, ranking: list[dict[str, Any]]) -> None:
+    """A crisis guess of the classifier that counts for nothing (the lexicon explained its
+    words away): the message takes the next-best intent,
+    so that the dialogue neither asks the safety question nor loses an answer in a form."""
+    others = [e for e in ranking if e.get(INTENT_NAME_KEY) != CRISIS_INTENT]
+    best = dict(others[0]) if others else {INTENT_NAME_KEY: FALLBACK_INTENT}
+    message.set(INTENT, best, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, others, add_to_output=True)
+
+
 def _mark_classifier_guess(
     message: Message,
     ranking: list[dict[str, Any]],
     assessment: Assessment,
     classifier_confidence: float | None,
 ) -> None:
-    """A crisis guess of the classifier alone: the message keeps the next-best intent, so
-    that inside a form it is still the answer it probably is (a form never stores a
-    ``crisis`` message), and carries the ask for the crisis policy, which asks the direct
-    safety question before anything else happens."""
+    """A model's reading without the lexicon's (the classifier's ask, the wording model's
+    urgent guess): the message keeps the next-best intent, so that inside a form it is still
+    the answer it probably is (a form never stores a ``crisis`` message), and carries the
+    assessment for the crisis policy, which answers it before anything else happens,
+    except inside the forms whose answers are about risk by design (the safety plan, the
+    measures)."""
     others = [e for e in ranking if e.get(INTENT_NAME_KEY) != CRISIS_INTENT]
     best = dict(others[0]) if others else {INTENT_NAME_KEY: FALLBACK_INTENT}
     message.set(INTENT, best, add_to_output=True)

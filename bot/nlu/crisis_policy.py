@@ -81,7 +81,7 @@ from bot.journal.reply_reading import (
     asks_only_for_more,
     says_wrong_answer_after_an_answer,
 )
-from bot.safety.assessment import assess
+from bot.safety.assessment import WORDING_SOURCE, assess
 from bot.safety.detector import default_matcher, mentions_risk_words
 from bot.safety.risk_checks import (
     SAFETY_NO,
@@ -99,8 +99,9 @@ ASK_RESPONSE = "utter_ask_safety"
 #: Forms whose answers are about risk itself (a safety plan's warning signs, means kept away,
 #: people to call) or are the published answers of a validated measure (PHQ-9 item 9 asks
 #: about thoughts of death and has its own safety question, actions/measures.py): there the
-#: classifier's guess alone reads the topic, not the person, and asking would break the form at
-#: every step. The detector's rules still read every answer.
+#: classifier's guess alone (or the wording model's) reads the topic, not the person, and
+#: acting on it would break the form at every step. The detector's rules still read every
+#: answer.
 GUESSES_NOT_ASKED_IN = frozenset({"safety_plan_form", "measure_form"})
 #: Journal forms, whose answers are full of hard feelings and talk of using. Measured on the
 #: held-out conversations (tests/conversations/), the classifier's guess alone asked the safety
@@ -359,10 +360,13 @@ def crisis_sequence(
     def urgent(kind: str | None) -> list[str]:
         return [reply(kind), RISK_FLAG_ACTION, *close]
 
-    if turn.intent == CRISIS_INTENT or turn.detection.get("level") == "ask":
+    wording_guess = turn.detection.get("source") == WORDING_SOURCE
+    if turn.intent == CRISIS_INTENT or turn.detection.get("level") == "ask" or wording_guess:
         level = turn.detection.get("level") or "ask"
         kind = turn.detection.get("kind")
         guess = turn.detection.get("source") == "classifier"
+        if wording_guess and turn.active_loop in GUESSES_NOT_ASKED_IN:
+            return None  # answers about risk by design; the lexicon has read them already
         if level == "ask" and _elevated(tracker, turn.user.timestamp):
             level = "urgent"
         elif level == "ask" and asked and not guess:

@@ -5,21 +5,24 @@ It is trained at ``rasa train`` from the lexicon's wordings and the assistant's 
 non-crisis training examples, and kept in the model archive; the server does not train or
 download anything at start. Rasa caches a trained component by its inputs: the wordings
 files are not Rasa training data, so :meth:`RiskWordingClassifier.fingerprint_addon` adds
-their contents (and the lexicon's category levels, which decide the labels) to the key.
+their contents, the lexicon's category files (whose levels decide the labels) and the wording
+model's code to the key.
 
 What it records, under the message key ``risk_wording``::
 
     {"category": "suicide", "probability": 0.91, "urgent": true}
 
-``urgent`` is the probability against the configured ``urgent_threshold``. The decision is
-not made here: the crisis detector passes an urgent guess to
-:func:`bot.safety.assessment.assess`, which weighs it against the lexicon.
+``urgent`` is the urgent probability against the configured ``urgent_threshold``, for a
+message of at least ``min_words`` words. The decision is not made here: the crisis detector
+passes an urgent guess to :func:`bot.safety.assessment.assess`, which weighs it against the
+lexicon.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from pathlib import Path
 from typing import Any
 
 import joblib
@@ -71,10 +74,9 @@ class RiskWordingClassifier(GraphComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        # Chosen on the development sets (tests/safety_dev/choose_threshold.py): the highest
-        # threshold that still adds most of what the model catches, with no new false alarm
-        # on everyday messages there.
-        return {"urgent_threshold": 0.85}
+        # Chosen on the development sets (tests/safety_dev/choose_threshold.py), see
+        # config.yml.
+        return {"urgent_threshold": 0.85, "min_words": 5}
 
     @staticmethod
     def supported_languages() -> list[str]:
@@ -88,8 +90,10 @@ class RiskWordingClassifier(GraphComponent):
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
-        """The wordings and the lexicon's category files: a change to either retrains."""
+        """The wordings, the lexicon's category files and the model's own code: a change to
+        any of them retrains."""
         digest = hashlib.sha256(sklearn.__version__.encode())
+        digest.update(Path(wording_model.__file__).read_bytes())
         for folder in (wording_model.WORDINGS_PATH, LEXICON_PATH):
             for path in sorted(folder.glob("*.yml")):
                 digest.update(path.name.encode())
@@ -143,13 +147,17 @@ class RiskWordingClassifier(GraphComponent):
             logger.exception("The wording model failed; the lexicon decides alone.")
             return messages
         threshold = float(self.component_config["urgent_threshold"])
-        for message, guess in zip(messages, guesses, strict=True):
+        min_words = int(self.component_config["min_words"])
+        for message, text, guess in zip(messages, texts, guesses, strict=True):
+            # A fragment ("and again") carries too little for a statistical reader; the
+            # lexicon reads short statements ("he choked me", "took all my pills").
+            long_enough = len(text.split()) >= min_words
             message.set(
                 WORDING_KEY,
                 {
                     "category": guess.category,
                     "probability": guess.probability,
-                    "urgent": guess.probability >= threshold,
+                    "urgent": long_enough and guess.probability >= threshold,
                 },
                 add_to_output=True,
             )

@@ -9,11 +9,12 @@ in ``wordings/*.yml`` (thousands, by category, written from category description
 the ordinary messages of the assistant's training data and the wordings' ``not_crisis``
 lists, so a new phrasing close to known ones is recognised even when no rule names it.
 
-What it may decide is narrow (see :func:`bot.safety.assessment.assess`): only *urgent*, of
-one category, when its probability passes a threshold chosen on development sets that are
-not in its training data (``tests/safety_dev/``, ``tests/safety_dev/choose_threshold.py``),
-and never against the lexicon, which still decides figurative, distant-past and recent
-readings. It is trained with a fixed solver and no randomness, so the same wordings give the
+What it may decide is narrow (see :func:`bot.safety.assessment.assess`): *urgent*, of one
+category, when its probability passes a threshold chosen on development sets that are not in
+its training data (``tests/safety_dev/``, ``tests/safety_dev/choose_threshold.py``), and
+never against the lexicon, which still decides figurative, distant-past and recent readings.
+The ask categories (passive wishes to be dead, questions about lethal means) are labels of
+their own, so that their words do not count as urgent. It is trained with a fixed solver and no randomness, so the same wordings give the
 same model.
 
 Depends on scikit-learn and PyYAML only (the Rasa environment has both).
@@ -33,9 +34,8 @@ from bot.content import read_yaml
 from bot.safety.categories import lexicon_categories
 
 WORDINGS_PATH = Path(__file__).with_name("wordings")
-#: The label of everything that is not an urgent category: ordinary messages, and the ask
-#: and recent categories (a question about suicidal thoughts, a past event), which the
-#: lexicon answers for.
+#: The label of everything that is neither urgent nor an ask: ordinary messages, and the
+#: recent category (a past event), which the lexicon answers for.
 OTHER = "other"
 
 
@@ -49,13 +49,23 @@ class WordingGuess:
 
 
 def urgent_categories() -> frozenset[str]:
-    """The lexicon's categories whose match is urgent (the model's labels besides OTHER)."""
+    """The lexicon's categories whose match is urgent."""
     return frozenset(info.name for info in lexicon_categories() if info.level == "urgent")
 
 
-def load_wordings(path: Path = WORDINGS_PATH) -> tuple[list[tuple[str, str]], list[str]]:
+def risk_categories() -> frozenset[str]:
+    """The model's labels besides OTHER: the urgent categories and the ask categories
+    (passive wishes to be dead, questions about lethal means)."""
+    return frozenset(info.name for info in lexicon_categories() if info.level in ("urgent", "ask"))
+
+
+def load_wordings(
+    path: Path = WORDINGS_PATH, *, everyday: bool = False
+) -> tuple[list[tuple[str, str]], list[str]]:
     """Every ``(text, category)`` under ``crisis`` and every ``not_crisis`` text of the
-    wordings files, in file order."""
+    wordings files, in file order; with ``everyday``, the ``everyday`` lists too (ordinary
+    messages in strong words that only the model learns from: the lexicon's tests hold it
+    to ``not_crisis`` alone)."""
     crisis: list[tuple[str, str]] = []
     ordinary: list[str] = []
     for file in sorted(path.glob("*.yml")):
@@ -63,17 +73,19 @@ def load_wordings(path: Path = WORDINGS_PATH) -> tuple[list[tuple[str, str]], li
         for category, texts in (data.get("crisis") or {}).items():
             crisis += [(str(text), str(category)) for text in texts or []]
         ordinary += [str(text) for text in data.get("not_crisis") or []]
+        if everyday:
+            ordinary += [str(text) for text in data.get("everyday") or []]
     return crisis, ordinary
 
 
 def training_examples(
     ordinary_messages: Iterable[str], *, exclude: frozenset[str] = frozenset()
 ) -> tuple[list[str], list[str]]:
-    """Texts and labels: the wordings by urgent category, everything else as OTHER, plus
-    ``ordinary_messages`` (the assistant's non-crisis training examples). Texts in
+    """Texts and labels: the wordings by urgent or ask category, everything else as OTHER,
+    plus ``ordinary_messages`` (the assistant's non-crisis training examples). Texts in
     ``exclude`` are left out, so a development set can be kept apart."""
-    urgent = urgent_categories()
-    crisis, not_crisis = load_wordings()
+    labelled = risk_categories()
+    crisis, not_crisis = load_wordings(everyday=True)
     texts: list[str] = []
     labels: list[str] = []
     seen: set[str] = set()
@@ -86,7 +98,7 @@ def training_examples(
         labels.append(label)
 
     for text, category in crisis:
-        add(text, category if category in urgent else OTHER)
+        add(text, category if category in labelled else OTHER)
     for text in [*not_crisis, *ordinary_messages]:
         add(text, OTHER)
     return texts, labels
@@ -112,7 +124,8 @@ def read(model: Pipeline, texts: list[str]) -> list[WordingGuess]:
     """The model's guess for each text: its likeliest urgent category, and how likely it is
     that the text is urgent at all."""
     classes = list(model.classes_)
-    urgent = [index for index, name in enumerate(classes) if name != OTHER]
+    urgent_names = urgent_categories()
+    urgent = [index for index, name in enumerate(classes) if name in urgent_names]
     guesses: list[WordingGuess] = []
     for row in model.predict_proba(texts):
         best = max(urgent, key=lambda index: row[index])

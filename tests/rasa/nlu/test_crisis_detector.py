@@ -141,8 +141,8 @@ def _with_wording(message: Message, category: str, probability: float, urgent: b
     return message
 
 
-def test_component_makes_the_wording_models_urgent_guess_a_crisis(detector: CrisisDetector) -> None:
-    """No rule reads it; the wording model is sure, so the overdose reply and an urgent flag."""
+def test_component_records_the_wording_models_urgent_guess(detector: CrisisDetector) -> None:
+    """No rule reads it; the wording model is sure: an urgent assessment of its kind."""
     message = _with_wording(
         _classified("he wont answer me and the bathroom has gone quiet", [("inform", 0.6)]),
         "medical_emergency",
@@ -150,7 +150,8 @@ def test_component_makes_the_wording_models_urgent_guess_a_crisis(detector: Cris
         urgent=True,
     )
     detector.process([message])
-    assert message.get("intent") == {"name": "crisis", "confidence": 1.0}
+    # The message keeps its intent (a form still reads its answer); the policy answers first.
+    assert message.get("intent") == {"name": "inform", "confidence": 0.6}
     assert message.get("crisis_detection") == {
         "level": "urgent",
         "kind": "medical",
@@ -167,6 +168,15 @@ def test_component_ignores_a_wording_guess_below_its_threshold(detector: CrisisD
     )
     detector.process([message])
     assert message.get("intent") == {"name": "inform", "confidence": 0.7}
+    assert "crisis_detection" not in message.as_dict(only_output_properties=True)
+
+
+def test_component_drops_a_classifier_guess_on_words_the_lexicon_explained(
+    detector: CrisisDetector,
+) -> None:
+    message = _classified("this craving is killing me", [("crisis", 0.9), ("report_craving", 0.08)])
+    detector.process([message])
+    assert message.get("intent") == {"name": "report_craving", "confidence": 0.08}
     assert "crisis_detection" not in message.as_dict(only_output_properties=True)
 
 

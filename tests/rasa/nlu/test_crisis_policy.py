@@ -679,3 +679,31 @@ def test_buttons_and_new_questions_keep_their_own_rules():
 def test_a_risk_signal_is_never_a_follow_up():
     reply = user("crisis", "ask", "suicide", text="tell me more, i want it to be over")
     assert run([*answered(), reply])[-2:] == ["utter_ask_safety", ACTION_LISTEN_NAME]
+
+
+def wording_guess(text: str, kind: str = "overdose") -> UserUttered:
+    """A message no rule reads that the wording model calls urgent: it keeps its intent."""
+    return UserUttered(
+        text,
+        intent={"name": "share_reflection", "confidence": 0.4},
+        parse_data={
+            "crisis_detection": {
+                "level": "urgent",
+                "kind": kind,
+                "category": kind,
+                "source": "wording model",
+            }
+        },
+    )
+
+
+def test_the_wording_models_urgent_guess_gets_the_reply_of_its_kind_in_a_journal_form():
+    actions = run([*IN_FORM, wording_guess("she went grey and i cant get her to open her eyes")])
+    assert actions[:2] == ["utter_crisis_overdose", "action_record_risk_flag"]
+    assert "action_deactivate_loop" in actions
+
+
+def test_the_wording_models_guess_inside_the_safety_plan_or_a_measure_is_an_answer():
+    for form in ("safety_plan_form", "measure_form"):
+        in_form = [act(form), ActiveLoop(form)]
+        assert run([*in_form, wording_guess("my partner keeps the car keys tonight")]) == []
