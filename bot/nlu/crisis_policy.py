@@ -106,8 +106,9 @@ GUESSES_NOT_ASKED_IN = frozenset({"safety_plan_form", "measure_form"})
 #: Journal forms, whose answers are full of hard feelings and talk of using. Measured on the
 #: held-out conversations (tests/conversations/), the classifier's guess alone asked the safety
 #: question of 1 answer in 20 there, at a confidence of 0.5 to 1.0 on grateful, venting and
-#: reflective answers alike, and each ask broke the reflection. There the guess asks only when
-#: the answer also speaks of living, dying, ending or hurting
+#: reflective answers alike, and each ask broke the reflection; the wording model's urgent
+#: guess broke 2 answers in 120 (a trigger, a way of coping). There a model's guess counts only
+#: when the answer also speaks of living, dying, ending or hurting
 #: (:func:`bot.safety.detector.mentions_risk_words`). The detector's rules still read every
 #: answer, a mood of 2 or lower still brings the direct question, and in a conversation that
 #: had an urgent reply in the last hours a guess is urgent.
@@ -365,8 +366,13 @@ def crisis_sequence(
         level = turn.detection.get("level") or "ask"
         kind = turn.detection.get("kind")
         guess = turn.detection.get("source") == "classifier"
-        if wording_guess and turn.active_loop in GUESSES_NOT_ASKED_IN:
-            return None  # answers about risk by design; the lexicon has read them already
+        if wording_guess and (
+            turn.active_loop in GUESSES_NOT_ASKED_IN
+            or turn.active_loop in GUESSES_NEED_RISK_WORDS_IN
+            and not _elevated(tracker, turn.user.timestamp)
+            and not mentions_risk_words(turn.user.text or "")
+        ):
+            return None  # the form takes the answer; the lexicon has read it already
         if level == "ask" and _elevated(tracker, turn.user.timestamp):
             level = "urgent"
         elif level == "ask" and asked and not guess:

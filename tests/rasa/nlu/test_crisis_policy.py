@@ -697,8 +697,11 @@ def wording_guess(text: str, kind: str = "overdose") -> UserUttered:
     )
 
 
-def test_the_wording_models_urgent_guess_gets_the_reply_of_its_kind_in_a_journal_form():
-    actions = run([*IN_FORM, wording_guess("she went grey and i cant get her to open her eyes")])
+def test_the_wording_models_urgent_guess_gets_the_reply_of_its_kind():
+    actions = run([wording_guess("she went grey and i cant get her to open her eyes")])
+    assert actions == ["utter_crisis_overdose", "action_record_risk_flag", ACTION_LISTEN_NAME]
+    in_message = [act("care_team_message_form"), ActiveLoop("care_team_message_form")]
+    actions = run([*in_message, wording_guess("she went grey and i cant wake her")])
     assert actions[:2] == ["utter_crisis_overdose", "action_record_risk_flag"]
     assert "action_deactivate_loop" in actions
 
@@ -707,3 +710,20 @@ def test_the_wording_models_guess_inside_the_safety_plan_or_a_measure_is_an_answ
     for form in ("safety_plan_form", "measure_form"):
         in_form = [act(form), ActiveLoop(form)]
         assert run([*in_form, wording_guess("my partner keeps the car keys tonight")]) == []
+
+
+def test_the_wording_models_guess_on_a_journal_answer_needs_words_of_life_or_harm():
+    """A trigger or a way of coping, read as urgent by the wording model alone: the form
+    keeps the answer; the same guess on words of dying or hurting gets the reply."""
+    assert (
+        run([*IN_FORM, wording_guess("fight w my dad in the car again, he grabbed the wheel")])
+        == []
+    )
+    actions = run([*IN_FORM, wording_guess("i took everything in the cabinet and i want to die")])
+    assert actions[0] == "utter_crisis_overdose"
+
+
+def test_the_wording_models_guess_on_a_journal_answer_of_an_elevated_conversation_counts():
+    now = time.time()
+    events = [*urgent_turn(now - 60), *IN_FORM, wording_guess("he grabbed the wheel again")]
+    assert run(events)[0] == "utter_crisis_overdose"
