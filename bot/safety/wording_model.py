@@ -106,7 +106,12 @@ def training_examples(
 
 def train(texts: list[str], labels: list[str]) -> Pipeline:
     """Character and word n-grams, one multinomial logistic regression. Balanced class
-    weights, because urgent wordings are a minority of what the assistant hears."""
+    weights, because urgent wordings are a minority of what the assistant hears.
+
+    Solved with newton-cg rather than lbfgs: the same objective, so the same model (class
+    probabilities within 0.0004 of lbfgs's, the same counts at every threshold of
+    tests/safety_dev/choose_threshold.py), in 15 iterations instead of 126 and about 5 s of
+    processor time instead of 8."""
     features = make_union(
         TfidfVectorizer(
             analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2, lowercase=True
@@ -114,7 +119,8 @@ def train(texts: list[str], labels: list[str]) -> Pipeline:
         TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True),
     )
     model = make_pipeline(
-        features, LogisticRegression(C=4.0, max_iter=3000, class_weight="balanced")
+        features,
+        LogisticRegression(C=4.0, max_iter=3000, class_weight="balanced", solver="newton-cg"),
     )
     model.fit(texts, labels)
     return model
