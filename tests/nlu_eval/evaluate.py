@@ -201,7 +201,7 @@ async def _parse_all(model: Path, texts: list[str]) -> list[dict[str, Any]]:
     from rasa.utils.common import configure_logging_and_warnings
     from rasa.utils.log_utils import configure_structlog
 
-    # Rasa logs every parsed message at debug level; the messages are printed below anyway.
+    # Rasa logs every parsed message at debug level: the held-out messages must stay out of logs.
     configure_logging_and_warnings(logging.WARNING)
     configure_structlog(logging.WARNING)
     agent = Agent.load(model_path=str(model))
@@ -351,21 +351,19 @@ def print_summary(summary: dict[str, Any], model: Path) -> None:
     print("\nper intent (F1 / support):")
     for name, scores in sorted(summary["intents"].items(), key=lambda item: item[1]["f1-score"]):
         print(f"  {name:<22} {scores['f1-score']:.3f}  {scores['support']}")
-    print("\ncrisis misses (final intent at run time):")
-    for miss in summary["crisis_misses_runtime"] or [{"text": "none"}]:
-        detail = (
-            f"  -> {miss['runtime_intent']} ({miss['confidence']:.2f})"
-            if "runtime_intent" in miss
-            else ""
-        )
-        print(f"  {miss['text']}{detail}")
-    print("\nnon-crisis messages labelled crisis:")
-    for alarm in summary["crisis_false_alarms"] or [{"text": "none", "target": ""}]:
-        print(f"  {alarm['text']}" + (f"  [{alarm['target']}]" if alarm["target"] else ""))
-    if summary["near_miss_errors"]:
-        print("\nnear-miss errors:")
-        for error in summary["near_miss_errors"]:
-            print(f"  {error['text']}  [{error['target']} -> {error['predicted']}]")
+    # Counts and intents only: the held-out messages stay out of CI logs, where anyone
+    # editing the lexicon or the training data would read them (they are in summary.json).
+    runtime = [m.get("runtime_intent", "?") for m in summary["crisis_misses_runtime"]]
+    print(
+        f"\ncrisis misses at run time: {len(runtime)}"
+        + (f" (read as {runtime})" if runtime else "")
+    )
+    alarms = [alarm["target"] for alarm in summary["crisis_false_alarms"]]
+    print(
+        f"non-crisis messages labelled crisis: {len(alarms)}" + (f" ({alarms})" if alarms else "")
+    )
+    near = [f"{e['target']} -> {e['predicted']}" for e in summary["near_miss_errors"]]
+    print(f"near-miss errors: {len(near)}" + (f" ({near})" if near else ""))
 
 
 def detector_caught(texts: list[str]) -> set[str]:
