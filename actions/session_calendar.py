@@ -2,7 +2,7 @@
 
 ``action_offer_at_greeting`` makes at most one offer per greeting, the first that applies:
 the reflection while the latest session is in its 72-hour window and not reflected on ("Your
-session was yesterday - would you like to reflect on it now?"), else a short check-in at an
+session was yesterday - would you like to reflect on it now?"; once per conversation), else a short check-in at an
 open day mark (1, 3, 7; each offered once), else a measure the care team asked for. It says
 which in ``greeting_offer``; a yes (``action_take_greeting_offer``) starts that flow, the
 reflection with the session's day already filled in (``offered_session_date``). The rules
@@ -28,9 +28,28 @@ DATE_SLOT = "offered_session_date"
 _FORMS: dict[str, str] = {"reflection": "integration_form", "checkin": "checkin_form"}
 
 
-def _offer(dispatcher: CollectingDispatcher, sender_id: str) -> tuple[str | None, dict[str, Any]]:
+REFLECTION_OFFER = "utter_offer_session_reflection"
+
+
+def reflection_offered_this_session(tracker: Tracker) -> bool:
+    """Whether this conversation (since Rasa last started a session) already offered the
+    reflection: a second hello is not asked the same question again."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            return False
+        if event.get("event") == "bot":
+            if (event.get("metadata") or {}).get("utter_action") == REFLECTION_OFFER:
+                return True
+    return False
+
+
+def _offer(
+    dispatcher: CollectingDispatcher, sender_id: str, *, reflection_offered: bool = False
+) -> tuple[str | None, dict[str, Any]]:
     try:
         offer = session_calendar.greeting_offer(sender_id)
+        if offer is not None and offer.kind == "reflection" and reflection_offered:
+            offer = None  # asked once in this conversation; a due measure may still be offered
         if offer is not None and offer.kind == "checkin":
             if not session_calendar.note_offered(sender_id, offer):
                 offer = None  # another greeting offered this mark a moment ago
@@ -39,7 +58,7 @@ def _offer(dispatcher: CollectingDispatcher, sender_id: str) -> tuple[str | None
         offer = None
     if offer is not None and offer.kind == "reflection":
         dispatcher.utter_message(
-            response="utter_offer_session_reflection", when=session_calendar.session_when(offer)
+            response=REFLECTION_OFFER, when=session_calendar.session_when(offer)
         )
         return "reflection", {DATE_SLOT: offer.session.session_on.isoformat()}
     if offer is not None:
@@ -59,7 +78,11 @@ class ActionOfferAtGreeting(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        kind, slots = _offer(dispatcher, tracker.sender_id)
+        kind, slots = _offer(
+            dispatcher,
+            tracker.sender_id,
+            reflection_offered=reflection_offered_this_session(tracker),
+        )
         return [
             SlotSet(OFFER_SLOT, kind),
             SlotSet(DATE_SLOT, slots.get(DATE_SLOT)),

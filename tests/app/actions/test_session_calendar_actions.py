@@ -184,3 +184,28 @@ def test_no_reminders_without_a_yes(
     run(ActionSaveReminders(), dispatcher, turn(domain, slots=slots), domain)
     assert responses(dispatcher) == ["utter_reminders_not_set"]
     assert reminders.active_subscription(PATIENT) is None
+
+
+def test_the_reflection_is_offered_once_per_conversation(
+    domain: dict[str, Any], patient: int
+) -> None:
+    """A second hello in the same conversation is not asked the same question; a new
+    conversation (Rasa started a new session) is."""
+    staff_session(date.today() - timedelta(days=1))
+    offered = {
+        "event": "bot",
+        "text": "…",
+        "metadata": {"utter_action": "utter_offer_session_reflection"},
+    }
+    again = turn(domain, "hi again", intent="greet")
+    again.events[:0] = [{"event": "session_started"}, offered, {"event": "user", "text": "no"}]
+    dispatcher = CollectingDispatcher()
+    slots = slot_events(run(ActionOfferAtGreeting(), dispatcher, again, domain))
+    assert dispatcher.messages == [] and slots["greeting_offer"] is None
+
+    next_day = turn(domain, "hi", intent="greet")
+    next_day.events[:0] = [offered, {"event": "session_started"}]
+    dispatcher = CollectingDispatcher()
+    slots = slot_events(run(ActionOfferAtGreeting(), dispatcher, next_day, domain))
+    assert responses(dispatcher) == ["utter_offer_session_reflection"]
+    assert slots["greeting_offer"] == "reflection"
