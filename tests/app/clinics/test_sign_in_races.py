@@ -42,7 +42,7 @@ SECRET = "sign-in-races-secret-0123456789abcdef0123456789abcdef"
 PASSWORD = "the clinician's own passphrase"
 #: The delay step of these servers: long enough that a burst of requests is over well before
 #: the turns it queued come round, so each test can say exactly how many checks are allowed.
-STEP = 2.0
+STEP = 3.0
 #: The longest wait for a turn (five steps); anything later is refused unchecked.
 MAX_WAIT = STEP * therapists.MAX_DELAY_STEPS
 HTTP_TIMEOUT = 60
