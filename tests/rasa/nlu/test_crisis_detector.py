@@ -162,10 +162,19 @@ def test_component_records_the_wording_models_urgent_guess(detector: CrisisDetec
     }
 
 
-def test_component_ignores_a_wording_guess_below_its_threshold(detector: CrisisDetector) -> None:
-    message = _with_wording(
-        _classified("long day, going to bed early", [("inform", 0.7)]), "suicide", 0.6, False
-    )
+@pytest.mark.parametrize(
+    ("text", "probability", "urgent"),
+    [
+        # below its threshold: nothing to act on
+        ("long day, going to bed early", 0.6, False),
+        # figurative words stay quiet whatever the wording model says
+        ("this craving is killing me", 0.95, True),
+    ],
+)
+def test_component_leaves_a_wording_guess_it_must_not_act_on(
+    detector: CrisisDetector, text: str, probability: float, urgent: bool
+) -> None:
+    message = _with_wording(_classified(text, [("inform", 0.7)]), "suicide", probability, urgent)
     detector.process([message])
     assert message.get("intent") == {"name": "inform", "confidence": 0.7}
     assert "crisis_detection" not in message.as_dict(only_output_properties=True)
@@ -177,17 +186,6 @@ def test_component_drops_a_classifier_guess_on_words_the_lexicon_explained(
     message = _classified("this craving is killing me", [("crisis", 0.9), ("report_craving", 0.08)])
     detector.process([message])
     assert message.get("intent") == {"name": "report_craving", "confidence": 0.08}
-    assert "crisis_detection" not in message.as_dict(only_output_properties=True)
-
-
-def test_component_keeps_figurative_words_quiet_whatever_the_wording_model_says(
-    detector: CrisisDetector,
-) -> None:
-    message = _with_wording(
-        _classified("this craving is killing me", [("inform", 0.7)]), "suicide", 0.95, True
-    )
-    detector.process([message])
-    assert message.get("intent") == {"name": "inform", "confidence": 0.7}
     assert "crisis_detection" not in message.as_dict(only_output_properties=True)
 
 
